@@ -1,0 +1,5 @@
+import sys
+
+from eegsnn.cli import main
+
+sys.exit(main())

@@ -1,0 +1,47 @@
+"""``eegsnn info``: versions, MLX device and the BLAS MLX runs on."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+
+def info(
+    as_json: bool = typer.Option(False, "--json", help="Print the record as JSON."),
+    bench: bool = typer.Option(
+        True, "--bench/--no-bench", help="Time one 1024x1024 float32 matmul to show BLAS speed."
+    ),
+) -> None:
+    """Print versions, the MLX device and which BLAS MLX is using.
+
+    Example: ``eegsnn info`` or ``EEGSNN_BLAS=off eegsnn info`` to see the reference BLAS.
+    """
+    from eegsnn import _blas
+    from eegsnn.env import environment_record, matmul_seconds
+
+    record = environment_record()
+    if bench:
+        record["matmul_1024_float32_ms"] = round(matmul_seconds() * 1e3, 2)
+    if as_json:
+        typer.echo(json.dumps(record, indent=2))
+        return
+    typer.echo(f"eegsnn {record['packages']['eegsnn']}  (python {record['python']})")
+    typer.echo(f"platform    {record['platform']}")
+    typer.echo(f"mlx device  {record['mlx_device']}")
+    typer.echo(f"BLAS        {record['blas']['effective']}")
+    typer.echo(f"            {record['blas']['reason']}")
+    if "matmul_1024_float32_ms" in record:
+        typer.echo(f"matmul      1024x1024 float32: {record['matmul_1024_float32_ms']} ms")
+    if not _blas.STATUS.loaded and record["platform"].startswith("Linux"):
+        typer.echo(
+            "fast path   install OpenBLAS (Debian/Ubuntu: apt-get install libopenblas0-pthread) "
+            f"or set {_blas.ENV_VAR}=/path/to/libopenblas.so.0"
+        )
+    typer.echo("packages    " + ", ".join(
+        f"{k} {v}" for k, v in record["packages"].items() if v is not None
+    ))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("info")(info)

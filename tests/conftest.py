@@ -1,0 +1,41 @@
+"""Shared fixtures: where the real data in ``../shared/data`` lives.
+
+Tests that need real recordings use the ``shared_data`` fixture. Outside CI, a checkout
+without ``../shared`` skips them; in CI (``CI`` set) a missing data folder is a failure,
+never a silent skip.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import eegsnn  # noqa: F401  (optimised BLAS before mlx.core)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _shared_data_dir() -> Path:
+    env = os.environ.get("EEGSNN_SHARED_DATA")
+    if env:
+        return Path(env)
+    return REPO_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Path to ``../shared/data`` (MNIST, EEGMMIDB S001, Bonn)."""
+    path = _shared_data_dir()
+    if not path.is_dir():
+        message = f"real data folder {path} not found (set EEGSNN_SHARED_DATA)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
