@@ -1,0 +1,450 @@
+#!/usr/bin/env python
+"""One training step of the reference MNIST SNN: eegsnn vs snnTorch 1.0 vs mlx-snn 0.5.
+
+Network (all implementations): 784-256-10, Leaky beta 0.85, fast-sigmoid surrogate slope 25,
+output layer without reset, T = 25 rate-coded steps, batch 128, cross-entropy on the final
+output membrane, Adam lr 1e-3. A *step* is: rate-encode the batch, forward over T, backward,
+optimizer update, and wait for the result. Batches come from the real MNIST training images
+(``--data-dir``; uint8, cycling through the first 50 batches).
+
+Each implementation runs in its own subprocess, one after another: eegsnn in ``.venv``,
+snnTorch and mlx-snn in ``.venv-peers`` (peers are never eegsnn dependencies). The child
+times every step (``time.perf_counter`` around step + synchronisation), drops the warm-up
+steps, and reports the median, the interquartile range and its peak resident memory
+(``resource.getrusage(RUSAGE_SELF).ru_maxrss``: native allocations included).
+
+Implementations (``--impls``, default ``eegsnn,snntorch,mlxsnn``):
+
+* ``eegsnn``: the engine as users run it (``eegsnn.train.make_train_step``: compiled step,
+  time-batched Linear layers, one-matmul backward of the Leaky recurrence, data on device,
+  16-bit rate coding inside the step).
+* ``snntorch``: snnTorch tutorial-style loop (per-step ``fc -> Leaky``, ``spikegen.rate``,
+  ``loss.backward()``, ``optimizer.step()``), PyTorch CPU with its default threads.
+* ``mlxsnn``: mlx-snn paper's Listing 2 (per-step loop over ``mlxsnn.Leaky``,
+  ``mlxsnn.rate_encode``, ``membrane_loss``, ``nn.value_and_grad``, ``optimizer.update``,
+  ``mx.eval``), with OpenBLAS preloaded (``import eegsnn`` first).
+* ``mlxsnn-refblas``: the same with the reference BLAS that the ``mlx[cpu]`` wheel bundles
+  (``EEGSNN_BLAS=off``; slow: use ``--include-refblas`` or name it).
+* ``mlx-minimal``: a minimal hand-written MLX network (per-step loop, autodiff through
+  the recurrence, ``mx.compile``d step), OpenBLAS.
+* ``--ablations`` adds eegsnn variants, each with one choice undone (see README).
+
+Usage::
+
+    python benchmarks/bench_train_step.py --data-dir ../shared/data/mnist
+    python benchmarks/bench_train_step.py --ablations --steps 40
+    python benchmarks/bench_train_step.py --impls eegsnn,mlxsnn-refblas --steps 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MAIN_PY = ROOT / ".venv" / "bin" / "python"
+PEERS_PY = ROOT / ".venv-peers" / "bin" / "python"
+
+T, B, HIDDEN, BETA, SLOPE, LR = 25, 128, 256, 0.85, 25.0, 1e-3
+N_BATCHES = 50
+
+ABLATIONS = {
+    "eegsnn-nocompile": "no mx.compile",
+    "eegsnn-nofast": "autodiff through the neuron loop (no one-matmul backward)",
+    "eegsnn-perstep": "Linear applied per time step inside the loop (no time batching)",
+    "eegsnn-f32rng": "rate coding with mx.random.uniform (one float32 per sample)",
+    "eegsnn-hostdata": "batch + rate coding in NumPy on the host, copied in every step",
+    "eegsnn-item": "loss.item() after every step (host sync)",
+}
+PEERS = {"snntorch", "mlxsnn", "mlxsnn-refblas", "mlx-minimal"}
+DEFAULT_IMPLS = "eegsnn,snntorch,mlxsnn"
+
+
+# ----------------------------------------------------------------------------- children
+
+
+def _load_batches(data_dir: str):
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT))
+    from eegsnn.io.mnist import load_mnist
+
+    x, y = load_mnist(data_dir, "train")
+    n = N_BATCHES * B
+    return x[:n].reshape(n, 784), y[:n].astype(np.int64)
+
+
+def _preload_blas() -> None:
+    """``import eegsnn`` first: it loads OpenBLAS before ``mlx.core`` (unless EEGSNN_BLAS=off)."""
+    sys.path.insert(0, str(ROOT))
+    import eegsnn  # noqa: F401
+
+
+def _peak_rss_mib() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _time_steps(step, steps: int, warmup: int) -> list[float]:
+    times = []
+    for i in range(warmup + steps):
+        t0 = time.perf_counter()
+        step(i)
+        times.append(time.perf_counter() - t0)
+    return times[warmup:]
+
+
+def child_eegsnn(variant: str, data_dir: str, steps: int, warmup: int) -> dict:
+    _preload_blas()
+    import mlx.core as mx
+    import mlx.optimizers as optim
+    import numpy as np
+
+    from eegsnn.model import build_model, reference_mnist_config
+    from eegsnn.train import get_loss, make_train_step, rate_encoder
+
+    x_np, y_np = _load_batches(data_dir)
+    mx.random.seed(0)
+    model = build_model(reference_mnist_config(HIDDEN, BETA, SLOPE),
+                        use_fast_path=variant != "eegsnn-nofast")
+    optimizer = optim.Adam(learning_rate=LR)
+    optimizer.init(model.trainable_parameters())
+    loss_fn, _ = get_loss({"type": "ce_membrane", "reduce": "final"})
+    encoder = rate_encoder(T)
+    if variant == "eegsnn-f32rng":
+        def encoder(x, key):
+            u = mx.random.uniform(shape=(T, *x.shape), key=key)
+            return (u < x.astype(mx.float32) * (1.0 / 255.0)).astype(mx.float32)
+    if variant == "eegsnn-perstep":
+        import mlx.nn as nn
+
+        class PerStep(nn.Module):
+            """Same layers, but Linear -> neuron interleaved at every time step."""
+
+            def __init__(self, inner) -> None:
+                super().__init__()
+                self.layers = inner.layers
+
+            def __call__(self, x):
+                s1 = {"mem": mx.zeros((x.shape[1], HIDDEN))}
+                s2 = {"mem": mx.zeros((x.shape[1], 10))}
+                mems = []
+                for t in range(x.shape[0]):
+                    spk, s1 = self.layers[1](self.layers[0](x[t]), s1)
+                    _, s2 = self.layers[3](self.layers[2](spk), s2)
+                    mems.append(s2["mem"])
+                mem = mx.stack(mems)
+                return {"spikes": None, "membrane": mem, "logits": mem[-1],
+                        "layer_spikes": []}
+
+        model = PerStep(model)
+    host = variant == "eegsnn-hostdata"
+    step_fn = make_train_step(model, optimizer, loss_fn, encoder=None if host else encoder,
+                              compile=variant != "eegsnn-nocompile")
+    state = [model.state, optimizer.state, mx.random.state]
+    data_x, data_y = mx.array(x_np), mx.array(y_np.astype(np.int32))
+    rng = np.random.default_rng(0)
+
+    def step(i: int) -> None:
+        b = i % N_BATCHES
+        if host:
+            xb = x_np[b * B:(b + 1) * B].astype(np.float32) / 255.0
+            spikes = (rng.random((T, *xb.shape), dtype=np.float32) < xb).astype(np.float32)
+            x, y = mx.array(spikes), mx.array(y_np[b * B:(b + 1) * B].astype(np.int32))
+        else:
+            idx = mx.arange(b * B, (b + 1) * B)
+            x, y = data_x[idx], data_y[idx]
+        loss, correct = step_fn(x, y, mx.random.key(i))
+        mx.eval(state, loss, correct)
+        if variant == "eegsnn-item":
+            loss.item()
+
+    times = _time_steps(step, steps, warmup)
+    return {"times": times}
+
+
+def child_snntorch(data_dir: str, steps: int, warmup: int) -> dict:
+    import numpy as np
+    import snntorch as snn
+    import torch
+    from snntorch import spikegen, surrogate
+
+    x_np, y_np = _load_batches(data_dir)
+    torch.manual_seed(0)
+    grad = surrogate.fast_sigmoid(slope=SLOPE)
+
+    class Net(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc1 = torch.nn.Linear(784, HIDDEN)
+            self.lif1 = snn.Leaky(beta=BETA, spike_grad=grad)
+            self.fc2 = torch.nn.Linear(HIDDEN, 10)
+            self.lif2 = snn.Leaky(beta=BETA, spike_grad=grad, reset_mechanism="none")
+
+        def forward(self, x):
+            mem1 = self.lif1.init_leaky()
+            mem2 = self.lif2.init_leaky()
+            mem2_rec = []
+            for t in range(T):
+                spk1, mem1 = self.lif1(self.fc1(x[t]), mem1)
+                _, mem2 = self.lif2(self.fc2(spk1), mem2)
+                mem2_rec.append(mem2)
+            return torch.stack(mem2_rec)
+
+    net = Net()
+    optimizer = torch.optim.Adam(net.parameters(), lr=LR)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    data_x = torch.from_numpy(x_np)
+    data_y = torch.from_numpy(y_np)
+
+    def step(i: int) -> None:
+        b = i % N_BATCHES
+        xb = data_x[b * B:(b + 1) * B].float() / 255.0
+        spikes = spikegen.rate(xb, num_steps=T)
+        mem = net(spikes)
+        loss = loss_fn(mem[-1], data_y[b * B:(b + 1) * B])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    times = _time_steps(step, steps, warmup)
+    return {"times": times, "torch_threads": torch.get_num_threads(),
+            "versions": {"torch": torch.__version__, "snntorch": snn.__version__,
+                         "numpy": np.__version__}}
+
+
+def child_mlxsnn(variant: str, data_dir: str, steps: int, warmup: int) -> dict:
+    if variant == "mlxsnn-refblas":
+        os.environ["EEGSNN_BLAS"] = "off"
+    _preload_blas()  # OpenBLAS unless EEGSNN_BLAS=off
+    import mlx.core as mx
+    import mlx.nn as nn
+    import mlx.optimizers as optim
+    import mlxsnn
+
+    x_np, y_np = _load_batches(data_dir)
+    mx.random.seed(0)
+
+    class SpikingMLP(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc1 = nn.Linear(784, HIDDEN)
+            self.lif1 = mlxsnn.Leaky(beta=BETA, surrogate_fn="fast_sigmoid",
+                                     surrogate_scale=SLOPE)
+            self.fc2 = nn.Linear(HIDDEN, 10)
+            self.lif2 = mlxsnn.Leaky(beta=BETA, surrogate_fn="fast_sigmoid",
+                                     surrogate_scale=SLOPE, reset_mechanism="none")
+
+        def __call__(self, x):
+            s1 = self.lif1.init_state(x.shape[1], HIDDEN)
+            s2 = self.lif2.init_state(x.shape[1], 10)
+            mems = []
+            for t in range(x.shape[0]):
+                spk, s1 = self.lif1(self.fc1(x[t]), s1)
+                _, s2 = self.lif2(self.fc2(spk), s2)
+                mems.append(s2["mem"])
+            return mx.stack(mems)
+
+    model = SpikingMLP()
+    optimizer = optim.Adam(learning_rate=LR)
+
+    def loss_fn(model, spikes, targets):
+        return mlxsnn.membrane_loss(model(spikes), targets)
+
+    loss_and_grad = nn.value_and_grad(model, loss_fn)
+    data_x = mx.array(x_np)
+    data_y = mx.array(y_np.astype("int32"))
+
+    def step(i: int) -> None:
+        b = i % N_BATCHES
+        xb = data_x[b * B:(b + 1) * B].astype(mx.float32) / 255.0
+        spikes = mlxsnn.rate_encode(xb, num_steps=T)
+        loss, grads = loss_and_grad(model, spikes, data_y[b * B:(b + 1) * B])
+        optimizer.update(model, grads)
+        mx.eval(model.parameters(), optimizer.state, loss)
+
+    times = _time_steps(step, steps, warmup)
+    return {"times": times, "versions": {"mlx-snn": mlxsnn.__version__}}
+
+
+def child_mlx_minimal(data_dir: str, steps: int, warmup: int) -> dict:
+    from functools import partial
+
+    _preload_blas()
+    import mlx.core as mx
+    import mlx.nn as nn
+    import mlx.optimizers as optim
+
+    x_np, y_np = _load_batches(data_dir)
+    mx.random.seed(0)
+
+    @mx.custom_function
+    def spike(v):
+        return (v > 0).astype(v.dtype)
+
+    @spike.vjp
+    def _spike_vjp(v, cot, out):
+        return cot / mx.square(1.0 + SLOPE * mx.abs(v))
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc1 = nn.Linear(784, HIDDEN)
+            self.fc2 = nn.Linear(HIDDEN, 10)
+
+        def __call__(self, x):
+            m1 = mx.zeros((x.shape[1], HIDDEN))
+            m2 = mx.zeros((x.shape[1], 10))
+            s1 = mx.zeros_like(m1)
+            for t in range(x.shape[0]):
+                m1 = BETA * m1 + self.fc1(x[t]) - mx.stop_gradient(s1)
+                s1 = spike(m1 - 1.0)
+                m2 = BETA * m2 + self.fc2(s1)
+            return m2
+
+    model = Net()
+    optimizer = optim.Adam(learning_rate=LR)
+    loss_and_grad = nn.value_and_grad(
+        model, lambda m, x, y: nn.losses.cross_entropy(m(x), y, reduction="mean"))
+    state = [model.state, optimizer.state]
+
+    @partial(mx.compile, inputs=state, outputs=state)
+    def train_step(xb, y, key):
+        p = xb.astype(mx.float32) / 255.0
+        spikes = (mx.random.uniform(shape=(T, *p.shape), key=key) < p).astype(mx.float32)
+        loss, grads = loss_and_grad(model, spikes, y)
+        optimizer.update(model, grads)
+        return loss
+
+    data_x = mx.array(x_np)
+    data_y = mx.array(y_np.astype("int32"))
+
+    def step(i: int) -> None:
+        b = i % N_BATCHES
+        loss = train_step(data_x[b * B:(b + 1) * B], data_y[b * B:(b + 1) * B],
+                          mx.random.key(i))
+        mx.eval(state, loss)
+
+    return {"times": _time_steps(step, steps, warmup)}
+
+
+def run_child(args: argparse.Namespace) -> None:
+    impl = args.child
+    if impl == "snntorch":
+        out = child_snntorch(args.data_dir, args.steps, args.warmup)
+    elif impl.startswith("mlxsnn"):
+        out = child_mlxsnn(impl, args.data_dir, args.steps, args.warmup)
+    elif impl == "mlx-minimal":
+        out = child_mlx_minimal(args.data_dir, args.steps, args.warmup)
+    else:
+        out = child_eegsnn(impl, args.data_dir, args.steps, args.warmup)
+    out["peak_rss_mib"] = _peak_rss_mib()
+    if impl != "snntorch":
+        import eegsnn
+
+        out["blas"] = eegsnn.BLAS_STATUS.vendor if eegsnn.BLAS_STATUS.loaded else "bundled"
+    print("RESULT " + json.dumps(out))
+
+
+# ----------------------------------------------------------------------------- parent
+
+
+def _stats(times: list[float]) -> dict[str, float]:
+    import statistics
+
+    ms = sorted(t * 1e3 for t in times)
+    q = statistics.quantiles(ms, n=4) if len(ms) >= 4 else [ms[0], ms[len(ms) // 2], ms[-1]]
+    return {"median_ms": statistics.median(ms), "q1_ms": q[0], "q3_ms": q[2],
+            "min_ms": ms[0]}
+
+
+def run_parent(args: argparse.Namespace) -> int:
+    impls = [s.strip() for s in args.impls.split(",") if s.strip()]
+    if args.include_refblas and "mlxsnn-refblas" not in impls:
+        impls.append("mlxsnn-refblas")
+    if args.ablations:
+        impls += [a for a in ABLATIONS if a not in impls]
+    results: dict[str, dict] = {}
+    for impl in impls:
+        python = PEERS_PY if impl in PEERS else MAIN_PY
+        if not python.exists():
+            print(f"skip {impl}: {python} not found", file=sys.stderr)
+            continue
+        steps = args.refblas_steps if impl == "mlxsnn-refblas" else args.steps
+        cmd = [str(python), str(Path(__file__).resolve()), "--child", impl,
+               "--data-dir", args.data_dir, "--steps", str(steps), "--warmup",
+               str(args.warmup)]
+        env = {k: v for k, v in os.environ.items() if k != "EEGSNN_BLAS"}
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+        if proc.returncode != 0 or not lines:
+            print(f"{impl}: failed (exit {proc.returncode})\n{proc.stderr[-2000:]}",
+                  file=sys.stderr)
+            continue
+        res = json.loads(lines[-1][len("RESULT "):])
+        res.update(_stats(res.pop("times")))
+        res["steps"] = steps
+        res["wall_s"] = time.perf_counter() - t0
+        results[impl] = res
+        print(f"  {impl:18s} median {res['median_ms']:8.1f} ms/step  "
+              f"peak RSS {res['peak_rss_mib']:7.1f} MiB", file=sys.stderr)
+
+    base_t = results.get("snntorch", {}).get("median_ms")
+    base_m = results.get("snntorch", {}).get("peak_rss_mib")
+    mlxsnn_t = results.get("mlxsnn", {}).get("median_ms")
+    header = ("| implementation | median ms/step (IQR) | peak RSS MiB | speed-up vs snnTorch | "
+              "speed-up vs mlx-snn | memory vs snnTorch |")
+    print(header)
+    print("|---|---|---|---|---|---|")
+    for impl, r in results.items():
+        vs_t = f"{base_t / r['median_ms']:.2f}x" if base_t else "-"
+        vs_m = f"{mlxsnn_t / r['median_ms']:.2f}x" if mlxsnn_t else "-"
+        mem = f"{r['peak_rss_mib'] / base_m:.2f}" if base_m else "-"
+        label = impl + (f" ({ABLATIONS[impl]})" if impl in ABLATIONS else "")
+        print(f"| {label} | {r['median_ms']:.1f} ({r['q1_ms']:.1f}-{r['q3_ms']:.1f}) | "
+              f"{r['peak_rss_mib']:.0f} | {vs_t} | {vs_m} | {mem} |")
+    if "eegsnn" in results and base_t and mlxsnn_t:
+        e = results["eegsnn"]
+        ok_t = base_t / e["median_ms"] >= 3.0
+        ok_m = mlxsnn_t / e["median_ms"] >= 2.0
+        ok_mem = e["peak_rss_mib"] <= 0.5 * base_m
+        print(f"\ntargets: >=3x snnTorch {'PASS' if ok_t else 'FAIL'}; >=2x mlx-snn "
+              f"{'PASS' if ok_m else 'FAIL'}; <=0.5x snnTorch peak memory "
+              f"{'PASS' if ok_mem else 'FAIL'}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"impls": results, "T": T, "B": B,
+                                               "hidden": HIDDEN}, indent=2) + "\n")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data" / "mnist"))
+    parser.add_argument("--impls", default=DEFAULT_IMPLS,
+                        help="comma list: eegsnn, snntorch, mlxsnn, mlxsnn-refblas, "
+                             "mlx-minimal, " + ", ".join(ABLATIONS))
+    parser.add_argument("--steps", type=int, default=60, help="timed steps per implementation")
+    parser.add_argument("--warmup", type=int, default=10, help="untimed warm-up steps")
+    parser.add_argument("--include-refblas", action="store_true",
+                        help="also time mlx-snn on the wheel's reference BLAS (slow)")
+    parser.add_argument("--refblas-steps", type=int, default=8)
+    parser.add_argument("--ablations", action="store_true",
+                        help="also time eegsnn with each speed choice undone")
+    parser.add_argument("--json", help="write all results to this JSON file")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        run_child(args)
+        return 0
+    return run_parent(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

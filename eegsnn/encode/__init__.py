@@ -1,0 +1,54 @@
+"""Spike encoders: signals -> time-major spike tensors ``[T, B, ...]``.
+
+* general encoders (pure functions): :func:`rate`, :func:`latency`, :func:`delta`, plus the
+  native-rate building blocks :func:`send_on_delta_counts` and :func:`level_crossings`;
+* :class:`EEGEncoder`: multi-channel EEG ``[B, C, N]`` (or MNE ``Raw``/``Epochs``) -> spikes
+  ``[T, B, L]`` with a line ``layout``, fitted statistics, decoders and reports;
+* :func:`filter_bank`: band-splitting before encoding;
+* packed storage: :func:`save_spikes` / :func:`load_spikes` (8 spikes per byte).
+"""
+
+from __future__ import annotations
+
+from eegsnn.encode.eeg import METHODS, EEGEncoder
+from eegsnn.encode.filterbank import DEFAULT_BANDS, filter_bank, resolve_bands
+from eegsnn.encode.functional import (
+    bernoulli,
+    bin_counts,
+    bin_mean,
+    delta,
+    latency,
+    latency_times,
+    level_crossings,
+    rate,
+    send_on_delta_counts,
+    snr_db,
+)
+from eegsnn.encode.metrics import firing_rate_hz, group_by, sparsity, spike_counts
+from eegsnn.encode.storage import SpikeDataset, file_sha256, load_spikes, save_spikes
+
+__all__ = [
+    "DEFAULT_BANDS",
+    "METHODS",
+    "EEGEncoder",
+    "SpikeDataset",
+    "bernoulli",
+    "bin_counts",
+    "bin_mean",
+    "delta",
+    "file_sha256",
+    "filter_bank",
+    "firing_rate_hz",
+    "group_by",
+    "latency",
+    "latency_times",
+    "level_crossings",
+    "load_spikes",
+    "rate",
+    "resolve_bands",
+    "save_spikes",
+    "send_on_delta_counts",
+    "snr_db",
+    "sparsity",
+    "spike_counts",
+]

@@ -1,0 +1,687 @@
+r"""EEGEncoder: multi-channel EEG windows ``[B, C, N]`` -> time-major spikes ``[T, B, L]``.
+
+Follows the fit/transform shape EEG users know from scikit-learn and MNE:
+
+.. code-block:: python
+
+    enc = EEGEncoder("delta", threshold=0.5, bands="default", sfreq_hz=160.0)
+    enc.fit(X_train)                  # per-line-source mean/std, then frozen
+    spikes = enc.transform(X)         # mx.array [T, B, L]
+    enc.layout                        # which line is which channel / band / polarity
+    x_hat = enc.decode(spikes)        # [B, C, K, T] in signal units (delta, threshold)
+    enc.report(X)                     # spike counts, sparsity, SNR (dB) per channel
+    EEGEncoder.from_config(enc.to_config())   # exact rebuild, fitted statistics included
+
+Pipeline for each window (all steps vectorised over batch, channels and time):
+
+1. optional filter bank (zero-phase Butterworth bands, :mod:`eegsnn.encode.filterbank`):
+   ``[B, C, N] -> [B, C, K, N]``; each (channel, band) pair is a *source*;
+2. per-source standardisation with statistics fitted on training data:
+   :math:`z = (x - \mu_s) / \sigma_s`;
+3. the code, computed at the native sample rate:
+
+   * ``"rate"``: :math:`p_n = \mathrm{clip}(1/2 + z_n / (2\,\text{rate\_sigma}), 0, 1)`,
+     averaged over the samples of each time bin, then one Bernoulli draw per bin. The rate
+     follows the signal over time (one line per source). It is *not* one average per
+     channel over the whole window (what mlx-snn 0.5's ``EEGEncoder`` does), which would throw
+     away the temporal structure EEG classification needs.
+   * ``"delta"``: send-on-delta modulator (:func:`~eegsnn.encode.functional.send_on_delta_counts`)
+     with threshold :math:`\theta_s` (``threshold`` in units of each source's fitted standard
+     deviation, or in signal units with ``threshold_mode="absolute"``); ON and OFF lines per
+     source. The reference starts at the fitted mean, so the code decodes on its own:
+     :math:`\hat z_t = \theta_s(\sum ON - \sum OFF)`, error :math:`< \theta_s` per sample.
+   * ``"threshold"``: level crossing (:func:`~eegsnn.encode.functional.level_crossings`) at
+     ``levels`` (default 5 levels evenly spread over ``±level_range`` standard deviations);
+     every level has an UP and a DOWN line. Decoding tracks the band between levels and
+     returns its midpoint.
+
+4. time resolution: ``T = num_steps`` if given, else ``round(N * spikes_per_s / sfreq_hz)``
+   if given, else ``T = N`` (one step per sample). Events are always computed at the native
+   rate and then binned (:func:`~eegsnn.encode.functional.bin_counts`): with ``T < N`` a bin
+   sums the events of its samples; with ``T >= N`` a sample's events go to its own bins, one
+   per bin. Nothing is lost silently: ``overflow="count"`` (default) returns event counts
+   where a bin holds more than one event (0/1 elsewhere), ``"error"`` refuses with the
+   ``num_steps`` needed for 0/1 spikes, ``"clip"`` keeps 0/1 and warns with the number lost.
+
+Output lines are ordered source-major: channel, then band, then kind (``rate``; ``on``,
+``off``; or per level ``up``, ``down``), see :attr:`EEGEncoder.layout`.
+
+Bad input gets an :mod:`eegsnn.errors` exception: wrong shape or channel count/names,
+NaN/inf samples (naming the channels), windows shorter than the filter bank needs or too
+short for ``spikes_per_s`` to give one step, and zero-variance sources at ``fit`` (or, with
+``on_flat="silence"``, those sources emit no spikes at all: documented and tested).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import mlx.core as mx
+import numpy as np
+
+from eegsnn.encode import functional as F
+from eegsnn.encode.filterbank import filter_bank, filter_min_samples, resolve_bands
+from eegsnn.encode.metrics import group_by, sparsity, spike_counts
+from eegsnn.errors import ConfigError, DataError
+
+__all__ = ["METHODS", "EEGEncoder"]
+
+METHODS = ("rate", "delta", "threshold")
+_KINDS = {"rate": ("rate",), "delta": ("on", "off"), "threshold": ("up", "down")}
+_CONFIG_VERSION = 1
+
+
+def _is_mne(x: object) -> bool:
+    return hasattr(x, "info") and hasattr(x, "get_data") and hasattr(x, "ch_names")
+
+
+class EEGEncoder:
+    """Encode EEG windows ``[B, C, N]`` (or an MNE ``Raw``/``Epochs``) into spikes ``[T, B, L]``.
+
+    Args:
+        method: ``"rate"``, ``"delta"`` or ``"threshold"`` (see the module docstring).
+        num_steps: output steps ``T`` per window (exclusive with ``spikes_per_s``).
+        spikes_per_s: output steps per second of signal (needs ``sfreq_hz``); ``T =
+            round(N * spikes_per_s / sfreq_hz)``.
+        sfreq_hz: sampling rate in Hz; taken from ``info["sfreq"]`` for MNE input.
+        bands: ``None`` (broadband), ``"default"`` (delta, theta, alpha, beta, gamma) or a
+            list of ``(name, low_hz, high_hz)``; needs ``sfreq_hz``.
+        filter_order: Butterworth order of each band-pass.
+        threshold: delta step ``θ`` (relative: in fitted standard deviations; absolute: in
+            signal units, e.g. volts for MNE data).
+        threshold_mode: ``"relative"`` or ``"absolute"``; applies to ``threshold`` and to
+            explicit ``levels``.
+        levels: threshold method: an int ``K`` (``K`` levels evenly spaced over
+            ``±level_range`` standard deviations) or an increasing sequence of levels.
+        level_range: half-width in standard deviations for ``levels=K``.
+        rate_sigma: rate method: ``z = ±rate_sigma`` maps to probability 1 / 0.
+        overflow: ``"count"``, ``"error"`` or ``"clip"`` (several events in one bin).
+        on_flat: ``"error"`` (``fit`` refuses zero-variance sources) or ``"silence"``.
+        seed: seed of the default PRNG key for ``"rate"`` (``transform(X, key=...)``
+            overrides it).
+    """
+
+    def __init__(
+        self,
+        method: Literal["rate", "delta", "threshold"] = "rate",
+        *,
+        num_steps: int | None = None,
+        spikes_per_s: float | None = None,
+        sfreq_hz: float | None = None,
+        bands: str | Sequence[Sequence[object]] | None = None,
+        filter_order: int = 4,
+        threshold: float = 0.5,
+        threshold_mode: Literal["relative", "absolute"] = "relative",
+        levels: int | Sequence[float] = 5,
+        level_range: float = 2.0,
+        rate_sigma: float = 3.0,
+        overflow: Literal["count", "error", "clip"] = "count",
+        on_flat: Literal["error", "silence"] = "error",
+        seed: int = 0,
+    ) -> None:
+        if method not in METHODS:
+            raise ConfigError(f"EEGEncoder: method must be one of {METHODS}, got {method!r}")
+        if num_steps is not None and spikes_per_s is not None:
+            raise ConfigError("EEGEncoder: give num_steps or spikes_per_s, not both")
+        if num_steps is not None:
+            F._check_steps(num_steps)
+            num_steps = int(num_steps)
+        if spikes_per_s is not None and not (np.isfinite(spikes_per_s) and spikes_per_s > 0):
+            raise ConfigError(f"EEGEncoder: spikes_per_s must be > 0, got {spikes_per_s}")
+        if sfreq_hz is not None and not (np.isfinite(sfreq_hz) and sfreq_hz > 0):
+            raise ConfigError(f"EEGEncoder: sfreq_hz must be > 0, got {sfreq_hz}")
+        if threshold_mode not in ("relative", "absolute"):
+            raise ConfigError(
+                "EEGEncoder: threshold_mode must be 'relative' or 'absolute', "
+                f"got {threshold_mode!r}"
+            )
+        if not (np.isfinite(threshold) and threshold > 0):
+            raise ConfigError(f"EEGEncoder: threshold must be > 0, got {threshold}")
+        if overflow not in ("count", "error", "clip"):
+            raise ConfigError(f"EEGEncoder: overflow must be count/error/clip, got {overflow!r}")
+        if on_flat not in ("error", "silence"):
+            raise ConfigError(f"EEGEncoder: on_flat must be 'error' or 'silence', got {on_flat!r}")
+        if not (np.isfinite(rate_sigma) and rate_sigma > 0):
+            raise ConfigError(f"EEGEncoder: rate_sigma must be > 0, got {rate_sigma}")
+        if isinstance(levels, (int, np.integer)) and not isinstance(levels, bool):
+            if levels < 1:
+                raise ConfigError(f"EEGEncoder: levels must be >= 1, got {levels}")
+            if not (np.isfinite(level_range) and level_range > 0):
+                raise ConfigError(f"EEGEncoder: level_range must be > 0, got {level_range}")
+            levels = int(levels)
+        else:
+            lv = np.asarray(levels, dtype=np.float64)
+            if lv.ndim != 1 or lv.size < 1 or not np.all(np.isfinite(lv)):
+                raise ConfigError(
+                    f"EEGEncoder: levels must be an int or 1-D finite list, got {levels!r}"
+                )
+            if np.any(np.diff(lv) <= 0):
+                raise ConfigError("EEGEncoder: levels must be strictly increasing")
+            levels = [float(v) for v in lv]
+        self.method = method
+        self.num_steps = num_steps
+        self.spikes_per_s = None if spikes_per_s is None else float(spikes_per_s)
+        self.sfreq_hz = None if sfreq_hz is None else float(sfreq_hz)
+        self.bands = bands if bands is None or isinstance(bands, str) else [list(b) for b in bands]
+        self.filter_order = int(filter_order)
+        self.threshold = float(threshold)
+        self.threshold_mode = threshold_mode
+        self.levels = levels
+        self.level_range = float(level_range)
+        self.rate_sigma = float(rate_sigma)
+        self.overflow = overflow
+        self.on_flat = on_flat
+        self.seed = int(seed)
+        if self.bands is not None and self.sfreq_hz is not None:
+            resolve_bands(self.bands, self.sfreq_hz)
+        # fitted state
+        self.ch_names_: list[str] | None = None
+        self.mean_: np.ndarray | None = None  # [C, K] float32
+        self.std_: np.ndarray | None = None  # [C, K] float32 (1 where flat)
+        self.flat_: np.ndarray | None = None  # [C, K] bool
+
+    # ------------------------------------------------------------------ params / config
+
+    def get_params(self) -> dict[str, Any]:
+        """Constructor arguments (JSON-serialisable) that rebuild this encoder unfitted."""
+        return {
+            "method": self.method,
+            "num_steps": self.num_steps,
+            "spikes_per_s": self.spikes_per_s,
+            "sfreq_hz": self.sfreq_hz,
+            "bands": copy.deepcopy(self.bands),
+            "filter_order": self.filter_order,
+            "threshold": self.threshold,
+            "threshold_mode": self.threshold_mode,
+            "levels": copy.deepcopy(self.levels),
+            "level_range": self.level_range,
+            "rate_sigma": self.rate_sigma,
+            "overflow": self.overflow,
+            "on_flat": self.on_flat,
+            "seed": self.seed,
+        }
+
+    def to_config(self) -> dict[str, Any]:
+        """Parameters plus fitted statistics; ``from_config`` rebuilds the encoder exactly."""
+        state = None
+        if self.is_fitted:
+            state = {
+                "ch_names": list(self.ch_names_),
+                "mean": self.mean_.astype(np.float64).tolist(),
+                "std": self.std_.astype(np.float64).tolist(),
+                "flat": self.flat_.tolist(),
+            }
+        return {
+            "name": "EEGEncoder",
+            "version": _CONFIG_VERSION,
+            "params": self.get_params(),
+            "state": state,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> EEGEncoder:
+        """Rebuild an encoder from :meth:`to_config` output."""
+        if not isinstance(config, dict) or config.get("name") != "EEGEncoder":
+            raise ConfigError("EEGEncoder.from_config: not an EEGEncoder config")
+        if config.get("version") != _CONFIG_VERSION:
+            raise ConfigError(
+                f"EEGEncoder.from_config: unsupported version {config.get('version')}"
+            )
+        try:
+            enc = cls(**config["params"])
+        except TypeError as exc:
+            raise ConfigError(f"EEGEncoder.from_config: bad params ({exc})") from exc
+        state = config.get("state")
+        if state is not None:
+            enc.ch_names_ = [str(c) for c in state["ch_names"]]
+            enc.mean_ = np.asarray(state["mean"], dtype=np.float32)
+            enc.std_ = np.asarray(state["std"], dtype=np.float32)
+            enc.flat_ = np.asarray(state["flat"], dtype=bool)
+            shape = (len(enc.ch_names_), enc.n_bands)
+            for name, arr in (("mean", enc.mean_), ("std", enc.std_), ("flat", enc.flat_)):
+                if arr.shape != shape:
+                    raise ConfigError(
+                        f"EEGEncoder.from_config: state {name} has shape {arr.shape}, "
+                        f"expected {shape}"
+                    )
+        return enc
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"EEGEncoder({args})"
+
+    # ------------------------------------------------------------------ shapes and layout
+
+    @property
+    def is_fitted(self) -> bool:
+        return self.mean_ is not None
+
+    @property
+    def band_names(self) -> list[str]:
+        """Band names (``["broadband"]`` without a filter bank)."""
+        if self.bands is None:
+            return ["broadband"]
+        if self.bands == "default":
+            from eegsnn.encode.filterbank import DEFAULT_BANDS
+
+            return [b[0] for b in DEFAULT_BANDS]
+        return [str(b[0]) for b in self.bands]
+
+    @property
+    def n_bands(self) -> int:
+        return len(self.band_names)
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """Line kinds per (channel, band) source, per level for ``"threshold"``."""
+        return _KINDS[self.method]
+
+    @property
+    def n_levels(self) -> int:
+        if self.method != "threshold":
+            return 1
+        return self.levels if isinstance(self.levels, int) else len(self.levels)
+
+    @property
+    def lines_per_source(self) -> int:
+        return self.n_levels * len(self.kinds)
+
+    def _level_values(self) -> np.ndarray:
+        if isinstance(self.levels, int):
+            if self.levels == 1:
+                return np.zeros(1)
+            return np.linspace(-self.level_range, self.level_range, self.levels)
+        return np.asarray(self.levels, dtype=np.float64)
+
+    @property
+    def layout(self) -> list[dict[str, Any]]:
+        """One record per output line: ``line``, ``channel``, ``band``, ``kind``, ``level``.
+
+        ``level`` is the crossing level of a ``"threshold"`` line (in standard deviations,
+        or signal units with ``threshold_mode="absolute"``), else ``None``.
+        """
+        self._require_fitted("layout")
+        out: list[dict[str, Any]] = []
+        levels = self._level_values() if self.method == "threshold" else [None]
+        for ch in self.ch_names_:
+            for band in self.band_names:
+                for level in levels:
+                    for kind in self.kinds:
+                        out.append(
+                            {
+                                "line": len(out),
+                                "channel": ch,
+                                "band": band,
+                                "kind": kind,
+                                "level": None if level is None else float(level),
+                            }
+                        )
+        return out
+
+    @property
+    def n_lines(self) -> int:
+        self._require_fitted("n_lines")
+        return len(self.ch_names_) * self.n_bands * self.lines_per_source
+
+    def num_steps_for(self, n_samples: int) -> int:
+        """Output steps ``T`` for a window of ``n_samples`` samples."""
+        if self.num_steps is not None:
+            return self.num_steps
+        if self.spikes_per_s is not None:
+            if self.sfreq_hz is None:
+                raise ConfigError("EEGEncoder: spikes_per_s needs sfreq_hz (or MNE input)")
+            t = round(n_samples * self.spikes_per_s / self.sfreq_hz)
+            if t < 1:
+                raise DataError(
+                    f"EEGEncoder: a window of {n_samples} samples at {self.sfreq_hz} Hz gives "
+                    f"no time step at spikes_per_s={self.spikes_per_s}"
+                )
+            return int(t)
+        return int(n_samples)
+
+    # ------------------------------------------------------------------ input handling
+
+    def _require_fitted(self, what: str) -> None:
+        if not self.is_fitted:
+            raise ConfigError(f"EEGEncoder.{what}: call fit(X_train) first")
+
+    def _read_input(self, X: object, what: str) -> tuple[Any, list[str] | None]:
+        """``X`` -> (array ``[B, C, N]`` as mx.array or float32 numpy, channel names or None)."""
+        names = None
+        if _is_mne(X):
+            sfreq = float(X.info["sfreq"])
+            if self.sfreq_hz is None:
+                self.sfreq_hz = sfreq
+            elif abs(self.sfreq_hz - sfreq) > 1e-6 * sfreq:
+                raise DataError(
+                    f"EEGEncoder.{what}: MNE data sampled at {sfreq} Hz, encoder set to "
+                    f"{self.sfreq_hz} Hz"
+                )
+            names = [str(c) for c in X.ch_names]
+            arr = np.asarray(X.get_data(), dtype=np.float32)
+        elif isinstance(X, mx.array):
+            arr = X if X.dtype == mx.float32 else X.astype(mx.float32)
+        else:
+            try:
+                arr = np.asarray(X, dtype=np.float32)
+            except (TypeError, ValueError) as exc:
+                raise DataError(
+                    f"EEGEncoder.{what}: cannot read X as a float array ({exc})"
+                ) from exc
+        if arr.ndim == 2:
+            arr = arr[None]
+        if arr.ndim != 3:
+            raise DataError(
+                f"EEGEncoder.{what}: expected EEG windows [B, C, N] (or [C, N]), got shape "
+                f"{tuple(arr.shape)}"
+            )
+        b, c, n = arr.shape
+        if b < 1 or c < 1 or n < 1:
+            raise DataError(f"EEGEncoder.{what}: empty input of shape {tuple(arr.shape)}")
+        if self.bands is not None:
+            if self.sfreq_hz is None:
+                raise ConfigError(f"EEGEncoder.{what}: bands need sfreq_hz (or MNE input)")
+            bands = resolve_bands(self.bands, self.sfreq_hz)
+            need = filter_min_samples(bands, self.sfreq_hz, self.filter_order)
+            if n < need:
+                raise DataError(
+                    f"EEGEncoder.{what}: window of {n} samples is shorter than the {need} "
+                    f"samples the filter bank needs at {self.sfreq_hz} Hz"
+                )
+        self._check_finite(arr, names, what)
+        return arr, names
+
+    def _check_finite(self, arr: Any, names: list[str] | None, what: str) -> None:
+        # fast path: one reduction (NaN/inf anywhere makes the sum non-finite)
+        if isinstance(arr, mx.array):
+            if bool(mx.isfinite(mx.sum(arr)).item()):
+                return
+            bad = np.asarray(mx.sum(~mx.isfinite(arr), axis=(0, 2)))
+        else:
+            if np.isfinite(np.sum(arr, dtype=np.float64)):
+                return
+            bad = arr.shape[0] * arr.shape[2] - np.isfinite(arr).sum(axis=(0, 2))
+        if np.any(bad):
+            names = names or self.ch_names_ or [f"ch{i}" for i in range(arr.shape[1])]
+            which = [f"{names[i]} ({int(bad[i])})" for i in np.flatnonzero(bad)]
+            raise DataError(
+                f"EEGEncoder.{what}: NaN or infinite samples in channel(s) "
+                f"{', '.join(which[:8])}{' ...' if len(which) > 8 else ''}; "
+                "interpolate or drop them before encoding"
+            )
+
+    def _sources(self, arr: Any) -> Any:
+        """``[B, C, N]`` -> ``[B, C, K, N]`` band signals (numpy) or ``[B, C, 1, N]``."""
+        if self.bands is None:
+            return arr[:, :, None, :]
+        return filter_bank(np.asarray(arr), self.sfreq_hz, self.bands, order=self.filter_order)
+
+    # ------------------------------------------------------------------ fit / transform
+
+    def fit(self, X: object, y: object = None) -> EEGEncoder:
+        """Learn per-(channel, band) mean and standard deviation from training windows.
+
+        Statistics are pooled over windows and samples, then frozen. Zero-variance sources
+        raise :class:`DataError` (``on_flat="error"``) or are silenced (``"silence"``).
+        """
+        arr, names = self._read_input(X, "fit")
+        c = arr.shape[1]
+        src = np.asarray(self._sources(arr), dtype=np.float64)  # [B, C, K, N]
+        mean = src.mean(axis=(0, 3))
+        std = src.std(axis=(0, 3))
+        scale = np.maximum(np.abs(mean), np.abs(src).max(axis=(0, 3)))
+        flat = ~(std > 1e-7 * scale) | (std == 0)
+        names = names or [f"ch{i}" for i in range(c)]
+        if np.any(flat) and self.on_flat == "error":
+            which = sorted({names[i] for i in np.flatnonzero(flat.any(axis=1))})
+            raise DataError(
+                f"EEGEncoder.fit: zero-variance (flat) signal in channel(s) {', '.join(which)}; "
+                "drop them or pass on_flat='silence' (their lines then never spike)"
+            )
+        self.ch_names_ = list(names)
+        self.mean_ = mean.astype(np.float32)
+        self.std_ = np.where(flat, 1.0, std).astype(np.float32)
+        self.flat_ = flat
+        return self
+
+    def _check_channels(self, arr: Any, names: list[str] | None, what: str) -> None:
+        c = arr.shape[1]
+        if c != len(self.ch_names_):
+            raise DataError(
+                f"EEGEncoder.{what}: X has {c} channels, the encoder was fitted on "
+                f"{len(self.ch_names_)}"
+            )
+        auto = [f"ch{i}" for i in range(c)]
+        if names is not None and self.ch_names_ != auto and names != self.ch_names_:
+            first = next(a for a, b in zip(names, self.ch_names_, strict=True) if a != b)
+            raise DataError(
+                f"EEGEncoder.{what}: channel names differ from those fitted "
+                f"(first mismatch: {first!r}); reorder or pick the fitted channels"
+            )
+
+    def _time_major_sources(self, X: object, what: str) -> tuple[mx.array, int]:
+        """``X`` -> time-major (lazy, strided) sources ``[N, B, S]`` (``S = C * K``) and ``N``."""
+        self._require_fitted(what)
+        arr, names = self._read_input(X, what)
+        self._check_channels(arr, names, what)
+        b, c, n = arr.shape
+        src = self._sources(arr)  # [B, C, K, N]
+        s = c * self.n_bands
+        x = src if isinstance(src, mx.array) else mx.array(np.ascontiguousarray(src))
+        return mx.transpose(x.reshape(b, s, n), (2, 0, 1)), n
+
+    def _standardised(self, X: object, what: str) -> tuple[mx.array, int]:
+        """``X`` -> time-major z-scored sources ``[N, B, S]`` and ``N``."""
+        x, n = self._time_major_sources(X, what)
+        s = x.shape[2]
+        mean = mx.array(self.mean_.reshape(s))
+        inv_std = mx.array((1.0 / self.std_).reshape(s).astype(np.float32))
+        return (x - mean) * inv_std, n
+
+    def _thresholds_z(self) -> np.ndarray:
+        """Delta step per source in z units ``[S]``."""
+        thr = np.full(self.std_.shape, self.threshold, dtype=np.float64)
+        if self.threshold_mode == "absolute":
+            thr = thr / self.std_
+        return thr.reshape(-1).astype(np.float32)
+
+    def _levels_z(self) -> np.ndarray:
+        """Crossing levels per source in z units ``[S, K]``."""
+        lv = self._level_values()
+        s = self.std_.size
+        if self.threshold_mode == "absolute" and not isinstance(self.levels, int):
+            mean = self.mean_.reshape(s, 1).astype(np.float64)
+            std = self.std_.reshape(s, 1).astype(np.float64)
+            return ((lv[None, :] - mean) / std).astype(np.float32)
+        return np.broadcast_to(lv[None, :], (s, lv.size)).astype(np.float32)
+
+    def transform(self, X: object, key: mx.array | int | None = None) -> mx.array:
+        """Encode windows ``[B, C, N]`` (numpy, mlx or MNE) into spikes ``[T, B, L]``.
+
+        ``key`` (``"rate"`` only): PRNG key or int seed; default ``mx.random.key(seed)``.
+        Windows encoded with the same key share their random draws; pass a different key
+        per batch (e.g. from ``mx.random.split``) for independent noise.
+        """
+        x, n = self._time_major_sources(X, "transform")
+        t = self.num_steps_for(n)
+        bsz, s = x.shape[1], x.shape[2]
+        mean = mx.array(self.mean_.reshape(s))
+        inv_std = (1.0 / self.std_.astype(np.float64)).reshape(s)
+        if self.method == "rate":
+            scale = inv_std * (0.5 / self.rate_sigma) * ~self.flat_.reshape(s)
+            offset = 0.5 * ~self.flat_.reshape(s)
+            scale_mx = mx.array(scale.astype(np.float32))
+            offset_mx = mx.array(offset.astype(np.float32))
+            if t < n and n % t == 0:
+                # bin on the contiguous [B, S, N] layout, transpose only the small result
+                xc = mx.transpose(x, (1, 2, 0))  # the input's own layout: no copy
+                p = _rate_probability(xc, mean[:, None], scale_mx[:, None], offset_mx[:, None])
+                p = mx.transpose(mx.mean(p.reshape(bsz, s, t, n // t), axis=-1), (2, 0, 1))
+            else:
+                p = F.bin_mean(_rate_probability(x, mean, scale_mx, offset_mx), t)
+            return F.bernoulli(p, self.seed if key is None else key)
+        if self.method == "delta":
+            inv_step = mx.array((inv_std / self._thresholds_z()).astype(np.float32))
+            events = _delta_events(x, mean, inv_step).reshape(n, bsz, s * 2)
+        else:
+            events = _threshold_events(
+                x, mean, mx.array(inv_std.astype(np.float32)), mx.array(self._levels_z())
+            ).reshape(n, bsz, s * self.n_levels * 2)
+        return F.bin_counts(events, t, overflow=self.overflow, what=f"{self.method} events")
+
+    def fit_transform(
+        self, X: object, y: object = None, key: mx.array | int | None = None
+    ) -> mx.array:
+        return self.fit(X).transform(X, key=key)
+
+    __call__ = transform
+
+    # ------------------------------------------------------------------ decoding / report
+
+    def decode(self, spikes: mx.array | np.ndarray) -> np.ndarray:
+        """Reconstruct the encoded signal from ``"delta"`` or ``"threshold"`` spikes.
+
+        Returns ``[B, C, K, T]`` (``K`` bands) float64 in signal units at the spike
+        resolution: the value represented after each time bin. Exact up to the code's
+        resolution (``< θ`` for delta, half a level gap inside the levels for threshold)
+        unless events were dropped with ``overflow="clip"``.
+        """
+        self._require_fitted("decode")
+        if self.method == "rate":
+            raise ConfigError("EEGEncoder.decode: the rate code has no decoder (it is stochastic)")
+        sp = np.asarray(spikes, dtype=np.float64)
+        if sp.ndim != 3 or sp.shape[2] != self.n_lines:
+            raise DataError(
+                f"EEGEncoder.decode: expected spikes [T, B, {self.n_lines}], got {sp.shape}"
+            )
+        t, b, _ = sp.shape
+        c, k = self.std_.shape
+        s = c * k
+        if self.method == "delta":
+            ev = sp.reshape(t, b, s, 2)
+            z = np.cumsum(ev[..., 0] - ev[..., 1], axis=0) * self._thresholds_z()
+        else:
+            kl = self.n_levels
+            ev = sp.reshape(t, b, s, kl, 2)
+            levels = self._levels_z().astype(np.float64)  # [S, K]
+            region0 = (levels <= 0.0).sum(axis=1)  # initial reference 0 (fitted mean)
+            region = region0 + np.cumsum((ev[..., 0] - ev[..., 1]).sum(axis=-1), axis=0)
+            region = np.clip(region, 0, kl).astype(np.int64)  # [T, B, S]
+            reps = _region_values(levels)  # [S, K+1]
+            z = np.take_along_axis(
+                np.broadcast_to(reps[None, None], (t, b, *reps.shape)), region[..., None], axis=-1
+            )[..., 0]
+        x = z * self.std_.reshape(s) + self.mean_.reshape(s)
+        x = np.where(self.flat_.reshape(s), self.mean_.reshape(s), x)
+        return np.transpose(x.reshape(t, b, c, k), (1, 2, 3, 0))
+
+    def reference(self, X: object) -> np.ndarray:
+        """The signal a code represents at spike resolution: ``[B, C, K, T]`` signal units.
+
+        Band-filtered when there is a filter bank; per time bin the value of the bin's last
+        sample (``T < N``) or of the sample the bin lies in (``T >= N``). Compare it with
+        :meth:`decode`.
+        """
+        z, n = self._standardised(X, "reference")
+        t = self.num_steps_for(n)
+        zn = np.asarray(z, dtype=np.float64)  # [N, B, S]
+        if t < n:
+            idx = F._bin_edges(n, t)[1:] - 1
+        else:
+            idx = (np.arange(1, t + 1, dtype=np.int64) * n - 1) // t
+        zn = zn[idx]
+        s = zn.shape[2]
+        x = zn * self.std_.reshape(s) + self.mean_.reshape(s)
+        c, k = self.std_.shape
+        return np.transpose(x.reshape(t, zn.shape[1], c, k), (1, 2, 3, 0))
+
+    def report(
+        self,
+        X: object,
+        spikes: mx.array | np.ndarray | None = None,
+        key: mx.array | int | None = None,
+    ) -> dict[str, Any]:
+        """What the code keeps on ``X``: counts, rates, sparsity and SNR (dB) per channel.
+
+        Returns a JSON-serialisable dict with ``method``, ``num_steps``, ``n_lines``,
+        ``sparsity`` (fraction of zero entries), ``max_count`` (> 1 means event counts),
+        ``spikes_per_channel`` and ``sparsity_per_channel`` (over that channel's lines),
+        ``rate_hz_per_line`` (mean events per second of signal, when ``sfreq_hz`` is known),
+        and for ``"delta"``/``"threshold"`` the reconstruction ``snr_db`` overall and
+        ``snr_db_per_channel`` (signal power about the fitted mean over error power, all
+        bands of a channel together).
+        """
+        if spikes is None:
+            spikes = self.transform(X, key=key)
+        sp = np.asarray(spikes)
+        layout = self.layout
+        counts = spike_counts(sp)
+        per_channel = group_by(counts, layout, "channel")
+        lines_per_channel = self.n_bands * self.lines_per_source
+        sparse_line = sparsity(sp, axis=(0, 1))
+        sparse_ch = sparse_line.reshape(len(self.ch_names_), lines_per_channel).mean(axis=1)
+        out: dict[str, Any] = {
+            "method": self.method,
+            "num_steps": int(sp.shape[0]),
+            "batch": int(sp.shape[1]),
+            "n_lines": int(sp.shape[2]),
+            "total_spikes": float(counts.sum()),
+            "sparsity": float(sparsity(sp)),
+            "max_count": float(sp.max()) if sp.size else 0.0,
+            "spikes_per_channel": per_channel,
+            "sparsity_per_channel": dict(zip(self.ch_names_, map(float, sparse_ch), strict=True)),
+        }
+        arr, _ = self._read_input(X, "report")
+        n = arr.shape[2]
+        if self.sfreq_hz is not None:
+            duration = n / self.sfreq_hz
+            out["duration_s"] = duration
+            out["rate_hz_per_line"] = (counts / (sp.shape[1] * duration)).tolist()
+        if self.method != "rate":
+            ref = self.reference(X)
+            est = self.decode(sp)
+            center = self.mean_[None, :, :, None]
+            per_ch = F.snr_db(ref, est, axis=(0, 2, 3), center=center)
+            out["snr_db"] = float(F.snr_db(ref, est, center=center))
+            out["snr_db_per_channel"] = dict(zip(self.ch_names_, map(float, per_ch), strict=True))
+        return out
+
+
+@mx.compile
+def _rate_probability(x: mx.array, mean: mx.array, scale: mx.array, offset: mx.array):
+    """``p = clip(offset + (x - mean) * scale, 0, 1)`` (one fused kernel)."""
+    return mx.clip(offset + (x - mean) * scale, 0.0, 1.0)
+
+
+@mx.compile
+def _delta_events(x: mx.array, mean: mx.array, inv_step: mx.array) -> mx.array:
+    """Send-on-delta (ON, OFF) counts of ``(x - mean) * inv_step`` -> ``[N, B, S, 2]``."""
+    x_pad = mx.concatenate([mx.broadcast_to(mean, x[:1].shape), x], axis=0)  # reference row
+    return F._send_on_delta_events_impl((x_pad - mean) * inv_step)
+
+
+@mx.compile
+def _threshold_events(x: mx.array, mean: mx.array, inv_std: mx.array, levels: mx.array):
+    """Level-crossing (UP, DOWN) events of the z-scored ``x`` -> ``[N, B, S, K, 2]``."""
+    x_pad = mx.concatenate([mx.broadcast_to(mean, x[:1].shape), x], axis=0)  # reference row
+    return F._level_events_impl((x_pad - mean) * inv_std, levels)
+
+
+def _region_values(levels: np.ndarray) -> np.ndarray:
+    """Value decoded for each band between levels ``[S, K]`` -> ``[S, K+1]``.
+
+    Interior bands: midpoint of their two levels. Outer bands: half a neighbouring gap beyond
+    the outermost level (one standard deviation / 2 each side for a single level).
+    """
+    s, k = levels.shape
+    out = np.empty((s, k + 1))
+    if k == 1:
+        out[:, 0] = levels[:, 0] - 0.5
+        out[:, 1] = levels[:, 0] + 0.5
+        return out
+    out[:, 1:k] = 0.5 * (levels[:, 1:] + levels[:, :-1])
+    out[:, 0] = levels[:, 0] - 0.5 * (levels[:, 1] - levels[:, 0])
+    out[:, k] = levels[:, -1] + 0.5 * (levels[:, -1] - levels[:, -2])
+    return out

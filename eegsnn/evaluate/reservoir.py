@@ -1,0 +1,341 @@
+r"""Analysis helpers for tuning reservoirs (liquid state machines).
+
+* :func:`firing_rates`, :func:`rate_histogram` — per-neuron rates and their distribution.
+* :func:`check_activity` / :func:`warn_activity` — warn when a reservoir is silent or
+  saturated on the given input, and say which knob to turn.
+* :func:`separation` — the separation property: mean distance between reservoir states of
+  inputs from different classes versus the same class (Maass et al. 2002).
+* :func:`state_distance` — time course of the distance between the liquid states driven by
+  two inputs (exponentially filtered spike trains).
+* :func:`memory_capacity` — fading memory: how well a linear (ridge) readout of the state at
+  step ``t`` recovers the input ``u[t - k]``, summed over delays ``k`` (Jaeger 2001).
+* :func:`raster_plot`, :func:`rate_histogram_plot` — matplotlib figures (imported lazily).
+
+Spikes are time-major ``[T, B, N]`` (or ``[T, N]`` for a single trial), float 0/1.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from eegsnn.errors import ConfigError
+
+__all__ = [
+    "check_activity",
+    "firing_rates",
+    "memory_capacity",
+    "raster_plot",
+    "rate_histogram",
+    "rate_histogram_plot",
+    "separation",
+    "state_distance",
+    "warn_activity",
+]
+
+
+def _np_spikes(spikes: Any, where: str) -> np.ndarray:
+    arr = np.asarray(spikes, dtype=np.float32)
+    if arr.ndim == 2:
+        arr = arr[:, None, :]
+    if arr.ndim != 3:
+        raise ConfigError(f"{where}: spikes must be [T, B, N] or [T, N], got shape {arr.shape}")
+    return arr
+
+
+def firing_rates(spikes: Any, dt_s: float | None = None) -> np.ndarray:
+    """Mean firing rate of each neuron over time steps and trials.
+
+    Args:
+        spikes: ``[T, B, N]`` or ``[T, N]``.
+        dt_s: Step length in seconds; if given, rates are in Hz, else in spikes per step.
+
+    Returns:
+        float64 ``[N]``.
+    """
+    arr = _np_spikes(spikes, "firing_rates")
+    rates = arr.mean(axis=(0, 1), dtype=np.float64)
+    if dt_s is not None:
+        if dt_s <= 0:
+            raise ConfigError(f"dt_s must be positive, got {dt_s}")
+        rates = rates / dt_s
+    return rates
+
+
+def rate_histogram(
+    rates: Any, bins: int | Any = 20, range: tuple[float, float] | None = None  # noqa: A002
+) -> tuple[np.ndarray, np.ndarray]:
+    """Histogram of per-neuron rates: ``(counts [bins], edges [bins + 1])``."""
+    return np.histogram(np.asarray(rates, dtype=np.float64), bins=bins, range=range)
+
+
+def warn_activity(mean_rate: float, low: float = 1e-3, high: float = 0.5) -> float:
+    """Warn (``RuntimeWarning``) if ``mean_rate`` (spikes per neuron per step) is below
+    ``low`` (silent) or above ``high`` (saturated); returns ``mean_rate``."""
+    if not 0 <= low < high:
+        raise ConfigError(f"activity bounds must satisfy 0 <= low < high, got {low}, {high}")
+    if mean_rate < low:
+        warnings.warn(
+            f"reservoir is nearly silent on this input: mean rate {mean_rate:.2e} spikes per "
+            f"neuron per step (< {low:g}); its states carry little information. Raise "
+            "input_gain or input_connectivity, raise spectral_radius, or lower the neuron "
+            "threshold.", RuntimeWarning, stacklevel=3)
+    elif mean_rate > high:
+        warnings.warn(
+            f"reservoir is saturated on this input: mean rate {mean_rate:.3f} spikes per neuron "
+            f"per step (> {high:g}); neurons fire nearly every step and states stop "
+            "separating inputs. Lower input_gain or spectral_radius, use more inhibition "
+            "(weight_scale), or raise the neuron threshold.", RuntimeWarning, stacklevel=3)
+    return float(mean_rate)
+
+
+def check_activity(spikes: Any, low: float = 1e-3, high: float = 0.5) -> float:
+    """Mean rate of ``spikes`` (``[T, B, N]``); warns if silent/saturated (see
+    :func:`warn_activity`)."""
+    arr = _np_spikes(spikes, "check_activity")
+    return warn_activity(float(arr.mean(dtype=np.float64)), low=low, high=high)
+
+
+def separation(states: Any, labels: Any) -> dict[str, float]:
+    """Separation property of reservoir states.
+
+    Args:
+        states: ``[n_trials, D]`` state vectors (e.g. spike counts or final traces).
+        labels: ``[n_trials]`` class labels.
+
+    Returns:
+        ``{"between": mean Euclidean distance over pairs of trials from different classes,
+        "within": mean over pairs from the same class, "ratio": between / within}``.
+    """
+    from scipy.spatial.distance import pdist
+
+    X = np.asarray(states, dtype=np.float64)
+    y = np.asarray(labels)
+    if X.ndim != 2 or y.shape != (X.shape[0],):
+        raise ConfigError(f"separation: states must be [n, D] and labels [n], got {X.shape} "
+                          f"and {y.shape}")
+    if np.unique(y).size < 2:
+        raise ConfigError("separation: needs trials from at least two classes")
+    d = pdist(X)
+    i, j = np.triu_indices(X.shape[0], k=1)
+    same = y[i] == y[j]
+    if not same.any():
+        raise ConfigError("separation: needs at least two trials of one class")
+    between = float(d[~same].mean())
+    within = float(d[same].mean())
+    return {"between": between, "within": within,
+            "ratio": between / within if within > 0 else float("inf")}
+
+
+def state_distance(spikes_a: Any, spikes_b: Any, decay: float = 0.9) -> np.ndarray:
+    r"""Euclidean distance between the liquid states of two runs at every step.
+
+    The liquid state is the exponential trace :math:`r[t] = \alpha r[t-1] + s[t]`.
+
+    Args:
+        spikes_a, spikes_b: ``[T, B, N]`` or ``[T, N]`` (same shape).
+
+    Returns:
+        ``[T]`` for ``[T, N]`` input, else ``[T, B]``.
+    """
+    a = _np_spikes(spikes_a, "state_distance")
+    b = _np_spikes(spikes_b, "state_distance")
+    if a.shape != b.shape:
+        raise ConfigError(f"state_distance: shapes differ, {a.shape} vs {b.shape}")
+    if not 0 <= decay < 1:
+        raise ConfigError(f"decay must lie in [0, 1), got {decay}")
+    diff = (a - b).astype(np.float64)
+    r = np.zeros(diff.shape[1:])
+    out = np.empty(diff.shape[:2])
+    for t in range(diff.shape[0]):
+        r = decay * r + diff[t]
+        out[t] = np.linalg.norm(r, axis=-1)
+    return out[:, 0] if np.ndim(spikes_a) == 2 else out
+
+
+def memory_capacity(
+    reservoir: Any,
+    n_steps: int = 2000,
+    max_delay: int = 30,
+    *,
+    washout: int | None = None,
+    decay: float = 0.0,
+    alpha: float = 1e-2,
+    seed: int = 0,
+    signal: Any = None,
+) -> dict[str, Any]:
+    r"""Linear memory capacity (Jaeger 2001) of a reservoir.
+
+    The reservoir is driven by an i.i.d. signal :math:`u[t] \sim U(0, 1)` fed as the same
+    analog value to every input channel (or by ``signal``). For each delay ``k`` a ridge
+    readout (:class:`~eegsnn.nn.readout.RidgeReadout`, regression) is fitted on the first
+    half of the steps after the washout to predict :math:`u[t-k]` from the state at step
+    ``t``; :math:`r^2_k` is the squared correlation between prediction and target on the
+    second half. The capacity is :math:`\sum_{k=1}^{K} r^2_k`.
+
+    The state is the spike vector at step ``t`` (``decay=0``) or its exponential trace; a
+    trace adds memory of its own (of the readout filter, not of the reservoir).
+
+    Returns:
+        ``{"delays": [0..K], "r2": [K + 1], "capacity": float, "mean_rate": float}``.
+    """
+    import mlx.core as mx
+
+    from eegsnn.nn.readout import RidgeReadout
+
+    if max_delay < 1:
+        raise ConfigError(f"max_delay must be >= 1, got {max_delay}")
+    washout = max(100, max_delay) if washout is None else int(washout)
+    if washout < max_delay:
+        raise ConfigError(f"washout ({washout}) must be >= max_delay ({max_delay})")
+    if signal is None:
+        u = np.random.default_rng(seed).random(n_steps)
+    else:
+        u = np.asarray(signal, dtype=np.float64).ravel()
+        n_steps = u.size
+    if n_steps - washout < 4 * max_delay or n_steps - washout < 40:
+        raise ConfigError(f"n_steps={n_steps} is too short for washout={washout} and "
+                          f"max_delay={max_delay}")
+    n_in = int(reservoir.n_inputs)
+    x = np.repeat(u[:, None, None], n_in, axis=2).astype(np.float32)  # [T, 1, n_in]
+    spikes, _ = reservoir(mx.array(x))
+    s = np.asarray(spikes)[:, 0, :].astype(np.float64)
+    mean_rate = float(s.mean())
+    if decay > 0:
+        r = np.zeros(s.shape[1])
+        states = np.empty_like(s)
+        for t in range(s.shape[0]):
+            r = decay * r + s[t]
+            states[t] = r
+    else:
+        states = s
+    t_idx = np.arange(washout, n_steps)
+    half = t_idx.size // 2
+    tr, te = t_idx[:half], t_idx[half:]
+    r2 = np.zeros(max_delay + 1)
+    for k in range(max_delay + 1):
+        model = RidgeReadout(alpha, task="regression", standardize=False)
+        model.fit(states[tr], u[tr - k])
+        pred = model.predict(states[te])
+        target = u[te - k]
+        if pred.std() < 1e-12:
+            r2[k] = 0.0
+        else:
+            r2[k] = float(np.corrcoef(pred, target)[0, 1] ** 2)
+    return {"delays": np.arange(max_delay + 1), "r2": r2, "capacity": float(r2[1:].sum()),
+            "mean_rate": mean_rate}
+
+
+# --------------------------------------------------------------------------------------
+# plots (matplotlib imported lazily)
+# --------------------------------------------------------------------------------------
+def _pyplot():
+    try:
+        import matplotlib
+
+        if not os.environ.get("DISPLAY") and not os.environ.get("MPLBACKEND"):
+            matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ConfigError("plots need matplotlib: pip install 'eegsnn[plot]'") from None
+    return plt
+
+
+def _save(fig: Any, path: str | Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=120, bbox_inches="tight")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def raster_plot(
+    spikes: Any,
+    excitatory: Any = None,
+    *,
+    trial: int = 0,
+    dt_s: float | None = None,
+    ax: Any = None,
+    path: str | Path | None = None,
+    title: str | None = None,
+    max_neurons: int | None = None,
+) -> Any:
+    """Raster of reservoir spikes (excitatory neurons below, inhibitory above, in red).
+
+    Args:
+        spikes: ``[T, B, N]`` (plots ``trial``) or ``[T, N]``.
+        excitatory: Optional boolean ``[N]`` mask (e.g. ``reservoir.excitatory``).
+        dt_s: Step length; the x-axis is in seconds if given, else in steps.
+        path: Save the figure there (PNG, written atomically).
+        max_neurons: Plot only the first neurons of each population (proportionally).
+
+    Returns:
+        The matplotlib ``Figure``.
+    """
+    arr = _np_spikes(spikes, "raster_plot")
+    if not 0 <= trial < arr.shape[1]:
+        raise ConfigError(f"raster_plot: trial {trial} out of range (B={arr.shape[1]})")
+    s = arr[:, trial, :]
+    n = s.shape[1]
+    exc = np.ones(n, bool) if excitatory is None else np.asarray(excitatory, dtype=bool)
+    if exc.shape != (n,):
+        raise ConfigError(f"raster_plot: excitatory must be [N]={n}, got {exc.shape}")
+    e_idx, i_idx = np.flatnonzero(exc), np.flatnonzero(~exc)
+    if max_neurons is not None and max_neurons < n:
+        n_e = max(1, round(max_neurons * e_idx.size / n)) if e_idx.size else 0
+        e_idx, i_idx = e_idx[:n_e], i_idx[: max(0, max_neurons - n_e)]
+    plt = _pyplot()
+    fig = None
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(9, 4.5))
+    else:
+        fig = ax.figure
+    scale = dt_s if dt_s else 1.0
+    for rows, color, label, offset in ((e_idx, "#1f4e9a", "excitatory", 0),
+                                       (i_idx, "#c0392b", "inhibitory", e_idx.size)):
+        if rows.size == 0:
+            continue
+        t, j = np.nonzero(s[:, rows])
+        ax.scatter(t * scale, j + offset, s=1.5, c=color, marker="|", linewidths=0.6,
+                   label=f"{label} ({rows.size})")
+    ax.set_xlim(0, s.shape[0] * scale)
+    ax.set_ylim(-0.5, e_idx.size + i_idx.size - 0.5)
+    ax.set_xlabel("time (s)" if dt_s else "time step")
+    ax.set_ylabel("neuron (E first, then I)")
+    rate = float(s.mean())
+    ax.set_title(title or f"reservoir raster (mean rate {rate:.3f} spikes/neuron/step)")
+    if excitatory is not None:
+        ax.legend(loc="upper right", markerscale=6, fontsize=8)
+    if path is not None:
+        _save(fig, path)
+    return fig
+
+
+def rate_histogram_plot(
+    rates: Any, *, bins: int = 30, unit: str = "spikes/step", ax: Any = None,
+    path: str | Path | None = None, title: str | None = None,
+) -> Any:
+    """Histogram of per-neuron firing rates; returns the ``Figure`` (saved if ``path``)."""
+    r = np.asarray(rates, dtype=np.float64)
+    plt = _pyplot()
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+    else:
+        fig = ax.figure
+    ax.hist(r, bins=bins, color="#1f4e9a", edgecolor="white")
+    ax.set_xlabel(f"firing rate ({unit})")
+    ax.set_ylabel("neurons")
+    ax.set_title(title or f"rates: mean {r.mean():.3g}, silent {np.mean(r == 0):.0%}")
+    if path is not None:
+        _save(fig, path)
+    return fig

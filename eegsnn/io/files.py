@@ -1,0 +1,138 @@
+"""File helpers shared by the data layer: checksums, atomic writes, recording ids.
+
+- :func:`sha256_file` hashes a file in 1 MiB blocks.
+- :func:`atomic_write_bytes` / :func:`atomic_write_text` write to a temporary file in the
+  destination folder and ``os.replace`` it into place, so a crash or an error never leaves a
+  half-written output behind.
+- :func:`parse_recording_ids` reads subject / session / run from a file name using the
+  naming schemes of the public EEG datasets (EEGMMIDB, BIDS, CHB-MIT, Sleep-EDF).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from eegsnn.errors import ConfigError, DataError
+
+__all__ = [
+    "ID_PATTERNS",
+    "atomic_open",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "parse_recording_ids",
+    "sha256_file",
+]
+
+_BLOCK = 1 << 20
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex sha256 of the file at ``path`` (read in 1 MiB blocks).
+
+    Raises :class:`DataError` naming the file if it cannot be read.
+    """
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(_BLOCK), b""):
+                digest.update(block)
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read file ({exc.strerror or exc})") from exc
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike) -> Iterator[BinaryIO]:
+    """Open a temporary file beside ``path`` for binary writing; move it into place on success.
+
+    On any exception the temporary file is removed and ``path`` is left untouched.
+    """
+    dest = Path(path)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; use the usual mode
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temp file in the same folder + ``os.replace``)."""
+    with atomic_open(path) as fh:
+        fh.write(data)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write UTF-8 ``text`` to ``path`` atomically."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+# Named groups ``subject``, ``session``, ``run``; tried in order against the file name.
+ID_PATTERNS: dict[str, str] = {
+    # BIDS: sub-01_ses-02_task-x_run-03_eeg.edf
+    "bids": r"sub-(?P<subject>[A-Za-z0-9]+)(?:_ses-(?P<session>[A-Za-z0-9]+))?"
+    r"(?:.*_run-(?P<run>[A-Za-z0-9]+))?",
+    # EEGMMIDB: S001R04.edf
+    "eegmmidb": r"^S(?P<subject>\d{3})R(?P<run>\d{2})\b",
+    # CHB-MIT: chb01_03.edf (chb17a_03.edf for the re-recorded case)
+    "chbmit": r"^chb(?P<subject>\d{2}[a-z]?)_(?P<run>\d+)",
+    # Sleep-EDF: SC4001E0-PSG.edf (subject 00, night 1), ST7011J0-PSG.edf
+    "sleep_edf": r"^S(?P<study>[CT])[47](?P<subject>\d{2})(?P<session>\d)",
+}
+
+
+def parse_recording_ids(relpath: str | os.PathLike, pattern: str | None = None, *,
+                        fallback_to_stem: bool = True) -> dict[str, str]:
+    """Subject, session and run of a recording, read from its file name.
+
+    Args:
+        relpath: path of the file (only the file name is matched, unless ``pattern``
+            contains a ``/``, in which case the whole POSIX relative path is matched).
+        pattern: a regular expression with named groups ``subject``, ``session`` and/or
+            ``run``. ``None`` tries :data:`ID_PATTERNS` in order.
+
+    Returns:
+        ``{"subject": ..., "session": ..., "run": ...}``; fields the name does not give are
+        ``""``. When no pattern matches, ``subject`` is the file stem (each file its own
+        group, so leak-free splits stay correct, if conservative), or ``""`` with
+        ``fallback_to_stem=False``.
+    """
+    posix = Path(relpath).as_posix()
+    name = Path(relpath).name
+    patterns = [pattern] if pattern else list(ID_PATTERNS.values())
+    for pat in patterns:
+        try:
+            regex = re.compile(pat)
+        except re.error as exc:
+            raise ConfigError(f"id pattern {pat!r} is not a valid regular expression: "
+                              f"{exc}") from exc
+        match = regex.search(posix if "/" in pat else name)
+        if match:
+            groups = match.groupdict()
+            out = {k: (groups.get(k) or "") for k in ("subject", "session", "run")}
+            if groups.get("study"):
+                out["subject"] = f"{groups['study']}{out['subject']}"
+            if out["subject"]:
+                return out
+    stem = name.split(".")[0] if fallback_to_stem else ""
+    return {"subject": stem, "session": "", "run": ""}

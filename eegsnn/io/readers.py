@@ -1,0 +1,240 @@
+"""Read any supported recording into an anonymised MNE ``Raw`` plus its events.
+
+=====================  ===========================================  ====================
+format                 suffixes                                     reader
+=====================  ===========================================  ====================
+EDF / EDF+             ``.edf``                                     MNE or pyedflib
+BDF                    ``.bdf``                                     MNE or pyedflib
+FIF                    ``.fif``, ``.fif.gz``                        MNE
+BrainVision            ``.vhdr``                                    MNE
+EEGLAB                 ``.set``                                     MNE
+GDF                    ``.gdf``                                     MNE
+text segment (Bonn)    ``.txt`` (any case)                          eegsnn (``sfreq_hz``)
+=====================  ===========================================  ====================
+
+Identity: unless ``keep_identity=True``, the returned ``Raw`` carries no patient name,
+birth date, patient code or recording id: MNE's ``anonymize`` is applied (the measurement
+date becomes 2000-01-01) and ``subject_info`` is removed. Event onsets are taken before
+that, relative to the first sample, so anonymising never moves a label.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from eegsnn.errors import ConfigError, DataError
+from eegsnn.io.channels import channel_type, normalize_channel_name, standardize_channels
+from eegsnn.io.edf import inspect_edf_header, read_pyedflib_arrays
+from eegsnn.io.labels import EventTable
+from eegsnn.io.text import read_text_segment
+
+__all__ = ["READERS", "Recording", "detect_format", "read_recording"]
+
+log = logging.getLogger(__name__)
+
+READERS = ("auto", "mne", "pyedflib")
+_FORMATS = {
+    ".edf": "edf", ".bdf": "bdf", ".fif": "fif", ".vhdr": "brainvision", ".set": "eeglab",
+    ".gdf": "gdf", ".txt": "text",
+}
+
+
+@dataclass
+class Recording:
+    """One recording as read: an MNE ``Raw`` and its events.
+
+    Attributes:
+        raw: MNE ``Raw`` (data loaded, channels normalised, identity removed unless asked).
+        events: annotations of the file as an :class:`EventTable` (onsets from the first
+            sample).
+        path: the file read.
+        format: ``"edf"``, ``"bdf"``, ``"fif"``, ``"brainvision"``, ``"eeglab"``, ``"gdf"``
+            or ``"text"``.
+        reader: ``"mne"``, ``"pyedflib"`` or ``"text"``.
+        identity: header identity fields, only filled when ``keep_identity=True``.
+    """
+
+    raw: object
+    events: EventTable
+    path: Path
+    format: str
+    reader: str
+    identity: dict = field(default_factory=dict)
+
+
+def detect_format(path: str | os.PathLike) -> str:
+    """The format of a recording from its suffix (see the table in this module)."""
+    name = Path(path).name.lower()
+    if name.endswith(".fif.gz"):
+        return "fif"
+    fmt = _FORMATS.get(Path(name).suffix)
+    if fmt is None:
+        raise DataError(f"{path}: unknown recording format {Path(name).suffix!r} (supported: "
+                        f"{', '.join(sorted(set(_FORMATS) | {'.fif.gz'}))})")
+    return fmt
+
+
+def _events_from_annotations(raw) -> EventTable:
+    ann = raw.annotations
+    if len(ann) == 0:
+        return EventTable.empty()
+    onset = np.asarray(ann.onset, dtype=np.float64)
+    if ann.orig_time is not None:
+        # Onsets are relative to meas_date; the data starts first_time seconds after it.
+        onset = onset - raw.first_time
+    return EventTable.from_lists(onset, ann.duration, ann.description)
+
+
+def _anonymize(raw) -> None:
+    raw.anonymize(verbose="error")
+    with raw.info._unlock():
+        raw.info["subject_info"] = None
+        raw.info["experimenter"] = None
+        raw.info["description"] = None
+        for key in ("device_info", "helium_info", "proj_name", "proj_id", "file_id", "meas_id"):
+            if key in raw.info:
+                raw.info[key] = None
+
+
+def _read_mne(path: Path, fmt: str):
+    import mne
+
+    readers = {
+        "edf": mne.io.read_raw_edf, "bdf": mne.io.read_raw_bdf, "fif": mne.io.read_raw_fif,
+        "brainvision": mne.io.read_raw_brainvision, "eeglab": mne.io.read_raw_eeglab,
+        "gdf": mne.io.read_raw_gdf,
+    }
+    kwargs = {"preload": True, "verbose": "error"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return readers[fmt](str(path), **kwargs)
+        except DataError:
+            raise
+        except ImportError as exc:  # e.g. EEGLAB needs pymatreader
+            name = getattr(exc, "name", None) or str(exc)
+            raise DataError(f"{path}: reading {fmt.upper()} files needs the optional package "
+                            f"{name!r} (pip install {name})") from exc
+        except Exception as exc:  # MNE raises many types for corrupt files
+            raise DataError(f"{path}: MNE cannot read this {fmt.upper()} file "
+                            f"({type(exc).__name__}: {exc})") from exc
+
+
+def _identity_from_mne(raw) -> dict:
+    info = raw.info.get("subject_info") or {}
+    return {k: str(v) for k, v in dict(info).items()}
+
+
+def read_recording(
+    path: str | os.PathLike,
+    *,
+    reader: str = "auto",
+    sfreq_hz: float | None = None,
+    expected_samples: int | None = None,
+    text_unit: str = "uV",
+    keep_identity: bool = False,
+    standardize: bool = True,
+    montage: bool = True,
+) -> Recording:
+    """Read a recording, check it, normalise its channels and strip identity.
+
+    Args:
+        path: recording file (see the format table in this module).
+        reader: ``"auto"`` (MNE for everything except text), ``"mne"`` or ``"pyedflib"``
+            (EDF/EDF+/BDF only).
+        sfreq_hz: sampling rate of a text segment (required for text; Bonn: 173.61).
+        expected_samples: number of samples a text segment must hold (Bonn: 4097).
+        text_unit: unit of the text values: ``"uV"`` (default), ``"mV"`` or ``"V"``.
+        keep_identity: keep the patient/recording identification of the header
+            (default ``False``: anonymised, see the module docstring).
+        standardize: normalise channel names and set channel types.
+        montage: with ``standardize``, also apply the 10-05 template positions (for
+            topographic plots; window extraction does not need them).
+
+    Returns:
+        a :class:`Recording`; ``raw`` data are in volts (MNE convention).
+
+    Raises:
+        DataError: naming the file: unreadable, not the format its suffix says,
+            truncated, NaN/inf samples, or no samples.
+        ConfigError: an unknown reader, pyedflib for a non-EDF format, text without
+            ``sfreq_hz``.
+    """
+    import mne
+
+    path = Path(path)
+    if reader not in READERS:
+        raise ConfigError(f"reader must be one of {', '.join(READERS)}, got {reader!r}")
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    fmt = detect_format(path)
+    identity: dict = {}
+    if fmt == "text":
+        if sfreq_hz is None or not sfreq_hz > 0:
+            raise ConfigError(f"{path}: a text segment needs sfreq_hz > 0 (Bonn: 173.61), "
+                              f"got {sfreq_hz!r}")
+        factors = {"uV": 1e-6, "mV": 1e-3, "V": 1.0}
+        if text_unit not in factors:
+            raise ConfigError(f"text_unit must be one of uV, mV, V; got {text_unit!r}")
+        values = read_text_segment(path, expected_samples=expected_samples)
+        info = mne.create_info(["EEG"], float(sfreq_hz), ["eeg"])
+        raw = mne.io.RawArray(values[None, :] * factors[text_unit], info, verbose="error")
+        events = EventTable.empty()
+        used = "text"
+    else:
+        if fmt in ("edf", "bdf"):
+            inspect_edf_header(path)
+        use_pyedflib = reader == "pyedflib"
+        if use_pyedflib and fmt not in ("edf", "bdf"):
+            raise ConfigError(f"{path}: reader 'pyedflib' reads EDF/BDF only, not {fmt}")
+        if use_pyedflib:
+            arrays = read_pyedflib_arrays(path)
+            names = arrays["ch_names"]
+            types = [channel_type(n) for n in names]
+            info = mne.create_info(names, arrays["sfreq_hz"], types)
+            raw = mne.io.RawArray(arrays["data"], info, verbose="error")
+            onset, duration, desc = arrays["annotations"]
+            events = EventTable.from_lists(onset, duration, desc)
+            if keep_identity:
+                identity = {k: str(v) for k, v in arrays["identity"].items()}
+                if arrays["start"] is not None:
+                    import datetime
+
+                    raw.set_meas_date(arrays["start"].replace(tzinfo=datetime.timezone.utc))
+            used = "pyedflib"
+        else:
+            raw = _read_mne(path, fmt)
+            events = _events_from_annotations(raw)
+            if keep_identity:
+                identity = _identity_from_mne(raw)
+            used = "mne"
+    if raw.n_times == 0:
+        raise DataError(f"{path}: recording holds no samples")
+    data = raw._data
+    finite = np.isfinite(data)
+    if not finite.all():
+        bad_ch = np.flatnonzero(~finite.all(axis=1))
+        first = int(np.argmax(~finite[bad_ch[0]]))
+        names = ", ".join(raw.ch_names[i] for i in bad_ch[:5])
+        raise DataError(f"{path}: NaN or infinite samples in {bad_ch.size} channel(s) "
+                        f"({names}{'...' if bad_ch.size > 5 else ''}); first at sample {first} "
+                        f"({first / raw.info['sfreq']:.3f} s)")
+    if not keep_identity:
+        _anonymize(raw)
+    if standardize:
+        standardize_channels(raw, montage=montage)
+    log.debug("read %s (%s via %s): %d channels, %.1f s at %g Hz", path.name, fmt, used,
+              len(raw.ch_names), raw.n_times / raw.info["sfreq"], raw.info["sfreq"])
+    return Recording(raw=raw, events=events, path=path, format=fmt, reader=used,
+                     identity=identity)
+
+
+def normalized_names(names: list[str]) -> list[str]:
+    """:func:`normalize_channel_name` applied to a list (helper for config validation)."""
+    return [normalize_channel_name(n) for n in names]

@@ -1,0 +1,335 @@
+"""Spiking networks built from a config: a stack of layers and a readout.
+
+A model config is a plain dict (JSON/YAML)::
+
+    {
+      "input_shape": [784],                 # per-time-step input shape (features, or [L, C])
+      "layers": [
+        {"type": "linear", "out_features": 256},
+        {"type": "leaky", "beta": 0.85, "surrogate": {"type": "fast_sigmoid", "slope": 25}},
+        {"type": "dropout", "p": 0.1},
+        {"type": "linear", "out_features": 10},
+        {"type": "leaky", "beta": 0.85, "reset_mechanism": "none",
+         "surrogate": {"type": "fast_sigmoid", "slope": 25}}
+      ],
+      "readout": "final"                    # count | final | max | mean
+    }
+
+Layer types: ``linear`` (``out_features``, optional ``in_features``, ``bias``), ``conv1d``
+(``out_channels``, ``kernel_size``, ``stride``, ``padding``; input ``[L, C]`` channels-last),
+``conv2d`` (same, input ``[H, W, C]``), ``flatten``, ``dropout`` (``p``,
+``shared_over_time``), and the neurons of :mod:`eegsnn.nn` (``leaky``, ``if``, ``izhikevich``,
+``alif``, ``synaptic``, ``alpha``) with their constructor options; ``surrogate`` may be a name
+or ``{"type": name, **params}``.
+
+Time-major data flow: the model takes ``x [T, B, *input_shape]``. Stateless layers (linear,
+conv, flatten, dropout) are applied to the whole sequence at once (time folded into the
+batch, one large matmul instead of ``T`` small ones); each neuron layer runs its recurrence
+over time with ``unroll``. This is exact for feedforward stacks, where no layer feeds back.
+
+The output is the last layer's trace: ``spikes`` and ``membrane`` ``[T, B, C]``; the readout
+(see :func:`eegsnn.train.losses.readout`) turns it into ``[B, C]`` logits. A last neuron with
+``reset_mechanism="none"`` is a non-spiking integrator whose membrane is the readout.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import mlx.core as mx
+import mlx.nn as nn
+
+from eegsnn.errors import ConfigError
+from eegsnn.model.fastpath import fast_unroll
+
+NEURONS = {
+    "leaky": "Leaky",
+    "if": "IF",
+    "izhikevich": "Izhikevich",
+    "alif": "ALIF",
+    "synaptic": "Synaptic",
+    "alpha": "Alpha",
+}
+STATELESS = ("linear", "conv1d", "conv2d", "flatten", "dropout")
+LAYER_TYPES = STATELESS + tuple(NEURONS)
+READOUTS = ("count", "final", "max", "mean")
+
+
+class Dropout(nn.Module):
+    """Dropout on ``[T, B, ...]``; a fresh mask per step, or one per sample shared over time.
+
+    In training mode, zeroes each element with probability ``p`` and scales the rest by
+    ``1 / (1 - p)``; identity in eval mode. Uses MLX's global PRNG (seeded per step by the
+    training loop, so runs are reproducible).
+    """
+
+    def __init__(self, p: float = 0.5, shared_over_time: bool = False) -> None:
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ConfigError(f"dropout: p must be in [0, 1), got {p}")
+        self._p = float(p)
+        self._shared = bool(shared_over_time)
+
+    def __call__(self, x: mx.array) -> mx.array:
+        if not self.training or self._p == 0.0:
+            return x
+        shape = (1, *x.shape[1:]) if self._shared else x.shape
+        keep = mx.random.bernoulli(1.0 - self._p, shape)
+        return mx.where(keep, x / (1.0 - self._p), mx.zeros_like(x))
+
+
+def _int_option(spec: dict, key: str, default: Any = None, minimum: int = 1) -> Any:
+    value = spec.get(key, default)
+    if value is None:
+        raise ConfigError(f"layer {spec['type']!r}: missing required option {key!r}")
+    values = value if isinstance(value, list | tuple) else [value]
+    for v in values:
+        if not isinstance(v, int) or isinstance(v, bool) or v < minimum:
+            raise ConfigError(f"layer {spec['type']!r}: {key} must be an integer >= {minimum}, "
+                              f"got {value!r}")
+    return tuple(value) if isinstance(value, list | tuple) else value
+
+
+def _conv_out(size: int, kernel: int, stride: int, padding: int) -> int:
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def _build_neuron(kind: str, options: dict[str, Any]) -> nn.Module:
+    import eegsnn.nn as enn
+    from eegsnn import surrogate
+
+    options = dict(options)
+    spec = options.pop("surrogate", None)
+    if spec is not None:
+        if isinstance(spec, dict):
+            params = {k: v for k, v in spec.items() if k != "type"}
+            if "type" not in spec:
+                raise ConfigError(f"layer {kind!r}: surrogate dict needs a 'type'")
+            options["surrogate"] = surrogate.get(spec["type"], **params)
+        else:
+            options["surrogate"] = surrogate.get(spec)
+    cls = getattr(enn, NEURONS[kind], None)
+    if cls is None:
+        raise ConfigError(f"layer {kind!r}: neuron class eegsnn.nn.{NEURONS[kind]} not available")
+    try:
+        return cls(**options)
+    except TypeError as exc:
+        raise ConfigError(f"layer {kind!r}: bad options {sorted(options)}: {exc}") from exc
+
+
+def validate_config(config: dict[str, Any]) -> dict[str, Any]:
+    """Check a model config and return a resolved deep copy (inferred sizes filled in).
+
+    Raises:
+        ConfigError: missing keys, unknown layer type, bad options, incompatible sizes.
+    """
+    if not isinstance(config, dict):
+        raise ConfigError(f"model config: expected a dict, got {type(config).__name__}")
+    unknown = set(config) - {"input_shape", "layers", "readout", "output_shape"}
+    if unknown:
+        raise ConfigError(f"model config: unknown key(s) {sorted(unknown)}")
+    cfg = copy.deepcopy(config)
+    shape = cfg.get("input_shape")
+    if isinstance(shape, int):
+        shape = [shape]
+    if not isinstance(shape, list | tuple) or not shape or not all(
+            isinstance(s, int) and s > 0 for s in shape):
+        raise ConfigError(f"model config: input_shape must be a list of positive ints, "
+                          f"got {shape!r}")
+    cfg["input_shape"] = list(shape)
+    layers = cfg.get("layers")
+    if not isinstance(layers, list) or not layers:
+        raise ConfigError("model config: 'layers' must be a non-empty list")
+    shape = tuple(shape)
+    for index, layer in enumerate(layers):
+        where = f"model config layers[{index}]"
+        if not isinstance(layer, dict) or "type" not in layer:
+            raise ConfigError(f"{where}: expected a dict with a 'type'")
+        kind = str(layer["type"]).lower()
+        layer["type"] = kind
+        if kind not in LAYER_TYPES:
+            raise ConfigError(f"{where}: unknown layer type {layer['type']!r}; expected one of "
+                              f"{', '.join(LAYER_TYPES)}")
+        try:
+            if kind == "linear":
+                if len(shape) != 1:
+                    raise ConfigError(f"linear expects a flat input, got shape {list(shape)} "
+                                      "(add a 'flatten' layer)")
+                in_features = layer.get("in_features", shape[0])
+                if in_features != shape[0]:
+                    raise ConfigError(f"in_features={in_features} but the previous layer "
+                                      f"gives {shape[0]} features")
+                layer["in_features"] = shape[0]
+                shape = (_int_option(layer, "out_features"),)
+            elif kind in ("conv1d", "conv2d"):
+                dims = 1 if kind == "conv1d" else 2
+                if len(shape) != dims + 1:
+                    raise ConfigError(f"{kind} expects input [{'L' if dims == 1 else 'H, W'}, C]"
+                                      f" (channels last), got shape {list(shape)}")
+                in_ch = layer.get("in_channels", shape[-1])
+                if in_ch != shape[-1]:
+                    raise ConfigError(f"in_channels={in_ch} but the input has {shape[-1]} "
+                                      "channels")
+                layer["in_channels"] = shape[-1]
+                out_ch = _int_option(layer, "out_channels")
+                kernel = _int_option(layer, "kernel_size")
+                stride = _int_option(layer, "stride", 1)
+                padding = _int_option(layer, "padding", 0, minimum=0)
+                k = (kernel,) * dims if isinstance(kernel, int) else kernel
+                s = (stride,) * dims if isinstance(stride, int) else stride
+                p = (padding,) * dims if isinstance(padding, int) else padding
+                spatial = tuple(_conv_out(n, kk, ss, pp)
+                                for n, kk, ss, pp in zip(shape[:-1], k, s, p, strict=True))
+                if any(n < 1 for n in spatial):
+                    raise ConfigError(f"kernel {list(k)} larger than the input {list(shape[:-1])}")
+                shape = (*spatial, out_ch)
+            elif kind == "flatten":
+                shape = (math.prod(shape),)
+            elif kind == "dropout":
+                p = layer.get("p", 0.5)
+                if not isinstance(p, int | float) or not 0.0 <= p < 1.0:
+                    raise ConfigError(f"dropout p must be in [0, 1), got {p!r}")
+        except ConfigError as exc:
+            raise ConfigError(f"{where} ({kind}): {exc}") from None
+    readout = cfg.get("readout", "final")
+    if readout not in READOUTS:
+        raise ConfigError(f"model config: unknown readout {readout!r}; expected one of "
+                          f"{', '.join(READOUTS)}")
+    cfg["readout"] = readout
+    last = layers[-1]["type"]
+    if last not in NEURONS:
+        raise ConfigError(f"model config: the last layer must be a neuron layer (the output "
+                          f"trace), got {last!r}")
+    if readout == "count" and layers[-1].get("reset_mechanism") == "none":
+        raise ConfigError("model config: readout 'count' needs a spiking output layer, but "
+                          "the last neuron has reset_mechanism='none'")
+    if "output_shape" in cfg and list(cfg["output_shape"]) != list(shape):
+        raise ConfigError(f"model config: output_shape {cfg['output_shape']} does not match "
+                          f"the layers, which give {list(shape)}")
+    cfg["output_shape"] = list(shape)
+    return cfg
+
+
+class SpikingNet(nn.Module):
+    """A feedforward spiking network built from a model config (see module docstring).
+
+    Call: ``out = model(x)`` with ``x [T, B, *input_shape]``; returns a dict
+
+    * ``"spikes"``: output layer spikes ``[T, B, C]``
+    * ``"membrane"``: output layer membrane ``[T, B, C]``
+    * ``"logits"``: the readout ``[B, C]``
+    * ``"layer_spikes"``: list of every neuron layer's spikes ``[T, B, ...]``
+    """
+
+    def __init__(self, config: dict[str, Any], use_fast_path: bool = True) -> None:
+        super().__init__()
+        cfg = validate_config(config)
+        #: Use :mod:`eegsnn.model.fastpath` for eligible Leaky layers (same forward values,
+        #: a one-matmul backward); ``False`` always calls the neurons' own ``unroll``.
+        self._use_fast_path = bool(use_fast_path)
+        self._config = cfg
+        self._kinds: list[str] = []
+        self.layers: list[nn.Module] = []
+        for layer in cfg["layers"]:
+            kind = layer["type"]
+            opts = {k: v for k, v in layer.items() if k != "type"}
+            if kind == "linear":
+                module: nn.Module = nn.Linear(opts["in_features"], opts["out_features"],
+                                              bias=bool(opts.get("bias", True)))
+            elif kind in ("conv1d", "conv2d"):
+                cls = nn.Conv1d if kind == "conv1d" else nn.Conv2d
+                module = cls(opts["in_channels"], opts["out_channels"], opts["kernel_size"],
+                             stride=opts.get("stride", 1), padding=opts.get("padding", 0),
+                             bias=bool(opts.get("bias", True)))
+            elif kind == "flatten":
+                module = _Flatten()
+            elif kind == "dropout":
+                module = Dropout(opts.get("p", 0.5), opts.get("shared_over_time", False))
+            else:
+                module = _build_neuron(kind, opts)
+            self._kinds.append(kind)
+            self.layers.append(module)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The resolved config that rebuilds this model (a deep copy)."""
+        return copy.deepcopy(self._config)
+
+    @property
+    def use_fast_path(self) -> bool:
+        return self._use_fast_path
+
+    @use_fast_path.setter
+    def use_fast_path(self, value: bool) -> None:
+        self._use_fast_path = bool(value)
+
+    @property
+    def readout_mode(self) -> str:
+        return self._config["readout"]
+
+    def __call__(self, x: mx.array) -> dict[str, Any]:
+        expected = tuple(self._config["input_shape"])
+        if x.ndim != len(expected) + 2 or tuple(x.shape[2:]) != expected:
+            raise ConfigError(f"model input: expected [T, B, {', '.join(map(str, expected))}], "
+                              f"got {list(x.shape)}")
+        num_steps, batch = x.shape[0], x.shape[1]
+        layer_spikes: list[mx.array] = []
+        spikes = membrane = None
+        h = x
+        for kind, layer in zip(self._kinds, self.layers, strict=True):
+            if kind == "linear":
+                h = layer(h)
+            elif kind in ("conv1d", "conv2d"):
+                folded = h.reshape(num_steps * batch, *h.shape[2:])
+                out = layer(folded)
+                h = out.reshape(num_steps, batch, *out.shape[1:])
+            elif kind in ("flatten", "dropout"):
+                h = layer(h)
+            else:
+                feature_shape = h.shape[2:]
+                flat = h.reshape(num_steps, batch, -1)
+                fast = fast_unroll(layer, flat) if self.use_fast_path else None
+                if fast is not None:
+                    spk, mem = fast
+                else:
+                    spk, mem, _ = layer.unroll(flat)
+                spikes = spk.reshape(num_steps, batch, *feature_shape)
+                membrane = mem.reshape(num_steps, batch, *feature_shape)
+                layer_spikes.append(spikes)
+                h = spikes
+        from eegsnn.train.losses import readout
+
+        logits = readout(spikes, membrane, self.readout_mode)
+        return {"spikes": spikes, "membrane": membrane, "logits": logits,
+                "layer_spikes": layer_spikes}
+
+
+class _Flatten(nn.Module):
+    """``[T, B, ...] -> [T, B, prod(...)]``."""
+
+    def __call__(self, x: mx.array) -> mx.array:
+        return x.reshape(x.shape[0], x.shape[1], -1)
+
+
+def build_model(config: dict[str, Any], use_fast_path: bool = True) -> SpikingNet:
+    """Build a :class:`SpikingNet` from a model config (validated; raises ConfigError)."""
+    return SpikingNet(config, use_fast_path=use_fast_path)
+
+
+def reference_mnist_config(hidden: int = 256, beta: float = 0.85, slope: float = 25.0,
+                           ) -> dict[str, Any]:
+    """The mlx-snn paper's best MNIST network (C1): 784-256-10, Leaky beta 0.85, fast sigmoid
+    (slope 25), output layer without reset, readout = final output membrane."""
+    sur = {"type": "fast_sigmoid", "slope": slope}
+    return {
+        "input_shape": [784],
+        "layers": [
+            {"type": "linear", "out_features": hidden},
+            {"type": "leaky", "beta": beta, "surrogate": sur},
+            {"type": "linear", "out_features": 10},
+            {"type": "leaky", "beta": beta, "surrogate": sur, "reset_mechanism": "none"},
+        ],
+        "readout": "final",
+    }

@@ -1,0 +1,37 @@
+"""Surrogate-gradient spiking neurons (and, beside them, layers and reservoirs).
+
+Pure step functions live in :mod:`eegsnn.nn.functional`; the modules here are thin
+:class:`mlx.nn.Module` shells over them with the interface documented in
+:mod:`eegsnn.nn.neurons` (``init_state``, ``__call__`` for one step, ``unroll`` over a
+time-major ``[T, B, F]`` sequence).
+"""
+
+from __future__ import annotations
+
+from eegsnn.nn import functional
+from eegsnn.nn.neurons import (
+    ALIF,
+    IF,
+    IZHIKEVICH_PRESETS,
+    NEURON_MODELS,
+    Alpha,
+    Izhikevich,
+    Leaky,
+    SpikingNeuron,
+    Synaptic,
+    neuron_from_config,
+)
+
+__all__ = [
+    "ALIF",
+    "IF",
+    "IZHIKEVICH_PRESETS",
+    "NEURON_MODELS",
+    "Alpha",
+    "Izhikevich",
+    "Leaky",
+    "SpikingNeuron",
+    "Synaptic",
+    "functional",
+    "neuron_from_config",
+]

@@ -1,0 +1,490 @@
+"""From recordings (files, a folder or a data manifest) + a dataset config to a WindowSet.
+
+A dataset config (a dict, usually a YAML block) says how to read, preprocess, cut and
+label the recordings::
+
+    reader: auto                    # auto | mne | pyedflib
+    sfreq_hz: null                  # text segments only (Bonn: 173.61)
+    expected_samples: null          # text segments only (Bonn: 4097)
+    unit: uV                        # unit of voltage channels in the windows: uV | V
+    ids: {pattern: null}            # regex with named groups subject/session/run
+    preprocess:                     # see eegsnn.preprocess.steps
+      - {step: bandpass, l_freq: 8, h_freq: 30}
+    windows:
+      mode: events                  # events | sliding
+      window_s: 4.0
+      tmin_s: 0.0                   # events: window start relative to the event onset
+      step_s: null                  # sliding: hop between windows (default window_s)
+    labels:
+      source: annotations           # annotations | events_file | hypnogram | seizures | path
+      mapping: {T1: left, T2: right}
+      default: null                 # sliding: class of windows no labelled span touches
+      events_file: "{stem}_events.tsv"   # events_file: sidecar beside each recording
+      label_column: null            # events_file: column holding the labels
+      summary: null                 # seizures: CHB-MIT summary (relative to the root)
+      pattern: null                 # path: regex with one capture group (default: folder)
+
+``class_names`` are the distinct values of ``mapping`` in the order written (then
+``default``), so label indices never depend on which files were loaded.
+
+:func:`load_windows` checks that every file ends up with the same channels (reordered to
+the first file's order when only the order differs) and the same sampling rate, that every
+recording yields windows, and caches the result (see :mod:`eegsnn.preprocess.cache`).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from eegsnn.errors import ConfigError, DataError
+from eegsnn.io.files import parse_recording_ids
+from eegsnn.io.labels import (
+    EventTable,
+    label_from_path,
+    parse_chbmit_summary,
+    read_events_table,
+    read_hypnogram,
+    seizure_events,
+)
+from eegsnn.io.readers import READERS, detect_format, read_recording
+from eegsnn.preprocess.cache import WindowCache, _versions, cache_key
+from eegsnn.preprocess.steps import apply_steps, validate_steps
+from eegsnn.preprocess.windows import (
+    WindowSet,
+    event_window_starts,
+    extract_windows,
+    sliding_window_starts,
+    span_labels,
+    window_samples,
+)
+
+__all__ = ["LABEL_SOURCES", "RECORDING_SUFFIXES", "list_recordings", "load_config",
+           "load_windows", "validate_config"]
+
+log = logging.getLogger(__name__)
+
+LABEL_SOURCES = ("annotations", "events_file", "hypnogram", "seizures", "path")
+RECORDING_SUFFIXES = (".edf", ".bdf", ".fif", ".vhdr", ".set", ".gdf", ".txt")
+_TOP_KEYS = {"reader", "sfreq_hz", "expected_samples", "text_unit", "unit", "ids",
+             "preprocess", "windows", "labels"}
+_WINDOW_KEYS = {"mode", "window_s", "tmin_s", "step_s"}
+_LABEL_KEYS = {"source", "mapping", "default", "events_file", "label_column", "summary",
+               "pattern", "seizure_label"}
+
+
+def _check_keys(d: Mapping, allowed: set[str], where: str) -> None:
+    unknown = set(d) - allowed
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} "
+                          f"(known: {', '.join(sorted(allowed))})")
+
+
+def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Check a dataset config and return it with defaults filled in (a new dict).
+
+    Raises:
+        ConfigError: naming the key that is wrong and what was expected.
+    """
+    if not isinstance(config, Mapping):
+        raise ConfigError(f"dataset config must be a mapping, got {type(config).__name__}")
+    _check_keys(config, _TOP_KEYS, "dataset config")
+    cfg: dict[str, Any] = {
+        "reader": config.get("reader", "auto"),
+        "sfreq_hz": config.get("sfreq_hz"),
+        "expected_samples": config.get("expected_samples"),
+        "text_unit": config.get("text_unit", "uV"),
+        "unit": config.get("unit", "uV"),
+        "ids": {"pattern": (config.get("ids") or {}).get("pattern")},
+        "preprocess": validate_steps(config.get("preprocess")),
+    }
+    if cfg["reader"] not in READERS:
+        raise ConfigError(f"reader must be one of {', '.join(READERS)}, got {cfg['reader']!r}")
+    if cfg["unit"] not in ("uV", "V"):
+        raise ConfigError(f"unit must be 'uV' or 'V', got {cfg['unit']!r}")
+    win = config.get("windows")
+    if not isinstance(win, Mapping):
+        raise ConfigError("dataset config needs a 'windows' mapping (mode, window_s, ...)")
+    _check_keys(win, _WINDOW_KEYS, "windows")
+    mode = win.get("mode", "events")
+    if mode not in ("events", "sliding"):
+        raise ConfigError(f"windows.mode must be 'events' or 'sliding', got {mode!r}")
+    window_s = win.get("window_s")
+    if isinstance(window_s, bool) or not isinstance(window_s, (int, float)) or window_s <= 0:
+        raise ConfigError(f"windows.window_s must be a positive number of seconds, got "
+                          f"{window_s!r}")
+    tmin_s = float(win.get("tmin_s", 0.0))
+    step_s = win.get("step_s")
+    if mode == "sliding":
+        step_s = window_s if step_s is None else step_s
+        if isinstance(step_s, bool) or not isinstance(step_s, (int, float)) or step_s <= 0:
+            raise ConfigError(f"windows.step_s must be a positive number of seconds, got "
+                              f"{step_s!r}")
+        step_s = float(step_s)
+    elif step_s is not None:
+        raise ConfigError("windows.step_s applies to mode 'sliding' only")
+    cfg["windows"] = {"mode": mode, "window_s": float(window_s), "tmin_s": tmin_s,
+                      "step_s": step_s}
+    lab = config.get("labels")
+    if not isinstance(lab, Mapping):
+        raise ConfigError("dataset config needs a 'labels' mapping (source, mapping, ...)")
+    _check_keys(lab, _LABEL_KEYS, "labels")
+    source = lab.get("source", "annotations")
+    if source not in LABEL_SOURCES:
+        raise ConfigError(f"labels.source must be one of {', '.join(LABEL_SOURCES)}, got "
+                          f"{source!r}")
+    mapping = lab.get("mapping")
+    if not isinstance(mapping, Mapping) or not mapping:
+        raise ConfigError("labels.mapping must be a non-empty mapping {raw label: class name}")
+    mapping = {str(k): str(v) for k, v in mapping.items()}
+    default = lab.get("default")
+    if default is not None and mode != "sliding":
+        raise ConfigError("labels.default applies to windows.mode 'sliding' only")
+    if source == "path" and mode == "events":
+        raise ConfigError("labels.source 'path' labels whole recordings: use windows.mode "
+                          "'sliding' (window_s = the recording length for one window each)")
+    if source == "seizures" and not lab.get("summary"):
+        raise ConfigError("labels.source 'seizures' needs labels.summary (a CHB-MIT "
+                          "chbNN-summary.txt, relative to the dataset root)")
+    class_names = list(dict.fromkeys(mapping.values()))
+    if default is not None and str(default) not in class_names:
+        class_names.append(str(default))
+    cfg["labels"] = {
+        "source": source, "mapping": mapping,
+        "default": None if default is None else str(default),
+        "events_file": lab.get("events_file", "{stem}_events.tsv"),
+        "label_column": lab.get("label_column"),
+        "summary": lab.get("summary"),
+        "pattern": lab.get("pattern"),
+        "seizure_label": str(lab.get("seizure_label", "seizure")),
+        "class_names": class_names,
+    }
+    return cfg
+
+
+def _is_recording(name: str, text: bool) -> bool:
+    low = name.lower()
+    if low.endswith(("-hypnogram.edf", "-summary.txt")):  # label files
+        return False
+    if low.endswith(".txt"):
+        return text
+    return low.endswith(RECORDING_SUFFIXES) or low.endswith(".fif.gz")
+
+
+def list_recordings(folder: str | os.PathLike, *, text: bool = True) -> list[Path]:
+    """Recording files under ``folder`` (recursive, sorted).
+
+    Skips hidden files and label files (Sleep-EDF ``*-Hypnogram.edf``, CHB-MIT
+    ``*-summary.txt``); ``.txt`` segments only when ``text`` is true.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: not a folder")
+    out = []
+    for p in sorted(folder.rglob("*")):
+        rel = p.relative_to(folder)
+        if any(part.startswith(".") for part in rel.parts) or not p.is_file():
+            continue
+        if _is_recording(p.name, text):
+            out.append(p)
+    if not out:
+        raise DataError(f"{folder}: no recordings found (suffixes "
+                        f"{', '.join(RECORDING_SUFFIXES)})")
+    return out
+
+
+def _resolve_source(source, root, text: bool) -> tuple[list[Path], Path, dict[str, str]]:
+    """(files, root, {relpath: sha256 from a manifest})."""
+    if isinstance(source, (str, os.PathLike)) and Path(source).suffix.lower() in (".yaml", ".yml"):
+        from eegsnn.manifest import load_manifest, verify_manifest
+
+        manifest = load_manifest(source)
+        root_path = Path(root) if root is not None else manifest.default_root()
+        report = verify_manifest(manifest, root_path)
+        report.raise_for_problems()
+        files = [root_path / e.path for e in manifest.files if _is_recording(e.path, text)]
+        if not files:
+            raise DataError(f"{source}: the manifest lists no recordings")
+        return files, root_path, {e.path: e.sha256 for e in manifest.files if e.sha256}
+    if isinstance(source, (str, os.PathLike)) and Path(source).is_dir():
+        root_path = Path(root) if root is not None else Path(source)
+        return list_recordings(source, text=text), root_path, {}
+    if isinstance(source, (str, os.PathLike)):
+        source = [source]
+    files = [Path(p) for p in source]
+    if not files:
+        raise ConfigError("no input files given")
+    for p in files:
+        if not p.is_file():
+            raise DataError(f"{p}: file not found")
+    if root is None:
+        root_path = Path(os.path.commonpath([str(p.resolve().parent) for p in files]))
+    else:
+        root_path = Path(root)
+    return files, root_path, {}
+
+
+def _relpath(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.name
+
+
+def _labelled_events(path: Path, rec, cfg: dict, root: Path, summaries: dict) -> EventTable:
+    lab = cfg["labels"]
+    source = lab["source"]
+    if source == "annotations":
+        return rec.events
+    if source == "events_file":
+        sidecar = path.parent / lab["events_file"].format(stem=path.name.split(".")[0],
+                                                          name=path.name)
+        if not sidecar.is_file():
+            raise DataError(f"{path}: events file {sidecar.name} not found beside it")
+        return read_events_table(sidecar, label_column=lab["label_column"])
+    if source == "hypnogram":
+        from eegsnn.io.labels import find_hypnogram
+
+        hyp = find_hypnogram(path)
+        events, hyp_start = read_hypnogram(hyp)
+        psg_start = _edf_start(path)
+        if psg_start is not None and hyp_start is not None:
+            events = events.shifted((hyp_start - psg_start).total_seconds())
+        return events
+    if source == "seizures":
+        summary = root / lab["summary"]
+        if summary not in summaries:
+            summaries[summary] = parse_chbmit_summary(summary)
+        table = summaries[summary]
+        if path.name not in table:
+            raise DataError(f"{path}: not listed in the seizure summary {summary}")
+        return seizure_events(table[path.name], lab["seizure_label"])
+    raise ConfigError(f"labels.source {source!r} not handled here")  # path: handled by caller
+
+
+def _edf_start(path: Path):
+    """Start datetime in an EDF header (to align a hypnogram with its PSG), or ``None``."""
+    import datetime
+
+    with open(path, "rb") as fh:
+        head = fh.read(192)
+    try:
+        d, t = head[168:176].decode(), head[176:184].decode()
+        dd, mm, yy = (int(x) for x in d.split("."))
+        hh, mi, ss = (int(x) for x in t.split("."))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    year = 1900 + yy if yy >= 85 else 2000 + yy
+    return datetime.datetime(year, mm, dd, hh, mi, ss)
+
+
+def load_config(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a dataset config from YAML: the mapping itself, or the ``dataset:`` block of a
+    larger pipeline config.
+
+    Raises:
+        DataError: the file cannot be read or parsed. ConfigError: it is not a mapping.
+    """
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read config ({exc.strerror or exc})") from exc
+    except yaml.YAMLError as exc:
+        raise DataError(f"{path}: not valid YAML ({exc})") from exc
+    if isinstance(data, Mapping) and isinstance(data.get("dataset"), Mapping):
+        data = data["dataset"]
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{path}: a dataset config is a YAML mapping")
+    return dict(data)
+
+
+def load_windows(
+    source: str | os.PathLike | Sequence[str | os.PathLike],
+    config: Mapping[str, Any] | str | os.PathLike,
+    *,
+    root: str | os.PathLike | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    use_cache: bool = True,
+    keep_identity: bool = False,
+) -> WindowSet:
+    """Read, preprocess, cut and label recordings into a :class:`WindowSet` (cached).
+
+    Args:
+        source: a list of files, a folder (all recordings below it), or a data manifest
+            (``.yaml``; every file is verified against its checksum first).
+        config: dataset config (see the module docstring), or a YAML file holding it
+            (see :func:`load_config`).
+        root: dataset root that window ``recording`` paths are relative to (default: the
+            folder or manifest root, or the common parent of the files).
+        cache_dir: where cached window sets live (default
+            :func:`eegsnn.preprocess.cache.default_cache_dir`).
+        use_cache: read and write the cache.
+        keep_identity: keep EDF patient identity in the in-memory recordings (never in
+            the window set or the cache).
+
+    Returns:
+        the windows; ``provenance["cache"]["hit"]`` says whether they came from the cache.
+
+    Raises:
+        ConfigError: a bad config. ChecksumError: a manifest file changed.
+        DataError: naming the file: unreadable/corrupt, NaNs, channels missing compared
+            with the first file, a different sampling rate, no requested events.
+    """
+    if isinstance(config, (str, os.PathLike)):
+        config = load_config(config)
+    cfg = validate_config(config)
+    files, root_path, known = _resolve_source(source, root, text=cfg["sfreq_hz"] is not None)
+    lab = cfg["labels"]
+    rels = [_relpath(p, root_path) for p in files]
+    path_labels: dict[str, str] = {}
+    if lab["source"] == "path":
+        kept_files, kept_rels = [], []
+        for p, rel in zip(files, rels, strict=True):
+            raw_label = label_from_path(rel, lab["pattern"])
+            if raw_label in lab["mapping"]:
+                kept_files.append(p)
+                kept_rels.append(rel)
+                path_labels[rel] = lab["mapping"][raw_label]
+        if not kept_files:
+            raise DataError(f"{root_path}: no file's path label is in labels.mapping "
+                            f"({', '.join(lab['mapping'])})")
+        files, rels = kept_files, kept_rels
+    for p in files:
+        detect_format(p)
+    cache = WindowCache(cache_dir)
+    hashes = []
+    for p, rel in zip(files, rels, strict=True):
+        digest = cache.file_sha256(p)
+        if rel in known and known[rel] != digest:  # changed since verify (race)
+            from eegsnn.errors import ChecksumError
+
+            raise ChecksumError(f"{p}: sha256 {digest} does not match the manifest")
+        hashes.append((rel, digest))
+    extra = [cfg["labels"]["summary"]] if lab["source"] == "seizures" else []
+    for rel in extra:
+        hashes.append((rel, cache.file_sha256(root_path / rel)))
+    key = cache_key(hashes, cfg)
+    if use_cache:
+        cached = cache.load(key)
+        if cached is not None:
+            cache.flush_memo()
+            cached.provenance["cache"] = {"key": key, "hit": True, "dir": str(cache.dir)}
+            log.info("window cache hit %s (%d windows)", key[:12], len(cached))
+            return cached
+    windows = _build(files, rels, cfg, root_path, path_labels, keep_identity)
+    windows.provenance.update({
+        "config": cfg, "files": [{"path": r, "sha256": h} for r, h in hashes],
+        "versions": _versions(),
+    })
+    if use_cache:
+        cache.save(key, windows)
+        cache.flush_memo()
+    windows.provenance["cache"] = {"key": key, "hit": False, "dir": str(cache.dir)}
+    return windows
+
+
+def _build(files: list[Path], rels: list[str], cfg: dict, root: Path,
+           path_labels: dict[str, str], keep_identity: bool) -> WindowSet:
+    lab, win = cfg["labels"], cfg["windows"]
+    class_index = {c: i for i, c in enumerate(lab["class_names"])}
+    parts: list[dict[str, Any]] = []
+    ref_names: list[str] | None = None
+    ref_file = ref_sfreq = None
+    summaries: dict = {}
+    report: list[dict[str, Any]] = []
+    for path, rel in zip(files, rels, strict=True):
+        rec = read_recording(
+            path, reader=cfg["reader"], sfreq_hz=cfg["sfreq_hz"],
+            expected_samples=cfg["expected_samples"], text_unit=cfg["text_unit"],
+            keep_identity=keep_identity, montage=False,
+        )
+        events = (EventTable.empty() if lab["source"] == "path"
+                  else _labelled_events(path, rec, cfg, root, summaries))
+        raw = rec.raw
+        t0 = raw.first_time
+        apply_steps(raw, cfg["preprocess"], source=str(path))
+        shift = raw.first_time - t0  # a crop step moves the first sample
+        events = events.shifted(-shift)
+        sfreq = float(raw.info["sfreq"])
+        names = list(raw.ch_names)
+        if ref_names is None:
+            ref_names, ref_file, ref_sfreq = names, path, sfreq
+        else:
+            if set(names) != set(ref_names):
+                missing = [c for c in ref_names if c not in names]
+                extra = [c for c in names if c not in ref_names]
+                raise DataError(
+                    f"{path}: channels differ from {ref_file.name}: missing "
+                    f"{missing[:10] or 'none'}, extra {extra[:10] or 'none'}; add a 'pick' "
+                    "step listing the channels every file has"
+                )
+            if names != ref_names:
+                raw.reorder_channels(ref_names)
+            if not np.isclose(sfreq, ref_sfreq):
+                raise DataError(f"{path}: sampling rate {sfreq:g} Hz differs from "
+                                f"{ref_file.name} ({ref_sfreq:g} Hz); add a 'resample' step")
+        n = window_samples(win["window_s"], sfreq)
+        n_times = raw.n_times
+        if win["mode"] == "events":
+            starts, labels, n_out = event_window_starts(
+                events, lab["mapping"], sfreq_hz=sfreq, n_times=n_times, n_samples=n,
+                tmin_s=win["tmin_s"])
+            if starts.size == 0:
+                found = events.counts()
+                raise DataError(
+                    f"{path}: none of the requested events {sorted(lab['mapping'])} "
+                    + (f"fit in the recording ({n_out} run past its ends)" if n_out else
+                       f"found (events present: {found or 'none'})"))
+        else:
+            step = max(1, round(win["step_s"] * sfreq))
+            starts = sliding_window_starts(n_times, n, step)
+            if starts.size == 0:
+                raise DataError(f"{path}: recording ({n_times / sfreq:.2f} s) is shorter "
+                                f"than one window ({win['window_s']} s)")
+            n_out = 0
+            if lab["source"] == "path":
+                labels = np.array([path_labels[rel]] * starts.size, dtype=object)
+            else:
+                labels = span_labels(starts, n, sfreq, events, lab["mapping"], lab["default"])
+            keep = np.array([x is not None for x in labels], dtype=bool)
+            if not keep.any():
+                raise DataError(
+                    f"{path}: no window lies inside a span labelled "
+                    f"{sorted(lab['mapping'])} (events present: {events.counts() or 'none'})")
+            starts, labels = starts[keep], labels[keep]
+        units = [ch["unit"] for ch in raw.info["chs"]]
+        scale = np.array([1e6 if (u == 107 and cfg["unit"] == "uV") else 1.0 for u in units],
+                         dtype=np.float32)  # 107 = FIFF_UNIT_V
+        X = extract_windows(raw.get_data(), starts, n, scale)
+        ids = parse_recording_ids(rel, cfg["ids"]["pattern"])
+        w = starts.size
+        parts.append({
+            "X": X, "y": np.array([class_index[str(c)] for c in labels], dtype=np.int64),
+            "subject": [ids["subject"]] * w, "session": [ids["session"]] * w,
+            "run": [ids["run"]] * w, "recording": [rel] * w,
+            "onset_s": starts / sfreq + shift,
+        })
+        report.append({"path": rel, "windows": int(w), "out_of_bounds": int(n_out)})
+    assert ref_names is not None and ref_sfreq is not None
+    ws = WindowSet(
+        X=np.concatenate([p["X"] for p in parts]),
+        y=np.concatenate([p["y"] for p in parts]),
+        class_names=tuple(lab["class_names"]), ch_names=tuple(ref_names), sfreq_hz=ref_sfreq,
+        subject=np.concatenate([p["subject"] for p in parts]),
+        session=np.concatenate([p["session"] for p in parts]),
+        run=np.concatenate([p["run"] for p in parts]),
+        recording=np.concatenate([p["recording"] for p in parts]),
+        onset_s=np.concatenate([p["onset_s"] for p in parts]),
+        unit=cfg["unit"],
+        provenance={"recordings": report, "preprocess": copy.deepcopy(cfg["preprocess"])},
+    )
+    return ws

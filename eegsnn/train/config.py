@@ -1,0 +1,124 @@
+"""Training configuration: a validated record built from a plain dict (JSON/YAML).
+
+Example (the MNIST reference run)::
+
+    {"epochs": 25, "batch_size": 128, "seed": 0,
+     "optimizer": {"type": "adam", "learning_rate": 1e-3},
+     "loss": {"type": "ce_membrane", "reduce": "final"}}
+
+Fields are documented on :class:`TrainConfig`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from eegsnn.errors import ConfigError
+from eegsnn.train.losses import get_loss
+from eegsnn.train.step import OPTIMIZERS, SCHEDULES
+
+EARLY_STOP_METRICS = ("val_loss", "val_accuracy", "val_balanced_accuracy")
+
+
+@dataclass
+class TrainConfig:
+    """How to train.
+
+    Attributes:
+        epochs: number of passes over the training set.
+        batch_size: samples per step.
+        seed: seeds weights init, data order, encodings and dropout.
+        optimizer: ``{"type": name, "learning_rate": lr, ...}`` (:mod:`mlx.optimizers`).
+        schedule: optional learning-rate schedule ``{"type": "cosine_decay", ...}``.
+        loss: ``{"type": "ce_count" | "ce_membrane" | "mse_count", ...}``.
+        regularizer: optional rate-regulariser options (``low``, ``high``, ``weight_low``,
+            ``weight_high``), see :func:`eegsnn.train.losses.rate_regularizer`.
+        grad_clip: maximum global gradient norm, or ``None``.
+        val_fraction: fraction of the training set held out for validation (stratified);
+            0 to use none (or pass a validation set to :func:`~eegsnn.train.loop.fit`).
+        early_stopping: optional ``{"patience": int, "metric": "val_loss"|"val_accuracy"|
+            "val_balanced_accuracy", "min_delta": float, "restore_best": bool}``.
+        compile: compile the training step (:func:`mlx.core.compile`).
+        drop_last: drop the last incomplete batch of an epoch (keeps one compiled shape).
+        eval_batch_size: batch size of evaluation passes.
+        log_every: steps between progress-bar updates (the only host reads in an epoch).
+        checkpoint_every: epochs between checkpoints (0: only at the end).
+    """
+
+    epochs: int = 25
+    batch_size: int = 128
+    seed: int = 0
+    optimizer: dict[str, Any] = field(default_factory=lambda: {"type": "adam",
+                                                                "learning_rate": 1e-3})
+    schedule: dict[str, Any] | None = None
+    loss: dict[str, Any] = field(default_factory=lambda: {"type": "ce_membrane",
+                                                           "reduce": "final"})
+    regularizer: dict[str, float] | None = None
+    grad_clip: float | None = None
+    val_fraction: float = 0.0
+    early_stopping: dict[str, Any] | None = None
+    compile: bool = True
+    drop_last: bool = True
+    eval_batch_size: int = 1000
+    log_every: int = 50
+    checkpoint_every: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "eval_batch_size", "log_every"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"train config: {name} must be an integer >= 1, got {value!r}")
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise ConfigError(f"train config: seed must be an integer >= 0, got {self.seed!r}")
+        if not isinstance(self.checkpoint_every, int) or self.checkpoint_every < 0:
+            raise ConfigError("train config: checkpoint_every must be an integer >= 0")
+        if not 0.0 <= float(self.val_fraction) < 1.0:
+            raise ConfigError(f"train config: val_fraction must be in [0, 1), got "
+                              f"{self.val_fraction}")
+        if self.grad_clip is not None and not float(self.grad_clip) > 0:
+            raise ConfigError(f"train config: grad_clip must be > 0, got {self.grad_clip}")
+        opt = str(self.optimizer.get("type", "adam")).lower()
+        if opt not in OPTIMIZERS:
+            raise ConfigError(f"train config: unknown optimizer {opt!r}; expected one of "
+                              f"{', '.join(sorted(OPTIMIZERS))}")
+        if self.schedule is not None:
+            kind = str(self.schedule.get("type", "")).lower()
+            if kind not in SCHEDULES:
+                raise ConfigError(f"train config: unknown schedule {kind!r}; expected one of "
+                                  f"{', '.join(sorted(SCHEDULES))}")
+        get_loss(self.loss)
+        if self.regularizer is not None:
+            allowed = {"low", "high", "weight_low", "weight_high"}
+            extra = set(self.regularizer) - allowed
+            if extra:
+                raise ConfigError(f"train config: regularizer has unknown option(s) "
+                                  f"{sorted(extra)}; allowed: {sorted(allowed)}")
+        if self.early_stopping is not None:
+            es = self.early_stopping
+            allowed = {"patience", "metric", "min_delta", "restore_best"}
+            extra = set(es) - allowed
+            if extra:
+                raise ConfigError(f"train config: early_stopping has unknown option(s) "
+                                  f"{sorted(extra)}; allowed: {sorted(allowed)}")
+            if es.get("metric", "val_loss") not in EARLY_STOP_METRICS:
+                raise ConfigError(f"train config: early_stopping metric must be one of "
+                                  f"{', '.join(EARLY_STOP_METRICS)}")
+            patience = es.get("patience", 5)
+            if not isinstance(patience, int) or patience < 1:
+                raise ConfigError("train config: early_stopping patience must be an int >= 1")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> TrainConfig:
+        """Build from a dict; unknown keys are a :class:`ConfigError` naming them."""
+        data = dict(data or {})
+        names = {f.name for f in dataclasses.fields(cls)}
+        extra = set(data) - names
+        if extra:
+            raise ConfigError(f"train config: unknown key(s) {sorted(extra)}; allowed: "
+                              f"{sorted(names)}")
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

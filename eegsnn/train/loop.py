@@ -1,0 +1,345 @@
+"""The training loop: epochs of compiled steps, evaluation, early stopping, checkpoints,
+resumption and the run-directory record.
+
+:func:`fit` is generic: it trains any :class:`~eegsnn.model.SpikingNet` on an
+:class:`~eegsnn.train.data.ArrayDataset` of spike trains ``[T, N, ...]`` (EEG pipelines) or
+static samples ``[N, ...]`` with an in-step encoder (MNIST).
+
+Inside an epoch the host never reads a value back except every ``log_every`` steps for the
+progress bar (and only when a bar is shown): loss and accuracy are accumulated as MLX arrays
+and read once at the end of the epoch.
+
+Run directory (when ``run_dir`` is given)::
+
+    config.json        resolved model + train config, seed, data description
+    environment.json   eegsnn.env.environment_record()
+    history.json       per-epoch train loss/accuracy, validation/test metrics, time
+    train.log          one line per epoch
+    checkpoint/        last checkpoint (see eegsnn.train.checkpoint); resumed automatically
+    best/              best weights by the early-stopping metric (when early stopping is on)
+    metrics.json       final evaluation (accuracy, balanced_accuracy, cohen_kappa, f1_macro,
+                       confusion_matrix, ...; roc_auc for two classes; firing rates)
+    curves.png         loss/accuracy curves (needs matplotlib)
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mlx.core as mx
+import numpy as np
+
+from eegsnn.errors import ConfigError
+from eegsnn.evaluate.metrics import classification_report
+from eegsnn.model.network import SpikingNet, build_model
+from eegsnn.train.checkpoint import (
+    atomic_write_json,
+    load_checkpoint,
+    read_checkpoint_state,
+    save_checkpoint,
+)
+from eegsnn.train.config import TrainConfig
+from eegsnn.train.data import ArrayDataset, Encoder, epoch_order, split_indices, step_seed
+from eegsnn.train.losses import get_loss
+from eegsnn.train.progress import TrainProgress
+from eegsnn.train.step import build_optimizer, make_eval_step, make_train_step
+
+EVAL_EPOCH = 2**31 - 1  # PRNG stream of evaluation passes: fixed, independent of training
+
+
+@dataclass
+class EvalResult:
+    """Outcome of :func:`evaluate`: mean loss, logits ``[N, C]``, labels, firing rates."""
+
+    loss: float
+    logits: np.ndarray
+    labels: np.ndarray
+    layer_rates: dict[str, float]
+
+    @property
+    def predictions(self) -> np.ndarray:
+        return self.logits.argmax(axis=1)
+
+    def report(self) -> dict[str, Any]:
+        """Metrics dict (see :func:`eegsnn.evaluate.metrics.classification_report`)."""
+        num_classes = self.logits.shape[1]
+        scores = self.logits if num_classes == 2 else None
+        out = classification_report(self.labels, self.predictions, scores, num_classes)
+        out["loss"] = self.loss
+        out["firing_rates"] = self.layer_rates
+        return out
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit` returns: the trained model, per-epoch history and final metrics."""
+
+    model: SpikingNet
+    history: list[dict[str, Any]] = field(default_factory=list)
+    metrics: dict[str, Any] | None = None
+    stopped_early: bool = False
+    resumed_from_epoch: int = 0
+
+
+def layer_names(model: SpikingNet) -> list[str]:
+    """Names of the neuron layers, e.g. ``["layers.1.leaky", "layers.3.leaky"]``."""
+    return [f"layers.{i}.{kind}" for i, kind in enumerate(model._kinds)
+            if kind not in ("linear", "conv1d", "conv2d", "flatten", "dropout")]
+
+
+def evaluate(model: SpikingNet, data: ArrayDataset, *, loss: dict | str | None = None,
+             encoder: Encoder | None = None, batch_size: int = 1000, seed: int = 0,
+             eval_fn: Any = None) -> EvalResult:
+    """Run ``model`` (eval mode) over ``data``; returns loss, logits and firing rates.
+
+    Encodings use PRNG keys that depend only on ``seed`` and the batch index, so two
+    evaluations of the same model give identical results.
+    """
+    loss_fn, _ = get_loss(loss or {"type": "ce_membrane", "reduce": "final"})
+    was_training = model.training
+    model.eval()
+    fn = eval_fn or make_eval_step(model, loss_fn, encoder=encoder, compile=True)
+    n = len(data)
+    losses, logits, rates = [], [], []
+    for b, start in enumerate(range(0, n, batch_size)):
+        idx = mx.arange(start, min(start + batch_size, n))
+        x, y = data.batch(idx)
+        key = mx.random.key(step_seed(seed, EVAL_EPOCH, b))
+        batch_loss, batch_logits, batch_rates = fn(x, y, key)
+        weight = idx.shape[0]
+        losses.append(batch_loss * weight)
+        rates.append(batch_rates * weight)
+        logits.append(batch_logits)
+        mx.async_eval(losses[-1], rates[-1], logits[-1])
+    total_loss = mx.stack(losses).sum() / n
+    total_rates = mx.stack(rates).sum(axis=0) / n
+    all_logits = mx.concatenate(logits, axis=0)
+    mx.eval(total_loss, total_rates, all_logits)
+    if was_training:
+        model.train()
+    names = layer_names(model)
+    return EvalResult(
+        loss=float(total_loss.item()),
+        logits=np.array(all_logits),
+        labels=np.array(data.labels),
+        layer_rates={name: float(r) for name, r in zip(names, np.array(total_rates),
+                                                       strict=True)},
+    )
+
+
+def _log(run_dir: Path | None, line: str) -> None:
+    if run_dir is not None:
+        with open(run_dir / "train.log", "a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+
+
+def _metric_value(entry: dict[str, Any], metric: str) -> float:
+    value = entry.get(metric)
+    if value is None:
+        raise ConfigError(f"early stopping metric {metric!r} is not available (no validation "
+                          "set: set val_fraction > 0 or pass val=)")
+    return float(value)
+
+
+def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset, config: TrainConfig | dict,
+        *, val: ArrayDataset | None = None, test: ArrayDataset | None = None,
+        encoder: Encoder | None = None, run_dir: str | Path | None = None,
+        resume: bool = True, progress: bool | None = None,
+        stop_after_epochs: int | None = None, extra_config: dict[str, Any] | None = None,
+        ) -> FitResult:
+    """Train ``model`` on ``train``; returns the trained model, history and final metrics.
+
+    Args:
+        model: a :class:`SpikingNet` or a model config dict (built with ``config.seed``).
+        train: training data; ``config.val_fraction > 0`` holds out a stratified part of it.
+        config: :class:`TrainConfig` or its dict.
+        val: validation set (overrides ``val_fraction``); drives early stopping.
+        test: evaluated after every epoch for the curves and at the end for ``metrics.json``;
+            never used for model selection.
+        encoder: in-step encoder ``(x [B, ...], key) -> [T, B, ...]`` for static inputs.
+        run_dir: folder for the run record (see module doc); a checkpoint there is resumed
+            when ``resume`` is true.
+        progress: show progress bars (``None``: only on a terminal).
+        stop_after_epochs: stop (as if killed) after this many epochs *of this call*, after
+            saving the checkpoint; for tests and time-boxed runs.
+        extra_config: more JSON-able facts recorded in ``config.json`` (e.g. the dataset).
+
+    Raises:
+        ConfigError: bad config, a checkpoint from a different model or train config.
+    """
+    cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
+    run_path = Path(run_dir) if run_dir is not None else None
+    if isinstance(model, dict):
+        mx.random.seed(cfg.seed)
+        model = build_model(model)
+    if val is None and cfg.val_fraction > 0:
+        labels = np.array(train.labels)
+        tr_idx, va_idx = split_indices(len(train), cfg.val_fraction, cfg.seed, labels)
+        train, val = train.subset(tr_idx), train.subset(va_idx)
+    if len(train) < cfg.batch_size and cfg.drop_last:
+        raise ConfigError(f"training set has {len(train)} samples, fewer than batch_size="
+                          f"{cfg.batch_size} (lower batch_size or set drop_last=False)")
+    loss_fn, _ = get_loss(cfg.loss)
+    optimizer = build_optimizer(cfg.optimizer, cfg.schedule)
+    model.train()
+    optimizer.init(model.trainable_parameters())
+
+    history: list[dict[str, Any]] = []
+    start_epoch = 0
+    es_state = {"best": None, "best_epoch": None, "bad_epochs": 0}
+    if run_path is not None:
+        run_path.mkdir(parents=True, exist_ok=True)
+        ckpt = run_path / "checkpoint"
+        if resume and ckpt.is_dir():
+            record = read_checkpoint_state(ckpt)
+            saved = dict(record.get("train_config") or {})
+            current = cfg.to_dict()
+            for key in ("epochs", "log_every", "checkpoint_every", "eval_batch_size"):
+                saved.pop(key, None)
+                current.pop(key, None)
+            if saved and saved != current:
+                changed = sorted(k for k in set(saved) | set(current)
+                                 if saved.get(k) != current.get(k))
+                raise ConfigError(f"{ckpt}: checkpoint was made with a different train config "
+                                  f"(differs in {changed}); use a new run folder or "
+                                  "resume=False")
+            record = load_checkpoint(ckpt, model, optimizer)
+            start_epoch = int(record["epoch"])
+            history = list(record.get("history", []))
+            es_state = dict(record.get("early_stopping", es_state))
+            _log(run_path, f"resumed from {ckpt} at epoch {start_epoch}")
+        else:
+            import eegsnn.env as env
+
+            atomic_write_json(run_path / "config.json", {
+                "model": model.config, "train": cfg.to_dict(), "seed": cfg.seed,
+                "train_samples": len(train), "val_samples": len(val) if val else 0,
+                "test_samples": len(test) if test else 0, **(extra_config or {}),
+            })
+            atomic_write_json(run_path / "environment.json", env.environment_record())
+
+    step = make_train_step(model, optimizer, loss_fn, encoder=encoder,
+                           regularizer=cfg.regularizer, grad_clip=cfg.grad_clip,
+                           compile=cfg.compile)
+    eval_fn = make_eval_step(model, loss_fn, encoder=encoder, compile=cfg.compile)
+    state = [model.state, optimizer.state, mx.random.state]
+
+    n_train = len(train)
+    steps_per_epoch = (n_train // cfg.batch_size if cfg.drop_last
+                       else math.ceil(n_train / cfg.batch_size))
+    es = cfg.early_stopping
+    stopped_early = False
+    epochs_run = 0
+    with TrainProgress(cfg.epochs, progress) as bar:
+        bar.end_epoch(start_epoch)
+        for epoch in range(start_epoch, cfg.epochs):
+            if es and es_state["best_epoch"] is not None and \
+                    es_state["bad_epochs"] >= es.get("patience", 5):
+                stopped_early = True
+                break
+            t0 = time.perf_counter()
+            model.train()
+            order = mx.array(epoch_order(n_train, cfg.seed, epoch).astype(np.int32))
+            loss_sum = mx.array(0.0)
+            correct_sum = mx.array(0, dtype=mx.int32)
+            seen = 0
+            bar.start_epoch(epoch, steps_per_epoch)
+            for s in range(steps_per_epoch):
+                idx = order[s * cfg.batch_size:(s + 1) * cfg.batch_size]
+                x, y = train.batch(idx)
+                seed_s = step_seed(cfg.seed, epoch, s)
+                mx.random.seed(seed_s)  # dropout stream of this step
+                loss, correct = step(x, y, mx.random.key(seed_s ^ 0x5EED))
+                loss_sum = loss_sum + loss
+                correct_sum = correct_sum + correct
+                seen += idx.shape[0]
+                mx.async_eval(state, loss_sum, correct_sum)
+                if bar.enabled and ((s + 1) % cfg.log_every == 0 or s + 1 == steps_per_epoch):
+                    done = (s % cfg.log_every) + 1
+                    info = f"loss {loss_sum.item() / (s + 1):.4f} acc " \
+                           f"{correct_sum.item() / seen:.4f}"
+                    bar.advance_steps(done, info)
+            mx.eval(state, loss_sum, correct_sum)
+            train_time = time.perf_counter() - t0
+            entry: dict[str, Any] = {
+                "epoch": epoch + 1,
+                "train_loss": float(loss_sum.item()) / steps_per_epoch,
+                "train_accuracy": float(correct_sum.item()) / seen,
+                "train_time_s": train_time,
+            }
+            if not math.isfinite(entry["train_loss"]):
+                raise ConfigError(f"training diverged at epoch {epoch + 1} (loss "
+                                  f"{entry['train_loss']}); lower the learning rate or set "
+                                  "grad_clip")
+            for name, data in (("val", val), ("test", test)):
+                if data is None:
+                    continue
+                res = evaluate(model, data, loss=cfg.loss, encoder=encoder,
+                               batch_size=cfg.eval_batch_size, seed=cfg.seed, eval_fn=eval_fn)
+                rep = res.report()
+                entry[f"{name}_loss"] = rep["loss"]
+                entry[f"{name}_accuracy"] = rep["accuracy"]
+                entry[f"{name}_balanced_accuracy"] = rep["balanced_accuracy"]
+                entry[f"{name}_firing_rates"] = rep["firing_rates"]
+            entry["epoch_time_s"] = time.perf_counter() - t0
+            history.append(entry)
+            improved = False
+            if es:
+                metric = es.get("metric", "val_loss")
+                value = _metric_value(entry, metric)
+                sign = 1.0 if metric == "val_loss" else -1.0
+                best = es_state["best"]
+                if best is None or sign * (best - value) > float(es.get("min_delta", 0.0)):
+                    es_state.update(best=value, best_epoch=epoch + 1, bad_epochs=0)
+                    improved = True
+                else:
+                    es_state["bad_epochs"] += 1
+            line = " ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
+                            for k, v in entry.items() if not isinstance(v, dict))
+            _log(run_path, line)
+            bar.end_epoch(epoch + 1, f"loss {entry['train_loss']:.4f}" + (
+                f" val acc {entry['val_accuracy']:.4f}" if "val_accuracy" in entry else "") + (
+                f" test acc {entry['test_accuracy']:.4f}" if "test_accuracy" in entry else ""))
+            epochs_run += 1
+            if run_path is not None:
+                atomic_write_json(run_path / "history.json", history)
+                if improved and es.get("restore_best", True):
+                    save_checkpoint(run_path / "best", model)
+                last = epoch + 1 == cfg.epochs
+                if last or (cfg.checkpoint_every and (epoch + 1) % cfg.checkpoint_every == 0) \
+                        or (stop_after_epochs is not None and epochs_run >= stop_after_epochs):
+                    save_checkpoint(run_path / "checkpoint", model, optimizer, {
+                        "epoch": epoch + 1, "global_step": (epoch + 1) * steps_per_epoch,
+                        "seed": cfg.seed, "train_config": cfg.to_dict(),
+                        "history": history, "early_stopping": es_state,
+                    })
+            if stop_after_epochs is not None and epochs_run >= stop_after_epochs \
+                    and epoch + 1 < cfg.epochs:
+                return FitResult(model, history, None, False, start_epoch)
+
+    if es and es.get("restore_best", True) and run_path is not None and \
+            (run_path / "best").is_dir():
+        load_checkpoint(run_path / "best", model)
+    result = FitResult(model, history, None, stopped_early, start_epoch)
+    final_data = test if test is not None else val
+    if final_data is not None:
+        res = evaluate(model, final_data, loss=cfg.loss, encoder=encoder,
+                       batch_size=cfg.eval_batch_size, seed=cfg.seed, eval_fn=eval_fn)
+        metrics = res.report()
+        metrics["split"] = "test" if test is not None else "val"
+        metrics["epochs_trained"] = len(history)
+        metrics["stopped_early"] = stopped_early
+        if es:
+            metrics["best_epoch"] = es_state["best_epoch"]
+        result.metrics = metrics
+        if run_path is not None:
+            atomic_write_json(run_path / "metrics.json", metrics)
+    if run_path is not None and history:
+        from eegsnn.train.history import plot_history
+
+        plot_history(history, run_path / "curves.png")
+    return result

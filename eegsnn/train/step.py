@@ -1,0 +1,154 @@
+"""One training step as a single (optionally compiled) function, and the evaluation forward.
+
+:func:`make_train_step` returns ``step(x, y, key) -> (loss, correct)``: encode the batch
+(if an encoder is given) with the explicit PRNG ``key``, run the model over all ``T`` steps,
+compute loss (+ rate regulariser), gradients, optional global-norm clipping, and the
+optimizer update. With ``compile=True`` the whole step is one :func:`mlx.core.compile`\\ d
+graph whose captured state is ``[model.state, optimizer.state, mx.random.state]``, so the
+host only launches it; nothing is read back (``loss`` and ``correct`` stay lazy arrays that the
+loop accumulates).
+
+Optimizers come from :mod:`mlx.optimizers` by name (``adam``, ``adamw``, ``sgd``,
+``rmsprop``, ``adagrad``, ``adamax``, ``lion``) with an optional learning-rate schedule
+(``cosine_decay``, ``exponential_decay``, ``step_decay``, ``linear_schedule``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import mlx.core as mx
+import mlx.nn as nn
+import mlx.optimizers as optim
+
+from eegsnn.errors import ConfigError
+from eegsnn.train.data import Encoder
+from eegsnn.train.losses import LossFn, rate_regularizer
+
+OPTIMIZERS = {
+    "adam": optim.Adam,
+    "adamw": optim.AdamW,
+    "sgd": optim.SGD,
+    "rmsprop": optim.RMSprop,
+    "adagrad": optim.Adagrad,
+    "adamax": optim.Adamax,
+    "lion": optim.Lion,
+}
+SCHEDULES = {
+    "cosine_decay": optim.cosine_decay,
+    "exponential_decay": optim.exponential_decay,
+    "step_decay": optim.step_decay,
+    "linear_schedule": optim.linear_schedule,
+}
+
+
+def build_optimizer(spec: dict[str, Any], schedule: dict[str, Any] | None = None,
+                    ) -> optim.Optimizer:
+    """``{"type": "adam", "learning_rate": 1e-3, ...}`` (+ optional schedule) -> optimizer.
+
+    A schedule ``{"type": "cosine_decay", "decay_steps": 1000, ...}`` takes its initial value
+    from the optimizer's ``learning_rate`` unless it names ``init``.
+
+    Raises:
+        ConfigError: unknown optimizer/schedule or bad options.
+    """
+    spec = dict(spec)
+    kind = str(spec.pop("type", "adam")).lower()
+    if kind not in OPTIMIZERS:
+        raise ConfigError(f"unknown optimizer {kind!r}; expected one of "
+                          f"{', '.join(sorted(OPTIMIZERS))}")
+    lr = spec.pop("learning_rate", 1e-3)
+    if schedule:
+        schedule = dict(schedule)
+        skind = str(schedule.pop("type", "")).lower()
+        if skind not in SCHEDULES:
+            raise ConfigError(f"unknown schedule {skind!r}; expected one of "
+                              f"{', '.join(sorted(SCHEDULES))}")
+        if skind != "linear_schedule":
+            schedule.setdefault("init", lr)
+        try:
+            lr = SCHEDULES[skind](**schedule)
+        except TypeError as exc:
+            raise ConfigError(f"schedule {skind!r}: bad options {sorted(schedule)}: {exc}") \
+                from exc
+    try:
+        return OPTIMIZERS[kind](learning_rate=lr, **spec)
+    except TypeError as exc:
+        raise ConfigError(f"optimizer {kind!r}: bad options {sorted(spec)}: {exc}") from exc
+
+
+def make_loss(loss_fn: LossFn, regularizer: dict[str, float] | None = None,
+              ) -> Callable[[nn.Module, mx.array, mx.array], tuple[mx.array, mx.array]]:
+    """``(model, x [T, B, ...], y [B]) -> (loss, correct)``: task loss + rate regulariser."""
+
+    def loss_and_correct(model: nn.Module, x: mx.array, y: mx.array):
+        out = model(x)
+        loss = loss_fn(out["spikes"], out["membrane"], y)
+        if regularizer:
+            loss = loss + rate_regularizer(out["layer_spikes"], **regularizer)
+        correct = (mx.argmax(out["logits"], axis=-1) == y).sum()
+        return loss, correct
+
+    return loss_and_correct
+
+
+def make_train_step(model: nn.Module, optimizer: optim.Optimizer, loss_fn: LossFn, *,
+                    encoder: Encoder | None = None,
+                    regularizer: dict[str, float] | None = None,
+                    grad_clip: float | None = None,
+                    compile: bool = True) -> Callable[..., tuple[mx.array, mx.array]]:
+    """Build ``step(x, y, key) -> (loss, correct)`` updating ``model`` and ``optimizer``.
+
+    Args:
+        model: the network; called as ``model(x [T, B, ...])`` returning the output dict.
+        optimizer: an :mod:`mlx.optimizers` optimizer.
+        loss_fn: ``(spikes, membrane, y) -> scalar`` (see :func:`eegsnn.train.losses.get_loss`).
+        encoder: ``(x [B, ...], key) -> [T, B, ...]`` applied inside the step, or ``None`` when
+            ``x`` is already ``[T, B, ...]``.
+        regularizer: keyword arguments of :func:`~eegsnn.train.losses.rate_regularizer`.
+        grad_clip: maximum global gradient norm (``None``: no clipping).
+        compile: compile the whole step with :func:`mlx.core.compile`.
+
+    Returns:
+        The step function. ``loss`` and ``correct`` (number of right predictions in the batch)
+        are lazy scalars; call ``mx.eval``/``mx.async_eval`` on them and the state.
+    """
+    if grad_clip is not None and not grad_clip > 0:
+        raise ConfigError(f"grad_clip must be > 0, got {grad_clip}")
+    loss_and_grad = nn.value_and_grad(model, make_loss(loss_fn, regularizer))
+
+    def step(x: mx.array, y: mx.array, key: mx.array) -> tuple[mx.array, mx.array]:
+        if encoder is not None:
+            x = encoder(x, key)
+        (loss, correct), grads = loss_and_grad(model, x, y)
+        if grad_clip is not None:
+            grads, _ = optim.clip_grad_norm(grads, grad_clip)
+        optimizer.update(model, grads)
+        return loss, correct
+
+    if compile:
+        state = [model.state, optimizer.state, mx.random.state]
+        step = partial(mx.compile, inputs=state, outputs=state)(step)
+    return step
+
+
+def make_eval_step(model: nn.Module, loss_fn: LossFn, *, encoder: Encoder | None = None,
+                   compile: bool = True) -> Callable[..., tuple[mx.array, ...]]:
+    """``eval_step(x, y, key) -> (loss, logits [B, C], layer_rates [L])`` without updates.
+
+    ``layer_rates`` is the mean firing rate of each neuron layer (spikes per neuron per step).
+    """
+
+    def eval_step(x: mx.array, y: mx.array, key: mx.array):
+        if encoder is not None:
+            x = encoder(x, key)
+        out = model(x)
+        loss = loss_fn(out["spikes"], out["membrane"], y)
+        rates = mx.stack([s.mean() for s in out["layer_spikes"]])
+        return loss, out["logits"], rates
+
+    if compile:
+        eval_step = partial(mx.compile, inputs=[model.state])(eval_step)
+    return eval_step

@@ -1,0 +1,117 @@
+"""Classification metrics against hand-computed values and brute-force NumPy references."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from eegsnn.errors import ConfigError
+from eegsnn.evaluate import (
+    accuracy,
+    balanced_accuracy,
+    classification_report,
+    cohen_kappa,
+    confusion_matrix,
+    f1_macro,
+    mean_firing_rates,
+    roc_auc,
+)
+
+Y_TRUE = [0, 0, 1, 1, 2, 2]
+Y_PRED = [0, 1, 1, 1, 2, 0]
+
+
+def test_hand_computed_three_class_example():
+    # confusion matrix rows = true, cols = predicted
+    np.testing.assert_array_equal(confusion_matrix(Y_TRUE, Y_PRED),
+                                  [[1, 1, 0], [0, 2, 0], [1, 0, 1]])
+    assert accuracy(Y_TRUE, Y_PRED) == pytest.approx(4 / 6)
+    # recalls 1/2, 1, 1/2
+    assert balanced_accuracy(Y_TRUE, Y_PRED) == pytest.approx(2 / 3)
+    # p_o = 2/3, p_e = (2*2 + 2*3 + 2*1) / 36 = 1/3 -> kappa = (1/3) / (2/3)
+    assert cohen_kappa(Y_TRUE, Y_PRED) == pytest.approx(0.5)
+    # F1 per class: 0.5, 0.8, 2/3
+    assert f1_macro(Y_TRUE, Y_PRED) == pytest.approx((0.5 + 0.8 + 2 / 3) / 3)
+
+
+def test_perfect_and_degenerate_predictions():
+    y = [1, 0, 2, 2]
+    assert accuracy(y, y) == 1.0
+    assert cohen_kappa(y, y) == pytest.approx(1.0)
+    assert f1_macro(y, y) == pytest.approx(1.0)
+    # everything predicted as one class: kappa 0 (no agreement beyond chance)
+    assert cohen_kappa([0, 1, 0, 1], [0, 0, 0, 0]) == pytest.approx(0.0)
+    # single class everywhere and right: kappa defined as 1
+    assert cohen_kappa([3, 3], [3, 3]) == 1.0
+
+
+def test_balanced_accuracy_ignores_classes_absent_from_truth():
+    # class 2 predicted but never true: mean recall over classes 0 and 1 only
+    assert balanced_accuracy([0, 0, 1, 1], [0, 2, 1, 1]) == pytest.approx((0.5 + 1.0) / 2)
+
+
+def _auc_bruteforce(y, s):
+    pos = [v for v, t in zip(s, y, strict=True) if t == 1]
+    neg = [v for v, t in zip(s, y, strict=True) if t == 0]
+    wins = sum(1.0 if p > n else 0.5 if p == n else 0.0
+               for p, n in itertools.product(pos, neg))
+    return wins / (len(pos) * len(neg))
+
+
+def test_roc_auc_hand_values_and_ties():
+    assert roc_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == pytest.approx(0.75)
+    # ties count one half: (0.5 + 0.5 + 1 + 1) / 4
+    assert roc_auc([0, 1, 0, 1], [0.5, 0.5, 0.5, 0.9]) == pytest.approx(0.75)
+    assert roc_auc([0, 1], [1.0, 0.0]) == 0.0
+
+
+def test_roc_auc_matches_pairwise_count_on_random_data():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 200)
+    s = np.round(rng.normal(size=200) + y, 1)  # rounding creates many ties
+    assert roc_auc(y, s) == pytest.approx(_auc_bruteforce(y, s), abs=1e-12)
+
+
+def test_confusion_matrix_matches_counting_loop():
+    rng = np.random.default_rng(1)
+    t, p = rng.integers(0, 5, 300), rng.integers(0, 5, 300)
+    ref = np.zeros((5, 5), dtype=int)
+    for a, b in zip(t, p, strict=True):
+        ref[a, b] += 1
+    np.testing.assert_array_equal(confusion_matrix(t, p, num_classes=5), ref)
+
+
+def test_report_keys_and_two_class_auc():
+    rep = classification_report([0, 1, 1, 0], [0, 1, 0, 0],
+                                scores=np.array([[2.0, 0.0], [0.0, 1.0], [0.5, 0.4],
+                                                 [1.0, 0.9]]))
+    for key in ("accuracy", "balanced_accuracy", "cohen_kappa", "f1_macro",
+                "confusion_matrix", "per_class", "roc_auc"):
+        assert key in rep
+    # class-1 scores = logit difference: [-2, 1, -0.1, -0.1]; positives 1, -0.1
+    assert rep["roc_auc"] == pytest.approx(_auc_bruteforce([0, 1, 1, 0], [-2, 1, -0.1, -0.1]))
+    assert rep["confusion_matrix"] == [[2, 0], [1, 1]]
+
+
+def test_mean_firing_rates():
+    spikes = np.zeros((4, 2, 5))
+    spikes[0, 0, :] = 1  # 5 spikes of 40 slots
+    assert mean_firing_rates({"a": spikes}) == {"a": pytest.approx(5 / 40)}
+
+
+@pytest.mark.parametrize("call", [
+    lambda: accuracy([0, 1], [0]),
+    lambda: accuracy([], []),
+    lambda: accuracy([[0, 1]], [[0, 1]]),
+    lambda: accuracy([0, -1], [0, 1]),
+    lambda: accuracy([0.5, 1], [0, 1]),
+    lambda: roc_auc([1, 1], [0.2, 0.3]),
+    lambda: roc_auc([0, 2], [0.2, 0.3]),
+    lambda: roc_auc([0, 1], [0.2]),
+    lambda: confusion_matrix([0, 3], [0, 1], num_classes=2),
+])
+def test_bad_input_raises_config_error(call):
+    with pytest.raises(ConfigError):
+        call()

@@ -1,0 +1,118 @@
+"""Packed spike storage: lossless round trip, metadata, checksums, atomic writes, real EEG."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlx.core as mx
+import numpy as np
+import pytest
+
+import eegsnn  # noqa: F401  (BLAS before mlx.core)
+from eegsnn.encode import EEGEncoder, file_sha256, load_spikes, save_spikes
+from eegsnn.errors import ChecksumError, ConfigError, DataError
+
+
+def _random_spikes(t: int, b: int, lines: int, p: float = 0.2, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (rng.random((t, b, lines)) < p).astype(np.float32)
+
+
+@pytest.mark.parametrize("t", [1, 7, 8, 13, 64, 101])
+def test_round_trip_lossless_for_any_num_steps(tmp_path, t):
+    spikes = _random_spikes(t, 5, 6, seed=t)
+    labels = np.arange(5) % 2
+    ds = load_spikes(save_spikes(tmp_path / "a.spikes", mx.array(spikes), labels, {"k": t}))
+    assert (len(ds), ds.num_steps, ds.num_lines, ds.packing) == (5, t, 6, "bits")
+    np.testing.assert_array_equal(np.asarray(ds.to_dense()), spikes)
+    idx = [4, 0, 2]
+    batch = ds.batch(idx)
+    assert batch.dtype == mx.float32 and batch.shape == (t, 3, 6)
+    np.testing.assert_array_equal(np.asarray(batch), spikes[:, idx])
+    np.testing.assert_array_equal(np.asarray(ds.batch_labels(idx)), labels[idx])
+    assert ds.meta == {"k": t}
+    assert ds._packed.shape == (5, 6, (t + 7) // 8)  # 8 spikes per byte along time
+
+
+def test_batch_major_input_and_counts(tmp_path):
+    spikes = _random_spikes(20, 3, 4).transpose(1, 0, 2)  # [N, T, L]
+    ds = load_spikes(save_spikes(tmp_path / "b", spikes, time_major=False))
+    np.testing.assert_array_equal(np.asarray(ds.to_dense()), spikes.transpose(1, 0, 2))
+    assert ds.labels is None
+    with pytest.raises(ConfigError, match="without labels"):
+        ds.batch_labels([0])
+    counts = np.random.default_rng(1).integers(0, 6, size=(9, 2, 3)).astype(np.float32)
+    dc = load_spikes(save_spikes(tmp_path / "c", counts))
+    assert dc.packing == "counts"
+    np.testing.assert_array_equal(np.asarray(dc.to_dense()), counts)
+
+
+def test_iter_batches_covers_every_window_once(tmp_path):
+    spikes = _random_spikes(10, 7, 3)
+    ds = load_spikes(save_spikes(tmp_path / "d", spikes, np.arange(7)))
+    seen = []
+    for x, y in ds.iter_batches(3, shuffle=True, seed=1):
+        yi = np.asarray(y)
+        np.testing.assert_array_equal(np.asarray(x), spikes[:, yi])
+        seen.extend(yi.tolist())
+    assert sorted(seen) == list(range(7)) and seen != list(range(7))
+    assert sum(1 for _ in ds.iter_batches(3, drop_last=True)) == 2
+
+
+def test_bad_input_and_integrity(tmp_path):
+    with pytest.raises(DataError, match="ON/OFF"):
+        save_spikes(tmp_path / "e", np.array([[[1.0, -1.0]]]))
+    with pytest.raises(DataError, match="shape"):
+        save_spikes(tmp_path / "e", np.zeros((3, 4)))
+    with pytest.raises(DataError, match="labels for 2 windows"):
+        save_spikes(tmp_path / "e", np.zeros((3, 2, 1)), labels=[1, 2, 3])
+    with pytest.raises(ConfigError, match="JSON"):
+        save_spikes(tmp_path / "e", np.zeros((3, 2, 1)), meta={"x": object()})
+    path = save_spikes(tmp_path / "f", _random_spikes(16, 2, 2))
+    with pytest.raises(ConfigError, match="already exists"):
+        save_spikes(path, _random_spikes(16, 2, 2))
+    save_spikes(path, _random_spikes(9, 1, 2, seed=3), overwrite=True)
+    assert load_spikes(path).num_steps == 9
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f"]  # no temp folders left behind
+    raw = bytearray((path / "spikes.npy").read_bytes())
+    raw[-1] ^= 0xFF
+    (path / "spikes.npy").write_bytes(bytes(raw))
+    with pytest.raises(ChecksumError, match=r"spikes\.npy"):
+        load_spikes(path)
+    assert load_spikes(path, verify=False).num_steps == 9
+    with pytest.raises(DataError, match="not a spike dataset"):
+        load_spikes(tmp_path)
+
+
+def test_real_eeg_round_trip_and_compression(tmp_path, shared_data):
+    mne = pytest.importorskip("mne")
+    edf = shared_data / "eegmmidb" / "S001" / "S001R03.edf"
+    raw = mne.io.read_raw_edf(edf, preload=True, verbose="error")
+    events = mne.make_fixed_length_events(raw, duration=2.0)[:12]
+    epochs = mne.Epochs(
+        raw, events, tmin=0, tmax=2.0 - 1 / 160, baseline=None, preload=True, verbose="error"
+    )
+    enc = EEGEncoder("threshold", levels=3).fit(epochs)
+    spikes = enc.transform(epochs)  # [320, 12, 384]
+    meta = {
+        "channels": enc.ch_names_,
+        "sfreq_hz": enc.sfreq_hz,
+        "encoder": enc.to_config(),
+        "layout": enc.layout,
+        "sources": [{"file": edf.name, "sha256": file_sha256(edf)}],
+    }
+    path = save_spikes(tmp_path / "r03.spikes", spikes, np.arange(12) % 3, meta)
+    ds = load_spikes(path)
+    np.testing.assert_array_equal(np.asarray(ds.to_dense()), np.asarray(spikes))
+    assert ds.layout == enc.layout
+    rebuilt = EEGEncoder.from_config(ds.meta["encoder"])
+    np.testing.assert_array_equal(np.asarray(rebuilt.transform(epochs)), np.asarray(spikes))
+    # file_sha256 agrees with the PhysioNet checksum list that MNE ships
+    sums = Path(mne.__file__).parent / "data" / "eegbci_checksums.txt"
+    listed = dict(line.split() for line in sums.read_text().splitlines() if line.strip())
+    assert ds.meta["sources"][0]["sha256"] == listed["S001/S001R03.edf"]
+    assert ds.compression_ratio == pytest.approx(32.0)  # T = 320 is a multiple of 8
+    on_disk = (path / "spikes.npy").stat().st_size
+    assert on_disk < ds.nbytes_dense / 31
+    assert json.loads((path / "meta.json").read_text())["packing"] == "bits"
