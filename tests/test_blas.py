@@ -161,3 +161,17 @@ def test_in_process_sgemm_matches_numpy_with_transposes():
     np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-3)
     batched = np.array(mx.array(np.stack([a, a])).swapaxes(1, 2) @ mx.array(np.stack([b, b])))
     np.testing.assert_allclose(batched[1], ref, rtol=1e-4, atol=1e-3)
+
+
+def test_bench_blas_worker_runs_and_reports_times(repo_root):
+    """Smoke test of benchmarks/bench_blas.py's measuring half (one repeat, current BLAS)."""
+    script = repo_root / "benchmarks" / "bench_blas.py"
+    out = subprocess.run(
+        [sys.executable, str(script), "--worker", "--warmup", "0", "--repeats", "1",
+         "--train-repeats", "1"],
+        capture_output=True, text=True, timeout=300, check=True,
+    )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert set(result["times"]) == {"matmul_1024_s", "train_step_s"}
+    assert all(len(v) == 1 and v[0] > 0 for v in result["times"].values())
+    assert result["blas"] == _blas.effective_blas() or os.environ.get(_blas.ENV_VAR)

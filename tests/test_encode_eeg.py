@@ -252,3 +252,16 @@ def test_zero_variance_channel_error_or_silence(windows):
         assert spikes[:, :, lines].sum() == 0
         others = [r["line"] for r in enc.layout if r["channel"] != "ch4"]
         assert spikes[:, :, others].sum() > 0
+
+
+@pytest.mark.parametrize("num_steps", [160, 5, 2])  # 4, 128 and 320 samples per bin
+def test_threshold_coarse_bins_equal_native_events_summed(windows, num_steps):
+    native = EEGEncoder("threshold", levels=4).fit(windows)
+    coarse = EEGEncoder("threshold", levels=4, num_steps=num_steps).fit(windows)
+    a = np.asarray(native.transform(windows))
+    b = np.asarray(coarse.transform(windows))
+    ref = a.reshape(num_steps, 640 // num_steps, *a.shape[1:]).sum(axis=1)
+    np.testing.assert_array_equal(b, ref)
+    strict = EEGEncoder("threshold", levels=4, num_steps=num_steps, overflow="error")
+    with pytest.raises(ConfigError, match="num_steps >= 640"):
+        strict.fit(windows).transform(windows)

@@ -568,9 +568,20 @@ def bin_counts(
     sums = _bin_sum(counts, _bin_edges(n, t))
     if overflow == "count":
         return sums
+    return _apply_overflow(sums, float(mx.max(counts).item()), n, overflow, what)
+
+
+def _apply_overflow(
+    sums: mx.array, max_per_sample: float, n: int, overflow: str, what: str
+) -> mx.array:
+    """Binned event counts ``[T, ...]`` -> returned as counts, 0/1 (clipped, warns) or error."""
+    import warnings
+
+    if overflow == "count":
+        return sums
     lost = float(mx.sum(mx.maximum(sums - 1.0, 0.0)).item())
     if lost > 0:
-        _overflow(lost, float(mx.max(counts).item()), t, n, overflow, what, warnings)
+        _overflow(lost, max_per_sample, sums.shape[0], n, overflow, what, warnings)
     return mx.minimum(sums, 1.0)
 
 

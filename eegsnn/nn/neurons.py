@@ -386,6 +386,12 @@ class Leaky(SpikingNeuron):
         reset_delay: Reset at the next step (default, snnTorch) or at the spike step.
         detach_reset: Stop the gradient through the reset (default).
 
+    snnTorch's ``reset_delay=False`` differs in two ways: it backpropagates through the
+    reset (use ``detach_reset=False`` to match), and when the stored, already-reset
+    membrane is still above threshold (inputs above twice the threshold) it subtracts the
+    threshold once more before testing for a spike. Below that regime both agree exactly
+    (tested).
+
     Example::
 
         lif = Leaky(beta=0.9)

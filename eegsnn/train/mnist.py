@@ -30,7 +30,7 @@ from eegsnn.train.data import ArrayDataset, rate_encoder
 from eegsnn.train.loop import FitResult, fit
 
 NUM_STEPS = 25
-QUICK_TRAIN = 30000
+QUICK_TRAIN = 20000
 
 
 def reference_train_config(epochs: int = 25, seed: int = 0) -> dict[str, Any]:
