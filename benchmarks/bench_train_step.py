@@ -370,31 +370,36 @@ def run_parent(args: argparse.Namespace) -> int:
         impls.append("mlxsnn-refblas")
     if args.ablations:
         impls += [a for a in ABLATIONS if a not in impls]
+    raw: dict[str, dict] = {}
+    for rnd in range(args.rounds):
+        for impl in impls:
+            python = PEERS_PY if impl in PEERS else MAIN_PY
+            if not python.exists():
+                print(f"skip {impl}: {python} not found", file=sys.stderr)
+                continue
+            steps = args.refblas_steps if impl == "mlxsnn-refblas" else args.steps
+            cmd = [str(python), str(Path(__file__).resolve()), "--child", impl,
+                   "--data-dir", args.data_dir, "--steps", str(steps), "--warmup",
+                   str(args.warmup)]
+            env = {k: v for k, v in os.environ.items() if k != "EEGSNN_BLAS"}
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+            lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+            if proc.returncode != 0 or not lines:
+                print(f"{impl}: failed (exit {proc.returncode})\n{proc.stderr[-2000:]}",
+                      file=sys.stderr)
+                continue
+            res = json.loads(lines[-1][len("RESULT "):])
+            entry = raw.setdefault(impl, {"times": [], "peak_rss_mib": 0.0, "round_medians": []})
+            entry["times"] += res.pop("times")
+            entry["round_medians"].append(_stats(entry["times"][-steps:])["median_ms"])
+            entry["peak_rss_mib"] = max(entry["peak_rss_mib"], res.pop("peak_rss_mib"))
+            entry.update(res)
+            print(f"  round {rnd + 1}: {impl:18s} median {entry['round_medians'][-1]:8.1f} "
+                  f"ms/step  peak RSS {entry['peak_rss_mib']:7.1f} MiB", file=sys.stderr)
     results: dict[str, dict] = {}
-    for impl in impls:
-        python = PEERS_PY if impl in PEERS else MAIN_PY
-        if not python.exists():
-            print(f"skip {impl}: {python} not found", file=sys.stderr)
-            continue
-        steps = args.refblas_steps if impl == "mlxsnn-refblas" else args.steps
-        cmd = [str(python), str(Path(__file__).resolve()), "--child", impl,
-               "--data-dir", args.data_dir, "--steps", str(steps), "--warmup",
-               str(args.warmup)]
-        env = {k: v for k, v in os.environ.items() if k != "EEGSNN_BLAS"}
-        t0 = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
-        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-        if proc.returncode != 0 or not lines:
-            print(f"{impl}: failed (exit {proc.returncode})\n{proc.stderr[-2000:]}",
-                  file=sys.stderr)
-            continue
-        res = json.loads(lines[-1][len("RESULT "):])
-        res.update(_stats(res.pop("times")))
-        res["steps"] = steps
-        res["wall_s"] = time.perf_counter() - t0
-        results[impl] = res
-        print(f"  {impl:18s} median {res['median_ms']:8.1f} ms/step  "
-              f"peak RSS {res['peak_rss_mib']:7.1f} MiB", file=sys.stderr)
+    for impl, entry in raw.items():
+        times = entry.pop("times")
+        results[impl] = {**entry, **_stats(times), "steps": len(times)}
 
     base_t = results.get("snntorch", {}).get("median_ms")
     base_m = results.get("snntorch", {}).get("peak_rss_mib")
@@ -435,6 +440,9 @@ def main() -> int:
     parser.add_argument("--include-refblas", action="store_true",
                         help="also time mlx-snn on the wheel's reference BLAS (slow)")
     parser.add_argument("--refblas-steps", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run every implementation this many times, interleaved "
+                             "(pools the steps; evens out a machine whose load changes)")
     parser.add_argument("--ablations", action="store_true",
                         help="also time eegsnn with each speed choice undone")
     parser.add_argument("--json", help="write all results to this JSON file")

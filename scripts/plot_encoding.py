@@ -5,8 +5,9 @@ Usage (from the repository root)::
     python scripts/plot_encoding.py                      # EEGMMIDB S001 R03, 4 channels
     python scripts/plot_encoding.py --edf PATH --channels C3.. Cz.. C4.. --start-s 20 \
         --duration-s 3 --out docs/figures/encoding_eegmmidb.png
+    python scripts/plot_encoding.py --bands default --out docs/figures/encoding_eegmmidb_bands.png
 
-Top: the z-scored signal of each channel with the send-on-delta reconstruction (dashed).
+Top: the signal of each channel (µV) with its send-on-delta reconstruction (dashed).
 Below, one raster per method (rate, delta ON/OFF, threshold crossings UP/DOWN per level),
 lines grouped by channel as in ``EEGEncoder.layout``. The encoder statistics are fitted on
 the whole recording, then the window is encoded.
@@ -42,6 +43,7 @@ def main(argv: list[str] | None = None) -> Path:
     ap.add_argument("--start-s", type=float, default=20.0)
     ap.add_argument("--duration-s", type=float, default=3.0)
     ap.add_argument("--delta-threshold", type=float, default=0.5)
+    ap.add_argument("--bands", choices=["default"], default=None, help="filter bank first")
     ap.add_argument("--out", type=Path, default=REPO / "docs" / "figures" / "encoding_eegmmidb.png")
     args = ap.parse_args(argv)
 
@@ -58,16 +60,21 @@ def main(argv: list[str] | None = None) -> Path:
     t = np.arange(n) / sfreq + args.start_s
 
     methods = {
-        "rate": EEGEncoder("rate", sfreq_hz=sfreq, seed=0),
-        "delta": EEGEncoder("delta", sfreq_hz=sfreq, threshold=args.delta_threshold),
-        "threshold": EEGEncoder("threshold", sfreq_hz=sfreq, levels=5, level_range=2.0),
+        "rate": EEGEncoder("rate", sfreq_hz=sfreq, bands=args.bands, seed=0),
+        "delta": EEGEncoder(
+            "delta", sfreq_hz=sfreq, bands=args.bands, threshold=args.delta_threshold
+        ),
+        "threshold": EEGEncoder(
+            "threshold", sfreq_hz=sfreq, bands=args.bands, levels=5, level_range=2.0
+        ),
     }
     for enc in methods.values():
         enc.fit(full)
     enc0 = methods["delta"]
-    z = (window[0] - enc0.mean_[:, 0, None]) / enc0.std_[:, 0, None]
-    recon = enc0.decode(enc0.transform(window))[0, :, 0]
-    zr = (recon - enc0.mean_[:, 0, None]) / enc0.std_[:, 0, None]
+    # signal as the code sees it (band-filtered and summed over bands when --bands is set)
+    sig = enc0.reference(window)[0].sum(axis=1) * 1e6  # [C, N] in µV
+    recon = enc0.decode(enc0.transform(window))[0].sum(axis=1) * 1e6
+    scale = np.median(np.abs(sig - np.median(sig, axis=1, keepdims=True))) * 12
 
     heights = [2.2] + [1.0 + 0.25 * enc.lines_per_source for enc in methods.values()]
     fig, axes = plt.subplots(
@@ -77,17 +84,18 @@ def main(argv: list[str] | None = None) -> Path:
         sharex=True,
         gridspec_kw={"height_ratios": heights},
     )
-    offset = 6.0
     ax = axes[0]
-    for c, name in enumerate(args.channels):
-        ax.plot(t, z[c] - c * offset, lw=0.8, color=f"C{c}", label=name.strip("."))
-        ax.plot(t, zr[c] - c * offset, lw=0.8, ls="--", color="0.3")
+    for c in range(len(args.channels)):
+        base = -c * scale
+        ax.plot(t, sig[c] - sig[c].mean() + base, lw=0.8, color=f"C{c}")
+        ax.plot(t, recon[c] - sig[c].mean() + base, lw=0.8, ls="--", color="0.3")
     ax.set_yticks(
-        [-c * offset for c in range(len(args.channels))], [c.strip(".") for c in args.channels]
+        [-c * scale for c in range(len(args.channels))], [c.strip(".") for c in args.channels]
     )
+    band_note = "" if args.bands is None else f", bands {enc0.band_names} summed"
     ax.set_title(
-        f"{args.edf.name}: {args.duration_s:g} s from {args.start_s:g} s, z-scored "
-        f"(dashed: delta-code reconstruction, θ = {args.delta_threshold:g} σ)",
+        f"{args.edf.name}: {args.duration_s:g} s from {args.start_s:g} s (µV, offset per "
+        f"channel{band_note}); dashed: delta-code reconstruction, θ = {args.delta_threshold:g} σ",
         fontsize=9,
     )
 

@@ -91,11 +91,11 @@ def test_checkpoint_round_trip_and_wrong_model(tmp_path):
 
 def test_corrupt_or_missing_checkpoint_files(tmp_path):
     model = build_model(CFG)
-    with pytest.raises(DataError, match="state.json"):
+    with pytest.raises(DataError, match=r"state\.json"):
         load_checkpoint(tmp_path / "none", model)
     save_checkpoint(tmp_path / "ck", model)
     (tmp_path / "ck" / "model.safetensors").write_bytes(b"not a safetensors file")
-    with pytest.raises(DataError, match="model.safetensors"):
+    with pytest.raises(DataError, match=r"model\.safetensors"):
         load_checkpoint(tmp_path / "ck", model)
     (tmp_path / "ck" / "state.json").write_text("{broken")
     with pytest.raises(DataError, match="corrupt"):

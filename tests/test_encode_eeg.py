@@ -252,6 +252,9 @@ def test_zero_variance_channel_error_or_silence(windows):
         assert spikes[:, :, lines].sum() == 0
         others = [r["line"] for r in enc.layout if r["channel"] != "ch4"]
         assert spikes[:, :, others].sum() > 0
+        if method != "rate":
+            snr = enc.report(flat, spikes)["snr_db_per_channel"]
+            assert snr["ch4"] is None and snr["ch3"] > 0
 
 
 @pytest.mark.parametrize("num_steps", [160, 5, 2])  # 4, 128 and 320 samples per bin
@@ -265,3 +268,14 @@ def test_threshold_coarse_bins_equal_native_events_summed(windows, num_steps):
     strict = EEGEncoder("threshold", levels=4, num_steps=num_steps, overflow="error")
     with pytest.raises(ConfigError, match="num_steps >= 640"):
         strict.fit(windows).transform(windows)
+
+
+def test_fit_statistics_match_numpy_across_chunks():
+    rng = np.random.default_rng(0)
+    scale = np.array([1.0, 5.0, 0.1])[None, :, None]
+    offset = np.array([3.0, -2.0, 100.0])[None, :, None]
+    x = (rng.standard_normal((150, 3, 200)) * scale + offset).astype(np.float32)  # 3 chunks
+    enc = EEGEncoder("delta").fit(x)
+    x64 = x.astype(np.float64)
+    np.testing.assert_allclose(enc.mean_[:, 0], x64.mean(axis=(0, 2)), rtol=1e-6)
+    np.testing.assert_allclose(enc.std_[:, 0], x64.std(axis=(0, 2)), rtol=1e-5)

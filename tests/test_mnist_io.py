@@ -22,7 +22,7 @@ def _idx(array: np.ndarray, code: int = 0x08) -> bytes:
 def _write_set(folder, n_images=3, n_labels=3, labels=None, gz=True):
     images = np.arange(n_images * 28 * 28, dtype=np.int64).reshape(n_images, 28, 28) % 256
     labels = np.arange(n_labels) % 10 if labels is None else np.asarray(labels)
-    for split, (img_stem, lbl_stem) in FILES.items():
+    for img_stem, lbl_stem in FILES.values():
         for stem, data in ((img_stem, _idx(images)), (lbl_stem, _idx(labels))):
             if gz:
                 (folder / f"{stem}.gz").write_bytes(gzip.compress(data))
@@ -89,7 +89,7 @@ def test_inconsistent_files_are_data_errors(tmp_path):
 def test_corrupt_gzip_is_a_data_error(tmp_path):
     _write_set(tmp_path)
     (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(b"\x1f\x8b\x08garbage")
-    with pytest.raises(DataError, match="t10k-labels-idx1-ubyte.gz"):
+    with pytest.raises(DataError, match=r"t10k-labels-idx1-ubyte\.gz"):
         load_mnist(tmp_path, "test")
 
 

@@ -10,7 +10,14 @@ import numpy as np
 import pytest
 
 import eegsnn  # noqa: F401  (BLAS before mlx.core)
-from eegsnn.encode import EEGEncoder, file_sha256, load_spikes, save_spikes
+from eegsnn.encode import (
+    EEGEncoder,
+    SpikeWriter,
+    encode_to_file,
+    file_sha256,
+    load_spikes,
+    save_spikes,
+)
 from eegsnn.errors import ChecksumError, ConfigError, DataError
 
 
@@ -116,3 +123,73 @@ def test_real_eeg_round_trip_and_compression(tmp_path, shared_data):
     on_disk = (path / "spikes.npy").stat().st_size
     assert on_disk < ds.nbytes_dense / 31
     assert json.loads((path / "meta.json").read_text())["packing"] == "bits"
+
+
+def test_spike_writer_batches_and_abort(tmp_path):
+    spikes = _random_spikes(12, 7, 3)
+    with SpikeWriter(tmp_path / "w", 7, 12, 3) as w:
+        w.append(spikes[:, :4], [0, 1, 0, 1])
+        w.append(spikes[:, 4:], [1, 1, 0])
+        w.close({"note": "two batches"})
+    ds = load_spikes(tmp_path / "w")
+    np.testing.assert_array_equal(np.asarray(ds.to_dense()), spikes)
+    np.testing.assert_array_equal(ds.labels, [0, 1, 0, 1, 1, 1, 0])
+    with pytest.raises(DataError, match="not 0/1"):
+        with SpikeWriter(tmp_path / "x", 2, 12, 3, labels=False) as w:
+            w.append(spikes[:, :2] * 2)
+    with pytest.raises(DataError, match="only 1 of 2"):
+        with SpikeWriter(tmp_path / "y", 2, 12, 3, labels=False) as w:
+            w.append(spikes[:, :1])
+            w.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w"]  # failed writes left nothing
+
+
+def test_compressed_round_trip_smaller_for_sparse_codes(tmp_path):
+    spikes = _random_spikes(203, 6, 40, p=0.02, seed=5)
+    plain = save_spikes(tmp_path / "plain", spikes)
+    packed = save_spikes(tmp_path / "z", spikes, np.arange(6), compress=True)
+    ds = load_spikes(packed)
+    assert ds.meta == {} and (packed / "spikes.npz").is_file()
+    assert not (packed / "spikes.npy").exists()
+    np.testing.assert_array_equal(np.asarray(ds.to_dense()), spikes)
+    np.testing.assert_array_equal(np.asarray(ds.batch([5, 1])), spikes[:, [5, 1]])
+    assert (packed / "spikes.npz").stat().st_size < 0.6 * (plain / "spikes.npy").stat().st_size
+
+
+def test_encode_to_file_real_epochs(tmp_path, shared_data):
+    mne = pytest.importorskip("mne")
+    edf = shared_data / "eegmmidb" / "S001" / "S001R04.edf"
+    raw = mne.io.read_raw_edf(edf, preload=True, verbose="error")
+    events, ids = mne.events_from_annotations(raw, verbose="error")
+    epochs = mne.Epochs(
+        raw,
+        events,
+        event_id=ids,
+        tmin=0,
+        tmax=1.0 - 1 / 160,
+        baseline=None,
+        preload=True,
+        verbose="error",
+    )[:11]
+    labels = epochs.events[:, 2]
+    enc = EEGEncoder("delta", threshold=0.5).fit(epochs)
+    ds = encode_to_file(tmp_path / "r04.spikes", epochs, enc, labels, batch_size=4, sources=[edf])
+    assert ds.packing == "counts" and ds.meta["sources"][0]["file"] == "S001R04.edf"
+    np.testing.assert_array_equal(np.asarray(ds.to_dense()), np.asarray(enc.transform(epochs)))
+    np.testing.assert_array_equal(ds.labels, labels)
+    # 0/1 codes pack 8 per byte; the rate code draws one key per batch, as recorded
+    rate = EEGEncoder("rate", num_steps=80, seed=4).fit(epochs)
+    dr = encode_to_file(tmp_path / "rate.spikes", epochs, rate, labels, batch_size=4)
+    assert dr.packing == "bits" and dr.compression_ratio == pytest.approx(32.0)
+    keys = mx.random.split(mx.random.key(4), 3)
+    expected = np.concatenate(
+        [np.asarray(rate.transform(epochs[i * 4 : (i + 1) * 4], key=keys[i])) for i in range(3)],
+        axis=1,
+    )
+    np.testing.assert_array_equal(np.asarray(dr.to_dense()), expected)
+    rebuilt = EEGEncoder.from_config(dr.meta["encoder"])
+    np.testing.assert_array_equal(
+        np.asarray(rebuilt.transform(epochs[:4], key=keys[0])), expected[:, :4]
+    )
+    with pytest.raises(ConfigError, match="not fitted"):
+        encode_to_file(tmp_path / "z", epochs, EEGEncoder("rate"))

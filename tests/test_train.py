@@ -63,7 +63,7 @@ def test_rate_regularizer_hand_values():
 
 
 def test_get_loss_and_errors():
-    fn, readout = get_loss({"type": "ce_membrane", "reduce": "max"})
+    _, readout = get_loss({"type": "ce_membrane", "reduce": "max"})
     assert readout == "max"
     assert get_loss("ce_count")[1] == "count"
     with pytest.raises(ConfigError, match="unknown loss 'hinge'"):

@@ -5,11 +5,13 @@
 * :class:`EEGEncoder`: multi-channel EEG ``[B, C, N]`` (or MNE ``Raw``/``Epochs``) -> spikes
   ``[T, B, L]`` with a line ``layout``, fitted statistics, decoders and reports;
 * :func:`filter_bank`: band-splitting before encoding;
-* packed storage: :func:`save_spikes` / :func:`load_spikes` (8 spikes per byte).
+* packed storage: :func:`save_spikes` / :func:`load_spikes` / :class:`SpikeWriter` (8 spikes
+  per byte), and :func:`encode_to_file` (windows -> encoded dataset on disk, batch by batch).
 """
 
 from __future__ import annotations
 
+from eegsnn.encode.dataset import encode_to_file, packing_for
 from eegsnn.encode.eeg import METHODS, EEGEncoder
 from eegsnn.encode.filterbank import DEFAULT_BANDS, filter_bank, resolve_bands
 from eegsnn.encode.functional import (
@@ -25,17 +27,25 @@ from eegsnn.encode.functional import (
     snr_db,
 )
 from eegsnn.encode.metrics import firing_rate_hz, group_by, sparsity, spike_counts
-from eegsnn.encode.storage import SpikeDataset, file_sha256, load_spikes, save_spikes
+from eegsnn.encode.storage import (
+    SpikeDataset,
+    SpikeWriter,
+    file_sha256,
+    load_spikes,
+    save_spikes,
+)
 
 __all__ = [
     "DEFAULT_BANDS",
     "METHODS",
     "EEGEncoder",
     "SpikeDataset",
+    "SpikeWriter",
     "bernoulli",
     "bin_counts",
     "bin_mean",
     "delta",
+    "encode_to_file",
     "file_sha256",
     "filter_bank",
     "firing_rate_hz",
@@ -44,6 +54,7 @@ __all__ = [
     "latency_times",
     "level_crossings",
     "load_spikes",
+    "packing_for",
     "rate",
     "resolve_bands",
     "save_spikes",

@@ -43,8 +43,10 @@ Pipeline for each window (all steps vectorised over batch, channels and time):
    where a bin holds more than one event (0/1 elsewhere), ``"error"`` refuses with the
    ``num_steps`` needed for 0/1 spikes, ``"clip"`` keeps 0/1 and warns with the number lost.
 
-Output lines are ordered source-major: channel, then band, then kind (``rate``; ``on``,
-``off``; or per level ``up``, ``down``), see :attr:`EEGEncoder.layout`.
+Output lines are ordered source-major: channel, then band, then (threshold) level, then
+kind (``rate``; ``on``, ``off``; ``up``, ``down``): line
+``((c * n_bands + b) * n_levels + level) * n_kinds + kind``; :attr:`EEGEncoder.layout`
+lists every line as a record.
 
 Bad input gets an :mod:`eegsnn.errors` exception: wrong shape or channel count/names,
 NaN/inf samples (naming the channels), windows shorter than the filter bank needs or too
@@ -71,6 +73,7 @@ __all__ = ["METHODS", "EEGEncoder"]
 METHODS = ("rate", "delta", "threshold")
 _KINDS = {"rate": ("rate",), "delta": ("on", "off"), "threshold": ("up", "down")}
 _CONFIG_VERSION = 1
+_FIT_CHUNK = 64  # windows per chunk when fitting statistics
 
 
 def _is_mne(x: object) -> bool:
@@ -427,12 +430,25 @@ class EEGEncoder:
         raise :class:`DataError` (``on_flat="error"``) or are silenced (``"silence"``).
         """
         arr, names = self._read_input(X, "fit")
-        c = arr.shape[1]
-        src = np.asarray(self._sources(arr), dtype=np.float64)  # [B, C, K, N]
-        mean = src.mean(axis=(0, 3))
-        std = src.std(axis=(0, 3))
-        scale = np.maximum(np.abs(mean), np.abs(src).max(axis=(0, 3)))
-        flat = ~(std > 1e-7 * scale) | (std == 0)
+        b, c, _ = arr.shape
+        # chunked statistics (bounded memory), combined with Chan et al.'s parallel update
+        count = 0
+        mean = np.zeros((c, self.n_bands))
+        m2 = np.zeros((c, self.n_bands))
+        peak = np.zeros((c, self.n_bands))
+        for start in range(0, b, _FIT_CHUNK):
+            src = np.asarray(self._sources(arr[start : start + _FIT_CHUNK]), dtype=np.float64)
+            k = src.shape[0] * src.shape[3]
+            m_k = src.mean(axis=(0, 3))
+            m2_k = ((src - m_k[None, :, :, None]) ** 2).sum(axis=(0, 3))
+            delta = m_k - mean
+            total = count + k
+            mean = mean + delta * (k / total)
+            m2 = m2 + m2_k + delta**2 * (count * k / total)
+            count = total
+            peak = np.maximum(peak, np.abs(src).max(axis=(0, 3)))
+        std = np.sqrt(m2 / count)
+        flat = ~(std > 1e-7 * np.maximum(np.abs(mean), peak)) | (std == 0)
         names = names or [f"ch{i}" for i in range(c)]
         if np.any(flat) and self.on_flat == "error":
             which = sorted({names[i] for i in np.flatnonzero(flat.any(axis=1))})
@@ -622,7 +638,7 @@ class EEGEncoder:
         ``rate_hz_per_line`` (mean events per second of signal, when ``sfreq_hz`` is known),
         and for ``"delta"``/``"threshold"`` the reconstruction ``snr_db`` overall and
         ``snr_db_per_channel`` (signal power about the fitted mean over error power, all
-        bands of a channel together).
+        bands of a channel together; ``None`` for a silenced flat channel).
         """
         if spikes is None:
             spikes = self.transform(X, key=key)
@@ -656,7 +672,11 @@ class EEGEncoder:
             center = self.mean_[None, :, :, None]
             per_ch = F.snr_db(ref, est, axis=(0, 2, 3), center=center)
             out["snr_db"] = float(F.snr_db(ref, est, center=center))
-            out["snr_db_per_channel"] = dict(zip(self.ch_names_, map(float, per_ch), strict=True))
+            # silenced (flat) channels carry no signal: their SNR is reported as None
+            out["snr_db_per_channel"] = {
+                name: (None if np.isnan(v) else float(v))
+                for name, v in zip(self.ch_names_, per_ch, strict=True)
+            }
         return out
 
 

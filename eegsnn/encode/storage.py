@@ -35,7 +35,15 @@ import numpy as np
 
 from eegsnn.errors import ChecksumError, ConfigError, DataError
 
-__all__ = ["FORMAT", "VERSION", "SpikeDataset", "file_sha256", "load_spikes", "save_spikes"]
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "SpikeDataset",
+    "SpikeWriter",
+    "file_sha256",
+    "load_spikes",
+    "save_spikes",
+]
 
 FORMAT = "eegsnn-spikes"
 VERSION = 1
@@ -63,6 +71,224 @@ def _to_numpy(spikes: object) -> np.ndarray:
         raise DataError(f"save_spikes: spikes cannot be read as an array ({exc})") from exc
 
 
+def _pack(arr: np.ndarray, packing: str, what: str) -> np.ndarray:
+    """``[N, L, T]`` spikes -> stored payload for ``packing`` ("bits" or "counts")."""
+    if not np.all(np.isfinite(arr)):
+        raise DataError(f"{what}: spikes hold NaN or infinite values")
+    if packing == "bits":
+        if not np.all((arr == 0) | (arr == 1)):
+            raise DataError(
+                f"{what}: spikes are not 0/1 (found values in [{arr.min()}, {arr.max()}]); "
+                "store event counts with packing='counts', or encode with overflow='error' "
+                "or 'clip' for 0/1 spikes"
+            )
+        return np.packbits(arr.astype(bool), axis=-1, bitorder=_BITORDER)
+    if np.any(arr < 0) or np.any(arr != np.round(arr)) or np.any(arr > 255):
+        raise DataError(
+            f"{what}: spikes must be 0/1 or integer event counts in [0, 255] "
+            f"(found values in [{arr.min()}, {arr.max()}]); split signed spikes into "
+            "ON/OFF lines first"
+        )
+    return arr.astype(np.uint8)
+
+
+def _labels(labels: object, n: int, what: str) -> np.ndarray:
+    arr = np.asarray(labels)
+    if arr.shape != (n,):
+        raise DataError(f"{what}: {arr.shape} labels for {n} windows")
+    if not np.issubdtype(arr.dtype, np.integer):
+        if not np.issubdtype(arr.dtype, np.number) or not np.all(np.isfinite(arr)):
+            raise DataError(f"{what}: labels must be integers")
+        if np.any(arr != np.round(arr)):
+            raise DataError(f"{what}: labels must be integers")
+    return arr.astype(np.int64)
+
+
+def _json_meta(meta: dict[str, Any] | None, what: str) -> dict[str, Any]:
+    try:
+        return json.loads(json.dumps(meta if meta is not None else {}))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{what}: meta is not JSON-serialisable ({exc})") from exc
+
+
+class SpikeWriter:
+    """Write a spike dataset batch by batch (bounded memory), published atomically on close.
+
+    .. code-block:: python
+
+        with SpikeWriter(path, num_windows=N, num_steps=T, num_lines=L) as w:
+            for xb, yb in batches:
+                w.append(encoder.transform(xb), yb)     # [T, b, L] time-major
+            w.close(meta={...})
+
+    Windows go to a memory-mapped ``spikes.npy`` in a temporary folder beside ``path``; on
+    :meth:`close` the checksums and ``meta.json`` are written and the folder is moved into
+    place with ``os.replace``. An exception inside the ``with`` block removes the temporary
+    folder and leaves any existing dataset at ``path`` untouched.
+
+    Args:
+        packing: ``"bits"`` (0/1 spikes, 8 per byte; a batch that is not 0/1 raises) or
+            ``"counts"`` (one uint8 event count per entry).
+        labels: whether every batch comes with labels.
+        compress: also deflate the packed array (``spikes.npz``; sparse codes shrink several
+            times more). A compressed dataset is read into memory (still packed) when
+            opened instead of being memory-mapped.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        num_windows: int,
+        num_steps: int,
+        num_lines: int,
+        *,
+        packing: str = "bits",
+        labels: bool = True,
+        compress: bool = False,
+        overwrite: bool = False,
+    ) -> None:
+        self.path = Path(path)
+        self.compress = bool(compress)
+        for name, value in (
+            ("num_windows", num_windows),
+            ("num_steps", num_steps),
+            ("num_lines", num_lines),
+        ):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ConfigError(f"SpikeWriter: {name} must be a positive int, got {value!r}")
+        if packing not in ("bits", "counts"):
+            raise ConfigError(f"SpikeWriter: packing must be 'bits' or 'counts', got {packing!r}")
+        if self.path.exists() and not overwrite:
+            raise ConfigError(f"{self.path}: already exists (pass overwrite=True to replace it)")
+        if not self.path.parent.is_dir():
+            raise ConfigError(f"{self.path.parent}: folder does not exist")
+        self.num_windows, self.num_steps, self.num_lines = (
+            int(num_windows),
+            int(num_steps),
+            int(num_lines),
+        )
+        self.packing = packing
+        self._pos = 0
+        self._closed = False
+        self._tmp = self.path.parent / f".{self.path.name}.tmp-{uuid.uuid4().hex[:8]}"
+        self._tmp.mkdir()
+        last = (self.num_steps + 7) // 8 if packing == "bits" else self.num_steps
+        self._spikes = np.lib.format.open_memmap(
+            self._tmp / "spikes.npy",
+            mode="w+",
+            dtype=np.uint8,
+            shape=(self.num_windows, self.num_lines, last),
+        )
+        self._labels = np.zeros(self.num_windows, dtype=np.int64) if labels else None
+
+    def append(
+        self,
+        spikes: mx.array | np.ndarray,
+        labels: Sequence[int] | np.ndarray | None = None,
+        *,
+        time_major: bool = True,
+    ) -> None:
+        """Add ``spikes [T, b, L]`` (or ``[b, T, L]`` with ``time_major=False``) and labels."""
+        if self._closed:
+            raise ConfigError(f"{self.path}: writer already closed")
+        arr = _to_numpy(spikes)
+        if arr.ndim != 3:
+            raise DataError(f"{self.path}: expected spikes [T, b, L], got shape {arr.shape}")
+        arr = np.transpose(arr, (1, 2, 0)) if time_major else np.transpose(arr, (0, 2, 1))
+        b, n_lines, t = arr.shape
+        if (t, n_lines) != (self.num_steps, self.num_lines):
+            raise DataError(
+                f"{self.path}: batch has T={t}, L={n_lines}; the dataset has "
+                f"T={self.num_steps}, L={self.num_lines}"
+            )
+        if self._pos + b > self.num_windows:
+            raise DataError(
+                f"{self.path}: {self._pos + b} windows written, dataset declared {self.num_windows}"
+            )
+        payload = _pack(arr, self.packing, str(self.path))
+        if self._labels is not None:
+            if labels is None:
+                raise DataError(f"{self.path}: this dataset needs labels for every batch")
+            self._labels[self._pos : self._pos + b] = _labels(labels, b, str(self.path))
+        elif labels is not None:
+            raise DataError(f"{self.path}: writer was opened with labels=False")
+        self._spikes[self._pos : self._pos + b] = payload
+        self._pos += b
+
+    def close(self, meta: dict[str, Any] | None = None) -> Path:
+        """Finish: checksums, ``meta.json``, atomic move into place. Returns the folder."""
+        if self._closed:
+            raise ConfigError(f"{self.path}: writer already closed")
+        user_meta = _json_meta(meta, str(self.path))
+        if self._pos != self.num_windows:
+            self.abort()
+            raise DataError(
+                f"{self.path}: only {self._pos} of {self.num_windows} windows were written"
+            )
+        try:
+            self._spikes.flush()
+            if self.compress:
+                spikes_name = "spikes.npz"
+                with open(self._tmp / spikes_name, "wb") as f:
+                    np.savez_compressed(f, spikes=np.asarray(self._spikes))
+                    f.flush()
+                    os.fsync(f.fileno())
+                del self._spikes
+                os.remove(self._tmp / "spikes.npy")
+            else:
+                spikes_name = "spikes.npy"
+                del self._spikes
+                with open(self._tmp / spikes_name, "rb+") as f:
+                    os.fsync(f.fileno())
+            sums = {spikes_name: file_sha256(self._tmp / spikes_name)}
+            if self._labels is not None:
+                sums["labels.npy"] = _save_npy(self._tmp / "labels.npy", self._labels)
+            record = {
+                "format": FORMAT,
+                "version": VERSION,
+                "num_windows": self.num_windows,
+                "num_steps": self.num_steps,
+                "num_lines": self.num_lines,
+                "packing": self.packing,
+                "bitorder": _BITORDER,
+                "has_labels": self._labels is not None,
+                "compressed": self.compress,
+                "sha256": sums,
+                "meta": user_meta,
+            }
+            with open(self._tmp / "meta.json", "w", encoding="utf-8") as f:
+                json.dump(record, f, indent=1)
+                f.flush()
+                os.fsync(f.fileno())
+            if self.path.exists():
+                trash = self.path.parent / f".{self.path.name}.old-{uuid.uuid4().hex[:8]}"
+                os.replace(self.path, trash)
+                os.replace(self._tmp, self.path)
+                shutil.rmtree(trash, ignore_errors=True)
+            else:
+                os.replace(self._tmp, self.path)
+        except BaseException:
+            self.abort()
+            raise
+        self._closed = True
+        return self.path
+
+    def abort(self) -> None:
+        """Discard everything written (the temporary folder); ``path`` is left untouched."""
+        self._closed = True
+        self._spikes = None
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def __enter__(self) -> SpikeWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.abort()
+        elif not self._closed:
+            self.close()
+
+
 def save_spikes(
     path: str | os.PathLike,
     spikes: mx.array | np.ndarray,
@@ -70,6 +296,7 @@ def save_spikes(
     meta: dict[str, Any] | None = None,
     *,
     time_major: bool = True,
+    compress: bool = False,
     overwrite: bool = False,
 ) -> Path:
     """Write spikes (bit-packed along time), labels and metadata to the folder ``path``.
@@ -77,92 +304,45 @@ def save_spikes(
     Args:
         path: target folder (created; its parent must exist).
         spikes: ``[T, N, L]`` (``time_major=True``, what encoders return) or ``[N, T, L]``;
-            values 0/1 (packed 8 per byte) or non-negative integer counts <= 255.
+            values 0/1 (packed 8 per byte) or non-negative integer counts <= 255 (stored one
+            byte each).
         labels: optional ``[N]`` integer labels.
         meta: JSON-serialisable metadata (channels, ``sfreq_hz``, encoder config and layout,
             source-file checksums from :func:`file_sha256`...), stored under ``"meta"``.
+        compress: deflate the packed array too (see :class:`SpikeWriter`).
         overwrite: replace an existing dataset at ``path``.
 
     Returns:
-        The dataset folder.
+        The dataset folder. For datasets too large for memory use :class:`SpikeWriter`.
     """
-    path = Path(path)
     arr = _to_numpy(spikes)
     if arr.ndim != 3:
         raise DataError(
             f"save_spikes: expected spikes [T, N, L] (or [N, T, L] with time_major=False), "
             f"got shape {arr.shape}"
         )
-    arr = np.transpose(arr, (1, 2, 0)) if time_major else np.transpose(arr, (0, 2, 1))  # [N,L,T]
-    n, n_lines, t = arr.shape
-    if t < 1 or n < 1 or n_lines < 1:
-        raise DataError(f"save_spikes: empty spikes array (N={n}, L={n_lines}, T={t})")
+    n = arr.shape[1] if time_major else arr.shape[0]
+    t = arr.shape[0] if time_major else arr.shape[1]
+    if min(arr.shape) < 1:
+        raise DataError(f"save_spikes: empty spikes array of shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
         raise DataError("save_spikes: spikes hold NaN or infinite values")
-    binary = bool(np.all((arr == 0) | (arr == 1)))
-    if binary:
-        packing = "bits"
-        payload = np.packbits(arr.astype(bool), axis=-1, bitorder=_BITORDER)
-    else:
-        if np.any(arr < 0) or np.any(arr != np.round(arr)) or np.any(arr > 255):
-            raise DataError(
-                "save_spikes: spikes must be 0/1 or integer event counts in [0, 255] "
-                f"(found values in [{arr.min()}, {arr.max()}]); split signed spikes into "
-                "ON/OFF lines first"
-            )
-        packing = "counts"
-        payload = arr.astype(np.uint8)
-    label_arr = None
-    if labels is not None:
-        label_arr = np.asarray(labels)
-        if label_arr.shape != (n,):
-            raise DataError(f"save_spikes: {label_arr.shape} labels for {n} windows")
-        if not np.issubdtype(label_arr.dtype, np.integer):
-            if not np.all(np.isfinite(label_arr)) or np.any(label_arr != np.round(label_arr)):
-                raise DataError("save_spikes: labels must be integers")
-        label_arr = label_arr.astype(np.int64)
-    try:
-        user_meta = json.loads(json.dumps(meta if meta is not None else {}))
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"save_spikes: meta is not JSON-serialisable ({exc})") from exc
-    if path.exists() and not overwrite:
-        raise ConfigError(f"{path}: already exists (pass overwrite=True to replace it)")
-    if not path.parent.is_dir():
-        raise ConfigError(f"{path.parent}: folder does not exist")
-
-    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
-        sums = {"spikes.npy": _save_npy(tmp / "spikes.npy", payload)}
-        if label_arr is not None:
-            sums["labels.npy"] = _save_npy(tmp / "labels.npy", label_arr)
-        record = {
-            "format": FORMAT,
-            "version": VERSION,
-            "num_windows": n,
-            "num_steps": t,
-            "num_lines": n_lines,
-            "packing": packing,
-            "bitorder": _BITORDER,
-            "has_labels": label_arr is not None,
-            "sha256": sums,
-            "meta": user_meta,
-        }
-        with open(tmp / "meta.json", "w", encoding="utf-8") as f:
-            json.dump(record, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        if path.exists():
-            trash = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
-            os.replace(path, trash)
-            os.replace(tmp, path)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return path
+    packing = "bits" if np.all((arr == 0) | (arr == 1)) else "counts"
+    label_arr = None if labels is None else _labels(labels, n, "save_spikes")
+    user_meta = _json_meta(meta, "save_spikes")
+    writer = SpikeWriter(
+        path,
+        n,
+        t,
+        arr.shape[2],
+        packing=packing,
+        labels=label_arr is not None,
+        compress=compress,
+        overwrite=overwrite,
+    )
+    with writer:
+        writer.append(arr, label_arr, time_major=time_major)
+        return writer.close(user_meta)
 
 
 def _save_npy(path: Path, arr: np.ndarray) -> str:
@@ -279,7 +459,8 @@ def load_spikes(path: str | os.PathLike, *, verify: bool = True, mmap: bool = Tr
     Args:
         path: the dataset folder.
         verify: check the sha256 of the stored arrays (:class:`ChecksumError` on mismatch).
-        mmap: memory-map the packed spikes instead of reading them into memory.
+        mmap: memory-map the packed spikes instead of reading them into memory (not for
+            ``compress=True`` datasets, which are read, still packed, into memory).
     """
     path = Path(path)
     meta_path = path / "meta.json"
@@ -294,7 +475,8 @@ def load_spikes(path: str | os.PathLike, *, verify: bool = True, mmap: bool = Tr
         raise DataError(f"{meta_path}: format {record.get('format')!r}, expected {FORMAT!r}")
     if record.get("version") != VERSION:
         raise DataError(f"{meta_path}: unsupported version {record.get('version')!r}")
-    files = ["spikes.npy"] + (["labels.npy"] if record.get("has_labels") else [])
+    spikes_name = "spikes.npz" if record.get("compressed") else "spikes.npy"
+    files = [spikes_name] + (["labels.npy"] if record.get("has_labels") else [])
     for name in files:
         fpath = path / name
         if not fpath.is_file():
@@ -308,7 +490,13 @@ def load_spikes(path: str | os.PathLike, *, verify: bool = True, mmap: bool = Tr
                     f"{str(expected)[:12]}... (file changed or corrupt)"
                 )
     try:
-        packed = np.load(path / "spikes.npy", mmap_mode="r" if mmap else None, allow_pickle=False)
+        if record.get("compressed"):
+            with np.load(path / spikes_name, allow_pickle=False) as archive:
+                packed = archive["spikes"]
+        else:
+            packed = np.load(
+                path / spikes_name, mmap_mode="r" if mmap else None, allow_pickle=False
+            )
         labels = np.load(path / "labels.npy", allow_pickle=False) if record["has_labels"] else None
     except (OSError, ValueError) as exc:
         raise DataError(f"{path}: cannot read arrays ({exc})") from exc
@@ -316,7 +504,7 @@ def load_spikes(path: str | os.PathLike, *, verify: bool = True, mmap: bool = Tr
     last = (t + 7) // 8 if record["packing"] == "bits" else t
     if packed.shape != (n, n_lines, last) or packed.dtype != np.uint8:
         raise DataError(
-            f"{path / 'spikes.npy'}: array {packed.shape} {packed.dtype} does not match "
+            f"{path / spikes_name}: array {packed.shape} {packed.dtype} does not match "
             f"meta.json (expected {(n, n_lines, last)} uint8)"
         )
     if labels is not None and labels.shape != (n,):

@@ -134,7 +134,7 @@ def load_study_config(path: str | os.PathLike, overrides: Sequence[str] = ()
 
 def _resolve_path(value: Any, base_dir: Path) -> str:
     p = Path(os.path.expanduser(str(value)))
-    return str(p if p.is_absolute() else (base_dir / p))
+    return os.path.normpath(p if p.is_absolute() else (base_dir / p))
 
 
 def resolve_study_config(config: Mapping[str, Any], *, base_dir: str | os.PathLike | None = None,
@@ -230,10 +230,12 @@ def resolve_study_config(config: Mapping[str, Any], *, base_dir: str | os.PathLi
 
     cfg["model"] = validate_model_spec(cfg.get("model") or {})
 
+    from eegsnn.pipeline.modelspec import default_loss
     from eegsnn.train import TrainConfig
 
     train = dict(cfg.get("train") or {})
-    if "val_fraction" in train:
+    train.setdefault("loss", default_loss(cfg["model"]["readout"]))
+    if float(train.pop("val_fraction", 0.0) or 0.0) > 0:
         raise ConfigError(f"{where}: set split.val_fraction (validation recordings), not "
                           "train.val_fraction (which would split windows of one recording)")
     cfg["train"] = TrainConfig.from_dict(train).to_dict()

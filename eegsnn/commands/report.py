@@ -1,0 +1,36 @@
+"""``eegsnn report RUN_DIR``: write the run's HTML or Markdown report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder (eegsnn train --out).")],
+    fmt: Annotated[str, typer.Option(
+        "--format", "-f", help="html (self-contained, figures embedded), md, or both.")
+    ] = "html",
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Report file (default RUN_DIR/report.html or .md).")] = None,
+) -> None:
+    """Write a run's report (self-contained HTML, or Markdown with PNG figures).
+
+    Holds the config, data provenance, metrics with confidence intervals, confusion
+    matrix, ROC curve, a spike raster, firing rates, and the baseline beside the SNN.
+
+    Example: eegsnn report runs/bonn_example --format md
+    """
+    from eegsnn.errors import ConfigError
+    from eegsnn.report import write_report
+
+    if fmt not in ("html", "md", "both"):
+        raise ConfigError(f"--format must be html, md or both, got {fmt!r}")
+    for path in write_report(run_dir, fmt=fmt, out=out):
+        typer.echo(f"wrote {path}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report")(report)

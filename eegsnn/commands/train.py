@@ -1,0 +1,259 @@
+"""``eegsnn train``: run a pipeline from a study config, or directly on recordings with flags.
+
+Examples::
+
+    eegsnn train --config configs/bonn_example.yaml --out runs/bonn_example
+    eegsnn train --config configs/bonn_3class.yaml --set train.epochs=10 --set split.seed=1
+    eegsnn train S001R04.edf S001R08.edf --event T1=left --event T2=right --window 4 \\
+        --channels C3,Cz,C4 --bandpass 8,30 --folds 2 --baseline csp_lda --out runs/mi
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from eegsnn.errors import ConfigError
+
+
+def _stage_logging(quiet: bool) -> logging.Handler | None:
+    if quiet:
+        return None
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("[eegsnn] %(message)s"))
+    logger = logging.getLogger("eegsnn.pipeline")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    return handler
+
+
+def _drop_logging(handler: logging.Handler | None) -> None:
+    if handler is not None:
+        logging.getLogger("eegsnn.pipeline").removeHandler(handler)
+
+
+def _floats(text: str, what: str, n: int) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise ConfigError(f"{what}: expected {n} comma-separated numbers, got {text!r}") from None
+    if len(values) != n:
+        raise ConfigError(f"{what}: expected {n} comma-separated numbers, got {text!r}")
+    return values
+
+
+def direct_config(data: list[Path], *, events: list[str], labels: str, window_s: float | None,
+                  tmin_s: float | None, step_s: float | None, channels: str | None,
+                  bandpass: str | None, sfreq_hz: float | None, pipeline: str
+                  ) -> dict[str, Any]:
+    """A study config from the ``train FILES...`` flags (the essentials of a study)."""
+    mapping: dict[str, str] = {}
+    for e in events:
+        if "=" not in e:
+            raise ConfigError(f"--event {e!r}: expected RAW=CLASS (e.g. T1=left)")
+        raw, name = e.split("=", 1)
+        if not raw or not name:
+            raise ConfigError(f"--event {e!r}: expected RAW=CLASS (e.g. T1=left)")
+        mapping[raw.strip()] = name.strip()
+    if not mapping:
+        raise ConfigError("direct mode needs the label mapping: --event T1=left --event "
+                          "T2=right (annotation/folder name = class); or use --config")
+    mode = "events" if labels in ("annotations", "events_file") else "sliding"
+    windows: dict[str, Any] = {"mode": mode, "window_s": 4.0 if window_s is None else window_s}
+    if mode == "events":
+        windows["tmin_s"] = 0.0 if tmin_s is None else tmin_s
+        if step_s is not None:
+            raise ConfigError("--step applies to sliding windows (--labels path/hypnogram/...)")
+    elif step_s is not None:
+        windows["step_s"] = step_s
+    steps: list[dict[str, Any]] = []
+    if channels:
+        steps.append({"step": "pick", "channels": [c.strip() for c in channels.split(",")]})
+    if bandpass:
+        lo, hi = _floats(bandpass, "--bandpass", 2)
+        steps.append({"step": "bandpass", "l_freq": lo, "h_freq": hi})
+    dataset: dict[str, Any] = {"preprocess": steps, "windows": windows,
+                               "labels": {"source": labels, "mapping": mapping}}
+    if sfreq_hz is not None:
+        dataset["sfreq_hz"] = sfreq_hz
+    source: Any = [str(p) for p in data]
+    if len(data) == 1:
+        source = str(data[0])
+    return {"name": "direct", "pipeline": pipeline, "data": {"source": source},
+            "dataset": dataset}
+
+
+def _print_summary(result: Any, out: Path | None) -> None:
+    m = result.metrics
+    if "snn" not in m:
+        typer.echo("no folds were trained")
+        return
+    p = m["snn"]["pooled"]
+    lo, hi = p["accuracy_ci"]
+    line = (f"SNN held-out accuracy {p['accuracy']:.4f} [{lo:.3f}, {hi:.3f}]  balanced "
+            f"{p['balanced_accuracy']:.4f}  kappa {p['cohen_kappa']:.3f}  macro-F1 "
+            f"{p['f1_macro']:.4f}  ({m['n_folds']} fold(s), {p['n_samples']} windows)")
+    typer.echo(line)
+    if "positive" in p:
+        pos = p["positive"]
+        auc = "n/a" if pos["roc_auc"] is None else f"{pos['roc_auc']:.4f}"
+        typer.echo(f"  {pos['class']} vs rest: sensitivity {pos['sensitivity']:.4f}  "
+                   f"specificity {pos['specificity']:.4f}  ROC-AUC {auc}")
+    rec = p.get("recording_level")
+    if rec and "accuracy" in rec:
+        typer.echo(f"  whole recordings ({rec['n_recordings']}): accuracy "
+                   f"{rec['accuracy']:.4f}")
+    if "events" in p:
+        ev = p["events"]
+        fa = ev["false_alarms_per_hour"]
+        typer.echo(f"  events: {ev['detected']}/{ev['events']} detected, "
+                   f"{'n/a' if fa is None else f'{fa:.2f}'} false alarms per hour")
+    if "baseline" in m:
+        b = m["baseline"]["pooled"]
+        typer.echo(f"baseline {m['baseline']['type']}: accuracy {b['accuracy']:.4f}  balanced "
+                   f"{b['balanced_accuracy']:.4f}")
+    if out is not None:
+        typer.echo(f"run folder {out}")
+        for name in ("report.html", "report.md"):
+            if (out / name).is_file():
+                typer.echo(f"report {out / name}")
+
+
+def train(
+    data: Annotated[list[Path] | None, typer.Argument(
+        help="Recordings (EDF/BDF/FIF/..., folders or a data manifest .yaml). With --config "
+             "they replace the config's data.source.", show_default=False)] = None,
+    config: Annotated[Path | None, typer.Option(
+        "--config", "-c", help="Study config YAML (configs/*.yaml).")] = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="Override a config value: key.sub=value (repeatable), e.g. "
+                      "train.epochs=5.")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Run folder (default runs/<study name>).")] = None,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Continue an interrupted run in --out.")] = False,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace an existing run in --out.")] = False,
+    event: Annotated[list[str] | None, typer.Option(
+        "--event", help="Direct mode: label mapping RAW=CLASS (repeatable), e.g. T1=left.")
+    ] = None,
+    labels: Annotated[str, typer.Option(
+        "--labels", help="Direct mode: where labels come from: annotations | events_file | "
+                         "path | hypnogram.")] = "annotations",
+    window: Annotated[float | None, typer.Option(
+        "--window", help="Window length in seconds (direct mode default 4).")] = None,
+    tmin: Annotated[float | None, typer.Option(
+        "--tmin", help="Event windows: start relative to the event onset, seconds.")] = None,
+    step: Annotated[float | None, typer.Option(
+        "--step", help="Sliding windows: hop in seconds.")] = None,
+    channels: Annotated[str | None, typer.Option(
+        "--channels", help="Channels to keep, comma-separated (e.g. C3,Cz,C4).")] = None,
+    bandpass: Annotated[str | None, typer.Option(
+        "--bandpass", help="Band-pass filter LOW,HIGH in Hz (e.g. 8,30).")] = None,
+    sfreq: Annotated[float | None, typer.Option(
+        "--sfreq", help="Sampling rate of text recordings, Hz.")] = None,
+    pipeline: Annotated[str, typer.Option(
+        "--pipeline", help="Direct mode: the declared pipeline whose defaults apply.")
+    ] = "generic",
+    encoder: Annotated[str | None, typer.Option(
+        "--encoder", help="Spike code: delta | rate | threshold.")] = None,
+    spikes_per_s: Annotated[float | None, typer.Option(
+        "--spikes-per-s", help="Encoder time steps per second of signal.")] = None,
+    hidden: Annotated[str | None, typer.Option(
+        "--hidden", help="Hidden layer sizes, comma-separated (e.g. 128,64).")] = None,
+    epochs: Annotated[int | None, typer.Option("--epochs", help="Training epochs.")] = None,
+    folds: Annotated[int | None, typer.Option(
+        "--folds", help="K-fold cross-validation over groups (0: one held-out split).")
+    ] = None,
+    split_by: Annotated[str | None, typer.Option(
+        "--split-by", help="Group kept on one side of a split: recording | session | "
+                           "subject.")] = None,
+    baseline: Annotated[str | None, typer.Option(
+        "--baseline", help="Non-spiking baseline: csp_lda | spectral | none.")] = None,
+    positive: Annotated[str | None, typer.Option(
+        "--positive", help="Class scored one-vs-rest (sensitivity, specificity, ROC).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed of everything.")] = None,
+    report: Annotated[str | None, typer.Option(
+        "--report", help="Report format: html | md | both | none.")] = None,
+    progress: Annotated[bool | None, typer.Option(
+        "--progress/--no-progress", help="Progress bars (default: on a terminal).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No stage log lines.")] = False,
+) -> None:
+    """Train a spiking classifier from a study config, or from recordings and flags.
+
+    Stages: read -> preprocess -> window/label -> encode -> train -> evaluate -> report.
+
+    From a study config (a new study is a new config):
+
+      eegsnn train --config configs/bonn_example.yaml --out runs/bonn_example
+
+      eegsnn train -c configs/bonn_3class.yaml --set train.epochs=10 --set split.seed=1
+
+    Directly on recordings with the essentials as flags:
+
+      eegsnn train S001R04.edf S001R08.edf --event T1=left --event T2=right --window 4
+      --channels C3,Cz,C4 --bandpass 8,30 --folds 2 --baseline csp_lda --out runs/mi
+
+    The run folder holds the resolved config, data checksums, environment, checkpoint,
+    metrics.json, predictions, plots, the log and report.html. Exit codes: 0 done, 2 bad
+    config or arguments, 3 bad data, 4 checksum mismatch.
+    """
+    from eegsnn.pipeline import run_pipeline
+    from eegsnn.pipeline.config import apply_overrides, load_study_config, resolve_study_config
+
+    overrides = list(set_ or [])
+    flag_overrides = {
+        "encoder.method": encoder, "encoder.spikes_per_s": spikes_per_s,
+        "train.epochs": epochs, "train.seed": seed, "split.seed": seed,
+        "split.by": split_by, "evaluate.positive_class": positive,
+        "report.format": report,
+    }
+    extra = [f"{k}={v}" for k, v in flag_overrides.items() if v is not None]
+    if hidden is not None:
+        sizes = [int(h) for h in hidden.split(",") if h.strip()]
+        extra.append(f"model.hidden={sizes}")
+    if folds is not None:
+        if folds == 0:
+            extra.append("split.method=holdout")
+        elif folds >= 2:
+            extra += ["split.method=kfold", f"split.n_splits={folds}"]
+        else:
+            raise ConfigError(f"--folds must be 0 (held-out split) or >= 2, got {folds}")
+    if baseline is not None:
+        extra.append("baseline=null" if baseline == "none" else f"baseline.type={baseline}")
+    if config is not None:
+        direct_flags = {"--event": event, "--window": window, "--tmin": tmin, "--step": step,
+                        "--channels": channels, "--bandpass": bandpass, "--sfreq": sfreq}
+        used = [k for k, v in direct_flags.items() if v]
+        if used:
+            raise ConfigError(f"{', '.join(used)}: direct-mode flags; with --config change "
+                              "the dataset section with --set dataset.windows.window_s=2 ...")
+        if data:
+            src = [str(p.resolve()) for p in data]
+            overrides.append(f"data.source={src if len(src) > 1 else src[0]}")
+        cfg = load_study_config(config, overrides + extra)
+    else:
+        if not data:
+            raise ConfigError("give --config configs/....yaml, or recordings and --event "
+                              "mappings (see eegsnn train --help)")
+        base = direct_config(data, events=list(event or []), labels=labels, window_s=window,
+                             tmin_s=tmin, step_s=step, channels=channels, bandpass=bandpass,
+                             sfreq_hz=sfreq, pipeline=pipeline)
+        cfg = resolve_study_config(apply_overrides(base, overrides + extra))
+    run_dir = out if out is not None else Path("runs") / str(cfg["name"])
+    handler = _stage_logging(quiet)
+    try:
+        result = run_pipeline(cfg, run_dir, progress=progress, resume=resume,
+                              overwrite=overwrite)
+    finally:
+        _drop_logging(handler)
+    _print_summary(result, run_dir)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train)

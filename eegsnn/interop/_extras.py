@@ -1,0 +1,39 @@
+"""Optional extras (``nir``, ``sklearn``, ``plot``): import them or fail with one line.
+
+A missing extra raises :class:`MissingExtraError`, which is both an :class:`ImportError`
+(what Python code expects) and an :class:`eegsnn.errors.EEGSNNError` (so the CLI prints it
+as one line), naming the extra to install::
+
+    NIR export needs the 'nir' extra: pip install 'eegsnn[nir]'
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from eegsnn.errors import EEGSNNError
+
+__all__ = ["MissingExtraError", "require"]
+
+
+class MissingExtraError(EEGSNNError, ImportError):
+    """An optional dependency is not installed; the message names the extra."""
+
+    exit_code = 2
+
+
+def require(module: str, extra: str, purpose: str) -> ModuleType:
+    """Import ``module`` or raise :class:`MissingExtraError`.
+
+    Args:
+        module: the module to import (``"nir"``, ``"sklearn"``, ``"matplotlib"``).
+        extra: the eegsnn extra that installs it (``"nir"``, ``"sklearn"``, ``"plot"``).
+        purpose: what needs it, starting the message (``"NIR export"``).
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingExtraError(
+            f"{purpose} needs the '{extra}' extra: pip install 'eegsnn[{extra}]'"
+        ) from exc

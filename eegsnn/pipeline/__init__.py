@@ -1,0 +1,76 @@
+"""Declared pipelines run from study configs, and their Python API.
+
+.. code-block:: python
+
+    from eegsnn.pipeline import run_pipeline, evaluate_run
+
+    result = run_pipeline("configs/bonn_example.yaml", "runs/bonn_example")
+    result.metrics["accuracy"], result.metrics["baseline"]["pooled"]["accuracy"]
+    ev = evaluate_run("runs/bonn_example", "examples/bonn_small", out_dir="runs/eval")
+
+A pipeline (``pipelines/<name>.py``) declares its stages and defaults; a study config
+(``configs/*.yaml``) fills them in; see :mod:`eegsnn.pipeline.config`.
+"""
+
+from eegsnn.pipeline.baselines import BASELINES, run_baseline, spectral_features
+from eegsnn.pipeline.config import (
+    apply_overrides,
+    deep_merge,
+    load_study_config,
+    resolve_study_config,
+)
+from eegsnn.pipeline.metrics import (
+    aggregate_recordings,
+    binary_metrics,
+    event_metrics,
+    fold_summary,
+    full_report,
+    softmax,
+    wilson_interval,
+)
+from eegsnn.pipeline.modelspec import build_model_config, default_loss
+from eegsnn.pipeline.run import (
+    EvaluationResult,
+    FoldResult,
+    RunResult,
+    check_compatible,
+    encode_windows,
+    evaluate_run,
+    load_run_model,
+    make_folds,
+    oversample,
+    run_pipeline,
+)
+from eegsnn.pipeline.spec import STAGES, PipelineSpec, get_pipeline, list_pipelines
+
+__all__ = [
+    "BASELINES",
+    "STAGES",
+    "EvaluationResult",
+    "FoldResult",
+    "PipelineSpec",
+    "RunResult",
+    "aggregate_recordings",
+    "apply_overrides",
+    "binary_metrics",
+    "build_model_config",
+    "check_compatible",
+    "deep_merge",
+    "default_loss",
+    "encode_windows",
+    "evaluate_run",
+    "event_metrics",
+    "fold_summary",
+    "full_report",
+    "get_pipeline",
+    "list_pipelines",
+    "load_run_model",
+    "make_folds",
+    "oversample",
+    "resolve_study_config",
+    "run_baseline",
+    "run_pipeline",
+    "softmax",
+    "spectral_features",
+    "wilson_interval",
+]

@@ -1,0 +1,247 @@
+r"""Clinical-research metrics on top of :mod:`eegsnn.evaluate.metrics` (pure NumPy).
+
+* :func:`softmax`: logits ``[N, K]`` -> probabilities.
+* :func:`binary_metrics`: one class against the rest (``positive``): sensitivity (recall of
+  the positive class), specificity, PPV, NPV, and ROC-AUC from the positive-class
+  probability, with the ROC curve points.
+* :func:`wilson_interval`: 95 % Wilson score interval of a proportion :math:`k/n`.
+* :func:`fold_summary`: mean, standard deviation and a 95 % Student-t interval over folds.
+* :func:`aggregate_recordings`: one prediction per recording from the mean probability of
+  its windows (Bonn segments, whole trials).
+* :func:`event_metrics`: event-level sensitivity and false alarms per hour on long
+  recordings scored with sliding windows (CHB-MIT style).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from eegsnn.errors import ConfigError
+from eegsnn.evaluate.metrics import classification_report, roc_auc
+
+__all__ = ["aggregate_recordings", "binary_metrics", "event_metrics", "fold_summary",
+           "full_report", "roc_curve", "softmax", "wilson_interval"]
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of ``[N, K]`` logits (float64, numerically stable)."""
+    z = np.asarray(logits, dtype=np.float64)
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def wilson_interval(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    r"""95 % Wilson score interval of the proportion ``k / n`` (``(nan, nan)`` if ``n = 0``).
+
+    .. math:: \frac{\hat p + z^2/2n \pm z\sqrt{\hat p(1-\hat p)/n + z^2/4n^2}}{1 + z^2/n}
+    """
+    if n <= 0:
+        return (float("nan"), float("nan"))
+    p = k / n
+    denom = 1.0 + z * z / n
+    center = (p + z * z / (2 * n)) / denom
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (float(max(0.0, center - half)), float(min(1.0, center + half)))
+
+
+def roc_curve(y_true: np.ndarray, scores: np.ndarray) -> dict[str, list[float]]:
+    """ROC points (false-positive rate, true-positive rate) for every score threshold."""
+    t = np.asarray(y_true).astype(bool)
+    s = np.asarray(scores, dtype=np.float64)
+    order = np.argsort(-s, kind="mergesort")
+    s, t = s[order], t[order]
+    distinct = np.r_[np.flatnonzero(np.diff(s)), s.size - 1]
+    tps = np.cumsum(t)[distinct]
+    fps = (1 + distinct) - tps
+    n_pos, n_neg = max(int(t.sum()), 1), max(int((~t).sum()), 1)
+    return {"fpr": [0.0, *(fps / n_neg).tolist()], "tpr": [0.0, *(tps / n_pos).tolist()]}
+
+
+def binary_metrics(y_true: Sequence[int] | np.ndarray, proba: np.ndarray, positive: int,
+                   ) -> dict[str, Any]:
+    """Class ``positive`` against the rest, predicted by the arg-max of ``proba [N, K]``.
+
+    Returns ``sensitivity``, ``specificity``, ``ppv``, ``npv`` (each with a 95 % Wilson
+    interval under ``ci``), the counts ``tp``, ``fn``, ``tn``, ``fp``, ``roc_auc`` of the
+    positive-class probability (``None`` when only one side is present) and ``roc`` points.
+    """
+    y = np.asarray(y_true, dtype=np.int64)
+    proba = np.asarray(proba, dtype=np.float64)
+    if proba.ndim != 2 or proba.shape[0] != y.size:
+        raise ConfigError(f"proba must be [N, K] with N={y.size}, got {proba.shape}")
+    pos_true = y == positive
+    pos_pred = proba.argmax(axis=1) == positive
+    tp = int(np.sum(pos_true & pos_pred))
+    fn = int(np.sum(pos_true & ~pos_pred))
+    tn = int(np.sum(~pos_true & ~pos_pred))
+    fp = int(np.sum(~pos_true & pos_pred))
+
+    def ratio(a: int, b: int) -> float | None:
+        return a / b if b else None
+
+    out: dict[str, Any] = {
+        "positive_class_index": int(positive), "tp": tp, "fn": fn, "tn": tn, "fp": fp,
+        "sensitivity": ratio(tp, tp + fn), "specificity": ratio(tn, tn + fp),
+        "ppv": ratio(tp, tp + fp), "npv": ratio(tn, tn + fn),
+        "ci": {"sensitivity": wilson_interval(tp, tp + fn),
+               "specificity": wilson_interval(tn, tn + fp)},
+        "roc_auc": None, "roc": None,
+    }
+    if 0 < pos_true.sum() < y.size:
+        score = proba[:, positive]
+        out["roc_auc"] = roc_auc(pos_true.astype(np.int64), score)
+        out["roc"] = roc_curve(pos_true, score)
+    return out
+
+
+def full_report(y_true: np.ndarray, proba: np.ndarray, class_names: Sequence[str],
+                positive_class: str | None = None) -> dict[str, Any]:
+    """Every metric of a set of predictions: accuracy, balanced accuracy, kappa, macro-F1,
+    confusion matrix, per-class scores, a Wilson interval on accuracy, one-vs-rest ROC-AUC
+    per class (macro mean), and :func:`binary_metrics` for ``positive_class``."""
+    y = np.asarray(y_true, dtype=np.int64)
+    proba = np.asarray(proba, dtype=np.float64)
+    k = len(class_names)
+    pred = proba.argmax(axis=1)
+    scores = proba if k == 2 else None
+    rep = classification_report(y, pred, scores, num_classes=k)
+    if k == 2 and "roc_auc" in rep:
+        rep["roc_auc"] = roc_auc(y, proba[:, 1])
+    rep["class_names"] = list(class_names)
+    correct = int(np.sum(pred == y))
+    rep["accuracy_ci"] = wilson_interval(correct, y.size)
+    ovr = {}
+    for c, name in enumerate(class_names):
+        if 0 < np.sum(y == c) < y.size:
+            ovr[name] = roc_auc((y == c).astype(np.int64), proba[:, c])
+    rep["roc_auc_ovr"] = ovr
+    rep["roc_auc_ovr_macro"] = float(np.mean(list(ovr.values()))) if ovr else None
+    if positive_class is not None:
+        if positive_class not in class_names:
+            raise ConfigError(f"positive class {positive_class!r} is not one of "
+                              f"{list(class_names)}")
+        rep["positive"] = {"class": positive_class,
+                           **binary_metrics(y, proba, list(class_names).index(positive_class))}
+    return rep
+
+
+def aggregate_recordings(recording: Sequence[str] | np.ndarray, y_true: np.ndarray,
+                         proba: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One row per recording: ``(names, y, mean probability)``.
+
+    Raises:
+        ConfigError: a recording whose windows carry different labels (then a whole-recording
+        label is undefined; score windows or events instead).
+    """
+    rec = np.asarray(recording).astype(str)
+    y = np.asarray(y_true, dtype=np.int64)
+    names, inverse = np.unique(rec, return_inverse=True)
+    labels = np.empty(names.size, dtype=np.int64)
+    mean = np.zeros((names.size, proba.shape[1]))
+    for i in range(names.size):
+        members = inverse == i
+        ys = np.unique(y[members])
+        if ys.size != 1:
+            raise ConfigError(f"recording {names[i]} has windows of several classes; "
+                              "recording-level scores need one label per recording")
+        labels[i] = ys[0]
+        mean[i] = proba[members].mean(axis=0)
+    return names, labels, mean
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """``[start, stop)`` index ranges of consecutive true values."""
+    out, start = [], None
+    for i, v in enumerate(mask):
+        if v and start is None:
+            start = i
+        elif not v and start is not None:
+            out.append((start, i))
+            start = None
+    if start is not None:
+        out.append((start, mask.size))
+    return out
+
+
+def event_metrics(recording: np.ndarray, onset_s: np.ndarray, y_true: np.ndarray,
+                  y_pred: np.ndarray, positive: int, window_s: float, step_s: float,
+                  min_windows: int = 1) -> dict[str, Any]:
+    """Event-level scores of sliding-window predictions on long recordings.
+
+    Per recording, windows are ordered by onset. A *true event* is a run of consecutive
+    windows labelled ``positive`` (windows no more than ``step_s`` apart); a *detection* is
+    a run of at least ``min_windows`` consecutive windows predicted ``positive``. An event
+    is detected when a detection overlaps it in time; a detection overlapping no event is a
+    false alarm. Time covered: from the first window's onset to the last window's end.
+
+    Returns:
+        ``events``, ``detected``, ``event_sensitivity``, ``false_alarms``, ``hours``,
+        ``false_alarms_per_hour``, ``mean_latency_s`` (detection onset minus event onset,
+        over detected events; negative when a detection starts before the annotated onset).
+    """
+    if min_windows < 1:
+        raise ConfigError(f"events.min_windows must be >= 1, got {min_windows}")
+    rec = np.asarray(recording).astype(str)
+    onset = np.asarray(onset_s, dtype=np.float64)
+    n_events = n_detected = n_false = 0
+    hours = 0.0
+    latencies: list[float] = []
+    for name in np.unique(rec):
+        idx = np.flatnonzero(rec == name)
+        idx = idx[np.argsort(onset[idx], kind="stable")]
+        t = onset[idx]
+        hours += (t[-1] + window_s - t[0]) / 3600.0
+        gap_break = np.r_[False, np.diff(t) > step_s + 1e-6]
+
+        def spans(mask: np.ndarray, minimum: int, t=t, gap_break=gap_break
+                  ) -> list[tuple[float, float]]:
+            out = []
+            for a, b in _runs(mask):
+                cut = [a, *(a + 1 + np.flatnonzero(gap_break[a + 1:b])).tolist(), b]
+                for s, e in zip(cut[:-1], cut[1:], strict=True):
+                    if e - s >= minimum:
+                        out.append((float(t[s]), float(t[e - 1] + window_s)))
+            return out
+
+        events = spans(np.asarray(y_true)[idx] == positive, 1)
+        dets = spans(np.asarray(y_pred)[idx] == positive, min_windows)
+        n_events += len(events)
+        for es, ee in events:
+            hits = [ds for ds, de in dets if ds < ee and es < de]
+            if hits:
+                n_detected += 1
+                latencies.append(min(hits) - es)
+        n_false += sum(1 for ds, de in dets if not any(ds < ee and es < de for es, ee in events))
+    return {
+        "events": n_events, "detected": n_detected,
+        "event_sensitivity": n_detected / n_events if n_events else None,
+        "false_alarms": n_false, "hours": hours,
+        "false_alarms_per_hour": n_false / hours if hours > 0 else None,
+        "mean_latency_s": float(np.mean(latencies)) if latencies else None,
+        "min_windows": int(min_windows),
+    }
+
+
+def fold_summary(values: Sequence[float | None]) -> dict[str, Any]:
+    """Mean, sample standard deviation and 95 % Student-t interval of per-fold values.
+
+    ``None`` values (a metric undefined on a fold) are left out; with fewer than two values
+    the interval is ``None``.
+    """
+    v = np.array([x for x in values if x is not None], dtype=np.float64)
+    if v.size == 0:
+        return {"mean": None, "std": None, "ci95": None, "n": 0, "values": []}
+    out: dict[str, Any] = {"mean": float(v.mean()), "n": int(v.size), "values": v.tolist()}
+    if v.size >= 2:
+        from scipy import stats
+
+        sd = float(v.std(ddof=1))
+        half = float(stats.t.ppf(0.975, v.size - 1) * sd / np.sqrt(v.size))
+        out.update(std=sd, ci95=(float(v.mean() - half), float(v.mean() + half)))
+    else:
+        out.update(std=None, ci95=None)
+    return out

@@ -1,0 +1,105 @@
+"""The ``model`` section of a study config -> an :mod:`eegsnn.model` config.
+
+Two forms. The short form builds a feedforward stack::
+
+    model:
+      hidden: [64]                 # hidden layer sizes
+      neuron: {type: leaky, beta: 0.9, surrogate: {type: fast_sigmoid, slope: 25}}
+      dropout: 0.0                 # dropout after each hidden neuron layer
+      readout: mean                # count | final | max | mean
+
+giving ``linear(L->64) -> leaky -> linear(64->K) -> leaky(reset none)`` for ``L`` encoder
+lines and ``K`` classes; the output layer is a non-spiking integrator whose membrane is the
+readout (``readout: count`` keeps it spiking). The full form lists ``layers`` as
+:func:`eegsnn.model.build_model` takes them; ``out_features: classes`` is replaced by the
+number of classes, and ``input_shape`` is filled in from the encoder.
+
+The loss follows the readout (cross-entropy on the membrane reduced the same way, or on
+spike counts for ``count``) unless ``train.loss`` is given.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from eegsnn.errors import ConfigError
+
+__all__ = ["build_model_config", "default_loss", "validate_model_spec"]
+
+_DEFAULT_NEURON = {"type": "leaky", "beta": 0.9,
+                   "surrogate": {"type": "fast_sigmoid", "slope": 25.0}}
+_SHORT_KEYS = {"hidden", "neuron", "dropout", "readout"}
+_FULL_KEYS = {"layers", "readout"}
+
+
+def validate_model_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """Check the ``model`` section and fill defaults (a new dict)."""
+    if not isinstance(spec, Mapping):
+        raise ConfigError(f"model: expected a mapping, got {type(spec).__name__}")
+    spec = copy.deepcopy(dict(spec))
+    if "layers" in spec:
+        unknown = set(spec) - _FULL_KEYS
+        if unknown:
+            raise ConfigError(f"model: with 'layers', only 'readout' may be given too "
+                              f"(unknown: {sorted(unknown)})")
+        if not isinstance(spec["layers"], list) or not spec["layers"]:
+            raise ConfigError("model.layers must be a non-empty list")
+        spec.setdefault("readout", "mean")
+    else:
+        unknown = set(spec) - _SHORT_KEYS
+        if unknown:
+            raise ConfigError(f"model: unknown key(s) {sorted(unknown)} (known: "
+                              f"{', '.join(sorted(_SHORT_KEYS | _FULL_KEYS))})")
+        hidden = spec.get("hidden", [64])
+        if isinstance(hidden, int):
+            hidden = [hidden]
+        if not isinstance(hidden, list) or not all(isinstance(h, int) and h > 0
+                                                   for h in hidden):
+            raise ConfigError(f"model.hidden must be a list of positive ints, got {hidden!r}")
+        neuron = spec.get("neuron", _DEFAULT_NEURON)
+        if not isinstance(neuron, Mapping) or "type" not in neuron:
+            raise ConfigError("model.neuron must be a mapping with a 'type' (e.g. leaky)")
+        p = spec.get("dropout", 0.0)
+        if not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
+            raise ConfigError(f"model.dropout must be in [0, 1), got {p!r}")
+        spec = {"hidden": hidden, "neuron": dict(neuron), "dropout": float(p),
+                "readout": spec.get("readout", "mean")}
+    from eegsnn.model import READOUTS
+
+    if spec["readout"] not in READOUTS:
+        raise ConfigError(f"model.readout must be one of {', '.join(READOUTS)}, got "
+                          f"{spec['readout']!r}")
+    return spec
+
+
+def build_model_config(spec: Mapping[str, Any], n_inputs: int, n_classes: int
+                       ) -> dict[str, Any]:
+    """A :func:`eegsnn.model.build_model` config for ``n_inputs`` lines, ``n_classes``."""
+    spec = validate_model_spec(spec)
+    if "layers" in spec:
+        layers = copy.deepcopy(spec["layers"])
+        for layer in layers:
+            if isinstance(layer, dict) and layer.get("out_features") == "classes":
+                layer["out_features"] = n_classes
+    else:
+        layers = []
+        for h in spec["hidden"]:
+            layers.append({"type": "linear", "out_features": h})
+            layers.append(copy.deepcopy(spec["neuron"]))
+            if spec["dropout"] > 0:
+                layers.append({"type": "dropout", "p": spec["dropout"]})
+        layers.append({"type": "linear", "out_features": n_classes})
+        out = copy.deepcopy(spec["neuron"])
+        if spec["readout"] != "count":
+            out["reset_mechanism"] = "none"
+        layers.append(out)
+    return {"input_shape": [int(n_inputs)], "layers": layers, "readout": spec["readout"]}
+
+
+def default_loss(readout: str) -> dict[str, Any]:
+    """Loss matching a readout: CE on spike counts, or on the membrane reduced alike."""
+    if readout == "count":
+        return {"type": "ce_count"}
+    return {"type": "ce_membrane", "reduce": readout}

@@ -1,0 +1,62 @@
+"""Plotting library (matplotlib, optional extra ``eegsnn[plot]``), safe without a display.
+
+Every function takes arrays (time-major spikes ``[T, ...]``, NumPy or MLX) or the engine's
+records and returns a :class:`matplotlib.figure.Figure` built without pyplot; save it with
+:func:`save_figure` (atomic)::
+
+    from eegsnn.visualization import spike_raster, save_figure
+
+    fig = spike_raster(spikes, dt_s=1 / 160)
+    save_figure(fig, "raster.png")
+
+=========================  =====================================================
+function                   shows
+=========================  =====================================================
+:func:`spike_raster`       spikes of each neuron / encoder line over time
+:func:`membrane_traces`    membrane potentials with threshold and spikes
+:func:`eeg_and_spikes`     EEG channels above the spike lines that encode them
+:func:`surrogate_curves`   Heaviside forward and surrogate backward passes
+:func:`training_curves`    loss / accuracy per epoch (``history.json``)
+:func:`confusion_matrix_plot`  confusion matrix (``metrics.json``)
+:func:`roc_plot`           ROC curve(s) and AUC (:func:`roc_curve` gives the points)
+:func:`firing_rate_histogram`  per-neuron firing rates, one panel per layer
+:func:`reservoir_activity` reservoir raster by E/I population, population rate
+=========================  =====================================================
+
+matplotlib is imported when a plot is made, not when this package is imported; without it
+a plot raises :class:`~eegsnn.interop._extras.MissingExtraError` ("Plotting needs the
+'plot' extra: pip install 'eegsnn[plot]'").
+"""
+
+from __future__ import annotations
+
+from eegsnn.visualization._figure import save_figure
+from eegsnn.visualization.signals import eeg_and_spikes
+from eegsnn.visualization.spikes import (
+    firing_rate_histogram,
+    membrane_traces,
+    reservoir_activity,
+    spike_raster,
+)
+from eegsnn.visualization.surrogates import surrogate_curves, surrogate_values
+from eegsnn.visualization.training import (
+    confusion_matrix_plot,
+    roc_curve,
+    roc_plot,
+    training_curves,
+)
+
+__all__ = [
+    "confusion_matrix_plot",
+    "eeg_and_spikes",
+    "firing_rate_histogram",
+    "membrane_traces",
+    "reservoir_activity",
+    "roc_curve",
+    "roc_plot",
+    "save_figure",
+    "spike_raster",
+    "surrogate_curves",
+    "surrogate_values",
+    "training_curves",
+]

@@ -1,0 +1,197 @@
+"""Plots of spiking activity: rasters, membrane traces, firing-rate histograms, reservoirs.
+
+All take time-major arrays (``[T, N]`` for one sample or ``[T, B, N]`` with ``sample=``
+choosing the trial), NumPy or MLX, and return a headless :class:`matplotlib.figure.Figure`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from eegsnn.errors import ConfigError
+from eegsnn.visualization._figure import as_numpy, blank_figure, new_figure, time_axis
+
+__all__ = ["firing_rate_histogram", "membrane_traces", "reservoir_activity", "spike_raster"]
+
+
+def _trial(arr: np.ndarray, sample: int, name: str, where: str) -> np.ndarray:
+    """``[T, N]`` from ``[T, N]`` or ``[T, B, N]`` (trial ``sample``)."""
+    if arr.ndim == 3:
+        if not -arr.shape[1] <= sample < arr.shape[1]:
+            raise ConfigError(f"{where}: sample={sample} but {name} holds {arr.shape[1]} "
+                              "trials ([T, B, N])")
+        return arr[:, sample, :]
+    return arr
+
+
+def _raster(ax: Any, spikes: np.ndarray, times: np.ndarray, colors: Any = None,
+            size: float = 4.0) -> int:
+    t_idx, n_idx = np.nonzero(spikes > 0)
+    if t_idx.size:
+        c = "k" if colors is None else np.asarray(colors)[n_idx]
+        ax.scatter(times[t_idx], n_idx, s=size, c=c, marker="|", linewidths=0.8)
+    ax.set_ylim(-0.5, spikes.shape[1] - 0.5)
+    ax.set_xlim(times[0], times[-1] + (times[1] - times[0] if times.size > 1 else 1.0))
+    return int(t_idx.size)
+
+
+def spike_raster(spikes: Any, *, sample: int = 0, dt_s: float | None = None,
+                 line_names: Sequence[str] | None = None, colors: Sequence[Any] | None = None,
+                 title: str | None = None, figsize: tuple[float, float] = (8, 4)) -> Any:
+    """Spike raster: one row per neuron/line, a tick at each step where it spikes.
+
+    Args:
+        spikes: ``[T, N]`` or ``[T, B, N]`` (0/1, or event counts: any value > 0 is a spike).
+        sample: trial to show for ``[T, B, N]`` input.
+        dt_s: step length; the x axis is in seconds when given, in steps otherwise.
+        line_names: ``N`` labels for the y axis (shown when ``N <= 40``).
+        colors: ``N`` colours (e.g. by channel or ON/OFF kind).
+        title: figure title (default: the number of spikes shown).
+    """
+    where = "spike_raster"
+    arr = _trial(as_numpy(spikes, "spikes", (2, 3), where), sample, "spikes", where)
+    times, xlabel = time_axis(arr.shape[0], dt_s)
+    fig, ax = new_figure(figsize=figsize)
+    if colors is not None and len(colors) != arr.shape[1]:
+        raise ConfigError(f"{where}: {len(colors)} colors for {arr.shape[1]} lines")
+    count = _raster(ax, arr, times, colors)
+    ax.set(xlabel=xlabel, ylabel="neuron / line")
+    if line_names is not None:
+        if len(line_names) != arr.shape[1]:
+            raise ConfigError(f"{where}: {len(line_names)} line_names for {arr.shape[1]} lines")
+        if arr.shape[1] <= 40:
+            ax.set_yticks(range(arr.shape[1]), [str(n) for n in line_names], fontsize=7)
+    ax.set_title(title or f"spike raster ({count} spikes, {arr.shape[1]} lines)")
+    return fig
+
+
+def membrane_traces(membrane: Any, *, spikes: Any | None = None,
+                    threshold: float | None = None, neurons: Sequence[int] | None = None,
+                    sample: int = 0, dt_s: float | None = None, title: str | None = None,
+                    figsize: tuple[float, float] = (8, 4)) -> Any:
+    """Membrane potential of a few neurons over time, with threshold and spike markers.
+
+    Args:
+        membrane: ``[T, N]`` or ``[T, B, N]`` (e.g. the ``membrane`` a neuron's ``unroll``
+            returns).
+        spikes: optional spikes of the same shape, marked with dots on the traces.
+        threshold: optional firing threshold, drawn as a dashed line.
+        neurons: indices to show (default: the first ``min(N, 5)``).
+    """
+    where = "membrane_traces"
+    mem = _trial(as_numpy(membrane, "membrane", (2, 3), where), sample, "membrane", where)
+    spk = None
+    if spikes is not None:
+        spk_all = as_numpy(spikes, "spikes", (2, 3), where)
+        if spk_all.shape != np.shape(np.asarray(membrane)):
+            raise ConfigError(f"{where}: spikes shape {spk_all.shape} differs from membrane "
+                              f"shape {np.shape(np.asarray(membrane))}")
+        spk = _trial(spk_all, sample, "spikes", where)
+    idx = list(range(min(mem.shape[1], 5))) if neurons is None else [int(i) for i in neurons]
+    bad = [i for i in idx if not 0 <= i < mem.shape[1]]
+    if bad:
+        raise ConfigError(f"{where}: neurons {bad} out of range (N = {mem.shape[1]})")
+    times, xlabel = time_axis(mem.shape[0], dt_s)
+    fig, ax = new_figure(figsize=figsize)
+    for i in idx:
+        (line,) = ax.plot(times, mem[:, i], lw=1.0, label=f"neuron {i}")
+        if spk is not None:
+            hit = spk[:, i] > 0
+            ax.plot(times[hit], mem[hit, i], "o", ms=3, color=line.get_color())
+    if threshold is not None:
+        ax.axhline(float(threshold), ls="--", color="0.4", lw=0.8, label="threshold")
+    ax.set(xlabel=xlabel, ylabel="membrane potential", title=title or "membrane traces")
+    ax.legend(fontsize=7, loc="upper right")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def _rates(spikes: Any, name: str, dt_s: float | None) -> np.ndarray:
+    arr = as_numpy(spikes, name, (1, 2, 3), "firing_rate_histogram")
+    if arr.ndim == 1:  # already per-neuron rates
+        return arr
+    rates = arr.reshape(arr.shape[0], -1, arr.shape[-1]).mean(axis=(0, 1))
+    return rates / dt_s if dt_s else rates
+
+
+def firing_rate_histogram(spikes: Any | Mapping[str, Any], *, dt_s: float | None = None,
+                          bins: int = 20, title: str | None = None,
+                          figsize: tuple[float, float] | None = None) -> Any:
+    """Histogram of per-neuron firing rates, one panel per layer.
+
+    Args:
+        spikes: ``[T, N]`` / ``[T, B, N]`` spikes, ``[N]`` rates, or a dict ``layer name ->``
+            either of those (one panel each).
+        dt_s: step length: rates in Hz when given, else spikes per step.
+        bins: histogram bins.
+    """
+    layers = dict(spikes) if isinstance(spikes, Mapping) else {"spikes": spikes}
+    if not layers:
+        raise ConfigError("firing_rate_histogram: no layers given")
+    if dt_s is not None and not dt_s > 0:
+        raise ConfigError(f"firing_rate_histogram: dt_s must be > 0, got {dt_s}")
+    n = len(layers)
+    fig, axes = new_figure(1, n, figsize=figsize or (4 * n, 3.5), squeeze=False)
+    unit = "Hz" if dt_s else "spikes / step"
+    for ax, (name, value) in zip(axes[0], layers.items(), strict=True):
+        rates = _rates(value, str(name), dt_s)
+        ax.hist(rates, bins=bins, color="tab:blue", edgecolor="white")
+        silent = float(np.mean(rates == 0))
+        ax.set(xlabel=f"firing rate ({unit})", ylabel="neurons",
+               title=f"{name}: mean {rates.mean():.3g}, silent {100 * silent:.0f}%")
+        ax.title.set_fontsize(9)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def reservoir_activity(spikes: Any, *, excitatory: Any | None = None, sample: int = 0,
+                       dt_s: float | None = None, max_neurons: int = 400,
+                       title: str | None = None, figsize: tuple[float, float] = (9, 6)) -> Any:
+    """Reservoir (liquid) activity: raster by population, population rate, rate histogram.
+
+    Args:
+        spikes: reservoir spikes ``[T, N]`` or ``[T, B, N]``.
+        excitatory: boolean ``[N]`` mask of excitatory neurons (e.g. from
+            :class:`eegsnn.nn.reservoir.Reservoir`), or an int: the first ``k`` neurons are
+            excitatory. Excitatory rows are drawn red and first, inhibitory blue.
+        max_neurons: rows shown in the raster (evenly subsampled beyond that).
+    """
+    where = "reservoir_activity"
+    arr = _trial(as_numpy(spikes, "spikes", (2, 3), where), sample, "spikes", where)
+    n = arr.shape[1]
+    if excitatory is None:
+        exc = np.ones(n, dtype=bool)
+    elif isinstance(excitatory, (int, np.integer)):
+        exc = np.arange(n) < int(excitatory)
+    else:
+        exc = np.asarray(excitatory, dtype=bool).reshape(-1)
+        if exc.size != n:
+            raise ConfigError(f"{where}: excitatory mask has {exc.size} entries for {n} neurons")
+    order = np.concatenate([np.flatnonzero(exc), np.flatnonzero(~exc)])
+    if order.size > max_neurons:
+        order = order[np.linspace(0, order.size - 1, max_neurons).astype(int)]
+    colors = np.where(exc[order], "tab:red", "tab:blue")
+    times, xlabel = time_axis(arr.shape[0], dt_s)
+    fig = blank_figure(figsize)
+    grid = fig.add_gridspec(2, 2, height_ratios=(3, 1.4), width_ratios=(3, 1.2))
+    ax_r = fig.add_subplot(grid[0, :])
+    ax_p = fig.add_subplot(grid[1, 0], sharex=ax_r)
+    ax_h = fig.add_subplot(grid[1, 1])
+    _raster(ax_r, arr[:, order], times, colors, size=2.0)
+    ax_r.set(ylabel="neuron (E red, I blue)",
+             title=title or f"reservoir activity ({n} neurons, {int(exc.sum())} E)")
+    scale = 1.0 / dt_s if dt_s else 1.0
+    unit = "Hz" if dt_s else "spikes / step"
+    for mask, color, label in ((exc, "tab:red", "E"), (~exc, "tab:blue", "I")):
+        if mask.any():
+            ax_p.plot(times, arr[:, mask].mean(axis=1) * scale, color=color, lw=1, label=label)
+    ax_p.set(xlabel=xlabel, ylabel=f"rate ({unit})")
+    ax_p.legend(fontsize=7)
+    rates = arr.mean(axis=0) * scale
+    ax_h.hist(rates, bins=20, color="0.4", edgecolor="white")
+    ax_h.set(xlabel=f"rate ({unit})", ylabel="neurons")
+    return fig

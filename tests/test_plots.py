@@ -1,0 +1,223 @@
+"""Plotting library: every plot renders to a non-empty PNG without a display; ROC points
+match scikit-learn; bad input gets eegsnn errors; a missing matplotlib gives one line."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import numpy as np
+import pytest
+
+import eegsnn  # noqa: F401  (BLAS before mlx.core)
+
+pytest.importorskip("matplotlib")
+
+from eegsnn.errors import ConfigError, DataError  # noqa: E402
+from eegsnn.interop._extras import MissingExtraError  # noqa: E402
+from eegsnn.visualization import (  # noqa: E402
+    confusion_matrix_plot,
+    eeg_and_spikes,
+    firing_rate_histogram,
+    membrane_traces,
+    reservoir_activity,
+    roc_curve,
+    roc_plot,
+    save_figure,
+    spike_raster,
+    surrogate_curves,
+    surrogate_values,
+    training_curves,
+)
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(autouse=True)
+def _no_display(monkeypatch):
+    """Headless: no DISPLAY, Agg requested; the library must not need pyplot either."""
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+
+
+def _check_png(fig, path, min_bytes: int = 5000):
+    out = save_figure(fig, path)
+    data = out.read_bytes()
+    assert data[:8] == PNG_MAGIC and len(data) > min_bytes
+    # not a blank canvas: many distinct pixel values
+    from matplotlib.image import imread
+
+    img = imread(out)
+    assert img.shape[0] > 200 and np.unique(img.reshape(-1, img.shape[-1]), axis=0).shape[0] > 20
+    assert not [p for p in os.listdir(out.parent) if p.startswith(".")]  # atomic: no temp
+    return img
+
+
+@pytest.fixture(scope="module")
+def eeg_code(shared_data):
+    """Two real EEGMMIDB windows (R04, 8 channels, 2 s) and their delta code."""
+    from eegsnn.encode import EEGEncoder
+    from eegsnn.io import read_recording
+
+    raw = read_recording(shared_data / "eegmmidb" / "S001" / "S001R04.edf").raw
+    data = raw.get_data(picks=list(range(8))) * 1e6
+    x = np.stack([data[:, 160 * k:160 * k + 320] for k in (10, 20)]).astype(np.float32)
+    enc = EEGEncoder("delta", threshold=0.5, sfreq_hz=float(raw.info["sfreq"])).fit(x)
+    names = list(raw.ch_names[:8])
+    enc.ch_names_ = names
+    return x, enc, np.array(enc.transform(x)), names
+
+
+def test_spike_raster_and_membrane_from_a_real_neuron(tmp_path, eeg_code):
+    import mlx.core as mx
+
+    from eegsnn.nn import Leaky
+
+    x, enc, spikes, names = eeg_code
+    assert spikes.sum() > 100
+    img = _check_png(spike_raster(spikes, sample=1, dt_s=1 / 160,
+                                  line_names=[f"{r['channel']}-{r['kind']}" for r in enc.layout]),
+                     tmp_path / "raster.png")
+    assert img.mean() < 1.0  # something dark was drawn
+    lif = Leaky(beta=0.9, reset_mechanism="subtract")
+    drive = mx.array(spikes[:, :, :6] * 0.6)
+    spk, mem, _ = lif.unroll(drive)
+    _check_png(membrane_traces(mem, spikes=spk, threshold=1.0, neurons=[0, 2, 4]),
+               tmp_path / "membrane.png")
+
+
+def test_eeg_beside_its_spikes(tmp_path, eeg_code):
+    x, enc, spikes, names = eeg_code
+    fig = eeg_and_spikes(x, spikes, sfreq_hz=160.0, layout=enc.layout, sample=0,
+                         channels=[names[0], 3, names[5]])
+    _check_png(fig, tmp_path / "eeg_spikes.png")
+    # without a layout the lines are split evenly over the channels
+    _check_png(eeg_and_spikes(x[0], spikes[:, 0], sfreq_hz=160.0), tmp_path / "eeg2.png")
+    with pytest.raises(ConfigError, match="unknown channel"):
+        eeg_and_spikes(x, spikes, sfreq_hz=160.0, layout=enc.layout, channels=["Nope"])
+    with pytest.raises(ConfigError, match="layout has"):
+        eeg_and_spikes(x, spikes, sfreq_hz=160.0, layout=enc.layout[:-1])
+
+
+def test_surrogate_curves_show_the_real_backward_pass(tmp_path):
+    from eegsnn import surrogate
+
+    x = np.array([-0.2, 0.0, 0.1])
+    fwd, bwd = surrogate_values(surrogate.fast_sigmoid(slope=25.0), x)
+    np.testing.assert_array_equal(fwd, [0.0, 0.0, 1.0])  # H(0) = 0
+    np.testing.assert_allclose(bwd, 1.0 / (1.0 + 25.0 * np.abs(x)) ** 2, rtol=1e-6)
+    fwd, bwd = surrogate_values(surrogate.triangular(width=0.5), x)
+    np.testing.assert_allclose(bwd, np.maximum(0, 1 - np.abs(x) / 0.5) / 0.5, rtol=1e-6)
+    _check_png(surrogate_curves(), tmp_path / "surrogates.png")
+    _check_png(surrogate_curves({"fs k=5": surrogate.fast_sigmoid(5.0), "atan": "atan"},
+                                x_range=(-2, 2)), tmp_path / "surrogates2.png")
+    with pytest.raises(ConfigError, match="increasing"):
+        surrogate_curves(x_range=(1, -1))
+
+
+def test_training_curves_from_history_file(tmp_path):
+    history = [{"epoch": e, "train_loss": 1.0 / e, "train_accuracy": 0.5 + 0.05 * e,
+                "val_loss": 1.2 / e, "val_accuracy": 0.45 + 0.05 * e} for e in range(1, 6)]
+    path = tmp_path / "history.json"
+    path.write_text(json.dumps(history))
+    _check_png(training_curves(path), tmp_path / "curves.png")
+    with pytest.raises(ConfigError, match="empty"):
+        training_curves([])
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(DataError, match="bad.json"):
+        training_curves(bad)
+
+
+def test_confusion_matrix_plot(tmp_path):
+    cm = np.array([[30, 5], [8, 27]])
+    _check_png(confusion_matrix_plot(cm, class_names=["left", "right"], normalize=True),
+               tmp_path / "cm.png")
+    _check_png(confusion_matrix_plot(np.diag([3, 4, 5]) + 1), tmp_path / "cm3.png")
+    with pytest.raises(ConfigError, match="square"):
+        confusion_matrix_plot(np.ones((2, 3)))
+    with pytest.raises(ConfigError, match="class names"):
+        confusion_matrix_plot(cm, class_names=["a"])
+
+
+def test_roc_curve_points_by_hand_and_against_sklearn(tmp_path):
+    # scores 0.9 (pos), 0.8 (neg), 0.7 (pos), 0.7 (neg), 0.2 (neg)
+    fpr, tpr, thr = roc_curve([1, 0, 1, 0, 0], [0.9, 0.8, 0.7, 0.7, 0.2])
+    np.testing.assert_allclose(fpr, [0, 0, 1 / 3, 2 / 3, 1])
+    np.testing.assert_allclose(tpr, [0, 0.5, 0.5, 1, 1])
+    assert thr[0] == np.inf and list(thr[1:]) == [0.9, 0.8, 0.7, 0.2]
+    metrics = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 300)
+    s = np.round(rng.normal(y * 0.8, 1.0), 1)  # ties on purpose
+    fpr, tpr, thr = roc_curve(y, s)
+    f2, t2, _ = metrics.roc_curve(y, s, drop_intermediate=False)
+    np.testing.assert_allclose(fpr, f2)
+    np.testing.assert_allclose(tpr, t2)
+    assert np.trapezoid(tpr, fpr) == pytest.approx(metrics.roc_auc_score(y, s))
+    _check_png(roc_plot(y, s, class_names=["rest", "task"]), tmp_path / "roc.png")
+    logits = rng.normal(size=(300, 3)) + np.eye(3)[rng.integers(0, 3, 300)]
+    _check_png(roc_plot(rng.integers(0, 3, 300), logits), tmp_path / "roc3.png")
+    with pytest.raises(ConfigError, match="both classes"):
+        roc_curve([1, 1], [0.1, 0.2])
+
+
+def test_firing_rate_histogram_and_reservoir_activity(tmp_path):
+    rng = np.random.default_rng(0)
+    rates = rng.uniform(0, 0.3, 200)
+    spikes = (rng.random((100, 4, 200)) < rates).astype(np.float32)
+    _check_png(firing_rate_histogram({"hidden": spikes, "output": spikes[..., :10],
+                                      "given rates": rates}, dt_s=1e-3),
+               tmp_path / "rates.png")
+    _check_png(reservoir_activity(spikes, excitatory=160, dt_s=1e-3), tmp_path / "res.png")
+    with pytest.raises(ConfigError, match="excitatory mask"):
+        reservoir_activity(spikes, excitatory=np.ones(5, bool))
+
+
+def test_reservoir_activity_of_a_real_reservoir(tmp_path):
+    import mlx.core as mx
+
+    from eegsnn.nn.reservoir import Reservoir
+
+    res = Reservoir(n_inputs=4, n_neurons=200, seed=0)
+    x = mx.array((np.random.default_rng(1).random((80, 2, 4)) < 0.2).astype(np.float32))
+    out = res.unroll(x) if hasattr(res, "unroll") else res(x)
+    spikes = out[0] if isinstance(out, tuple) else out
+    exc = getattr(res, "excitatory", None)
+    _check_png(reservoir_activity(np.array(spikes), excitatory=None if exc is None else
+                                  np.array(exc)), tmp_path / "reservoir.png")
+
+
+def test_bad_shapes_and_formats():
+    with pytest.raises(ConfigError, match="spikes must be"):
+        spike_raster(np.zeros(5))
+    with pytest.raises(ConfigError, match="sample=3"):
+        spike_raster(np.zeros((5, 2, 3)), sample=3)
+    with pytest.raises(ConfigError, match="out of range"):
+        membrane_traces(np.zeros((5, 3)), neurons=[7])
+    with pytest.raises(ConfigError, match="image format"):
+        save_figure(spike_raster(np.ones((3, 2))), "x.bmp")
+
+
+def test_missing_matplotlib_gives_one_line(monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    with pytest.raises(MissingExtraError) as info:
+        spike_raster(np.ones((3, 2)))
+    assert str(info.value) == "Plotting needs the 'plot' extra: pip install 'eegsnn[plot]'"
+
+
+def test_importing_the_library_does_not_import_pyplot():
+    import subprocess
+
+    code = ("import eegsnn.visualization as v, sys, numpy as np; "
+            "v.save_figure(v.spike_raster(np.ones((3, 2))), sys.argv[1]); "
+            "print('matplotlib.pyplot' in sys.modules)")
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        env = {k: val for k, val in os.environ.items() if k not in ("DISPLAY", "MPLBACKEND")}
+        out = subprocess.run([sys.executable, "-c", code, os.path.join(d, "a.png")],
+                             capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == "False"
