@@ -20,6 +20,8 @@ Implementations (``--impls``, default ``eegsnn,snntorch,mlxsnn``):
   16-bit rate coding inside the step).
 * ``snntorch``: snnTorch tutorial-style loop (per-step ``fc -> Leaky``, ``spikegen.rate``,
   ``loss.backward()``, ``optimizer.step()``), PyTorch CPU with its default threads.
+* ``snntorch-1t``: the same with ``torch.set_num_threads(1)`` (can beat the default threads
+  when other processes load the cores); ratios are taken against the faster snnTorch run.
 * ``mlxsnn``: mlx-snn paper's Listing 2 (per-step loop over ``mlxsnn.Leaky``,
   ``mlxsnn.rate_encode``, ``membrane_loss``, ``nn.value_and_grad``, ``optimizer.update``,
   ``mx.eval``), with OpenBLAS preloaded (``import eegsnn`` first).
@@ -44,6 +46,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,7 +64,7 @@ ABLATIONS = {
     "eegsnn-hostdata": "batch + rate coding in NumPy on the host, copied in every step",
     "eegsnn-item": "loss.item() after every step (host sync)",
 }
-PEERS = {"snntorch", "mlxsnn", "mlxsnn-refblas", "mlx-minimal"}
+PEERS = {"snntorch", "snntorch-1t", "mlxsnn", "mlxsnn-refblas", "mlx-minimal"}
 DEFAULT_IMPLS = "eegsnn,snntorch,mlxsnn"
 
 
@@ -91,16 +94,18 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _time_steps(step, steps: int, warmup: int) -> list[float]:
-    times = []
+def _time_steps(step, steps: int, warmup: int) -> tuple[list[float], list[float]]:
+    """Wall-clock and process CPU seconds (all threads) of each timed step."""
+    times, cpu = [], []
     for i in range(warmup + steps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         step(i)
         times.append(time.perf_counter() - t0)
-    return times[warmup:]
+        cpu.append(time.process_time() - c0)
+    return times[warmup:], cpu[warmup:]
 
 
-def child_eegsnn(variant: str, data_dir: str, steps: int, warmup: int) -> dict:
+def build_eegsnn(variant: str, data_dir: str) -> tuple[Callable[[int], None], dict]:
     _preload_blas()
     import mlx.core as mx
     import mlx.optimizers as optim
@@ -165,15 +170,17 @@ def child_eegsnn(variant: str, data_dir: str, steps: int, warmup: int) -> dict:
         if variant == "eegsnn-item":
             loss.item()
 
-    times = _time_steps(step, steps, warmup)
-    return {"times": times}
+    return step, {}
 
 
-def child_snntorch(data_dir: str, steps: int, warmup: int) -> dict:
+def build_snntorch(variant: str, data_dir: str) -> tuple[Callable[[int], None], dict]:
     import numpy as np
     import snntorch as snn
     import torch
     from snntorch import spikegen, surrogate
+
+    if variant == "snntorch-1t":
+        torch.set_num_threads(1)
 
     x_np, y_np = _load_batches(data_dir)
     torch.manual_seed(0)
@@ -213,13 +220,12 @@ def child_snntorch(data_dir: str, steps: int, warmup: int) -> dict:
         loss.backward()
         optimizer.step()
 
-    times = _time_steps(step, steps, warmup)
-    return {"times": times, "torch_threads": torch.get_num_threads(),
+    return step, {"torch_threads": torch.get_num_threads(),
             "versions": {"torch": torch.__version__, "snntorch": snn.__version__,
                          "numpy": np.__version__}}
 
 
-def child_mlxsnn(variant: str, data_dir: str, steps: int, warmup: int) -> dict:
+def build_mlxsnn(variant: str, data_dir: str) -> tuple[Callable[[int], None], dict]:
     if variant == "mlxsnn-refblas":
         os.environ["EEGSNN_BLAS"] = "off"
     _preload_blas()  # OpenBLAS unless EEGSNN_BLAS=off
@@ -269,11 +275,10 @@ def child_mlxsnn(variant: str, data_dir: str, steps: int, warmup: int) -> dict:
         optimizer.update(model, grads)
         mx.eval(model.parameters(), optimizer.state, loss)
 
-    times = _time_steps(step, steps, warmup)
-    return {"times": times, "versions": {"mlx-snn": mlxsnn.__version__}}
+    return step, {"versions": {"mlx-snn": mlxsnn.__version__}}
 
 
-def child_mlx_minimal(data_dir: str, steps: int, warmup: int) -> dict:
+def build_mlx_minimal(data_dir: str) -> tuple[Callable[[int], None], dict]:
     from functools import partial
 
     _preload_blas()
@@ -331,21 +336,48 @@ def child_mlx_minimal(data_dir: str, steps: int, warmup: int) -> dict:
                           mx.random.key(i))
         mx.eval(state, loss)
 
-    return {"times": _time_steps(step, steps, warmup)}
+    return step, {}
+
+
+def build(impl: str, data_dir: str) -> tuple[Callable[[int], None], dict]:
+    """The step function ``step(i)`` of one implementation (and facts about it)."""
+    if impl.startswith("snntorch"):
+        return build_snntorch(impl, data_dir)
+    if impl.startswith("mlxsnn"):
+        return build_mlxsnn(impl, data_dir)
+    if impl == "mlx-minimal":
+        return build_mlx_minimal(data_dir)
+    return build_eegsnn(impl, data_dir)
+
+
+def run_interleaved(args: argparse.Namespace) -> None:
+    """All implementations in this one process, stepped round-robin: step i of each runs
+    back to back, so every implementation sees the same machine load (for a busy machine)."""
+    _preload_blas()
+    impls = [s for s in args.impls.split(",") if s and s != "mlxsnn-refblas"]
+    built = {impl: build(impl, args.data_dir) for impl in impls}
+    times: dict[str, list[float]] = {impl: [] for impl in impls}
+    cpu: dict[str, list[float]] = {impl: [] for impl in impls}
+    for i in range(args.warmup + args.steps):
+        for impl, (step, _) in built.items():
+            t0, c0 = time.perf_counter(), time.process_time()
+            step(i)
+            if i >= args.warmup:
+                times[impl].append(time.perf_counter() - t0)
+                cpu[impl].append(time.process_time() - c0)
+    out = {impl: {"times": times[impl], "cpu": cpu[impl], **built[impl][1]} for impl in impls}
+    print("RESULT " + json.dumps(out))
 
 
 def run_child(args: argparse.Namespace) -> None:
     impl = args.child
-    if impl == "snntorch":
-        out = child_snntorch(args.data_dir, args.steps, args.warmup)
-    elif impl.startswith("mlxsnn"):
-        out = child_mlxsnn(impl, args.data_dir, args.steps, args.warmup)
-    elif impl == "mlx-minimal":
-        out = child_mlx_minimal(args.data_dir, args.steps, args.warmup)
-    else:
-        out = child_eegsnn(impl, args.data_dir, args.steps, args.warmup)
+    if impl == "interleaved":
+        run_interleaved(args)
+        return
+    step, out = build(impl, args.data_dir)
+    out["times"], out["cpu"] = _time_steps(step, args.steps, args.warmup)
     out["peak_rss_mib"] = _peak_rss_mib()
-    if impl != "snntorch":
+    if not impl.startswith("snntorch"):
         import eegsnn
 
         out["blas"] = eegsnn.BLAS_STATUS.vendor if eegsnn.BLAS_STATUS.loaded else "bundled"
@@ -371,6 +403,7 @@ def run_parent(args: argparse.Namespace) -> int:
     if args.ablations:
         impls += [a for a in ABLATIONS if a not in impls]
     raw: dict[str, dict] = {}
+    load_before = os.getloadavg()
     for rnd in range(args.rounds):
         for impl in impls:
             python = PEERS_PY if impl in PEERS else MAIN_PY
@@ -389,8 +422,10 @@ def run_parent(args: argparse.Namespace) -> int:
                       file=sys.stderr)
                 continue
             res = json.loads(lines[-1][len("RESULT "):])
-            entry = raw.setdefault(impl, {"times": [], "peak_rss_mib": 0.0, "round_medians": []})
+            entry = raw.setdefault(impl, {"times": [], "cpu": [], "peak_rss_mib": 0.0,
+                                          "round_medians": []})
             entry["times"] += res.pop("times")
+            entry["cpu"] += res.pop("cpu")
             entry["round_medians"].append(_stats(entry["times"][-steps:])["median_ms"])
             entry["peak_rss_mib"] = max(entry["peak_rss_mib"], res.pop("peak_rss_mib"))
             entry.update(res)
@@ -399,41 +434,77 @@ def run_parent(args: argparse.Namespace) -> int:
     results: dict[str, dict] = {}
     for impl, entry in raw.items():
         times = entry.pop("times")
-        results[impl] = {**entry, **_stats(times), "steps": len(times)}
+        cpu = sorted(entry.pop("cpu"))
+        results[impl] = {**entry, **_stats(times), "steps": len(times),
+                         "cpu_median_ms": 1e3 * cpu[len(cpu) // 2]}
 
-    base_t = results.get("snntorch", {}).get("median_ms")
-    base_m = results.get("snntorch", {}).get("peak_rss_mib")
+    memory = {impl: r["peak_rss_mib"] for impl, r in results.items()}
+    print(f"load average before/after: {load_before} / {os.getloadavg()}")
+    print("\n### Each implementation in its own process, one after another\n")
+    _table(results, memory)
+    inter: dict[str, dict] = {}
+    if args.interleaved:
+        inter_impls = [i for i in impls if i != "mlxsnn-refblas"]
+        cmd = [str(PEERS_PY), str(Path(__file__).resolve()), "--child", "interleaved",
+               "--impls", ",".join(inter_impls), "--data-dir", args.data_dir,
+               "--steps", str(args.interleaved), "--warmup", str(args.warmup)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
+                              env={k: v for k, v in os.environ.items() if k != "EEGSNN_BLAS"})
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+        if proc.returncode != 0 or not lines:
+            print(f"interleaved run failed (exit {proc.returncode})\n{proc.stderr[-2000:]}",
+                  file=sys.stderr)
+        else:
+            for impl, res in json.loads(lines[-1][len("RESULT "):]).items():
+                cpu = sorted(res.pop("cpu"))
+                inter[impl] = {**res, **_stats(res.pop("times")),
+                               "cpu_median_ms": 1e3 * cpu[len(cpu) // 2],
+                               "steps": len(cpu)}
+            print(f"\n### Interleaved in one process (step i of every implementation back to "
+                  f"back; peak RSS from the separate runs), {args.interleaved} steps\n")
+            _table(inter, memory)
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "separate": results, "interleaved": inter, "T": T, "B": B, "hidden": HIDDEN,
+            "rounds": args.rounds, "load_average_before": load_before,
+            "load_average_after": os.getloadavg()}, indent=2) + "\n")
+    return 0
+
+
+def _table(results: dict[str, dict], memory: dict[str, float]) -> None:
+    """Print a Markdown table with speed-ups vs the faster snnTorch run and vs mlx-snn."""
+    torch_runs = [k for k in ("snntorch", "snntorch-1t") if k in results]
+    best_torch = min(torch_runs, key=lambda k: results[k]["median_ms"]) if torch_runs else None
+    base_t = results[best_torch]["median_ms"] if best_torch else None
+    base_m = memory.get(best_torch) if best_torch else None
     mlxsnn_t = results.get("mlxsnn", {}).get("median_ms")
-    header = ("| implementation | median ms/step (IQR) | peak RSS MiB | speed-up vs snnTorch | "
-              "speed-up vs mlx-snn | memory vs snnTorch |")
-    print(header)
-    print("|---|---|---|---|---|---|")
+    print("| implementation | median ms/step (IQR) | CPU ms/step | peak RSS MiB | "
+          "speed-up vs snnTorch | speed-up vs mlx-snn | memory vs snnTorch |")
+    print("|---|---|---|---|---|---|---|")
     for impl, r in results.items():
         vs_t = f"{base_t / r['median_ms']:.2f}x" if base_t else "-"
         vs_m = f"{mlxsnn_t / r['median_ms']:.2f}x" if mlxsnn_t else "-"
-        mem = f"{r['peak_rss_mib'] / base_m:.2f}" if base_m else "-"
+        mib = memory.get(impl)
+        mem = f"{mib / base_m:.2f}" if base_m and mib else "-"
         label = impl + (f" ({ABLATIONS[impl]})" if impl in ABLATIONS else "")
         print(f"| {label} | {r['median_ms']:.1f} ({r['q1_ms']:.1f}-{r['q3_ms']:.1f}) | "
-              f"{r['peak_rss_mib']:.0f} | {vs_t} | {vs_m} | {mem} |")
+              f"{r['cpu_median_ms']:.1f} | {f'{mib:.0f}' if mib else '-'} | {vs_t} | {vs_m} | "
+              f"{mem} |")
     if "eegsnn" in results and base_t and mlxsnn_t:
         e = results["eegsnn"]
         ok_t = base_t / e["median_ms"] >= 3.0
         ok_m = mlxsnn_t / e["median_ms"] >= 2.0
-        ok_mem = e["peak_rss_mib"] <= 0.5 * base_m
-        print(f"\ntargets: >=3x snnTorch {'PASS' if ok_t else 'FAIL'}; >=2x mlx-snn "
-              f"{'PASS' if ok_m else 'FAIL'}; <=0.5x snnTorch peak memory "
+        ok_mem = bool(base_m) and memory.get("eegsnn", 1e9) <= 0.5 * base_m
+        print(f"\ntargets (vs {best_torch}): >=3x snnTorch {'PASS' if ok_t else 'FAIL'}; "
+              f">=2x mlx-snn {'PASS' if ok_m else 'FAIL'}; <=0.5x snnTorch peak memory "
               f"{'PASS' if ok_mem else 'FAIL'}")
-    if args.json:
-        Path(args.json).write_text(json.dumps({"impls": results, "T": T, "B": B,
-                                               "hidden": HIDDEN}, indent=2) + "\n")
-    return 0
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data" / "mnist"))
     parser.add_argument("--impls", default=DEFAULT_IMPLS,
-                        help="comma list: eegsnn, snntorch, mlxsnn, mlxsnn-refblas, "
+                        help="comma list: eegsnn, snntorch, snntorch-1t, mlxsnn, mlxsnn-refblas, "
                              "mlx-minimal, " + ", ".join(ABLATIONS))
     parser.add_argument("--steps", type=int, default=60, help="timed steps per implementation")
     parser.add_argument("--warmup", type=int, default=10, help="untimed warm-up steps")
@@ -445,6 +516,10 @@ def main() -> int:
                              "(pools the steps; evens out a machine whose load changes)")
     parser.add_argument("--ablations", action="store_true",
                         help="also time eegsnn with each speed choice undone")
+    parser.add_argument("--interleaved", type=int, default=0, metavar="STEPS",
+                        help="also time all implementations (but mlxsnn-refblas) in one process "
+                             "(.venv-peers), step by step in turn, for STEPS steps: paired "
+                             "timings that share the machine's load")
     parser.add_argument("--json", help="write all results to this JSON file")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()

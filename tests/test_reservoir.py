@@ -291,3 +291,14 @@ def test_lsm_separates_healthy_from_seizure_bonn_eeg(shared_data):
     readout = RidgeReadout([1.0, 10.0, 100.0, 1000.0]).fit(feats[train], y[train])
     acc = readout.score(feats[test], y[test])
     assert acc >= 0.8, acc
+
+
+def test_auto_compute_mode_and_host_gradient_warning():
+    frozen = Reservoir(2, 100, seed=0)
+    assert frozen.compute == "host"  # nothing trainable: fastest forward pass
+    assert Reservoir(2, 100, input_trainable=True, seed=0).compute == "dense"
+    assert Reservoir(2, 100, neuron=Leaky(beta=0.9, learn_beta=True), seed=0).compute == "dense"
+    frozen.unfreeze(keys=["w_in"], recurse=False)
+    x = mx.array(_spikes_in(5, 1, 2))
+    with pytest.warns(RuntimeWarning, match="no gradient"):
+        frozen(x)

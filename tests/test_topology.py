@@ -177,7 +177,7 @@ def test_spectral_radius_scaled_to_target_exactly(target):
 
 
 def test_arpack_radius_matches_dense_for_large_sparse_matrix():
-    top = T.build_topology(700, "random", seed=3, p=0.05, spectral_radius=None)
+    top = T.build_topology(560, "random", seed=3, p=0.05, spectral_radius=None)
     dense = T.spectral_radius(top.weights, method="dense")
     arpack = T.spectral_radius(top.weights, method="arpack")
     assert arpack == pytest.approx(dense, rel=1e-8)

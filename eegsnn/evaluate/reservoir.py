@@ -68,7 +68,7 @@ def firing_rates(spikes: Any, dt_s: float | None = None) -> np.ndarray:
 
 
 def rate_histogram(
-    rates: Any, bins: int | Any = 20, range: tuple[float, float] | None = None  # noqa: A002
+    rates: Any, bins: int | Any = 20, range: tuple[float, float] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Histogram of per-neuron rates: ``(counts [bins], edges [bins + 1])``."""
     return np.histogram(np.asarray(rates, dtype=np.float64), bins=bins, range=range)
@@ -251,6 +251,9 @@ def _save(fig: Any, path: str | Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(suffix=path.suffix, dir=path.parent)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual file mode
     try:
         fig.savefig(tmp, dpi=120, bbox_inches="tight")
         os.replace(tmp, path)
@@ -315,7 +318,8 @@ def raster_plot(
     rate = float(s.mean())
     ax.set_title(title or f"reservoir raster (mean rate {rate:.3f} spikes/neuron/step)")
     if excitatory is not None:
-        ax.legend(loc="upper right", markerscale=6, fontsize=8)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), markerscale=6, fontsize=8,
+                  frameon=False)
     if path is not None:
         _save(fig, path)
     return fig

@@ -29,8 +29,12 @@ Recurrent compute (``compute=``):
               neuron, ELL layout) and a sum; differentiable; memory O(nnz).
 ``"host"``    SciPy CSR matmul on the host each step. Forward pass identical; **no gradient
               flows through the recurrent connections** (inference / closed-form readouts).
-``"auto"``    ``"dense"`` up to 4096 neurons (or when the density exceeds 10 %), else ``"host"``
-              when the input weights are frozen and ``"sparse"`` when they are trainable.
+``"auto"``    ``"host"`` when nothing in the reservoir is trainable (frozen ``w_in``, neuron
+              without learned parameters: closed-form readouts, or BPTT of a readout only,
+              which needs no gradient through the reservoir); otherwise ``"dense"`` up to
+              4096 neurons (or when the density exceeds 10 %) and ``"sparse"`` above.
+              (``benchmarks/bench_reservoir.py`` measures the three; on the 2-core CPU
+              machine SciPy's CSR product was the fastest forward pass at every size.)
 
 The recurrent weights are not parameters (they never receive gradients and are rebuilt from
 the config and seed); ``w_in`` is a parameter, frozen unless ``input_trainable=True``, so
@@ -43,6 +47,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -51,6 +56,7 @@ import mlx.core as mx
 import mlx.nn as nn
 import numpy as np
 import scipy.sparse as sp
+from mlx.utils import tree_flatten
 
 from eegsnn.errors import ConfigError
 from eegsnn.nn import topology as topo
@@ -296,7 +302,7 @@ class Reservoir(nn.Module):
         if kind == "grid" and "shape" not in build_kwargs and n_neurons is not None:
             if n_neurons != 135:
                 raise ConfigError("grid topology needs topology={'kind': 'grid', 'shape': "
-                                  f"[nx, ny, nz]}}}} (n_neurons={n_neurons})")
+                                  f"[nx, ny, nz]}} (n_neurons={n_neurons})")
         ss = np.random.SeedSequence(int(seed))
         rec_seed, in_seed = (np.random.default_rng(s) for s in ss.spawn(2))
         topology_obj = topo.build_topology(
@@ -341,11 +347,14 @@ class Reservoir(nn.Module):
         self._max_delay = self._topology.max_delay
         density = self._topology.weights.nnz / float(n * n)
         if compute == "auto":
-            if n <= _DENSE_MAX_N or density >= _DENSE_MIN_DENSITY:
+            if not self._has_trainable():
+                compute = "host"
+            elif n <= _DENSE_MAX_N or density >= _DENSE_MIN_DENSITY:
                 compute = "dense"
             else:
-                compute = "sparse" if input_trainable else "host"
+                compute = "sparse"
         self._compute = compute
+        object.__setattr__(self, "_warned_host", False)
         expanded = _delay_expanded(self._topology.weights, self._topology.delays,
                                    self._max_delay)
         object.__setattr__(self, "_expanded", expanded)
@@ -413,7 +422,10 @@ class Reservoir(nn.Module):
     def to_config(self) -> dict[str, Any]:
         """The plain-dict config that rebuilds this reservoir (``from_config``), with the
         resolved compute mode. Adjacency topologies given as arrays keep the arrays (give a
-        file path instead to get a YAML-serialisable config)."""
+        file path instead to get a YAML-serialisable config). A neuron passed as a module is
+        described by its scalar constructor arguments (model, beta, threshold, reset...);
+        per-neuron parameter arrays and custom surrogates are not captured, so pass the
+        neuron as a spec dict when the config must rebuild it exactly."""
         return copy.deepcopy(self._config)
 
     # -- introspection ----------------------------------------------------------------
@@ -508,6 +520,13 @@ class Reservoir(nn.Module):
             state = self.init_state(b, dtype=x_seq.dtype)
         else:
             self._check_state(state, b)
+        if self._compute == "host" and not self._warned_host and self._has_trainable():
+            object.__setattr__(self, "_warned_host", True)
+            warnings.warn(
+                "Reservoir(compute='host') has trainable parameters but passes no gradient "
+                "through its recurrent connections (SciPy runs outside the autodiff graph); "
+                "build it with compute='dense' or 'sparse' to train through the reservoir",
+                RuntimeWarning, stacklevel=2)
         current_in = x_seq @ self.w_in.T  # [T, B, N] in one matmul
         spikes = []
         for t in range(t_steps):
@@ -517,6 +536,9 @@ class Reservoir(nn.Module):
             if self._compute == "host":
                 mx.eval(spk, state)
         return mx.stack(spikes), state
+
+    def _has_trainable(self) -> bool:
+        return bool(tree_flatten(self.trainable_parameters()))
 
     def _check_state(self, state: State, batch: int) -> None:
         if not isinstance(state, dict) or "neuron" not in state or "history" not in state:

@@ -65,6 +65,7 @@ __all__ = [
     "get_pipeline",
     "list_pipelines",
     "load_run_model",
+    "load_study_config",
     "make_folds",
     "oversample",
     "resolve_study_config",

@@ -15,6 +15,7 @@ r"""Clinical-research metrics on top of :mod:`eegsnn.evaluate.metrics` (pure Num
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -202,7 +203,7 @@ def event_metrics(recording: np.ndarray, onset_s: np.ndarray, y_true: np.ndarray
             out = []
             for a, b in _runs(mask):
                 cut = [a, *(a + 1 + np.flatnonzero(gap_break[a + 1:b])).tolist(), b]
-                for s, e in zip(cut[:-1], cut[1:], strict=True):
+                for s, e in pairwise(cut):
                     if e - s >= minimum:
                         out.append((float(t[s]), float(t[e - 1] + window_s)))
             return out

@@ -389,7 +389,7 @@ def _train_fold(cfg: dict[str, Any], ws: Any, spikes: Any, train_idx: np.ndarray
     if len(fit_idx) < int(train_cfg["batch_size"]) and train_cfg.get("drop_last", True):
         log.warning("training set (%d windows) is smaller than batch_size=%d: using %d",
                     len(fit_idx), train_cfg["batch_size"], len(fit_idx))
-        train_cfg["batch_size"] = int(len(fit_idx))
+        train_cfg["batch_size"] = len(fit_idx)
     tc = TrainConfig.from_dict(train_cfg)
     n_lines = int(spikes.shape[2])
     model_cfg = build_model_config(cfg["model"], n_lines, len(ws.class_names))
@@ -408,8 +408,8 @@ def _train_fold(cfg: dict[str, Any], ws: Any, spikes: Any, train_idx: np.ndarray
                                "encoder": encoder_config.get("params"),
                                "class_names": list(ws.class_names)})
     info = {
-        "train_windows": int(len(train_idx)), "train_windows_balanced": int(len(fit_idx)),
-        "val_windows": 0 if val_idx is None else int(len(val_idx)),
+        "train_windows": len(train_idx), "train_windows_balanced": len(fit_idx),
+        "val_windows": 0 if val_idx is None else len(val_idx),
         "train_class_counts": _counts(ws.y[train_idx], ws.class_names),
         "train_class_counts_balanced": _counts(ws.y[fit_idx], ws.class_names),
         "epochs_trained": len(result.history), "stopped_early": result.stopped_early,
@@ -491,6 +491,10 @@ def run_pipeline(config: Mapping[str, Any] | str | os.PathLike,
     from eegsnn.pipeline.spec import get_pipeline
 
     spec = get_pipeline(cfg["pipeline"])
+    src = cfg["data"]["source"]
+    for p in (src if isinstance(src, list) else [src]):
+        if not Path(p).exists():
+            raise DataError(f"{p}: file or folder not found (data.source)")
     run_dir = Path(out_dir) if out_dir is not None else None
     if run_dir is not None:
         if run_dir.exists() and any(run_dir.iterdir()):

@@ -95,7 +95,7 @@ def plot_raster(arrays: Mapping[str, np.ndarray], path: str | os.PathLike,
     if not have_matplotlib():
         return None
     plt = _plt()
-    names = ["input"] + sorted(k for k in arrays if k.startswith("layer"))
+    names = ["input", *sorted(k for k in arrays if k.startswith("layer"))]
     names = [n for n in names if n in arrays]
     fig, axes = plt.subplots(len(names), 1, figsize=(8, 1.6 + 1.6 * len(names)), sharex=True,
                              squeeze=False)

@@ -154,6 +154,8 @@ def _summary_rows(summary: Mapping[str, Any] | None) -> dict[str, str]:
         text = f"{100 * s['mean']:.1f} %" if key != "cohen_kappa" else f"{s['mean']:.3f}"
         if s.get("ci95"):
             lo, hi = s["ci95"]
+            if key != "cohen_kappa":  # proportions: the interval cannot leave [0, 1]
+                lo, hi = max(0.0, lo), min(1.0, hi)
             text += (f" [{100 * lo:.1f}, {100 * hi:.1f}]" if key != "cohen_kappa"
                      else f" [{lo:.3f}, {hi:.3f}]")
         out[key.replace("_", " ")] = text

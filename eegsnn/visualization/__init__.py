@@ -23,6 +23,8 @@ function                   shows
 :func:`reservoir_activity` reservoir raster by E/I population, population rate
 =========================  =====================================================
 
+:func:`plot_run` renders the common ones from a run folder (``eegsnn plot RUN_DIR``).
+
 matplotlib is imported when a plot is made, not when this package is imported; without it
 a plot raises :class:`~eegsnn.interop._extras.MissingExtraError` ("Plotting needs the
 'plot' extra: pip install 'eegsnn[plot]'").
@@ -31,6 +33,7 @@ a plot raises :class:`~eegsnn.interop._extras.MissingExtraError` ("Plotting need
 from __future__ import annotations
 
 from eegsnn.visualization._figure import save_figure
+from eegsnn.visualization.run import PLOT_KINDS, plot_run
 from eegsnn.visualization.signals import eeg_and_spikes
 from eegsnn.visualization.spikes import (
     firing_rate_histogram,
@@ -47,10 +50,12 @@ from eegsnn.visualization.training import (
 )
 
 __all__ = [
+    "PLOT_KINDS",
     "confusion_matrix_plot",
     "eeg_and_spikes",
     "firing_rate_histogram",
     "membrane_traces",
+    "plot_run",
     "reservoir_activity",
     "roc_curve",
     "roc_plot",

@@ -17,7 +17,8 @@ KIND_COLORS = {"on": "tab:red", "off": "tab:blue", "up": "tab:red", "down": "tab
                "rate": "black"}
 
 
-def eeg_and_spikes(signal: Any, spikes: Any, *, sfreq_hz: float,
+def eeg_and_spikes(signal: Any, spikes: Any, *, sfreq_hz: float | None = None,
+                   encoder: Any | None = None,
                    layout: Sequence[dict[str, Any]] | None = None,
                    ch_names: Sequence[str] | None = None,
                    channels: Sequence[str | int] | None = None, sample: int = 0,
@@ -29,7 +30,9 @@ def eeg_and_spikes(signal: Any, spikes: Any, *, sfreq_hz: float,
         signal: one window ``[C, N]`` or windows ``[B, C, N]`` (``sample`` picks one).
         spikes: its code ``[T, L]`` or ``[T, B, L]`` (e.g. ``EEGEncoder.transform``); step
             ``t`` covers ``[t, t + 1) * N / (T * sfreq_hz)`` seconds.
-        sfreq_hz: sampling rate of ``signal``.
+        sfreq_hz: sampling rate of ``signal`` (default: the encoder's).
+        encoder: the fitted :class:`~eegsnn.encode.EEGEncoder` that made ``spikes``; gives
+            ``layout``, ``ch_names`` and ``sfreq_hz`` unless they are passed.
         layout: ``EEGEncoder.layout`` (one dict per line with ``channel`` and ``kind``);
             without it the ``L`` lines are split evenly over the ``C`` channels in order.
         ch_names: channel names (default ``layout``'s, else ``ch0, ch1, ...``).
@@ -37,6 +40,12 @@ def eeg_and_spikes(signal: Any, spikes: Any, *, sfreq_hz: float,
         unit: unit of the signal, for the axis label.
     """
     where = "eeg_and_spikes"
+    if encoder is not None:
+        layout = layout if layout is not None else encoder.layout
+        ch_names = ch_names if ch_names is not None else encoder.ch_names_
+        sfreq_hz = sfreq_hz if sfreq_hz is not None else encoder.sfreq_hz
+    if sfreq_hz is None:
+        raise ConfigError(f"{where}: pass sfreq_hz (or the encoder, with its sfreq_hz set)")
     sig = as_numpy(signal, "signal", (2, 3), where)
     spk = as_numpy(spikes, "spikes", (2, 3), where)
     if sig.ndim == 3:
@@ -110,9 +119,9 @@ def eeg_and_spikes(signal: Any, spikes: Any, *, sfreq_hz: float,
     ax_k.set_ylim(rows - 0.5, -0.5)
     ax_k.set_yticks(ticks, labels)
     present = sorted({kinds[k] for k in range(n_lines) if line_channel[k] in show})
-    ax_k.set(xlabel="time (s)", ylabel="spike lines",
-             title="lines: " + ", ".join(f"{kd} ({KIND_COLORS.get(kd, 'black').removeprefix('tab:')})"
-                                         for kd in present))
+    legend = ", ".join(f"{kd} ({KIND_COLORS.get(kd, 'black').removeprefix('tab:')})"
+                       for kd in present)
+    ax_k.set(xlabel="time (s)", ylabel="spike lines", title=f"lines: {legend}")
     ax_k.title.set_fontsize(8)
     ax_s.set_xlim(0, duration)
     return fig

@@ -1,0 +1,41 @@
+"""``eegsnn plot RUN_DIR``: render a run's common figures (needs the ``plot`` extra)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+
+def plot(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder (eegsnn train --out, or "
+                                                 "eegsnn.train.fit(run_dir=...)).")],
+    out: Annotated[Optional[Path], typer.Option(  # noqa: UP045  (typer needs Optional)
+        "--out", "-o", help="Folder for the figures (default RUN_DIR/plots).")] = None,
+    fmt: Annotated[str, typer.Option(
+        "--format", "-f", help="png, pdf or svg.")] = "png",
+    only: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+        "--only", help="Plot only these kinds (repeat): curves, confusion, roc, raster, "
+                       "membrane, rates.")] = None,
+    dt_s: Annotated[Optional[float], typer.Option(  # noqa: UP045
+        "--dt-s", help="Step length in seconds for raster time axes (default: steps).")
+    ] = None,
+) -> None:
+    """Plot training curves, confusion matrix, ROC, spike rasters, membrane traces and
+    firing rates from the files a run folder holds.
+
+    Example: eegsnn plot runs/eegmmidb_s001 --format pdf
+    """
+    from eegsnn.errors import ConfigError
+    from eegsnn.visualization.run import PLOT_KINDS, plot_run
+
+    if fmt not in ("png", "pdf", "svg"):
+        raise ConfigError(f"--format must be png, pdf or svg, got {fmt!r}")
+    kinds = tuple(only) if only else PLOT_KINDS
+    for path in plot_run(run_dir, out, fmt=fmt, kinds=kinds, dt_s=dt_s):
+        typer.echo(f"wrote {path}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("plot")(plot)

@@ -1,0 +1,75 @@
+"""Scaling out: data-parallel training over :mod:`mlx.core.distributed`.
+
+Launch any training script on several processes with MLX's launcher; eegsnn joins the
+group, shards each global batch, averages gradients with one all-reduce, and lets only
+rank 0 write::
+
+    mlx.launch --backend ring -n 2 my_train.py          # two processes on this machine
+    mlx.launch --hostfile hosts.json my_train.py         # a cluster (ring, MPI or NCCL)
+
+    # my_train.py
+    import eegsnn
+    from eegsnn.distributed import fit_data_parallel, init_distributed
+    ctx = init_distributed()          # size 1 when run as plain `python my_train.py`
+    fit_data_parallel(model_config, train_set, train_config, ctx=ctx, run_dir="runs/a")
+
+See ``docs/scaling.md`` for clusters, streaming shards and the 1 TB plan.
+"""
+
+from eegsnn.distributed.group import (
+    BACKENDS,
+    DistContext,
+    all_sum,
+    all_sum_host,
+    barrier,
+    broadcast_from_main,
+    init_distributed,
+    launched_rank,
+    single_process,
+)
+from eegsnn.distributed.io import main_only, rank_log_path, save_checkpoint_main
+from eegsnn.distributed.launch import free_port_block, launch_local
+from eegsnn.distributed.loop import (
+    DPResult,
+    array_batches,
+    fit_data_parallel,
+    global_mean,
+    sync_parameters,
+)
+from eegsnn.distributed.sharding import (
+    global_batches,
+    local_batches,
+    shard_items,
+    shard_range,
+    shard_weight,
+)
+from eegsnn.distributed.step import average_gradients, make_data_parallel_step
+
+__all__ = [
+    "BACKENDS",
+    "DPResult",
+    "DistContext",
+    "all_sum",
+    "all_sum_host",
+    "array_batches",
+    "average_gradients",
+    "barrier",
+    "broadcast_from_main",
+    "fit_data_parallel",
+    "free_port_block",
+    "global_batches",
+    "global_mean",
+    "init_distributed",
+    "launch_local",
+    "launched_rank",
+    "local_batches",
+    "main_only",
+    "make_data_parallel_step",
+    "rank_log_path",
+    "save_checkpoint_main",
+    "shard_items",
+    "shard_range",
+    "shard_weight",
+    "single_process",
+    "sync_parameters",
+]

@@ -1,0 +1,91 @@
+"""Non-spiking baselines: spectral features by hand, CSP + LDA against MNE/scikit-learn
+used directly, the missing-extra message, and the spectral baseline on real Bonn data."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+from eegsnn.errors import ConfigError
+from eegsnn.pipeline import run_baseline, spectral_features
+from eegsnn.pipeline.baselines import validate_baseline
+
+BANDS = [[0.5, 4.0], [4.0, 8.0], [8.0, 13.0], [13.0, 30.0], [30.0, 70.0]]
+
+
+def test_spectral_features_of_a_sine_by_hand():
+    sfreq, n = 200.0, 800
+    t = np.arange(n) / sfreq
+    amp = 20.0
+    x = (amp * np.sin(2 * np.pi * 10.0 * t))[None, None, :]  # [1, 1, n], alpha band
+    f = spectral_features(x, sfreq, BANDS)
+    assert f.shape == (1, 2 * len(BANDS) + 1)
+    log_power, rel, line = f[0, :5], f[0, 5:10], f[0, 10]
+    # power of a sine = amp^2 / 2, all of it in 8-13 Hz
+    assert log_power[2] == pytest.approx(np.log10(amp**2 / 2), abs=0.02)
+    assert rel[2] == pytest.approx(1.0, abs=1e-3) and rel.sum() == pytest.approx(1.0)
+    assert line == pytest.approx(np.log10(np.abs(np.diff(x[0, 0])).mean()))
+    # two channels: features are laid out channel by channel
+    two = np.concatenate([x, 2 * x], axis=1)
+    f2 = spectral_features(two, sfreq, BANDS)
+    assert f2[0, 2 + 11] - f2[0, 2] == pytest.approx(np.log10(4.0), abs=1e-6)
+
+
+def test_csp_lda_equals_mne_and_sklearn_directly(shared_data):
+    from mne.decoding import CSP
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+    from sklearn.pipeline import make_pipeline
+
+    from eegsnn.preprocess import load_windows
+
+    s001 = shared_data / "eegmmidb" / "S001"
+    cfg = {"preprocess": [{"step": "pick", "channels": ["C3", "Cz", "C4", "FC3", "FC4",
+                                                        "CP3", "CP4", "C1", "C2"]},
+                          {"step": "bandpass", "l_freq": 8, "h_freq": 30}],
+           "windows": {"mode": "events", "window_s": 3.0},
+           "labels": {"source": "annotations", "mapping": {"T1": "left", "T2": "right"}}}
+    ws = load_windows([s001 / "S001R03.edf", s001 / "S001R04.edf", s001 / "S001R07.edf"],
+                      cfg, use_cache=False)
+    train = ws.recording != "S001R07.edf"
+    ours = run_baseline({"type": "csp_lda"}, ws.X[train], ws.y[train], ws.X[~train],
+                        ws.sfreq_hz, 2)
+    ref = make_pipeline(CSP(n_components=4, log=True), LinearDiscriminantAnalysis())
+    ref.fit(ws.X[train].astype(np.float64), ws.y[train])
+    np.testing.assert_allclose(ours, ref.predict_proba(ws.X[~train].astype(np.float64)),
+                               rtol=1e-6, atol=1e-9)
+    assert ours.shape == (int((~train).sum()), 2)
+
+
+def test_spectral_baseline_on_bonn_a_vs_e(shared_data):
+    from eegsnn.preprocess import load_windows
+    from eegsnn.preprocess.splits import group_train_test_split
+
+    cfg = {"sfreq_hz": 173.61, "expected_samples": 4097,
+           "windows": {"mode": "sliding", "window_s": 4.0},
+           "labels": {"source": "path", "mapping": {"Z": "A", "S": "E"}}}
+    ws = load_windows(shared_data / "bonn", cfg, use_cache=False)
+    tr, te = group_train_test_split(ws.groups("recording"), 0.3, seed=0)
+    proba = run_baseline({"type": "spectral"}, ws.X[tr], ws.y[tr], ws.X[te], ws.sfreq_hz, 2)
+    acc = np.mean(proba.argmax(axis=1) == ws.y[te])
+    assert acc >= 0.95  # published conventional methods: about 99 % on A vs E
+
+
+def test_missing_training_class_gets_zero_probability():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20, 1, 200))
+    y = np.array([0, 2] * 10)
+    p = run_baseline({"type": "spectral"}, X, y, X[:3], 100.0, 3)
+    assert p.shape == (3, 3) and np.all(p[:, 1] == 0)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+
+
+def test_baseline_config_and_missing_extra(monkeypatch):
+    assert validate_baseline("csp_lda") == {"type": "csp_lda", "n_components": 4, "reg": None}
+    with pytest.raises(ConfigError, match="unknown option"):
+        validate_baseline({"type": "spectral", "kernel": "rbf"})
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    with pytest.raises(ConfigError, match=r"eegsnn\[sklearn\]"):
+        run_baseline({"type": "spectral"}, np.zeros((4, 1, 100)), np.array([0, 1, 0, 1]),
+                     np.zeros((1, 1, 100)), 100.0, 2)

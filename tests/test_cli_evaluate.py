@@ -1,0 +1,99 @@
+"""``eegsnn evaluate``, ``eegsnn encode`` and ``eegsnn report`` on a run of the shipped
+Bonn example (real data)."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from eegsnn.cli import main
+
+
+@pytest.fixture(scope="module")
+def run_dir(repo_root, tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "run"
+    code = main(["train", "--config", str(repo_root / "configs" / "bonn_example.yaml"),
+                 "--set", "train.epochs=2", "--set", "encoder.spikes_per_s=20",
+                 "--set", "model.hidden=[16]", "--set", f"cache_dir={out.parent / 'cache'}",
+                 "--out", str(out), "--quiet", "--no-progress"])
+    assert code == 0
+    return out
+
+
+def test_evaluate_writes_identical_metrics_and_predictions(run_dir, repo_root, tmp_path,
+                                                           capsys):
+    s_folder = repo_root / "examples" / "bonn_small" / "S"
+    for name in ("a", "b"):
+        code = main(["evaluate", str(run_dir), str(s_folder), "--out", str(tmp_path / name),
+                     "--predict"])
+        assert code == 0
+    out = capsys.readouterr().out
+    assert "accuracy" in out and "predictions.csv" in out
+    a = (tmp_path / "a" / "metrics.json").read_text()
+    assert a == (tmp_path / "b" / "metrics.json").read_text()
+    metrics = json.loads(a)
+    rows = list(csv.DictReader(open(tmp_path / "a" / "predictions.csv")))
+    assert len(rows) == metrics["n_samples"] == 100  # 20 ictal segments x 5 windows
+    assert {r["true"] for r in rows} == {"ictal"}
+    probs = np.array([[float(r[f"p_{c}"]) for c in ("healthy", "interictal", "ictal")]
+                      for r in rows])
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    assert np.mean([r["predicted"] == "ictal" for r in rows]) == pytest.approx(
+        metrics["accuracy"])
+    assert metrics["positive"]["sensitivity"] == pytest.approx(metrics["accuracy"])
+
+
+def test_evaluate_default_output_and_refusals(run_dir, repo_root, tmp_path, capsys):
+    code = main(["evaluate", str(run_dir), str(repo_root / "examples" / "bonn_small.yaml")])
+    assert code == 0
+    assert (run_dir / "evaluations" / "bonn_small.yaml" / "metrics.json").is_file()
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path), str(repo_root / "examples")]) == 3
+    assert "not a finished eegsnn run" in capsys.readouterr().err
+    # an EDF file (64 channels, 160 Hz) does not fit a single-channel Bonn run
+    bad = tmp_path / "x.txt"
+    bad.write_text("1\n2\n")
+    assert main(["evaluate", str(run_dir), str(bad)]) == 3
+    assert "error:" in capsys.readouterr().err
+
+
+def test_encode_with_config_and_with_a_runs_encoder(run_dir, repo_root, tmp_path, capsys):
+    from eegsnn.encode import load_spikes
+
+    cfg = repo_root / "configs" / "bonn_example.yaml"
+    out = tmp_path / "all.spikes"
+    assert main(["encode", "--config", str(cfg), "--set", "encoder.spikes_per_s=20",
+                 "--set", f"cache_dir={tmp_path / 'c'}", "--out", str(out)]) == 0
+    ds = load_spikes(out)
+    assert ds.num_windows == 500 and ds.num_steps == 80 and ds.num_lines == 10
+    assert ds.meta["class_counts"] == {"healthy": 200, "interictal": 200, "ictal": 100}
+    assert len(ds.meta["recording"]) == 500 and ds.layout[0]["band"] == "delta"
+    # the run's encoder, applied to held-out files, equals the run's own encoding
+    out2 = tmp_path / "s.spikes"
+    s_folder = repo_root / "examples" / "bonn_small" / "S"
+    assert main(["encode", str(s_folder), "--encoder-from", str(run_dir), "--out",
+                 str(out2)]) == 0
+    ds2 = load_spikes(out2)
+    enc = json.loads((run_dir / "model" / "encoder.json").read_text())
+    assert ds2.meta["encoder"] == enc and set(ds2.labels.tolist()) == {2}
+    assert "wrote" in capsys.readouterr().out
+    assert main(["encode", str(s_folder), "--encoder-from", str(run_dir), "--out",
+                 str(out2)]) == 2  # exists
+    assert main(["encode", "--out", str(tmp_path / "x.spikes")]) == 2
+    assert "--encoder-from" in capsys.readouterr().err
+
+
+def test_report_command_markdown_and_html(run_dir, capsys):
+    assert main(["report", str(run_dir), "--format", "both"]) == 0
+    md = (run_dir / "report.md").read_text()
+    html = (run_dir / "report.html").read_text()
+    for text in ("Results on held-out data", "baseline: spectral", "Class balance",
+                 "Confusion matrix", "ROC curve", "Spike raster", "Data provenance",
+                 "Andrzejak", "sensitivity (ictal)"):
+        assert text.lower() in md.lower(), text
+    assert "data:image/png;base64," in html  # self-contained
+    assert "](plots/confusion.png)" in md and (run_dir / "plots" / "raster.png").is_file()
+    assert main(["report", str(run_dir), "--format", "pdf"]) == 2

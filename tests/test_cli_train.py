@@ -1,0 +1,102 @@
+"""``eegsnn train``: config mode with overrides, direct mode on EDF files, errors and exit
+codes (through ``eegsnn.cli.main`` and typer's CliRunner)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from eegsnn.cli import app, main
+
+FAST = ["--set", "train.epochs=1", "--set", "encoder.spikes_per_s=10",
+        "--set", "model.hidden=[8]"]
+
+
+def test_train_from_config_with_overrides(repo_root, tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["train", "--config", str(repo_root / "configs" / "bonn_example.yaml"),
+                 *FAST, "--set", f"cache_dir={tmp_path / 'cache'}", "--baseline", "none",
+                 "--report", "md", "--out", str(out), "--quiet", "--no-progress"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "SNN held-out accuracy" in captured.out and "ictal vs rest" in captured.out
+    cfg = yaml.safe_load((out / "config.yaml").read_text())
+    assert cfg["train"]["epochs"] == 1 and cfg["model"]["hidden"] == [8]
+    assert cfg["baseline"] is None and cfg["report"]["format"] == "md"
+    assert (out / "report.md").is_file() and not (out / "report.html").exists()
+    assert "baseline" not in json.loads((out / "metrics.json").read_text())
+    # the same folder again: refused with a one-line error (exit 2), then --overwrite
+    code = main(["train", "--config", str(repo_root / "configs" / "bonn_example.yaml"),
+                 *FAST, "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: ") and "--overwrite" in err
+    assert err.count("\n") == 1
+
+
+def test_train_direct_mode_on_edf_files(shared_data, tmp_path):
+    s001 = shared_data / "eegmmidb" / "S001"
+    runner = CliRunner()
+    result = runner.invoke(app, [
+        "train", str(s001 / "S001R04.edf"), str(s001 / "S001R08.edf"),
+        "--event", "T1=left", "--event", "T2=right", "--window", "2", "--tmin", "0.5",
+        "--channels", "C3,Cz,C4", "--bandpass", "8,30", "--folds", "2",
+        "--baseline", "csp_lda", "--encoder", "delta", "--spikes-per-s", "20",
+        "--hidden", "8", "--epochs", "2", "--report", "none", "--quiet",
+        "--set", f"cache_dir={tmp_path / 'cache'}", "--out", str(tmp_path / "mi")])
+    assert result.exit_code == 0, result.output
+    assert "baseline csp_lda: accuracy" in result.output
+    cfg = yaml.safe_load((tmp_path / "mi" / "config.yaml").read_text())
+    assert cfg["dataset"]["windows"] == {"mode": "events", "window_s": 2.0, "tmin_s": 0.5}
+    assert cfg["dataset"]["preprocess"][0]["channels"] == ["C3", "Cz", "C4"]
+    assert cfg["split"]["method"] == "kfold" and cfg["split"]["n_splits"] == 2
+    data = json.loads((tmp_path / "mi" / "data.json").read_text())
+    assert data["ch_names"] == ["C3", "Cz", "C4"] and data["sfreq_hz"] == 160.0
+    assert data["n_samples"] == 320
+    splits = json.loads((tmp_path / "mi" / "splits.json").read_text())
+    tests = [f["test_groups"] for f in splits["folds"]]
+    assert sorted(g for t in tests for g in t) == ["S001R04.edf", "S001R08.edf"]  # one run per fold
+    assert (tmp_path / "mi" / "model" / "checkpoint").is_dir()  # refit on both runs
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["train"], 2, "give --config"),
+    (["train", "x.edf", "--window", "2"], 3, "x.edf: file or folder not found"),
+    (["train", "--config", "missing.yaml"], 3, "cannot read config"),
+    (["train", "--config", "{cfg}", "--set", "train.epochs"], 2, "key=value"),
+    (["train", "--config", "{cfg}", "--set", "split.method=random"], 2, "split.method"),
+    (["train", "--config", "{cfg}", "--window", "2"], 2, "direct-mode flags"),
+    (["train", "--config", "{cfg}", "--folds", "1"], 2, "--folds"),
+])
+def test_train_errors_are_one_line_with_exit_codes(repo_root, tmp_path, capsys, args, code,
+                                                   message):
+    cfg = str(repo_root / "configs" / "bonn_example.yaml")
+    argv = [a.replace("{cfg}", cfg) for a in args]
+    if "x.edf" in argv:
+        argv += ["--event", "T1=left", "--out", str(tmp_path / "r")]
+    assert main(argv) == code
+    err = capsys.readouterr().err
+    assert message in err and err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_direct_mode_needs_event_mapping(shared_data, capsys):
+    code = main(["train", str(shared_data / "eegmmidb" / "S001" / "S001R04.edf")])
+    assert code == 2 and "--event T1=left" in capsys.readouterr().err
+
+
+def test_debug_flag_shows_the_traceback(repo_root):
+    from eegsnn.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        main(["--debug", "train", "--config", str(repo_root / "configs" / "bonn_example.yaml"),
+              "--set", "split.method=random"])
+
+
+def test_help_texts_have_examples():
+    runner = CliRunner()
+    for cmd in ("train", "evaluate", "encode", "report"):
+        result = runner.invoke(app, [cmd, "--help"])
+        assert result.exit_code == 0
+        assert f"eegsnn {cmd}" in result.output, cmd

@@ -1,0 +1,243 @@
+"""Pipeline building blocks by hand: clinical metrics, splits, balancing, configs, models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from eegsnn.errors import ConfigError, DataError
+from eegsnn.pipeline import (
+    aggregate_recordings,
+    apply_overrides,
+    binary_metrics,
+    build_model_config,
+    deep_merge,
+    event_metrics,
+    fold_summary,
+    full_report,
+    get_pipeline,
+    list_pipelines,
+    make_folds,
+    oversample,
+    resolve_study_config,
+    softmax,
+    wilson_interval,
+)
+from eegsnn.pipeline.metrics import roc_curve
+
+
+def test_wilson_interval_by_hand():
+    # p = 0.8, n = 10, z = 1.96: center (0.8 + 0.19208) / 1.38415 = 0.71676,
+    # half = 1.96 * sqrt(0.016 + 0.0096040) / 1.38415 = 0.22657
+    lo, hi = wilson_interval(8, 10)
+    assert lo == pytest.approx(0.4902, abs=1e-4) and hi == pytest.approx(0.9433, abs=1e-4)
+    assert wilson_interval(0, 5)[0] == 0.0 and wilson_interval(5, 5)[1] == 1.0
+    assert np.isnan(wilson_interval(0, 0)[0])
+
+
+def test_binary_metrics_by_hand():
+    y = np.array([2, 2, 2, 0, 1, 0, 1, 2])
+    # predicted classes: 2, 2, 0, 0, 2, 0, 1, 2 -> positive class 2:
+    # TP = 3 (idx 0, 1, 7), FN = 1 (idx 2), FP = 1 (idx 4), TN = 3
+    pred = np.array([2, 2, 0, 0, 2, 0, 1, 2])
+    scores = np.array([0.9, 0.8, 0.3, 0.1, 0.7, 0.2, 0.05, 0.95])
+    proba = np.zeros((8, 3))
+    proba[np.arange(8), pred] = 0.5
+    proba[:, 2] = np.where(pred == 2, 0.5 + scores / 10, scores / 2)
+    proba[pred != 2, pred[pred != 2]] = 0.9
+    m = binary_metrics(y, proba, positive=2)
+    assert (m["tp"], m["fn"], m["fp"], m["tn"]) == (3, 1, 1, 3)
+    assert m["sensitivity"] == 0.75 and m["specificity"] == 0.75
+    assert m["ppv"] == 0.75 and m["npv"] == 0.75
+    # AUC of proba[:, 2] for y == 2 by counting pairs
+    s = proba[:, 2]
+    pos, neg = s[y == 2], s[y != 2]
+    pairs = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    assert m["roc_auc"] == pytest.approx(pairs / (pos.size * neg.size))
+    assert m["roc"]["fpr"][0] == 0.0 and m["roc"]["tpr"][-1] == 1.0
+
+
+def test_roc_curve_matches_sklearn():
+    from sklearn.metrics import roc_curve as sk_roc
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 200)
+    s = np.round(rng.normal(y, 1.0), 1)  # ties
+    ours = roc_curve(y, s)
+    fpr, tpr, _ = sk_roc(y, s, drop_intermediate=False)
+    np.testing.assert_allclose(ours["fpr"], fpr)
+    np.testing.assert_allclose(ours["tpr"], tpr)
+
+
+def test_full_report_and_softmax():
+    logits = np.array([[2.0, 0.0], [0.0, 1.0], [3.0, 3.0]])
+    p = softmax(logits)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+    assert p[0, 0] == pytest.approx(np.exp(2) / (np.exp(2) + 1))
+    rep = full_report(np.array([0, 1, 1]), p, ["a", "b"], positive_class="b")
+    assert rep["accuracy"] == pytest.approx(2 / 3)  # the tie goes to class 0
+    assert rep["confusion_matrix"] == [[1, 0], [1, 1]]
+    assert rep["positive"]["sensitivity"] == 0.5 and rep["positive"]["specificity"] == 1.0
+    with pytest.raises(ConfigError, match="positive class"):
+        full_report(np.array([0, 1]), p[:2], ["a", "b"], positive_class="c")
+
+
+def test_aggregate_recordings_mean_probability():
+    rec = np.array(["r1", "r1", "r2", "r2", "r2"])
+    y = np.array([1, 1, 0, 0, 0])
+    proba = np.array([[0.6, 0.4], [0.2, 0.8], [0.9, 0.1], [0.4, 0.6], [0.5, 0.5]])
+    names, ry, rp = aggregate_recordings(rec, y, proba)
+    assert names.tolist() == ["r1", "r2"] and ry.tolist() == [1, 0]
+    np.testing.assert_allclose(rp, [[0.4, 0.6], [0.6, 0.4]])
+    with pytest.raises(ConfigError, match="several classes"):
+        aggregate_recordings(rec, np.array([1, 0, 0, 0, 0]), proba)
+
+
+def test_event_metrics_by_hand():
+    # one recording, windows every 2 s (4 s long); true seizure windows at 10..16 s,
+    # predicted positive at 12, 14 (hit) and at 30 (false alarm), and a second
+    # recording with no seizure and one false alarm run of two windows.
+    onset = np.arange(0, 40, 2.0)
+    y = np.isin(onset, [10, 12, 14, 16]).astype(int)
+    pred = np.isin(onset, [12, 14, 30]).astype(int)
+    rec = np.array(["a"] * onset.size + ["b"] * onset.size)
+    m = event_metrics(rec, np.r_[onset, onset], np.r_[y, 0 * y], np.r_[pred, np.isin(
+        onset, [20, 22]).astype(int)], positive=1, window_s=4.0, step_s=2.0)
+    assert m["events"] == 1 and m["detected"] == 1 and m["event_sensitivity"] == 1.0
+    assert m["false_alarms"] == 2
+    hours = 2 * (38 + 4) / 3600
+    assert m["hours"] == pytest.approx(hours)
+    assert m["false_alarms_per_hour"] == pytest.approx(2 / hours)
+    assert m["mean_latency_s"] == pytest.approx(2.0)
+    # requiring two consecutive windows removes the single-window alarm at 30 s
+    m2 = event_metrics(rec, np.r_[onset, onset], np.r_[y, 0 * y], np.r_[pred, np.isin(
+        onset, [20, 22]).astype(int)], positive=1, window_s=4.0, step_s=2.0, min_windows=2)
+    assert m2["false_alarms"] == 1 and m2["detected"] == 1
+
+
+def test_fold_summary_matches_scipy():
+    from scipy import stats
+
+    v = [0.8, 0.9, 0.85, 0.95]
+    s = fold_summary([*v, None])
+    lo, hi = stats.t.interval(0.95, 3, loc=np.mean(v), scale=stats.sem(v))
+    assert s["n"] == 4 and s["mean"] == pytest.approx(np.mean(v))
+    assert s["ci95"][0] == pytest.approx(lo) and s["ci95"][1] == pytest.approx(hi)
+    assert fold_summary([0.5])["ci95"] is None and fold_summary([])["mean"] is None
+
+
+def test_oversample_balances_and_keeps_every_window():
+    y = np.array([0] * 7 + [1] * 3 + [2] * 1)
+    idx = oversample(y, seed=0)
+    counts = np.bincount(y[idx])
+    assert counts.tolist() == [7, 7, 7]
+    assert set(np.flatnonzero(y == 0)) <= set(idx.tolist())
+    assert np.array_equal(idx, oversample(y, seed=0))
+
+
+def test_make_folds_stratified_by_pure_groups_and_leak_free():
+    groups = np.repeat([f"r{i:02d}" for i in range(20)], 5)
+    y = np.repeat([0] * 10 + [1] * 6 + [2] * 4, 5)
+    (train, test), = make_folds(groups, {"method": "holdout", "test_fraction": 0.25,
+                                         "seed": 0}, y)
+    assert not set(groups[train]) & set(groups[test])
+    # 25 % of each class's groups: round(2.5) = 2, round(1.5) = 2, 1 -> 5 recordings
+    assert np.bincount(y[test]).tolist() == [10, 10, 5]
+    folds = make_folds(groups, {"method": "kfold", "n_splits": 4, "seed": 1}, y)
+    seen = np.concatenate([te for _, te in folds])
+    assert np.array_equal(np.sort(seen), np.arange(groups.size))
+    for tr, te in folds:
+        assert not set(groups[tr]) & set(groups[te])
+        assert set(y[te]) == {0, 1, 2}
+    # groups with mixed labels: the data layer's splitters, still leak-free
+    mixed = np.array([0, 1] * 50)
+    for tr, te in make_folds(groups, {"method": "kfold", "n_splits": 3, "seed": 0}, mixed):
+        assert not set(groups[tr]) & set(groups[te])
+    with pytest.raises(ConfigError, match="n_splits"):
+        make_folds(groups, {"method": "kfold", "n_splits": 50, "seed": 0}, y)
+
+
+def test_overrides_and_merge():
+    cfg = apply_overrides({"train": {"epochs": 3}}, ["train.epochs=5", "model.hidden=[8, 4]",
+                                                     "baseline=null", "name=x"])
+    assert cfg == {"train": {"epochs": 5}, "model": {"hidden": [8, 4]}, "baseline": None,
+                   "name": "x"}
+    with pytest.raises(ConfigError, match="key=value"):
+        apply_overrides({}, ["train.epochs"])
+    merged = deep_merge({"a": {"b": 1, "c": 2}, "d": [1]}, {"a": {"b": 5}, "d": [2]})
+    assert merged == {"a": {"b": 5, "c": 2}, "d": [2]}
+
+
+def test_pipelines_are_declared():
+    names = list_pipelines()
+    for name in ("motor_imagery", "seizure_detection", "sleep_staging",
+                 "seizure_long_recordings", "generic"):
+        assert name in names
+        spec = get_pipeline(name)
+        assert spec.stages[0] == "load" and "train" in spec.stages
+    with pytest.raises(ConfigError, match="unknown pipeline"):
+        get_pipeline("no_such_pipeline")
+
+
+def test_study_config_validation_names_the_key(tmp_path):
+    base = {"pipeline": "seizure_detection", "data": {"source": str(tmp_path)}}
+    cfg = resolve_study_config(base)
+    assert cfg["train"]["loss"] == {"type": "ce_membrane", "reduce": "mean"}
+    assert resolve_study_config(cfg) == cfg  # idempotent
+    for bad, match in [({"split": {"method": "random"}}, "split.method"),
+                       ({"split": {"folds": 3}}, "unknown key"),
+                       ({"evaluate": {"positive_class": "nope"}}, "positive_class"),
+                       ({"balance": "smote"}, "balance"),
+                       ({"train": {"val_fraction": 0.2}}, "split.val_fraction"),
+                       ({"encoder": {"method": "morse"}}, "method"),
+                       ({"model": {"hidden": [0]}}, "model.hidden"),
+                       ({"baseline": {"type": "svm"}}, "baseline.type"),
+                       ({"colour": 1}, "unknown key")]:
+        with pytest.raises(ConfigError, match=match):
+            resolve_study_config(deep_merge(base, bad))
+    with pytest.raises(ConfigError, match=r"data\.source"):
+        resolve_study_config({"pipeline": "seizure_detection"})
+    with pytest.raises(DataError, match="not valid YAML"):
+        from eegsnn.pipeline import load_study_config
+
+        (tmp_path / "bad.yaml").write_text("a: [1, 2\n")
+        load_study_config(tmp_path / "bad.yaml")
+
+
+def test_model_config_from_short_and_full_forms():
+    cfg = build_model_config({"hidden": [16, 8], "dropout": 0.1}, n_inputs=10, n_classes=3)
+    kinds = [layer["type"] for layer in cfg["layers"]]
+    assert kinds == ["linear", "leaky", "dropout", "linear", "leaky", "dropout", "linear",
+                     "leaky"]
+    assert cfg["input_shape"] == [10] and cfg["layers"][-2]["out_features"] == 3
+    assert cfg["layers"][-1]["reset_mechanism"] == "none"
+    full = build_model_config({"layers": [{"type": "linear", "out_features": "classes"},
+                                          {"type": "leaky", "beta": 0.5}],
+                               "readout": "count"}, 4, 2)
+    assert full["layers"][0]["out_features"] == 2 and full["readout"] == "count"
+    from eegsnn.model import build_model
+
+    build_model(cfg)  # a valid eegsnn.model config
+
+
+def test_leave_subjects_out_folds_on_eegmmidb_layout(shared_data, tmp_path):
+    """Two 'subjects' (S001 and a renamed copy as S002): split.by subject keeps each
+    subject's runs on one side."""
+    import shutil
+
+    from eegsnn.preprocess import load_windows
+
+    s001 = shared_data / "eegmmidb" / "S001"
+    for subj in ("S001", "S002"):
+        for run in ("R04", "R08"):
+            (tmp_path / subj).mkdir(exist_ok=True)
+            shutil.copy(s001 / f"S001{run}.edf", tmp_path / subj / f"{subj}{run}.edf")
+    cfg = resolve_study_config({"pipeline": "motor_imagery", "data": {"source": str(tmp_path)},
+                                "split": {"by": "subject", "n_splits": 2}})
+    ws = load_windows(cfg["data"]["source"], cfg["dataset"], cache_dir=tmp_path / "c")
+    assert sorted(set(ws.subject)) == ["001", "002"] and set(ws.run) == {"04", "08"}
+    assert len(ws.ch_names) == 21  # the sensorimotor channels of the pipeline's defaults
+    folds = make_folds(ws.groups("subject"), cfg["split"], ws.y)
+    assert len(folds) == 2
+    for tr, te in folds:
+        assert len(set(ws.subject[te])) == 1 and not set(ws.subject[tr]) & set(ws.subject[te])

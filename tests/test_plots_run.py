@@ -1,0 +1,93 @@
+"""``eegsnn plot RUN_DIR``: figures from a real engine run folder and pipeline-style files."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+import eegsnn  # noqa: F401  (BLAS before mlx.core)
+
+pytest.importorskip("matplotlib")
+
+from eegsnn.cli import main
+from eegsnn.errors import DataError
+from eegsnn.visualization import plot_run
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def engine_run(tmp_path_factory):
+    """A run folder written by eegsnn.train.fit on a small separable spike dataset."""
+    from eegsnn.train import ArrayDataset, fit
+
+    rng = np.random.default_rng(0)
+    n, t, f = 64, 10, 6
+    y = rng.integers(0, 2, n)
+    x = (rng.random((t, n, f)) < (0.15 + 0.5 * (np.arange(f)[None] % 2 == y[:, None]))[None]
+         ).astype(np.float32)
+    run = tmp_path_factory.mktemp("run")
+    config = {"input_shape": [f], "layers": [
+        {"type": "linear", "out_features": 8}, {"type": "leaky", "beta": 0.8},
+        {"type": "linear", "out_features": 2},
+        {"type": "leaky", "beta": 0.8, "reset_mechanism": "none"}], "readout": "final"}
+    data = ArrayDataset(x, y, time_major=True)
+    fit(config, data.subset(np.arange(48)), {"epochs": 2, "batch_size": 16},
+        test=data.subset(np.arange(48, 64)), run_dir=run, progress=False)
+    return run
+
+
+def test_plot_run_on_an_engine_run(engine_run, tmp_path):
+    assert (engine_run / "history.json").is_file() and (engine_run / "metrics.json").is_file()
+    paths = plot_run(engine_run, tmp_path / "figs")
+    names = sorted(p.name for p in paths)
+    assert names == ["confusion_matrix.png", "training_curves.png"]
+    for p in paths:
+        assert p.read_bytes()[:8] == PNG_MAGIC and p.stat().st_size > 5000
+
+
+def test_cli_plot_with_pipeline_files(engine_run, tmp_path, capsys):
+    run = tmp_path / "pipe"
+    fold = run / "folds" / "fold-0" / "train"
+    fold.mkdir(parents=True)
+    (fold / "history.json").write_text((engine_run / "history.json").read_text())
+    cm = [[20, 4], [6, 18]]
+    (run / "metrics.json").write_text(json.dumps(
+        {"class_names": ["left", "right"], "snn": {"pooled": {"confusion_matrix": cm}}}))
+    rng = np.random.default_rng(1)
+    with open(run / "folds" / "fold-0" / "predictions.csv", "w", newline="") as handle:
+        w = csv.writer(handle)
+        w.writerow(["recording", "onset_s", "true", "predicted", "p_left", "p_right"])
+        for i in range(48):
+            true = "left" if i % 2 else "right"
+            p = float(np.clip(rng.normal(0.65 if true == "right" else 0.35, 0.2), 0, 1))
+            w.writerow(["r.edf", i, true, "right" if p > 0.5 else "left", 1 - p, p])
+    np.savez_compressed(run / "raster.npz",
+                        input=(rng.random((50, 30)) < 0.2).astype(np.float32),
+                        layer0=(rng.random((50, 16)) < 0.1).astype(np.float32),
+                        layer1=(rng.random((50, 2)) < 0.3).astype(np.float32),
+                        membrane=rng.normal(size=(50, 2)).astype(np.float32))
+    assert main(["plot", str(run), "--dt-s", "0.00625"]) == 0
+    out = capsys.readouterr().out
+    made = sorted(p.name for p in (run / "plots").iterdir())
+    assert made == ["confusion_matrix.png", "firing_rates.png", "membrane.png",
+                    "raster_input.png", "raster_layer0.png", "raster_layer1.png", "roc.png",
+                    "training_curves_folds_fold-0.png"]
+    assert out.count("wrote ") == len(made)
+    assert main(["plot", str(run), "--only", "roc", "--format", "svg", "--out",
+                 str(tmp_path / "svg")]) == 0
+    assert (tmp_path / "svg" / "roc.svg").read_text().lstrip().startswith("<?xml")
+
+
+def test_plot_errors(tmp_path, capsys):
+    with pytest.raises(DataError, match="not found"):
+        plot_run(tmp_path / "missing")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["plot", str(empty)]) == 3  # DataError exit code, one line
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "nothing to plot" in err and err.count("\n") == 1
+    assert main(["plot", str(empty), "--only", "bogus"]) == 2

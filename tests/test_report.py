@@ -1,0 +1,98 @@
+"""Reports from a run folder built by hand: numbers, CIs, baseline column, figures."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from eegsnn.errors import ConfigError, DataError
+from eegsnn.pipeline.metrics import fold_summary, full_report
+from eegsnn.report import build_report, write_report
+
+
+def _run_dir(tmp_path, with_baseline=True, folds=2):
+    y = np.array([0] * 4 + [1] * 4)
+    proba = np.array([[0.9, 0.1]] * 3 + [[0.2, 0.8]] + [[0.3, 0.7]] * 4)  # 7 / 8 right
+    snn = full_report(y, proba, ["rest", "seizure"], "seizure")
+    base = full_report(y, np.array([[0.6, 0.4]] * 8), ["rest", "seizure"], "seizure")
+    fold_reports = [dict(snn, train_class_counts={"rest": 4, "seizure": 2},
+                         train_class_counts_balanced={"rest": 4, "seizure": 4},
+                         test_class_counts={"rest": 4, "seizure": 4})] * folds
+    metrics = {
+        "study": "demo", "pipeline": "seizure_detection", "n_folds": folds,
+        "split": {"method": "kfold", "by": "recording"}, "class_names": ["rest", "seizure"],
+        "balance": "oversample", "class_counts": {"rest": 8, "seizure": 6},
+        "snn": {"pooled": snn, "folds": fold_reports,
+                "summary": {"accuracy": fold_summary([0.8, 0.95])},
+                "firing_rates": {"layers.1.leaky": 0.12}},
+    }
+    if with_baseline:
+        metrics["baseline"] = {"type": "spectral", "pooled": base, "folds": [base] * folds,
+                               "summary": {"accuracy": fold_summary([0.5, 0.5])}}
+    (tmp_path / "metrics.json").write_text(json.dumps(metrics))
+    (tmp_path / "data.json").write_text(json.dumps({
+        "source": "data/demo.yaml", "manifest": {"name": "demo", "path": "data/demo.yaml",
+                                                 "sha256": "ab" * 32, "license": "CC-BY",
+                                                 "citation": ["Someone 2001"]},
+        "n_recordings": 4, "n_windows": 14, "ch_names": ["Cz"], "sfreq_hz": 100.0,
+        "window_s": 2.0, "n_samples": 200, "class_names": ["rest", "seizure"],
+        "files": [{"path": f"r{i}.edf", "sha256": "cd" * 32} for i in range(20)]}))
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({"name": "demo",
+                                                          "pipeline": "seizure_detection",
+                                                          "description": "A demo study."}))
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "raster.npz", input=(rng.random((20, 6)) < 0.2).astype(np.float32),
+             layer0=(rng.random((20, 8)) < 0.1).astype(np.float32), recording="r1.edf",
+             **{"class": "seizure"})
+    return tmp_path
+
+
+def test_report_numbers_intervals_and_baseline(tmp_path):
+    run = _run_dir(tmp_path)
+    md = build_report(run, "md")
+    # accuracy 7/8 with its Wilson interval [0.529, 0.978]
+    assert "| accuracy | 87.5 % [52.9, 97.8] | 50.0 % [21.5, 78.5] |" in md
+    assert "| sensitivity (seizure) | 100.0 % [51.0, 100.0] | 0.0 % [0.0, 49.0] |" in md
+    assert "baseline: spectral" in md and "Across folds" in md
+    # t-interval of the fold values (0.8, 0.95): 0.875 +- 12.706 * 0.075, clipped to [0, 1]
+    lo, hi = fold_summary([0.8, 0.95])["ci95"]
+    assert lo == pytest.approx(0.875 - 12.7062 * 0.075, abs=1e-3) and hi > 1
+    assert "| accuracy | 87.5 % [0.0, 100.0] | 50.0 % [50.0, 50.0] |" in md
+    assert "| seizure | 6 | 4 | 8 | 8 |" in md  # class balance summed over 2 folds
+    assert "Someone 2001" in md and "... and 8 more" in md
+    assert "![SNN confusion matrix](plots/confusion.png)" in md
+    assert (run / "plots" / "roc.png").is_file() and (run / "plots" / "raster.png").is_file()
+
+
+def test_html_is_self_contained_and_escaped(tmp_path):
+    run = _run_dir(tmp_path, with_baseline=False, folds=1)
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    cfg["description"] = "<script>x</script>"
+    (run / "config.yaml").write_text(yaml.safe_dump(cfg))
+    (path,) = write_report(run, "html")
+    text = path.read_text()
+    assert text.startswith("<!DOCTYPE html>") and "<script>" not in text
+    assert text.count("data:image/png;base64,") >= 3
+    assert "baseline:" not in text and "Across folds" not in text
+
+
+def test_report_without_matplotlib_says_so(tmp_path, monkeypatch):
+    from eegsnn.report import plots
+
+    run = _run_dir(tmp_path)
+    monkeypatch.setattr(plots, "have_matplotlib", lambda: False)
+    md = build_report(run, "md")
+    assert "figure not available" in md and "eegsnn[plot]" in md
+
+
+def test_report_errors(tmp_path):
+    with pytest.raises(DataError, match=r"metrics\.json is missing"):
+        build_report(tmp_path)
+    run = _run_dir(tmp_path)
+    with pytest.raises(ConfigError, match="format"):
+        build_report(run, "pdf")
+    with pytest.raises(ConfigError, match="one file"):
+        write_report(run, "both", out=tmp_path / "r.html")

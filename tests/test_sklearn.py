@@ -1,0 +1,175 @@
+"""SNNClassifier: scikit-learn's own estimator checks, cross_val_score on real EEGMMIDB
+epochs in a Pipeline, MNE Epochs input, grid search, reproducibility, pickling."""
+
+from __future__ import annotations
+
+import importlib
+import pickle
+import sys
+
+import numpy as np
+import pytest
+
+import eegsnn  # noqa: F401  (BLAS before mlx.core)
+
+pytest.importorskip("sklearn")
+
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from eegsnn.interop._extras import MissingExtraError
+from eegsnn.interop.sklearn import SNNClassifier, oversample_index
+
+SMALL = {"num_steps": 8, "hidden": 16, "epochs": 10, "lr": 1e-2, "random_state": 0}
+MOTOR = ["FC3", "FC1", "FCz", "FC2", "FC4", "C3", "C1", "Cz", "C2", "C4", "CP3", "CP1",
+         "CPz", "CP2", "CP4", "C5"]
+
+
+def _expected_failures(estimator):
+    return {"check_methods_sample_order_invariance":
+            "float32 matmul rounding (~1e-7 relative) depends on a row's position in the "
+            "batch; predictions are unchanged"}
+
+
+@parametrize_with_checks([SNNClassifier(**SMALL)], expected_failed_checks=_expected_failures)
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+def _blobs(n: int = 120, c: int = 4, t: int = 40, seed: int = 0):
+    """Epochs whose class sets the amplitude of a 10 Hz rhythm in channel 0 vs 1."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    time = np.arange(t) / 100.0
+    X = rng.normal(0, 1.0, (n, c, t))
+    X[:, 0] += (3.0 * y)[:, None] * np.sin(2 * np.pi * 10 * time)
+    X[:, 1] += (3.0 * (1 - y))[:, None] * np.sin(2 * np.pi * 10 * time)
+    return X.astype(np.float32), np.where(y == 1, "right", "left")
+
+
+def test_learns_separable_epochs_and_is_reproducible():
+    X, y = _blobs()
+    clf = SNNClassifier(num_steps=20, hidden=16, epochs=15, lr=5e-3, sfreq_hz=100.0,
+                        random_state=3).fit(X[:80], y[:80])
+    assert list(clf.classes_) == ["left", "right"]
+    assert clf.score(X[80:], y[80:]) > 0.9
+    proba = clf.predict_proba(X[80:])
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    assert set(clf.predict(X[80:])) <= {"left", "right"}
+    assert len(clf.history_) == 15 and clf.encoder_.num_steps == 20
+    again = clone(clf).fit(X[:80], y[:80])
+    np.testing.assert_array_equal(again.predict_proba(X[80:]), proba)
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(restored.predict_proba(X[80:]), proba)
+    other = SNNClassifier(num_steps=20, hidden=16, epochs=15, lr=5e-3, sfreq_hz=100.0,
+                          random_state=4).fit(X[:80], y[:80])
+    assert not np.array_equal(other.predict_proba(X[80:]), proba)
+
+
+def test_grid_search_over_hidden_and_encoder():
+    X, y = _blobs(n=60)
+    grid = GridSearchCV(SNNClassifier(num_steps=10, epochs=6, lr=1e-2, random_state=0),
+                        {"hidden": [4, 12], "encoder": ["delta", "threshold"]}, cv=2)
+    grid.fit(X, y)
+    assert set(grid.best_params_) == {"hidden", "encoder"}
+    assert len(grid.cv_results_["mean_test_score"]) == 4
+    assert 0.5 <= grid.best_score_ <= 1.0
+
+
+def _pick(X, idx):
+    return X[:, idx]
+
+
+@pytest.fixture(scope="module")
+def eegmmidb_epochs(shared_data, tmp_path_factory):
+    """Left vs right fist, real and imagined (R03, R04, R07, R08), 2 s windows."""
+    from eegsnn.preprocess import load_windows
+
+    files = [shared_data / "eegmmidb" / "S001" / f"S001R{r:02d}.edf" for r in (3, 4, 7, 8)]
+    ws = load_windows(files, {"windows": {"mode": "events", "window_s": 2.0},
+                              "labels": {"source": "annotations",
+                                         "mapping": {"T1": "left", "T2": "right"}}},
+                      cache_dir=tmp_path_factory.mktemp("cache"))
+    return ws
+
+
+def test_cross_val_score_on_eegmmidb_in_a_pipeline(eegmmidb_epochs):
+    ws = eegmmidb_epochs
+    assert len(ws) >= 55 and ws.X.shape[1] == 64
+    idx = [ws.ch_names.index(c) for c in MOTOR]
+    pipe = Pipeline([
+        ("pick", FunctionTransformer(_pick, kw_args={"idx": idx})),
+        ("snn", SNNClassifier(encoder="delta", num_steps=32, hidden=32, epochs=8, lr=5e-3,
+                              sfreq_hz=ws.sfreq_hz, random_state=0)),
+    ])
+    cv = StratifiedKFold(n_splits=3, shuffle=True, random_state=0)
+    scores = cross_val_score(pipe, ws.X, ws.y, cv=cv)
+    assert scores.shape == (3,) and np.all((scores >= 0) & (scores <= 1))
+    # each fold's encoder saw only its training epochs: refit one fold by hand
+    train, test = next(cv.split(ws.X, ws.y))
+    fold = clone(pipe).fit(ws.X[train], ws.y[train])
+    enc = fold.named_steps["snn"].encoder_
+    np.testing.assert_allclose(enc.mean_[:, 0], ws.X[train][:, idx].mean(axis=(0, 2)),
+                               rtol=1e-4, atol=1e-3)
+    assert fold.score(ws.X[test], ws.y[test]) == pytest.approx(scores[0])
+
+
+def test_mne_epochs_in_and_out(shared_data):
+    mne = pytest.importorskip("mne")
+    from eegsnn.io import read_recording
+
+    raw = read_recording(shared_data / "eegmmidb" / "S001" / "S001R03.edf").raw
+    raw.pick(MOTOR[:8])
+    events, _ = mne.events_from_annotations(raw, event_id={"T1": 1, "T2": 2}, verbose="error")
+    epochs = mne.Epochs(raw, events, {"left": 1, "right": 2}, tmin=0.0, tmax=2 - 1 / 160,
+                        baseline=None, preload=True, verbose="error")
+    clf = SNNClassifier(num_steps=16, hidden=8, epochs=3, random_state=0).fit(epochs)
+    assert list(clf.classes_) == ["left", "right"]
+    assert clf.encoder_.sfreq_hz == 160.0 and clf.ch_names_ == MOTOR[:8]
+    assert clf.n_features_in_ == 8
+    proba = clf.predict_proba(epochs)
+    assert proba.shape == (len(epochs), 2)
+    # the array path gives the same probabilities (volts -> microvolts is a scale the
+    # relative delta threshold does not see)
+    np.testing.assert_allclose(clf.predict_proba(epochs.get_data() * 1e6), proba, atol=1e-5)
+    with pytest.raises(ValueError, match="channel names differ"):
+        clf.predict(epochs.copy().reorder_channels(MOTOR[:8][::-1]))
+    with pytest.raises(ValueError, match="requires y"):
+        SNNClassifier().fit(epochs.get_data())
+
+
+def test_bad_parameters_raise_clear_errors():
+    X, y = _blobs(n=20)
+    with pytest.raises(ValueError, match="hidden"):
+        SNNClassifier(hidden=0, epochs=1).fit(X, y)
+    with pytest.raises(ValueError, match="method"):
+        SNNClassifier(encoder="morse", epochs=1).fit(X, y)
+    with pytest.raises(ValueError, match="expecting 4 features"):
+        SNNClassifier(**{**SMALL, "epochs": 1}).fit(X, y).predict(X[:, :3])
+
+
+def test_missing_sklearn_gives_one_line(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    monkeypatch.delitem(sys.modules, "eegsnn.interop.sklearn")
+    with pytest.raises(MissingExtraError) as info:
+        importlib.import_module("eegsnn.interop.sklearn")
+    assert str(info.value) == ("SNNClassifier needs the 'sklearn' extra: "
+                               "pip install 'eegsnn[sklearn]'")
+
+
+def test_oversampling_balances_the_training_epochs():
+    y = np.array([0] * 12 + [1] * 3 + [2] * 5)
+    idx = oversample_index(y, seed=0)
+    assert np.bincount(y[idx]).tolist() == [12, 12, 12]
+    assert set(range(y.size)) <= set(idx.tolist())  # every original epoch is kept
+    np.testing.assert_array_equal(idx, oversample_index(y, seed=0))
+    X, labels = _blobs(n=40)
+    keep = np.r_[np.flatnonzero(labels == "left"), np.flatnonzero(labels == "right")[:4]]
+    clf = SNNClassifier(**{**SMALL, "epochs": 2}, balance="oversample").fit(X[keep],
+                                                                             labels[keep])
+    assert list(clf.classes_) == ["left", "right"]
+    with pytest.raises(ValueError, match="balance"):
+        SNNClassifier(**{**SMALL, "epochs": 1}, balance="smote").fit(X, labels)
