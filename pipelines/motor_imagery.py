@@ -29,11 +29,13 @@ PIPELINE = PipelineSpec(
         },
         "split": {"method": "kfold", "by": "recording", "n_splits": 4, "refit": True},
         "balance": "oversample",
-        "encoder": {"method": "delta", "threshold": 0.5, "bands": [["mu", 8, 13],
+        # sparse delta code: a step of 2 standard deviations keeps mu/beta event counts low
+        # (a finer step floods the 84 lines with multi-event bins and the SNN stops learning)
+        "encoder": {"method": "delta", "threshold": 2.0, "bands": [["mu", 8, 13],
                                                                      ["beta", 13, 30]],
-                    "spikes_per_s": 25},
-        "model": {"hidden": [32], "readout": "mean", "dropout": 0.2},
-        "train": {"epochs": 60, "batch_size": 4,
+                    "spikes_per_s": 40},
+        "model": {"hidden": [32], "readout": "mean", "dropout": 0.1},
+        "train": {"epochs": 80, "batch_size": 8,
                   "optimizer": {"type": "adam", "learning_rate": 2e-3}},
         "baseline": {"type": "csp_lda", "n_components": 4},
         "evaluate": {"aggregate": False},

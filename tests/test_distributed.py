@@ -8,11 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import eegsnn  # noqa: F401
 import mlx.core as mx
 import numpy as np
 import pytest
 
+import eegsnn
 from eegsnn.distributed import (
     DistContext,
     average_gradients,
@@ -72,7 +72,7 @@ def test_shard_items_round_robin():
     files = [f"f{i}" for i in range(7)]
     parts = [shard_items(files, r, 3) for r in range(3)]
     assert parts[0] == ["f0", "f3", "f6"]
-    assert sorted(sum(parts, [])) == sorted(files)
+    assert sorted(f for part in parts for f in part) == sorted(files)
 
 
 def test_single_process_context(monkeypatch):

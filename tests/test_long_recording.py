@@ -6,10 +6,10 @@ import json
 import subprocess
 import sys
 
-import eegsnn  # noqa: F401
 import numpy as np
 import pytest
 
+import eegsnn  # noqa: F401
 from eegsnn.errors import ConfigError, DataError
 from eegsnn.preprocess import load_windows
 from eegsnn.preprocess.lazy import filter_pad_samples, lazy_windows, write_tiled_edf
@@ -82,7 +82,7 @@ def test_lazy_refuses_inexact_steps_and_bad_files(long_edf, tmp_path):
     blob = long_edf.read_bytes()
     bad = tmp_path / "cut.edf"
     bad.write_bytes(blob[: len(blob) // 2])
-    with pytest.raises(DataError, match="cut.edf: truncated"):
+    with pytest.raises(DataError, match=r"cut\.edf: truncated"):
         lazy_windows(bad, EVENTS)
     part = lazy_windows(long_edf, EVENTS, start_s=250.0, stop_s=375.0)
     assert len(part) == 15 and part.onset_s.min() >= 250.0

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import shutil
 
-import eegsnn  # noqa: F401
 import numpy as np
 import pytest
 
+import eegsnn  # noqa: F401
 from eegsnn.encode import EEGEncoder, load_spikes
 from eegsnn.encode.shards import ShardedSpikes, index_shards
 from eegsnn.errors import ConfigError, DataError
@@ -119,5 +119,5 @@ def test_prepare_with_encoder_matches_direct_encoding(corpus, tmp_path):
                                              for it in lean.items])
     sh = ShardedSpikes(tmp_path / "lean" / "all")
     assert len(sh) == sum(it.n_windows for it in lean.items)
-    (x, y, _), = sh.iter_batches(len(sh), shuffle=False)
+    (x, _y, _), = sh.iter_batches(len(sh), shuffle=False)
     np.testing.assert_array_equal(np.asarray(x)[:, :len(ds)], direct)

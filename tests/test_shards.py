@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import eegsnn  # noqa: F401
 import mlx.core as mx
 import numpy as np
 import pytest
 
+import eegsnn  # noqa: F401
 from eegsnn.encode import save_spikes
 from eegsnn.encode.shards import ShardedSpikes, ShardWriter, index_shards
 from eegsnn.errors import ConfigError, DataError
@@ -54,7 +54,7 @@ def test_writer_layout_and_content(sharded, spikes):
 
 
 def test_epoch_order_is_a_reproducible_permutation(sharded, spikes):
-    x, y = spikes
+    _, y = spikes
 
     def epoch(e, seed=1, k=1):
         out = [(_ids(xb), np.asarray(yb)) for xb, yb, _ in
@@ -83,8 +83,7 @@ def test_memory_bound(sharded):
     assert sharded.shard_loads - loads == sharded.num_shards  # each shard read once
 
 
-def test_rank_partitions(sharded, spikes):
-    x, y = spikes
+def test_rank_partitions(sharded):
     single = [(_ids(xb), n) for xb, _, n in sharded.iter_batches(10, epoch=2, drop_last=True)]
     ranks = [[(_ids(xb), n) for xb, _, n in
               sharded.iter_batches(10, epoch=2, drop_last=True, rank=r, world_size=2)]
@@ -111,7 +110,7 @@ def test_index_existing_datasets(tmp_path, spikes):
     index_shards(tmp_path / "all", [a, b])
     ds = ShardedSpikes(tmp_path / "all")
     assert list(ds.shard_sizes) == [40, N - 40]
-    (xb, yb, _), = ds.iter_batches(N, shuffle=False)
+    (xb, _yb, _), = ds.iter_batches(N, shuffle=False)
     np.testing.assert_array_equal(np.asarray(xb), x)
     save_spikes(tmp_path / "odd.spikes", x[:5, :10], y[:10])
     with pytest.raises(DataError, match="num_steps"):

@@ -79,7 +79,7 @@ def launch_local(script: str | os.PathLike, args: Sequence[str] = (), *, n: int 
         port = free_port_block(n)
         cmd = [mlx_launch_executable(), "--backend", "ring", "--hosts", _LOOPBACK,
                "-n", str(n), "--starting-port", str(port), "--python", sys.executable,
-               str(script), *args]
+               "--", str(script), *args]  # "--": the script's options stay its own
         proc = _run_group(cmd, timeout_s, full_env)
         if proc.returncode == 0 or "Address already in use" not in (proc.stderr or ""):
             return proc

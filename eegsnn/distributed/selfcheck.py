@@ -20,11 +20,14 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
+# isort: off
 import eegsnn  # noqa: F401  (loads BLAS before mlx.core)
 import mlx.core as mx
-import numpy as np
 from mlx.utils import tree_flatten
 
+# isort: on
 from eegsnn.distributed.group import init_distributed
 from eegsnn.distributed.loop import fit_data_parallel
 from eegsnn.train.data import ArrayDataset, epoch_order, step_seed

@@ -8,7 +8,7 @@ time-major ``[T, B, F]`` sequence).
 
 from __future__ import annotations
 
-from eegsnn.nn import functional
+from eegsnn.nn import functional, readout, reservoir, topology
 from eegsnn.nn.neurons import (
     ALIF,
     IF,
@@ -21,6 +21,17 @@ from eegsnn.nn.neurons import (
     Synaptic,
     neuron_from_config,
 )
+from eegsnn.nn.readout import (
+    LogisticReadout,
+    LSMClassifier,
+    RidgeReadout,
+    exponential_traces,
+    extract_features,
+    final_state_features,
+    spike_count_features,
+    trace_features,
+)
+from eegsnn.nn.reservoir import Reservoir, reservoir_step
 
 __all__ = [
     "ALIF",
@@ -29,9 +40,22 @@ __all__ = [
     "NEURON_MODELS",
     "Alpha",
     "Izhikevich",
+    "LSMClassifier",
     "Leaky",
+    "LogisticReadout",
+    "Reservoir",
+    "RidgeReadout",
     "SpikingNeuron",
     "Synaptic",
+    "exponential_traces",
+    "extract_features",
+    "final_state_features",
     "functional",
     "neuron_from_config",
+    "readout",
+    "reservoir",
+    "reservoir_step",
+    "spike_count_features",
+    "topology",
+    "trace_features",
 ]

@@ -24,6 +24,7 @@ Windows come out in time order (event windows sorted by onset).
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import warnings
@@ -215,7 +216,7 @@ def iter_lazy_windows(
                       "recording": rel, "unit": cfg["unit"]}}
     edges = np.arange(starts[0], starts[-1] + 1 + chunk, chunk)
     groups = np.searchsorted(starts, edges)
-    for a, b in zip(groups[:-1], groups[1:], strict=True):
+    for a, b in itertools.pairwise(groups):
         if a == b:
             continue
         lo = max(0, int(starts[a]) - pad)
@@ -240,7 +241,7 @@ class _NpyStream:
     def __init__(self, path: Path, shape: tuple[int, ...], dtype: np.dtype) -> None:
         self.path = path
         self.tmp = path.with_name(f".{path.name}.{os.getpid()}.writing")
-        self.fh = open(self.tmp, "wb")  # noqa: SIM115 - closed in close()/abort()
+        self.fh = open(self.tmp, "wb")  # closed in close() / abort()
         np.lib.format.write_array_header_1_0(self.fh, {
             "descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False,
             "shape": shape})
