@@ -11,7 +11,7 @@
   processes on 127.0.0.1 (same global batch); prints samples/s and the speed-up.
 * memory: a multi-hour EDF (S001R03 tiled, 64 ch x 160 Hz) windowed eagerly
   (``load_windows``) and lazily (``lazy_windows``), each in a fresh subprocess; peak RSS
-  from ``resource.getrusage``.
+  (``VmHWM``, see :func:`eegsnn.preprocess.parallel.peak_rss_mb`).
 
 Numbers depend on the machine and on what else runs on it: record the machine with them.
 """
@@ -98,17 +98,18 @@ def bench_train(steps: int, batch: int, num_steps: int) -> dict:
 
 
 MEASURE = r"""
-import json, resource, sys, time
+import json, sys, time
 import eegsnn, mne  # noqa: F401
+from eegsnn.preprocess.parallel import peak_rss_mb  # VmHWM: ru_maxrss inherits the parent's
 from eegsnn.preprocess import load_windows
 from eegsnn.preprocess.lazy import lazy_windows
 mode, path, out, cfg = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+base = peak_rss_mb()
 t0 = time.perf_counter()
 ws = (load_windows([path], cfg, use_cache=False) if mode == "eager"
       else lazy_windows(path, cfg, out, chunk_s=300))
 print(json.dumps({"mode": mode, "baseline_mb": base, "windows": len(ws),
-                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "peak_mb": peak_rss_mb(),
                   "seconds": time.perf_counter() - t0}))
 """
 

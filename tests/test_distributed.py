@@ -17,8 +17,10 @@ from eegsnn.distributed import (
     DistContext,
     average_gradients,
     fit_data_parallel,
+    global_mean,
     init_distributed,
     launch_local,
+    launched_rank,
     local_batches,
     main_only,
     rank_log_path,
@@ -86,6 +88,23 @@ def test_single_process_context(monkeypatch):
         init_distributed("carrier-pigeon")
 
 
+def test_launcher_environment(monkeypatch, tmp_path):
+    for var in LAUNCH_VARS:
+        monkeypatch.delenv(var, raising=False)
+    empty = tmp_path / "hosts.json"
+    empty.write_text("\n")  # what `mlx.launch -n 1` writes: one process, no group
+    monkeypatch.setenv("MLX_HOSTFILE", str(empty))
+    monkeypatch.setenv("MLX_RANK", "0")
+    assert init_distributed().size == 1
+    broken = tmp_path / "broken.json"
+    broken.write_text("[[not json")
+    monkeypatch.setenv("MLX_HOSTFILE", str(broken))
+    assert launched_rank() == (0, "ring")
+    # launched but no group can be formed: an error, never a silent single process
+    with pytest.raises(ConfigError, match="could not join"):
+        init_distributed("ring")
+
+
 def test_main_only_and_rank_log_path(tmp_path):
     calls = []
     main = single_process()
@@ -119,6 +138,7 @@ def test_single_process_fit_matches_engine_step(tmp_path):
     ref_losses = json.loads((tmp_path / "reference.json").read_text())["losses"]
     assert res.history[0]["loss"] == pytest.approx(np.mean(ref_losses), rel=1e-6)
     assert (tmp_path / "run" / "checkpoint" / "model.safetensors").is_file()
+    assert global_mean(2.0, 3.0, single_process()) == 2.0
     with pytest.raises(ConfigError, match="smaller than the"):
         fit_data_parallel(selfcheck.MODEL, data, {**cfg, "batch_size": 1},
                           ctx=DistContext(None, 0, 2, "ring"))
@@ -162,7 +182,8 @@ def _check_pair(out: Path) -> None:
 
 def test_two_processes_match_single_process(tmp_path):
     """Two ranks (ring backend over 127.0.0.1) with 17 + 16 of each 33-sample global
-    batch end with the parameters of one process trained on the full batches."""
+    batch end with the parameters of one process trained on the full batches. Rank 1
+    starts from different random weights: rank 0's are broadcast before training."""
     _run_pair(tmp_path, compile=False)
     _check_pair(tmp_path)
 

@@ -89,16 +89,17 @@ def test_lazy_refuses_inexact_steps_and_bad_files(long_edf, tmp_path):
 
 
 MEASURE = r"""
-import json, resource, sys
+import json, sys
 import eegsnn, mne  # noqa: F401
+from eegsnn.preprocess.parallel import peak_rss_mb  # VmHWM: ru_maxrss inherits the parent's
 from eegsnn.preprocess import load_windows
 from eegsnn.preprocess.lazy import lazy_windows
 mode, path, out = sys.argv[1:4]
 cfg = json.loads(sys.argv[4])
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+base = peak_rss_mb()
 ws = (load_windows([path], cfg, use_cache=False) if mode == "eager"
       else lazy_windows(path, cfg, out, chunk_s=60))
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+peak = peak_rss_mb()
 print(json.dumps({"baseline_mb": base, "peak_mb": peak, "windows": len(ws)}))
 """
 

@@ -121,3 +121,25 @@ def test_prepare_with_encoder_matches_direct_encoding(corpus, tmp_path):
     assert len(sh) == sum(it.n_windows for it in lean.items)
     (x, _y, _), = sh.iter_batches(len(sh), shuffle=False)
     np.testing.assert_array_equal(np.asarray(x)[:, :len(ds)], direct)
+
+
+def _crash_on_r04(task):
+    """Stand-in task: a recording whose processing kills the worker (as an OOM kill)."""
+    import os
+
+    if task["rel"] == "S001R04.edf":
+        os._exit(9)
+    return {"recording": task["rel"], "status": "done", "windows": None, "spikes": None,
+            "n_windows": 1, "seconds": 0.0, "peak_rss_mb": 0.0, "error": None}
+
+
+def test_dead_worker_fails_only_its_recording():
+    from eegsnn.preprocess.parallel import _run_pool
+
+    tasks = [{"rel": f"S001R0{i}.edf"} for i in range(3, 8)]
+    results: dict = {}
+    _run_pool(tasks, results, 2, 2, None, 1, fn=_crash_on_r04)
+    status = {results[i]["recording"]: results[i]["status"] for i in range(len(tasks))}
+    assert status == {"S001R03.edf": "done", "S001R04.edf": "failed", "S001R05.edf": "done",
+                      "S001R06.edf": "done", "S001R07.edf": "done"}
+    assert "worker process died" in results[1]["error"]

@@ -78,9 +78,19 @@ def single_process() -> DistContext:
     return DistContext(group=None, rank=0, size=1, backend="none")
 
 
+def _empty_file(path: str) -> bool:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return not fh.read(4096).strip()
+    except OSError:
+        return False
+
+
 def launched_rank() -> tuple[int | None, str | None]:
     """``(rank, backend)`` announced by a launcher in the environment, or ``(None, None)``."""
     for var, backend in _LAUNCH_ENV:
+        if var == "MLX_HOSTFILE" and os.environ.get(var) and _empty_file(os.environ[var]):
+            continue  # `mlx.launch -n 1` writes an empty hostfile: a single process
         if os.environ.get(var):
             rank = os.environ.get("MLX_RANK") or os.environ.get("OMPI_COMM_WORLD_RANK") \
                 or os.environ.get("PMI_RANK")

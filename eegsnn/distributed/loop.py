@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import mlx.core as mx
+import mlx.nn as nn
 import numpy as np
 
 from eegsnn.distributed.group import (
@@ -130,7 +131,7 @@ def fit_data_parallel(
     if cfg.batch_size < ctx.size:
         raise ConfigError(f"batch_size={cfg.batch_size} is smaller than the {ctx.size} "
                           "processes; every process needs at least one sample per step")
-    if isinstance(model, dict):
+    if isinstance(model, dict) and not isinstance(model, nn.Module):  # Module is a dict
         mx.random.seed(cfg.seed)
         model = build_model(model)
     batches = (array_batches(train, cfg.batch_size, cfg.seed, ctx, drop_last=cfg.drop_last)

@@ -87,9 +87,15 @@ def reference(out: Path, cfg: dict, data: ArrayDataset) -> None:
 
 
 def distributed(out: Path, cfg: dict, data: ArrayDataset) -> None:
+    from eegsnn.model import build_model
+
     ctx = init_distributed()
+    # Deliberately different initial weights on every rank but 0: fit_data_parallel must
+    # start all replicas from rank 0's weights (the reference's, same seed).
+    mx.random.seed(cfg["seed"] + 7919 * ctx.rank)
+    model = build_model(MODEL)
     losses: list[float] = []
-    res = fit_data_parallel(MODEL, data, cfg, ctx=ctx, run_dir=out / "run",
+    res = fit_data_parallel(model, data, cfg, ctx=ctx, run_dir=out / "run",
                             on_epoch=lambda e: losses.append(e["loss"]))
     mx.save_safetensors(str(out / f"rank{ctx.rank}.safetensors"), _params(res.model))
     (out / f"rank{ctx.rank}.json").write_text(json.dumps(

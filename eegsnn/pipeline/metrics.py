@@ -121,6 +121,8 @@ def full_report(y_true: np.ndarray, proba: np.ndarray, class_names: Sequence[str
             ovr[name] = roc_auc((y == c).astype(np.int64), proba[:, c])
     rep["roc_auc_ovr"] = ovr
     rep["roc_auc_ovr_macro"] = float(np.mean(list(ovr.values()))) if ovr else None
+    if k == 2 and 0 < np.sum(y == 1) < y.size:
+        rep["roc"] = {"class": str(class_names[1]), **roc_curve(y == 1, proba[:, 1])}
     if positive_class is not None:
         if positive_class not in class_names:
             raise ConfigError(f"positive class {positive_class!r} is not one of "

@@ -41,7 +41,7 @@ import logging
 import multiprocessing as mp
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
@@ -50,7 +50,7 @@ from typing import Any
 
 from eegsnn.errors import ConfigError, DataError
 
-__all__ = ["PrepareItem", "PrepareReport", "load_prepared", "prepare_one",
+__all__ = ["PrepareItem", "PrepareReport", "load_prepared", "peak_rss_mb", "prepare_one",
            "prepare_recordings"]
 
 log = logging.getLogger(__name__)
@@ -146,10 +146,22 @@ def _one_line(exc: BaseException) -> str:
     return text[:500]
 
 
-def _peak_rss_mb() -> float:
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process in MiB.
+
+    Linux: ``VmHWM`` of ``/proc/self/status`` (``ru_maxrss`` would report the parent's peak
+    for a process started by fork + exec, as spawned workers are). Elsewhere ``ru_maxrss``.
+    """
     import resource
     import sys
 
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
 
@@ -229,7 +241,7 @@ def prepare_one(task: Mapping[str, Any]) -> dict[str, Any]:
     except Exception as exc:  # one bad recording must not stop the others
         item = PrepareItem(recording=rel, status="failed", error=_one_line(exc))
     item.seconds = time.perf_counter() - t0
-    item.peak_rss_mb = _peak_rss_mb()
+    item.peak_rss_mb = peak_rss_mb()
     return asdict(item)
 
 
@@ -324,39 +336,62 @@ def prepare_recordings(
     return report
 
 
+def _dead_worker(rel: str) -> dict[str, Any]:
+    return asdict(PrepareItem(recording=rel, status="failed",
+                              error="worker process died (killed, crashed or out of memory) "
+                                    "while preparing this recording"))
+
+
 def _run_pool(tasks: list[dict], results: dict[int, dict], workers: int, in_flight: int,
-              max_tasks_per_child: int | None, threads: int | None) -> None:
-    pending = list(range(len(tasks)))[::-1]  # stack: pop() takes the next task in order
-    while pending:
-        kwargs: dict[str, Any] = {"max_workers": workers, "mp_context": mp.get_context("spawn"),
+              max_tasks_per_child: int | None, threads: int | None,
+              fn: Callable[[Mapping[str, Any]], dict[str, Any]] = prepare_one) -> None:
+    """Run ``fn`` over ``tasks`` in a pool; fills ``results[i]``.
+
+    When a worker dies every task in flight in that pool fails with ``BrokenProcessPool``,
+    not only the culprit; those tasks are re-run one at a time in a fresh one-worker pool,
+    so only a recording that kills its worker on its own is reported as failed.
+    """
+    ctx = mp.get_context("spawn")
+
+    def make_pool(n: int) -> ProcessPoolExecutor:
+        kwargs: dict[str, Any] = {"max_workers": n, "mp_context": ctx,
                                   "initializer": _worker_init, "initargs": (threads,)}
         if max_tasks_per_child:
             kwargs["max_tasks_per_child"] = max_tasks_per_child
+        return ProcessPoolExecutor(**kwargs)
+
+    pending = list(range(len(tasks)))[::-1]  # stack: pop() takes the next task in order
+    while pending:
         running: dict[Future, int] = {}
-        broken = False
-        with ProcessPoolExecutor(**kwargs) as pool:
-            while (pending or running) and not broken:
+        suspects: list[int] = []
+        with make_pool(workers) as pool:
+            while pending or running:
                 while pending and len(running) < in_flight:
                     i = pending.pop()
-                    running[pool.submit(prepare_one, tasks[i])] = i
+                    running[pool.submit(fn, tasks[i])] = i
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
+                broken = False
                 for fut in done:
                     i = running.pop(fut)
                     try:
                         results[i] = fut.result()
                     except BrokenProcessPool:
                         broken = True
-                        results[i] = asdict(PrepareItem(
-                            recording=tasks[i]["rel"], status="failed",
-                            error="worker process died (killed or out of memory) while "
-                                  "preparing this recording"))
-            if broken:  # tasks still queued in the dead pool go back to the stack
-                for fut, i in running.items():
-                    if fut.done() and not isinstance(fut.exception(), BrokenProcessPool):
-                        results[i] = fut.result()
-                    else:
-                        pending.append(i)
-                running.clear()
+                        suspects.append(i)
+                if broken:
+                    for fut, i in running.items():
+                        if fut.done() and fut.exception() is None:
+                            results[i] = fut.result()
+                        else:
+                            suspects.append(i)
+                    running.clear()
+                    break
+        for i in sorted(suspects):  # isolate the culprit(s)
+            with make_pool(1) as solo:
+                try:
+                    results[i] = solo.submit(fn, tasks[i]).result()
+                except BrokenProcessPool:
+                    results[i] = _dead_worker(tasks[i]["rel"])
 
 
 def load_prepared(report: PrepareReport | str | os.PathLike, *, spikes: bool = False):

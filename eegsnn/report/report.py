@@ -154,8 +154,8 @@ def _summary_rows(summary: Mapping[str, Any] | None) -> dict[str, str]:
         text = f"{100 * s['mean']:.1f} %" if key != "cohen_kappa" else f"{s['mean']:.3f}"
         if s.get("ci95"):
             lo, hi = s["ci95"]
-            if key != "cohen_kappa":  # proportions: the interval cannot leave [0, 1]
-                lo, hi = max(0.0, lo), min(1.0, hi)
+            floor = -1.0 if key == "cohen_kappa" else 0.0  # kappa lies in [-1, 1]
+            lo, hi = max(floor, lo), min(1.0, hi)
             text += (f" [{100 * lo:.1f}, {100 * hi:.1f}]" if key != "cohen_kappa"
                      else f" [{lo:.3f}, {hi:.3f}]")
         out[key.replace("_", " ")] = text
@@ -270,9 +270,11 @@ def build_report(run_dir: str | os.PathLike, fmt: str = "html") -> str:
         pos = block.get("positive")
         if pos and pos.get("roc"):
             curves[name] = {**pos["roc"], "auc": pos["roc_auc"]}
+        elif block.get("roc"):
+            curves[name] = {**block["roc"], "auc": block.get("roc_auc")}
     if curves:
         doc.h(2, "ROC curve")
-        pc_name = pooled["positive"]["class"]
+        pc_name = (pooled.get("positive") or pooled.get("roc") or {}).get("class", "")
         doc.image(plots.plot_roc(curves, pdir / "roc.png", f"{pc_name} vs rest"),
                   f"ROC curve, {pc_name} vs rest")
 
