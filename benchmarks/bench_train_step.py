@@ -31,11 +31,16 @@ Implementations (``--impls``, default ``eegsnn,snntorch,mlxsnn``):
   the recurrence, ``mx.compile``d step), OpenBLAS.
 * ``--ablations`` adds eegsnn variants, each with one choice undone (see README).
 
-Usage::
+Usage (the command behind the table in ``benchmarks/README.md``)::
 
-    python benchmarks/bench_train_step.py --data-dir ../shared/data/mnist
-    python benchmarks/bench_train_step.py --ablations --steps 40
-    python benchmarks/bench_train_step.py --impls eegsnn,mlxsnn-refblas --steps 10
+    python benchmarks/bench_train_step.py --impls eegsnn,snntorch,snntorch-1t,mlxsnn,mlx-minimal \
+        --include-refblas --ablations --steps 30 --warmup 5 --interleaved 30
+    python benchmarks/bench_train_step.py                      # eegsnn, snnTorch, mlx-snn only
+
+``--interleaved STEPS`` adds a paired run: every implementation except ``mlxsnn-refblas`` in one
+process (``.venv-peers``), stepped in turn, so all share the machine's load at each moment;
+prefer its ratios on a shared machine. Each table row also shows the process CPU time per step
+(all threads): CPU ~ wall means the process effectively had one core.
 """
 
 from __future__ import annotations

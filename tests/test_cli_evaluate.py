@@ -16,7 +16,8 @@ from eegsnn.cli import main
 def run_dir(repo_root, tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "run"
     code = main(["train", "--config", str(repo_root / "configs" / "bonn_example.yaml"),
-                 "--set", "train.epochs=2", "--set", "encoder.spikes_per_s=20",
+                 "--set", "train.epochs=2", "--set", "encoder.spikes_per_s=25",
+                 "--set", "encoder.threshold=0.5",
                  "--set", "model.hidden=[16]", "--set", f"cache_dir={out.parent / 'cache'}",
                  "--out", str(out), "--quiet", "--no-progress"])
     assert code == 0
@@ -65,10 +66,15 @@ def test_encode_with_config_and_with_a_runs_encoder(run_dir, repo_root, tmp_path
 
     cfg = repo_root / "configs" / "bonn_example.yaml"
     out = tmp_path / "all.spikes"
-    assert main(["encode", "--config", str(cfg), "--set", "encoder.spikes_per_s=20",
+    # the example's fine delta step packs too many events per step for uint8 storage
+    assert main(["encode", "--config", str(cfg), "--set", f"cache_dir={tmp_path / 'c'}",
+                 "--out", str(out)]) == 2
+    assert "at most 255" in capsys.readouterr().err and not out.exists()
+    assert main(["encode", "--config", str(cfg), "--set", "encoder.threshold=0.5",
                  "--set", f"cache_dir={tmp_path / 'c'}", "--out", str(out)]) == 0
     ds = load_spikes(out)
-    assert ds.num_windows == 500 and ds.num_steps == 80 and ds.num_lines == 10
+    assert ds.num_windows == 500 and ds.num_steps == 200 and ds.num_lines == 10
+    assert ds.packing == "counts"
     assert ds.meta["class_counts"] == {"healthy": 200, "interictal": 200, "ictal": 100}
     assert len(ds.meta["recording"]) == 500 and ds.layout[0]["band"] == "delta"
     # the run's encoder, applied to held-out files, equals the run's own encoding

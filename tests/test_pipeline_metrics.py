@@ -166,6 +166,11 @@ def test_overrides_and_merge():
         apply_overrides({}, ["train.epochs"])
     merged = deep_merge({"a": {"b": 1, "c": 2}, "d": [1]}, {"a": {"b": 5}, "d": [2]})
     assert merged == {"a": {"b": 5, "c": 2}, "d": [2]}
+    # a study's label mapping replaces the pipeline's: its classes are exactly its own
+    labels = deep_merge({"labels": {"source": "path", "mapping": {"Z": "h", "O": "h",
+                                                                  "S": "ictal"}}},
+                        {"labels": {"mapping": {"Z": "A", "S": "E"}}})
+    assert labels == {"labels": {"source": "path", "mapping": {"Z": "A", "S": "E"}}}
 
 
 def test_pipelines_are_declared():

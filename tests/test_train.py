@@ -193,7 +193,12 @@ def test_fit_writes_the_run_record(tmp_path):
                  "checkpoint/optimizer.safetensors", "checkpoint/state.json"):
         assert (run / name).is_file(), name
     import json
+    import os
 
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("metrics.json", "curves.png", "checkpoint/state.json"):
+        assert (run / name).stat().st_mode & 0o777 == 0o666 & ~umask, name  # not 0600
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["split"] == "val" and metrics["n_samples"] == 32
     history = json.loads((run / "history.json").read_text())

@@ -23,6 +23,9 @@ def mnist(
         "--download", help="Fetch missing IDX files into --data-dir first.")] = False,
     resume: Annotated[bool, typer.Option(
         "--resume/--no-resume", help="Continue from OUT/checkpoint when present.")] = True,
+    schedule: Annotated[str, typer.Option(
+        "--schedule", help="Learning rate: 'constant' (published config) or 'cosine' decay.")
+    ] = "constant",
 ) -> None:
     """Train the reference SNN (784-256-10 Leaky, T=25) on MNIST and report test metrics.
 
@@ -32,7 +35,7 @@ def mnist(
 
     run_dir = out if out is not None else Path("runs") / ("mnist-quick" if quick else "mnist")
     result = run_mnist(data_dir, run_dir, epochs=epochs, quick=quick, seed=seed,
-                       download=download, resume=resume)
+                       download=download, resume=resume, schedule=schedule)
     metrics = result.metrics or {}
     last = result.history[-1] if result.history else {}
     typer.echo(f"epochs {len(result.history)}  train time "

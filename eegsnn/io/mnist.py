@@ -194,6 +194,7 @@ def download_mnist(data_dir: str | os.PathLike, mirrors: tuple[str, ...] = MIRRO
             fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=f".{stem}.", suffix=".part")
             with os.fdopen(fd, "wb") as handle:
                 handle.write(payload)
+            os.chmod(tmp, 0o644)
             os.replace(tmp, target)
             break
         else:

@@ -59,15 +59,22 @@ _SPLIT_DEFAULTS: dict[str, Any] = {
 _EVAL_DEFAULTS: dict[str, Any] = {"positive_class": None, "aggregate": True, "events": None}
 
 
+#: mappings that a study replaces whole instead of merging key by key: a study's label
+#: mapping defines its classes (merging would keep the pipeline's other classes).
+ATOMIC_KEYS = ("mapping",)
+
+
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     """``base`` updated by ``override``, recursively for nested mappings (new dict).
 
     Lists and scalars in ``override`` replace those of ``base``; a ``None`` value replaces
-    too (so ``baseline: null`` switches a pipeline's default baseline off).
+    too (so ``baseline: null`` switches a pipeline's default baseline off); mappings under
+    a key in :data:`ATOMIC_KEYS` (``labels.mapping``) replace the base's whole.
     """
     out = copy.deepcopy(dict(base))
     for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+        if (isinstance(value, Mapping) and isinstance(out.get(key), Mapping)
+                and key not in ATOMIC_KEYS):
             out[key] = deep_merge(out[key], value)
         else:
             out[key] = copy.deepcopy(value)

@@ -87,6 +87,11 @@ def encode_dataset(config: Mapping[str, Any] | str | os.PathLike | None,
     else:
         encoder = EEGEncoder(**_encoder_params(cfg, ws.sfreq_hz)).fit(ws.X)
     spikes = encode_windows(encoder, ws.X, int(cfg["train"]["seed"]))
+    peak = float(spikes.max().item())
+    if peak > 255:
+        raise ConfigError(f"the encoder puts up to {peak:.0f} events in one time step; a "
+                          "spike dataset stores at most 255: raise encoder.spikes_per_s or "
+                          "encoder.threshold (e.g. --set encoder.threshold=0.5)")
     meta = {
         "ch_names": list(ws.ch_names), "sfreq_hz": ws.sfreq_hz,
         "class_names": list(ws.class_names), "class_counts": _counts(ws.y, ws.class_names),

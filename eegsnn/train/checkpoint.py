@@ -34,6 +34,18 @@ FORMAT = "eegsnn-checkpoint"
 VERSION = 1
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def publish_mode(path: str | os.PathLike, directory: bool = False) -> None:
+    """Give a temp file/folder (created 0600/0700 by ``tempfile``) the usual permissions
+    (0666/0777 minus the umask) before it is moved into place."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` to ``path`` through a temp file in the same folder and ``os.replace``."""
     path = Path(path)
@@ -42,6 +54,7 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        publish_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -97,6 +110,7 @@ def save_checkpoint(directory: str | os.PathLike, model: nn.Module,
         }
         (tmp / "state.json").write_text(json.dumps(record, indent=2, default=_json_default)
                                         + "\n", encoding="utf-8")
+        publish_mode(tmp, directory=True)
         old = None
         if directory.exists():
             old = directory.parent / f".{directory.name}.old-{os.getpid()}"

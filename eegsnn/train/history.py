@@ -47,5 +47,8 @@ def plot_history(history: list[dict[str, Any]], path: str | os.PathLike,
     os.close(fd)
     fig.savefig(tmp, dpi=120)
     plt.close(fig)
+    from eegsnn.train.checkpoint import publish_mode
+
+    publish_mode(tmp)
     os.replace(tmp, path)
     return path
