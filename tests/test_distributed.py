@@ -160,6 +160,7 @@ def _check_pair(out: Path) -> None:
     for r in range(2):
         meta = json.loads((out / f"rank{r}.json").read_text())
         assert (meta["rank"], meta["size"], meta["backend"]) == (r, 2, "ring")
+        assert meta["world_size"] == 2  # fit itself trained data-parallel
     assert set(ref) == set(ranks[0]) == set(ckpt)
     for k in ref:
         a, b, c = (np.array(t[k]) for t in (*ranks, ckpt))
@@ -173,17 +174,23 @@ def _check_pair(out: Path) -> None:
     hist = json.loads((out / "rank0.json").read_text())["history"]
     per_epoch = np.array(losses).reshape(len(hist), -1).mean(axis=1)
     np.testing.assert_allclose([h["loss"] for h in hist], per_epoch, rtol=1e-4)
-    # only one writer: one checkpoint, no stray temp folders from a second writer
-    names = sorted(p.name for p in (out / "run").iterdir())
-    assert names == ["checkpoint", "config.json", "history.json"]
+    # only one writer: one checkpoint, no stray temp files from a second writer
+    names = {p.name for p in (out / "run").iterdir()} - {"curves.png"}
+    assert names == {"checkpoint", "config.json", "environment.json", "history.json",
+                     "train.log"}
     state = json.loads((out / "run" / "checkpoint" / "state.json").read_text())
     assert state["world_size"] == 2 and state["epoch"] == 2
+    config = json.loads((out / "run" / "config.json").read_text())
+    assert config["distributed"] == {"world_size": 2, "backend": "ring"}
+    log = (out / "run" / "train.log").read_text().splitlines()
+    assert len(log) == 2 and log[0].startswith("epoch=1 ")  # one line per epoch, one writer
 
 
 def test_two_processes_match_single_process(tmp_path):
-    """Two ranks (ring backend over 127.0.0.1) with 17 + 16 of each 33-sample global
-    batch end with the parameters of one process trained on the full batches. Rank 1
-    starts from different random weights: rank 0's are broadcast before training."""
+    """Two ranks (ring backend over 127.0.0.1) running the engine's ``fit`` with 17 + 16
+    of each 33-sample global batch end with the parameters of one process trained on the
+    full batches. Rank 1 starts from different random weights: rank 0's are broadcast
+    before training."""
     _run_pair(tmp_path, compile=False)
     _check_pair(tmp_path)
 

@@ -26,16 +26,30 @@ def mnist(
     schedule: Annotated[str, typer.Option(
         "--schedule", help="Learning rate: 'constant' (published config) or 'cosine' decay.")
     ] = "constant",
+    distributed: Annotated[bool, typer.Option(
+        "--distributed", help="Data-parallel over the processes mlx.launch started (error "
+                              "if no group forms); rank 0 writes --out.")] = False,
+    backend: Annotated[str, typer.Option(
+        "--backend", help="Distributed backend: any | ring | mpi | nccl.")] = "any",
 ) -> None:
     """Train the reference SNN (784-256-10 Leaky, T=25) on MNIST and report test metrics.
 
     Example: ``eegsnn mnist --data-dir ../shared/data/mnist --quick``
+
+    Data-parallel on 2 local processes (same global batch of 128, same result up to float
+    rounding): ``mlx.launch --backend ring -n 2 --python .venv/bin/python --
+    .venv/bin/eegsnn mnist --data-dir ../shared/data/mnist --quick --distributed``
     """
+    from eegsnn.commands.train import join_group
     from eegsnn.train.mnist import run_mnist
 
+    ctx = join_group(distributed, backend)
     run_dir = out if out is not None else Path("runs") / ("mnist-quick" if quick else "mnist")
     result = run_mnist(data_dir, run_dir, epochs=epochs, quick=quick, seed=seed,
-                       download=download, resume=resume, schedule=schedule)
+                       download=download, resume=resume, schedule=schedule,
+                       distributed=ctx, progress=None if ctx.is_main else False)
+    if not ctx.is_main:
+        return
     metrics = result.metrics or {}
     last = result.history[-1] if result.history else {}
     typer.echo(f"epochs {len(result.history)}  train time "
@@ -45,6 +59,8 @@ def mnist(
                f"{metrics.get('balanced_accuracy', float('nan')):.4f}  kappa "
                f"{metrics.get('cohen_kappa', float('nan')):.4f}  macro-F1 "
                f"{metrics.get('f1_macro', float('nan')):.4f}")
+    if ctx.distributed:
+        typer.echo(f"data-parallel over {ctx.size} processes ({ctx.backend})")
     typer.echo(f"run folder {run_dir}")
 
 

@@ -87,6 +87,33 @@ def direct_config(data: list[Path], *, events: list[str], labels: str, window_s:
             "dataset": dataset}
 
 
+def join_group(distributed: bool, backend: str = "any") -> Any:
+    """The process group of a CLI command (a :class:`eegsnn.distributed.DistContext`).
+
+    ``--distributed`` joins strictly: no group of two or more processes is an error (a
+    misconfigured launch must not train independent copies). Without it a process started
+    by a launcher still joins (the engine's ``distributed="auto"``), a plain one is alone.
+
+    Raises:
+        ConfigError: ``--distributed`` without a group, or an unknown ``--backend``.
+    """
+    from eegsnn.distributed.group import BACKENDS, init_distributed
+
+    if backend not in BACKENDS:
+        raise ConfigError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if not distributed:
+        return init_distributed(backend)
+    hint = ("start the command with mlx.launch, e.g. mlx.launch --backend ring -n 2 "
+            "--python .venv/bin/python -- .venv/bin/eegsnn ... --distributed")
+    try:
+        ctx = init_distributed(backend, strict=True)
+    except ConfigError as exc:
+        raise ConfigError(f"--distributed: {exc}; {hint}") from exc
+    if ctx.size < 2:
+        raise ConfigError(f"--distributed: no process group formed (one process); {hint}")
+    return ctx
+
+
 def _print_summary(result: Any, out: Path | None) -> None:
     m = result.metrics
     if "snn" not in m:
@@ -183,6 +210,12 @@ def train(
     progress: Annotated[bool | None, typer.Option(
         "--progress/--no-progress", help="Progress bars (default: on a terminal).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No stage log lines.")] = False,
+    distributed: Annotated[bool, typer.Option(
+        "--distributed", help="Data-parallel training over the processes mlx.launch "
+                              "started (error if no group forms); rank 0 writes --out.")
+    ] = False,
+    backend: Annotated[str, typer.Option(
+        "--backend", help="Distributed backend: any | ring | mpi | nccl.")] = "any",
 ) -> None:
     """Train a spiking classifier from a study config, or from recordings and flags.
 
@@ -202,6 +235,12 @@ def train(
     The run folder holds the resolved config, data checksums, environment, checkpoint,
     metrics.json, predictions, plots, the log and report.html. Exit codes: 0 done, 2 bad
     config or arguments, 3 bad data, 4 checksum mismatch.
+
+    Data-parallel (every rank runs the pipeline; training shards each batch; rank 0 writes
+    --out, the other ranks a temporary folder removed at the end):
+
+      mlx.launch --backend ring -n 2 --python .venv/bin/python -- .venv/bin/eegsnn train
+      -c configs/bonn_example.yaml --out runs/bonn_dp --distributed
     """
     from eegsnn.pipeline import run_pipeline
     from eegsnn.pipeline.config import apply_overrides, load_study_config, resolve_study_config
@@ -245,7 +284,11 @@ def train(
                              tmin_s=tmin, step_s=step, channels=channels, bandpass=bandpass,
                              sfreq_hz=sfreq, pipeline=pipeline)
         cfg = resolve_study_config(apply_overrides(base, overrides + extra))
+    ctx = join_group(distributed, backend)
     run_dir = out if out is not None else Path("runs") / str(cfg["name"])
+    if not ctx.is_main:
+        _run_other_rank(cfg, ctx.rank)
+        return
     handler = _stage_logging(quiet)
     try:
         result = run_pipeline(cfg, run_dir, progress=progress, resume=resume,
@@ -253,6 +296,24 @@ def train(
     finally:
         _drop_logging(handler)
     _print_summary(result, run_dir)
+
+
+def _run_other_rank(cfg: dict[str, Any], rank: int) -> None:
+    """A rank other than 0: the same pipeline (its training joins rank 0's steps), written
+    to a temporary folder that is removed afterwards, never into the user's ``--out``.
+
+    The engine writes nothing on these ranks and reads a resumed checkpoint from rank 0.
+    """
+    import shutil
+    import tempfile
+
+    from eegsnn.pipeline import run_pipeline
+
+    tmp = Path(tempfile.mkdtemp(prefix=f"eegsnn-rank{rank}-"))
+    try:
+        run_pipeline(cfg, tmp / "run", progress=False, resume=False, overwrite=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def register(app: typer.Typer) -> None:

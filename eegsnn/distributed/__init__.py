@@ -9,9 +9,11 @@ rank 0 write::
 
     # my_train.py
     import eegsnn
-    from eegsnn.distributed import fit_data_parallel, init_distributed
-    ctx = init_distributed()          # size 1 when run as plain `python my_train.py`
-    fit_data_parallel(model_config, train_set, train_config, ctx=ctx, run_dir="runs/a")
+    from eegsnn.train import fit
+    fit(model_config, train_set, train_config, run_dir="runs/a")  # distributed="auto":
+    # joins the launcher's group; alone when run as plain `python my_train.py`
+
+    eegsnn mnist --data-dir ... --distributed            # the CLI, under mlx.launch
 
 See ``docs/scaling.md`` for clusters, streaming shards and the 1 TB plan.
 """
@@ -23,6 +25,7 @@ from eegsnn.distributed.group import (
     all_sum_host,
     barrier,
     broadcast_from_main,
+    broadcast_json,
     init_distributed,
     launched_rank,
     single_process,
@@ -55,6 +58,7 @@ __all__ = [
     "average_gradients",
     "barrier",
     "broadcast_from_main",
+    "broadcast_json",
     "fit_data_parallel",
     "free_port_block",
     "global_batches",

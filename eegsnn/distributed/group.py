@@ -30,6 +30,7 @@ __all__ = [
     "all_sum_host",
     "barrier",
     "broadcast_from_main",
+    "broadcast_json",
     "init_distributed",
     "launched_rank",
     "single_process",
@@ -183,3 +184,23 @@ def broadcast_from_main(tree: Any, ctx: DistContext) -> Any:
         return mx.distributed.all_sum(a if keep else mx.zeros_like(a), group=ctx.group)
 
     return tree_map(bcast, tree)
+
+
+def broadcast_json(obj: Any, ctx: DistContext) -> Any:
+    """Rank 0's JSON-able ``obj`` on every process (other ranks' ``obj`` is ignored).
+
+    Used to share what only rank 0 read from disk (a checkpoint's epoch, history and
+    early-stopping state). Two collectives: the byte count, then the UTF-8 bytes.
+    """
+    if not ctx.distributed:
+        return obj
+    import json
+
+    data = json.dumps(obj).encode("utf-8") if ctx.is_main else b""
+    n = int(all_sum_host([float(len(data))], ctx)[0])
+    buf = np.zeros(n, dtype=np.int32)
+    if ctx.is_main:
+        buf[:] = np.frombuffer(data, dtype=np.uint8)
+    out = mx.distributed.all_sum(mx.array(buf), group=ctx.group)
+    mx.eval(out)
+    return json.loads(np.asarray(out).astype(np.uint8).tobytes().decode("utf-8"))

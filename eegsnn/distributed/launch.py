@@ -9,6 +9,7 @@ Used by the tests and ``benchmarks/bench_scaling.py``; users run ``mlx.launch`` 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -61,7 +62,7 @@ def launch_local(script: str | os.PathLike, args: Sequence[str] = (), *, n: int 
 
     With ``n == 1`` the script runs as one plain process (no group). Output of all ranks
     is captured (text). A run that fails with an address-in-use error is retried on new
-    ports.
+    ports. The return code is 1 when any rank failed (``mlx.launch`` itself may exit 0).
 
     Raises:
         subprocess.TimeoutExpired: the job ran past ``timeout_s`` (all ranks are killed).
@@ -103,4 +104,8 @@ def _run_group(cmd: list[str], timeout_s: float, env: dict[str, str],
             pass
         out, err = p.communicate()
         raise subprocess.TimeoutExpired(cmd, timeout_s, output=out, stderr=err) from None
-    return subprocess.CompletedProcess(cmd, p.returncode, out, err)
+    code = p.returncode
+    # mlx.launch can exit 0 although a rank failed; it reports that rank on stderr
+    if code == 0 and re.search(r"Node with rank \d+ exited with code -?[1-9]", err or ""):
+        code = 1
+    return subprocess.CompletedProcess(cmd, code, out, err)

@@ -1,11 +1,16 @@
-"""A data-parallel training loop over the engine's model, loss, optimizer and checkpoints.
+"""Data-parallel training over a *streamed* batch source, and helpers of the engine's
+data-parallel mode.
 
-Run the same script on every process (``mlx.launch -n 2 train.py``, or alone)::
+In-memory datasets train data-parallel through the engine itself:
+:func:`eegsnn.train.loop.fit` joins the ``mlx.launch`` group (``distributed="auto"``) and
+shards every global batch. :func:`fit_data_parallel` remains for sources ``fit`` does not
+take (a ``batches(epoch)`` callable streaming shards from disk); given an
+:class:`~eegsnn.train.data.ArrayDataset` it is a thin wrapper over ``fit``::
 
     from eegsnn.distributed import fit_data_parallel, init_distributed
     ctx = init_distributed()
-    result = fit_data_parallel(model_config, train_set, {"epochs": 5, "batch_size": 64},
-                               ctx=ctx, run_dir="runs/dp")
+    result = fit_data_parallel(model_config, sharded.batches(64, ctx=ctx),
+                               {"epochs": 5, "batch_size": 64}, ctx=ctx, run_dir="runs/dp")
 
 What every rank does per epoch: the engine's sample order
 (:func:`eegsnn.train.data.epoch_order`, same on all ranks) is cut into global batches of
@@ -114,7 +119,8 @@ def fit_data_parallel(
         ctx: process group (default: a single process).
         encoder: in-step encoder for static inputs.
         run_dir: rank 0 writes ``config.json``, ``history.json`` and ``checkpoint/`` here.
-        on_epoch: called with each epoch's history entry (on every rank).
+        on_epoch: called with each epoch's history entry (on every rank; for an
+            :class:`ArrayDataset`, once training has finished).
 
     Raises:
         ConfigError: unsupported config options or a batch too small for the group.
@@ -125,6 +131,8 @@ def fit_data_parallel(
 
     ctx = ctx or single_process()
     cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
+    if isinstance(train, ArrayDataset):
+        return _fit_arrays(model, train, cfg, ctx, encoder, run_dir, on_epoch)
     if cfg.val_fraction or cfg.early_stopping:
         raise ConfigError("fit_data_parallel: val_fraction/early_stopping are not supported; "
                           "split the data beforehand and evaluate on rank 0")
@@ -197,6 +205,31 @@ def fit_data_parallel(
                 result.checkpoint = run_path / "checkpoint"
             barrier(ctx)  # nobody goes on before rank 0's checkpoint is complete
     return result
+
+
+def _fit_arrays(model: Any, train: ArrayDataset, cfg: TrainConfig, ctx: DistContext,
+                encoder: Encoder | None, run_dir: str | Path | None,
+                on_epoch: Callable[[dict[str, Any]], None] | None) -> DPResult:
+    """:func:`eegsnn.train.loop.fit` (data-parallel over ``ctx``) with a :class:`DPResult`."""
+    from eegsnn.train.loop import fit
+
+    if cfg.val_fraction or cfg.early_stopping:
+        raise ConfigError("fit_data_parallel: val_fraction/early_stopping are not supported; "
+                          "use eegsnn.train.fit (data-parallel under mlx.launch)")
+    res = fit(model, train, cfg, encoder=encoder, run_dir=run_dir, resume=False,
+              progress=False, distributed=ctx)
+    n_train = len(train)
+    steps = n_train // cfg.batch_size if cfg.drop_last else -(-n_train // cfg.batch_size)
+    samples = steps * cfg.batch_size if cfg.drop_last else n_train
+    out = DPResult(model=res.model, world_size=ctx.size,
+                   checkpoint=None if run_dir is None else Path(run_dir) / "checkpoint")
+    for h in res.history:
+        entry = {"epoch": h["epoch"], "loss": h["train_loss"], "accuracy": h["train_accuracy"],
+                 "samples": samples, "steps": steps, "seconds": h["train_time_s"]}
+        out.history.append(entry)
+        if on_epoch is not None:
+            on_epoch(entry)
+    return out
 
 
 def global_mean(value: float, weight: float, ctx: DistContext) -> float:

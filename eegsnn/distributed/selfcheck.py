@@ -2,10 +2,11 @@
 
 ``python -m eegsnn.distributed.selfcheck --out DIR --reference`` trains the engine's step
 (:func:`eegsnn.train.step.make_train_step`) in one process on a fixed synthetic spike
-dataset; ``mlx.launch -n 2 .../selfcheck.py --out DIR`` trains the same model with
-:func:`eegsnn.distributed.fit_data_parallel`. Each writes its final parameters
-(``reference.safetensors`` / ``rank<r>.safetensors``) and losses (``*.json``); rank 0 also
-writes ``run/checkpoint``. ``tests/test_distributed.py`` compares them.
+dataset; ``mlx.launch -n 2 .../selfcheck.py --out DIR`` trains the same model with the
+engine's :func:`eegsnn.train.loop.fit`, which joins the group and trains data-parallel.
+Each writes its final parameters (``reference.safetensors`` / ``rank<r>.safetensors``)
+and losses (``*.json``); rank 0 also writes the run folder ``run/`` (checkpoint included).
+``tests/test_distributed.py`` compares them.
 
 ``--bench-steps K`` instead times ``K`` data-parallel steps (after warm-up) and prints one
 JSON line from rank 0: ``{"world_size", "global_batch", "steps", "seconds",
@@ -29,7 +30,6 @@ from mlx.utils import tree_flatten
 
 # isort: on
 from eegsnn.distributed.group import init_distributed
-from eegsnn.distributed.loop import fit_data_parallel
 from eegsnn.train.data import ArrayDataset, epoch_order, step_seed
 
 MODEL = {
@@ -88,19 +88,20 @@ def reference(out: Path, cfg: dict, data: ArrayDataset) -> None:
 
 def distributed(out: Path, cfg: dict, data: ArrayDataset) -> None:
     from eegsnn.model import build_model
+    from eegsnn.train.loop import fit
 
-    ctx = init_distributed()
-    # Deliberately different initial weights on every rank but 0: fit_data_parallel must
-    # start all replicas from rank 0's weights (the reference's, same seed).
+    ctx = init_distributed(strict=True)
+    # Deliberately different initial weights on every rank but 0: fit must start all
+    # replicas from rank 0's weights (the reference's, same seed). A built model (not a
+    # config) also exercises fit's nn.Module check.
     mx.random.seed(cfg["seed"] + 7919 * ctx.rank)
     model = build_model(MODEL)
-    losses: list[float] = []
-    res = fit_data_parallel(model, data, cfg, ctx=ctx, run_dir=out / "run",
-                            on_epoch=lambda e: losses.append(e["loss"]))
+    res = fit(model, data, cfg, run_dir=out / "run", progress=False)  # distributed="auto"
     mx.save_safetensors(str(out / f"rank{ctx.rank}.safetensors"), _params(res.model))
     (out / f"rank{ctx.rank}.json").write_text(json.dumps(
         {"rank": ctx.rank, "size": ctx.size, "backend": ctx.backend,
-         "history": res.history}))
+         "world_size": res.world_size,
+         "history": [{"epoch": h["epoch"], "loss": h["train_loss"]} for h in res.history]}))
 
 
 def bench(steps: int, global_batch: int, cfg: dict) -> None:

@@ -258,6 +258,11 @@ class SpikingNet(nn.Module):
         return copy.deepcopy(self._config)
 
     @property
+    def kinds(self) -> list[str]:
+        """Layer type of each entry of ``layers`` (``"linear"``, ``"leaky"``, ...; a copy)."""
+        return list(self._kinds)
+
+    @property
     def use_fast_path(self) -> bool:
         return self._use_fast_path
 

@@ -21,7 +21,9 @@ A study config names a pipeline and fills its stages; a new study is a new confi
       refit: true                      # kfold: train a final model on all windows
     balance: oversample                # oversample | none (training windows only)
     encoder: {method: delta, ...}      # eegsnn.encode.EEGEncoder arguments
-    model: {hidden: [64], ...}         # see eegsnn.pipeline.modelspec
+    model: {hidden: [64], ...}         # see eegsnn.pipeline.modelspec; or
+                                       # {type: lsm, reservoir: ..., features: ...,
+                                       # readout: ...}: see eegsnn.pipeline.lsm
     train: {epochs: 30, ...}           # eegsnn.train.TrainConfig
     baseline: {type: spectral}         # spectral | csp_lda | none
     evaluate:
@@ -165,7 +167,13 @@ def resolve_study_config(config: Mapping[str, Any], *, base_dir: str | os.PathLi
         raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} (known: "
                           f"{', '.join(sorted(_TOP_KEYS))})")
     spec = get_pipeline(str(config.get("pipeline", "generic")))
-    cfg = deep_merge(spec.defaults, config)
+    defaults = spec.defaults
+    model = config.get("model")
+    if isinstance(model, Mapping) and model.get("type", "snn") != (
+            (defaults.get("model") or {}).get("type", "snn")):
+        # another model family: the pipeline's model defaults do not apply
+        defaults = {k: v for k, v in defaults.items() if k != "model"}
+    cfg = deep_merge(defaults, config)
     cfg["pipeline"] = spec.name
     cfg.setdefault("name", spec.name)
     cfg.setdefault("description", spec.description.strip().splitlines()[0])
@@ -241,7 +249,8 @@ def resolve_study_config(config: Mapping[str, Any], *, base_dir: str | os.PathLi
     from eegsnn.train import TrainConfig
 
     train = dict(cfg.get("train") or {})
-    train.setdefault("loss", default_loss(cfg["model"]["readout"]))
+    if cfg["model"].get("type") != "lsm":
+        train.setdefault("loss", default_loss(cfg["model"]["readout"]))
     if float(train.pop("val_fraction", 0.0) or 0.0) > 0:
         raise ConfigError(f"{where}: set split.val_fraction (validation recordings), not "
                           "train.val_fraction (which would split windows of one recording)")

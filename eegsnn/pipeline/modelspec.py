@@ -14,6 +14,10 @@ readout (``readout: count`` keeps it spiking). The full form lists ``layers`` as
 :func:`eegsnn.model.build_model` takes them; ``out_features: classes`` is replaced by the
 number of classes, and ``input_shape`` is filled in from the encoder.
 
+``type: lsm`` selects the liquid state machine instead (a fixed spiking reservoir and a
+closed-form readout, no BPTT; see :mod:`eegsnn.pipeline.lsm`); ``type: snn`` (the default)
+is the feedforward SNN above.
+
 The loss follows the readout (cross-entropy on the membrane reduced the same way, or on
 spike counts for ``count``) unless ``train.loss`` is given.
 """
@@ -39,6 +43,14 @@ def validate_model_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(spec, Mapping):
         raise ConfigError(f"model: expected a mapping, got {type(spec).__name__}")
     spec = copy.deepcopy(dict(spec))
+    model_type = spec.pop("type", "snn")
+    if model_type == "lsm":
+        from eegsnn.pipeline.lsm import validate_lsm_spec
+
+        return validate_lsm_spec({"type": "lsm", **spec})
+    if model_type != "snn":
+        raise ConfigError(f"model.type must be 'snn' (feedforward SNN trained by BPTT) or "
+                          f"'lsm' (liquid state machine), got {model_type!r}")
     if "layers" in spec:
         unknown = set(spec) - _FULL_KEYS
         if unknown:
@@ -78,6 +90,9 @@ def build_model_config(spec: Mapping[str, Any], n_inputs: int, n_classes: int
                        ) -> dict[str, Any]:
     """A :func:`eegsnn.model.build_model` config for ``n_inputs`` lines, ``n_classes``."""
     spec = validate_model_spec(spec)
+    if spec.get("type") == "lsm":
+        raise ConfigError("build_model_config: model.type lsm is not a layer stack (use "
+                          "eegsnn.pipeline.lsm.LSMModel)")
     if "layers" in spec:
         layers = copy.deepcopy(spec["layers"])
         for layer in layers:

@@ -20,7 +20,9 @@ and writes a run directory::
                           baseline.json, raster.npz
       model/              the deployable model: encoder.json, model_config.json,
                           checkpoint/ (holdout: the fold's model; kfold + refit: trained
-                          on all windows)
+                          on all windows); for ``model.type: lsm`` model_config.json holds
+                          the reservoir config and seed and readout.npz the readout
+                          weights instead of checkpoint/ (see eegsnn.pipeline.lsm)
       metrics.json        SNN and baseline metrics (pooled, per fold, mean and 95 % CI)
       report.html         (or report.md)
 
@@ -38,6 +40,7 @@ import logging
 import os
 import shutil
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -420,11 +423,95 @@ def _train_fold(cfg: dict[str, Any], ws: Any, spikes: Any, train_idx: np.ndarray
     return result.model, info
 
 
+def _caught(where: str, caught: list[warnings.WarningMessage]) -> list[str]:
+    """Log caught warnings (prefixed with ``where``), issue them again, return the texts."""
+    out = []
+    for w in caught:
+        text = f"{where}: {w.message}"
+        log.warning(text)
+        warnings.warn(text, w.category if isinstance(w.category, type) else RuntimeWarning,
+                      stacklevel=3)
+        out.append(text)
+    return out
+
+
+def _lsm_fold(cfg: dict[str, Any], ws: Any, spikes: Any, train_idx: np.ndarray,
+              test_idx: np.ndarray | None, where: str
+              ) -> tuple[Any, dict[str, Any], np.ndarray | None]:
+    """Fit an LSM on ``train_idx`` windows; ``(model, info, test probabilities)``.
+
+    The fixed reservoir runs once over the training and test windows; the closed-form
+    readout is fitted on the training windows' features (oversampled like the SNN's
+    training set when ``balance: oversample``), and predicts the test windows. Silent or
+    saturated reservoirs (on the training windows, and on the test windows) are logged
+    and listed in ``info["warnings"]``.
+    """
+    import mlx.core as mx
+
+    from eegsnn.pipeline.lsm import LSMModel
+
+    t0 = time.perf_counter()
+    if float(cfg["split"]["val_fraction"]) > 0:
+        log.info("%s: model.type lsm chooses its readout regularisation by leave-one-out on "
+                 "the training windows; split.val_fraction is not used", where)
+    model = LSMModel(cfg["model"], int(spikes.shape[2]), len(ws.class_names))
+    idx = train_idx if test_idx is None else np.concatenate([train_idx, test_idx])
+    n_tr = len(train_idx)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        feats, rates = model.run(spikes[:, mx.array(idx.astype(np.int32))])
+        train_rate = model.check_activity(rates[:n_tr])
+    messages = _caught(f"{where}, reservoir on the training windows", caught)
+    fit_local = np.arange(n_tr)
+    if cfg["balance"] == "oversample":
+        fit_local = oversample(ws.y[train_idx], int(cfg["train"]["seed"]))
+    t_fit = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(feats[fit_local], ws.y[train_idx][fit_local])
+    messages += _caught(f"{where}, readout", caught)
+    fit_s = time.perf_counter() - t_fit
+    proba = None
+    rates_out = {"reservoir": train_rate}
+    if test_idx is not None:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            rates_out = {"reservoir": model.check_activity(rates[n_tr:])}
+        messages += _caught(f"{where}, reservoir on the test windows", caught)
+        proba = model.predict_proba(feats[n_tr:])
+    info = {
+        "train_windows": n_tr, "train_windows_balanced": len(fit_local), "val_windows": 0,
+        "train_class_counts": _counts(ws.y[train_idx], ws.class_names),
+        "train_class_counts_balanced": _counts(ws.y[train_idx][fit_local], ws.class_names),
+        "epochs_trained": 0, "stopped_early": False,
+        "train_time_s": time.perf_counter() - t0, "firing_rates": rates_out,
+        "warnings": messages,
+        "lsm": {**model.fit_info, "readout_fit_s": fit_s, "n_features": model.n_features,
+                "train_firing_rate": train_rate,
+                "reservoir": model.config["reservoir_summary"]},
+    }
+    log.info("%s: LSM reservoir %d neurons (%d synapses), rate %.4f spikes/neuron/step on "
+             "the training windows; %s readout alpha=%g on %d features, train accuracy %.4f",
+             where, model.reservoir.n_neurons, model.config["reservoir_summary"]["n_synapses"],
+             train_rate, model.spec["readout"]["type"], model.alpha, model.n_features,
+             model.fit_info["train_accuracy"])
+    return model, info, proba
+
+
+def _is_lsm_model(model: Any) -> bool:
+    from eegsnn.pipeline.lsm import LSMModel
+
+    return isinstance(model, LSMModel)
+
+
 def _save_model(dest: Path, model: Any, encoder_config: dict, train_config: dict) -> None:
     from eegsnn.train import save_checkpoint
 
     dest.mkdir(parents=True, exist_ok=True)
     _write_json(dest / "encoder.json", encoder_config)
+    if _is_lsm_model(model):
+        model.save(dest)
+        return
     _write_json(dest / "model_config.json", model.config)
     _write_json(dest / "train_config.json", train_config)
     save_checkpoint(dest / "checkpoint", model)
@@ -432,8 +519,13 @@ def _save_model(dest: Path, model: Any, encoder_config: dict, train_config: dict
 
 def _predict(model: Any, spikes: Any, y: np.ndarray, cfg: Mapping[str, Any]
              ) -> tuple[np.ndarray, dict[str, float]]:
-    """Probabilities ``[N, K]`` and mean firing rate per neuron layer."""
+    """Probabilities ``[N, K]`` and mean firing rate per neuron layer (LSM: of the
+    reservoir; a silent or saturated reservoir warns)."""
     import mlx.core as mx
+
+    if _is_lsm_model(model):
+        feats, rates = model.run(spikes)
+        return model.predict_proba(feats), {"reservoir": model.check_activity(rates)}
 
     from eegsnn.train import ArrayDataset, evaluate
 
@@ -449,8 +541,11 @@ def _raster(model: Any, spikes: Any, index: int) -> dict[str, np.ndarray]:
     """Input spikes and every neuron layer's spikes of one window (for the report)."""
     import mlx.core as mx
 
-    model.eval()
     x = spikes[:, index:index + 1]
+    if _is_lsm_model(model):
+        res_spikes, _ = model.reservoir(x)
+        return {"input": np.asarray(x[:, 0]), "layer0": np.asarray(res_spikes[:, 0])}
+    model.eval()
     out = model(x)
     arrays = {"input": np.asarray(x[:, 0])}
     for i, s in enumerate(out["layer_spikes"]):
@@ -570,6 +665,7 @@ def _run(cfg: dict[str, Any], spec: Any, run_dir: Path | None, progress: bool | 
     log.info("split: %s by %s, %d fold(s)", cfg["split"]["method"], cfg["split"]["by"],
              len(folds))
 
+    lsm = cfg["model"].get("type") == "lsm"
     fold_results: list[FoldResult] = []
     raster: dict[str, np.ndarray] | None = None
     last_model = last_encoder_config = None
@@ -589,13 +685,24 @@ def _run(cfg: dict[str, Any], spec: Any, run_dir: Path | None, progress: bool | 
                  spikes.shape[0], spikes.shape[1], spikes.shape[2])
         if "train" not in spec.stages:
             continue
-        model, info = _train_fold(cfg, ws, spikes, train_idx, fold_dir, progress, enc_config,
-                                  test_idx)
-        log.info("train: %d epochs in %.1f s", info["epochs_trained"], info["train_time_s"])
-        proba, rates = _predict(model, spikes[:, mx.array(test_idx.astype(np.int32))],
-                                ws.y[test_idx], cfg)
+        if lsm:
+            model, info, proba = _lsm_fold(cfg, ws, spikes, train_idx, test_idx,
+                                           f"fold {k + 1}")
+            rates = info["firing_rates"]
+            log.info("train: LSM readout fitted in %.1f s (reservoir run included)",
+                     info["train_time_s"])
+        else:
+            model, info = _train_fold(cfg, ws, spikes, train_idx, fold_dir, progress,
+                                      enc_config, test_idx)
+            log.info("train: %d epochs in %.1f s", info["epochs_trained"],
+                     info["train_time_s"])
+            proba, rates = _predict(model, spikes[:, mx.array(test_idx.astype(np.int32))],
+                                    ws.y[test_idx], cfg)
         rep = _score(cfg, ws, test_idx, proba)
         rep["firing_rates"] = rates
+        if lsm:
+            rep["lsm"] = info["lsm"]
+            rep["warnings"] = info["warnings"]
         rep.update({key: info[key] for key in (
             "train_windows", "train_windows_balanced", "val_windows", "train_class_counts",
             "train_class_counts_balanced", "epochs_trained", "stopped_early", "train_time_s")})
@@ -644,8 +751,13 @@ def _run(cfg: dict[str, Any], spec: Any, run_dir: Path | None, progress: bool | 
             encoder = EEGEncoder(**_encoder_params(cfg, ws.sfreq_hz)).fit(ws.X)
             enc_config = encoder.to_config()
             spikes = encode_windows(encoder, ws.X, int(cfg["train"]["seed"]))
-            model, _ = _train_fold(cfg, ws, spikes, all_idx, run_dir / "refit", progress,
-                                   enc_config)
+            if lsm:
+                model, info, _ = _lsm_fold(cfg, ws, spikes, all_idx, None, "refit")
+                _write_json(run_dir / "model" / "fit.json", {
+                    k: info[k] for k in ("lsm", "warnings", "train_time_s")})
+            else:
+                model, _ = _train_fold(cfg, ws, spikes, all_idx, run_dir / "refit",
+                                       progress, enc_config)
             _save_model(run_dir / "model", model, enc_config, cfg["train"])
             note = "trained on all windows after cross-validation"
         else:
@@ -685,6 +797,7 @@ def _aggregate(cfg: dict[str, Any], ws: Any, folds: list[FoldResult]) -> dict[st
         "split": {k: cfg["split"][k] for k in ("method", "by")}, "n_folds": len(folds),
         "class_names": list(ws.class_names), "balance": cfg["balance"],
         "class_counts": _counts(ws.y, ws.class_names), "seed": int(cfg["train"]["seed"]),
+        "model_type": cfg["model"].get("type", "snn"),
     }
     if not folds:
         return out
@@ -695,6 +808,18 @@ def _aggregate(cfg: dict[str, Any], ws: Any, folds: list[FoldResult]) -> dict[st
              for name in folds[0].firing_rates}
     out["snn"] = {"pooled": pooled, "folds": [f.metrics for f in folds],
                   "summary": _summaries([f.metrics for f in folds]), "firing_rates": rates}
+    if out["model_type"] == "lsm":
+        out["lsm"] = {"model": {k: cfg["model"][k] for k in ("reservoir", "features",
+                                                               "readout")},
+                      "reservoir": folds[0].metrics["lsm"]["reservoir"],
+                      "alpha": [f.metrics["lsm"]["alpha"] for f in folds],
+                      "train_accuracy": [f.metrics["lsm"]["train_accuracy"] for f in folds],
+                      "train_firing_rate": [f.metrics["lsm"]["train_firing_rate"]
+                                            for f in folds],
+                      "test_firing_rate": [f.firing_rates["reservoir"] for f in folds]}
+    notes = [w for f in folds for w in f.metrics.get("warnings", [])]
+    if notes:
+        out["warnings"] = notes
     for key in ("accuracy", "balanced_accuracy", "cohen_kappa", "f1_macro"):
         out[key] = pooled[key]
     if "positive" in pooled:
@@ -728,8 +853,9 @@ def load_run_model(run_dir: str | os.PathLike) -> tuple[dict[str, Any], dict[str
 
     run_dir = Path(run_dir)
     needed = [run_dir / "config.yaml", run_dir / "data.json", run_dir / "model" /
-              "encoder.json", run_dir / "model" / "model_config.json",
-              run_dir / "model" / "checkpoint"]
+              "encoder.json", run_dir / "model" / "model_config.json"]
+    if not (run_dir / "model" / "readout.npz").is_file():
+        needed.append(run_dir / "model" / "checkpoint")
     for p in needed:
         if not p.exists():
             raise DataError(f"{run_dir}: not a finished eegsnn run ({p.relative_to(run_dir)} "
@@ -743,6 +869,10 @@ def load_run_model(run_dir: str | os.PathLike) -> tuple[dict[str, Any], dict[str
     except (OSError, ValueError, yaml.YAMLError) as exc:
         raise DataError(f"{run_dir}: corrupt run record ({exc})") from exc
     encoder = EEGEncoder.from_config(enc_cfg)
+    if model_cfg.get("type") == "lsm":
+        from eegsnn.pipeline.lsm import LSMModel
+
+        return cfg, record, encoder, LSMModel.load(run_dir / "model")
     model = build_model(model_cfg)
     load_checkpoint(run_dir / "model" / "checkpoint", model)
     model.eval()
@@ -827,9 +957,17 @@ def evaluate_run(run_dir: str | os.PathLike, source: Any = None, *,
     if spikes.shape[2] != model.config["input_shape"][0]:
         raise DataError(f"{src_name}: encoder gives {spikes.shape[2]} lines, the model takes "
                         f"{model.config['input_shape'][0]}")
-    proba, rates = _predict(model, spikes, ws.y, cfg)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        proba, rates = _predict(model, spikes, ws.y, cfg)
+    messages = _caught(f"evaluate {src_name}", caught) if _is_lsm_model(model) else []
+    if not _is_lsm_model(model):
+        for w in caught:
+            warnings.warn(w.message, w.category, stacklevel=2)
     rep = _score(cfg, ws, np.arange(len(ws)), proba)
     rep["firing_rates"] = rates
+    if messages:
+        rep["warnings"] = messages
     rep["data"] = {"source": source if isinstance(source, str) else [str(s) for s in source],
                    "files": ws.provenance.get("files", []), "n_windows": len(ws),
                    "class_counts": _counts(ws.y, ws.class_names)}

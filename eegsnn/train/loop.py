@@ -20,6 +20,16 @@ Run directory (when ``run_dir`` is given)::
     metrics.json       final evaluation (accuracy, balanced_accuracy, cohen_kappa, f1_macro,
                        confusion_matrix, ...; roc_auc for two classes; firing rates)
     curves.png         loss/accuracy curves (needs matplotlib)
+
+Data parallelism: under ``mlx.launch`` (``distributed="auto"``, the default, joins the
+group the launcher started; or pass a :class:`~eegsnn.distributed.DistContext`) every
+process holds a replica, rank 0's initial parameters are copied to all before the
+optimizer is initialised, each rank trains on its contiguous slice of every global batch
+(:func:`~eegsnn.distributed.sharding.shard_range`, gradients weighted by slice size and
+averaged with one all-reduce: the full-batch gradient), every rank evaluates (so early
+stopping decides the same everywhere; rank 0's metric is used), and only rank 0 writes the
+run directory and shows progress; the others wait at a barrier after each checkpoint.
+A resumed run is read by rank 0 and broadcast. Alone (size 1) nothing changes.
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import mlx.core as mx
+import mlx.nn as nn
 import numpy as np
 
 from eegsnn.errors import ConfigError
@@ -83,11 +94,12 @@ class FitResult:
     metrics: dict[str, Any] | None = None
     stopped_early: bool = False
     resumed_from_epoch: int = 0
+    world_size: int = 1
 
 
 def layer_names(model: SpikingNet) -> list[str]:
     """Names of the neuron layers, e.g. ``["layers.1.leaky", "layers.3.leaky"]``."""
-    return [f"layers.{i}.{kind}" for i, kind in enumerate(model._kinds)
+    return [f"layers.{i}.{kind}" for i, kind in enumerate(model.kinds)
             if kind not in ("linear", "conv1d", "conv2d", "flatten", "dropout")]
 
 
@@ -131,6 +143,23 @@ def evaluate(model: SpikingNet, data: ArrayDataset, *, loss: dict | str | None =
     )
 
 
+def resolve_distributed(distributed: Any) -> Any:
+    """``"auto"`` / ``None`` / a DistContext -> a DistContext."""
+    from eegsnn.distributed.group import DistContext, init_distributed, single_process
+
+    if distributed is None:
+        return single_process()
+    if isinstance(distributed, str):
+        if distributed != "auto":
+            raise ConfigError(f"distributed must be 'auto', None or a DistContext, got "
+                              f"{distributed!r}")
+        return init_distributed()
+    if not isinstance(distributed, DistContext):
+        raise ConfigError(f"distributed must be 'auto', None or a DistContext, got "
+                          f"{type(distributed).__name__}")
+    return distributed
+
+
 def _log(run_dir: Path | None, line: str) -> None:
     if run_dir is not None:
         with open(run_dir / "train.log", "a", encoding="utf-8") as handle:
@@ -145,12 +174,20 @@ def _metric_value(entry: dict[str, Any], metric: str) -> float:
     return float(value)
 
 
+def _checkpoint_due(cfg: TrainConfig, epoch: int, epochs_run: int,
+                    stop_after_epochs: int | None) -> bool:
+    """Whether the epoch ``epoch`` (0-based) ends with a checkpoint."""
+    return (epoch + 1 == cfg.epochs
+            or bool(cfg.checkpoint_every and (epoch + 1) % cfg.checkpoint_every == 0)
+            or (stop_after_epochs is not None and epochs_run >= stop_after_epochs))
+
+
 def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset, config: TrainConfig | dict,
         *, val: ArrayDataset | None = None, test: ArrayDataset | None = None,
         encoder: Encoder | None = None, run_dir: str | Path | None = None,
         resume: bool = True, progress: bool | None = None,
         stop_after_epochs: int | None = None, extra_config: dict[str, Any] | None = None,
-        ) -> FitResult:
+        distributed: Any = "auto") -> FitResult:
     """Train ``model`` on ``train``; returns the trained model, history and final metrics.
 
     Args:
@@ -167,13 +204,25 @@ def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset, config: TrainCo
         stop_after_epochs: stop (as if killed) after this many epochs *of this call*, after
             saving the checkpoint; for tests and time-boxed runs.
         extra_config: more JSON-able facts recorded in ``config.json`` (e.g. the dataset).
+        distributed: ``"auto"`` (join the ``mlx.launch`` group if this process was started
+            by a launcher, else train alone), ``None`` (alone), or a
+            :class:`~eegsnn.distributed.DistContext`. With a group of size > 1 this trains
+            data-parallel (module doc); ``config.batch_size`` is the *global* batch and
+            ``run_dir`` is written by rank 0 only.
 
     Raises:
-        ConfigError: bad config, a checkpoint from a different model or train config.
+        ConfigError: bad config, a checkpoint from a different model or train config, a
+            batch too small for the process group.
     """
     cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
+    ctx = resolve_distributed(distributed)
+    dist = ctx.distributed
+    main = ctx.is_main
+    if not main:
+        progress = False
     run_path = Path(run_dir) if run_dir is not None else None
-    if isinstance(model, dict):
+    write_path = run_path if main else None  # only rank 0 writes the run directory
+    if isinstance(model, dict) and not isinstance(model, nn.Module):  # Modules are dicts
         mx.random.seed(cfg.seed)
         model = build_model(model)
     if val is None and cfg.val_fraction > 0:
@@ -183,15 +232,29 @@ def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset, config: TrainCo
     if len(train) < cfg.batch_size and cfg.drop_last:
         raise ConfigError(f"training set has {len(train)} samples, fewer than batch_size="
                           f"{cfg.batch_size} (lower batch_size or set drop_last=False)")
+    if dist:
+        tail = len(train) % cfg.batch_size
+        if cfg.batch_size < ctx.size:
+            raise ConfigError(f"batch_size={cfg.batch_size} is smaller than the {ctx.size} "
+                              "processes; every process needs at least one sample per step")
+        if not cfg.drop_last and 0 < tail < ctx.size:
+            raise ConfigError(f"the last batch of an epoch has {tail} samples, fewer than the "
+                              f"{ctx.size} processes; set drop_last=True or change batch_size")
     loss_fn, _ = get_loss(cfg.loss)
     optimizer = build_optimizer(cfg.optimizer, cfg.schedule)
     model.train()
+    if dist:
+        from eegsnn.distributed.loop import sync_parameters
+
+        sync_parameters(model, ctx)  # every replica starts from rank 0's weights
     optimizer.init(model.trainable_parameters())
 
     history: list[dict[str, Any]] = []
     start_epoch = 0
     es_state = {"best": None, "best_epoch": None, "bad_epochs": 0}
-    if run_path is not None:
+    resumed: dict[str, Any] | None = None
+    if write_path is not None:
+        run_path = write_path
         run_path.mkdir(parents=True, exist_ok=True)
         ckpt = run_path / "checkpoint"
         if resume and ckpt.is_dir():
@@ -211,6 +274,7 @@ def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset, config: TrainCo
             start_epoch = int(record["epoch"])
             history = list(record.get("history", []))
             es_state = dict(record.get("early_stopping", es_state))
+            resumed = {"epoch": start_epoch, "history": history, "early_stopping": es_state}
             _log(run_path, f"resumed from {ckpt} at epoch {start_epoch}")
         else:
             import eegsnn.env as env
@@ -218,13 +282,38 @@ def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset, config: TrainCo
             atomic_write_json(run_path / "config.json", {
                 "model": model.config, "train": cfg.to_dict(), "seed": cfg.seed,
                 "train_samples": len(train), "val_samples": len(val) if val else 0,
-                "test_samples": len(test) if test else 0, **(extra_config or {}),
+                "test_samples": len(test) if test else 0,
+                **({"distributed": {"world_size": ctx.size, "backend": ctx.backend}}
+                   if dist else {}),
+                **(extra_config or {}),
             })
             atomic_write_json(run_path / "environment.json", env.environment_record())
+    run_path = write_path
+    if dist and run_dir is not None:
+        from eegsnn.distributed.group import barrier, broadcast_from_main, broadcast_json
 
-    step = make_train_step(model, optimizer, loss_fn, encoder=encoder,
-                           regularizer=cfg.regularizer, grad_clip=cfg.grad_clip,
-                           compile=cfg.compile)
+        # rank 0 read the checkpoint (if any): share epoch, history, weights and optimizer
+        resumed = broadcast_json(resumed, ctx)
+        if resumed is not None:
+            start_epoch = int(resumed["epoch"])
+            history = list(resumed["history"])
+            es_state = dict(resumed["early_stopping"])
+            sync_parameters(model, ctx)
+            optimizer.state = broadcast_from_main(optimizer.state, ctx)
+            mx.eval(optimizer.state)
+        barrier(ctx)
+
+    if dist:
+        from eegsnn.distributed.sharding import shard_range
+        from eegsnn.distributed.step import make_data_parallel_step
+
+        dp_step = make_data_parallel_step(model, optimizer, loss_fn, ctx, encoder=encoder,
+                                          regularizer=cfg.regularizer,
+                                          grad_clip=cfg.grad_clip, compile=cfg.compile)
+    else:
+        step = make_train_step(model, optimizer, loss_fn, encoder=encoder,
+                               regularizer=cfg.regularizer, grad_clip=cfg.grad_clip,
+                               compile=cfg.compile)
     eval_fn = make_eval_step(model, loss_fn, encoder=encoder, compile=cfg.compile)
     state = [model.state, optimizer.state, mx.random.state]
 
@@ -250,13 +339,22 @@ def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset, config: TrainCo
             bar.start_epoch(epoch, steps_per_epoch)
             for s in range(steps_per_epoch):
                 idx = order[s * cfg.batch_size:(s + 1) * cfg.batch_size]
+                n_global = idx.shape[0]
+                if dist:  # this rank's slice of the global batch, weighted by its size
+                    a, b = shard_range(n_global, ctx.rank, ctx.size)
+                    idx = idx[a:b]
                 x, y = train.batch(idx)
                 seed_s = step_seed(cfg.seed, epoch, s)
                 mx.random.seed(seed_s)  # dropout stream of this step
-                loss, correct = step(x, y, mx.random.key(seed_s ^ 0x5EED))
+                key = mx.random.key(seed_s ^ 0x5EED)
+                if dist:
+                    weight = mx.array(ctx.size * (b - a) / n_global, dtype=mx.float32)
+                    loss, correct = dp_step(x, y, key, weight)  # global-batch loss/correct
+                else:
+                    loss, correct = step(x, y, key)
                 loss_sum = loss_sum + loss
                 correct_sum = correct_sum + correct
-                seen += idx.shape[0]
+                seen += n_global
                 mx.async_eval(state, loss_sum, correct_sum)
                 if bar.enabled and ((s + 1) % cfg.log_every == 0 or s + 1 == steps_per_epoch):
                     done = (s % cfg.log_every) + 1
@@ -291,6 +389,10 @@ def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset, config: TrainCo
             if es:
                 metric = es.get("metric", "val_loss")
                 value = _metric_value(entry, metric)
+                if dist:  # replicas agree to float rounding; rank 0's value decides
+                    from eegsnn.distributed.group import broadcast_json
+
+                    value = float(broadcast_json(value, ctx))
                 sign = 1.0 if metric == "val_loss" else -1.0
                 best = es_state["best"]
                 if best is None or sign * (best - value) > float(es.get("min_delta", 0.0)):
@@ -309,22 +411,27 @@ def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset, config: TrainCo
                 atomic_write_json(run_path / "history.json", history)
                 if improved and es.get("restore_best", True):
                     save_checkpoint(run_path / "best", model)
-                last = epoch + 1 == cfg.epochs
-                if last or (cfg.checkpoint_every and (epoch + 1) % cfg.checkpoint_every == 0) \
-                        or (stop_after_epochs is not None and epochs_run >= stop_after_epochs):
+                    # (no barrier: "best" is read back by rank 0 only, at the end)
+                if _checkpoint_due(cfg, epoch, epochs_run, stop_after_epochs):
                     save_checkpoint(run_path / "checkpoint", model, optimizer, {
                         "epoch": epoch + 1, "global_step": (epoch + 1) * steps_per_epoch,
                         "seed": cfg.seed, "train_config": cfg.to_dict(),
                         "history": history, "early_stopping": es_state,
+                        **({"world_size": ctx.size} if dist else {}),
                     })
+            if dist and run_dir is not None and _checkpoint_due(
+                    cfg, epoch, epochs_run, stop_after_epochs):
+                barrier(ctx)  # nobody goes on before rank 0's checkpoint is complete
             if stop_after_epochs is not None and epochs_run >= stop_after_epochs \
                     and epoch + 1 < cfg.epochs:
-                return FitResult(model, history, None, False, start_epoch)
+                return FitResult(model, history, None, False, start_epoch, ctx.size)
 
-    if es and es.get("restore_best", True) and run_path is not None and \
-            (run_path / "best").is_dir():
-        load_checkpoint(run_path / "best", model)
-    result = FitResult(model, history, None, stopped_early, start_epoch)
+    if es and es.get("restore_best", True) and run_dir is not None:
+        if run_path is not None and (run_path / "best").is_dir():
+            load_checkpoint(run_path / "best", model)
+        if dist:
+            sync_parameters(model, ctx)  # rank 0 restored the best weights: share them
+    result = FitResult(model, history, None, stopped_early, start_epoch, ctx.size)
     final_data = test if test is not None else val
     if final_data is not None:
         res = evaluate(model, final_data, loss=cfg.loss, encoder=encoder,

@@ -59,7 +59,8 @@ def reference_train_config(epochs: int = 25, seed: int = 0, schedule: str = "con
 def run_mnist(data_dir: str | os.PathLike, out_dir: str | os.PathLike | None = None, *,
               epochs: int | None = None, quick: bool = False, seed: int = 0,
               download: bool = False, progress: bool | None = None,
-              resume: bool = True, schedule: str = "constant") -> FitResult:
+              resume: bool = True, schedule: str = "constant",
+              distributed: Any = "auto") -> FitResult:
     """Train and evaluate the reference network; write the run folder ``out_dir``.
 
     Args:
@@ -74,11 +75,19 @@ def run_mnist(data_dir: str | os.PathLike, out_dir: str | os.PathLike | None = N
         resume: continue from ``out_dir/checkpoint`` when present.
         schedule: ``"constant"`` learning rate (the published configuration) or
             ``"cosine"`` decay to 0 over the run.
+        distributed: as :func:`eegsnn.train.loop.fit` (``"auto"``: data-parallel when
+            started by ``mlx.launch``); only rank 0 downloads and writes ``out_dir``.
     """
     if epochs is not None and epochs < 1:
         raise ConfigError(f"--epochs must be >= 1, got {epochs}")
     if download:
-        download_mnist(data_dir)
+        from eegsnn.distributed.group import barrier
+        from eegsnn.train.loop import resolve_distributed
+
+        distributed = resolve_distributed(distributed)
+        if distributed.is_main:
+            download_mnist(data_dir)
+        barrier(distributed)  # the others read the files once rank 0 has them
     x_train, y_train = load_mnist(data_dir, "train")
     x_test, y_test = load_mnist(data_dir, "test")
     if quick:
@@ -90,7 +99,7 @@ def run_mnist(data_dir: str | os.PathLike, out_dir: str | os.PathLike | None = N
         n_epochs, seed, schedule, steps_per_epoch=len(train) // 128))
     return fit(reference_mnist_config(), train, config, test=test,
                encoder=rate_encoder(NUM_STEPS), run_dir=out_dir, progress=progress,
-               resume=resume,
+               resume=resume, distributed=distributed,
                extra_config={"dataset": {"name": "mnist", "data_dir": str(Path(data_dir)),
                                          "train": len(train), "test": len(test),
                                          "quick": quick},
