@@ -105,10 +105,17 @@ def validate_lsm_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
                           "of spike lines); leave it out")
     from eegsnn.nn.reservoir import Reservoir
 
+    radius = res.get("spectral_radius")
+    if radius is not None and (isinstance(radius, bool) or not isinstance(radius, (int, float))
+                               or not np.isfinite(radius) or radius <= 0):
+        raise ConfigError(f"model.reservoir.spectral_radius must be a positive number or null, "
+                          f"got {radius!r}")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            Reservoir.from_config({**res, "n_inputs": 1})
+            # the topology is built (E/I split, probabilities, weights, delays, neuron) but
+            # not rescaled: the spectral radius's eigenvalue search waits for the run
+            Reservoir.from_config({**res, "n_inputs": 1, "spectral_radius": None})
     except ConfigError as exc:
         raise ConfigError(f"model.reservoir: {exc}") from exc
     except (TypeError, ValueError) as exc:
@@ -139,6 +146,16 @@ def validate_lsm_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
     if unknown:
         raise ConfigError(f"model.readout ({ro['type']}): unknown key(s) {sorted(unknown)} "
                           f"(known: {', '.join(sorted(_READOUT_KEYS[ro['type']]))})")
+    alpha = np.atleast_1d(np.asarray(ro.get("alpha", 1.0), dtype=object))
+    try:
+        alpha_f = alpha.astype(np.float64)
+    except (TypeError, ValueError):
+        alpha_f = np.array([np.nan])
+    if alpha_f.ndim != 1 or alpha_f.size == 0 or not np.all(np.isfinite(alpha_f)) \
+            or np.any(alpha_f < 0) or (ro["type"] == "logistic" and alpha_f.size != 1):
+        raise ConfigError(f"model.readout.alpha must be a non-negative number"
+                          f"{'' if ro['type'] == 'logistic' else ' or a list of them'}, got "
+                          f"{ro.get('alpha')!r}")
     try:
         _make_readout(ro)
     except ConfigError as exc:
@@ -173,6 +190,23 @@ def _make_readout(ro: Mapping[str, Any]) -> Any:
     return LogisticReadout(**kwargs)
 
 
+_RESERVOIRS: dict[str, Any] = {}
+
+
+def _reservoir(config: Mapping[str, Any]) -> Any:
+    """``Reservoir.from_config(config)``, shared between models of one config (the folds of
+    a run): a reservoir is fixed and keeps no state between calls, and building one
+    (topology, spectral-radius rescaling) takes seconds."""
+    from eegsnn.nn.reservoir import Reservoir
+
+    key = json.dumps(config, sort_keys=True, default=str)
+    if key not in _RESERVOIRS:
+        if len(_RESERVOIRS) >= 4:
+            _RESERVOIRS.pop(next(iter(_RESERVOIRS)))
+        _RESERVOIRS[key] = Reservoir.from_config(config)
+    return _RESERVOIRS[key]
+
+
 def _softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
@@ -195,12 +229,10 @@ class LSMModel:
     """
 
     def __init__(self, spec: Mapping[str, Any], n_inputs: int, n_classes: int) -> None:
-        from eegsnn.nn.reservoir import Reservoir
 
         self.spec = validate_lsm_spec(spec)
         self.n_classes = int(n_classes)
-        self.reservoir = Reservoir.from_config({**self.spec["reservoir"],
-                                                "n_inputs": int(n_inputs)})
+        self.reservoir = _reservoir({**self.spec["reservoir"], "n_inputs": int(n_inputs)})
         self.coef: np.ndarray | None = None
         self.intercept: np.ndarray | None = None
         self.alpha: float | None = None
@@ -289,13 +321,35 @@ class LSMModel:
         return warn_activity(mean, low=act["low"], high=act["high"])
 
     # -- readout -----------------------------------------------------------------------
-    def fit(self, features: np.ndarray, y: np.ndarray) -> LSMModel:
-        """Fit the closed-form readout on ``features [n, D]`` and labels ``y [n]`` (0..K-1)."""
+    def fit(self, features: np.ndarray, y: np.ndarray,
+            sample: np.ndarray | None = None) -> LSMModel:
+        """Fit the closed-form readout.
+
+        Args:
+            features: ``[n, D]`` features of the training windows.
+            y: ``[n]`` labels (``0..K-1``).
+            sample: optional indices into the rows (e.g. class-balancing oversampling, with
+                repeats) that the readout is fitted on. A ``ridge`` grid of ``alpha`` is
+                searched by leave-one-out on the distinct rows only (a repeated row would
+                be "left out" while its copy stays in, favouring too little
+                regularisation), then the readout is refitted on ``sample`` at that alpha.
+        """
         y = np.asarray(y, dtype=np.int64)
         present = np.unique(y)
         if present.size < 2:
             raise DataError("LSM readout: the training windows hold only one class")
-        readout = _make_readout(self.spec["readout"]).fit(features, y)
+        spec = dict(self.spec["readout"])
+        rows = np.arange(len(y)) if sample is None else np.asarray(sample, dtype=np.int64)
+        if spec["type"] == "ridge" and np.size(spec.get("alpha", 1.0)) > 1 \
+                and np.unique(rows).size < rows.size:
+            search = _make_readout(spec).fit(features, y)
+            spec["alpha"] = float(search.alpha_)
+            loo = search.loo_mse_
+        else:
+            loo = None
+        readout = _make_readout(spec).fit(features[rows], y[rows])
+        if loo is None:
+            loo = getattr(readout, "loo_mse_", None)
         coef = np.zeros((features.shape[1], self.n_classes))
         intercept = np.full(self.n_classes, -1e3)
         # classes absent from the training windows keep a score that never wins
@@ -306,8 +360,8 @@ class LSMModel:
         self.fit_info = {"alpha": self.alpha, "readout": self.spec["readout"]["type"],
                          "train_accuracy": float(np.mean(
                              self.decision_function(features).argmax(1) == y))}
-        if getattr(readout, "loo_mse_", None) is not None:
-            self.fit_info["loo_mse"] = [float(v) for v in readout.loo_mse_]
+        if loo is not None:
+            self.fit_info["loo_mse"] = [float(v) for v in loo]
         return self
 
     def decision_function(self, features: np.ndarray) -> np.ndarray:

@@ -468,7 +468,7 @@ def _lsm_fold(cfg: dict[str, Any], ws: Any, spikes: Any, train_idx: np.ndarray,
     t_fit = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model.fit(feats[fit_local], ws.y[train_idx][fit_local])
+        model.fit(feats[:n_tr], ws.y[train_idx], fit_local)
     messages += _caught(f"{where}, readout", caught)
     fit_s = time.perf_counter() - t_fit
     proba = None

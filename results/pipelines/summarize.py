@@ -32,7 +32,14 @@ def summarize(run: Path) -> dict:
            "split": m["split"], "n_folds": m["n_folds"], "class_counts": m["class_counts"],
            "snn": _pick(m["snn"]["pooled"]),
            "snn_fold_accuracy": m["snn"]["summary"]["accuracy"],
-           "firing_rates": m["snn"]["firing_rates"], "timing_s": m.get("timing", {})}
+           "firing_rates": m["snn"]["firing_rates"], "timing_s": m.get("timing", {}),
+           "model_type": m.get("model_type", "snn")}
+    if "lsm" in m:  # liquid state machine: the "snn" block holds its held-out scores
+        out["lsm"] = {k: m["lsm"][k] for k in ("reservoir", "alpha", "train_accuracy",
+                                               "train_firing_rate", "test_firing_rate")}
+        out["lsm"]["model"] = m["lsm"]["model"]
+    if m.get("warnings"):
+        out["warnings"] = m["warnings"]
     if "baseline" in m:
         out["baseline"] = {"type": m["baseline"]["type"], **_pick(m["baseline"]["pooled"]),
                            "fold_accuracy": m["baseline"]["summary"]["accuracy"]}
