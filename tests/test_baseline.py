@@ -89,3 +89,15 @@ def test_baseline_config_and_missing_extra(monkeypatch):
     with pytest.raises(ConfigError, match=r"eegsnn\[sklearn\]"):
         run_baseline({"type": "spectral"}, np.zeros((4, 1, 100)), np.array([0, 1, 0, 1]),
                      np.zeros((1, 1, 100)), 100.0, 2)
+
+
+def test_missing_extra_stops_the_pipeline_before_any_work(monkeypatch, repo_root, tmp_path):
+    """Without scikit-learn a study with a baseline fails at once, not after training."""
+    from eegsnn.pipeline import run_pipeline
+
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    out = tmp_path / "run"
+    monkeypatch.chdir(repo_root)
+    with pytest.raises(ConfigError, match="eegsnn\\[sklearn\\]"):
+        run_pipeline("configs/bonn_example.yaml", out)
+    assert not out.exists()

@@ -200,6 +200,12 @@ def build_report(run_dir: str | os.PathLike, fmt: str = "html") -> str:
     if cfg.get("notes"):
         doc.p(str(cfg["notes"]))
 
+    model_label = "LSM (eegsnn)" if metrics.get("model_type") == "lsm" else "SNN (eegsnn)"
+    if metrics.get("warnings"):
+        doc.h(2, "Warnings")
+        for warning in metrics["warnings"]:
+            doc.p(f"WARNING: {warning}")
+
     doc.h(2, "Results on held-out data")
     split = metrics.get("split", {})
     doc.p(f"Split: {split.get('method')} by {split.get('by')} ({metrics.get('n_folds')} "
@@ -207,7 +213,7 @@ def build_report(run_dir: str | os.PathLike, fmt: str = "html") -> str:
           "Values are pooled over every held-out window (each scored by its fold's model); "
           "brackets are 95 % Wilson intervals.")
     s_rows, b_rows = _metric_rows(pooled), _metric_rows(base["pooled"] if base else None)
-    header = ["metric", "SNN (eegsnn)"] + ([f"baseline: {base['type']}"] if base else [])
+    header = ["metric", model_label] + ([f"baseline: {base['type']}"] if base else [])
     doc.table(header, [[k, v] + ([b_rows.get(k, "")] if base else [])
                        for k, v in s_rows.items()])
     rec = pooled.get("recording_level")
