@@ -31,6 +31,7 @@ __all__ = [
     "barrier",
     "broadcast_from_main",
     "broadcast_json",
+    "broadcast_state",
     "init_distributed",
     "launched_rank",
     "single_process",
@@ -204,3 +205,29 @@ def broadcast_json(obj: Any, ctx: DistContext) -> Any:
     out = mx.distributed.all_sum(mx.array(buf), group=ctx.group)
     mx.eval(out)
     return json.loads(np.asarray(out).astype(np.uint8).tobytes().decode("utf-8"))
+
+
+def broadcast_state(tree: Any, ctx: DistContext) -> Any:
+    """Rank 0's tree of arrays on every process, whatever the others hold.
+
+    Unlike :func:`broadcast_from_main` the other ranks' trees may differ in structure (an
+    optimizer state that rank 0 loaded from a checkpoint, the others freshly initialised):
+    rank 0 announces keys, shapes and dtypes, then every array travels in sorted key
+    order. Integer arrays (an optimizer's step count) travel as int32: exact below 2**31.
+    """
+    if not ctx.distributed:
+        return tree
+    from mlx.utils import tree_flatten, tree_unflatten
+
+    flat = dict(tree_flatten(tree)) if ctx.is_main else {}
+    spec = broadcast_json({k: [list(v.shape), str(v.dtype).split(".")[-1]]
+                           for k, v in flat.items()} if ctx.is_main else None, ctx)
+    out = []
+    for key in sorted(spec):
+        shape, dtype_name = spec[key]
+        dtype = getattr(mx, dtype_name)
+        wire = dtype if mx.issubdtype(dtype, mx.floating) else mx.int32
+        a = flat[key].astype(wire) if ctx.is_main else mx.zeros(shape, dtype=wire)
+        out.append((key, mx.distributed.all_sum(a, group=ctx.group).astype(dtype)))
+    mx.eval([v for _, v in out])
+    return tree_unflatten(out)

@@ -290,7 +290,7 @@ def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset, config: TrainCo
             atomic_write_json(run_path / "environment.json", env.environment_record())
     run_path = write_path
     if dist and run_dir is not None:
-        from eegsnn.distributed.group import barrier, broadcast_from_main, broadcast_json
+        from eegsnn.distributed.group import barrier, broadcast_json, broadcast_state
 
         # rank 0 read the checkpoint (if any): share epoch, history, weights and optimizer
         resumed = broadcast_json(resumed, ctx)
@@ -299,8 +299,7 @@ def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset, config: TrainCo
             history = list(resumed["history"])
             es_state = dict(resumed["early_stopping"])
             sync_parameters(model, ctx)
-            optimizer.state = broadcast_from_main(optimizer.state, ctx)
-            mx.eval(optimizer.state)
+            optimizer.state = broadcast_state(optimizer.state, ctx)
         barrier(ctx)
 
     if dist:
