@@ -234,7 +234,7 @@ def _layers_of(model: Any) -> tuple[list[tuple[str, Any]], list[int] | None, str
 
     if isinstance(model, SpikingNet):
         cfg = model.config
-        return list(zip(model._kinds, model.layers, strict=True)), cfg["input_shape"], \
+        return list(zip(model.kinds, model.layers, strict=True)), cfg["input_shape"], \
             cfg["readout"]
     modules = model.layers if isinstance(model, nn.Sequential) else model
     if not isinstance(modules, Sequence) or isinstance(modules, (str, bytes)):
