@@ -121,7 +121,8 @@ def _print_summary(result: Any, out: Path | None) -> None:
         return
     p = m["snn"]["pooled"]
     lo, hi = p["accuracy_ci"]
-    line = (f"SNN held-out accuracy {p['accuracy']:.4f} [{lo:.3f}, {hi:.3f}]  balanced "
+    family = "LSM" if m.get("model_type") == "lsm" else "SNN"
+    line = (f"{family} held-out accuracy {p['accuracy']:.4f} [{lo:.3f}, {hi:.3f}]  balanced "
             f"{p['balanced_accuracy']:.4f}  kappa {p['cohen_kappa']:.3f}  macro-F1 "
             f"{p['f1_macro']:.4f}  ({m['n_folds']} fold(s), {p['n_samples']} windows)")
     typer.echo(line)
