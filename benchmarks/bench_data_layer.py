@@ -12,10 +12,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import eegsnn  # noqa: F401
 import mne
 import numpy as np
 
+import eegsnn  # noqa: F401
 from eegsnn.preprocess import load_windows
 
 CFG = {"preprocess": [{"step": "bandpass", "l_freq": 8, "h_freq": 30}],
@@ -28,7 +28,7 @@ def glue(files):
     for f in files:
         raw = mne.io.read_raw_edf(f, preload=True, verbose="error")
         raw.filter(8.0, 30.0, verbose="error")
-        events, ids = mne.events_from_annotations(raw, event_id={"T1": 0, "T2": 1},
+        events, _ids = mne.events_from_annotations(raw, event_id={"T1": 0, "T2": 1},
                                                   verbose="error")
         ep = mne.Epochs(raw, events, tmin=0.0, tmax=4.0 - 1 / 160, baseline=None,
                         preload=True, verbose="error")

@@ -133,7 +133,8 @@ def preload_blas() -> BlasStatus:
         return STATUS
 
     raw = os.environ.get(ENV_VAR, "auto").strip()
-    mode = "off" if raw.lower() in _OFF_VALUES else ("auto" if raw.lower() in ("", "auto") else "path")
+    lowered = raw.lower()
+    mode = "off" if lowered in _OFF_VALUES else ("auto" if lowered in ("", "auto") else "path")
     status = BlasStatus(mode=mode)
 
     if not sys.platform.startswith("linux"):
@@ -182,7 +183,8 @@ def loaded_blas_libraries() -> list[str]:
                 if len(parts) < 6:
                     continue
                 name = Path(parts[-1]).name.lower()
-                if any(key in name for key in ("blas", "lapack", "mkl_rt")) and parts[-1] not in seen:
+                is_blas = any(key in name for key in ("blas", "lapack", "mkl_rt"))
+                if is_blas and parts[-1] not in seen:
                     seen.append(parts[-1])
     except OSError:
         pass
