@@ -411,17 +411,18 @@ def _send_on_delta_events_impl(u_pad: mx.array) -> mx.array:
     Everything else is elementwise on shifted views, so ``mx.compile`` fuses it; the events
     are ``k_n = m_n - m_{n-1}``. Tested against the plain loop.
     """
-    cur, prev = u_pad[1:], u_pad[:-1]
-    n = cur.shape[0]
-    lo = _floor_ceil(cur)[0]
-    lo_prev, hi_prev = _floor_ceil(prev)
+    # floor/ceil once for all N+1 rows; cur/prev are shifted views of them
+    lo_all, hi_all = _floor_ceil(u_pad)
+    lo, lo_prev, hi_prev = lo_all[1:], lo_all[:-1], hi_all[:-1]
+    n = lo.shape[0]
     down = lo_prev > lo
     decisive = (down | (hi_prev <= lo)).astype(mx.int32)
-    step2 = mx.arange(1, 2 * n + 1, 2, dtype=mx.int32).reshape((n,) + (1,) * (cur.ndim - 1))
+    step2 = mx.arange(1, 2 * n + 1, 2, dtype=mx.int32).reshape((n,) + (1,) * (lo.ndim - 1))
     code = decisive * (step2 + down.astype(mx.int32))
     code = mx.cummax(mx.concatenate([mx.zeros_like(code[:1]), code], axis=0), axis=0)
-    k = _reference_level(cur, code[1:]) - _reference_level(prev, code[:-1])
-    return _split_polarity(k)
+    # reference level m = floor(u) or ceil(u) by the parity of the running code
+    level = lo_all + ((code + 1) & 1) * (hi_all - lo_all)
+    return _split_polarity(level[1:] - level[:-1])
 
 
 #: ``u_pad [N+1, ...] -> [N, ..., 2]`` (ON, OFF) counts, see :func:`_send_on_delta_events_impl`.
