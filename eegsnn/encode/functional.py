@@ -391,12 +391,6 @@ def _split_polarity(k: mx.array) -> mx.array:
     return mx.maximum(k[..., None] * sign, 0).astype(mx.float32)
 
 
-def _reference_level(u: mx.array, code: mx.array) -> mx.array:
-    """``m = floor(u)`` or ``ceil(u)``, chosen by the parity of the running code."""
-    lo, hi = _floor_ceil(u)
-    return lo + ((code + 1) & 1) * (hi - lo)
-
-
 def _send_on_delta_events_impl(u_pad: mx.array) -> mx.array:
     r"""Send-on-delta (ON, OFF) counts ``[N, ..., 2]`` of ``u_pad [N+1, ...]`` (row 0 = 0).
 

@@ -29,7 +29,8 @@ BASELINES = {
 }
 
 
-def _require_sklearn(what: str) -> None:
+def require_sklearn(what: str) -> None:
+    """Raise a one-line :class:`ConfigError` naming the extra when scikit-learn is missing."""
     try:
         import sklearn  # noqa: F401
     except ImportError:
@@ -85,7 +86,7 @@ def run_baseline(spec: Mapping[str, Any], X_train: np.ndarray, y_train: np.ndarr
                  ) -> np.ndarray:
     """Fit the baseline on training windows, return test probabilities ``[N_test, K]``."""
     spec = validate_baseline(spec)
-    _require_sklearn(spec["type"])
+    require_sklearn(spec["type"])
     from sklearn.pipeline import make_pipeline
 
     if spec["type"] == "spectral":

@@ -588,9 +588,9 @@ def run_pipeline(config: Mapping[str, Any] | str | os.PathLike,
     spec = get_pipeline(cfg["pipeline"])
     if "baseline" in spec.stages and cfg.get("baseline") is not None:
         # Fail before any work (not after training) when the baseline's extra is missing.
-        from eegsnn.pipeline.baselines import _require_sklearn
+        from eegsnn.pipeline.baselines import require_sklearn
 
-        _require_sklearn(cfg["baseline"]["type"])
+        require_sklearn(cfg["baseline"]["type"])
     src = cfg["data"]["source"]
     for p in (src if isinstance(src, list) else [src]):
         if not Path(p).exists():

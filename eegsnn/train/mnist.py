@@ -30,6 +30,7 @@ from eegsnn.train.data import ArrayDataset, rate_encoder
 from eegsnn.train.loop import FitResult, fit
 
 NUM_STEPS = 25
+BATCH_SIZE = 128
 QUICK_TRAIN = 20000
 
 
@@ -37,7 +38,7 @@ SCHEDULES = ("constant", "cosine")
 
 
 def reference_train_config(epochs: int = 25, seed: int = 0, schedule: str = "constant",
-                           steps_per_epoch: int = 60000 // 128) -> dict[str, Any]:
+                           steps_per_epoch: int = 60000 // BATCH_SIZE) -> dict[str, Any]:
     """Train config of the reference run (Adam 1e-3, batch 128, CE on final membrane).
 
     ``schedule="cosine"`` decays the learning rate from 1e-3 to 0 over the whole run
@@ -46,7 +47,7 @@ def reference_train_config(epochs: int = 25, seed: int = 0, schedule: str = "con
     if schedule not in SCHEDULES:
         raise ConfigError(f"--schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
     config: dict[str, Any] = {
-        "epochs": epochs, "batch_size": 128, "seed": seed,
+        "epochs": epochs, "batch_size": BATCH_SIZE, "seed": seed,
         "optimizer": {"type": "adam", "learning_rate": 1e-3},
         "loss": {"type": "ce_membrane", "reduce": "final"},
     }
@@ -96,7 +97,7 @@ def run_mnist(data_dir: str | os.PathLike, out_dir: str | os.PathLike | None = N
     train = ArrayDataset(mx.array(x_train.reshape(len(x_train), -1)), y_train)
     test = ArrayDataset(mx.array(x_test.reshape(len(x_test), -1)), y_test)
     config = TrainConfig.from_dict(reference_train_config(
-        n_epochs, seed, schedule, steps_per_epoch=len(train) // 128))
+        n_epochs, seed, schedule, steps_per_epoch=len(train) // BATCH_SIZE))
     return fit(reference_mnist_config(), train, config, test=test,
                encoder=rate_encoder(NUM_STEPS), run_dir=out_dir, progress=progress,
                resume=resume, distributed=distributed,
