@@ -62,13 +62,20 @@ T, B, HIDDEN, BETA, SLOPE, LR = 25, 128, 256, 0.85, 25.0, 1e-3
 N_BATCHES = 50
 
 ABLATIONS = {
-    "eegsnn-nocompile": "no mx.compile",
-    "eegsnn-nofast": "autodiff through the neuron loop (no one-matmul backward)",
-    "eegsnn-perstep": "Linear applied per time step inside the loop (no time batching)",
-    "eegsnn-f32rng": "rate coding with mx.random.uniform (one float32 per sample)",
-    "eegsnn-hostdata": "batch + rate coding in NumPy on the host, copied in every step",
-    "eegsnn-item": "loss.item() after every step (host sync)",
+    # the fused CPU step (what `eegsnn train` / `eegsnn mnist` run), one choice undone
+    "eegsnn-mlx": "the MLX step instead of the fused CPU step (all choices below are its own)",
+    "eegsnn-fused-blas2": "fused step without limiting OpenBLAS to 1 thread in its MLX part",
+    "eegsnn-fused-gompspin": "fused step with libgomp's default spin-wait (GOMP_SPINCOUNT)",
+    # the MLX step (engine="mlx"), one choice undone
+    "eegsnn-nocompile": "MLX step: no mx.compile",
+    "eegsnn-nofast": "MLX step: autodiff through the neuron loop (no one-matmul backward)",
+    "eegsnn-perstep": "MLX step: Linear applied per time step (no time batching)",
+    "eegsnn-f32rng": "MLX step: rate coding with mx.random.uniform (one float32 per sample)",
+    "eegsnn-hostdata": "MLX step: batch + rate coding in NumPy on the host, copied each step",
+    "eegsnn-item": "MLX step: loss.item() after every step (host sync)",
 }
+#: libgomp's default spin count (GNU OpenMP, OMP_WAIT_POLICY unset): what eegsnn shortens
+GOMP_DEFAULT_SPINCOUNT = "300000"
 PEERS = {"snntorch", "snntorch-1t", "mlxsnn", "mlxsnn-refblas", "mlx-minimal"}
 DEFAULT_IMPLS = "eegsnn,snntorch,mlxsnn"
 
@@ -118,6 +125,7 @@ def build_eegsnn(variant: str, data_dir: str) -> tuple[Callable[[int], None], di
 
     from eegsnn.model import build_model, reference_mnist_config
     from eegsnn.train import get_loss, make_train_step, rate_encoder
+    from eegsnn.train.fused import FusedTrainStep, select_engine
 
     x_np, y_np = _load_batches(data_dir)
     mx.random.seed(0)
@@ -127,6 +135,24 @@ def build_eegsnn(variant: str, data_dir: str) -> tuple[Callable[[int], None], di
     optimizer.init(model.trainable_parameters())
     loss_fn, _ = get_loss({"type": "ce_membrane", "reduce": "final"})
     encoder = rate_encoder(T)
+    if variant in ("eegsnn", "eegsnn-fused-blas2", "eegsnn-fused-gompspin"):
+        # the engine exactly as fit() picks it (engine="auto")
+        engine, reason, prefix = select_engine("auto", model, encoder)
+        if engine == "fused":
+            fused = FusedTrainStep(model, optimizer, loss_fn, prefix,
+                                   blas_single_thread=variant != "eegsnn-fused-blas2")
+            state = [model.state, optimizer.state]
+            data_x, data_y = mx.array(x_np), mx.array(y_np.astype(np.int32))
+
+            def fused_step(i: int) -> None:
+                b = i % N_BATCHES
+                idx = mx.arange(b * B, (b + 1) * B)
+                loss, correct = fused(data_x[idx], data_y[idx], mx.random.key(i))
+                mx.eval(state, loss, correct)
+
+            return fused_step, {"engine": "fused"}
+        print(f"eegsnn: fused step not eligible here ({reason}); timing the MLX step",
+              file=sys.stderr)
     if variant == "eegsnn-f32rng":
         def encoder(x, key):
             u = mx.random.uniform(shape=(T, *x.shape), key=key)
@@ -175,7 +201,7 @@ def build_eegsnn(variant: str, data_dir: str) -> tuple[Callable[[int], None], di
         if variant == "eegsnn-item":
             loss.item()
 
-    return step, {}
+    return step, {"engine": "mlx"}
 
 
 def build_snntorch(variant: str, data_dir: str) -> tuple[Callable[[int], None], dict]:
@@ -420,6 +446,8 @@ def run_parent(args: argparse.Namespace) -> int:
                    "--data-dir", args.data_dir, "--steps", str(steps), "--warmup",
                    str(args.warmup)]
             env = {k: v for k, v in os.environ.items() if k != "EEGSNN_BLAS"}
+            if impl == "eegsnn-fused-gompspin":
+                env["GOMP_SPINCOUNT"] = GOMP_DEFAULT_SPINCOUNT
             proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
             lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
             if proc.returncode != 0 or not lines:
@@ -449,7 +477,8 @@ def run_parent(args: argparse.Namespace) -> int:
     _table(results, memory)
     inter: dict[str, dict] = {}
     if args.interleaved:
-        inter_impls = [i for i in impls if i != "mlxsnn-refblas"]
+        # (the libgomp spin ablation needs its own process: the setting is per process)
+        inter_impls = [i for i in impls if i not in ("mlxsnn-refblas", "eegsnn-fused-gompspin")]
         cmd = [str(PEERS_PY), str(Path(__file__).resolve()), "--child", "interleaved",
                "--impls", ",".join(inter_impls), "--data-dir", args.data_dir,
                "--steps", str(args.interleaved), "--warmup", str(args.warmup)]

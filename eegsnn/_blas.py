@@ -30,14 +30,17 @@ The outcome is kept in :data:`STATUS` and shown by ``eegsnn info``.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import os
 import platform
 import sys
 import warnings
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 ENV_VAR = "EEGSNN_BLAS"
 REQUIRED_SYMBOLS = ("cblas_sgemm", "sgetrf_")
@@ -200,3 +203,40 @@ def effective_blas() -> str:
     bundled = [p for p in loaded_blas_libraries() if "mlx" in p and "libblas" in p]
     where = bundled[0] if bundled else "bundled with the mlx wheel"
     return f"reference BLAS ({where})"
+
+
+def _thread_functions() -> tuple[Any, Any] | None:
+    """``(get, set)`` thread-count functions of the preloaded OpenBLAS, or ``None``."""
+    if not STATUS.loaded:
+        return None
+    try:
+        lib = ctypes.CDLL(STATUS.loaded, mode=ctypes.RTLD_GLOBAL)  # already mapped: same handle
+        get, put = lib.openblas_get_num_threads, lib.openblas_set_num_threads
+    except (OSError, AttributeError):
+        return None
+    get.restype, get.argtypes = ctypes.c_int, []
+    put.restype, put.argtypes = None, [ctypes.c_int]
+    return get, put
+
+
+@contextlib.contextmanager
+def blas_threads(num_threads: int) -> Iterator[bool]:
+    """Run a block with the preloaded OpenBLAS limited to ``num_threads`` threads
+    (``0``: leave the thread count as it is).
+
+    OpenBLAS worker threads keep spinning for a while after a call; when another
+    multi-threaded kernel (the C kernels of :mod:`eegsnn.kernels`) runs next, they take
+    its cores. The fused training step runs its few small MLX matmuls single-threaded with
+    this. Yields whether the limit applied (``False``: no preloaded OpenBLAS, nothing done).
+    """
+    functions = _thread_functions() if num_threads > 0 else None
+    if functions is None:
+        yield False
+        return
+    get, put = functions
+    previous = int(get())
+    put(int(num_threads))
+    try:
+        yield True
+    finally:
+        put(previous)

@@ -39,3 +39,16 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def kernels() -> None:
+    """The C kernels of eegsnn.kernels (built by setup.py at install). Without a C compiler
+    they are missing: skipped outside CI, a failure in CI (``CI`` set)."""
+    from eegsnn.kernels import kernels_available, unavailable_reason
+
+    if not kernels_available():
+        message = f"eegsnn's C kernels are unavailable: {unavailable_reason()}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)

@@ -37,17 +37,22 @@ def _weights(model):
     return {k: np.array(v) for k, v in tree_flatten(model.parameters())}
 
 
-def test_killed_run_resumes_to_the_same_weights(tmp_path):
+@pytest.mark.parametrize("engine", ["fused", "mlx"])
+def test_killed_run_resumes_to_the_same_weights(tmp_path, engine, request):
+    if engine == "fused":
+        request.getfixturevalue("kernels")
     data, enc = _data(), rate_encoder(8)
-    full = fit(CFG, data, TRAIN, encoder=enc, run_dir=tmp_path / "full", progress=False)
+    train = {**TRAIN, "engine": engine}
+    full = fit(CFG, data, train, encoder=enc, run_dir=tmp_path / "full", progress=False)
+    assert full.engine == engine
     # "killed" after epoch 1 (checkpoint written), then a fresh process-like call resumes
-    part = fit(CFG, data, TRAIN, encoder=enc, run_dir=tmp_path / "part", progress=False,
+    part = fit(CFG, data, train, encoder=enc, run_dir=tmp_path / "part", progress=False,
                stop_after_epochs=1)
     assert len(part.history) == 1
     state = json.loads((tmp_path / "part" / "checkpoint" / "state.json").read_text())
     assert state["epoch"] == 1 and state["seed"] == 3 and state["model_config"]["layers"]
     mx.random.seed(12345)  # a resumed process starts with some other global RNG state
-    resumed = fit(CFG, data, TRAIN, encoder=enc, run_dir=tmp_path / "part", progress=False)
+    resumed = fit(CFG, data, train, encoder=enc, run_dir=tmp_path / "part", progress=False)
     assert resumed.resumed_from_epoch == 1 and len(resumed.history) == 2
     w_full, w_res = _weights(full.model), _weights(resumed.model)
     assert w_full.keys() == w_res.keys()

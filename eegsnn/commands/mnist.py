@@ -26,6 +26,9 @@ def mnist(
     schedule: Annotated[str, typer.Option(
         "--schedule", help="Learning rate: 'constant' (published config) or 'cosine' decay.")
     ] = "constant",
+    engine: Annotated[str, typer.Option(
+        "--engine", help="Training step: auto (fused CPU kernels when eligible) | fused | mlx."
+    )] = "auto",
     distributed: Annotated[bool, typer.Option(
         "--distributed", help="Data-parallel over the processes mlx.launch started (error "
                               "if no group forms); rank 0 writes --out.")] = False,
@@ -47,7 +50,7 @@ def mnist(
     run_dir = out if out is not None else Path("runs") / ("mnist-quick" if quick else "mnist")
     result = run_mnist(data_dir, run_dir, epochs=epochs, quick=quick, seed=seed,
                        download=download, resume=resume, schedule=schedule,
-                       distributed=ctx, progress=None if ctx.is_main else False)
+                       engine=engine, distributed=ctx, progress=None if ctx.is_main else False)
     if not ctx.is_main:
         return
     metrics = result.metrics or {}
@@ -61,6 +64,7 @@ def mnist(
                f"{metrics.get('f1_macro', float('nan')):.4f}")
     if ctx.distributed:
         typer.echo(f"data-parallel over {ctx.size} processes ({ctx.backend})")
+    typer.echo(f"training step engine: {result.engine}")
     typer.echo(f"run folder {run_dir}")
 
 

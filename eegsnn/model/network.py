@@ -274,16 +274,27 @@ class SpikingNet(nn.Module):
     def readout_mode(self) -> str:
         return self._config["readout"]
 
-    def __call__(self, x: mx.array) -> dict[str, Any]:
-        expected = tuple(self._config["input_shape"])
-        if x.ndim != len(expected) + 2 or tuple(x.shape[2:]) != expected:
-            raise ConfigError(f"model input: expected [T, B, {', '.join(map(str, expected))}], "
-                              f"got {list(x.shape)}")
+    def __call__(self, x: mx.array, *, start: int = 0,
+                 layer_spikes: list[mx.array] | None = None) -> dict[str, Any]:
+        """Run the network on ``x [T, B, *input_shape]``.
+
+        ``start > 0`` runs only ``layers[start:]`` on ``x``, the output ``[T, B, ...]`` of
+        ``layers[start - 1]`` computed elsewhere (the fused CPU step computes the first
+        layers with :mod:`eegsnn.kernels`); ``layer_spikes`` are the spikes of the neuron
+        layers before ``start``, kept in the output's ``"layer_spikes"``.
+        """
+        if start == 0:
+            expected = tuple(self._config["input_shape"])
+            if x.ndim != len(expected) + 2 or tuple(x.shape[2:]) != expected:
+                raise ConfigError(f"model input: expected [T, B, "
+                                  f"{', '.join(map(str, expected))}], got {list(x.shape)}")
+        elif not 0 < start < len(self.layers):
+            raise ConfigError(f"start must be in [0, {len(self.layers)}), got {start}")
         num_steps, batch = x.shape[0], x.shape[1]
-        layer_spikes: list[mx.array] = []
+        layer_spikes = list(layer_spikes or [])
         spikes = membrane = None
         h = x
-        for kind, layer in zip(self._kinds, self.layers, strict=True):
+        for kind, layer in list(zip(self._kinds, self.layers, strict=True))[start:]:
             if kind == "linear":
                 h = layer(h)
             elif kind in ("conv1d", "conv2d"):

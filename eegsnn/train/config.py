@@ -19,6 +19,8 @@ from eegsnn.errors import ConfigError
 from eegsnn.train.losses import get_loss
 from eegsnn.train.step import OPTIMIZERS, SCHEDULES
 
+#: Training-step implementations (see :class:`TrainConfig`).
+ENGINES = ("auto", "mlx", "fused")
 EARLY_STOP_METRICS = ("val_loss", "val_accuracy", "val_balanced_accuracy")
 
 
@@ -41,6 +43,10 @@ class TrainConfig:
         early_stopping: optional ``{"patience": int, "metric": "val_loss"|"val_accuracy"|
             "val_balanced_accuracy", "min_delta": float, "restore_best": bool}``.
         compile: compile the training step (:func:`mlx.core.compile`).
+        engine: ``"auto"`` (default: the fused CPU step of :mod:`eegsnn.train.fused` when
+            the model and encoder are eligible, else the MLX step), ``"mlx"`` (always the
+            MLX step, :func:`~eegsnn.train.step.make_train_step`) or ``"fused"`` (an error
+            when not eligible). The two draw different rate-coding spikes for one seed.
         drop_last: drop the last incomplete batch of an epoch (keeps one compiled shape).
         eval_batch_size: batch size of evaluation passes.
         log_every: steps between progress-bar updates (the only host reads in an epoch).
@@ -60,6 +66,7 @@ class TrainConfig:
     val_fraction: float = 0.0
     early_stopping: dict[str, Any] | None = None
     compile: bool = True
+    engine: str = "auto"
     drop_last: bool = True
     eval_batch_size: int = 1000
     log_every: int = 50
@@ -88,6 +95,9 @@ class TrainConfig:
             if kind not in SCHEDULES:
                 raise ConfigError(f"train config: unknown schedule {kind!r}; expected one of "
                                   f"{', '.join(sorted(SCHEDULES))}")
+        if self.engine not in ENGINES:
+            raise ConfigError(f"train config: engine must be one of {', '.join(ENGINES)}, "
+                              f"got {self.engine!r}")
         get_loss(self.loss)
         if self.regularizer is not None:
             allowed = {"low", "high", "weight_low", "weight_high"}

@@ -151,4 +151,6 @@ def rate_encoder(num_steps: int, scale: float = 1.0) -> Encoder:
         return (u < threshold).astype(mx.float32)
 
     encode.num_steps = num_steps  # type: ignore[attr-defined]
+    encode.scale = float(scale)  # type: ignore[attr-defined]
+    encode.kind = "rate"  # type: ignore[attr-defined]  (eegsnn.train.fused reads it)
     return encode

@@ -55,6 +55,7 @@ from eegsnn.train.checkpoint import (
 )
 from eegsnn.train.config import TrainConfig
 from eegsnn.train.data import ArrayDataset, Encoder, epoch_order, split_indices, step_seed
+from eegsnn.train.fused import FusedEvalStep, FusedTrainStep, select_engine
 from eegsnn.train.losses import get_loss
 from eegsnn.train.progress import TrainProgress
 from eegsnn.train.step import build_optimizer, make_eval_step, make_train_step
@@ -95,6 +96,8 @@ class FitResult:
     stopped_early: bool = False
     resumed_from_epoch: int = 0
     world_size: int = 1
+    #: the training step used: ``"fused"`` (:mod:`eegsnn.train.fused`) or ``"mlx"``
+    engine: str = "mlx"
 
 
 def layer_names(model: SpikingNet) -> list[str]:
@@ -248,6 +251,7 @@ def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset, config: TrainCo
 
         sync_parameters(model, ctx)  # every replica starts from rank 0's weights
     optimizer.init(model.trainable_parameters())
+    engine, engine_reason, prefix = select_engine(cfg.engine, model, encoder, distributed=dist)
 
     history: list[dict[str, Any]] = []
     start_epoch = 0
@@ -261,6 +265,7 @@ def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset, config: TrainCo
             record = read_checkpoint_state(ckpt)
             saved = dict(record.get("train_config") or {})
             current = cfg.to_dict()
+            saved.setdefault("engine", current["engine"])  # checkpoints from before the option
             for key in ("epochs", "log_every", "checkpoint_every", "eval_batch_size"):
                 saved.pop(key, None)
                 current.pop(key, None)
@@ -271,6 +276,10 @@ def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset, config: TrainCo
                                   f"(differs in {changed}); use a new run folder or "
                                   "resume=False")
             record = load_checkpoint(ckpt, model, optimizer)
+            if record.get("engine", engine) != engine:
+                _log(run_path, f"warning: checkpoint trained with the {record['engine']} "
+                     f"engine, resumed with {engine}: the rest of the run draws other spikes "
+                     "than an uninterrupted run would")
             start_epoch = int(record["epoch"])
             history = list(record.get("history", []))
             es_state = dict(record.get("early_stopping", es_state))
@@ -283,6 +292,7 @@ def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset, config: TrainCo
                 "model": model.config, "train": cfg.to_dict(), "seed": cfg.seed,
                 "train_samples": len(train), "val_samples": len(val) if val else 0,
                 "test_samples": len(test) if test else 0,
+                "engine": {"name": engine, "reason": engine_reason},
                 **({"distributed": {"world_size": ctx.size, "backend": ctx.backend}}
                    if dist else {}),
                 **(extra_config or {}),
@@ -309,11 +319,17 @@ def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset, config: TrainCo
         dp_step = make_data_parallel_step(model, optimizer, loss_fn, ctx, encoder=encoder,
                                           regularizer=cfg.regularizer,
                                           grad_clip=cfg.grad_clip, compile=cfg.compile)
+    elif engine == "fused":
+        step = FusedTrainStep(model, optimizer, loss_fn, prefix, regularizer=cfg.regularizer,
+                              grad_clip=cfg.grad_clip, compile=cfg.compile)
     else:
         step = make_train_step(model, optimizer, loss_fn, encoder=encoder,
                                regularizer=cfg.regularizer, grad_clip=cfg.grad_clip,
                                compile=cfg.compile)
-    eval_fn = make_eval_step(model, loss_fn, encoder=encoder, compile=cfg.compile)
+    if engine == "fused":
+        eval_fn = FusedEvalStep(model, loss_fn, prefix, compile=cfg.compile)
+    else:
+        eval_fn = make_eval_step(model, loss_fn, encoder=encoder, compile=cfg.compile)
     state = [model.state, optimizer.state, mx.random.state]
 
     n_train = len(train)
@@ -414,7 +430,7 @@ def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset, config: TrainCo
                 if _checkpoint_due(cfg, epoch, epochs_run, stop_after_epochs):
                     save_checkpoint(run_path / "checkpoint", model, optimizer, {
                         "epoch": epoch + 1, "global_step": (epoch + 1) * steps_per_epoch,
-                        "seed": cfg.seed, "train_config": cfg.to_dict(),
+                        "seed": cfg.seed, "train_config": cfg.to_dict(), "engine": engine,
                         "history": history, "early_stopping": es_state,
                         **({"world_size": ctx.size} if dist else {}),
                     })
@@ -423,14 +439,14 @@ def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset, config: TrainCo
                 barrier(ctx)  # nobody goes on before rank 0's checkpoint is complete
             if stop_after_epochs is not None and epochs_run >= stop_after_epochs \
                     and epoch + 1 < cfg.epochs:
-                return FitResult(model, history, None, False, start_epoch, ctx.size)
+                return FitResult(model, history, None, False, start_epoch, ctx.size, engine)
 
     if es and es.get("restore_best", True) and run_dir is not None:
         if run_path is not None and (run_path / "best").is_dir():
             load_checkpoint(run_path / "best", model)
         if dist:
             sync_parameters(model, ctx)  # rank 0 restored the best weights: share them
-    result = FitResult(model, history, None, stopped_early, start_epoch, ctx.size)
+    result = FitResult(model, history, None, stopped_early, start_epoch, ctx.size, engine)
     final_data = test if test is not None else val
     if final_data is not None:
         res = evaluate(model, final_data, loss=cfg.loss, encoder=encoder,
@@ -438,6 +454,7 @@ def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset, config: TrainCo
         metrics = res.report()
         metrics["split"] = "test" if test is not None else "val"
         metrics["epochs_trained"] = len(history)
+        metrics["engine"] = engine
         metrics["stopped_early"] = stopped_early
         if es:
             metrics["best_epoch"] = es_state["best_epoch"]

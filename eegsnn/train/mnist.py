@@ -38,11 +38,13 @@ SCHEDULES = ("constant", "cosine")
 
 
 def reference_train_config(epochs: int = 25, seed: int = 0, schedule: str = "constant",
-                           steps_per_epoch: int = 60000 // BATCH_SIZE) -> dict[str, Any]:
+                           steps_per_epoch: int = 60000 // BATCH_SIZE,
+                           engine: str = "auto") -> dict[str, Any]:
     """Train config of the reference run (Adam 1e-3, batch 128, CE on final membrane).
 
     ``schedule="cosine"`` decays the learning rate from 1e-3 to 0 over the whole run
     (:func:`mlx.optimizers.cosine_decay`); ``"constant"`` is the published configuration.
+    ``engine`` picks the training step (:class:`~eegsnn.train.config.TrainConfig`).
     """
     if schedule not in SCHEDULES:
         raise ConfigError(f"--schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
@@ -50,6 +52,7 @@ def reference_train_config(epochs: int = 25, seed: int = 0, schedule: str = "con
         "epochs": epochs, "batch_size": BATCH_SIZE, "seed": seed,
         "optimizer": {"type": "adam", "learning_rate": 1e-3},
         "loss": {"type": "ce_membrane", "reduce": "final"},
+        "engine": engine,
     }
     if schedule == "cosine":
         config["schedule"] = {"type": "cosine_decay",
@@ -60,7 +63,7 @@ def reference_train_config(epochs: int = 25, seed: int = 0, schedule: str = "con
 def run_mnist(data_dir: str | os.PathLike, out_dir: str | os.PathLike | None = None, *,
               epochs: int | None = None, quick: bool = False, seed: int = 0,
               download: bool = False, progress: bool | None = None,
-              resume: bool = True, schedule: str = "constant",
+              resume: bool = True, schedule: str = "constant", engine: str = "auto",
               distributed: Any = "auto") -> FitResult:
     """Train and evaluate the reference network; write the run folder ``out_dir``.
 
@@ -76,6 +79,8 @@ def run_mnist(data_dir: str | os.PathLike, out_dir: str | os.PathLike | None = N
         resume: continue from ``out_dir/checkpoint`` when present.
         schedule: ``"constant"`` learning rate (the published configuration) or
             ``"cosine"`` decay to 0 over the run.
+        engine: ``"auto"`` | ``"fused"`` | ``"mlx"`` training step (see
+            :mod:`eegsnn.train.fused`).
         distributed: as :func:`eegsnn.train.loop.fit` (``"auto"``: data-parallel when
             started by ``mlx.launch``); only rank 0 downloads and writes ``out_dir``.
     """
@@ -97,7 +102,7 @@ def run_mnist(data_dir: str | os.PathLike, out_dir: str | os.PathLike | None = N
     train = ArrayDataset(mx.array(x_train.reshape(len(x_train), -1)), y_train)
     test = ArrayDataset(mx.array(x_test.reshape(len(x_test), -1)), y_test)
     config = TrainConfig.from_dict(reference_train_config(
-        n_epochs, seed, schedule, steps_per_epoch=len(train) // BATCH_SIZE))
+        n_epochs, seed, schedule, steps_per_epoch=len(train) // BATCH_SIZE, engine=engine))
     return fit(reference_mnist_config(), train, config, test=test,
                encoder=rate_encoder(NUM_STEPS), run_dir=out_dir, progress=progress,
                resume=resume, distributed=distributed,

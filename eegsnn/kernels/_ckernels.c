@@ -1,0 +1,306 @@
+/* Fused CPU kernels of eegsnn (see eegsnn/kernels/__init__.py for what and why).
+ *
+ * Plain C99 + OpenMP, called through ctypes by eegsnn.kernels._native with pointers to
+ * C-contiguous NumPy arrays; no Python API (and no Python headers) involved. Built by setup.py as an optional extension (no compiler: eegsnn
+ * falls back to the MLX training step). Every loop keeps a fixed summation order per output
+ * element and parallelises over independent outputs only, so results are bit-identical
+ * whatever the number of threads; build flags forbid FMA contraction for the same reason.
+ *
+ * Shapes (row-major): threshold [B, F] uint32 (spike probability * 65536), weight [F, H],
+ * current/grad [T, B, H], membrane/spikes [T, N].
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define HALF 32768u
+#define ALWAYS 65536u
+#define BLOCK 256
+
+typedef int64_t idx_t;
+
+/* Hot inner loops are compiled twice on x86-64 (AVX2 and baseline SSE2), picked at load time
+ * for the CPU at hand (GCC/Clang function multi-versioning); elsewhere once. */
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
+#define VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define VECTOR_CLONES
+#endif
+
+VECTOR_CLONES static void add_row(float *restrict acc, const float *restrict w, idx_t n) {
+    for (idx_t h = 0; h < n; ++h) acc[h] += w[h];
+}
+
+VECTOR_CLONES static void sub_row(float *restrict acc, const float *restrict w, idx_t n) {
+    for (idx_t h = 0; h < n; ++h) acc[h] -= w[h];
+}
+
+/* Low 16 bits of SplitMix64's output number `counter` of stream `key`. */
+static inline uint32_t uniform16(uint64_t key, uint64_t counter) {
+    uint64_t z = key + counter * 0x9E3779B97F4A7C15ULL;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    z = z ^ (z >> 31);
+    return (uint32_t)(z & 0xFFFFULL);
+}
+
+int eegsnn_get_threads(void) {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+void eegsnn_set_threads(int num_threads) {
+#ifdef _OPENMP
+    if (num_threads > 0) omp_set_num_threads(num_threads);
+#else
+    (void)num_threads;
+#endif
+}
+
+/* Per sample: inputs with 0 < q <= HALF (low) and q > HALF (high), ascending; per input:
+ * the samples with q > 0 (column_sample[column_start[i]:column_start[i+1]], ascending). */
+void eegsnn_plan(const uint32_t *threshold, idx_t num_samples, idx_t num_inputs,
+                 int32_t *low_count, int32_t *low_index, int32_t *high_count,
+                 int32_t *high_index, int64_t *column_start, int32_t *column_sample) {
+    memset(column_start, 0, (size_t)(num_inputs + 1) * sizeof(int64_t));
+    for (idx_t b = 0; b < num_samples; ++b) {
+        const uint32_t *q = threshold + b * num_inputs;
+        int32_t lo = 0, hi = 0;
+        for (idx_t i = 0; i < num_inputs; ++i) {
+            if (q[i] == 0) continue;
+            column_start[i + 1] += 1;
+            if (q[i] > HALF) high_index[b * num_inputs + hi++] = (int32_t)i;
+            else low_index[b * num_inputs + lo++] = (int32_t)i;
+        }
+        low_count[b] = lo;
+        high_count[b] = hi;
+    }
+    for (idx_t i = 0; i < num_inputs; ++i) column_start[i + 1] += column_start[i];
+    int64_t *fill = (int64_t *)malloc((size_t)num_inputs * sizeof(int64_t));
+    if (fill == NULL) return;
+    memcpy(fill, column_start, (size_t)num_inputs * sizeof(int64_t));
+    for (idx_t b = 0; b < num_samples; ++b)
+        for (idx_t i = 0; i < num_inputs; ++i)
+            if (threshold[b * num_inputs + i] > 0) column_sample[fill[i]++] = (int32_t)b;
+    free(fill);
+}
+
+void eegsnn_rate_spikes(const uint32_t *threshold, idx_t num_samples, idx_t num_inputs,
+                        uint64_t key, idx_t num_steps, uint8_t *out) {
+#pragma omp parallel for schedule(static)
+    for (idx_t t = 0; t < num_steps; ++t) {
+        for (idx_t b = 0; b < num_samples; ++b) {
+            const uint64_t row = (uint64_t)(t * num_samples + b) * (uint64_t)num_inputs;
+            const uint32_t *q = threshold + b * num_inputs;
+            uint8_t *o = out + (t * num_samples + b) * num_inputs;
+            for (idx_t i = 0; i < num_inputs; ++i)
+                o[i] = (q[i] > 0 && uniform16(key, row + (uint64_t)i) < q[i]) ? 1 : 0;
+        }
+    }
+}
+
+/* out[t, b] = bias + sum_i S[t, b, i] weight[i] (complement trick for q > HALF). */
+int eegsnn_project_forward(const uint32_t *threshold, idx_t num_samples, idx_t num_inputs,
+                           const int32_t *low_count, const int32_t *low_index,
+                           const int32_t *high_count, const int32_t *high_index,
+                           uint64_t key, idx_t num_steps, const float *weight, idx_t hidden,
+                           const float *bias, float *out) {
+    int failed = 0;
+#pragma omp parallel for schedule(static) reduction(| : failed)
+    for (idx_t b = 0; b < num_samples; ++b) {
+        float *base = (float *)malloc((size_t)hidden * sizeof(float));
+        if (base == NULL) { failed = 1; continue; }
+        const uint32_t *q = threshold + b * num_inputs;
+        const int32_t *low = low_index + b * num_inputs;
+        const int32_t *high = high_index + b * num_inputs;
+        memcpy(base, bias, (size_t)hidden * sizeof(float));
+        for (int32_t j = 0; j < high_count[b]; ++j)
+            add_row(base, weight + (idx_t)high[j] * hidden, hidden);
+        for (idx_t t = 0; t < num_steps; ++t) {
+            const uint64_t row = (uint64_t)(t * num_samples + b) * (uint64_t)num_inputs;
+            float *acc = out + (t * num_samples + b) * hidden;
+            memcpy(acc, base, (size_t)hidden * sizeof(float));
+            for (int32_t j = 0; j < low_count[b]; ++j) {
+                const idx_t i = low[j];
+                if (uniform16(key, row + (uint64_t)i) < q[i]) add_row(acc, weight + i * hidden, hidden);
+            }
+            for (int32_t j = 0; j < high_count[b]; ++j) {
+                const idx_t i = high[j];
+                if (q[i] < ALWAYS && uniform16(key, row + (uint64_t)i) >= q[i])
+                    sub_row(acc, weight + i * hidden, hidden);
+            }
+        }
+        free(base);
+    }
+    return failed;
+}
+
+/* out[i] = sum_{t, b} S[t, b, i] grad[t, b]; one thread owns each input row. */
+void eegsnn_project_weight_grad(const uint32_t *threshold, idx_t num_samples,
+                                idx_t num_inputs, const int64_t *column_start,
+                                const int32_t *column_sample, uint64_t key, idx_t num_steps,
+                                const float *grad, const float *grad_time_sum, idx_t hidden,
+                                float *out) {
+#pragma omp parallel for schedule(static)
+    for (idx_t i = 0; i < num_inputs; ++i) {
+        float *acc = out + i * hidden;
+        for (idx_t h = 0; h < hidden; ++h) acc[h] = 0.0f;
+        for (int64_t k = column_start[i]; k < column_start[i + 1]; ++k) {
+            const idx_t b = column_sample[k];
+            const uint32_t q = threshold[b * num_inputs + i];
+            if (q > HALF) {
+                add_row(acc, grad_time_sum + b * hidden, hidden);
+                if (q >= ALWAYS) continue;
+                for (idx_t t = 0; t < num_steps; ++t) {
+                    const uint64_t c = (uint64_t)(t * num_samples + b) * (uint64_t)num_inputs
+                                       + (uint64_t)i;
+                    if (uniform16(key, c) >= q) sub_row(acc, grad + (t * num_samples + b) * hidden, hidden);
+                }
+            } else {
+                for (idx_t t = 0; t < num_steps; ++t) {
+                    const uint64_t c = (uint64_t)(t * num_samples + b) * (uint64_t)num_inputs
+                                       + (uint64_t)i;
+                    if (uniform16(key, c) < q) add_row(acc, grad + (t * num_samples + b) * hidden, hidden);
+                }
+            }
+        }
+    }
+}
+
+/* One block of neurons over all steps; one loop per reset mechanism (each vectorises). */
+VECTOR_CLONES static void leaky_block(const float *current, idx_t num_steps, idx_t stride,
+                                      idx_t width, float beta, float threshold, int mechanism,
+                                      float *spikes, float *membrane) {
+    float mem[BLOCK];
+    for (idx_t k = 0; k < width; ++k) mem[k] = 0.0f;
+    for (idx_t t = 0; t < num_steps; ++t) {
+        const float *x = current + t * stride;
+        float *s = spikes + t * stride;
+        float *u = membrane + t * stride;
+        /* R[t] = H(U[t-1] - thr) from the stored membrane, as 0/1 (branch-free: vectorises) */
+        if (mechanism == 0) {
+            for (idx_t k = 0; k < width; ++k) {
+                const float reset = (float)(mem[k] > threshold);
+                mem[k] = beta * mem[k] + x[k] - reset * threshold;
+            }
+        } else if (mechanism == 1) {
+            for (idx_t k = 0; k < width; ++k) {
+                const float keep = (float)!(mem[k] > threshold);
+                mem[k] = keep * (beta * mem[k]) + x[k];
+            }
+        } else {
+            for (idx_t k = 0; k < width; ++k) mem[k] = beta * mem[k] + x[k];
+        }
+        for (idx_t k = 0; k < width; ++k) {
+            u[k] = mem[k];
+            s[k] = (mem[k] - threshold > 0.0f) ? 1.0f : 0.0f;
+        }
+    }
+}
+
+/* Leaky recurrence from U[-1] = 0; mechanism 0 subtract, 1 zero, 2 none. */
+void eegsnn_leaky_forward(const float *current, idx_t num_steps, idx_t num_neurons,
+                          float beta, float threshold, int mechanism, float *spikes,
+                          float *membrane) {
+    const idx_t num_blocks = (num_neurons + BLOCK - 1) / BLOCK;
+#pragma omp parallel for schedule(static)
+    for (idx_t blk = 0; blk < num_blocks; ++blk) {
+        const idx_t lo = blk * BLOCK;
+        const idx_t width = (lo + BLOCK < num_neurons ? lo + BLOCK : num_neurons) - lo;
+        leaky_block(current + lo, num_steps, num_neurons, width, beta, threshold, mechanism,
+                    spikes + lo, membrane + lo);
+    }
+}
+
+/* Surrogate derivative times grad_spikes, one loop per surrogate (each vectorises). */
+VECTOR_CLONES static void direct_gradient(int code, double a, float threshold, const float *grad_spikes,
+                            const float *membrane, idx_t width, float *out) {
+    const float a32 = (float)a;
+    switch (code) {
+    case 0: /* fast sigmoid: 1 / (1 + a|x|)^2 */
+        for (idx_t k = 0; k < width; ++k) {
+            const float d = 1.0f + a32 * fabsf(membrane[k] - threshold);
+            out[k] = grad_spikes[k] / (d * d);
+        }
+        break;
+    case 1: /* sigmoid: a s(ax) s(-ax) */
+        for (idx_t k = 0; k < width; ++k) {
+            const double x = (double)(membrane[k] - threshold);
+            out[k] = grad_spikes[k]
+                     * (float)(a / ((1.0 + exp(-a * x)) * (1.0 + exp(a * x))));
+        }
+        break;
+    case 2: /* atan: (a/2) / (1 + (pi a x / 2)^2) */
+        for (idx_t k = 0; k < width; ++k) {
+            const double s = 0.5 * M_PI * a * (double)(membrane[k] - threshold);
+            out[k] = grad_spikes[k] * (float)(0.5 * a / (1.0 + s * s));
+        }
+        break;
+    case 3: /* triangular: max(0, 1 - |x|/a) / a */
+        for (idx_t k = 0; k < width; ++k) {
+            const float v = 1.0f - fabsf(membrane[k] - threshold) / a32;
+            out[k] = grad_spikes[k] * (v > 0.0f ? v : 0.0f) / a32;
+        }
+        break;
+    default: /* straight-through */
+        for (idx_t k = 0; k < width; ++k) out[k] = grad_spikes[k];
+    }
+}
+
+/* One block of neurons, backward over all steps. */
+VECTOR_CLONES static void leaky_block_backward(const float *grad_spikes,
+                                               const float *grad_membrane,
+                                               const float *membrane, idx_t num_steps,
+                                               idx_t stride, idx_t width, float beta,
+                                               float threshold, int mechanism, int surrogate,
+                                               double surrogate_param, float *grad_current) {
+    float acc[BLOCK], direct[BLOCK];
+    for (idx_t t = num_steps - 1; t >= 0; --t) {
+        const float *u = membrane + t * stride;
+        float *out = grad_current + t * stride;
+        direct_gradient(surrogate, surrogate_param, threshold, grad_spikes + t * stride, u,
+                        width, direct);
+        if (grad_membrane != NULL) {
+            const float *gm = grad_membrane + t * stride;
+            for (idx_t k = 0; k < width; ++k) direct[k] += gm[k];
+        }
+        if (t == num_steps - 1) {
+            for (idx_t k = 0; k < width; ++k) acc[k] = direct[k];
+        } else if (mechanism == 1) { /* dU[t+1]/dU[t] = beta (1 - S[t]) */
+            for (idx_t k = 0; k < width; ++k)
+                acc[k] = direct[k] + (u[k] > threshold ? 0.0f : beta) * acc[k];
+        } else {
+            for (idx_t k = 0; k < width; ++k) acc[k] = direct[k] + beta * acc[k];
+        }
+        for (idx_t k = 0; k < width; ++k) out[k] = acc[k];
+    }
+}
+
+/* grad_current = dL/dX from dL/dS, dL/dU (grad_membrane may be NULL) and U. */
+void eegsnn_leaky_backward(const float *grad_spikes, const float *grad_membrane,
+                           const float *membrane, idx_t num_steps, idx_t num_neurons,
+                           float beta, float threshold, int mechanism, int surrogate,
+                           double surrogate_param, float *grad_current) {
+    const idx_t num_blocks = (num_neurons + BLOCK - 1) / BLOCK;
+#pragma omp parallel for schedule(static)
+    for (idx_t blk = 0; blk < num_blocks; ++blk) {
+        const idx_t lo = blk * BLOCK;
+        const idx_t width = (lo + BLOCK < num_neurons ? lo + BLOCK : num_neurons) - lo;
+        leaky_block_backward(grad_spikes + lo, grad_membrane ? grad_membrane + lo : NULL,
+                             membrane + lo, num_steps, num_neurons, width, beta, threshold,
+                             mechanism, surrogate, surrogate_param, grad_current + lo);
+    }
+}
+
+#ifdef _WIN32
+/* setuptools links extension modules with /EXPORT:PyInit_<name>; the library is loaded with
+ * ctypes, never imported, so this symbol only has to exist. */
+__declspec(dllexport) void *PyInit__ckernels(void) { return 0; }
+#endif

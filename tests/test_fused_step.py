@@ -1,0 +1,196 @@
+"""The fused CPU training step (eegsnn.train.fused) against the MLX step: same loss, same
+gradients and same logits for the same spikes; engine selection and its record in a run."""
+
+from __future__ import annotations
+
+import json
+
+import mlx.core as mx
+import mlx.nn as nn
+import mlx.optimizers as optim
+import numpy as np
+import pytest
+from mlx.utils import tree_flatten
+
+from eegsnn.errors import ConfigError
+from eegsnn.kernels import rate_projection as rp
+from eegsnn.model import build_model
+from eegsnn.train import ArrayDataset, fit, rate_encoder
+from eegsnn.train.fused import (
+    FusedEvalStep,
+    FusedTrainStep,
+    fused_eligibility,
+    select_engine,
+)
+from eegsnn.train.losses import get_loss
+from eegsnn.train.step import make_eval_step, make_loss
+
+pytestmark = pytest.mark.usefixtures("kernels")
+
+NUM_STEPS = 10
+
+
+def _config(reset="subtract", surrogate="fast_sigmoid", bias=True, out_reset="none"):
+    return {"input_shape": [30], "layers": [
+        {"type": "linear", "out_features": 24, "bias": bias},
+        {"type": "leaky", "beta": 0.8, "threshold": 0.5, "reset_mechanism": reset,
+         "surrogate": surrogate},
+        {"type": "linear", "out_features": 16},
+        {"type": "leaky", "beta": 0.9, "surrogate": "atan"},
+        {"type": "linear", "out_features": 4},
+        {"type": "leaky", "beta": 0.85, "reset_mechanism": out_reset},
+    ], "readout": "final" if out_reset == "none" else "count"}
+
+
+def _batch(seed=0, n=12):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 256, (n, 30)).astype(np.uint8)
+    x[:, :4] = 0
+    x[:, 4:6] = 255
+    return mx.array(x), mx.array(rng.integers(0, 4, n).astype(np.int32))
+
+
+def _reference(model, loss_fn, regularizer, x, y, key):
+    """The MLX step's loss and gradients on the spikes the kernels draw for ``key``."""
+    spikes = rp.rate_spikes(rp.rate_thresholds(np.array(x)), rp.key_to_uint64(key), NUM_STEPS)
+    value_and_grad = nn.value_and_grad(model, make_loss(loss_fn, regularizer))
+    (loss, correct), grads = value_and_grad(model, mx.array(spikes.astype(np.float32)), y)
+    return loss, correct, grads, spikes
+
+
+CASES = [
+    ({}, {"type": "ce_membrane", "reduce": "final"}, None),
+    ({"reset": "zero", "surrogate": "sigmoid"}, {"type": "ce_membrane", "reduce": "max"},
+     {"low": 0.05, "high": 0.3, "weight_low": 1.0, "weight_high": 1.0}),
+    ({"bias": False, "surrogate": "triangular"}, {"type": "ce_membrane", "reduce": "final"},
+     None),
+    ({"reset": "none", "out_reset": "subtract"}, {"type": "ce_count"}, None),
+    ({"out_reset": "subtract", "surrogate": "straight_through"}, {"type": "mse_count"},
+     {"low": 0.1, "weight_low": 2.0}),
+]
+
+
+@pytest.mark.parametrize("options,loss,regularizer", CASES)
+@pytest.mark.parametrize("compile", [True, False])
+def test_fused_gradients_equal_the_mlx_step_on_the_same_spikes(options, loss, regularizer,
+                                                               compile):
+    mx.random.seed(1)
+    model = build_model(_config(**options))
+    loss_fn, _ = get_loss(loss)
+    prefix, reason = fused_eligibility(model, rate_encoder(NUM_STEPS))
+    assert prefix is not None, reason
+    step = FusedTrainStep(model, optim.Adam(learning_rate=1e-3), loss_fn, prefix,
+                          regularizer=regularizer, compile=compile)
+    x, y = _batch()
+    key = mx.random.key(5)
+    loss_f, correct_f, grads_f = step.loss_and_grads(x, y, key)
+    loss_r, correct_r, grads_r, spikes = _reference(model, loss_fn, regularizer, x, y, key)
+    assert 0.02 < spikes.mean() < 0.98
+    assert float(loss_f) == pytest.approx(float(loss_r), rel=1e-5, abs=1e-6)
+    assert int(correct_f) == int(correct_r)
+    flat_f, flat_r = dict(tree_flatten(grads_f)), dict(tree_flatten(grads_r))
+    assert flat_f.keys() == flat_r.keys()
+    for name, g_ref in flat_r.items():
+        g_ref = np.array(g_ref)
+        scale = max(float(np.abs(g_ref).max()), 1e-6)
+        np.testing.assert_allclose(np.array(flat_f[name]), g_ref, rtol=1e-4,
+                                   atol=1e-5 * scale, err_msg=name)
+    assert float(np.abs(np.array(flat_f["layers.0.weight"])).max()) > 0
+
+
+def test_fused_step_updates_like_the_optimizer_and_eval_matches():
+    mx.random.seed(2)
+    model = build_model(_config())
+    loss_fn, _ = get_loss({"type": "ce_membrane", "reduce": "final"})
+    prefix, _ = fused_eligibility(model, rate_encoder(NUM_STEPS))
+    x, y = _batch(3)
+    key = mx.random.key(9)
+    # one fused SGD step moves every parameter by -lr * its gradient
+    step = FusedTrainStep(model, optim.SGD(learning_rate=0.1), loss_fn, prefix)
+    before = {k: np.array(v) for k, v in tree_flatten(model.trainable_parameters())}
+    _, _, grads = step.loss_and_grads(x, y, key)
+    grads = {k: np.array(v) for k, v in tree_flatten(grads)}
+    step(x, y, key)
+    after = {k: np.array(v) for k, v in tree_flatten(model.trainable_parameters())}
+    for name in before:
+        np.testing.assert_allclose(after[name], before[name] - 0.1 * grads[name], atol=1e-6)
+    # evaluation: logits of the fused forward equal the MLX model on the same spikes
+    model.eval()
+    loss_e, logits, rates = FusedEvalStep(model, loss_fn, prefix)(x, y, key)
+    spikes = rp.rate_spikes(rp.rate_thresholds(np.array(x)), rp.key_to_uint64(key), NUM_STEPS)
+    out = model(mx.array(spikes.astype(np.float32)))
+    np.testing.assert_allclose(np.array(logits), np.array(out["logits"]), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.array(rates),
+                               [float(s.mean()) for s in out["layer_spikes"]], atol=1e-6)
+    ref_loss, _, _ = make_eval_step(model, loss_fn)(mx.array(spikes.astype(np.float32)), y,
+                                                    key)
+    assert float(loss_e) == pytest.approx(float(ref_loss), rel=1e-5)
+
+
+def test_fused_step_rejects_a_batch_of_the_wrong_width():
+    model = build_model(_config())
+    loss_fn, _ = get_loss("ce_count")
+    prefix, _ = fused_eligibility(model, rate_encoder(NUM_STEPS))
+    step = FusedTrainStep(model, optim.Adam(learning_rate=1e-3), loss_fn, prefix)
+    with pytest.raises(ConfigError, match=r"expected \[B, 30\]"):
+        step(mx.zeros((4, 31), dtype=mx.uint8), mx.zeros((4,), dtype=mx.int32),
+             mx.random.key(0))
+
+
+@pytest.mark.parametrize("change,reason", [
+    (lambda c: c["layers"].insert(1, {"type": "dropout", "p": 0.1}), "linear -> leaky"),
+    (lambda c: c["layers"][1].update(learn_beta=True), "learnable"),
+    (lambda c: c["layers"][1].update(type="synaptic", alpha=0.9), "linear -> leaky"),
+    (lambda c: c["layers"][1].update(reset_delay=False), "delayed"),
+    (lambda c: c.update(layers=c["layers"][:2], readout="count"), "followed by more"),
+])
+def test_ineligible_models_fall_back_to_mlx_with_a_reason(change, reason):
+    config = _config()
+    change(config)
+    model = build_model(config)
+    prefix, why = fused_eligibility(model, rate_encoder(NUM_STEPS))
+    assert prefix is None and reason in why
+    assert select_engine("auto", model, rate_encoder(NUM_STEPS))[:2] == ("mlx", why)
+    with pytest.raises(ConfigError, match="engine 'fused' cannot train"):
+        select_engine("fused", model, rate_encoder(NUM_STEPS))
+
+
+def test_engine_selection_rules():
+    model = build_model(_config())
+    enc = rate_encoder(NUM_STEPS)
+    assert select_engine("auto", model, enc)[0] == "fused"
+    assert select_engine("mlx", model, enc)[:2] == ("mlx", "requested")
+    assert select_engine("auto", model, None)[0] == "mlx"  # spike trains given, no encoder
+    assert "data-parallel" in select_engine("auto", model, enc, distributed=True)[1]
+    assert "not rate-coded" in fused_eligibility(model, lambda x, k: x)[1]
+    with pytest.raises(ConfigError, match="engine must be one of"):
+        select_engine("fast", model, enc)
+
+
+def _dataset():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 4, 160)
+    x = rng.random((160, 30)) * 0.3 + 0.6 * (np.arange(30)[None] % 4 == y[:, None])
+    return ArrayDataset(mx.array((x * 255).astype(np.uint8)), y)
+
+
+@pytest.mark.parametrize("engine", ["fused", "mlx"])
+def test_fit_records_the_engine_and_both_learn(tmp_path, engine):
+    data = _dataset()
+    train = {"epochs": 4, "batch_size": 16, "seed": 0, "engine": engine,
+             "optimizer": {"type": "adam", "learning_rate": 0.01}}
+    result = fit(_config(), data, train, test=data, encoder=rate_encoder(NUM_STEPS),
+                 run_dir=tmp_path, progress=False)
+    assert result.engine == engine
+    record = json.loads((tmp_path / "config.json").read_text())
+    assert record["engine"]["name"] == engine and record["train"]["engine"] == engine
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["engine"] == engine
+    assert metrics["accuracy"] > 0.8  # chance is 0.25
+
+
+def test_fit_with_engine_fused_on_an_ineligible_setup_is_a_config_error():
+    data = ArrayDataset(mx.zeros((NUM_STEPS, 32, 30)), np.zeros(32, np.int64), time_major=True)
+    with pytest.raises(ConfigError, match="engine 'fused'"):
+        fit(_config(), data, {"epochs": 1, "batch_size": 16, "engine": "fused"},
+            progress=False)

@@ -1,0 +1,228 @@
+"""The C kernels of eegsnn.kernels against their definitions and the MLX reference:
+rate coding (statistics, determinism), the event-driven projection and its weight gradient
+(equal to dense products of the same spikes), the fused Leaky recurrence (equal to
+eegsnn.nn.functional.leaky_sequence, forward and backward)."""
+
+from __future__ import annotations
+
+import mlx.core as mx
+import numpy as np
+import pytest
+
+from eegsnn import surrogate
+from eegsnn.kernels import _native
+from eegsnn.kernels import leaky as lk
+from eegsnn.kernels import rate_projection as rp
+from eegsnn.nn.functional import leaky_sequence
+from eegsnn.train.data import rate_encoder
+
+pytestmark = pytest.mark.usefixtures("kernels")
+
+
+def _thresholds(rng, num_samples=6, num_inputs=37):
+    """uint8 images with every edge case: 0, 255 (p = 1), values around p = 1/2."""
+    x = rng.integers(0, 256, (num_samples, num_inputs)).astype(np.uint8)
+    x[:, :3] = 0
+    x[:, 3:5] = 255
+    x[:, 5] = 127  # q = 32896 > HALF
+    x[:, 6] = 128
+    x[0, 7] = 1
+    return x, rp.rate_thresholds(x)
+
+
+def test_thresholds_follow_the_rate_encoder_rule():
+    x = np.array([[0, 1, 127, 128, 254, 255]], np.uint8)
+    q = rp.rate_thresholds(x)
+    exact = np.round(65536 * x[0].astype(np.float64) / 255).astype(np.uint32)
+    np.testing.assert_array_equal(q[0], exact)
+    assert q[0, -1] == rp.ALWAYS and q[0, 0] == 0
+    f = np.array([[0.0, 0.25, 0.5, 1.0, 3.0, -1.0]], np.float32)
+    np.testing.assert_array_equal(rp.rate_thresholds(f)[0], [0, 16384, 32768, 65536, 65536, 0])
+    np.testing.assert_array_equal(rp.rate_thresholds(f, scale=0.5)[0],
+                                  [0, 8192, 16384, 32768, 65536, 0])
+    # MLX's encoder makes the same thresholds (compare its empirical rates at p = 0 and 1)
+    spikes = np.array(rate_encoder(50)(mx.array(x), mx.random.key(0)))
+    assert spikes[:, 0, 0].sum() == 0 and spikes[:, 0, -1].sum() == 50
+
+
+def test_rate_spikes_statistics_and_determinism():
+    p = np.linspace(0.0, 1.0, 21, dtype=np.float32)[None]
+    q = rp.rate_thresholds(np.repeat(p, 8, axis=0))
+    num_steps = 4000
+    spikes = rp.rate_spikes(q, rp.key_to_uint64(7), num_steps)
+    assert spikes.dtype == np.uint8 and spikes.shape == (num_steps, 8, 21)
+    rate = spikes.mean(axis=(0, 1))
+    n = num_steps * 8
+    tolerance = 5 * np.sqrt(p[0] * (1 - p[0]) / n) + 1e-12
+    assert np.all(np.abs(rate - p[0]) <= tolerance), (rate, p[0])
+    assert rate[0] == 0 and rate[-1] == 1
+    # independent over time: lag-1 correlation of a p = 1/2 input is ~0
+    mid = spikes[:, :, 10].astype(np.float64)
+    corr = np.corrcoef(mid[1:].ravel(), mid[:-1].ravel())[0, 1]
+    assert abs(corr) < 5 / np.sqrt(n)
+    # same key -> same spikes; another key -> other spikes
+    np.testing.assert_array_equal(spikes, rp.rate_spikes(q, rp.key_to_uint64(7), num_steps))
+    assert (spikes != rp.rate_spikes(q, rp.key_to_uint64(8), num_steps)).mean() > 0.3
+
+
+def test_key_from_mlx_key():
+    key = mx.random.key(123)
+    words = np.array(key)
+    assert rp.key_to_uint64(key) == np.uint64((int(words[0]) << 32) | int(words[1]))
+    assert rp.key_to_uint64(5) == np.uint64(5)
+    with pytest.raises(ValueError, match="two uint32"):
+        rp.key_to_uint64(np.zeros(3, np.uint32))
+
+
+@pytest.mark.parametrize("hidden", [1, 16, 33])
+def test_projection_equals_dense_products_of_the_same_spikes(hidden):
+    rng = np.random.default_rng(hidden)
+    _, q = _thresholds(rng)
+    num_steps, (num_samples, num_inputs) = 9, q.shape
+    weight = rng.standard_normal((num_inputs, hidden)).astype(np.float32)
+    bias = rng.standard_normal(hidden).astype(np.float32)
+    key = rp.key_to_uint64(mx.random.key(3))
+    plan = rp.plan(q)
+    out = np.empty((num_steps, num_samples, hidden), np.float32)
+    rp.project_forward(q, plan, key, num_steps, weight, bias, out)
+    spikes = rp.rate_spikes(q, key, num_steps).astype(np.float64)
+    expected = spikes @ weight.astype(np.float64) + bias
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-4)
+
+    grad = rng.standard_normal((num_steps, num_samples, hidden)).astype(np.float32)
+    dw = np.empty((num_inputs, hidden), np.float32)
+    rp.project_weight_grad(q, plan, key, grad, grad.sum(axis=0), dw)
+    expected_dw = np.einsum("tbi,tbh->ih", spikes, grad.astype(np.float64))
+    np.testing.assert_allclose(dw, expected_dw, rtol=1e-5, atol=1e-4)
+    assert np.all(dw[:3] == 0)  # inputs that never fire get no gradient
+
+
+def test_plan_lists_every_active_input_once():
+    rng = np.random.default_rng(1)
+    _, q = _thresholds(rng)
+    lo_n, lo_i, hi_n, hi_i, start, sample = rp.plan(q)
+    for b in range(q.shape[0]):
+        low = set(lo_i[b, :lo_n[b]].tolist())
+        high = set(hi_i[b, :hi_n[b]].tolist())
+        assert low == set(np.flatnonzero((q[b] > 0) & (q[b] <= rp.HALF)).tolist())
+        assert high == set(np.flatnonzero(q[b] > rp.HALF).tolist())
+    for i in range(q.shape[1]):
+        assert sorted(sample[start[i]:start[i + 1]].tolist()) == \
+            np.flatnonzero(q[:, i] > 0).tolist()
+
+
+def test_kernels_give_the_same_bits_with_one_or_two_threads():
+    rng = np.random.default_rng(2)
+    _, q = _thresholds(rng, 20, 64)
+    weight = rng.standard_normal((64, 40)).astype(np.float32)
+    bias = np.zeros(40, np.float32)
+    grad = rng.standard_normal((7, 20, 40)).astype(np.float32)
+    plan = rp.plan(q)
+    results = []
+    before = _native.get_num_threads()
+    try:
+        for threads in (1, 3):  # 3: more threads than this 2-core machine, uneven chunks
+            _native.set_num_threads(threads)
+            assert _native.get_num_threads() == threads
+            out = np.empty((7, 20, 40), np.float32)
+            rp.project_forward(q, plan, np.uint64(11), 7, weight, bias, out)
+            dw = np.empty((64, 40), np.float32)
+            rp.project_weight_grad(q, plan, np.uint64(11), grad, grad.sum(0), dw)
+            spk, mem = np.empty((7, 800), np.float32), np.empty((7, 800), np.float32)
+            lk.leaky_forward(out.reshape(7, -1), 0.9, 1.0, 0, spk, mem)
+            gx = np.empty_like(mem)
+            lk.leaky_backward(grad.reshape(7, -1), None, mem, 0.9, 1.0, 0, 0, 25.0, gx)
+            results.append((out, dw, spk, gx))
+    finally:
+        _native.set_num_threads(before)
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+SURROGATE_CASES = [
+    ("fast_sigmoid", surrogate.fast_sigmoid(25.0)),
+    ("sigmoid", surrogate.sigmoid(5.0)),
+    ("atan", surrogate.atan(2.0)),
+    ("triangular", surrogate.triangular(0.5)),
+    ("straight_through", surrogate.straight_through()),
+]
+
+
+@pytest.mark.parametrize("mechanism", ["subtract", "zero", "none"])
+@pytest.mark.parametrize("name,spike_fn", SURROGATE_CASES, ids=[c[0] for c in SURROGATE_CASES])
+def test_leaky_kernels_match_leaky_sequence(mechanism, name, spike_fn):
+    rng = np.random.default_rng(0)
+    num_steps, num_neurons = 12, 300  # two parallel blocks, the second one partial
+    x = (rng.standard_normal((num_steps, num_neurons)) * 0.7 + 0.3).astype(np.float32)
+    g_spk = rng.standard_normal((num_steps, num_neurons)).astype(np.float32)
+    g_mem = rng.standard_normal((num_steps, num_neurons)).astype(np.float32)
+    beta, threshold = 0.8, 1.0
+    spk, mem = np.empty_like(x), np.empty_like(x)
+    lk.leaky_forward(x, beta, threshold, lk.MECHANISMS[mechanism], spk, mem)
+    code, param = lk.SURROGATES[name]
+    a = spike_fn.params[param] if param else 0.0
+    gx = np.empty_like(x)
+    lk.leaky_backward(g_spk, g_mem, mem, beta, threshold, lk.MECHANISMS[mechanism], code, a, gx)
+
+    def reference(x_seq):
+        return leaky_sequence(x_seq, mx.zeros((num_neurons,)), beta=beta, threshold=threshold,
+                              spike_fn=spike_fn, reset_mechanism=mechanism)
+
+    s_ref, m_ref = reference(mx.array(x))
+    np.testing.assert_array_equal(spk, np.array(s_ref))
+    np.testing.assert_array_equal(mem, np.array(m_ref))
+    assert 0.05 < spk.mean() < 0.9  # the case exercises the reset
+
+    def loss(x_seq):
+        s, m = reference(x_seq)
+        return (s * mx.array(g_spk)).sum() + (m * mx.array(g_mem)).sum()
+
+    g_ref = np.array(mx.grad(loss)(mx.array(x)))
+    np.testing.assert_allclose(gx, g_ref, rtol=1e-5, atol=1e-5 * np.abs(g_ref).max())
+    # spikes-only gradient (the fused step's case): no dL/dU
+    gx_spk = np.empty_like(x)
+    lk.leaky_backward(g_spk, None, mem, beta, threshold, lk.MECHANISMS[mechanism], code, a,
+                      gx_spk)
+    g_ref_spk = np.array(mx.grad(lambda z: (reference(z)[0] * mx.array(g_spk)).sum())(
+        mx.array(x)))
+    np.testing.assert_allclose(gx_spk, g_ref_spk, rtol=1e-5,
+                               atol=1e-5 * max(np.abs(g_ref_spk).max(), 1e-6))
+
+
+def test_kernel_wrappers_reject_wrong_arrays():
+    q = rp.rate_thresholds(np.zeros((2, 5), np.uint8))
+    plan = rp.plan(q)
+    out = np.empty((3, 2, 4), np.float32)
+    with pytest.raises(TypeError, match="weight: expected a numpy float32"):
+        rp.project_forward(q, plan, 1, 3, np.zeros((5, 4)), np.zeros(4, np.float32), out)
+    with pytest.raises(ValueError, match="do not fit"):
+        rp.project_forward(q, plan, 1, 3, np.zeros((6, 4), np.float32),
+                           np.zeros(4, np.float32), out)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        rp.project_forward(q, plan, 1, 3, np.zeros((4, 5), np.float32).T,
+                           np.zeros(4, np.float32), out)
+    with pytest.raises(ValueError, match="call plan"):
+        rp.project_forward(q, rp.plan(np.zeros((3, 5), np.uint32)), 1, 3,
+                           np.zeros((5, 4), np.float32), np.zeros(4, np.float32), out)
+    x = np.zeros((3, 4), np.float32)
+    with pytest.raises(ValueError, match="shape of current"):
+        lk.leaky_forward(x, 0.9, 1.0, 0, np.empty((3, 5), np.float32), np.empty_like(x))
+
+
+def test_missing_kernels_are_reported(monkeypatch):
+    import importlib.util
+
+    monkeypatch.setattr(_native, "_REASON", [])
+    _native.library.cache_clear()
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name.endswith("_ckernels") else real(name, *a))
+    try:
+        assert _native.library() is None
+        assert "not built" in _native.unavailable_reason()
+        with pytest.raises(RuntimeError, match="not built"):
+            _native.require()
+    finally:
+        _native.library.cache_clear()
+    monkeypatch.undo()
+    assert _native.library() is not None
