@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
 import time
@@ -68,4 +69,15 @@ def environment_record() -> dict:
         "packages": package_versions(),
         "mlx_device": mlx_device(),
         "blas": {**_blas.STATUS.as_dict(), "effective": _blas.effective_blas()},
+        "kernels": kernels_record(),
     }
+
+
+def kernels_record() -> dict:
+    """Whether eegsnn's C kernels (fused CPU training step) are available, and their threads."""
+    from eegsnn.kernels import _native
+
+    if _native.library() is None:
+        return {"available": False, "reason": _native.unavailable_reason()}
+    return {"available": True, "threads": _native.get_num_threads(),
+            "gomp_spincount": os.environ.get("GOMP_SPINCOUNT")}

@@ -38,6 +38,10 @@ def info(
             "fast path   install OpenBLAS (Debian/Ubuntu: apt-get install libopenblas0-pthread) "
             f"or set {_blas.ENV_VAR}=/path/to/libopenblas.so.0"
         )
+    kernels = record["kernels"]
+    typer.echo("kernels     " + (f"C kernels loaded ({kernels['threads']} OpenMP threads): the "
+                                 "fused CPU training step is available" if kernels["available"]
+                                 else f"unavailable: {kernels['reason']}"))
     typer.echo("packages    " + ", ".join(
         f"{k} {v}" for k, v in record["packages"].items() if v is not None
     ))
