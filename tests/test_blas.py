@@ -175,3 +175,21 @@ def test_bench_blas_worker_runs_and_reports_times(repo_root):
     assert set(result["times"]) == {"matmul_1024_s", "train_step_s"}
     assert all(len(v) == 1 and v[0] > 0 for v in result["times"].values())
     assert result["blas"] == _blas.effective_blas() or os.environ.get(_blas.ENV_VAR)
+
+
+def test_blas_threads_limits_and_restores_the_openblas_thread_count():
+    functions = _blas._thread_functions()
+    if functions is None:
+        with _blas.blas_threads(1) as applied:
+            assert applied is False  # no preloaded OpenBLAS: nothing to limit
+        return
+    get, _ = functions
+    before = get()
+    with _blas.blas_threads(1) as applied:
+        assert applied is True and get() == 1
+        a = mx.random.normal((64, 64))
+        np.testing.assert_allclose(np.array(a @ a.T), np.array(a) @ np.array(a).T, rtol=1e-4,
+                                   atol=1e-3)
+    assert get() == before
+    with _blas.blas_threads(0) as applied:  # 0: leave the count alone
+        assert applied is False and get() == before

@@ -23,17 +23,20 @@ class MissingExtraError(EEGSNNError, ImportError):
     exit_code = 2
 
 
-def require(module: str, extra: str, purpose: str) -> ModuleType:
+def require(module: str, extra: str, purpose: str, alternative: str = "") -> ModuleType:
     """Import ``module`` or raise :class:`MissingExtraError`.
 
     Args:
         module: the module to import (``"nir"``, ``"sklearn"``, ``"matplotlib"``).
         extra: the eegsnn extra that installs it (``"nir"``, ``"sklearn"``, ``"plot"``).
         purpose: what needs it, starting the message (``"NIR export"``).
+        alternative: how to do without it, appended in parentheses (``"or set baseline:
+            none"``).
     """
     try:
         return importlib.import_module(module)
     except ImportError as exc:
         raise MissingExtraError(
             f"{purpose} needs the '{extra}' extra: pip install 'eegsnn[{extra}]'"
+            + (f" ({alternative})" if alternative else "")
         ) from exc

@@ -30,12 +30,12 @@ BASELINES = {
 
 
 def require_sklearn(what: str) -> None:
-    """Raise a one-line :class:`ConfigError` naming the extra when scikit-learn is missing."""
-    try:
-        import sklearn  # noqa: F401
-    except ImportError:
-        raise ConfigError(f"baseline {what!r} needs scikit-learn: pip install "
-                          "'eegsnn[sklearn]' (or set baseline: none)") from None
+    """Raise a one-line :class:`~eegsnn.interop.MissingExtraError` naming the extra when
+    scikit-learn is missing (the one mechanism for optional extras, see
+    :mod:`eegsnn.interop._extras`)."""
+    from eegsnn.interop._extras import require
+
+    require("sklearn", "sklearn", f"baseline {what!r}", "or set baseline: none")
 
 
 def validate_baseline(spec: Mapping[str, Any] | str) -> dict[str, Any]:
