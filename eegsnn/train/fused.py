@@ -17,8 +17,9 @@ does:
 4. Leaky backward: ``dL/dI``; kernels: ``dL/dW``; ``dL/db = sum dL/dI``;
 5. MLX (compiled): clipping and the optimizer update.
 
-The host waits once per step (after 3), on the CPU where the arrays already live: nothing is
-copied back and forth but the ``[T, B, H]`` current and its gradient.
+The host waits once per step (after 3), on the CPU where the arrays already live: the
+``[T, B, H]`` spikes of ``layers[1]`` are copied into MLX once and their gradient is read
+back as a view; nothing else crosses.
 
 **Same model, different random stream.** The forward values and gradients equal those of
 the MLX step to float rounding *for the same spikes* (tested). The spikes come from the

@@ -6,7 +6,9 @@ Reference network (the mlx-snn paper's best configuration, C1): 784-256-10, Leak
 25 epochs. Published: snnTorch 98.00 %, mlx-snn 97.28 % (best test accuracy over epochs).
 
 The whole training set stays on the device as uint8 ``[60000, 784]`` (47 MB); batches are
-gathered by MLX indexing and rate-encoded inside the compiled step. The test set is
+gathered by MLX indexing and rate-encoded inside the step: on a CPU by the fused step's
+kernels (``engine="auto"``, :mod:`eegsnn.train.fused`), elsewhere inside the compiled MLX
+step. The test set is
 evaluated after every epoch for the curve only (no model selection); ``metrics.json`` holds
 the metrics of the *final* model on the test set.
 
