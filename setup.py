@@ -6,9 +6,10 @@ import sys
 
 from setuptools import Extension, setup
 
-# -ffp-contract=off: no fused multiply-adds, so the kernels round exactly like their
-# definitions (and like the MLX reference) on every machine. -fno-trapping-math only lets
-# the compiler vectorise loops with float comparisons (results are unchanged).
+# -ffp-contract=off: no fused multiply-adds, so the kernels round the same way on every
+# machine (forward passes bit-identical to the MLX reference, backward passes equal to float
+# rounding). -fno-trapping-math only lets the compiler vectorise loops with float
+# comparisons (results are unchanged).
 compile_args = ["-O3", "-ffp-contract=off", "-fno-trapping-math"]
 link_args: list[str] = []
 if sys.platform.startswith("linux"):

@@ -155,6 +155,29 @@ def test_ineligible_models_fall_back_to_mlx_with_a_reason(change, reason):
         select_engine("fused", model, rate_encoder(NUM_STEPS))
 
 
+def test_frozen_or_half_precision_first_layer_is_not_eligible():
+    model = build_model(_config())
+    model.layers[0].freeze()
+    assert "frozen" in fused_eligibility(model, rate_encoder(NUM_STEPS))[1]
+    model = build_model(_config())
+    model.layers[0].set_dtype(mx.float16)
+    assert "float32" in fused_eligibility(model, rate_encoder(NUM_STEPS))[1]
+
+
+def test_fused_step_accepts_bfloat16_and_float_input_like_the_encoder():
+    mx.random.seed(4)
+    model = build_model(_config())
+    loss_fn, _ = get_loss("ce_count")
+    prefix, _ = fused_eligibility(model, rate_encoder(NUM_STEPS))
+    step = FusedTrainStep(model, optim.SGD(learning_rate=0.0), loss_fn, prefix)
+    x8, y = _batch(6)
+    as_float = mx.array(np.array(x8).astype(np.float32) / 255.0)
+    key = mx.random.key(1)
+    loss_f32, _, _ = step.loss_and_grads(as_float, y, key)
+    loss_bf16, _, _ = step.loss_and_grads(as_float.astype(mx.bfloat16), y, key)
+    assert np.isfinite(float(loss_f32)) and np.isfinite(float(loss_bf16))
+
+
 def test_engine_selection_rules():
     model = build_model(_config())
     enc = rate_encoder(NUM_STEPS)

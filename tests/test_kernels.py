@@ -100,7 +100,9 @@ def test_projection_equals_dense_products_of_the_same_spikes(hidden):
 def test_plan_lists_every_active_input_once():
     rng = np.random.default_rng(1)
     _, q = _thresholds(rng)
-    lo_n, lo_i, hi_n, hi_i, start, sample = rp.plan(q)
+    made = rp.plan(q)
+    lo_n, lo_i, hi_n, hi_i = made.low_count, made.low_index, made.high_count, made.high_index
+    start, sample = made.column_start, made.column_sample
     for b in range(q.shape[0]):
         low = set(lo_i[b, :lo_n[b]].tolist())
         high = set(hi_i[b, :hi_n[b]].tolist())
@@ -204,6 +206,10 @@ def test_kernel_wrappers_reject_wrong_arrays():
     with pytest.raises(ValueError, match="call plan"):
         rp.project_forward(q, rp.plan(np.zeros((3, 5), np.uint32)), 1, 3,
                            np.zeros((5, 4), np.float32), np.zeros(4, np.float32), out)
+    # a plan is trusted only with the very array it was made from (its indices reach C)
+    with pytest.raises(ValueError, match="call plan"):
+        rp.project_weight_grad(q.copy(), plan, 1, np.zeros((3, 2, 4), np.float32),
+                               np.zeros((2, 4), np.float32), np.zeros((5, 4), np.float32))
     x = np.zeros((3, 4), np.float32)
     with pytest.raises(ValueError, match="shape of current"):
         lk.leaky_forward(x, 0.9, 1.0, 0, np.empty((3, 5), np.float32), np.empty_like(x))

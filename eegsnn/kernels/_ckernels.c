@@ -66,7 +66,7 @@ void eegsnn_set_threads(int num_threads) {
 
 /* Per sample: inputs with 0 < q <= HALF (low) and q > HALF (high), ascending; per input:
  * the samples with q > 0 (column_sample[column_start[i]:column_start[i+1]], ascending). */
-void eegsnn_plan(const uint32_t *threshold, idx_t num_samples, idx_t num_inputs,
+int eegsnn_plan(const uint32_t *threshold, idx_t num_samples, idx_t num_inputs,
                  int32_t *low_count, int32_t *low_index, int32_t *high_count,
                  int32_t *high_index, int64_t *column_start, int32_t *column_sample) {
     memset(column_start, 0, (size_t)(num_inputs + 1) * sizeof(int64_t));
@@ -83,13 +83,14 @@ void eegsnn_plan(const uint32_t *threshold, idx_t num_samples, idx_t num_inputs,
         high_count[b] = hi;
     }
     for (idx_t i = 0; i < num_inputs; ++i) column_start[i + 1] += column_start[i];
-    int64_t *fill = (int64_t *)malloc((size_t)num_inputs * sizeof(int64_t));
-    if (fill == NULL) return;
+    int64_t *fill = (int64_t *)malloc((size_t)(num_inputs + 1) * sizeof(int64_t));
+    if (fill == NULL) return 1;
     memcpy(fill, column_start, (size_t)num_inputs * sizeof(int64_t));
     for (idx_t b = 0; b < num_samples; ++b)
         for (idx_t i = 0; i < num_inputs; ++i)
             if (threshold[b * num_inputs + i] > 0) column_sample[fill[i]++] = (int32_t)b;
     free(fill);
+    return 0;
 }
 
 void eegsnn_rate_spikes(const uint32_t *threshold, idx_t num_samples, idx_t num_inputs,

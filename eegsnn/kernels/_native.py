@@ -19,7 +19,7 @@ _I = ctypes.c_int64
 _SIGNATURES = {
     "eegsnn_get_threads": (ctypes.c_int, []),
     "eegsnn_set_threads": (None, [ctypes.c_int]),
-    "eegsnn_plan": (None, [_P, _I, _I, _P, _P, _P, _P, _P, _P]),
+    "eegsnn_plan": (ctypes.c_int, [_P, _I, _I, _P, _P, _P, _P, _P, _P]),
     "eegsnn_rate_spikes": (None, [_P, _I, _I, ctypes.c_uint64, _I, _P]),
     "eegsnn_project_forward": (ctypes.c_int, [_P, _I, _I, _P, _P, _P, _P, ctypes.c_uint64,
                                               _I, _P, _I, _P, _P]),

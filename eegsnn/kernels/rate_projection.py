@@ -27,6 +27,8 @@ arrays are NumPy (C-contiguous; float32 for weights and gradients, uint32 thresh
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from eegsnn.kernels._native import pointer, require
@@ -36,7 +38,23 @@ HALF = np.uint32(32768)
 #: ``q`` of an input that always fires (``p = 1``).
 ALWAYS = np.uint32(65536)
 
-Plan = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+@dataclass(frozen=True, eq=False)
+class RatePlan:
+    """Index lists of one batch of thresholds, made by :func:`plan` (see there).
+
+    The kernels trust these indices, so a plan is only accepted together with the very
+    ``threshold`` array it was made from (``source``).
+    """
+
+    source: np.ndarray
+    low_count: np.ndarray
+    low_index: np.ndarray
+    high_count: np.ndarray
+    high_index: np.ndarray
+    column_start: np.ndarray
+    column_sample: np.ndarray
 
 
 def key_to_uint64(key: object) -> np.uint64:
@@ -71,37 +89,45 @@ def _shape2(threshold: np.ndarray) -> tuple[int, int]:
     return int(threshold.shape[0]), int(threshold.shape[1])
 
 
-def plan(threshold: np.ndarray) -> Plan:
+def plan(threshold: np.ndarray) -> RatePlan:
     """Index lists of one batch ``threshold [B, F]`` (cheap, once per batch).
 
     Returns:
-        ``(low_count [B], low_index [B, F], high_count [B], high_index [B, F],
-        column_start [F + 1], column_sample [B * F])``: per sample the inputs with
-        ``0 < q <= HALF`` and with ``q > HALF`` (the first ``count`` entries of its row,
-        ascending); per input ``i`` the samples with ``q > 0``
+        A :class:`RatePlan`: per sample the inputs with ``0 < q <= HALF``
+        (``low_index[b, :low_count[b]]``, ascending) and with ``q > HALF`` (``high_*``); per
+        input ``i`` the samples with ``q > 0``
         (``column_sample[column_start[i]:column_start[i + 1]]``, ascending).
     """
     num_samples, num_inputs = _shape2(threshold)
+    if num_inputs >= 2**31 or num_samples * num_inputs >= 2**31:
+        raise ValueError(f"threshold [{num_samples}, {num_inputs}]: too large for the "
+                         "kernels' 32-bit indices")
     low_count = np.zeros(num_samples, np.int32)
     high_count = np.zeros(num_samples, np.int32)
     low_index = np.empty((num_samples, num_inputs), np.int32)
     high_index = np.empty((num_samples, num_inputs), np.int32)
     column_start = np.empty(num_inputs + 1, np.int64)
     column_sample = np.empty(num_samples * num_inputs, np.int32)
-    require().eegsnn_plan(pointer(threshold, np.uint32, "threshold"), num_samples, num_inputs,
-                          low_count.ctypes.data, low_index.ctypes.data, high_count.ctypes.data,
-                          high_index.ctypes.data, column_start.ctypes.data,
-                          column_sample.ctypes.data)
-    return low_count, low_index, high_count, high_index, column_start, column_sample
+    failed = require().eegsnn_plan(
+        pointer(threshold, np.uint32, "threshold"), num_samples, num_inputs,
+        low_count.ctypes.data, low_index.ctypes.data, high_count.ctypes.data,
+        high_index.ctypes.data, column_start.ctypes.data, column_sample.ctypes.data)
+    if failed:
+        raise MemoryError("plan: out of memory")
+    return RatePlan(threshold, low_count, low_index, high_count, high_index, column_start,
+                    column_sample)
 
 
-def _check_plan(plan_arrays: Plan, num_samples: int, num_inputs: int) -> None:
-    shapes = [a.shape for a in plan_arrays]
-    expected = [(num_samples,), (num_samples, num_inputs), (num_samples,),
-                (num_samples, num_inputs), (num_inputs + 1,), (num_samples * num_inputs,)]
-    if shapes != expected:
-        raise ValueError(f"plan: arrays of shapes {shapes} do not belong to a threshold "
-                         f"[{num_samples}, {num_inputs}]; call plan(threshold)")
+def _plan_pointers(plan_arrays: RatePlan, threshold: np.ndarray) -> list[int]:
+    """Addresses of the plan's arrays, after checking it belongs to ``threshold``."""
+    if not isinstance(plan_arrays, RatePlan) or plan_arrays.source is not threshold:
+        raise ValueError("plan: not the plan of this threshold array; call plan(threshold)")
+    return [pointer(plan_arrays.low_count, np.int32, "plan.low_count"),
+            pointer(plan_arrays.low_index, np.int32, "plan.low_index"),
+            pointer(plan_arrays.high_count, np.int32, "plan.high_count"),
+            pointer(plan_arrays.high_index, np.int32, "plan.high_index"),
+            pointer(plan_arrays.column_start, np.int64, "plan.column_start"),
+            pointer(plan_arrays.column_sample, np.int32, "plan.column_sample")]
 
 
 def rate_spikes(threshold: np.ndarray, key: np.uint64 | int, num_steps: int) -> np.ndarray:
@@ -113,7 +139,7 @@ def rate_spikes(threshold: np.ndarray, key: np.uint64 | int, num_steps: int) -> 
     return out
 
 
-def project_forward(threshold: np.ndarray, plan_arrays: Plan, key: np.uint64 | int,
+def project_forward(threshold: np.ndarray, plan_arrays: RatePlan, key: np.uint64 | int,
                     num_steps: int, weight: np.ndarray, bias: np.ndarray,
                     out: np.ndarray) -> None:
     """``out[t, b] = bias + sum_i S[t, b, i] weight[i]`` for the spikes of ``key``.
@@ -128,24 +154,22 @@ def project_forward(threshold: np.ndarray, plan_arrays: Plan, key: np.uint64 | i
         out: ``float32 [T, B, H]``, written.
     """
     num_samples, num_inputs = _shape2(threshold)
-    _check_plan(plan_arrays, num_samples, num_inputs)
+    plan_pointers = _plan_pointers(plan_arrays, threshold)
     hidden = int(weight.shape[1]) if weight.ndim == 2 else -1
     if weight.shape != (num_inputs, hidden) or bias.shape != (hidden,) or \
             out.shape != (int(num_steps), num_samples, hidden):
         raise ValueError(f"project_forward: weight {list(weight.shape)}, bias "
                          f"{list(bias.shape)}, out {list(out.shape)} do not fit threshold "
                          f"[{num_samples}, {num_inputs}] and T={num_steps}")
-    low_count, low_index, high_count, high_index = plan_arrays[:4]
     failed = require().eegsnn_project_forward(
         pointer(threshold, np.uint32, "threshold"), num_samples, num_inputs,
-        low_count.ctypes.data, low_index.ctypes.data, high_count.ctypes.data,
-        high_index.ctypes.data, int(key), int(num_steps), pointer(weight, np.float32, "weight"),
+        *plan_pointers[:4], int(key), int(num_steps), pointer(weight, np.float32, "weight"),
         hidden, pointer(bias, np.float32, "bias"), pointer(out, np.float32, "out", True))
     if failed:
         raise MemoryError("project_forward: out of memory")
 
 
-def project_weight_grad(threshold: np.ndarray, plan_arrays: Plan, key: np.uint64 | int,
+def project_weight_grad(threshold: np.ndarray, plan_arrays: RatePlan, key: np.uint64 | int,
                         grad: np.ndarray, grad_time_sum: np.ndarray,
                         out: np.ndarray) -> None:
     """``out[i] = sum_{t, b} S[t, b, i] grad[t, b]`` (the weight gradient, input-major).
@@ -158,7 +182,7 @@ def project_weight_grad(threshold: np.ndarray, plan_arrays: Plan, key: np.uint64
             same sums in the same order whatever the thread count.
     """
     num_samples, num_inputs = _shape2(threshold)
-    _check_plan(plan_arrays, num_samples, num_inputs)
+    plan_pointers = _plan_pointers(plan_arrays, threshold)
     if grad.ndim != 3 or grad.shape[1] != num_samples:
         raise ValueError(f"project_weight_grad: grad {list(grad.shape)} is not [T, "
                          f"{num_samples}, H]")
@@ -168,6 +192,6 @@ def project_weight_grad(threshold: np.ndarray, plan_arrays: Plan, key: np.uint64
                          f"out {list(out.shape)} do not fit grad {list(grad.shape)}")
     require().eegsnn_project_weight_grad(
         pointer(threshold, np.uint32, "threshold"), num_samples, num_inputs,
-        plan_arrays[4].ctypes.data, plan_arrays[5].ctypes.data, int(key), num_steps,
+        *plan_pointers[4:], int(key), num_steps,
         pointer(grad, np.float32, "grad"), pointer(grad_time_sum, np.float32, "grad_time_sum"),
         hidden, pointer(out, np.float32, "out", True))

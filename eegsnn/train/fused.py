@@ -17,9 +17,10 @@ does:
 4. Leaky backward: ``dL/dI``; kernels: ``dL/dW``; ``dL/db = sum dL/dI``;
 5. MLX (compiled): clipping and the optimizer update.
 
-The host waits once per step (after 3), on the CPU where the arrays already live: the
-``[T, B, H]`` spikes of ``layers[1]`` are copied into MLX once and their gradient is read
-back as a view; nothing else crosses.
+The host waits twice per step, on the CPU where the arrays already live: at the start, for the
+previous update, when it reads ``W`` (and transposes it, 0.8 MB for MNIST); and after 3. The
+``[T, B, H]`` spikes of ``layers[1]`` are copied into MLX and their gradient is read back as a
+view; ``dW`` and ``db`` are copied in.
 
 **Same model, different random stream.** The forward values and gradients equal those of
 the MLX step to float rounding *for the same spikes* (tested). The spikes come from the
@@ -29,10 +30,10 @@ differ like two seeds do; each is reproducible, whatever the number of threads. 
 records which engine it used (``config.json``: ``"engine"``).
 
 Eligible (:func:`fused_eligibility`): CPU device; an encoder made by
-:func:`eegsnn.train.data.rate_encoder`; ``layers[0]`` Linear on 1-d input;
-``layers[1]`` a :class:`~eegsnn.nn.Leaky` with fixed scalar ``beta`` and ``threshold``,
-delayed and detached reset, a named surrogate of :data:`eegsnn.kernels.leaky.SURROGATES`;
-at least one layer after it; not data-parallel.
+:func:`eegsnn.train.data.rate_encoder`; ``layers[0]`` Linear on 1-d input with
+trainable float32 parameters; ``layers[1]`` a :class:`~eegsnn.nn.Leaky` with fixed scalar
+``beta`` and ``threshold > 0``, delayed and detached reset, a named surrogate of
+:data:`eegsnn.kernels.leaky.SURROGATES`; at least one layer after it; not data-parallel.
 """
 
 from __future__ import annotations
@@ -95,6 +96,12 @@ def fused_eligibility(model: nn.Module, encoder: Encoder | None,
     if len(input_shape) != 1:
         return None, f"input shape {input_shape} is not 1-d"
     linear, neuron = model.layers[0], model.layers[1]
+    trainable = set(dict(linear.trainable_parameters()))
+    if trainable != set(dict(linear.parameters())):
+        return None, "layers[0] has frozen parameters"
+    if any(v.dtype != mx.float32 for v in dict(linear.parameters()).values()):
+        return None, "layers[0] parameters are not float32"
+
     from eegsnn.kernels.leaky import MECHANISMS, SURROGATES
 
     beta, threshold = _scalar(getattr(neuron, "beta", None)), \
@@ -155,6 +162,8 @@ class _Prefix:
         from eegsnn.kernels import rate_projection as rp
 
         p = self.p
+        if x.dtype not in (mx.uint8, mx.float32):
+            x = x.astype(mx.float32)  # what rate_encoder does with other dtypes
         x_host = np.asarray(x)
         if x_host.ndim != 2 or x_host.shape[1] != p.in_features:
             raise ConfigError(f"model input: expected [B, {p.in_features}], got "
