@@ -1,8 +1,8 @@
 """Optional extras (``nir``, ``sklearn``, ``plot``): import them or fail with one line.
 
 A missing extra raises :class:`MissingExtraError`, which is both an :class:`ImportError`
-(what Python code expects) and an :class:`eegsnn.errors.EEGSNNError` (so the CLI prints it
-as one line), naming the extra to install::
+(what Python code expects) and an :class:`eegsnn.errors.ConfigError` (the configuration asks
+for something not installed; the CLI prints it as one line), naming the extra to install::
 
     NIR export needs the 'nir' extra: pip install 'eegsnn[nir]'
 """
@@ -12,15 +12,13 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from eegsnn.errors import EEGSNNError
+from eegsnn.errors import ConfigError
 
 __all__ = ["MissingExtraError", "require"]
 
 
-class MissingExtraError(EEGSNNError, ImportError):
+class MissingExtraError(ConfigError, ImportError):
     """An optional dependency is not installed; the message names the extra."""
-
-    exit_code = 2
 
 
 def require(module: str, extra: str, purpose: str, alternative: str = "") -> ModuleType:
