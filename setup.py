@@ -7,9 +7,9 @@ import sys
 from setuptools import Extension, setup
 
 # -ffp-contract=off: no fused multiply-adds, so the kernels round the same way on every
-# machine (forward passes bit-identical to the MLX reference, backward passes equal to float
-# rounding). -fno-trapping-math only lets the compiler vectorise loops with float
-# comparisons (results are unchanged).
+# machine (Leaky forward bit-identical to the MLX reference; projection and backward passes
+# equal to it to float rounding). -fno-trapping-math only lets the compiler vectorise loops
+# with float comparisons (results are unchanged).
 compile_args = ["-O3", "-ffp-contract=off", "-fno-trapping-math"]
 link_args: list[str] = []
 if sys.platform.startswith("linux"):

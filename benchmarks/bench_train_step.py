@@ -15,9 +15,12 @@ steps, and reports the median, the interquartile range and its peak resident mem
 
 Implementations (``--impls``, default ``eegsnn,snntorch,mlxsnn``):
 
-* ``eegsnn``: the engine as users run it (``eegsnn.train.make_train_step``: compiled step,
+* ``eegsnn``: the engine as users run it (``engine="auto"``): on a CPU the fused step
+  (``eegsnn.train.fused.FusedTrainStep``: C kernels for rate coding, the event-driven first
+  Linear layer and the first Leaky layer, compiled MLX for the rest).
+* ``eegsnn-mlx`` (an ablation): the MLX step (``eegsnn.train.make_train_step``: compiled step,
   time-batched Linear layers, one-matmul backward of the Leaky recurrence, data on device,
-  16-bit rate coding inside the step).
+  16-bit rate coding inside the step); the other ``eegsnn-*`` MLX ablations start from it.
 * ``snntorch``: snnTorch tutorial-style loop (per-step ``fc -> Leaky``, ``spikegen.rate``,
   ``loss.backward()``, ``optimizer.step()``), PyTorch CPU with its default threads.
 * ``snntorch-1t``: the same with ``torch.set_num_threads(1)`` (can beat the default threads

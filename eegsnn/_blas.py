@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import functools
 import os
 import platform
 import sys
@@ -207,10 +208,13 @@ def effective_blas() -> str:
 
 def _thread_functions() -> tuple[Any, Any] | None:
     """``(get, set)`` thread-count functions of the preloaded OpenBLAS, or ``None``."""
-    if not STATUS.loaded:
-        return None
+    return _openblas_thread_functions(STATUS.loaded) if STATUS.loaded else None
+
+
+@functools.cache
+def _openblas_thread_functions(path: str) -> tuple[Any, Any] | None:
     try:
-        lib = ctypes.CDLL(STATUS.loaded, mode=ctypes.RTLD_GLOBAL)  # already mapped: same handle
+        lib = ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)  # already mapped: same handle
         get, put = lib.openblas_get_num_threads, lib.openblas_set_num_threads
     except (OSError, AttributeError):
         return None

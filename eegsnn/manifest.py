@@ -31,7 +31,12 @@ from typing import Any
 import yaml
 
 from eegsnn.errors import ChecksumError, ConfigError, DataError
-from eegsnn.io.files import atomic_write_text, parse_recording_ids, sha256_file
+from eegsnn.io.files import (
+    atomic_write_text,
+    parse_recording_ids,
+    read_yaml_mapping,
+    sha256_file,
+)
 
 __all__ = [
     "MANIFEST_VERSION",
@@ -119,14 +124,7 @@ def load_manifest(path: str | os.PathLike) -> Manifest:
         ConfigError: naming the manifest and the field that is wrong.
     """
     path = Path(path)
-    try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read manifest ({exc.strerror or exc})") from exc
-    except yaml.YAMLError as exc:
-        raise DataError(f"{path}: not valid YAML ({exc})") from exc
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{path}: a manifest is a YAML mapping, got {type(data).__name__}")
+    data = read_yaml_mapping(path, "manifest", _LOADER)
     version = data.get("manifest_version")
     if version != MANIFEST_VERSION:
         raise ConfigError(f"{path}: manifest_version must be {MANIFEST_VERSION}, got {version!r}")

@@ -28,6 +28,7 @@ from eegsnn.errors import DataError
 from eegsnn.evaluate.reservoir import (
     _pyplot,
     _save,
+    delta_modulation,
     firing_rates,
     memory_capacity,
     raster_plot,
@@ -47,19 +48,6 @@ def load_bonn(data: Path, folder: str, n: int, samples: int = 1024) -> np.ndarra
     return np.stack([np.loadtxt(f)[:samples] for f in files[:n]])
 
 
-def delta_encode(x: np.ndarray, threshold: float = 0.3) -> np.ndarray:
-    """``[B, N]`` signals -> ``[N, B, 2]`` up/down delta-modulation spikes (z-scored input)."""
-    x = (x - x.mean(1, keepdims=True)) / x.std(1, keepdims=True)
-    out = np.zeros((x.shape[1], x.shape[0], 2), np.float32)
-    ref = x[:, 0].copy()
-    for t in range(x.shape[1]):
-        up, down = x[:, t] - ref > threshold, ref - x[:, t] > threshold
-        out[t, up, 0] = 1
-        out[t, down, 1] = 1
-        ref = np.where(up | down, x[:, t], ref)
-    return out
-
-
 def main() -> None:
     repo = Path(__file__).resolve().parents[1]
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -70,7 +58,7 @@ def main() -> None:
 
     z = load_bonn(args.data, "Z", 10)
     s = load_bonn(args.data, "S", 10)
-    x = delta_encode(np.concatenate([z, s])[:, ::DECIMATE])
+    x = delta_modulation(np.concatenate([z, s])[:, ::DECIMATE])
     dt_s = DECIMATE / SFREQ_HZ
     res = Reservoir(2, args.neurons, topology={"kind": "random", "p": 0.05}, input_gain=2.0,
                     input_connectivity=0.5, spectral_radius=1.0, seed=0)

@@ -14,6 +14,7 @@ import yaml
 from mlx.utils import tree_flatten
 
 from eegsnn.errors import ConfigError
+from eegsnn.evaluate.reservoir import delta_modulation
 from eegsnn.nn import ALIF, IF, Leaky, Synaptic
 from eegsnn.nn import topology as T
 from eegsnn.nn.readout import LSMClassifier, RidgeReadout, extract_features
@@ -265,23 +266,10 @@ def _bonn(shared_data, folder, n=80, samples=1024):
     return np.stack([np.loadtxt(f)[:samples] for f in files])
 
 
-def _delta_encode(x, threshold=0.3):
-    """Up/down delta-modulation spikes of z-scored signals [B, N] -> [N, B, 2]."""
-    x = (x - x.mean(1, keepdims=True)) / x.std(1, keepdims=True)
-    out = np.zeros((x.shape[1], x.shape[0], 2), np.float32)
-    ref = x[:, 0].copy()
-    for t in range(x.shape[1]):
-        up, down = x[:, t] - ref > threshold, ref - x[:, t] > threshold
-        out[t, up, 0] = 1
-        out[t, down, 1] = 1
-        ref = np.where(up | down, x[:, t], ref)
-    return out
-
-
 def test_lsm_separates_healthy_from_seizure_bonn_eeg(shared_data):
     """Real EEG: Bonn set Z (healthy, eyes open) vs S (seizure), 80 segments each."""
     z, s = _bonn(shared_data, "Z"), _bonn(shared_data, "S")
-    x = _delta_encode(np.concatenate([z, s])[:, ::2])  # 512 steps at 86.8 Hz
+    x = delta_modulation(np.concatenate([z, s])[:, ::2])  # 512 steps at 86.8 Hz
     y = np.r_[np.zeros(len(z)), np.ones(len(s))].astype(int)
     res = Reservoir(2, 200, input_gain=2.0, input_connectivity=0.5, seed=0)
     feats = extract_features(res, x, kind="counts", n_bins=4)

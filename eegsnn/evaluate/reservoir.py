@@ -10,6 +10,8 @@ r"""Analysis helpers for tuning reservoirs (liquid state machines).
 * :func:`memory_capacity` — fading memory: how well a linear (ridge) readout of the state at
   step ``t`` recovers the input ``u[t - k]``, summed over delays ``k`` (Jaeger 2001).
 * :func:`raster_plot`, :func:`rate_histogram_plot` — matplotlib figures (imported lazily).
+* :func:`delta_modulation` — the simple up/down delta code of the reservoir figure and its
+  test (``scripts/plot_reservoir.py``); the library's EEG codes are in :mod:`eegsnn.encode`.
 
 Spikes are time-major ``[T, B, N]`` (or ``[T, N]`` for a single trial), float 0/1.
 """
@@ -28,6 +30,7 @@ from eegsnn.errors import ConfigError
 
 __all__ = [
     "check_activity",
+    "delta_modulation",
     "firing_rates",
     "memory_capacity",
     "raster_plot",
@@ -343,3 +346,20 @@ def rate_histogram_plot(
     if path is not None:
         _save(fig, path)
     return fig
+
+
+def delta_modulation(x: np.ndarray, threshold: float = 0.3) -> np.ndarray:
+    """``[B, N]`` signals -> ``[N, B, 2]`` up/down delta-modulation spikes of the z-scored input.
+
+    A spike on channel 0 (up) or 1 (down) when the signal moves more than ``threshold``
+    (in standard deviations) away from the reference, which then jumps to the current sample.
+    """
+    x = (x - x.mean(1, keepdims=True)) / x.std(1, keepdims=True)
+    out = np.zeros((x.shape[1], x.shape[0], 2), np.float32)
+    ref = x[:, 0].copy()
+    for t in range(x.shape[1]):
+        up, down = x[:, t] - ref > threshold, ref - x[:, t] > threshold
+        out[t, up, 0] = 1
+        out[t, down, 1] = 1
+        ref = np.where(up | down, x[:, t], ref)
+    return out

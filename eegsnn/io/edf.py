@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from eegsnn.errors import DataError
+from eegsnn.io.files import atomic_path
 
 __all__ = ["EdfHeader", "inspect_edf_header", "read_pyedflib_arrays", "write_edf"]
 
@@ -245,43 +246,37 @@ def write_edf(
     if abs(sfreq_hz - round(sfreq_hz)) > 1e-9:
         raise ValueError("write_edf needs an integer sampling rate (1 s data records)")
     digital = (-(2**23), 2**23 - 1) if bdf else (-32768, 32767)
-    dest = Path(path)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    # pyedflib writes by file name: write to a temp name beside dest, then replace.
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.writing")
-    writer = pyedflib.EdfWriter(str(tmp), len(ch_names),
-                                file_type=pyedflib.FILETYPE_BDFPLUS if bdf
-                                else pyedflib.FILETYPE_EDFPLUS)
-    try:
-        for i, name in enumerate(ch_names):
-            # Whole microvolts, rounded outward: the 8-character header field holds them.
-            lo = float(np.floor(data_uv[i].min())) - 1.0
-            hi = float(np.ceil(data_uv[i].max())) + 1.0
-            writer.setSignalHeader(i, {
-                "label": name, "dimension": "uV", "sample_frequency": round(sfreq_hz),
-                "physical_min": lo, "physical_max": hi, "digital_min": digital[0],
-                "digital_max": digital[1], "transducer": "", "prefilter": "",
-            })
-        writer.setStartdatetime(start or datetime.datetime(2000, 1, 1))
-        ident = identity or {}
-        setters = {
-            "patient_name": writer.setPatientName, "patient_code": writer.setPatientCode,
-            "birthdate": writer.setBirthdate, "sex": writer.setSex,
-            "recording_additional": writer.setRecordingAdditional,
-            "admincode": writer.setAdmincode, "technician": writer.setTechnician,
-            "equipment": writer.setEquipment,
-        }
-        for key, value in ident.items():
-            if key not in setters:
-                raise ValueError(f"unknown identity field {key!r}")
-            setters[key](value)
-        writer.writeSamples([np.ascontiguousarray(row) for row in data_uv])
-        if annotations is not None:
-            for onset, duration, desc in zip(*annotations, strict=True):
-                writer.writeAnnotation(float(onset), float(duration), str(desc))
-    except BaseException:
-        writer.close()
-        tmp.unlink(missing_ok=True)
-        raise
-    writer.close()
-    os.replace(tmp, dest)
+    # pyedflib writes by file name: write to a temp name beside the file, then replace.
+    with atomic_path(path) as tmp:
+        writer = pyedflib.EdfWriter(str(tmp), len(ch_names),
+                                    file_type=pyedflib.FILETYPE_BDFPLUS if bdf
+                                    else pyedflib.FILETYPE_EDFPLUS)
+        try:
+            for i, name in enumerate(ch_names):
+                # Whole microvolts, rounded outward: the 8-character header field holds them.
+                lo = float(np.floor(data_uv[i].min())) - 1.0
+                hi = float(np.ceil(data_uv[i].max())) + 1.0
+                writer.setSignalHeader(i, {
+                    "label": name, "dimension": "uV", "sample_frequency": round(sfreq_hz),
+                    "physical_min": lo, "physical_max": hi, "digital_min": digital[0],
+                    "digital_max": digital[1], "transducer": "", "prefilter": "",
+                })
+            writer.setStartdatetime(start or datetime.datetime(2000, 1, 1))
+            ident = identity or {}
+            setters = {
+                "patient_name": writer.setPatientName, "patient_code": writer.setPatientCode,
+                "birthdate": writer.setBirthdate, "sex": writer.setSex,
+                "recording_additional": writer.setRecordingAdditional,
+                "admincode": writer.setAdmincode, "technician": writer.setTechnician,
+                "equipment": writer.setEquipment,
+            }
+            for key, value in ident.items():
+                if key not in setters:
+                    raise ValueError(f"unknown identity field {key!r}")
+                setters[key](value)
+            writer.writeSamples([np.ascontiguousarray(row) for row in data_uv])
+            if annotations is not None:
+                for onset, duration, desc in zip(*annotations, strict=True):
+                    writer.writeAnnotation(float(onset), float(duration), str(desc))
+        finally:
+            writer.close()

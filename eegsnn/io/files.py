@@ -1,9 +1,12 @@
 """File helpers shared by the data layer: checksums, atomic writes, recording ids.
 
 - :func:`sha256_file` hashes a file in 1 MiB blocks.
-- :func:`atomic_write_bytes` / :func:`atomic_write_text` write to a temporary file in the
+- :func:`atomic_write_bytes` / :func:`atomic_write_text` (and :func:`atomic_open`,
+  :func:`atomic_path` for writers that stream or take a file name) write to a temporary file in the
   destination folder and ``os.replace`` it into place, so a crash or an error never leaves a
   half-written output behind.
+- :func:`read_yaml_mapping` reads a YAML file that must hold a mapping (configs, manifests),
+  with one-line errors naming the file.
 - :func:`parse_recording_ids` reads subject / session / run from a file name using the
   naming schemes of the public EEG datasets (EEGMMIDB, BIDS, CHB-MIT, Sleep-EDF).
 """
@@ -15,18 +18,20 @@ import hashlib
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from eegsnn.errors import ConfigError, DataError
 
 __all__ = [
     "ID_PATTERNS",
     "atomic_open",
+    "atomic_path",
     "atomic_write_bytes",
     "atomic_write_text",
     "parse_recording_ids",
+    "read_yaml_mapping",
     "sha256_file",
 ]
 
@@ -70,10 +75,51 @@ def atomic_open(path: str | os.PathLike) -> Iterator[BinaryIO]:
         raise
 
 
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary path beside ``path`` for writers that take a file name (pyedflib): it is
+    moved onto ``path`` when the block succeeds and removed when it raises."""
+    dest = Path(path)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.writing")
+    try:
+        yield tmp
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def read_yaml_mapping(path: str | os.PathLike, what: str, loader: Any = None) -> Any:
+    """Parse the YAML file ``path`` (a ``what``: "config", "manifest"...).
+
+    Args:
+        loader: a PyYAML loader class (default ``yaml.SafeLoader``).
+
+    Returns:
+        The parsed document; :class:`ConfigError` unless it is a mapping.
+
+    Raises:
+        DataError: the file cannot be read or is not valid YAML.
+    """
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader or yaml.SafeLoader)
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read {what} ({exc.strerror or exc})") from exc
+    except yaml.YAMLError as exc:
+        raise DataError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from exc
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{path}: a {what} is a YAML mapping, got {type(data).__name__}")
+    return data
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:

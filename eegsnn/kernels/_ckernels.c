@@ -1,10 +1,11 @@
 /* Fused CPU kernels of eegsnn (see eegsnn/kernels/__init__.py for what and why).
  *
  * Plain C99 + OpenMP, called through ctypes by eegsnn.kernels._native with pointers to
- * C-contiguous NumPy arrays; no Python API (and no Python headers) involved. Built by setup.py as an optional extension (no compiler: eegsnn
- * falls back to the MLX training step). Every loop keeps a fixed summation order per output
- * element and parallelises over independent outputs only, so results are bit-identical
- * whatever the number of threads; build flags forbid FMA contraction for the same reason.
+ * C-contiguous NumPy arrays; no Python API (and no Python headers) involved. Built by setup.py
+ * as an optional extension (no compiler: eegsnn falls back to the MLX training step). Every
+ * loop keeps a fixed summation order per output element and parallelises over independent
+ * outputs only, so results are bit-identical whatever the number of threads; build flags
+ * forbid FMA contraction, so they also round the same way on every machine.
  *
  * Shapes (row-major): threshold [B, F] uint32 (spike probability * 65536), weight [F, H],
  * current/grad [T, B, H], membrane/spikes [T, N].
@@ -23,8 +24,8 @@
 
 typedef int64_t idx_t;
 
-/* Hot inner loops are compiled twice on x86-64 (AVX2 and baseline SSE2), picked at load time
- * for the CPU at hand (GCC/Clang function multi-versioning); elsewhere once. */
+/* Hot inner loops are compiled twice on x86-64 Linux (AVX2 and baseline SSE2), picked at load
+ * time for the CPU at hand (GCC/Clang function multi-versioning); elsewhere once. */
 #if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
 #define VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
 #else
@@ -48,6 +49,10 @@ static inline uint32_t uniform16(uint64_t key, uint64_t counter) {
     return (uint32_t)(z & 0xFFFFULL);
 }
 
+/* Bumped whenever a function's signature changes; eegsnn.kernels._native refuses a library
+ * built from another version (an editable install not rebuilt after a pull). */
+int eegsnn_abi_version(void) { return 2; }
+
 int eegsnn_get_threads(void) {
 #ifdef _OPENMP
     return omp_get_max_threads();
@@ -64,33 +69,21 @@ void eegsnn_set_threads(int num_threads) {
 #endif
 }
 
-/* Per sample: inputs with 0 < q <= HALF (low) and q > HALF (high), ascending; per input:
- * the samples with q > 0 (column_sample[column_start[i]:column_start[i+1]], ascending). */
-int eegsnn_plan(const uint32_t *threshold, idx_t num_samples, idx_t num_inputs,
+/* Per sample: inputs with 0 < q <= HALF (low) and q > HALF (high), ascending. */
+void eegsnn_plan(const uint32_t *threshold, idx_t num_samples, idx_t num_inputs,
                  int32_t *low_count, int32_t *low_index, int32_t *high_count,
-                 int32_t *high_index, int64_t *column_start, int32_t *column_sample) {
-    memset(column_start, 0, (size_t)(num_inputs + 1) * sizeof(int64_t));
+                 int32_t *high_index) {
     for (idx_t b = 0; b < num_samples; ++b) {
         const uint32_t *q = threshold + b * num_inputs;
         int32_t lo = 0, hi = 0;
         for (idx_t i = 0; i < num_inputs; ++i) {
             if (q[i] == 0) continue;
-            column_start[i + 1] += 1;
             if (q[i] > HALF) high_index[b * num_inputs + hi++] = (int32_t)i;
             else low_index[b * num_inputs + lo++] = (int32_t)i;
         }
         low_count[b] = lo;
         high_count[b] = hi;
     }
-    for (idx_t i = 0; i < num_inputs; ++i) column_start[i + 1] += column_start[i];
-    int64_t *fill = (int64_t *)malloc((size_t)(num_inputs + 1) * sizeof(int64_t));
-    if (fill == NULL) return 1;
-    memcpy(fill, column_start, (size_t)num_inputs * sizeof(int64_t));
-    for (idx_t b = 0; b < num_samples; ++b)
-        for (idx_t i = 0; i < num_inputs; ++i)
-            if (threshold[b * num_inputs + i] > 0) column_sample[fill[i]++] = (int32_t)b;
-    free(fill);
-    return 0;
 }
 
 void eegsnn_rate_spikes(const uint32_t *threshold, idx_t num_samples, idx_t num_inputs,
@@ -145,17 +138,16 @@ int eegsnn_project_forward(const uint32_t *threshold, idx_t num_samples, idx_t n
 
 /* out[i] = sum_{t, b} S[t, b, i] grad[t, b]; one thread owns each input row. */
 void eegsnn_project_weight_grad(const uint32_t *threshold, idx_t num_samples,
-                                idx_t num_inputs, const int64_t *column_start,
-                                const int32_t *column_sample, uint64_t key, idx_t num_steps,
+                                idx_t num_inputs, uint64_t key, idx_t num_steps,
                                 const float *grad, const float *grad_time_sum, idx_t hidden,
                                 float *out) {
 #pragma omp parallel for schedule(static)
     for (idx_t i = 0; i < num_inputs; ++i) {
         float *acc = out + i * hidden;
         for (idx_t h = 0; h < hidden; ++h) acc[h] = 0.0f;
-        for (int64_t k = column_start[i]; k < column_start[i + 1]; ++k) {
-            const idx_t b = column_sample[k];
+        for (idx_t b = 0; b < num_samples; ++b) { /* ascending: a fixed summation order */
             const uint32_t q = threshold[b * num_inputs + i];
+            if (q == 0) continue;
             if (q > HALF) {
                 add_row(acc, grad_time_sum + b * hidden, hidden);
                 if (q >= ALWAYS) continue;

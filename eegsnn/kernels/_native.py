@@ -14,17 +14,19 @@ from functools import cache
 
 import numpy as np
 
+#: Must equal ``eegsnn_abi_version()`` of the built library (``_ckernels.c``).
+ABI_VERSION = 2
+
 _P = ctypes.c_void_p
 _I = ctypes.c_int64
 _SIGNATURES = {
     "eegsnn_get_threads": (ctypes.c_int, []),
     "eegsnn_set_threads": (None, [ctypes.c_int]),
-    "eegsnn_plan": (ctypes.c_int, [_P, _I, _I, _P, _P, _P, _P, _P, _P]),
+    "eegsnn_plan": (None, [_P, _I, _I, _P, _P, _P, _P]),
     "eegsnn_rate_spikes": (None, [_P, _I, _I, ctypes.c_uint64, _I, _P]),
     "eegsnn_project_forward": (ctypes.c_int, [_P, _I, _I, _P, _P, _P, _P, ctypes.c_uint64,
                                               _I, _P, _I, _P, _P]),
-    "eegsnn_project_weight_grad": (None, [_P, _I, _I, _P, _P, ctypes.c_uint64, _I, _P, _P,
-                                          _I, _P]),
+    "eegsnn_project_weight_grad": (None, [_P, _I, _I, ctypes.c_uint64, _I, _P, _P, _I, _P]),
     "eegsnn_leaky_forward": (None, [_P, _I, _I, ctypes.c_float, ctypes.c_float, ctypes.c_int,
                                     _P, _P]),
     "eegsnn_leaky_backward": (None, [_P, _P, _P, _I, _I, ctypes.c_float, ctypes.c_float,
@@ -46,6 +48,13 @@ def library() -> ctypes.CDLL | None:
         return None
     try:
         lib = ctypes.CDLL(spec.origin)
+        lib.eegsnn_abi_version.restype, lib.eegsnn_abi_version.argtypes = ctypes.c_int, []
+        built = int(lib.eegsnn_abi_version())
+        if built != ABI_VERSION:
+            _REASON.append(f"the C kernels at {spec.origin} were built from another version "
+                           f"(ABI {built}, this code expects {ABI_VERSION}); rebuild them: "
+                           "`pip install -e .`")
+            return None
         for name, (restype, argtypes) in _SIGNATURES.items():
             fn = getattr(lib, name)
             fn.restype, fn.argtypes = restype, argtypes

@@ -12,7 +12,7 @@ one vector add per *event*, with one more saving:
 ``sum_i W[i]`` over all such inputs (once per sample) and *subtracts* the rows of the ones
 that stay silent at step ``t``; inputs with ``p <= 1/2`` add the rows of the ones that fire.
 The work per output is the number of exceptions, ``sum_i min(p_i, 1 - p_i)`` in
-expectation: for MNIST 21 rows instead of the 103 spikes (and 784 for a dense GEMM). The
+expectation: for MNIST 21 rows instead of the 102 spikes (and 784 for a dense GEMM). The
 weight gradient uses the same split with ``sum_t G[t, b]``.
 
 **Random numbers.** ``u(t, b, i)`` is the low 16 bits of SplitMix64 (Steele, Lea & Flood
@@ -53,8 +53,6 @@ class RatePlan:
     low_index: np.ndarray
     high_count: np.ndarray
     high_index: np.ndarray
-    column_start: np.ndarray
-    column_sample: np.ndarray
 
 
 def key_to_uint64(key: object) -> np.uint64:
@@ -94,9 +92,7 @@ def plan(threshold: np.ndarray) -> RatePlan:
 
     Returns:
         A :class:`RatePlan`: per sample the inputs with ``0 < q <= HALF``
-        (``low_index[b, :low_count[b]]``, ascending) and with ``q > HALF`` (``high_*``); per
-        input ``i`` the samples with ``q > 0``
-        (``column_sample[column_start[i]:column_start[i + 1]]``, ascending).
+        (``low_index[b, :low_count[b]]``, ascending) and with ``q > HALF`` (``high_*``).
     """
     num_samples, num_inputs = _shape2(threshold)
     if num_inputs >= 2**31 or num_samples * num_inputs >= 2**31:
@@ -106,16 +102,11 @@ def plan(threshold: np.ndarray) -> RatePlan:
     high_count = np.zeros(num_samples, np.int32)
     low_index = np.empty((num_samples, num_inputs), np.int32)
     high_index = np.empty((num_samples, num_inputs), np.int32)
-    column_start = np.empty(num_inputs + 1, np.int64)
-    column_sample = np.empty(num_samples * num_inputs, np.int32)
-    failed = require().eegsnn_plan(
+    require().eegsnn_plan(
         pointer(threshold, np.uint32, "threshold"), num_samples, num_inputs,
         low_count.ctypes.data, low_index.ctypes.data, high_count.ctypes.data,
-        high_index.ctypes.data, column_start.ctypes.data, column_sample.ctypes.data)
-    if failed:
-        raise MemoryError("plan: out of memory")
-    return RatePlan(threshold, low_count, low_index, high_count, high_index, column_start,
-                    column_sample)
+        high_index.ctypes.data)
+    return RatePlan(threshold, low_count, low_index, high_count, high_index)
 
 
 def _plan_pointers(plan_arrays: RatePlan, threshold: np.ndarray) -> list[int]:
@@ -125,9 +116,7 @@ def _plan_pointers(plan_arrays: RatePlan, threshold: np.ndarray) -> list[int]:
     return [pointer(plan_arrays.low_count, np.int32, "plan.low_count"),
             pointer(plan_arrays.low_index, np.int32, "plan.low_index"),
             pointer(plan_arrays.high_count, np.int32, "plan.high_count"),
-            pointer(plan_arrays.high_index, np.int32, "plan.high_index"),
-            pointer(plan_arrays.column_start, np.int64, "plan.column_start"),
-            pointer(plan_arrays.column_sample, np.int32, "plan.column_sample")]
+            pointer(plan_arrays.high_index, np.int32, "plan.high_index")]
 
 
 def rate_spikes(threshold: np.ndarray, key: np.uint64 | int, num_steps: int) -> np.ndarray:
@@ -163,26 +152,24 @@ def project_forward(threshold: np.ndarray, plan_arrays: RatePlan, key: np.uint64
                          f"[{num_samples}, {num_inputs}] and T={num_steps}")
     failed = require().eegsnn_project_forward(
         pointer(threshold, np.uint32, "threshold"), num_samples, num_inputs,
-        *plan_pointers[:4], int(key), int(num_steps), pointer(weight, np.float32, "weight"),
+        *plan_pointers, int(key), int(num_steps), pointer(weight, np.float32, "weight"),
         hidden, pointer(bias, np.float32, "bias"), pointer(out, np.float32, "out", True))
     if failed:
         raise MemoryError("project_forward: out of memory")
 
 
-def project_weight_grad(threshold: np.ndarray, plan_arrays: RatePlan, key: np.uint64 | int,
-                        grad: np.ndarray, grad_time_sum: np.ndarray,
-                        out: np.ndarray) -> None:
+def project_weight_grad(threshold: np.ndarray, key: np.uint64 | int, grad: np.ndarray,
+                        grad_time_sum: np.ndarray, out: np.ndarray) -> None:
     """``out[i] = sum_{t, b} S[t, b, i] grad[t, b]`` (the weight gradient, input-major).
 
     Args:
-        threshold, plan_arrays, key: as in :func:`project_forward` (same spikes).
+        threshold, key: as in :func:`project_forward` (the same spikes).
         grad: ``float32 [T, B, H]``, the gradient of the loss with respect to the projection.
         grad_time_sum: ``float32 [B, H]``, ``grad.sum(axis=0)``.
         out: ``float32 [F, H]``, written. One thread owns each input row: no atomics and the
             same sums in the same order whatever the thread count.
     """
     num_samples, num_inputs = _shape2(threshold)
-    plan_pointers = _plan_pointers(plan_arrays, threshold)
     if grad.ndim != 3 or grad.shape[1] != num_samples:
         raise ValueError(f"project_weight_grad: grad {list(grad.shape)} is not [T, "
                          f"{num_samples}, H]")
@@ -192,6 +179,6 @@ def project_weight_grad(threshold: np.ndarray, plan_arrays: RatePlan, key: np.ui
                          f"out {list(out.shape)} do not fit grad {list(grad.shape)}")
     require().eegsnn_project_weight_grad(
         pointer(threshold, np.uint32, "threshold"), num_samples, num_inputs,
-        *plan_pointers[4:], int(key), num_steps,
+        int(key), num_steps,
         pointer(grad, np.float32, "grad"), pointer(grad_time_sum, np.float32, "grad_time_sum"),
         hidden, pointer(out, np.float32, "out", True))

@@ -56,7 +56,8 @@ def decay_matrix(beta: float, num_steps: int, upper: bool) -> mx.array:
     return _CACHE[key]
 
 
-def _scalar(value: object) -> float | None:
+def fixed_scalar(value: object) -> float | None:
+    """``value`` as a float when it is a plain number (a fixed, not learned, parameter)."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     return None
@@ -111,8 +112,8 @@ def fast_unroll(neuron: object, x_seq: mx.array) -> tuple[mx.array, mx.array] | 
     """
     if type(neuron).__name__ != "Leaky":
         return None
-    beta = _scalar(getattr(neuron, "beta", None))
-    threshold = _scalar(getattr(neuron, "threshold", None))
+    beta = fixed_scalar(getattr(neuron, "beta", None))
+    threshold = fixed_scalar(getattr(neuron, "threshold", None))
     if beta is None or threshold is None:
         return None
     if not getattr(neuron, "reset_delay", False) or not getattr(neuron, "detach_reset", False):

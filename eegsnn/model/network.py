@@ -266,10 +266,6 @@ class SpikingNet(nn.Module):
     def use_fast_path(self) -> bool:
         return self._use_fast_path
 
-    @use_fast_path.setter
-    def use_fast_path(self, value: bool) -> None:
-        self._use_fast_path = bool(value)
-
     @property
     def readout_mode(self) -> str:
         return self._config["readout"]
@@ -295,13 +291,11 @@ class SpikingNet(nn.Module):
         spikes = membrane = None
         h = x
         for kind, layer in list(zip(self._kinds, self.layers, strict=True))[start:]:
-            if kind == "linear":
-                h = layer(h)
-            elif kind in ("conv1d", "conv2d"):
+            if kind in ("conv1d", "conv2d"):
                 folded = h.reshape(num_steps * batch, *h.shape[2:])
                 out = layer(folded)
                 h = out.reshape(num_steps, batch, *out.shape[1:])
-            elif kind in ("flatten", "dropout"):
+            elif kind in STATELESS:  # linear, flatten, dropout: the whole [T, B, ...] at once
                 h = layer(h)
             else:
                 feature_shape = h.shape[2:]

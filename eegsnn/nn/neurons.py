@@ -195,8 +195,9 @@ class SpikingNeuron(nn.Module):
         return value
 
     def _resolved(self) -> dict[str, Any]:
-        """Parameters for one call/unroll (learned decays clipped once, not per step)."""
-        return {"threshold": self._param("threshold")}
+        """Every parameter registered with :meth:`_set_param`, for one call/unroll (learned
+        decays clipped once, not per step)."""
+        return {name: self._param(name) for name in self._clips}
 
     # -- state ----------------------------------------------------------------------
     def _shape(self, batch_size: int, num_features: int | Sequence[int]) -> tuple[int, ...]:
@@ -348,6 +349,13 @@ class SpikingNeuron(nn.Module):
         }
 
     def _extra_repr(self) -> str:
+        return self._params_repr() + self._reset_repr()
+
+    def _params_repr(self) -> str:
+        """``"beta=0.9, "``...: the registered parameters but the threshold, in order."""
+        return "".join(f"{n}={self._describe(n)}, " for n in self._clips if n != "threshold")
+
+    def _reset_repr(self) -> str:
         return (
             f"threshold={self._describe('threshold')}, reset_mechanism={self.reset_mechanism!r}, "
             f"reset_delay={self.reset_delay}, surrogate={self.spike_fn!r}"
@@ -414,9 +422,6 @@ class Leaky(SpikingNeuron):
         )
         self._set_param("beta", beta, learn_beta, 0.0, 1.0, clip=(0.0, 1.0))
 
-    def _resolved(self) -> dict[str, Any]:
-        return {**super()._resolved(), "beta": self._param("beta")}
-
     def _step(self, x: mx.array, state: State, p: dict[str, Any]) -> tuple[mx.array, State]:
         spk, mem = F.leaky_step(
             x, state["mem"], beta=p["beta"], threshold=p["threshold"], **self._reset_kwargs()
@@ -436,9 +441,6 @@ class Leaky(SpikingNeuron):
         )
         return spikes, mems, {"mem": mems[-1]}
 
-    def _extra_repr(self) -> str:
-        return f"beta={self._describe('beta')}, " + super()._extra_repr()
-
 
 class IF(SpikingNeuron):
     r"""Integrate-and-fire neuron without leak: :class:`Leaky` with :math:`\beta = 1`.
@@ -452,18 +454,7 @@ class IF(SpikingNeuron):
             As in :class:`Leaky`.
     """
 
-    def __init__(
-        self,
-        threshold: float | Any = 1.0,
-        reset_mechanism: str = "subtract",
-        surrogate: str | Callable[[mx.array], mx.array] | None = None,
-        learn_threshold: bool = False,
-        reset_delay: bool = True,
-        detach_reset: bool = True,
-    ) -> None:
-        super().__init__(
-            threshold, reset_mechanism, surrogate, learn_threshold, reset_delay, detach_reset
-        )
+    # (the constructor is SpikingNeuron's: threshold and reset options only)
 
     def _step(self, x: mx.array, state: State, p: dict[str, Any]) -> tuple[mx.array, State]:
         spk, mem = F.if_step(x, state["mem"], threshold=p["threshold"], **self._reset_kwargs())
@@ -526,13 +517,6 @@ class Synaptic(SpikingNeuron):
         self._set_param("alpha", alpha, learn_alpha, 0.0, 1.0, clip=(0.0, 1.0))
         self._set_param("beta", beta, learn_beta, 0.0, 1.0, clip=(0.0, 1.0))
 
-    def _resolved(self) -> dict[str, Any]:
-        return {
-            **super()._resolved(),
-            "alpha": self._param("alpha"),
-            "beta": self._param("beta"),
-        }
-
     def _step(self, x: mx.array, state: State, p: dict[str, Any]) -> tuple[mx.array, State]:
         spk, syn, mem = F.synaptic_step(
             x,
@@ -559,12 +543,6 @@ class Synaptic(SpikingNeuron):
             zero_clears_input=True,
         )
         return spikes, mems, {"syn": syn[-1], "mem": mems[-1]}
-
-    def _extra_repr(self) -> str:
-        return (
-            f"alpha={self._describe('alpha')}, beta={self._describe('beta')}, "
-            + super()._extra_repr()
-        )
 
 
 class ALIF(SpikingNeuron):
@@ -615,14 +593,6 @@ class ALIF(SpikingNeuron):
         self._set_param("rho", rho, learn_rho, 0.0, 1.0, clip=(0.0, 1.0))
         self._set_param("b", b, False, 0.0, None)
 
-    def _resolved(self) -> dict[str, Any]:
-        return {
-            **super()._resolved(),
-            "beta": self._param("beta"),
-            "rho": self._param("rho"),
-            "b": self._param("b"),
-        }
-
     def _step(self, x: mx.array, state: State, p: dict[str, Any]) -> tuple[mx.array, State]:
         spk, mem, adapt = F.alif_step(
             x,
@@ -635,12 +605,6 @@ class ALIF(SpikingNeuron):
             **self._reset_kwargs(),
         )
         return spk, {"mem": mem, "adapt": adapt}
-
-    def _extra_repr(self) -> str:
-        return (
-            f"beta={self._describe('beta')}, rho={self._describe('rho')}, "
-            f"b={self._describe('b')}, " + super()._extra_repr()
-        )
 
 
 class Alpha(SpikingNeuron):
@@ -704,13 +668,9 @@ class Alpha(SpikingNeuron):
             )
 
     def _resolved(self) -> dict[str, Any]:
-        alpha, beta = self._param("alpha"), self._param("beta")
-        return {
-            **super()._resolved(),
-            "alpha": alpha,
-            "beta": beta,
-            "tau": F.alpha_tau(alpha, beta),
-        }
+        p = super()._resolved()
+        p["tau"] = F.alpha_tau(p["alpha"], p["beta"])
+        return p
 
     def _step(self, x: mx.array, state: State, p: dict[str, Any]) -> tuple[mx.array, State]:
         spk, exc, inh, mem = F.alpha_step(
@@ -725,12 +685,6 @@ class Alpha(SpikingNeuron):
             **self._reset_kwargs(),
         )
         return spk, {"syn_exc": exc, "syn_inh": inh, "mem": mem}
-
-    def _extra_repr(self) -> str:
-        return (
-            f"alpha={self._describe('alpha')}, beta={self._describe('beta')}, "
-            + super()._extra_repr()
-        )
 
 
 class Izhikevich(SpikingNeuron):
@@ -824,9 +778,6 @@ class Izhikevich(SpikingNeuron):
         v = mx.full(shape, self.v_init, dtype=dtype)
         return {"mem": v, "rec": (self._param("b") * v).astype(dtype)}
 
-    def _resolved(self) -> dict[str, Any]:
-        return {**super()._resolved(), **{k: self._param(k) for k in "abcd"}}
-
     def _step(self, x: mx.array, state: State, p: dict[str, Any]) -> tuple[mx.array, State]:
         spk, mem, rec = F.izhikevich_step(
             x,
@@ -847,11 +798,8 @@ class Izhikevich(SpikingNeuron):
         return spk, {"mem": mem, "rec": rec}
 
     def _extra_repr(self) -> str:
-        return (
-            f"preset={self.preset!r}, a={self._describe('a')}, b={self._describe('b')}, "
-            f"c={self._describe('c')}, d={self._describe('d')}, dt_ms={self.dt_ms:g}, "
-            + super()._extra_repr()
-        )
+        return (f"preset={self.preset!r}, " + self._params_repr() + f"dt_ms={self.dt_ms:g}, "
+                + self._reset_repr())
 
 
 #: Neuron classes by name, for configs (``{"model": "Leaky", ...}``).

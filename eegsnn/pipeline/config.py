@@ -45,7 +45,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from eegsnn.errors import ConfigError, DataError
+from eegsnn.errors import ConfigError
 
 __all__ = ["SPLIT_METHODS", "apply_overrides", "deep_merge", "load_study_config",
            "parse_override", "resolve_study_config"]
@@ -125,18 +125,10 @@ def load_study_config(path: str | os.PathLike, overrides: Sequence[str] = ()
     Raises:
         DataError: the file cannot be read or is not YAML. ConfigError: a bad config.
     """
-    import yaml
+    from eegsnn.io.files import read_yaml_mapping
 
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read config ({exc.strerror or exc})") from exc
-    except yaml.YAMLError as exc:
-        raise DataError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from exc
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{path}: a study config is a YAML mapping")
-    data = apply_overrides(data, overrides)
+    data = apply_overrides(read_yaml_mapping(path, "config"), overrides)
     data.setdefault("name", path.stem)
     return resolve_study_config(data, base_dir=path.resolve().parent, source=str(path))
 

@@ -291,19 +291,11 @@ def load_config(path: str | os.PathLike) -> dict[str, Any]:
     Raises:
         DataError: the file cannot be read or parsed. ConfigError: it is not a mapping.
     """
-    import yaml
+    from eegsnn.io.files import read_yaml_mapping
 
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read config ({exc.strerror or exc})") from exc
-    except yaml.YAMLError as exc:
-        raise DataError(f"{path}: not valid YAML ({exc})") from exc
-    if isinstance(data, Mapping) and isinstance(data.get("dataset"), Mapping):
+    data = read_yaml_mapping(path, "dataset config")
+    if isinstance(data.get("dataset"), Mapping):
         data = data["dataset"]
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{path}: a dataset config is a YAML mapping")
     return dict(data)
 
 

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from eegsnn.errors import ConfigError, DataError
+from eegsnn.io.files import atomic_path
 
 __all__ = ["LAZY_STEPS", "filter_pad_samples", "iter_lazy_windows", "lazy_windows",
            "write_tiled_edf"]
@@ -341,19 +342,15 @@ def write_tiled_edf(src: str | os.PathLike, dst: str | os.PathLike, repeats: int
         r.close()
     for h in headers:
         h.pop("sample_rate", None)  # pyedflib >= 0.1.38 uses sample_frequency
-    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.writing")
-    w = pyedflib.EdfWriter(str(tmp), ns, file_type=pyedflib.FILETYPE_EDFPLUS)
-    try:
-        w.setSignalHeaders(headers)
-        for _ in range(repeats):
-            w.writeSamples([d.astype(np.int32) for d in digital], digital=True)
-        for k in range(repeats):
-            for o, d, s in zip(onsets, durations, descs, strict=True):
-                w.writeAnnotation(float(o) + k * dur, float(d) if d > 0 else -1, str(s))
-    except BaseException:
-        w.close()
-        tmp.unlink(missing_ok=True)
-        raise
-    w.close()
-    os.replace(tmp, dst)
+    with atomic_path(dst) as tmp:
+        w = pyedflib.EdfWriter(str(tmp), ns, file_type=pyedflib.FILETYPE_EDFPLUS)
+        try:
+            w.setSignalHeaders(headers)
+            for _ in range(repeats):
+                w.writeSamples([d.astype(np.int32) for d in digital], digital=True)
+            for k in range(repeats):
+                for o, d, s in zip(onsets, durations, descs, strict=True):
+                    w.writeAnnotation(float(o) + k * dur, float(d) if d > 0 else -1, str(s))
+        finally:
+            w.close()
     return dst

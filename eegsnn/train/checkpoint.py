@@ -29,36 +29,18 @@ import numpy as np
 from mlx.utils import tree_flatten, tree_unflatten
 
 from eegsnn.errors import ConfigError, DataError
+from eegsnn.io.files import _umask, atomic_write_text
 
 FORMAT = "eegsnn-checkpoint"
 VERSION = 1
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def publish_mode(path: str | os.PathLike, directory: bool = False) -> None:
     """Give a temp file/folder (created 0600/0700 by ``tempfile``) the usual permissions
     (0666/0777 minus the umask) before it is moved into place."""
     os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` through a temp file in the same folder and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        publish_mode(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:

@@ -49,9 +49,11 @@ import numpy as np
 
 from eegsnn._blas import blas_threads
 from eegsnn.errors import ConfigError
+from eegsnn.model.fastpath import fixed_scalar
 from eegsnn.train.config import ENGINES
 from eegsnn.train.data import Encoder
-from eegsnn.train.losses import LossFn, rate_regularizer
+from eegsnn.train.losses import LossFn
+from eegsnn.train.step import make_eval_step, make_loss
 
 START = 2  # the MLX part starts at layers[2]
 
@@ -69,12 +71,6 @@ class FusedPrefix:
     mechanism: int
     surrogate: int
     surrogate_param: float
-
-
-def _scalar(value: object) -> float | None:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    return None
 
 
 def fused_eligibility(model: nn.Module, encoder: Encoder | None,
@@ -104,8 +100,8 @@ def fused_eligibility(model: nn.Module, encoder: Encoder | None,
 
     from eegsnn.kernels.leaky import MECHANISMS, SURROGATES
 
-    beta, threshold = _scalar(getattr(neuron, "beta", None)), \
-        _scalar(getattr(neuron, "threshold", None))
+    beta, threshold = fixed_scalar(getattr(neuron, "beta", None)), \
+        fixed_scalar(getattr(neuron, "threshold", None))
     if beta is None or threshold is None or not threshold > 0:
         return None, "the first Leaky layer has learnable or array-valued beta/threshold"
     if not (getattr(neuron, "reset_delay", False) and getattr(neuron, "detach_reset", False)):
@@ -140,9 +136,8 @@ def select_engine(requested: str, model: nn.Module, encoder: Encoder | None,
                           f"got {requested!r}")
     if requested == "mlx":
         return "mlx", "requested", None
-    prefix, reason = fused_eligibility(model, encoder)
-    if distributed:
-        prefix, reason = None, "data-parallel training uses the MLX step"
+    prefix, reason = (None, "data-parallel training uses the MLX step") if distributed \
+        else fused_eligibility(model, encoder)
     if prefix is None:
         if requested == "fused":
             raise ConfigError(f"train config: engine 'fused' cannot train this setup: {reason}")
@@ -182,7 +177,7 @@ class _Prefix:
         spikes = np.empty_like(flat)
         membrane = np.empty_like(flat)
         lk.leaky_forward(flat, p.beta, p.threshold, p.mechanism, spikes, membrane)
-        return {"threshold": threshold, "plan": plan, "stream": stream, "batch": batch,
+        return {"threshold": threshold, "stream": stream, "batch": batch,
                 "spikes": spikes.reshape(current.shape), "membrane": membrane}
 
     def backward(self, saved: dict[str, Any], grad_spikes: np.ndarray,
@@ -201,8 +196,8 @@ class _Prefix:
         grad_current = grad_current.reshape(p.num_steps, saved["batch"], p.hidden)
         time_sum = grad_current.sum(axis=0)
         grad_weight = np.empty((p.in_features, p.hidden), np.float32)
-        rp.project_weight_grad(saved["threshold"], saved["plan"], saved["stream"],
-                               grad_current, time_sum, grad_weight)
+        rp.project_weight_grad(saved["threshold"], saved["stream"], grad_current, time_sum,
+                               grad_weight)
         return grad_weight.T, time_sum.sum(axis=0)
 
 
@@ -228,14 +223,11 @@ class FusedTrainStep:
         self.optimizer = optimizer
         self.prefix = _Prefix(model, prefix)
 
+        loss_and_correct = make_loss(loss_fn, regularizer, start=START)
+
         def tail_loss(params: dict, spikes: mx.array, y: mx.array):
             model.update(params)
-            out = model(spikes, start=START, layer_spikes=[spikes])
-            loss = loss_fn(out["spikes"], out["membrane"], y)
-            if regularizer:
-                loss = loss + rate_regularizer(out["layer_spikes"], **regularizer)
-            correct = (mx.argmax(out["logits"], axis=-1) == y).sum()
-            return loss, correct
+            return loss_and_correct(model, spikes, y)
 
         value_and_grad = mx.value_and_grad(tail_loss, argnums=(0, 1))
 
@@ -286,18 +278,11 @@ class FusedEvalStep:
     def __init__(self, model: nn.Module, loss_fn: LossFn, prefix: FusedPrefix, *,
                  compile: bool = True) -> None:
         self.prefix = _Prefix(model, prefix)
-
-        def tail(spikes: mx.array, y: mx.array):
-            out = model(spikes, start=START, layer_spikes=[spikes])
-            loss = loss_fn(out["spikes"], out["membrane"], y)
-            rates = mx.stack([s.mean() for s in out["layer_spikes"]])
-            return loss, out["logits"], rates
-
-        self._tail = partial(mx.compile, inputs=[model.state])(tail) if compile else tail
+        self._tail = make_eval_step(model, loss_fn, compile=compile, start=START)
 
     def __call__(self, x: mx.array, y: mx.array, key: mx.array):
         saved = self.prefix.forward(x, key)
         with blas_threads(1):
-            out = self._tail(mx.array(saved["spikes"]), y)
+            out = self._tail(mx.array(saved["spikes"]), y, key)
             mx.eval(out)
         return out

@@ -46,7 +46,7 @@ import numpy as np
 
 from eegsnn.errors import ConfigError
 from eegsnn.evaluate.metrics import classification_report
-from eegsnn.model.network import SpikingNet, build_model
+from eegsnn.model.network import NEURONS, SpikingNet, build_model
 from eegsnn.train.checkpoint import (
     atomic_write_json,
     load_checkpoint,
@@ -102,8 +102,7 @@ class FitResult:
 
 def layer_names(model: SpikingNet) -> list[str]:
     """Names of the neuron layers, e.g. ``["layers.1.leaky", "layers.3.leaky"]``."""
-    return [f"layers.{i}.{kind}" for i, kind in enumerate(model.kinds)
-            if kind not in ("linear", "conv1d", "conv2d", "flatten", "dropout")]
+    return [f"layers.{i}.{kind}" for i, kind in enumerate(model.kinds) if kind in NEURONS]
 
 
 def evaluate(model: SpikingNet, data: ArrayDataset, *, loss: dict | str | None = None,
@@ -326,10 +325,8 @@ def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset, config: TrainCo
         step = make_train_step(model, optimizer, loss_fn, encoder=encoder,
                                regularizer=cfg.regularizer, grad_clip=cfg.grad_clip,
                                compile=cfg.compile)
-    if engine == "fused":
-        eval_fn = FusedEvalStep(model, loss_fn, prefix, compile=cfg.compile)
-    else:
-        eval_fn = make_eval_step(model, loss_fn, encoder=encoder, compile=cfg.compile)
+    eval_fn = (FusedEvalStep(model, loss_fn, prefix, compile=cfg.compile) if engine == "fused"
+               else make_eval_step(model, loss_fn, encoder=encoder, compile=cfg.compile))
     state = [model.state, optimizer.state, mx.random.state]
 
     n_train = len(train)

@@ -8,9 +8,8 @@ Reference network (the mlx-snn paper's best configuration, C1): 784-256-10, Leak
 The whole training set stays on the device as uint8 ``[60000, 784]`` (47 MB); batches are
 gathered by MLX indexing and rate-encoded inside the step: on a CPU by the fused step's
 kernels (``engine="auto"``, :mod:`eegsnn.train.fused`), elsewhere inside the compiled MLX
-step. The test set is
-evaluated after every epoch for the curve only (no model selection); ``metrics.json`` holds
-the metrics of the *final* model on the test set.
+step. The test set is evaluated after every epoch for the curve only (no model selection);
+``metrics.json`` holds the metrics of the *final* model on the test set.
 
 ``quick=True``: the first ``QUICK_TRAIN`` training images, one epoch, full test set
 (a CI smoke test that must reach >= 90 %).

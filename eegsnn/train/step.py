@@ -79,12 +79,19 @@ def build_optimizer(spec: dict[str, Any], schedule: dict[str, Any] | None = None
         raise ConfigError(f"optimizer {kind!r}: bad options {sorted(spec)}: {exc}") from exc
 
 
-def make_loss(loss_fn: LossFn, regularizer: dict[str, float] | None = None,
+def _forward(model: nn.Module, x: mx.array, start: int) -> dict:
+    """``model(x)``, or from ``layers[start]`` on when ``x`` is the spike output of the neuron
+    layer ``layers[start - 1]`` (computed elsewhere: :mod:`eegsnn.train.fused`)."""
+    return model(x, start=start, layer_spikes=[x]) if start else model(x)
+
+
+def make_loss(loss_fn: LossFn, regularizer: dict[str, float] | None = None, start: int = 0,
               ) -> Callable[[nn.Module, mx.array, mx.array], tuple[mx.array, mx.array]]:
-    """``(model, x [T, B, ...], y [B]) -> (loss, correct)``: task loss + rate regulariser."""
+    """``(model, x [T, B, ...], y [B]) -> (loss, correct)``: task loss + rate regulariser
+    (``start``: see :func:`_forward`)."""
 
     def loss_and_correct(model: nn.Module, x: mx.array, y: mx.array):
-        out = model(x)
+        out = _forward(model, x, start)
         loss = loss_fn(out["spikes"], out["membrane"], y)
         if regularizer:
             loss = loss + rate_regularizer(out["layer_spikes"], **regularizer)
@@ -135,16 +142,17 @@ def make_train_step(model: nn.Module, optimizer: optim.Optimizer, loss_fn: LossF
 
 
 def make_eval_step(model: nn.Module, loss_fn: LossFn, *, encoder: Encoder | None = None,
-                   compile: bool = True) -> Callable[..., tuple[mx.array, ...]]:
+                   compile: bool = True, start: int = 0) -> Callable[..., tuple[mx.array, ...]]:
     """``eval_step(x, y, key) -> (loss, logits [B, C], layer_rates [L])`` without updates.
 
     ``layer_rates`` is the mean firing rate of each neuron layer (spikes per neuron per step).
+    ``start``: see :func:`_forward`.
     """
 
     def eval_step(x: mx.array, y: mx.array, key: mx.array):
         if encoder is not None:
             x = encoder(x, key)
-        out = model(x)
+        out = _forward(model, x, start)
         loss = loss_fn(out["spikes"], out["membrane"], y)
         rates = mx.stack([s.mean() for s in out["layer_spikes"]])
         return loss, out["logits"], rates
