@@ -1,8 +1,10 @@
 """How much the optimised-BLAS preload (``eegsnn._blas``) speeds up MLX on the Linux CPU.
 
-Runs itself twice in fresh subprocesses, once with ``EEGSNN_BLAS=off`` (MLX uses the
-reference BLAS bundled with the ``mlx[cpu]`` wheel) and once with ``EEGSNN_BLAS=auto``
-(eegsnn preloads OpenBLAS/MKL if present), and measures in each:
+Runs itself in a fresh subprocess per ``EEGSNN_BLAS`` value, by default ``off`` (MLX uses
+the reference BLAS bundled with the ``mlx[cpu]`` wheel) and ``auto`` (eegsnn preloads the
+``scipy-openblas32`` wheel's OpenBLAS through its shim, else Debian OpenBLAS/MKL), plus any
+library paths given with ``--modes`` (e.g. the ``mkl`` wheel's ``libmkl_rt.so.3``), and
+measures in each:
 
 * one 1024x1024 float32 matmul (``a @ b``, evaluated);
 * one training step of a 784-256-10 spiking network built from :class:`eegsnn.nn.Leaky`
@@ -10,12 +12,13 @@ reference BLAS bundled with the ``mlx[cpu]`` wheel) and once with ``EEGSNN_BLAS=
   input ``[T=25, B=128, 784]`` of Poisson spikes, cross-entropy on the summed readout
   membrane, forward + backward (BPTT) + Adam update, evaluated.
 
-It prints the median times and the ratios off/auto. Medians of ``--repeats`` runs after
-``--warmup`` runs. The timings only mean something on a quiet machine.
+It prints the median times and the speed-up of each mode over ``off``. Medians of
+``--repeats`` runs after ``--warmup`` runs. The timings only mean something on a quiet machine.
 
 Usage::
 
-    python benchmarks/bench_blas.py                 # both modes, table + ratios
+    python benchmarks/bench_blas.py                 # off and auto, table + ratios
+    python benchmarks/bench_blas.py --modes off,auto,/venv/lib/libmkl_rt.so.3   # + MKL
     python benchmarks/bench_blas.py --compile       # also time an mx.compile'd train step
     python benchmarks/bench_blas.py --json out.json # also write the numbers as JSON
 """
@@ -134,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=7, help="matmul repeats")
     parser.add_argument("--train-repeats", type=int, default=5, help="training-step repeats")
     parser.add_argument("--compile", action="store_true", help="also time mx.compile'd step")
+    parser.add_argument("--modes", default="off,auto",
+                        help="comma-separated EEGSNN_BLAS values, one subprocess each "
+                             "(off is always included: the speed-ups are against it)")
     parser.add_argument("--json", help="write the results to this JSON file")
     args = parser.parse_args(argv)
 
@@ -141,23 +147,32 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(worker(args)))
         return 0
 
-    runs = {mode: run_mode(mode, args) for mode in ("off", "auto")}
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    if "off" not in modes:
+        modes.insert(0, "off")
+    runs = {mode: run_mode(mode, args) for mode in modes}
     keys = list(runs["off"]["times"])
-    print(f"MLX {runs['auto']['mlx_device']}; medians of {args.repeats} (matmul) / "
+    print(f"MLX {runs['off']['mlx_device']}; medians of {args.repeats} (matmul) / "
           f"{args.train_repeats} (train step) runs after {args.warmup} warm-up runs")
+    labels = {mode: ("auto" if mode == "auto" else "off" if mode == "off" else f"path{i}")
+              for i, mode in enumerate(modes)}
     for mode, run in runs.items():
-        print(f"  EEGSNN_BLAS={mode:<4} -> {run['blas']}")
-    header = f"{'measurement':<24}{'off (ms)':>12}{'auto (ms)':>12}{'off/auto':>10}"
+        print(f"  {labels[mode]:<6} EEGSNN_BLAS={mode} -> {run['blas']}")
+    header = f"{'measurement':<24}" + "".join(
+        f"{labels[m] + ' ms':>12}{'speed-up':>10}" for m in modes)
     print(header)
     print("-" * len(header))
-    summary = {}
+    summary: dict = {}
     for key in keys:
         off = _median(runs["off"]["times"][key]) * 1e3
-        auto = _median(runs["auto"]["times"][key]) * 1e3
-        summary[key] = {"off_ms": off, "auto_ms": auto, "ratio": off / auto}
-        print(f"{key.removesuffix('_s'):<24}{off:>12.1f}{auto:>12.1f}{off / auto:>9.1f}x")
-    if runs["auto"]["blas"].startswith("reference"):
-        print("note: no optimised BLAS was found, so both runs use the reference BLAS")
+        row = f"{key.removesuffix('_s'):<24}"
+        for mode in modes:
+            ms = _median(runs[mode]["times"][key]) * 1e3
+            summary.setdefault(key, {})[mode] = {"ms": ms, "speedup_vs_off": off / ms}
+            row += f"{ms:>12.1f}{off / ms:>9.1f}x"
+        print(row)
+    if "auto" in runs and runs["auto"]["blas"].startswith("reference"):
+        print("note: no optimised BLAS was found in auto mode (reference BLAS in both runs)")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"summary": summary, "runs": runs}, fh, indent=2)

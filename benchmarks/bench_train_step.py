@@ -440,7 +440,7 @@ def run_parent(args: argparse.Namespace) -> int:
     load_before = os.getloadavg()
     for rnd in range(args.rounds):
         for impl in impls:
-            python = PEERS_PY if impl in PEERS else MAIN_PY
+            python = Path(args.peers_python) if impl in PEERS else Path(args.main_python)
             if not python.exists():
                 print(f"skip {impl}: {python} not found", file=sys.stderr)
                 continue
@@ -482,7 +482,7 @@ def run_parent(args: argparse.Namespace) -> int:
     if args.interleaved:
         # (the libgomp spin ablation needs its own process: the setting is per process)
         inter_impls = [i for i in impls if i not in ("mlxsnn-refblas", "eegsnn-fused-gompspin")]
-        cmd = [str(PEERS_PY), str(Path(__file__).resolve()), "--child", "interleaved",
+        cmd = [str(args.peers_python), str(Path(__file__).resolve()), "--child", "interleaved",
                "--impls", ",".join(inter_impls), "--data-dir", args.data_dir,
                "--steps", str(args.interleaved), "--warmup", str(args.warmup)]
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
@@ -558,6 +558,11 @@ def main() -> int:
                              "(.venv-peers), step by step in turn, for STEPS steps: paired "
                              "timings that share the machine's load")
     parser.add_argument("--json", help="write all results to this JSON file")
+    parser.add_argument("--main-python", default=str(MAIN_PY),
+                        help="Python of the environment eegsnn runs in (default .venv; e.g. a "
+                             "fresh `pip install` venv to measure what a new user gets)")
+    parser.add_argument("--peers-python", default=str(PEERS_PY),
+                        help="Python of the peers' environment (default .venv-peers)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:

@@ -2,18 +2,23 @@
 
 Command groups live in :mod:`eegsnn.commands`; each module there has ``register(app)``.
 Errors a user can cause (:class:`eegsnn.errors.EEGSNNError`) are printed as one line and
-exit with the error's code; ``--debug`` shows the full traceback instead.
+exit with the error's code, usage errors exit 2 with typer's usage message, anything else is
+one line and exit 1, Ctrl-C prints "Aborted" and exits 130 (see :func:`main`); ``--debug``
+shows the full traceback instead.
 """
 
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
+import threading
+from typing import Any
 
 import typer
 
 import eegsnn  # noqa: F401  (loads the optimised BLAS before mlx.core)
-from eegsnn.errors import EEGSNNError
+from eegsnn.errors import EEGSNNError, Interrupted
 
 # Command modules in the order they appear in ``eegsnn --help``.
 COMMAND_MODULES = (
@@ -55,36 +60,72 @@ for _name in COMMAND_MODULES:
     _module.register(app)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``eegsnn`` console script; returns the exit code."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in args
-    try:
-        app(args=args, prog_name="eegsnn", standalone_mode=False)
-    except EEGSNNError as exc:
-        if debug:
-            raise
-        typer.echo(f"error: {exc}", err=True)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        return 130
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    except Exception as exc:  # click usage errors and the like
-        import click
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
 
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            return exc.exit_code
-        if isinstance(exc, click.exceptions.Abort):
-            return 1
-        if debug:
+
+def _on_sigint(signum: int, frame: Any) -> None:
+    raise Interrupted()
+
+
+def _exit_code(code: Any) -> int:
+    """The process exit code of ``SystemExit(code)`` (a message is printed, code 1)."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    typer.echo(_one_line(code), err=True)
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``eegsnn`` console script; returns the exit code.
+
+    - usage errors (unknown command or option, bad value, missing argument): typer's usage
+      message ("Did you mean ..." where it has one), exit 2; bare ``eegsnn`` prints the
+      help and exits 2 as well (typer's ``no_args_is_help``: no command is a usage error);
+    - :class:`~eegsnn.errors.EEGSNNError`: ``error: MESSAGE`` on one line, exit code of the
+      error (2 config/arguments, 3 data, 4 checksum);
+    - any other exception: ``error: TYPE: MESSAGE (unexpected ...)`` on one line, exit 1;
+    - Ctrl-C (SIGINT): ``Aborted`` on one line (and what the command left, e.g. how to
+      resume a run), exit 130.
+
+    ``eegsnn --debug ...`` lets errors propagate with their traceback instead.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    _STATE["debug"] = False
+    previous = None
+    if (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+        # Ctrl-C raises Interrupted, not KeyboardInterrupt, which typer would turn into an
+        # exit code of its own (typer 0.29: 130 without a message; older: "Aborted!" and
+        # 1). An ignored SIGINT (a background job) stays ignored.
+        previous = signal.signal(signal.SIGINT, _on_sigint)
+    try:
+        try:
+            # standalone mode: typer prints usage errors and help the usual way and exits
+            app(args=args, prog_name="eegsnn", standalone_mode=True)
+        except SystemExit as exc:
+            return _exit_code(exc.code)
+        return 0
+    except Interrupted as exc:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut this
+        typer.echo("Aborted" + (f": {exc.hint}" if exc.hint else ""), err=True)
+        return Interrupted.exit_code
+    except EEGSNNError as exc:
+        if _STATE["debug"]:
             raise
-        typer.echo(f"error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
-                   err=True)
+        typer.echo(f"error: {_one_line(exc)}", err=True)
+        return exc.exit_code
+    except Exception as exc:
+        if _STATE["debug"]:
+            raise
+        typer.echo(f"error: {type(exc).__name__}: {_one_line(exc)} (unexpected; run with "
+                   "eegsnn --debug ... for the traceback)", err=True)
         return 1
-    return 0
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
 
 
 if __name__ == "__main__":

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+import shutil
 import sys
 import time
 from importlib import metadata
+from pathlib import Path
 
 import eegsnn
 from eegsnn import _blas
 
-_PACKAGES = ("mlx", "numpy", "scipy", "mne", "pyedflib", "typer", "pyyaml", "matplotlib")
+_PACKAGES = ("mlx", "numpy", "scipy", "mne", "pyedflib", "typer", "pyyaml", "rich",
+             "scipy-openblas32")
+#: Packages of the optional extras (pyproject.toml: sklearn, plot, nir, eeglab, pandas).
+EXTRAS = ("scikit-learn", "matplotlib", "nir", "pymatreader", "pandas")
+NOT_INSTALLED = "not installed"
 
 
 def package_versions() -> dict[str, str | None]:
@@ -28,6 +35,17 @@ def package_versions() -> dict[str, str | None]:
         except metadata.PackageNotFoundError:
             pass
     return versions
+
+
+def extras_versions() -> dict[str, str]:
+    """Versions of the optional extras' packages, ``"not installed"`` for missing ones."""
+    out = {}
+    for name in EXTRAS:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = NOT_INSTALLED
+    return out
 
 
 def mlx_device() -> str:
@@ -67,6 +85,7 @@ def environment_record() -> dict:
         "platform": platform.platform(),
         "machine": platform.machine(),
         "packages": package_versions(),
+        "extras": extras_versions(),
         "mlx_device": mlx_device(),
         "blas": {**_blas.STATUS.as_dict(), "effective": _blas.effective_blas()},
         "kernels": kernels_record(),
@@ -81,3 +100,97 @@ def kernels_record() -> dict:
         return {"available": False, "reason": _native.unavailable_reason()}
     return {"available": True, "threads": _native.get_num_threads(),
             "gomp_spincount": os.environ.get("GOMP_SPINCOUNT")}
+
+
+def reinstall_command() -> str:
+    """The pip command that reinstalls eegsnn from where it was installed (rebuilding its C
+    extensions), e.g. ``pip install --no-deps -e /path/to/eegsnn`` from a source checkout."""
+    root = Path(eegsnn.__file__).resolve().parents[1]
+    if (root / "pyproject.toml").is_file() and (root / "setup.py").is_file():
+        return f"pip install --no-deps -e {_quoted(str(root))}"  # editable, or run from it
+    source = "eegsnn"
+    for dist in metadata.distributions(name="eegsnn"):
+        try:
+            url = json.loads(dist.read_text("direct_url.json") or "{}").get("url", "")
+        except ValueError:
+            continue
+        if url.startswith("file://"):
+            source = url.removeprefix("file://")
+            break
+    return f"pip install --no-deps --force-reinstall {_quoted(source)}"
+
+
+def _quoted(text: str) -> str:
+    return f'"{text}"' if " " in text else text
+
+
+def slow_path_note() -> str:
+    """One line naming the slow paths in use and the one command that fixes them, or ``""``.
+
+    Slow paths (only when MLX computes on the CPU): MLX's matmuls on the reference BLAS of
+    the ``mlx[cpu]`` wheel (:mod:`eegsnn._blas`), and no C kernels, i.e. no fused CPU
+    training step (:mod:`eegsnn.kernels`). Printed by ``eegsnn train`` and ``eegsnn mnist``
+    and shown in the report's environment section (see :func:`slow_path_note_from_record`).
+    """
+    from eegsnn.kernels import kernels_available
+
+    if not mlx_device().startswith("cpu"):
+        return ""
+    blas = _blas.STATUS
+    reference = sys.platform.startswith("linux") and not blas.loaded
+    return _note(reference_blas=reference, blas_mode=blas.mode, blas_reason=blas.reason,
+                 no_kernels=not kernels_available(),
+                 compiler=shutil.which("cc") or shutil.which("gcc") or shutil.which("clang"),
+                 pip_problem=_blas.pip_openblas_problem() if reference else None)
+
+
+def slow_path_note_from_record(record: dict) -> str:
+    """:func:`slow_path_note` for a run's ``environment.json`` (as it was when it ran)."""
+    if not str(record.get("mlx_device", "cpu")).startswith("cpu"):
+        return ""
+    blas = record.get("blas") or {}
+    kernels = record.get("kernels") or {}
+    return _note(
+        reference_blas=str(blas.get("effective", "")).startswith("reference BLAS"),
+        blas_mode=blas.get("mode", "auto"), blas_reason=blas.get("reason", ""),
+        no_kernels=kernels.get("available") is False, compiler=None,
+        pip_problem=_pip_problem_from_reason(str(blas.get("reason", ""))))
+
+
+def _pip_problem_from_reason(reason: str) -> str | None:
+    if f"the {_blas.PIP_OPENBLAS} wheel is not installed" in reason:
+        return "wheel"
+    return "shim" if "BLAS shim was not built" in reason else None
+
+
+def _note(*, reference_blas: bool, blas_mode: str, blas_reason: str, no_kernels: bool,
+          compiler: str | None, pip_problem: str | None) -> str:
+    slow, fixes = [], []
+    rebuild = no_kernels
+    if reference_blas:
+        slow.append("MLX matmuls run on the reference BLAS of the mlx wheel (~10x slower)")
+        if blas_mode != "auto":
+            fixes.append(f"unset {_blas.ENV_VAR}")
+        elif "imported before eegsnn" in blas_reason:
+            fixes.append("import eegsnn before mlx.core")
+        elif pip_problem == "wheel":
+            fixes.append(f"pip install {_blas.PIP_OPENBLAS}")
+        elif pip_problem == "shim":
+            rebuild = True
+        else:  # no scipy-openblas32 wheel for this machine
+            fixes.append("apt-get install libopenblas0-pthread")
+    if no_kernels:
+        slow.append("the fused CPU training step is off (eegsnn's C kernels are unavailable)")
+    if not slow:
+        return ""
+    if rebuild:
+        build = reinstall_command()
+        fixes.append(build if compiler else f"install a C compiler (gcc), then {build}")
+    return f"slow path: {'; '.join(slow)}. Fix: {' && '.join(fixes)}"
+
+
+def print_slow_path_note() -> None:
+    """Print :func:`slow_path_note` to stderr when a slow path is in use (one line)."""
+    note = slow_path_note()
+    if note:
+        print(note, file=sys.stderr, flush=True)

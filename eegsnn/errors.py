@@ -29,3 +29,17 @@ class ChecksumError(DataError):
     """A file does not match the checksum recorded in its data manifest."""
 
     exit_code = 4
+
+
+class Interrupted(BaseException):
+    """Ctrl-C (SIGINT) in the ``eegsnn`` command line: the CLI prints "Aborted" and exits
+    130.
+
+    A ``BaseException`` like :class:`KeyboardInterrupt` (``except Exception`` does not catch
+    it), but a class of its own so that the command-line framework does not turn it into
+    its own exit code; outside the CLI, Ctrl-C raises :class:`KeyboardInterrupt` as usual.
+    ``hint`` (set by a command) is printed after "Aborted", e.g. how to resume.
+    """
+
+    exit_code = 130
+    hint: str = ""

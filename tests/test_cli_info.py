@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from importlib import metadata
 
 import mlx.core as mx
 import pytest
@@ -13,6 +14,7 @@ import pytest
 import eegsnn
 from eegsnn import _blas
 from eegsnn.cli import main
+from eegsnn.env import slow_path_note
 
 
 def run_cli(capsys, *args: str) -> tuple[int, str]:
@@ -34,6 +36,16 @@ def test_info_json_no_bench_fields(capsys):
     assert set(blas) >= {"mode", "loaded", "vendor", "reason", "tried", "effective"}
     assert blas["loaded"] == _blas.STATUS.loaded
     assert blas["effective"] == _blas.effective_blas()
+    # the optional extras, installed or not
+    extras = record["extras"]
+    assert set(extras) == {"scikit-learn", "matplotlib", "nir", "pymatreader", "pandas"}
+    for name, version in extras.items():
+        try:
+            assert version == metadata.version(name)
+        except metadata.PackageNotFoundError:
+            assert version == "not installed"
+    assert record["packages"]["rich"] == metadata.version("rich")
+    assert record["slow_path"] in (None, slow_path_note())
 
 
 def test_info_json_with_bench_reports_a_time(capsys):
@@ -49,6 +61,7 @@ def test_info_text_output(capsys):
     assert out.startswith(f"eegsnn {eegsnn.__version__}")
     assert "BLAS" in out and "mlx device" in out
     assert _blas.effective_blas() in out
+    assert "extras      scikit-learn " in out and "pymatreader " in out
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="BLAS preload is Linux-only")
@@ -60,9 +73,12 @@ def test_info_subprocess_with_blas_off_shows_reference_blas_and_hint():
     ).stdout
     assert "reference BLAS" in out
     assert "disabled by EEGSNN_BLAS=off" in out
-    assert "fast path" in out  # tells the user how to get OpenBLAS
+    fast = [line for line in out.splitlines() if line.startswith("fast path")]
+    assert len(fast) == 1 and fast[0].endswith("Fix: unset EEGSNN_BLAS"), fast
     out_json = subprocess.run(
         [sys.executable, "-m", "eegsnn", "info", "--json", "--no-bench"],
         env=env, capture_output=True, text=True, timeout=120, check=True,
     ).stdout
-    assert json.loads(out_json)["blas"]["mode"] == "off"
+    record = json.loads(out_json)
+    assert record["blas"]["mode"] == "off"
+    assert "reference BLAS" in record["slow_path"]

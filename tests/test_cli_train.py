@@ -28,12 +28,13 @@ def test_train_from_config_with_overrides(repo_root, tmp_path, capsys):
     assert cfg["baseline"] is None and cfg["report"]["format"] == "md"
     assert (out / "report.md").is_file() and not (out / "report.html").exists()
     assert "baseline" not in json.loads((out / "metrics.json").read_text())
-    # the same folder again: refused with a one-line error (exit 2), then --overwrite
+    # the same folder with another config (the baseline, report format and cache differ):
+    # refused with a one-line error (exit 2) that names a change and suggests --overwrite
     code = main(["train", "--config", str(repo_root / "configs" / "bonn_example.yaml"),
                  *FAST, "--out", str(out), "--quiet"])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: ") and "--overwrite" in err
-    assert err.count("\n") == 1
+    assert "different config (baseline" in err and err.count("\n") == 1
 
 
 def test_train_direct_mode_on_edf_files(shared_data, tmp_path):

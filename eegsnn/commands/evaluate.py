@@ -41,10 +41,13 @@ def evaluate(
 
     Writes metrics.json (and predictions.csv with --predict, confusion.png). Reruns give
     identical metrics. Exit codes: 0 done, 2 bad arguments, 3 data do not fit the run or
-    cannot be read, 4 checksum mismatch.
+    cannot be read, or the run did not finish (the message says how to resume it), 4
+    checksum mismatch.
     """
     from eegsnn.pipeline import evaluate_run
+    from eegsnn.pipeline.runstate import require_finished
 
+    require_finished(run_dir)  # an interrupted run: say so and how to resume it
     source = None
     if data:
         source = [str(p) for p in data] if len(data) > 1 else str(data[0])

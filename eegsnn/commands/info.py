@@ -17,12 +17,13 @@ def info(
 
     Example: ``eegsnn info`` or ``EEGSNN_BLAS=off eegsnn info`` to see the reference BLAS.
     """
-    from eegsnn import _blas
-    from eegsnn.env import environment_record, matmul_seconds
+    from eegsnn.env import environment_record, matmul_seconds, slow_path_note
 
     record = environment_record()
     if bench:
         record["matmul_1024_float32_ms"] = round(matmul_seconds() * 1e3, 2)
+    note = slow_path_note()
+    record["slow_path"] = note or None
     if as_json:
         typer.echo(json.dumps(record, indent=2))
         return
@@ -33,18 +34,16 @@ def info(
     typer.echo(f"            {record['blas']['reason']}")
     if "matmul_1024_float32_ms" in record:
         typer.echo(f"matmul      1024x1024 float32: {record['matmul_1024_float32_ms']} ms")
-    if not _blas.STATUS.loaded and record["platform"].startswith("Linux"):
-        typer.echo(
-            "fast path   install OpenBLAS (Debian/Ubuntu: apt-get install libopenblas0-pthread) "
-            f"or set {_blas.ENV_VAR}=/path/to/libopenblas.so.0"
-        )
     kernels = record["kernels"]
     typer.echo("kernels     " + (f"C kernels loaded ({kernels['threads']} OpenMP threads): the "
                                  "fused CPU training step is available" if kernels["available"]
                                  else f"unavailable: {kernels['reason']}"))
+    if note:
+        typer.echo(f"fast path   {note}")
     typer.echo("packages    " + ", ".join(
         f"{k} {v}" for k, v in record["packages"].items() if v is not None
     ))
+    typer.echo("extras      " + ", ".join(f"{k} {v}" for k, v in record["extras"].items()))
 
 
 def register(app: typer.Typer) -> None:

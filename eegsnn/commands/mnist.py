@@ -44,9 +44,12 @@ def mnist(
     .venv/bin/eegsnn mnist --data-dir ../shared/data/mnist --quick --distributed``
     """
     from eegsnn.commands.train import join_group
+    from eegsnn.env import print_slow_path_note
     from eegsnn.train.mnist import run_mnist
 
     ctx = join_group(distributed, backend)
+    if ctx.is_main:
+        print_slow_path_note()  # one stderr line if the reference BLAS or no C kernels
     run_dir = out if out is not None else Path("runs") / ("mnist-quick" if quick else "mnist")
     result = run_mnist(data_dir, run_dir, epochs=epochs, quick=quick, seed=seed,
                        download=download, resume=resume, schedule=schedule,

@@ -33,8 +33,20 @@ def plot(
     if fmt not in ("png", "pdf", "svg"):
         raise ConfigError(f"--format must be png, pdf or svg, got {fmt!r}")
     kinds = tuple(only) if only else PLOT_KINDS
+    _note_unfinished(run_dir)
     for path in plot_run(run_dir, out, fmt=fmt, kinds=kinds, dt_s=dt_s):
         typer.echo(f"wrote {path}")
+
+
+def _note_unfinished(run_dir: Path) -> None:
+    """Plots of an interrupted run are drawn (training curves so far) with a note."""
+    from eegsnn.errors import DataError
+    from eegsnn.pipeline.runstate import require_finished
+
+    try:
+        require_finished(run_dir)
+    except DataError as exc:
+        typer.echo(f"note: {exc}", err=True)
 
 
 def register(app: typer.Typer) -> None:

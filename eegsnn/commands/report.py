@@ -22,12 +22,17 @@ def report(
     matrix, ROC curve, a spike raster, firing rates, and the baseline beside the SNN.
 
     Example: eegsnn report runs/bonn_example --format md
+
+    A run that did not finish (interrupted) is refused with exit code 3 and the command
+    that resumes it.
     """
     from eegsnn.errors import ConfigError
+    from eegsnn.pipeline.runstate import require_finished
     from eegsnn.report import write_report
 
     if fmt not in ("html", "md", "both"):
         raise ConfigError(f"--format must be html, md or both, got {fmt!r}")
+    require_finished(run_dir)  # an interrupted run: say so and how to resume it
     for path in write_report(run_dir, fmt=fmt, out=out):
         typer.echo(f"wrote {path}")
 

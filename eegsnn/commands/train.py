@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
-from eegsnn.errors import ConfigError
+from eegsnn.errors import ConfigError, Interrupted
 
 
 def _stage_logging(quiet: bool) -> logging.Handler | None:
@@ -114,8 +114,7 @@ def join_group(distributed: bool, backend: str = "any") -> Any:
     return ctx
 
 
-def _print_summary(result: Any, out: Path | None) -> None:
-    m = result.metrics
+def _print_summary(m: dict[str, Any], out: Path | None) -> None:
     if "snn" not in m:
         typer.echo("no folds were trained")
         return
@@ -163,9 +162,11 @@ def train(
     out: Annotated[Path | None, typer.Option(
         "--out", "-o", help="Run folder (default runs/<study name>).")] = None,
     resume: Annotated[bool, typer.Option(
-        "--resume", help="Continue an interrupted run in --out.")] = False,
+        "--resume", help="Continue the run in --out, also with a changed train.epochs "
+                         "(an unfinished run with the same config resumes without it).")
+    ] = False,
     overwrite: Annotated[bool, typer.Option(
-        "--overwrite", help="Replace an existing run in --out.")] = False,
+        "--overwrite", help="Delete what --out holds and start a new run.")] = False,
     event: Annotated[list[str] | None, typer.Option(
         "--event", help="Direct mode: label mapping RAW=CLASS (repeatable), e.g. T1=left.")
     ] = None,
@@ -234,8 +235,16 @@ def train(
       --channels C3,Cz,C4 --bandpass 8,30 --folds 2 --baseline csp_lda --out runs/mi
 
     The run folder holds the resolved config, data checksums, environment, checkpoint,
-    metrics.json, predictions, plots, the log and report.html. Exit codes: 0 done, 2 bad
-    config or arguments, 3 bad data, 4 checksum mismatch.
+    metrics.json, predictions, plots, the log and report.html; status.json says
+    "finished" only once everything is written (metrics.json comes last).
+
+    Running the same command again is safe: an unfinished run in --out (stopped by Ctrl-C
+    or an error) resumes from its last checkpoints; a finished one is not trained again,
+    its results are shown. A different config for a non-empty --out is refused: use a new
+    --out, --overwrite, or --resume to continue a run with a changed train.epochs.
+
+    Exit codes: 0 done, 1 unexpected error, 2 bad config or arguments, 3 bad data, 4
+    checksum mismatch, 130 interrupted (Ctrl-C: "Aborted", the folder stays unfinished).
 
     Data-parallel (every rank runs the pipeline; training shards each batch; rank 0 writes
     --out, the other ranks a temporary folder removed at the end):
@@ -290,13 +299,59 @@ def train(
     if not ctx.is_main:
         _run_other_rank(cfg, ctx.rank)
         return
+    if not (resume or overwrite):
+        resume, finished = _existing_run(cfg, run_dir, alone=ctx.size < 2)
+        if finished is not None:
+            _print_summary(finished, run_dir)
+            return
+    from eegsnn.env import print_slow_path_note
+
+    print_slow_path_note()  # one stderr line if the reference BLAS or no C kernels
     handler = _stage_logging(quiet)
     try:
         result = run_pipeline(cfg, run_dir, progress=progress, resume=resume,
                               overwrite=overwrite)
+    except Interrupted as exc:
+        exc.hint = (f"{run_dir} holds an unfinished run (see its status.json); the same "
+                    "command resumes it")
+        raise
     finally:
         _drop_logging(handler)
-    _print_summary(result, run_dir)
+    _print_summary(result.metrics, run_dir)
+
+
+def _existing_run(cfg: dict[str, Any], run_dir: Path, alone: bool
+                  ) -> tuple[bool, dict[str, Any] | None]:
+    """What ``train`` does with a run already in ``--out`` (no --resume/--overwrite given):
+    ``(resume, metrics)``. The same config: an unfinished run is resumed, a finished one
+    is not trained again (its metrics are returned to be shown; in a process group it is
+    left to ``run_pipeline``, so that every rank does the same). Anything else is left to
+    ``run_pipeline``, which refuses the folder and says why."""
+    import json
+
+    from eegsnn.pipeline.runstate import inspect_run
+
+    state = inspect_run(run_dir, cfg)
+    if state.changes or state.kind not in ("finished", "unfinished"):
+        return False, None
+    if state.kind == "finished":
+        if not alone:
+            return False, None
+        try:
+            metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            metrics = None
+        if isinstance(metrics, dict):
+            typer.echo(f"{run_dir}: this run already finished with the same config; its "
+                       "results (--overwrite trains it again):", err=True)
+            return False, metrics
+        typer.echo(f"{run_dir}: finished, but its metrics.json is missing or unreadable; "
+                   "resuming the run to write it again", err=True)
+        return True, None
+    status = state.status.get("status", "unfinished")
+    typer.echo(f"{run_dir}: resuming the unfinished run there ({status}, same config; "
+               "--overwrite starts it over)", err=True)
+    return True, None
 
 
 def _run_other_rank(cfg: dict[str, Any], rank: int) -> None:

@@ -23,7 +23,11 @@ and writes a run directory::
                           on all windows); for ``model.type: lsm`` model_config.json holds
                           the reservoir config and seed and readout.npz the readout
                           weights instead of checkpoint/ (see eegsnn.pipeline.lsm)
-      metrics.json        SNN and baseline metrics (pooled, per fold, mean and 95 % CI)
+      metrics.json        SNN and baseline metrics (pooled, per fold, mean and 95 % CI),
+                          written last
+      status.json         running | finished | interrupted | failed (see
+                          eegsnn.pipeline.runstate): a folder is a finished run only when
+                          it says finished
       report.html         (or report.md)
 
 :func:`evaluate_run` applies a run's exact preprocessing, encoder and model to other
@@ -570,12 +574,14 @@ def run_pipeline(config: Mapping[str, Any] | str | os.PathLike,
         out_dir: run directory (``None``: nothing is written).
         overrides: ``key.sub=value`` strings applied to the config first.
         progress: progress bars (``None``: only on a terminal).
-        resume: continue an interrupted run in ``out_dir`` (same config).
+        resume: continue the run in ``out_dir`` (same config; ``train.epochs`` may
+            differ): each fold's training resumes from its last checkpoint.
         overwrite: delete an existing run in ``out_dir`` first.
 
     Raises:
-        ConfigError: bad config, or ``out_dir`` holds another run (without ``resume`` or
-        ``overwrite``). DataError / ChecksumError: bad or changed data.
+        ConfigError: bad config, or ``out_dir`` holds files or another run (without
+        ``resume`` or ``overwrite``; a different config even with ``resume``), or a run
+        still in progress. DataError / ChecksumError: bad or changed data.
     """
     if isinstance(config, (str, os.PathLike)):
         cfg = load_study_config(config, overrides)
@@ -591,34 +597,29 @@ def run_pipeline(config: Mapping[str, Any] | str | os.PathLike,
         from eegsnn.pipeline.baselines import require_sklearn
 
         require_sklearn(cfg["baseline"]["type"])
+    ``out_dir/status.json`` says ``running`` from the start and ``finished`` only after
+    ``metrics.json`` and the report are written (``interrupted`` or ``failed`` when the
+    run stops early; see :mod:`eegsnn.pipeline.runstate`).
+
     src = cfg["data"]["source"]
     for p in (src if isinstance(src, list) else [src]):
         if not Path(p).exists():
             raise DataError(f"{p}: file or folder not found (data.source)")
     run_dir = Path(out_dir) if out_dir is not None else None
     if run_dir is not None:
-        if run_dir.exists() and any(run_dir.iterdir()):
-            if overwrite:
-                shutil.rmtree(run_dir)
-            elif resume:
-                saved = run_dir / "config.yaml"
-                if saved.is_file():
-                    import yaml
+        from eegsnn.pipeline import runstate
 
-                    old = yaml.safe_load(saved.read_text(encoding="utf-8"))
-                    new = yaml.safe_load(_dump_yaml(cfg))
-                    old.get("train", {}).pop("epochs", None)
-                    new.get("train", {}).pop("epochs", None)
-                    if old != new:
-                        raise ConfigError(f"{run_dir}: holds a run with a different config; "
-                                          "use a new folder or --overwrite")
-            else:
-                raise ConfigError(f"{run_dir}: folder exists and is not empty; use --resume to "
-                                  "continue that run or --overwrite to replace it")
+        _check_run_dir(run_dir, cfg, resume=resume, overwrite=overwrite)
+        if overwrite and run_dir.exists():
+            shutil.rmtree(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
     handler = _setup_log(run_dir)
     try:
-        return _run(cfg, spec, run_dir, progress)
+        result = _run(cfg, spec, run_dir, progress)
+    except BaseException as exc:  # Ctrl-C or an error: the folder stays marked incomplete
+        if run_dir is not None:
+            runstate.mark_ended(run_dir, exc)
+        raise
     finally:
         if handler is not None:
             log.removeHandler(handler)
@@ -634,6 +635,8 @@ def _run(cfg: dict[str, Any], spec: Any, run_dir: Path | None, progress: bool | 
 
     t_start = time.perf_counter()
     timing: dict[str, float] = {}
+        # status.json says "running" until the very end (metrics.json and report written)
+        runstate.mark_started(run_dir)
     if run_dir is not None:
         import eegsnn.env as env
 
@@ -641,6 +644,43 @@ def _run(cfg: dict[str, Any], spec: Any, run_dir: Path | None, progress: bool | 
         _write_json(run_dir / "environment.json", env.environment_record())
     log.info("pipeline %s (%s): stages %s", cfg["name"], cfg["pipeline"],
              " -> ".join(spec.stages))
+    if run_dir is not None:
+        runstate.mark_ended(run_dir)
+    return result
+
+
+def _check_run_dir(run_dir: Path, cfg: dict[str, Any], *, resume: bool, overwrite: bool
+                   ) -> None:
+    """Refuse an output folder that ``run_pipeline`` must not write into (see there)."""
+    from eegsnn.pipeline import runstate
+
+    if overwrite:
+        record = runstate.read_status(run_dir) if run_dir.is_dir() else None
+        if record is not None and runstate.is_alive(record):
+            raise ConfigError(f"{run_dir}: a run is in progress there (pid {record['pid']}); "
+                              "stop it before --overwrite")
+        return
+    state = runstate.inspect_run(run_dir, cfg)
+    if state.kind == "empty":
+        return
+    if state.kind == "busy":
+        raise ConfigError(f"{run_dir}: a run is in progress there (pid {state.status['pid']}); "
+                          "wait for it, or use another --out folder")
+    if state.kind == "foreign":
+        raise ConfigError(f"{run_dir}: folder exists, is not empty and holds no eegsnn run; "
+                          "use another --out folder (--overwrite deletes what it holds)")
+    changes = [c for c in state.changes if not (resume and c.startswith("train.epochs"))]
+    if changes:
+        shown = ", ".join(changes[:4]) + (f" and {len(changes) - 4} more"
+                                          if len(changes) > 4 else "")
+        hint = ("; --resume continues it to the new train.epochs"
+                if state.only_epochs_changed else " (--resume needs the same config)")
+        raise ConfigError(f"{run_dir}: holds a run with a different config ({shown}); use a "
+                          f"new --out folder, or --overwrite to replace it{hint}")
+    if not resume:
+        what = "a finished" if state.kind == "finished" else "an unfinished"
+        raise ConfigError(f"{run_dir}: holds {what} run with this config; use --resume to "
+                          "continue it or --overwrite to replace it")
 
     # load: read -> preprocess -> window/label
     t0 = time.perf_counter()
@@ -874,9 +914,11 @@ def load_run_model(run_dir: str | os.PathLike) -> tuple[dict[str, Any], dict[str
     except (OSError, ValueError, yaml.YAMLError) as exc:
         raise DataError(f"{run_dir}: corrupt run record ({exc})") from exc
     encoder = EEGEncoder.from_config(enc_cfg)
+    from eegsnn.pipeline.runstate import require_finished
     if model_cfg.get("type") == "lsm":
         from eegsnn.pipeline.lsm import LSMModel
 
+    require_finished(run_dir)
         return cfg, record, encoder, LSMModel.load(run_dir / "model")
     model = build_model(model_cfg)
     load_checkpoint(run_dir / "model" / "checkpoint", model)

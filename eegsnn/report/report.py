@@ -335,6 +335,17 @@ def build_report(run_dir: str | os.PathLike, fmt: str = "html") -> str:
         doc.p(", ".join(f"{k} {v}" for k, v in pk.items() if v)
               + f"; Python {env.get('python')}, {env.get('platform')}, MLX device "
                 f"{env.get('mlx_device')}")
+        extras = env.get("extras") or {}
+        blas = (env.get("blas") or {}).get("effective")
+        if blas or extras:
+            doc.p((f"BLAS: {blas}. " if blas else "") + (
+                "Optional extras: " + ", ".join(f"{k} {v}" for k, v in extras.items()) + "."
+                if extras else ""))
+        from eegsnn.env import slow_path_note_from_record
+
+        note = slow_path_note_from_record(env)
+        if note:
+            doc.p(note)
     timing = metrics.get("timing", {})
     if timing:
         doc.p(f"Total run time {timing.get('total_s', 0):.1f} s.")

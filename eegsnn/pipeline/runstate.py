@@ -1,0 +1,214 @@
+"""Whether a run folder holds a finished run, and what a new run may do with the folder.
+
+:func:`eegsnn.pipeline.run_pipeline` writes ``RUN/status.json`` when a run starts and
+replaces it when the run ends::
+
+    {"status": "running", "started": "...", "pid": 1234, "host": "..."}   # at the start
+    {"status": "finished", ...}      # metrics.json and the report written
+    {"status": "interrupted", ...}   # Ctrl-C
+    {"status": "failed", "error": "one line", ...}
+
+A folder whose status is not ``finished`` is an incomplete run: ``metrics.json`` and the
+report are written last (a resumed run removes the old ones first), ``eegsnn report`` and
+``eegsnn evaluate`` refuse it and print the command that resumes it
+(:func:`resume_command`). A status of ``running`` whose process is gone (killed) is
+incomplete too. Folders written before ``status.json`` existed count as finished when they
+hold ``metrics.json``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import os
+import shlex
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eegsnn.errors import DataError
+
+__all__ = ["STATUS_FILE", "RunState", "config_changes", "inspect_run", "mark_ended",
+           "mark_started", "read_status", "require_finished", "resume_command"]
+
+STATUS_FILE = "status.json"
+FINISHED = "finished"
+#: Final outputs of a run, written last; removed when a run (re)starts in the folder.
+FINAL_OUTPUTS = ("metrics.json", "report.html", "report.md")
+
+
+def _now() -> str:
+    return _dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def _write(run_dir: Path, record: dict[str, Any]) -> None:
+    from eegsnn.io.files import atomic_write_text
+
+    atomic_write_text(run_dir / STATUS_FILE, json.dumps(record, indent=2) + "\n")
+
+
+def read_status(run_dir: str | os.PathLike) -> dict[str, Any] | None:
+    """The run's status record, ``None`` for a folder without one.
+
+    A folder from before ``status.json`` that holds ``config.yaml`` gets a derived record:
+    ``finished`` when ``metrics.json`` exists, else ``incomplete``. A corrupt file reads as
+    ``{"status": "unknown"}`` (never as finished).
+    """
+    run_dir = Path(run_dir)
+    path = run_dir / STATUS_FILE
+    if path.is_file():
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {"status": "unknown"}
+        return record if isinstance(record, dict) else {"status": "unknown"}
+    if (run_dir / "config.yaml").is_file():
+        return {"status": FINISHED if (run_dir / "metrics.json").is_file() else "incomplete"}
+    return None
+
+
+def is_alive(record: Mapping[str, Any]) -> bool:
+    """Whether a ``running`` record's process is still running (on this host)."""
+    if record.get("status") != "running" or record.get("host") != socket.gethostname():
+        return False
+    try:
+        pid = int(record.get("pid", 0))
+    except (TypeError, ValueError):
+        return False
+    if pid <= 0 or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def mark_started(run_dir: Path) -> None:
+    """Mark ``run_dir`` as a run in progress and drop the final outputs of an earlier run."""
+    for name in FINAL_OUTPUTS:
+        (run_dir / name).unlink(missing_ok=True)
+    _write(run_dir, {"status": "running", "started": _now(), "pid": os.getpid(),
+                     "host": socket.gethostname()})
+
+
+def mark_ended(run_dir: Path, exc: BaseException | None = None) -> None:
+    """Record how the run in ``run_dir`` ended: ``finished`` (``exc`` is ``None``),
+    ``interrupted`` (Ctrl-C) or ``failed`` (the error's message, one line)."""
+    from eegsnn.errors import Interrupted
+
+    old = read_status(run_dir) or {}
+    record: dict[str, Any] = {"status": FINISHED, "ended": _now()}
+    if old.get("started"):
+        record["started"] = old["started"]
+    if isinstance(exc, (KeyboardInterrupt, Interrupted)):
+        record["status"] = "interrupted"
+    elif exc is not None:
+        record["status"] = "failed"
+        record["error"] = " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
+    with contextlib.suppress(OSError):
+        _write(run_dir, record)
+
+
+def resume_command(run_dir: str | os.PathLike) -> str:
+    """The command that resumes the run in ``run_dir`` (its saved, resolved config)."""
+    run = str(run_dir)
+    return (f"eegsnn train --config {shlex.quote(str(Path(run) / 'config.yaml'))} "
+            f"--out {shlex.quote(run)}")
+
+
+def _describe(record: Mapping[str, Any]) -> str:
+    status = record.get("status", "unknown")
+    if status == "running":
+        status = "stopped while running" if not is_alive(record) else "still running"
+    when = record.get("ended") or record.get("started")
+    text = status + (f" at {when}" if when else "")
+    if record.get("error"):
+        text += f": {record['error']}"
+    return text
+
+
+def require_finished(run_dir: str | os.PathLike) -> None:
+    """Raise :class:`DataError` when ``run_dir`` holds a run that did not finish.
+
+    Folders that hold no pipeline run pass (the caller reports what it misses).
+    """
+    record = read_status(run_dir)
+    if record is None or record.get("status") == FINISHED:
+        return
+    if record.get("status") == "running" and is_alive(record):
+        raise DataError(f"{run_dir}: the run is still in progress (pid {record.get('pid')}); "
+                        "wait until `eegsnn train` finishes")
+    raise DataError(f"{run_dir}: the run did not finish ({_describe(record)}; no "
+                    f"metrics.json); resume it with: {resume_command(run_dir)}")
+
+
+def config_changes(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two configs (``a.b: OLD -> NEW`` for short
+    values)."""
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        out: list[str] = []
+        for key in list(old) + [k for k in new if k not in old]:
+            name = f"{prefix}{key}"
+            if key not in old or key not in new:
+                out.append(name)
+            else:
+                out += config_changes(old[key], new[key], name + ".")
+        return out
+    if old == new:
+        return []
+    name = prefix.rstrip(".")
+    if len(repr(old)) + len(repr(new)) <= 60:
+        return [f"{name}: {old!r} -> {new!r}"]
+    return [name]
+
+
+@dataclass
+class RunState:
+    """What an output folder holds, for a new run with a given config.
+
+    ``kind``: ``empty`` (missing or empty), ``foreign`` (files but no eegsnn run),
+    ``busy`` (a run in progress), ``finished`` or ``unfinished``; ``changes``: config keys
+    that differ from the saved run's (:func:`config_changes`, ``train.epochs`` included).
+    """
+
+    kind: str
+    status: dict[str, Any] = field(default_factory=dict)
+    changes: list[str] = field(default_factory=list)
+
+    @property
+    def only_epochs_changed(self) -> bool:
+        return bool(self.changes) and all(c.startswith("train.epochs")
+                                          for c in self.changes)
+
+
+def inspect_run(run_dir: str | os.PathLike, config: Mapping[str, Any]) -> RunState:
+    """Classify ``run_dir`` for a run with the resolved study config ``config``."""
+    import yaml
+
+    run_dir = Path(run_dir)
+    if not run_dir.exists() or not any(run_dir.iterdir()):
+        return RunState("empty")
+    record = read_status(run_dir)
+    if record is None:
+        return RunState("foreign")
+    if record.get("status") == "running" and is_alive(record):
+        return RunState("busy", record)
+    saved = run_dir / "config.yaml"
+    if not saved.is_file():  # stopped before its config was written: nothing to keep
+        return RunState("unfinished", record)
+    try:
+        old = yaml.safe_load(saved.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise DataError(f"{saved}: cannot read the saved run config ({exc}); use a new "
+                        "--out folder or --overwrite") from exc
+    from eegsnn.pipeline.run import _dump_yaml
+
+    new = yaml.safe_load(_dump_yaml(config))  # the config as config.yaml would hold it
+    kind = "finished" if record.get("status") == FINISHED else "unfinished"
+    return RunState(kind, record, config_changes(old, new))
