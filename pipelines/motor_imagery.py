@@ -2,8 +2,16 @@
 
 Event-locked 4 s windows after each T1/T2 cue, the 21 sensorimotor channels, mu/beta band
 (8-30 Hz); within-subject cross-validation over runs (``split.by: recording``), or
-leave-subjects-out (``split.by: subject``) when more subjects are available. Published
-reference: EEGNet reaches about 82 % on two-class EEGMMIDB across subjects.
+leave-subjects-out (``split.by: subject``) when more subjects are available.
+
+The default model decodes band power the way CSP + LDA does, with spikes: the ``direct``
+encoder fits 4 CSP spatial filters on each fold's training windows and injects the
+filtered signal as current (``+I`` and ``-I`` lines), one Leaky neuron per line fires at a
+rate that grows with that component's amplitude, and a linear readout into a non-spiking
+integrator classifies the rates (``model.family: band_power``). The earlier default, a
+delta spike code of 84 band-limited lines into a dense 32-neuron layer, was at chance on
+S001 (results/pipelines/README.md). Published reference: EEGNet reaches about 82 % on
+two-class EEGMMIDB across subjects.
 """
 
 from eegsnn.pipeline.spec import STAGES, PipelineSpec
@@ -29,14 +37,12 @@ PIPELINE = PipelineSpec(
         },
         "split": {"method": "kfold", "by": "recording", "n_splits": 4, "refit": True},
         "balance": "oversample",
-        # sparse delta code: a step of 2 standard deviations keeps mu/beta event counts low
-        # (a finer step floods the 84 lines with multi-event bins and the SNN stops learning)
-        "encoder": {"method": "delta", "threshold": 2.0, "bands": [["mu", 8, 13],
-                                                                     ["beta", 13, 30]],
-                    "spikes_per_s": 40},
-        "model": {"hidden": [32], "readout": "mean", "dropout": 0.1},
-        "train": {"epochs": 80, "batch_size": 8,
-                  "optimizer": {"type": "adam", "learning_rate": 2e-3}},
+        "encoder": {"method": "direct", "spikes_per_s": 80, "bands": None,
+                    "polarity": "on_off",
+                    "spatial_filter": {"type": "csp", "n_components": 4}},
+        "model": {"family": "band_power"},
+        "train": {"epochs": 60, "batch_size": 8,
+                  "optimizer": {"type": "adam", "learning_rate": 1e-2}},
         "baseline": {"type": "csp_lda", "n_components": 4},
         "evaluate": {"aggregate": False},
         "report": {"format": "html"},

@@ -246,3 +246,31 @@ def test_leave_subjects_out_folds_on_eegmmidb_layout(shared_data, tmp_path):
     assert len(folds) == 2
     for tr, te in folds:
         assert len(set(ws.subject[te])) == 1 and not set(ws.subject[tr]) & set(ws.subject[te])
+
+
+_SPLIT = {"method": "kfold", "by": "recording", "n_splits": 2, "seed": 0, "test_fraction": 0.2,
+         "test_groups": [], "val_fraction": 0.0, "refit": True}
+
+
+def test_train_only_groups_are_in_every_training_side_and_never_tested():
+    groups = np.array(["R04"] * 3 + ["R03"] * 2 + ["R08"] * 3 + ["R07"] * 2)
+    y = np.array([0, 1, 0, 1, 0, 1, 0, 1, 1, 0])
+    folds = make_folds(groups, {**_SPLIT, "train_only": ["R03", "R07"]}, y)
+    assert len(folds) == 2
+    transfer = set(np.flatnonzero(np.isin(groups, ["R03", "R07"])).tolist())
+    tested = []
+    for train, test in folds:
+        assert transfer <= set(train.tolist())
+        assert not transfer & set(test.tolist())
+        assert len(set(groups[test])) == 1  # leave one run out
+        assert not set(groups[train]) & set(groups[test])
+        tested += test.tolist()
+    assert sorted(tested) == sorted(set(range(10)) - transfer)  # each other window once
+
+
+def test_train_only_errors():
+    groups = np.array(["a", "a", "b", "b"])
+    with pytest.raises(ConfigError, match="no windows of c"):
+        make_folds(groups, {**_SPLIT, "train_only": ["c"]})
+    with pytest.raises(ConfigError, match="nothing is left to test"):
+        make_folds(groups, {**_SPLIT, "train_only": ["a", "b"]})

@@ -21,7 +21,8 @@ from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from eegsnn.interop._extras import MissingExtraError
-from eegsnn.interop.sklearn import SNNClassifier, oversample_index
+from eegsnn.interop.sklearn import SNNClassifier
+from eegsnn.train import oversample
 
 SMALL = {"num_steps": 8, "hidden": 16, "epochs": 10, "lr": 1e-2, "random_state": 0}
 MOTOR = ["FC3", "FC1", "FCz", "FC2", "FC4", "C3", "C1", "Cz", "C2", "C4", "CP3", "CP1",
@@ -162,10 +163,10 @@ def test_missing_sklearn_gives_one_line(monkeypatch):
 
 def test_oversampling_balances_the_training_epochs():
     y = np.array([0] * 12 + [1] * 3 + [2] * 5)
-    idx = oversample_index(y, seed=0)
+    idx = oversample(y, seed=0)
     assert np.bincount(y[idx]).tolist() == [12, 12, 12]
     assert set(range(y.size)) <= set(idx.tolist())  # every original epoch is kept
-    np.testing.assert_array_equal(idx, oversample_index(y, seed=0))
+    np.testing.assert_array_equal(idx, oversample(y, seed=0))
     X, labels = _blobs(n=40)
     keep = np.r_[np.flatnonzero(labels == "left"), np.flatnonzero(labels == "right")[:4]]
     clf = SNNClassifier(**{**SMALL, "epochs": 2}, balance="oversample").fit(X[keep],
@@ -173,3 +174,29 @@ def test_oversampling_balances_the_training_epochs():
     assert list(clf.classes_) == ["left", "right"]
     with pytest.raises(ValueError, match="balance"):
         SNNClassifier(**{**SMALL, "epochs": 1}, balance="smote").fit(X, labels)
+
+
+def test_model_families_and_the_direct_csp_input():
+    """``model=`` takes a study config's model section: the estimator builds it with the
+    pipeline's builder (same layers), and the band-power SNN on CSP-filtered direct input
+    separates the blobs' rhythm amplitudes."""
+    from eegsnn.model import validate_config
+    from eegsnn.pipeline import build_model_config
+
+    X, y = _blobs(n=80)
+    clf = SNNClassifier(encoder="direct", num_steps=40, sfreq_hz=100.0,
+                        encoder_params={"polarity": "on_off",
+                                        "spatial_filter": {"type": "csp", "n_components": 2}},
+                        model={"family": "band_power"}, epochs=30, lr=1e-2, batch_size=16,
+                        random_state=0).fit(X[:60], y[:60])
+    assert clf.encoder_.source_names == ["csp1", "csp2"]
+    assert clf.model_.config == validate_config(build_model_config({"family": "band_power"},
+                                                                   4, 2))
+    assert clf.score(X[60:], y[60:]) >= 0.9
+    eegnet = SNNClassifier(encoder="direct", num_steps=40, sfreq_hz=100.0,
+                           encoder_params={"spikes_per_s": 100.0},
+                           model={"family": "spiking_eegnet", "kernel_s": 0.1, "pool1": 2,
+                                  "pool2": 2}, epochs=1, random_state=0).fit(X[:40], y[:40])
+    kinds = [layer["type"] for layer in eegnet.model_.config["layers"]]
+    assert kinds[:3] == ["conv_time", "batchnorm", "spatial"]
+    assert eegnet.model_.config["layers"][0]["kernel_size"] == 10  # 0.1 s at 100 steps/s

@@ -71,11 +71,12 @@ def make_data_parallel_step(
     regularizer: dict[str, float] | None = None,
     grad_clip: float | None = None,
     compile: bool = True,
+    augment: Encoder | None = None,
 ) -> Callable[..., tuple[mx.array, mx.array]]:
     """Build ``step(x, y, key, weight) -> (loss, correct)`` for one rank.
 
     Args:
-        model, optimizer, loss_fn, encoder, regularizer, grad_clip: as
+        model, optimizer, loss_fn, encoder, regularizer, grad_clip, augment: as
             :func:`eegsnn.train.step.make_train_step`.
         ctx: the process group (:func:`~eegsnn.distributed.group.init_distributed`).
         compile: compile the step (collectives included) with :func:`mlx.core.compile`.
@@ -94,6 +95,9 @@ def make_data_parallel_step(
              ) -> tuple[mx.array, mx.array]:
         if encoder is not None:
             x = encoder(x, mx.random.split(key, size)[rank] if dist else key)
+        if augment is not None:  # each rank augments its own samples
+            x = augment(x, mx.random.split(mx.random.split(key)[1], size)[rank] if dist
+                        else mx.random.split(key)[1])
         (loss, correct), grads = loss_and_grad(model, x, y)
         grads = average_gradients(grads, ctx, weight if dist else None)
         if grad_clip is not None:

@@ -16,6 +16,9 @@ Pipeline for each window (all steps vectorised over batch, channels and time):
 
 1. optional filter bank (zero-phase Butterworth bands, :mod:`eegsnn.encode.filterbank`):
    ``[B, C, N] -> [B, C, K, N]``; each (channel, band) pair is a *source*;
+   optionally a spatial filter fitted on the labelled training windows (``spatial_filter``,
+   CSP per band, :mod:`eegsnn.encode.spatial`) turns the ``C`` channels into ``K_s``
+   virtual channels (``csp1``...) before anything else;
 2. per-source standardisation with statistics fitted on training data:
    :math:`z = (x - \mu_s) / \sigma_s`;
 3. the code, computed at the native sample rate:
@@ -34,6 +37,15 @@ Pipeline for each window (all steps vectorised over batch, channels and time):
      ``levels`` (default 5 levels evenly spread over ``±level_range`` standard deviations);
      every level has an UP and a DOWN line. Decoding tracks the band between levels and
      returns its midpoint.
+   * ``"direct"``: no spike code. The standardised signal itself, times ``gain``, is the
+     input current of the first layer, :math:`I_t = g\,z_t` averaged over each time bin
+     (one ``analog`` line per source); spikes start in the network's first neuron layer
+     (current injection, as in snnTorch's and Norse's "direct" input). This keeps the
+     amplitude and the cross-channel covariance that band-power decoding needs. With
+     ``polarity="on_off"`` each source gives two lines, :math:`+I_t` (``pos``) and
+     :math:`-I_t` (``neg``): a Leaky neuron on each then fires on the positive and on the
+     negative half-waves, so its rate grows with the source's amplitude (a spiking
+     band-power detector).
 
 4. time resolution: ``T = num_steps`` if given, else ``round(N * spikes_per_s / sfreq_hz)``
    if given, else ``T = N`` (one step per sample). Events are always computed at the native
@@ -66,12 +78,19 @@ import numpy as np
 from eegsnn.encode import functional as F
 from eegsnn.encode.filterbank import filter_bank, filter_min_samples, resolve_bands
 from eegsnn.encode.metrics import group_by, sparsity, spike_counts
+from eegsnn.encode.spatial import (
+    apply_spatial_filter,
+    component_names,
+    fit_spatial_filter,
+    validate_spatial_filter,
+)
 from eegsnn.errors import ConfigError, DataError
 
 __all__ = ["METHODS", "EEGEncoder"]
 
-METHODS = ("rate", "delta", "threshold")
-_KINDS = {"rate": ("rate",), "delta": ("on", "off"), "threshold": ("up", "down")}
+METHODS = ("rate", "delta", "threshold", "direct")
+_KINDS = {"rate": ("rate",), "delta": ("on", "off"), "threshold": ("up", "down"),
+          "direct": ("analog",)}
 _CONFIG_VERSION = 1
 _FIT_CHUNK = 64  # windows per chunk when fitting statistics
 
@@ -104,6 +123,12 @@ class EEGEncoder:
         on_flat: ``"error"`` (``fit`` refuses zero-variance sources) or ``"silence"``.
         seed: seed of the default PRNG key for ``"rate"`` (``transform(X, key=...)``
             overrides it).
+        spatial_filter: ``None`` or ``{"type": "csp", "n_components": K, "reg": ...}``:
+            filters fitted on the labelled training windows (``fit(X, y)``), one set per
+            band (:mod:`eegsnn.encode.spatial`).
+        gain: ``"direct"`` only: input current per standard deviation of the signal.
+        polarity: ``"direct"`` only: ``"signed"`` (one line per source) or ``"on_off"``
+            (``+I`` and ``-I`` lines).
     """
 
     def __init__(
@@ -123,6 +148,9 @@ class EEGEncoder:
         overflow: Literal["count", "error", "clip"] = "count",
         on_flat: Literal["error", "silence"] = "error",
         seed: int = 0,
+        spatial_filter: dict[str, Any] | None = None,
+        gain: float = 1.0,
+        polarity: Literal["signed", "on_off"] = "signed",
     ) -> None:
         if method not in METHODS:
             raise ConfigError(f"EEGEncoder: method must be one of {METHODS}, got {method!r}")
@@ -146,6 +174,11 @@ class EEGEncoder:
             raise ConfigError(f"EEGEncoder: overflow must be count/error/clip, got {overflow!r}")
         if on_flat not in ("error", "silence"):
             raise ConfigError(f"EEGEncoder: on_flat must be 'error' or 'silence', got {on_flat!r}")
+        if not (isinstance(gain, int | float) and np.isfinite(gain) and gain > 0):
+            raise ConfigError(f"EEGEncoder: gain must be > 0, got {gain!r}")
+        if polarity not in ("signed", "on_off"):
+            raise ConfigError(f"EEGEncoder: polarity must be 'signed' or 'on_off', got "
+                              f"{polarity!r}")
         if not (np.isfinite(rate_sigma) and rate_sigma > 0):
             raise ConfigError(f"EEGEncoder: rate_sigma must be > 0, got {rate_sigma}")
         if isinstance(levels, (int, np.integer)) and not isinstance(levels, bool):
@@ -177,6 +210,9 @@ class EEGEncoder:
         self.overflow = overflow
         self.on_flat = on_flat
         self.seed = int(seed)
+        self.spatial_filter = validate_spatial_filter(spatial_filter)
+        self.gain = float(gain)
+        self.polarity = polarity
         if self.bands is not None and self.sfreq_hz is not None:
             resolve_bands(self.bands, self.sfreq_hz)
         # fitted state
@@ -184,6 +220,7 @@ class EEGEncoder:
         self.mean_: np.ndarray | None = None  # [C, K] float32
         self.std_: np.ndarray | None = None  # [C, K] float32 (1 where flat)
         self.flat_: np.ndarray | None = None  # [C, K] bool
+        self.filters_: np.ndarray | None = None  # [K, K_s, C] spatial filters per band
 
     # ------------------------------------------------------------------ params / config
 
@@ -204,6 +241,9 @@ class EEGEncoder:
             "overflow": self.overflow,
             "on_flat": self.on_flat,
             "seed": self.seed,
+            "spatial_filter": copy.deepcopy(self.spatial_filter),
+            "gain": self.gain,
+            "polarity": self.polarity,
         }
 
     def to_config(self) -> dict[str, Any]:
@@ -216,6 +256,8 @@ class EEGEncoder:
                 "std": self.std_.astype(np.float64).tolist(),
                 "flat": self.flat_.tolist(),
             }
+            if self.filters_ is not None:
+                state["filters"] = self.filters_.tolist()
         return {
             "name": "EEGEncoder",
             "version": _CONFIG_VERSION,
@@ -242,7 +284,12 @@ class EEGEncoder:
             enc.mean_ = np.asarray(state["mean"], dtype=np.float32)
             enc.std_ = np.asarray(state["std"], dtype=np.float32)
             enc.flat_ = np.asarray(state["flat"], dtype=bool)
-            shape = (len(enc.ch_names_), enc.n_bands)
+            if enc.spatial_filter is not None:
+                if "filters" not in state:
+                    raise ConfigError("EEGEncoder.from_config: a spatial_filter encoder's "
+                                      "state has no fitted filters")
+                enc.filters_ = np.asarray(state["filters"], dtype=np.float64)
+            shape = (len(enc.source_names), enc.n_bands)
             for name, arr in (("mean", enc.mean_), ("std", enc.std_), ("flat", enc.flat_)):
                 if arr.shape != shape:
                     raise ConfigError(
@@ -262,6 +309,15 @@ class EEGEncoder:
         return self.mean_ is not None
 
     @property
+    def source_names(self) -> list[str]:
+        """Names of the encoded channels: the input channels, or the spatial filter's
+        components (``csp1``...)."""
+        self._require_fitted("source_names")
+        if self.filters_ is None:
+            return list(self.ch_names_)
+        return component_names(self.spatial_filter, self.filters_.shape[1])
+
+    @property
     def band_names(self) -> list[str]:
         """Band names (``["broadband"]`` without a filter bank)."""
         if self.bands is None:
@@ -279,6 +335,8 @@ class EEGEncoder:
     @property
     def kinds(self) -> tuple[str, ...]:
         """Line kinds per (channel, band) source, per level for ``"threshold"``."""
+        if self.method == "direct" and self.polarity == "on_off":
+            return ("pos", "neg")
         return _KINDS[self.method]
 
     @property
@@ -308,7 +366,7 @@ class EEGEncoder:
         self._require_fitted("layout")
         out: list[dict[str, Any]] = []
         levels = self._level_values() if self.method == "threshold" else [None]
-        for ch in self.ch_names_:
+        for ch in self.source_names:
             for band in self.band_names:
                 for level in levels:
                     for kind in self.kinds:
@@ -326,7 +384,7 @@ class EEGEncoder:
     @property
     def n_lines(self) -> int:
         self._require_fitted("n_lines")
-        return len(self.ch_names_) * self.n_bands * self.lines_per_source
+        return len(self.source_names) * self.n_bands * self.lines_per_source
 
     def num_steps_for(self, n_samples: int) -> int:
         """Output steps ``T`` for a window of ``n_samples`` samples."""
@@ -415,11 +473,21 @@ class EEGEncoder:
                 "interpolate or drop them before encoding"
             )
 
-    def _sources(self, arr: Any) -> Any:
+    def _bands(self, arr: Any) -> Any:
         """``[B, C, N]`` -> ``[B, C, K, N]`` band signals (numpy) or ``[B, C, 1, N]``."""
         if self.bands is None:
             return arr[:, :, None, :]
         return filter_bank(np.asarray(arr), self.sfreq_hz, self.bands, order=self.filter_order)
+
+    def _sources(self, arr: Any) -> Any:
+        """``[B, C, N]`` -> ``[B, C_s, K, N]``: band signals, spatially filtered when the
+        encoder has fitted filters (``C_s`` components), else ``C_s = C``."""
+        src = self._bands(arr)
+        if self.filters_ is None:
+            return src
+        src = np.asarray(src)
+        return np.stack([apply_spatial_filter(self.filters_[b], src[:, :, b, :])
+                         for b in range(src.shape[2])], axis=2)
 
     # ------------------------------------------------------------------ fit / transform
 
@@ -430,7 +498,17 @@ class EEGEncoder:
         raise :class:`DataError` (``on_flat="error"``) or are silenced (``"silence"``).
         """
         arr, names = self._read_input(X, "fit")
-        b, c, _ = arr.shape
+        self.filters_ = None
+        if self.spatial_filter is not None:
+            if y is None:
+                raise ConfigError("EEGEncoder.fit: spatial_filter needs the training labels: "
+                                  "fit(X, y)")
+            bands = np.asarray(self._bands(arr))
+            self.filters_ = np.stack([
+                fit_spatial_filter(bands[:, :, b, :], np.asarray(y), self.spatial_filter)
+                for b in range(bands.shape[2])])
+        b = arr.shape[0]
+        c = arr.shape[1] if self.filters_ is None else self.filters_.shape[1]
         # chunked statistics (bounded memory), combined with Chan et al.'s parallel update
         count = 0
         mean = np.zeros((c, self.n_bands))
@@ -449,9 +527,10 @@ class EEGEncoder:
             peak = np.maximum(peak, np.abs(src).max(axis=(0, 3)))
         std = np.sqrt(m2 / count)
         flat = ~(std > 1e-7 * np.maximum(np.abs(mean), peak)) | (std == 0)
-        names = names or [f"ch{i}" for i in range(c)]
+        names = names or [f"ch{i}" for i in range(arr.shape[1])]
+        src_names = names if self.filters_ is None else component_names(self.spatial_filter, c)
         if np.any(flat) and self.on_flat == "error":
-            which = sorted({names[i] for i in np.flatnonzero(flat.any(axis=1))})
+            which = sorted({src_names[i] for i in np.flatnonzero(flat.any(axis=1))})
             raise DataError(
                 f"EEGEncoder.fit: zero-variance (flat) signal in channel(s) {', '.join(which)}; "
                 "drop them or pass on_flat='silence' (their lines then never spike)"
@@ -482,9 +561,9 @@ class EEGEncoder:
         self._require_fitted(what)
         arr, names = self._read_input(X, what)
         self._check_channels(arr, names, what)
-        b, c, n = arr.shape
-        src = self._sources(arr)  # [B, C, K, N]
-        s = c * self.n_bands
+        b, _, n = arr.shape
+        src = self._sources(arr)  # [B, C_s, K, N]
+        s = src.shape[1] * self.n_bands
         x = src if isinstance(src, mx.array) else mx.array(np.ascontiguousarray(src))
         return mx.transpose(x.reshape(b, s, n), (2, 0, 1)), n
 
@@ -525,6 +604,12 @@ class EEGEncoder:
         bsz, s = x.shape[1], x.shape[2]
         mean = mx.array(self.mean_.reshape(s))
         inv_std = (1.0 / self.std_.astype(np.float64)).reshape(s)
+        if self.method == "direct":
+            gain = inv_std * self.gain * ~self.flat_.reshape(s)
+            current = F.bin_mean((x - mean) * mx.array(gain.astype(np.float32)), t)
+            if self.polarity == "on_off":
+                current = mx.stack([current, -current], axis=-1).reshape(t, bsz, 2 * s)
+            return current
         if self.method == "rate":
             scale = inv_std * (0.5 / self.rate_sigma) * ~self.flat_.reshape(s)
             offset = 0.5 * ~self.flat_.reshape(s)
@@ -561,7 +646,7 @@ class EEGEncoder:
     def fit_transform(
         self, X: object, y: object = None, key: mx.array | int | None = None
     ) -> mx.array:
-        return self.fit(X).transform(X, key=key)
+        return self.fit(X, y).transform(X, key=key)
 
     __call__ = transform
 
@@ -576,8 +661,9 @@ class EEGEncoder:
         unless events were dropped with ``overflow="clip"``.
         """
         self._require_fitted("decode")
-        if self.method == "rate":
-            raise ConfigError("EEGEncoder.decode: the rate code has no decoder (it is stochastic)")
+        if self.method in ("rate", "direct"):
+            raise ConfigError(f"EEGEncoder.decode: the {self.method} code has no spike decoder "
+                              "(rate: stochastic; direct: the input is the signal itself)")
         sp = np.asarray(spikes, dtype=np.float64)
         if sp.ndim != 3 or sp.shape[2] != self.n_lines:
             raise DataError(
@@ -648,7 +734,8 @@ class EEGEncoder:
         per_channel = group_by(counts, layout, "channel")
         lines_per_channel = self.n_bands * self.lines_per_source
         sparse_line = sparsity(sp, axis=(0, 1))
-        sparse_ch = sparse_line.reshape(len(self.ch_names_), lines_per_channel).mean(axis=1)
+        sources = self.source_names
+        sparse_ch = sparse_line.reshape(len(sources), lines_per_channel).mean(axis=1)
         out: dict[str, Any] = {
             "method": self.method,
             "num_steps": int(sp.shape[0]),
@@ -658,7 +745,7 @@ class EEGEncoder:
             "sparsity": float(sparsity(sp)),
             "max_count": float(sp.max()) if sp.size else 0.0,
             "spikes_per_channel": per_channel,
-            "sparsity_per_channel": dict(zip(self.ch_names_, map(float, sparse_ch), strict=True)),
+            "sparsity_per_channel": dict(zip(sources, map(float, sparse_ch), strict=True)),
         }
         arr, _ = self._read_input(X, "report")
         n = arr.shape[2]
@@ -666,7 +753,7 @@ class EEGEncoder:
             duration = n / self.sfreq_hz
             out["duration_s"] = duration
             out["rate_hz_per_line"] = (counts / (sp.shape[1] * duration)).tolist()
-        if self.method != "rate":
+        if self.method not in ("rate", "direct"):
             ref = self.reference(X)
             est = self.decode(sp)
             center = self.mean_[None, :, :, None]
@@ -675,7 +762,7 @@ class EEGEncoder:
             # silenced (flat) channels carry no signal: their SNR is reported as None
             out["snr_db_per_channel"] = {
                 name: (None if np.isnan(v) else float(v))
-                for name, v in zip(self.ch_names_, per_ch, strict=True)
+                for name, v in zip(sources, per_ch, strict=True)
             }
         return out
 

@@ -227,6 +227,27 @@ def _export_neuron(kind: str, neuron: Any, n: int, dt_s: float, method: str,
                       "equivalent (supported: Leaky, IF, Synaptic)")
 
 
+def _affine_of(kind: str, module: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(W [out, in], b [out])`` float32 of a ``batchnorm`` (its inference form, with the
+    running statistics: ``W = diag(g)``, ``g = gamma / sqrt(var + eps)``,
+    ``b = beta - g mu``) or a ``spatial`` layer on flat ``[C]`` input (``W = weight[0]``)."""
+    if kind == "batchnorm":
+        mean = np.asarray(module.running_mean, np.float64)
+        gain = 1.0 / np.sqrt(np.asarray(module.running_var, np.float64) + module.eps)
+        shift = -gain * mean
+        if "weight" in module:
+            gamma = np.asarray(module.weight, np.float64)
+            gain, shift = gamma * gain, gamma * shift + np.asarray(module.bias, np.float64)
+        return np.diag(gain).astype(np.float32), shift.astype(np.float32)
+    weight = np.asarray(module.weight, np.float32)  # [F, D, C]
+    if weight.shape[0] != 1:
+        raise ConfigError("NIR export: a spatial layer over [C, F] feature maps comes after a "
+                          "temporal convolution, which NIR has no node for")
+    bias = np.asarray(module.bias, np.float32) if "bias" in module else \
+        np.zeros(weight.shape[1], np.float32)
+    return weight[0], bias
+
+
 def _layers_of(model: Any) -> tuple[list[tuple[str, Any]], list[int] | None, str | None]:
     """``[(kind, module)]``, the input shape and the readout of a SpikingNet or a list."""
     from eegsnn.model.network import SpikingNet
@@ -264,8 +285,9 @@ def export_nir(model: Any, *, dt_s: float = 1e-4, method: str = "euler",
 
     Args:
         model: a :class:`~eegsnn.model.SpikingNet` (linear / leaky / if / synaptic /
-            dropout / flat flatten layers) or a list / ``nn.Sequential`` of ``nn.Linear``
-            and ``Leaky`` / ``IF`` / ``Synaptic`` neurons.
+            dropout / flat flatten layers; ``batchnorm`` with its running statistics and
+            ``spatial`` on flat input as ``Affine``) or a list / ``nn.Sequential`` of
+            ``nn.Linear`` and ``Leaky`` / ``IF`` / ``Synaptic`` neurons.
         dt_s: the simulation step the discrete parameters refer to, in seconds (default
             1e-4, the step snnTorch assumes when it reads NIR). Time constants scale with it.
         method: ``"euler"`` (default) or ``"exp"``, see the module docstring.
@@ -303,7 +325,14 @@ def export_nir(model: Any, *, dt_s: float = 1e-4, method: str = "euler",
         name = f"{kind}_{i}"
         if kind in ("dropout", "flatten"):
             continue
-        if kind == "linear":
+        if kind in ("batchnorm", "spatial"):  # per-step affine maps: exact as NIR Affine
+            w, b = _affine_of(kind, module)
+            if w.shape[1] != n:
+                raise ConfigError(f"NIR export: layer {i} ({kind}) expects {w.shape[1]} "
+                                  f"inputs but receives {n}")
+            nodes[name] = nir.Affine(weight=w, bias=b)
+            n = int(w.shape[0])
+        elif kind == "linear":
             w = np.array(module.weight, dtype=np.float32)
             if w.shape[1] != n:
                 raise ConfigError(f"NIR export: layer {i} expects {w.shape[1]} inputs but "
@@ -317,7 +346,8 @@ def export_nir(model: Any, *, dt_s: float = 1e-4, method: str = "euler",
             nodes[name] = _export_neuron(kind, module, n, dt_s, method, on_unsupported, name)
         else:
             raise ConfigError(f"NIR export: layer {i} of type {kind!r} is not supported "
-                              "(linear, leaky, if, synaptic, dropout)")
+                              "(linear, leaky, if, synaptic, dropout, batchnorm, spatial on "
+                              "flat input)")
         order.append(name)
     nodes["output"] = nir.Output(output_type=np.array([n]))
     order.append("output")

@@ -33,6 +33,8 @@ import numpy as np
 
 from eegsnn.errors import ConfigError
 from eegsnn.interop._extras import require
+from eegsnn.pipeline.modelspec import build_model_config, default_loss
+from eegsnn.train.data import oversample
 
 _sk = require("sklearn", "sklearn", "SNNClassifier")
 
@@ -41,7 +43,7 @@ from sklearn.preprocessing import LabelEncoder  # noqa: E402
 from sklearn.utils import check_random_state  # noqa: E402
 from sklearn.utils.validation import check_is_fitted  # noqa: E402
 
-__all__ = ["SNNClassifier", "oversample_index"]
+__all__ = ["SNNClassifier"]
 
 #: Windows encoded per chunk (bounds the encoder's peak memory).
 ENCODE_CHUNK = 256
@@ -51,21 +53,6 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     z = logits - logits.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
-
-
-def oversample_index(y: np.ndarray, seed: int) -> np.ndarray:
-    """Indices that repeat the epochs of smaller classes (random draws with replacement,
-    on top of every original epoch) until each class matches the largest; sorted."""
-    y = np.asarray(y)
-    classes, counts = np.unique(y, return_counts=True)
-    rng = np.random.default_rng([seed, 0xBA1])
-    parts = [np.arange(y.size)]
-    for cls, count in zip(classes, counts, strict=True):
-        members = np.flatnonzero(y == cls)
-        extra = counts.max() - count
-        if extra:
-            parts.append(rng.choice(members, size=extra, replace=True))
-    return np.sort(np.concatenate(parts))
 
 
 class SNNClassifier(ClassifierMixin, BaseEstimator):
@@ -82,6 +69,11 @@ class SNNClassifier(ClassifierMixin, BaseEstimator):
         encoder_params: more ``EEGEncoder`` arguments (``threshold``, ``bands``...).
         sfreq_hz: sampling rate of array input (read from ``info`` for MNE Epochs); needed
             by filter banks and ``spikes_per_s``.
+        model: a study config's ``model`` section (:mod:`eegsnn.pipeline.modelspec`), e.g.
+            ``{"family": "band_power"}``, ``{"family": "spiking_eegnet", "kernel_s": 0.4}``
+            or ``{"layers": [...]}``; when given, ``hidden``, ``neuron``, ``beta``,
+            ``readout`` and ``dropout`` are not used. Families with options in seconds
+            need ``sfreq_hz`` (or MNE input) and ``encoder_params["spikes_per_s"]``.
         hidden: hidden layer size(s), int or tuple.
         neuron: ``"leaky"``, ``"if"``, ``"synaptic"``, ... or a neuron layer dict
             (``{"type": "leaky", "beta": 0.9}``).
@@ -106,7 +98,8 @@ class SNNClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, encoder: str | Mapping[str, Any] | Any = "delta", *,
                  num_steps: int = 64, encoder_params: Mapping[str, Any] | None = None,
-                 sfreq_hz: float | None = None, hidden: int | Sequence[int] = 64,
+                 sfreq_hz: float | None = None, model: Mapping[str, Any] | None = None,
+                 hidden: int | Sequence[int] = 64,
                  neuron: str | Mapping[str, Any] = "leaky", beta: float = 0.9,
                  readout: str = "mean", dropout: float = 0.0, epochs: int = 20,
                  batch_size: int = 32, lr: float = 1e-3, optimizer: str = "adam",
@@ -116,6 +109,7 @@ class SNNClassifier(ClassifierMixin, BaseEstimator):
         self.num_steps = num_steps
         self.encoder_params = encoder_params
         self.sfreq_hz = sfreq_hz
+        self.model = model
         self.hidden = hidden
         self.neuron = neuron
         self.beta = beta
@@ -205,7 +199,11 @@ class SNNClassifier(ClassifierMixin, BaseEstimator):
             parts.append(spikes)
         return parts[0] if len(parts) == 1 else mx.concatenate(parts, axis=1)
 
-    def _model_config(self, n_lines: int, n_classes: int) -> dict[str, Any]:
+    def _model_spec(self) -> dict[str, Any]:
+        """The study-config ``model`` section this estimator trains (one builder for the
+        pipeline and the estimator: :func:`~eegsnn.pipeline.modelspec.build_model_config`)."""
+        if self.model is not None:
+            return dict(self.model)
         hidden = [self.hidden] if isinstance(self.hidden, (int, np.integer)) else \
             list(self.hidden)
         if not hidden or not all(isinstance(h, (int, np.integer)) and h > 0 for h in hidden):
@@ -216,16 +214,13 @@ class SNNClassifier(ClassifierMixin, BaseEstimator):
             neuron = {"type": str(self.neuron)}
             if neuron["type"] in ("leaky", "synaptic", "alif"):
                 neuron["beta"] = float(self.beta)
-        layers: list[dict[str, Any]] = []
-        for h in hidden:
-            layers += [{"type": "linear", "out_features": int(h)}, dict(neuron)]
-            if self.dropout:
-                layers.append({"type": "dropout", "p": float(self.dropout)})
-        out = dict(neuron)
-        if self.readout != "count":
-            out["reset_mechanism"] = "none"
-        layers += [{"type": "linear", "out_features": int(n_classes)}, out]
-        return {"input_shape": [int(n_lines)], "layers": layers, "readout": self.readout}
+        return {"hidden": [int(h) for h in hidden], "neuron": neuron,
+                "dropout": float(self.dropout), "readout": self.readout}
+
+    def _model_config(self, n_lines: int, n_classes: int, steps_per_s: float | None = None
+                      ) -> dict[str, Any]:
+        return build_model_config(self._model_spec(), n_lines, n_classes,
+                                  steps_per_s=steps_per_s)
 
     # ------------------------------------------------------------------ API
 
@@ -262,19 +257,21 @@ class SNNClassifier(ClassifierMixin, BaseEstimator):
         y_idx = labels.transform(y).astype(np.int64)
         self.seed_ = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
         self.encoder_ = EEGEncoder(**self._encoder_kwargs(sfreq))
-        self.encoder_.fit(arr if names is None else _NamedWindows(arr, names, sfreq))
+        self.encoder_.fit(arr if names is None else _NamedWindows(arr, names, sfreq), y_idx)
         self.ch_names_ = list(self.encoder_.ch_names_)
         spikes = self._encode(arr, names, 0)
         n_classes = max(len(self.classes_), 2)
-        model_cfg = self._model_config(int(spikes.shape[2]), n_classes)
-        loss = {"type": "ce_count"} if self.readout == "count" else \
-            {"type": "ce_membrane", "reduce": self.readout}
+        steps_per_s = None
+        if self.encoder_.sfreq_hz is not None:
+            steps_per_s = int(spikes.shape[0]) * self.encoder_.sfreq_hz / arr.shape[2]
+        model_cfg = self._model_config(int(spikes.shape[2]), n_classes, steps_per_s)
+        loss = default_loss(model_cfg["readout"])
         if self.balance not in (None, "oversample"):
             raise ConfigError(f"SNNClassifier: balance must be None or 'oversample', got "
                               f"{self.balance!r}")
         data = ArrayDataset(spikes, y_idx, time_major=True)
         if self.balance == "oversample":
-            data = data.subset(oversample_index(y_idx, self.seed_))
+            data = data.subset(oversample(y_idx, self.seed_))
         n = len(data)
         val_fraction = float(self.val_fraction)
         n_train = n - (max(1, round(n * val_fraction)) if val_fraction > 0 else 0)

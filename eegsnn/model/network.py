@@ -22,12 +22,38 @@ Layer types: ``linear`` (``out_features``, optional ``in_features``, ``bias``), 
 ``alif``, ``synaptic``, ``alpha``) with their constructor options; ``surrogate`` may be a name
 or ``{"type": name, **params}``.
 
-Time-major data flow: the model takes ``x [T, B, *input_shape]``. Stateless layers (linear,
-conv, flatten, dropout) are applied to the whole sequence at once (time folded into the
-batch, one large matmul instead of ``T`` small ones); each neuron layer runs its recurrence
-over time with ``unroll``. This is exact for feedforward stacks, where no layer feeds back.
+Layers over time for multichannel EEG (:mod:`eegsnn.nn.layers`, :mod:`eegsnn.nn.recurrent`;
+per-step shapes, ``C`` channels, ``F`` features):
 
-The output is the last layer's trace: ``spikes`` and ``membrane`` ``[T, B, C]``; the readout
+* ``conv_time``: convolution along *time* (:func:`eegsnn.nn.layers.conv_time`), ``[F] ->
+  [out]`` or ``[C, F] -> [C, out]`` (same filters for every channel); ``out_channels``
+  (default: the input features), ``kernel_size`` (steps, required), ``dilation`` (1),
+  ``depthwise`` (false: one group per input feature, ``out_channels`` a multiple of ``F``),
+  ``causal`` (true: left zero padding, ``T`` unchanged and step ``t`` sees only steps
+  ``<= t``; false: centred window), ``per_channel`` (false; true: input ``[C]``, the raw
+  channels, gives ``[C, out]``: EEGNet's temporal filter bank), ``bias`` (true).
+* ``spatial``: ``depth_multiplier`` ``D`` (2) learned spatial filters over the ``C``
+  channels per feature map, ``[C, F] -> [F * D]`` (``[C]`` reads as ``F = 1``); ``bias``
+  (true). EEGNet's depthwise spatial convolution.
+* ``avgpool_time``: mean over ``kernel_size`` steps every ``stride`` (default
+  ``kernel_size``) steps: ``T -> (T - kernel_size) // stride + 1``; the layers after it and
+  the readout run on the shorter sequence.
+* ``batchnorm``: batch norm through time (statistics per feature over ``T``, ``B`` and
+  channels; running statistics in eval mode), ``momentum`` (0.1), ``eps`` (1e-5),
+  ``affine`` (true), ``weight_init`` (1.0).
+* ``rleaky`` / ``rsynaptic``: recurrent spiking layers (snnTorch ``RLeaky``/``RSynaptic``)
+  with the neuron options of ``leaky``/``synaptic`` plus ``all_to_all`` (true), ``V``,
+  ``learn_recurrent`` (true), ``recurrent_bias`` (true); ``features`` is filled in.
+
+Time-major data flow: the model takes ``x [T, B, *input_shape]``. Stateless layers (linear,
+conv, flatten, dropout and the sequence layers above) are applied to the whole sequence at
+once (time folded into the batch, one large matmul instead of ``T`` small ones); each neuron
+layer runs its recurrence over time with ``unroll`` (``rleaky``/``rsynaptic`` include their
+own spikes' feedback there). This is exact because no layer feeds back to an earlier one.
+``avgpool_time`` shortens the sequence for the layers after it.
+
+The output is the last layer's trace: ``spikes`` and ``membrane`` ``[T', B, C]`` (``T'`` after
+any pooling); the readout
 (see :func:`eegsnn.train.losses.readout`) turns it into ``[B, C]`` logits. A last neuron with
 ``reset_mechanism="none"`` is a non-spiking integrator whose membrane is the readout.
 """
@@ -51,8 +77,13 @@ NEURONS = {
     "alif": "ALIF",
     "synaptic": "Synaptic",
     "alpha": "Alpha",
+    "rleaky": "RLeaky",
+    "rsynaptic": "RSynaptic",
 }
-STATELESS = ("linear", "conv1d", "conv2d", "flatten", "dropout")
+RECURRENT = ("rleaky", "rsynaptic")
+#: Stateless layers over the whole sequence ``[T, B, ...]`` (:mod:`eegsnn.nn.layers`).
+SEQUENCE = ("conv_time", "spatial", "avgpool_time", "batchnorm")
+STATELESS = ("linear", "conv1d", "conv2d", "flatten", "dropout", *SEQUENCE)
 LAYER_TYPES = STATELESS + tuple(NEURONS)
 READOUTS = ("count", "final", "max", "mean")
 
@@ -90,6 +121,98 @@ def _int_option(spec: dict, key: str, default: Any = None, minimum: int = 1) -> 
             raise ConfigError(f"layer {spec['type']!r}: {key} must be an integer >= {minimum}, "
                               f"got {value!r}")
     return tuple(value) if isinstance(value, list | tuple) else value
+
+
+def _scalar_int(spec: dict, key: str, default: Any = None, minimum: int = 1) -> int:
+    value = _int_option(spec, key, default, minimum)
+    if isinstance(value, tuple):
+        raise ConfigError(f"layer {spec['type']!r}: {key} must be one integer, got {value!r}")
+    return value
+
+
+def _bool_option(spec: dict, key: str, default: bool) -> bool:
+    value = spec.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"layer {spec['type']!r}: {key} must be true or false, got {value!r}")
+    return value
+
+
+_SEQUENCE_OPTIONS = {
+    "conv_time": {"out_channels", "kernel_size", "dilation", "depthwise", "causal",
+                  "per_channel", "bias", "in_features"},
+    "spatial": {"depth_multiplier", "bias", "in_channels", "feature_maps"},
+    "avgpool_time": {"kernel_size", "stride"},
+    "batchnorm": {"momentum", "eps", "affine", "weight_init", "num_features"},
+}
+
+
+def _sequence_shape(kind: str, layer: dict, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Check a :data:`SEQUENCE` or :data:`RECURRENT` layer's options, fill in the sizes it
+    takes from its input (``in_features``, ``in_channels``, ``features``...) and return its
+    per-step output shape."""
+    unknown = set(layer) - {"type"} - _SEQUENCE_OPTIONS.get(kind, set(layer))
+    if unknown:
+        raise ConfigError(f"unknown option(s) {sorted(unknown)}; expected "
+                          f"{', '.join(sorted(_SEQUENCE_OPTIONS[kind]))}")
+
+    def fill(key: str, value: int) -> None:
+        if layer.get(key, value) != value:
+            raise ConfigError(f"{key}={layer[key]} but the input gives {value}")
+        layer[key] = value
+
+    if kind == "conv_time":
+        per_channel = _bool_option(layer, "per_channel", False)
+        depthwise = _bool_option(layer, "depthwise", False)
+        _bool_option(layer, "causal", True)
+        _bool_option(layer, "bias", True)
+        _scalar_int(layer, "kernel_size")
+        _scalar_int(layer, "dilation", 1)
+        if per_channel:
+            if len(shape) != 1:
+                raise ConfigError(f"per_channel expects the raw channels [C] per step, got "
+                                  f"shape {list(shape)}")
+            if depthwise:
+                raise ConfigError("per_channel and depthwise exclude each other")
+            shape = (*shape, 1)
+        elif len(shape) not in (1, 2):
+            raise ConfigError(f"expects [F] or [C, F] per step, got shape {list(shape)}")
+        in_features = shape[-1]
+        fill("in_features", in_features)
+        out = _scalar_int(layer, "out_channels", in_features)
+        if depthwise and out % in_features:
+            raise ConfigError(f"depthwise: out_channels ({out}) must be a multiple of the "
+                              f"{in_features} input features")
+        layer["out_channels"] = out
+        return (*shape[:-1], out)
+    if kind == "spatial":
+        if len(shape) not in (1, 2):
+            raise ConfigError(f"expects [C, F] (channels, feature maps) or [C] per step, got "
+                              f"shape {list(shape)}")
+        _bool_option(layer, "bias", True)
+        depth = _scalar_int(layer, "depth_multiplier", 2)
+        fill("in_channels", shape[0])
+        fill("feature_maps", shape[1] if len(shape) == 2 else 1)
+        layer["depth_multiplier"] = depth
+        return (layer["feature_maps"] * depth,)
+    if kind == "avgpool_time":
+        _scalar_int(layer, "kernel_size")
+        _scalar_int(layer, "stride", layer["kernel_size"])
+        return shape
+    if kind == "batchnorm":
+        for key, lo, hi in (("momentum", 0.0, 1.0), ("eps", 0.0, math.inf)):
+            value = layer.get(key, 0.1 if key == "momentum" else 1e-5)
+            if isinstance(value, bool) or not isinstance(value, int | float) or \
+                    not lo < value <= hi:
+                raise ConfigError(f"{key} must be a number in ({lo}, {hi}], got {value!r}")
+        _bool_option(layer, "affine", True)
+        value = layer.get("weight_init", 1.0)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"weight_init must be a number, got {value!r}")
+        fill("num_features", shape[-1])
+        return shape
+    # rleaky / rsynaptic: one recurrent layer over all the features of a step
+    fill("features", math.prod(shape))
+    return shape
 
 
 def _conv_out(size: int, kernel: int, stride: int, padding: int) -> int:
@@ -191,6 +314,8 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
                 p = layer.get("p", 0.5)
                 if not isinstance(p, int | float) or not 0.0 <= p < 1.0:
                     raise ConfigError(f"dropout p must be in [0, 1), got {p!r}")
+            elif kind in SEQUENCE or kind in RECURRENT:
+                shape = _sequence_shape(kind, layer, shape)
         except ConfigError as exc:
             raise ConfigError(f"{where} ({kind}): {exc}") from None
     readout = cfg.get("readout", "final")
@@ -213,7 +338,8 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
 
 
 class SpikingNet(nn.Module):
-    """A feedforward spiking network built from a model config (see module docstring).
+    """A spiking network built from a model config (see module docstring): a stack of layers,
+    each feeding the next (recurrence only inside ``rleaky``/``rsynaptic`` layers).
 
     Call: ``out = model(x)`` with ``x [T, B, *input_shape]``; returns a dict
 
@@ -247,6 +373,8 @@ class SpikingNet(nn.Module):
                 module = _Flatten()
             elif kind == "dropout":
                 module = Dropout(opts.get("p", 0.5), opts.get("shared_over_time", False))
+            elif kind in SEQUENCE:
+                module = _build_sequence_layer(kind, opts)
             else:
                 module = _build_neuron(kind, opts)
             self._kinds.append(kind)
@@ -286,16 +414,17 @@ class SpikingNet(nn.Module):
                                   f"{', '.join(map(str, expected))}], got {list(x.shape)}")
         elif not 0 < start < len(self.layers):
             raise ConfigError(f"start must be in [0, {len(self.layers)}), got {start}")
-        num_steps, batch = x.shape[0], x.shape[1]
+        batch = x.shape[1]
         layer_spikes = list(layer_spikes or [])
         spikes = membrane = None
         h = x
         for kind, layer in list(zip(self._kinds, self.layers, strict=True))[start:]:
+            num_steps = h.shape[0]  # avgpool_time shortens the sequence
             if kind in ("conv1d", "conv2d"):
                 folded = h.reshape(num_steps * batch, *h.shape[2:])
                 out = layer(folded)
                 h = out.reshape(num_steps, batch, *out.shape[1:])
-            elif kind in STATELESS:  # linear, flatten, dropout: the whole [T, B, ...] at once
+            elif kind in STATELESS:  # linear, flatten, dropout, SEQUENCE: all of [T, B, ...]
                 h = layer(h)
             else:
                 feature_shape = h.shape[2:]
@@ -314,6 +443,27 @@ class SpikingNet(nn.Module):
         logits = readout(spikes, membrane, self.readout_mode)
         return {"spikes": spikes, "membrane": membrane, "logits": logits,
                 "layer_spikes": layer_spikes}
+
+
+def _build_sequence_layer(kind: str, opts: dict[str, Any]) -> nn.Module:
+    """A :data:`SEQUENCE` layer from its resolved options (see :func:`_sequence_shape`)."""
+    from eegsnn.nn import layers as L
+
+    if kind == "conv_time":
+        return L.ConvTime(opts["in_features"], opts["out_channels"], opts["kernel_size"],
+                          dilation=opts.get("dilation", 1),
+                          depthwise=opts.get("depthwise", False),
+                          causal=opts.get("causal", True),
+                          per_channel=opts.get("per_channel", False),
+                          bias=opts.get("bias", True))
+    if kind == "spatial":
+        return L.SpatialFilter(opts["in_channels"], opts["feature_maps"],
+                               opts["depth_multiplier"], bias=opts.get("bias", True))
+    if kind == "avgpool_time":
+        return L.AvgPoolTime(opts["kernel_size"], opts.get("stride"))
+    return L.BatchNormTime(opts["num_features"], momentum=opts.get("momentum", 0.1),
+                           eps=opts.get("eps", 1e-5), affine=opts.get("affine", True),
+                           weight_init=opts.get("weight_init", 1.0))
 
 
 class _Flatten(nn.Module):

@@ -1,5 +1,9 @@
 """Surrogate-gradient spiking neurons (and, beside them, layers and reservoirs).
 
+Recurrent spiking layers (``RLeaky``, ``RSynaptic``) are in :mod:`eegsnn.nn.recurrent`;
+stateless sequence layers for EEG (temporal/spatial convolution, pooling and batch norm
+through time) in :mod:`eegsnn.nn.layers`.
+
 Pure step functions live in :mod:`eegsnn.nn.functional`; the modules here are thin
 :class:`mlx.nn.Module` shells over them with the interface documented in
 :mod:`eegsnn.nn.neurons` (``init_state``, ``__call__`` for one step, ``unroll`` over a
@@ -8,7 +12,8 @@ time-major ``[T, B, F]`` sequence).
 
 from __future__ import annotations
 
-from eegsnn.nn import functional, readout, reservoir, topology
+from eegsnn.nn import functional, layers, readout, recurrent, reservoir, topology
+from eegsnn.nn.layers import AvgPoolTime, BatchNormTime, ConvTime, SpatialFilter
 from eegsnn.nn.neurons import (
     ALIF,
     IF,
@@ -31,6 +36,7 @@ from eegsnn.nn.readout import (
     spike_count_features,
     trace_features,
 )
+from eegsnn.nn.recurrent import RLeaky, RSynaptic
 from eegsnn.nn.reservoir import Reservoir, reservoir_step
 
 __all__ = [
@@ -39,20 +45,28 @@ __all__ = [
     "IZHIKEVICH_PRESETS",
     "NEURON_MODELS",
     "Alpha",
+    "AvgPoolTime",
+    "BatchNormTime",
+    "ConvTime",
     "Izhikevich",
     "LSMClassifier",
     "Leaky",
     "LogisticReadout",
+    "RLeaky",
+    "RSynaptic",
     "Reservoir",
     "RidgeReadout",
+    "SpatialFilter",
     "SpikingNeuron",
     "Synaptic",
     "exponential_traces",
     "extract_features",
     "final_state_features",
     "functional",
+    "layers",
     "neuron_from_config",
     "readout",
+    "recurrent",
     "reservoir",
     "reservoir_step",
     "spike_count_features",

@@ -38,10 +38,10 @@ from eegsnn.pipeline.run import (
     evaluate_run,
     load_run_model,
     make_folds,
-    oversample,
     run_pipeline,
 )
 from eegsnn.pipeline.spec import STAGES, PipelineSpec, get_pipeline, list_pipelines
+from eegsnn.train.data import oversample  # class balancing, shared with SNNClassifier
 
 __all__ = [
     "BASELINES",

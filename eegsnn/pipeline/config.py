@@ -56,7 +56,7 @@ _TOP_KEYS = {"name", "pipeline", "description", "data", "dataset", "split", "bal
              "notes"}
 _SPLIT_DEFAULTS: dict[str, Any] = {
     "method": "holdout", "by": "recording", "test_fraction": 0.2, "n_splits": 5,
-    "test_groups": [], "val_fraction": 0.0, "seed": 0, "refit": True,
+    "test_groups": [], "val_fraction": 0.0, "seed": 0, "refit": True, "train_only": [],
 }
 _EVAL_DEFAULTS: dict[str, Any] = {"positive_class": None, "aggregate": True, "events": None}
 
@@ -64,6 +64,12 @@ _EVAL_DEFAULTS: dict[str, Any] = {"positive_class": None, "aggregate": True, "ev
 #: mappings that a study replaces whole instead of merging key by key: a study's label
 #: mapping defines its classes (merging would keep the pipeline's other classes).
 ATOMIC_KEYS = ("mapping",)
+
+
+def _model_form(model: Mapping[str, Any]) -> tuple[str, str]:
+    """``(type, form)`` of a ``model`` section: form ``layers``, ``family`` or ``short``."""
+    form = "layers" if "layers" in model else "family" if "family" in model else "short"
+    return str(model.get("type", "snn")), form
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -161,9 +167,10 @@ def resolve_study_config(config: Mapping[str, Any], *, base_dir: str | os.PathLi
     spec = get_pipeline(str(config.get("pipeline", "generic")))
     defaults = spec.defaults
     model = config.get("model")
-    if isinstance(model, Mapping) and model.get("type", "snn") != (
-            (defaults.get("model") or {}).get("type", "snn")):
-        # another model family: the pipeline's model defaults do not apply
+    default_model = defaults.get("model") or {}
+    if isinstance(model, Mapping) and _model_form(model) != _model_form(default_model):
+        # another model type or form (layer list, named family): the pipeline's model
+        # defaults do not apply
         defaults = {k: v for k, v in defaults.items() if k != "model"}
     cfg = deep_merge(defaults, config)
     cfg["pipeline"] = spec.name
@@ -214,6 +221,12 @@ def resolve_study_config(config: Mapping[str, Any], *, base_dir: str | os.PathLi
                           f"{split['by']!r}")
     if not 0.0 <= float(split["val_fraction"]) < 1.0:
         raise ConfigError(f"{where}: split.val_fraction must be in [0, 1)")
+    train_only = split["train_only"]
+    if not isinstance(train_only, list | tuple) or not all(isinstance(g, str)
+                                                           for g in train_only):
+        raise ConfigError(f"{where}: split.train_only must be a list of group names "
+                          f"(recordings, sessions or subjects), got {train_only!r}")
+    split["train_only"] = list(train_only)
     if split["method"] == "leave_groups_out" and not split["test_groups"]:
         raise ConfigError(f"{where}: split.method leave_groups_out needs split.test_groups")
     cfg["split"] = split

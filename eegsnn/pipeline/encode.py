@@ -85,7 +85,7 @@ def encode_dataset(config: Mapping[str, Any] | str | os.PathLike | None,
     if record is not None:
         check_compatible(ws, record, str(source), Path(encoder_from))
     else:
-        encoder = EEGEncoder(**_encoder_params(cfg, ws.sfreq_hz)).fit(ws.X)
+        encoder = EEGEncoder(**_encoder_params(cfg, ws.sfreq_hz)).fit(ws.X, ws.y)
     spikes = encode_windows(encoder, ws.X, int(cfg["train"]["seed"]))
     peak = float(spikes.max().item())
     if peak > 255:

@@ -14,6 +14,53 @@ readout (``readout: count`` keeps it spiking). The full form lists ``layers`` as
 :func:`eegsnn.model.build_model` takes them; ``out_features: classes`` is replaced by the
 number of classes, and ``input_shape`` is filled in from the encoder.
 
+Families (:mod:`eegsnn.model.families`) name a ready network with EEG defaults, for direct
+multichannel input ``[T, B, C]`` (``C`` = channels or spatial-filter components)::
+
+    model:
+      family: spiking_eegnet       # temporal filter bank -> spatial filters -> spiking
+      f1: 8                        # temporal filters (per channel)
+      depth: 2                     # spatial filters per temporal filter (D)
+      f2: 16                       # separable-conv features (default f1 * depth)
+      kernel_s: 0.4                # first temporal kernel, seconds (or kernel_steps: 32)
+      separable_kernel_s: 0.4      # at the rate after pool1 (or separable_kernel_steps: 8)
+      pool1: 4                     # avgpool_time after the spatial block
+      pool2: 8                     # avgpool_time after the separable block
+      dropout: 0.25
+      causal: true                 # temporal convolutions see only past steps
+      neuron: {type: leaky, beta: 0.9, surrogate: {type: fast_sigmoid, slope: 25}}
+      out_beta: 0.9                # readout integrator decay
+      readout: mean
+
+    model:
+      family: spiking_shallow      # ShallowConvNet-like: spike rates ~ band power
+      f1: 8
+      depth: 2
+      kernel_s: 0.4                # (or kernel_steps: 32)
+      pool_s: 0.5                  # avgpool_time window (or pool_steps: 40)
+      pool_stride_s: 0.1           # its stride (or pool_stride_steps: 8)
+      dropout: 0.5
+      causal: true
+      neuron: {type: leaky, beta: 0.9, surrogate: {type: fast_sigmoid, slope: 25}}
+      out_beta: 0.9
+      readout: mean
+
+    model:
+      family: recurrent            # linear -> batchnorm -> rleaky (all-to-all) -> linear
+      hidden: 64
+      neuron: {type: rleaky, beta: 0.9, surrogate: {type: fast_sigmoid, slope: 25}}
+                                   # or {type: rsynaptic, alpha: 0.9, beta: 0.8, ...}
+      batchnorm: true              # batch norm through time before the recurrent layer
+      pool: 1                      # avgpool_time over the input first (1: none)
+      dropout: 0.2
+      out_beta: 0.9
+      readout: mean
+
+(values shown are the defaults). Seconds are converted with the input step rate
+(``steps_per_s`` of :func:`build_model_config`); without it options in seconds are errors
+and the ``*_steps`` defaults apply (their values at 80 steps/s: kernel 32, separable
+kernel 8, pool 40, pool stride 8).
+
 ``type: lsm`` selects the liquid state machine instead (a fixed spiking reservoir and a
 closed-form readout, no BPTT; see :mod:`eegsnn.pipeline.lsm`); ``type: snn`` (the default)
 is the feedforward SNN above.
@@ -36,6 +83,7 @@ _DEFAULT_NEURON = {"type": "leaky", "beta": 0.9,
                    "surrogate": {"type": "fast_sigmoid", "slope": 25.0}}
 _SHORT_KEYS = {"hidden", "neuron", "dropout", "readout"}
 _FULL_KEYS = {"layers", "readout"}
+_FORMS = "hidden/neuron (short form), layers (full form) or family"
 
 
 def validate_model_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -51,6 +99,12 @@ def validate_model_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
     if model_type != "snn":
         raise ConfigError(f"model.type must be 'snn' (feedforward SNN trained by BPTT) or "
                           f"'lsm' (liquid state machine), got {model_type!r}")
+    if "family" in spec:
+        if "layers" in spec:
+            raise ConfigError(f"model: give one of {_FORMS}")
+        from eegsnn.model.families import validate_family
+
+        return validate_family(spec)
     if "layers" in spec:
         unknown = set(spec) - _FULL_KEYS
         if unknown:
@@ -63,7 +117,7 @@ def validate_model_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
         unknown = set(spec) - _SHORT_KEYS
         if unknown:
             raise ConfigError(f"model: unknown key(s) {sorted(unknown)} (known: "
-                              f"{', '.join(sorted(_SHORT_KEYS | _FULL_KEYS))})")
+                              f"{', '.join(sorted(_SHORT_KEYS | _FULL_KEYS | {'family'}))})")
         hidden = spec.get("hidden", [64])
         if isinstance(hidden, int):
             hidden = [hidden]
@@ -86,13 +140,20 @@ def validate_model_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
     return spec
 
 
-def build_model_config(spec: Mapping[str, Any], n_inputs: int, n_classes: int
-                       ) -> dict[str, Any]:
-    """A :func:`eegsnn.model.build_model` config for ``n_inputs`` lines, ``n_classes``."""
+def build_model_config(spec: Mapping[str, Any], n_inputs: int, n_classes: int,
+                       steps_per_s: float | None = None) -> dict[str, Any]:
+    """A :func:`eegsnn.model.build_model` config for ``n_inputs`` lines, ``n_classes``.
+
+    ``steps_per_s`` (input steps per second) converts a family's options in seconds.
+    """
     spec = validate_model_spec(spec)
     if spec.get("type") == "lsm":
         raise ConfigError("build_model_config: model.type lsm is not a layer stack (use "
                           "eegsnn.pipeline.lsm.LSMModel)")
+    if "family" in spec:
+        from eegsnn.model.families import family_config
+
+        return family_config(spec, n_inputs, n_classes, steps_per_s)
     if "layers" in spec:
         layers = copy.deepcopy(spec["layers"])
         for layer in layers:

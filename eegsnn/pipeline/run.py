@@ -61,6 +61,7 @@ from eegsnn.pipeline.metrics import (
     full_report,
     softmax,
 )
+from eegsnn.train.data import oversample
 
 __all__ = ["EvaluationResult", "FoldResult", "RunResult", "encode_windows", "evaluate_run",
            "load_run_model", "make_folds", "run_pipeline"]
@@ -162,28 +163,6 @@ def _counts(y: np.ndarray, class_names: Sequence[str]) -> dict[str, int]:
     return {name: int(c[i]) for i, name in enumerate(class_names)}
 
 
-def oversample(y: np.ndarray, seed: int) -> np.ndarray:
-    """Indices into ``y`` with every class repeated up to the largest class's count.
-
-    Each class keeps all its windows, then draws the missing ones (without replacement
-    while possible) with ``numpy.random.default_rng([seed, 17])``; sorted result.
-    """
-    y = np.asarray(y, dtype=np.int64)
-    rng = np.random.default_rng([seed, 17])
-    classes, counts = np.unique(y, return_counts=True)
-    target = counts.max()
-    out = []
-    for c, n in zip(classes, counts, strict=True):
-        members = np.flatnonzero(y == c)
-        out.append(members)
-        extra = target - n
-        while extra > 0:
-            take = min(extra, n)
-            out.append(rng.choice(members, size=take, replace=False))
-            extra -= take
-    return np.sort(np.concatenate(out))
-
-
 def _pure_groups(groups: np.ndarray, y: np.ndarray) -> dict[str, int] | None:
     """``{group: class}`` when every group holds windows of one class only, else ``None``."""
     out: dict[str, int] = {}
@@ -203,7 +182,26 @@ def make_folds(groups: np.ndarray, split: Mapping[str, Any], y: np.ndarray | Non
     each class's shuffled groups dealt round-robin to the folds), so every test side holds
     every class in about the data's proportions. Otherwise the group splitters of
     :mod:`eegsnn.preprocess.splits` are used as they are.
+
+    ``split.train_only`` names groups that are never tested: the folds are made from the
+    other groups, and every fold's training side also gets all windows of these (transfer
+    from related recordings, e.g. executed movement runs when imagined ones are tested).
     """
+    groups = np.asarray(groups).astype(str)
+    train_only = [str(g) for g in split.get("train_only") or []]
+    if train_only:
+        missing = sorted(set(train_only) - set(groups.tolist()))
+        if missing:
+            raise ConfigError(f"split.train_only: no windows of {', '.join(missing)} (the "
+                              f"groups are {', '.join(sorted(set(groups.tolist())))})")
+        always = np.isin(groups, train_only)
+        tested = np.flatnonzero(~always)
+        if tested.size == 0:
+            raise ConfigError("split.train_only lists every group; nothing is left to test")
+        inner = {**split, "train_only": []}
+        sub = make_folds(groups[tested], inner, None if y is None else np.asarray(y)[tested])
+        extra = np.flatnonzero(always)
+        return [(np.sort(np.concatenate([tested[tr], extra])), tested[te]) for tr, te in sub]
     from eegsnn.preprocess import (
         check_disjoint,
         group_kfold,
@@ -211,7 +209,6 @@ def make_folds(groups: np.ndarray, split: Mapping[str, Any], y: np.ndarray | Non
         leave_groups_out,
     )
 
-    groups = np.asarray(groups).astype(str)
     method = split["method"]
     seed = int(split["seed"])
     pure = _pure_groups(groups, y) if y is not None and method != "leave_groups_out" else None
@@ -399,7 +396,9 @@ def _train_fold(cfg: dict[str, Any], ws: Any, spikes: Any, train_idx: np.ndarray
         train_cfg["batch_size"] = len(fit_idx)
     tc = TrainConfig.from_dict(train_cfg)
     n_lines = int(spikes.shape[2])
-    model_cfg = build_model_config(cfg["model"], n_lines, len(ws.class_names))
+    steps_per_s = int(spikes.shape[0]) * float(ws.sfreq_hz) / float(ws.n_samples)
+    model_cfg = build_model_config(cfg["model"], n_lines, len(ws.class_names),
+                                   steps_per_s=steps_per_s)
 
     def dataset(idx: np.ndarray) -> Any:
         return ArrayDataset(spikes[:, mx.array(idx.astype(np.int32))], ws.y[idx],
@@ -578,6 +577,10 @@ def run_pipeline(config: Mapping[str, Any] | str | os.PathLike,
             differ): each fold's training resumes from its last checkpoint.
         overwrite: delete an existing run in ``out_dir`` first.
 
+    ``out_dir/status.json`` says ``running`` from the start and ``finished`` only after
+    ``metrics.json`` and the report are written (``interrupted`` or ``failed`` when the
+    run stops early; see :mod:`eegsnn.pipeline.runstate`).
+
     Raises:
         ConfigError: bad config, or ``out_dir`` holds files or another run (without
         ``resume`` or ``overwrite``; a different config even with ``resume``), or a run
@@ -597,10 +600,6 @@ def run_pipeline(config: Mapping[str, Any] | str | os.PathLike,
         from eegsnn.pipeline.baselines import require_sklearn
 
         require_sklearn(cfg["baseline"]["type"])
-    ``out_dir/status.json`` says ``running`` from the start and ``finished`` only after
-    ``metrics.json`` and the report are written (``interrupted`` or ``failed`` when the
-    run stops early; see :mod:`eegsnn.pipeline.runstate`).
-
     src = cfg["data"]["source"]
     for p in (src if isinstance(src, list) else [src]):
         if not Path(p).exists():
@@ -613,6 +612,8 @@ def run_pipeline(config: Mapping[str, Any] | str | os.PathLike,
         if overwrite and run_dir.exists():
             shutil.rmtree(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
+        # status.json says "running" until the very end (metrics.json and report written)
+        runstate.mark_started(run_dir)
     handler = _setup_log(run_dir)
     try:
         result = _run(cfg, spec, run_dir, progress)
@@ -624,26 +625,6 @@ def run_pipeline(config: Mapping[str, Any] | str | os.PathLike,
         if handler is not None:
             log.removeHandler(handler)
             handler.close()
-
-
-def _run(cfg: dict[str, Any], spec: Any, run_dir: Path | None, progress: bool | None
-         ) -> RunResult:
-    import mlx.core as mx
-
-    from eegsnn.encode import EEGEncoder
-    from eegsnn.preprocess import load_windows
-
-    t_start = time.perf_counter()
-    timing: dict[str, float] = {}
-        # status.json says "running" until the very end (metrics.json and report written)
-        runstate.mark_started(run_dir)
-    if run_dir is not None:
-        import eegsnn.env as env
-
-        _write_text(run_dir / "config.yaml", _dump_yaml(cfg))
-        _write_json(run_dir / "environment.json", env.environment_record())
-    log.info("pipeline %s (%s): stages %s", cfg["name"], cfg["pipeline"],
-             " -> ".join(spec.stages))
     if run_dir is not None:
         runstate.mark_ended(run_dir)
     return result
@@ -681,6 +662,24 @@ def _check_run_dir(run_dir: Path, cfg: dict[str, Any], *, resume: bool, overwrit
         what = "a finished" if state.kind == "finished" else "an unfinished"
         raise ConfigError(f"{run_dir}: holds {what} run with this config; use --resume to "
                           "continue it or --overwrite to replace it")
+
+
+def _run(cfg: dict[str, Any], spec: Any, run_dir: Path | None, progress: bool | None
+         ) -> RunResult:
+    import mlx.core as mx
+
+    from eegsnn.encode import EEGEncoder
+    from eegsnn.preprocess import load_windows
+
+    t_start = time.perf_counter()
+    timing: dict[str, float] = {}
+    if run_dir is not None:
+        import eegsnn.env as env
+
+        _write_text(run_dir / "config.yaml", _dump_yaml(cfg))
+        _write_json(run_dir / "environment.json", env.environment_record())
+    log.info("pipeline %s (%s): stages %s", cfg["name"], cfg["pipeline"],
+             " -> ".join(spec.stages))
 
     # load: read -> preprocess -> window/label
     t0 = time.perf_counter()
@@ -722,7 +721,8 @@ def _check_run_dir(run_dir: Path, cfg: dict[str, Any], *, resume: bool, overwrit
                  len(train_idx), len(test_idx))
         # encode (fit on this fold's training windows only)
         t0 = time.perf_counter()
-        encoder = EEGEncoder(**_encoder_params(cfg, ws.sfreq_hz)).fit(ws.X[train_idx])
+        encoder = EEGEncoder(**_encoder_params(cfg, ws.sfreq_hz)).fit(ws.X[train_idx],
+                                                                     ws.y[train_idx])
         enc_config = encoder.to_config()
         spikes = encode_windows(encoder, ws.X, int(cfg["train"]["seed"]))
         timing[f"encode_s_fold{k + 1}"] = time.perf_counter() - t0
@@ -793,7 +793,7 @@ def _check_run_dir(run_dir: Path, cfg: dict[str, Any], *, resume: bool, overwrit
         if cfg["split"]["method"] == "kfold" and cfg["split"]["refit"]:
             log.info("refit: training the final model on all %d windows", len(ws))
             all_idx = np.arange(len(ws))
-            encoder = EEGEncoder(**_encoder_params(cfg, ws.sfreq_hz)).fit(ws.X)
+            encoder = EEGEncoder(**_encoder_params(cfg, ws.sfreq_hz)).fit(ws.X, ws.y)
             enc_config = encoder.to_config()
             spikes = encode_windows(encoder, ws.X, int(cfg["train"]["seed"]))
             if lsm:
@@ -839,7 +839,8 @@ def _aggregate(cfg: dict[str, Any], ws: Any, folds: list[FoldResult]) -> dict[st
     """metrics.json: pooled (every window once, by its fold's model), per fold, summaries."""
     out: dict[str, Any] = {
         "study": cfg["name"], "pipeline": cfg["pipeline"],
-        "split": {k: cfg["split"][k] for k in ("method", "by")}, "n_folds": len(folds),
+        "split": {k: cfg["split"][k] for k in ("method", "by", "train_only")},
+        "n_folds": len(folds),
         "class_names": list(ws.class_names), "balance": cfg["balance"],
         "class_counts": _counts(ws.y, ws.class_names), "seed": int(cfg["train"]["seed"]),
         "model_type": cfg["model"].get("type", "snn"),
@@ -894,9 +895,11 @@ def load_run_model(run_dir: str | os.PathLike) -> tuple[dict[str, Any], dict[str
 
     from eegsnn.encode import EEGEncoder
     from eegsnn.model import build_model
+    from eegsnn.pipeline.runstate import require_finished
     from eegsnn.train import load_checkpoint
 
     run_dir = Path(run_dir)
+    require_finished(run_dir)
     needed = [run_dir / "config.yaml", run_dir / "data.json", run_dir / "model" /
               "encoder.json", run_dir / "model" / "model_config.json"]
     if not (run_dir / "model" / "readout.npz").is_file():
@@ -914,11 +917,9 @@ def load_run_model(run_dir: str | os.PathLike) -> tuple[dict[str, Any], dict[str
     except (OSError, ValueError, yaml.YAMLError) as exc:
         raise DataError(f"{run_dir}: corrupt run record ({exc})") from exc
     encoder = EEGEncoder.from_config(enc_cfg)
-    from eegsnn.pipeline.runstate import require_finished
     if model_cfg.get("type") == "lsm":
         from eegsnn.pipeline.lsm import LSMModel
 
-    require_finished(run_dir)
         return cfg, record, encoder, LSMModel.load(run_dir / "model")
     model = build_model(model_cfg)
     load_checkpoint(run_dir / "model" / "checkpoint", model)

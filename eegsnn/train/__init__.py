@@ -2,7 +2,14 @@
 
 from eegsnn.train.checkpoint import load_checkpoint, read_checkpoint_state, save_checkpoint
 from eegsnn.train.config import TrainConfig
-from eegsnn.train.data import ArrayDataset, epoch_order, rate_encoder, split_indices, step_seed
+from eegsnn.train.data import (
+    ArrayDataset,
+    epoch_order,
+    oversample,
+    rate_encoder,
+    split_indices,
+    step_seed,
+)
 from eegsnn.train.loop import EvalResult, FitResult, evaluate, fit
 from eegsnn.train.losses import (
     ce_count,
@@ -30,6 +37,7 @@ __all__ = [
     "make_eval_step",
     "make_train_step",
     "mse_count",
+    "oversample",
     "rate_encoder",
     "rate_regularizer",
     "read_checkpoint_state",

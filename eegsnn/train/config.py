@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eegsnn.errors import ConfigError
+from eegsnn.train.augment import validate_augment
 from eegsnn.train.losses import get_loss
 from eegsnn.train.step import OPTIMIZERS, SCHEDULES
 
@@ -32,7 +33,8 @@ class TrainConfig:
         epochs: number of passes over the training set.
         batch_size: samples per step.
         seed: seeds weights init, data order, encodings and dropout.
-        optimizer: ``{"type": name, "learning_rate": lr, ...}`` (:mod:`mlx.optimizers`).
+        optimizer: ``{"type": name, "learning_rate": lr, ...}`` (:mod:`mlx.optimizers`;
+            weight decay: ``{"type": "adamw", "weight_decay": 1e-2}``).
         schedule: optional learning-rate schedule ``{"type": "cosine_decay", ...}``.
         loss: ``{"type": "ce_count" | "ce_membrane" | "mse_count", ...}``.
         regularizer: optional rate-regulariser options (``low``, ``high``, ``weight_low``,
@@ -51,6 +53,9 @@ class TrainConfig:
         eval_batch_size: batch size of evaluation passes.
         log_every: steps between progress-bar updates (the only host reads in an epoch).
         checkpoint_every: epochs between checkpoints (0: only at the end).
+        augment: optional training-batch augmentation ``{"crop_steps": int, "scale": float,
+            "noise": float, "channel_dropout": float}`` (:mod:`eegsnn.train.augment`); the
+            MLX step applies it, so it selects that engine.
     """
 
     epochs: int = 25
@@ -71,6 +76,7 @@ class TrainConfig:
     eval_batch_size: int = 1000
     log_every: int = 50
     checkpoint_every: int = 1
+    augment: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "eval_batch_size", "log_every"):
@@ -95,6 +101,7 @@ class TrainConfig:
             if kind not in SCHEDULES:
                 raise ConfigError(f"train config: unknown schedule {kind!r}; expected one of "
                                   f"{', '.join(sorted(SCHEDULES))}")
+        self.augment = validate_augment(self.augment)
         if self.engine not in ENGINES:
             raise ConfigError(f"train config: engine must be one of {', '.join(ENGINES)}, "
                               f"got {self.engine!r}")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol, cast
 
 import mlx.core as mx
 import numpy as np
@@ -28,6 +29,17 @@ import numpy as np
 from eegsnn.errors import ConfigError
 
 Encoder = Callable[[mx.array, mx.array], mx.array]
+
+
+class RateEncoder(Protocol):
+    """What :func:`rate_encoder` returns: an :data:`Encoder` carrying its parameters
+    (``kind == "rate"``; ``eegsnn.train.fused`` reads ``num_steps`` and ``scale``)."""
+
+    num_steps: int
+    scale: float
+    kind: str
+
+    def __call__(self, x: mx.array, key: mx.array, /) -> mx.array: ...
 
 
 @dataclass
@@ -92,6 +104,29 @@ def step_seed(seed: int, epoch: int, step: int) -> int:
     return int(state[0]) << 32 | int(state[1])
 
 
+def oversample(y: np.ndarray, seed: int) -> np.ndarray:
+    """Indices into ``y`` with every class repeated up to the largest class's count
+    (class balancing of a training set; the pipeline and ``SNNClassifier`` both use it).
+
+    Each class keeps all its windows, then draws the missing ones (without replacement
+    while possible) with ``numpy.random.default_rng([seed, 17])``; sorted result.
+    """
+    y = np.asarray(y, dtype=np.int64)
+    rng = np.random.default_rng([seed, 17])
+    classes, counts = np.unique(y, return_counts=True)
+    target = counts.max()
+    out = []
+    for c, n in zip(classes, counts, strict=True):
+        members = np.flatnonzero(y == c)
+        out.append(members)
+        extra = target - n
+        while extra > 0:
+            take = min(extra, n)
+            out.append(rng.choice(members, size=take, replace=False))
+            extra -= take
+    return np.sort(np.concatenate(out))
+
+
 def split_indices(num_samples: int, fraction: float, seed: int,
                   labels: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Split ``range(num_samples)`` into (train, validation) with ``fraction`` for validation.
@@ -115,7 +150,7 @@ def split_indices(num_samples: int, fraction: float, seed: int,
     return train_idx, val_idx
 
 
-def rate_encoder(num_steps: int, scale: float = 1.0) -> Encoder:
+def rate_encoder(num_steps: int, scale: float = 1.0) -> RateEncoder:
     r"""Bernoulli rate coding: ``x [B, ...]`` in ``[0, 1]`` (or uint8 ``0-255``, read as
     ``x / 255``) -> spikes ``[T, B, ...]`` float32 with :math:`P(S_t = 1) = \min(1,
     \text{scale}\cdot x)`, independent over time, batch and features.
@@ -150,7 +185,9 @@ def rate_encoder(num_steps: int, scale: float = 1.0) -> Encoder:
         u = u.reshape(shape).astype(mx.uint32)
         return (u < threshold).astype(mx.float32)
 
-    encode.num_steps = num_steps  # type: ignore[attr-defined]
-    encode.scale = float(scale)  # type: ignore[attr-defined]
-    encode.kind = "rate"  # type: ignore[attr-defined]  (eegsnn.train.fused reads it)
-    return encode
+    rate = cast(RateEncoder, encode)
+    rate.num_steps = num_steps
+    rate.scale = float(scale)
+    rate.kind = "rate"
+    return rate
+

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import mlx.core as mx
 import mlx.nn as nn
@@ -51,7 +51,7 @@ from eegsnn._blas import blas_threads
 from eegsnn.errors import ConfigError
 from eegsnn.model.fastpath import fixed_scalar
 from eegsnn.train.config import ENGINES
-from eegsnn.train.data import Encoder
+from eegsnn.train.data import Encoder, RateEncoder
 from eegsnn.train.losses import LossFn
 from eegsnn.train.step import make_eval_step, make_loss
 
@@ -116,7 +116,9 @@ def fused_eligibility(model: nn.Module, encoder: Encoder | None,
     code, param = SURROGATES[name]
     hidden, in_features = linear.weight.shape
     prefix = FusedPrefix(
-        num_steps=int(encoder.num_steps), scale=float(getattr(encoder, "scale", 1.0)),
+        num_steps=int(cast(RateEncoder, encoder).num_steps),  # kind == "rate" checked above
+        scale=float(getattr(encoder, "scale", 1.0)),
+
         in_features=int(in_features), hidden=int(hidden), beta=beta, threshold=threshold,
         mechanism=MECHANISMS[mechanism], surrogate=code,
         surrogate_param=float(spike_fn.params[param]) if param else 0.0)
@@ -124,7 +126,8 @@ def fused_eligibility(model: nn.Module, encoder: Encoder | None,
 
 
 def select_engine(requested: str, model: nn.Module, encoder: Encoder | None,
-                  distributed: bool = False) -> tuple[str, str, FusedPrefix | None]:
+                  distributed: bool = False, augment: bool = False
+                  ) -> tuple[str, str, FusedPrefix | None]:
     """Resolve ``requested`` (``auto`` | ``mlx`` | ``fused``) to ``(engine, reason,
     prefix)``: the engine name, why, and the kernels' prefix description for ``"fused"``.
 
@@ -136,8 +139,12 @@ def select_engine(requested: str, model: nn.Module, encoder: Encoder | None,
                           f"got {requested!r}")
     if requested == "mlx":
         return "mlx", "requested", None
-    prefix, reason = (None, "data-parallel training uses the MLX step") if distributed \
-        else fused_eligibility(model, encoder)
+    if distributed:
+        prefix, reason = None, "data-parallel training uses the MLX step"
+    elif augment:
+        prefix, reason = None, "training-batch augmentation runs in the MLX step"
+    else:
+        prefix, reason = fused_eligibility(model, encoder)
     if prefix is None:
         if requested == "fused":
             raise ConfigError(f"train config: engine 'fused' cannot train this setup: {reason}")

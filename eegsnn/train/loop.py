@@ -47,6 +47,7 @@ import numpy as np
 from eegsnn.errors import ConfigError
 from eegsnn.evaluate.metrics import classification_report
 from eegsnn.model.network import NEURONS, SpikingNet, build_model
+from eegsnn.train.augment import make_augment
 from eegsnn.train.checkpoint import (
     atomic_write_json,
     load_checkpoint,
@@ -250,7 +251,8 @@ def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset, config: TrainCo
 
         sync_parameters(model, ctx)  # every replica starts from rank 0's weights
     optimizer.init(model.trainable_parameters())
-    engine, engine_reason, prefix = select_engine(cfg.engine, model, encoder, distributed=dist)
+    engine, engine_reason, prefix = select_engine(cfg.engine, model, encoder, distributed=dist,
+                                                  augment=cfg.augment is not None)
 
     history: list[dict[str, Any]] = []
     start_epoch = 0
@@ -316,6 +318,7 @@ def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset, config: TrainCo
         from eegsnn.distributed.step import make_data_parallel_step
 
         dp_step = make_data_parallel_step(model, optimizer, loss_fn, ctx, encoder=encoder,
+                                          augment=make_augment(cfg.augment),
                                           regularizer=cfg.regularizer,
                                           grad_clip=cfg.grad_clip, compile=cfg.compile)
     elif engine == "fused":
@@ -324,7 +327,7 @@ def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset, config: TrainCo
     else:
         step = make_train_step(model, optimizer, loss_fn, encoder=encoder,
                                regularizer=cfg.regularizer, grad_clip=cfg.grad_clip,
-                               compile=cfg.compile)
+                               compile=cfg.compile, augment=make_augment(cfg.augment))
     eval_fn = (FusedEvalStep(model, loss_fn, prefix, compile=cfg.compile) if engine == "fused"
                else make_eval_step(model, loss_fn, encoder=encoder, compile=cfg.compile))
     state = [model.state, optimizer.state, mx.random.state]

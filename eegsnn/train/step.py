@@ -27,7 +27,8 @@ from eegsnn.errors import ConfigError
 from eegsnn.train.data import Encoder
 from eegsnn.train.losses import LossFn, rate_regularizer
 
-OPTIMIZERS = {
+OPTIMIZERS: dict[str, Callable[..., optim.Optimizer]] = {
+
     "adam": optim.Adam,
     "adamw": optim.AdamW,
     "sgd": optim.SGD,
@@ -36,7 +37,8 @@ OPTIMIZERS = {
     "adamax": optim.Adamax,
     "lion": optim.Lion,
 }
-SCHEDULES = {
+SCHEDULES: dict[str, Callable[..., Callable[[mx.array], mx.array]]] = {
+
     "cosine_decay": optim.cosine_decay,
     "exponential_decay": optim.exponential_decay,
     "step_decay": optim.step_decay,
@@ -105,7 +107,8 @@ def make_train_step(model: nn.Module, optimizer: optim.Optimizer, loss_fn: LossF
                     encoder: Encoder | None = None,
                     regularizer: dict[str, float] | None = None,
                     grad_clip: float | None = None,
-                    compile: bool = True) -> Callable[..., tuple[mx.array, mx.array]]:
+                    compile: bool = True,
+                    augment: Encoder | None = None) -> Callable[..., tuple[mx.array, mx.array]]:
     """Build ``step(x, y, key) -> (loss, correct)`` updating ``model`` and ``optimizer``.
 
     Args:
@@ -117,6 +120,8 @@ def make_train_step(model: nn.Module, optimizer: optim.Optimizer, loss_fn: LossF
         regularizer: keyword arguments of :func:`~eegsnn.train.losses.rate_regularizer`.
         grad_clip: maximum global gradient norm (``None``: no clipping).
         compile: compile the whole step with :func:`mlx.core.compile`.
+        augment: ``(x [T, B, ...], key) -> x'`` applied to the (encoded) batch before the
+            forward pass (:func:`eegsnn.train.augment.make_augment`); training only.
 
     Returns:
         The step function. ``loss`` and ``correct`` (number of right predictions in the batch)
@@ -129,6 +134,8 @@ def make_train_step(model: nn.Module, optimizer: optim.Optimizer, loss_fn: LossF
     def step(x: mx.array, y: mx.array, key: mx.array) -> tuple[mx.array, mx.array]:
         if encoder is not None:
             x = encoder(x, key)
+        if augment is not None:
+            x = augment(x, mx.random.split(key)[1])
         (loss, correct), grads = loss_and_grad(model, x, y)
         if grad_clip is not None:
             grads, _ = optim.clip_grad_norm(grads, grad_clip)

@@ -1,0 +1,136 @@
+"""The ``direct`` input path and spatial filters (CSP fitted on training windows)."""
+
+from __future__ import annotations
+
+import json
+
+import mlx.core as mx
+import numpy as np
+import pytest
+
+import eegsnn  # noqa: F401  (BLAS before mlx.core)
+from eegsnn.encode import EEGEncoder
+from eegsnn.encode.spatial import (
+    apply_spatial_filter,
+    fit_spatial_filter,
+    validate_spatial_filter,
+)
+from eegsnn.errors import ConfigError, DataError
+
+SFREQ = 160.0
+
+
+def _two_class_windows(seed: int = 0, n: int = 40, c: int = 6, samples: int = 320):
+    """Class 1 has 3x the variance of class 0 along one hidden spatial direction."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, c, samples))
+    y = np.repeat([0, 1], n // 2)
+    direction = np.zeros(c)
+    direction[[1, 3]] = [1.0, -1.0]
+    source = rng.standard_normal((n, samples)) * np.where(y == 1, 3.0, 0.3)[:, None]
+    X = X + direction[None, :, None] * source[:, None, :]
+    return X.astype(np.float32), y
+
+
+def test_direct_is_the_standardised_signal_times_gain_binned():
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((3, 4, 320)).astype(np.float32) * 5 + 2
+    enc = EEGEncoder("direct", spikes_per_s=80, sfreq_hz=SFREQ, gain=2.0).fit(X)
+    out = np.asarray(enc.transform(X))
+    assert out.shape == (160, 3, 4) and out.dtype == np.float32
+    mean = X.astype(np.float64).mean(axis=(0, 2))
+    std = X.astype(np.float64).std(axis=(0, 2))
+    z = 2.0 * (X - mean[None, :, None]) / std[None, :, None]
+    expected = np.transpose(z.reshape(3, 4, 160, 2).mean(-1), (2, 0, 1))  # 2 samples per step
+    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4)
+    assert [r["kind"] for r in enc.layout] == ["analog"] * 4
+    with pytest.raises(ConfigError, match="no spike decoder"):
+        enc.decode(out)
+
+
+def test_csp_finds_the_discriminative_direction():
+    X, y = _two_class_windows()
+    filters = fit_spatial_filter(X, y, {"type": "csp", "n_components": 2})
+    assert filters.shape == (2, 6)
+    # one of the first two filters projects mostly onto the channels 1 and 3 (opposite sign)
+    share = np.abs(filters) / np.abs(filters).sum(axis=1, keepdims=True)
+    best = filters[np.argmax(share[:, 1] + share[:, 3])]
+    weight = np.abs(best) / np.abs(best).sum()
+    assert weight[1] + weight[3] > 0.8 and np.sign(best[1]) != np.sign(best[3])
+    projected = apply_spatial_filter(filters, X)
+    assert projected.shape == (40, 2, 320)
+    log_var = np.log(projected.var(axis=2))
+    separation = [abs(log_var[y == 1, k].mean() - log_var[y == 0, k].mean()) for k in range(2)]
+    assert max(separation) > 2.0  # log of the ~(3 / 0.3)^2 variance ratio along w
+
+
+def test_encoder_with_csp_round_trips_and_uses_only_training_labels():
+    X, y = _two_class_windows()
+    enc = EEGEncoder("direct", spikes_per_s=80, sfreq_hz=SFREQ,
+                     spatial_filter={"type": "csp", "n_components": 3}).fit(X[:30], y[:30])
+    out = enc.transform(X)
+    assert out.shape == (160, 40, 3)
+    assert enc.source_names == ["csp1", "csp2", "csp3"]
+    assert [r["channel"] for r in enc.layout] == ["csp1", "csp2", "csp3"]
+    config = json.loads(json.dumps(enc.to_config()))
+    again = EEGEncoder.from_config(config)
+    np.testing.assert_array_equal(np.asarray(again.transform(X)), np.asarray(out))
+    # a filter bank gets one CSP per band (filter-bank CSP); a spike code works on top
+    fb = EEGEncoder("delta", threshold=1.0, sfreq_hz=SFREQ, bands=[["mu", 8, 13],
+                                                                    ["beta", 13, 30]],
+                    spatial_filter={"type": "csp", "n_components": 2}).fit(X, y)
+    assert fb.filters_.shape == (2, 2, 6)
+    assert fb.transform(X).shape == (320, 40, 2 * 2 * 2)  # components x bands x ON/OFF
+
+
+def test_spatial_filter_errors():
+    X, y = _two_class_windows()
+    with pytest.raises(ConfigError, match="training labels"):
+        EEGEncoder("direct", spatial_filter={"type": "csp"}).fit(X)
+    assert fit_spatial_filter(X, y, {"type": "csp", "n_components": 7}).shape == (6, 6)
+    with pytest.raises(DataError, match="two classes"):
+        fit_spatial_filter(X, np.zeros(len(y)), {"type": "csp", "n_components": 2})
+    with pytest.raises(ConfigError, match="type must be one of"):
+        validate_spatial_filter({"type": "ica"})
+    with pytest.raises(ConfigError, match="unknown key"):
+        validate_spatial_filter({"type": "csp", "components": 2})
+    with pytest.raises(ConfigError, match="gain must be > 0"):
+        EEGEncoder("direct", gain=0.0)
+    enc = EEGEncoder("direct", spatial_filter={"type": "csp", "n_components": 2}).fit(X, y)
+    config = enc.to_config()
+    del config["state"]["filters"]
+    with pytest.raises(ConfigError, match="no fitted filters"):
+        EEGEncoder.from_config(config)
+
+
+def test_direct_input_drives_a_spiking_layer():
+    """Spikes start in the network: a Leaky layer fed the direct current fires, and fires
+    more for the high-variance class (the band-power code CSP + LDA relies on)."""
+    from eegsnn.model import build_model
+
+    X, y = _two_class_windows()
+    enc = EEGEncoder("direct", num_steps=320, spatial_filter={"type": "csp",
+                                                              "n_components": 2}).fit(X, y)
+    current = enc.transform(X)
+    mx.random.seed(0)
+    model = build_model({"input_shape": [2], "layers": [
+        {"type": "leaky", "beta": 0.9, "threshold": 1.0},
+        {"type": "leaky", "beta": 0.9, "reset_mechanism": "none"}], "readout": "mean"})
+    counts = np.asarray(model(current)["layer_spikes"][0].sum(axis=(0, 2)))
+    assert counts.sum() > 0
+    assert abs(counts[y == 1].mean() - counts[y == 0].mean()) > 5 * counts.std() / np.sqrt(20)
+
+
+def test_on_off_polarity_gives_plus_and_minus_lines():
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((2, 3, 160)).astype(np.float32)
+    signed = EEGEncoder("direct", num_steps=80).fit(X)
+    both = EEGEncoder("direct", num_steps=80, polarity="on_off").fit(X)
+    a, b = np.asarray(signed.transform(X)), np.asarray(both.transform(X))
+    assert b.shape == (80, 2, 6)
+    np.testing.assert_array_equal(b[..., 0::2], a)
+    np.testing.assert_array_equal(b[..., 1::2], -a)
+    assert [r["kind"] for r in both.layout[:2]] == ["pos", "neg"]
+    assert both.layout[2]["channel"] == both.ch_names_[1]
+    with pytest.raises(ConfigError, match="polarity"):
+        EEGEncoder("direct", polarity="both")
