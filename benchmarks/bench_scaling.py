@@ -4,14 +4,14 @@
     python benchmarks/bench_scaling.py --only encode   # or train / memory
     python benchmarks/bench_scaling.py --hours 4       # length of the long recording
 
-* encode: :func:`eegsnn.preprocess.parallel.prepare_recordings` on the 8 EEGMMIDB S001
+* encode: :func:`eegsnn.encode.parallel.prepare_recordings` on the 8 EEGMMIDB S001
   runs (read, band-pass, 4 s windows, delta encoding with a fitted EEGEncoder) with 1 and
   2 worker processes, fresh output folders; prints the speed-up.
 * train: :mod:`eegsnn.distributed.selfcheck` ``--bench-steps`` alone and as 2 ring-backend
   processes on 127.0.0.1 (same global batch); prints samples/s and the speed-up.
 * memory: a multi-hour EDF (S001R03 tiled, 64 ch x 160 Hz) windowed eagerly
   (``load_windows``) and lazily (``lazy_windows``), each in a fresh subprocess; peak RSS
-  (``VmHWM``, see :func:`eegsnn.preprocess.parallel.peak_rss_mb`).
+  (``VmHWM``, see :func:`eegsnn.encode.parallel.peak_rss_mb`).
 
 Numbers depend on the machine and on what else runs on it: record the machine with them.
 """
@@ -49,8 +49,8 @@ def machine() -> dict:
 
 def bench_encode(tmp: Path) -> dict:
     from eegsnn.encode import EEGEncoder
+    from eegsnn.encode.parallel import prepare_recordings
     from eegsnn.preprocess import load_windows
-    from eegsnn.preprocess.parallel import prepare_recordings
 
     files = sorted((DATA / "eegmmidb" / "S001").glob("S001R*.edf"))
     fit_ws = load_windows([files[0]], CONFIG, use_cache=False)
@@ -100,7 +100,7 @@ def bench_train(steps: int, batch: int, num_steps: int) -> dict:
 MEASURE = r"""
 import json, sys, time
 import eegsnn, mne  # noqa: F401
-from eegsnn.preprocess.parallel import peak_rss_mb  # VmHWM: ru_maxrss inherits the parent's
+from eegsnn.encode.parallel import peak_rss_mb  # VmHWM: ru_maxrss inherits the parent's
 from eegsnn.preprocess import load_windows
 from eegsnn.preprocess.lazy import lazy_windows
 mode, path, out, cfg = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])

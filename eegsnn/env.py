@@ -94,11 +94,11 @@ def environment_record() -> dict:
 
 def kernels_record() -> dict:
     """Whether eegsnn's C kernels (fused CPU training step) are available, and their threads."""
-    from eegsnn.kernels import _native
+    from eegsnn import kernels  # on use only: importing it sets GOMP_SPINCOUNT (kernels doc)
 
-    if _native.library() is None:
-        return {"available": False, "reason": _native.unavailable_reason()}
-    return {"available": True, "threads": _native.get_num_threads(),
+    if not kernels.kernels_available():
+        return {"available": False, "reason": kernels.unavailable_reason()}
+    return {"available": True, "threads": kernels.get_num_threads(),
             "gomp_spincount": os.environ.get("GOMP_SPINCOUNT")}
 
 
@@ -132,14 +132,14 @@ def slow_path_note() -> str:
     training step (:mod:`eegsnn.kernels`). Printed by ``eegsnn train`` and ``eegsnn mnist``
     and shown in the report's environment section (see :func:`slow_path_note_from_record`).
     """
-    from eegsnn.kernels import kernels_available
+    from eegsnn import kernels  # on use only: importing it sets GOMP_SPINCOUNT (kernels doc)
 
     if not mlx_device().startswith("cpu"):
         return ""
     blas = _blas.STATUS
     reference = sys.platform.startswith("linux") and not blas.loaded
     return _note(reference_blas=reference, blas_mode=blas.mode, blas_reason=blas.reason,
-                 no_kernels=not kernels_available(),
+                 no_kernels=not kernels.kernels_available(),
                  compiler=shutil.which("cc") or shutil.which("gcc") or shutil.which("clang"),
                  pip_problem=_blas.pip_openblas_problem() if reference else None)
 
@@ -194,3 +194,17 @@ def print_slow_path_note() -> None:
     note = slow_path_note()
     if note:
         print(note, file=sys.stderr, flush=True)
+
+
+def worker_init(threads: int | None) -> None:
+    """Initializer of a spawned worker process (``ProcessPoolExecutor(initializer=...)``):
+    cap its BLAS/OpenMP threads at ``threads`` (``None``: leave them as they are), so that
+    ``N`` workers use ``N`` cores.
+
+    It lives in this light module because a spawned worker imports the initializer's module
+    before running it: the worker's task code (and MLX, the C kernels' OpenMP) is imported
+    afterwards, with the limits in place.
+    """
+    if threads is not None:
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(threads)

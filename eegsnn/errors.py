@@ -43,3 +43,12 @@ class Interrupted(BaseException):
 
     exit_code = 130
     hint: str = ""
+
+
+class MissingExtraError(ConfigError, ImportError):
+    """An optional dependency is not installed; the message names the extra to install
+    (raised by :func:`eegsnn.extras.require`).
+
+    Both an :class:`ImportError` (what Python code expects) and a :class:`ConfigError` (the
+    configuration asks for something not installed; the CLI prints it as one line).
+    """

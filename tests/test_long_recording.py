@@ -91,7 +91,7 @@ def test_lazy_refuses_inexact_steps_and_bad_files(long_edf, tmp_path):
 MEASURE = r"""
 import json, sys
 import eegsnn, mne  # noqa: F401
-from eegsnn.preprocess.parallel import peak_rss_mb  # VmHWM: ru_maxrss inherits the parent's
+from eegsnn.encode.parallel import peak_rss_mb  # VmHWM: ru_maxrss inherits the parent's
 from eegsnn.preprocess import load_windows
 from eegsnn.preprocess.lazy import lazy_windows
 mode, path, out = sys.argv[1:4]

@@ -14,8 +14,11 @@ import eegsnn  # noqa: F401  (BLAS before mlx.core; conftest imports it first to
 
 nir = pytest.importorskip("nir")
 
-from eegsnn.errors import ConfigError, DataError  # noqa: E402
-from eegsnn.interop._extras import MissingExtraError  # noqa: E402
+from eegsnn.errors import (  # noqa: E402
+    ConfigError,
+    DataError,
+    MissingExtraError,
+)
 from eegsnn.interop.nir import (  # noqa: E402
     beta_to_tau,
     export_nir,

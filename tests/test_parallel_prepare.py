@@ -9,15 +9,15 @@ import pytest
 
 import eegsnn  # noqa: F401
 from eegsnn.encode import EEGEncoder, load_spikes
-from eegsnn.encode.shards import ShardedSpikes, index_shards
-from eegsnn.errors import ConfigError, DataError
-from eegsnn.preprocess import load_windows
-from eegsnn.preprocess.parallel import (
+from eegsnn.encode.parallel import (
     PrepareReport,
     load_prepared,
     prepare_one,
     prepare_recordings,
 )
+from eegsnn.encode.shards import ShardedSpikes, index_shards
+from eegsnn.errors import ConfigError, DataError
+from eegsnn.preprocess import load_windows
 
 pytestmark = pytest.mark.filterwarnings("ignore:clipped")
 
@@ -134,7 +134,7 @@ def _crash_on_r04(task):
 
 
 def test_dead_worker_fails_only_its_recording():
-    from eegsnn.preprocess.parallel import _run_pool
+    from eegsnn.encode.parallel import _run_pool
 
     tasks = [{"rel": f"S001R0{i}.edf"} for i in range(3, 8)]
     results: dict = {}

@@ -14,8 +14,7 @@ import eegsnn  # noqa: F401  (BLAS before mlx.core)
 
 pytest.importorskip("matplotlib")
 
-from eegsnn.errors import ConfigError, DataError
-from eegsnn.interop._extras import MissingExtraError
+from eegsnn.errors import ConfigError, DataError, MissingExtraError
 from eegsnn.visualization import (
     confusion_matrix_plot,
     eeg_and_spikes,

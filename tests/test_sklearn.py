@@ -20,7 +20,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from eegsnn.interop._extras import MissingExtraError
+from eegsnn.errors import MissingExtraError
 from eegsnn.interop.sklearn import SNNClassifier
 from eegsnn.train import oversample
 

@@ -7,6 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from eegsnn.errors import ConfigError, DataError
+
 
 def plot(
     run_dir: Annotated[Path, typer.Argument(help="A run folder (eegsnn train --out, or "
@@ -27,7 +29,6 @@ def plot(
 
     Example: eegsnn plot runs/eegmmidb_s001 --format pdf
     """
-    from eegsnn.errors import ConfigError
     from eegsnn.visualization.run import PLOT_KINDS, plot_run
 
     if fmt not in ("png", "pdf", "svg"):
@@ -40,7 +41,6 @@ def plot(
 
 def _note_unfinished(run_dir: Path) -> None:
     """Plots of an interrupted run are drawn (training curves so far) with a note."""
-    from eegsnn.errors import DataError
     from eegsnn.pipeline.runstate import require_finished
 
     try:

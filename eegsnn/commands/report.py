@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from eegsnn.errors import ConfigError
+
 
 def report(
     run_dir: Annotated[Path, typer.Argument(help="A run folder (eegsnn train --out).")],
@@ -26,7 +28,6 @@ def report(
     A run that did not finish (interrupted) is refused with exit code 3 and the command
     that resumes it.
     """
-    from eegsnn.errors import ConfigError
     from eegsnn.pipeline.runstate import require_finished
     from eegsnn.report import write_report
 

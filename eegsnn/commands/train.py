@@ -97,7 +97,7 @@ def join_group(distributed: bool, backend: str = "any") -> Any:
     Raises:
         ConfigError: ``--distributed`` without a group, or an unknown ``--backend``.
     """
-    from eegsnn.distributed.group import BACKENDS, init_distributed
+    from eegsnn.distributed import BACKENDS, init_distributed
 
     if backend not in BACKENDS:
         raise ConfigError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")

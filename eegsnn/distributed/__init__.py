@@ -16,13 +16,20 @@ rank 0 write::
     eegsnn mnist --data-dir ... --distributed            # the CLI, under mlx.launch
 
 See ``docs/scaling.md`` for clusters, streaming shards and the 1 TB plan.
+
+This package is the one import for scaling out. It sits above the training engine: the
+process group and sharding it re-exports live in :mod:`eegsnn.comm` (a bottom layer, so that
+:mod:`eegsnn.train` and :mod:`eegsnn.encode.shards` can use them), the data-parallel step in
+:mod:`eegsnn.train.parallel`; here are the streamed-source loop (:mod:`.loop`), rank-0 I/O
+(:mod:`.io`), the local launcher (:mod:`.launch`) and the self-check (:mod:`.selfcheck`).
 """
 
-from eegsnn.distributed.group import (
+from eegsnn.comm.group import (
     BACKENDS,
     DistContext,
     all_sum,
     all_sum_host,
+    average_gradients,
     barrier,
     broadcast_from_main,
     broadcast_json,
@@ -30,24 +37,19 @@ from eegsnn.distributed.group import (
     init_distributed,
     launched_rank,
     single_process,
-)
-from eegsnn.distributed.io import main_only, rank_log_path, save_checkpoint_main
-from eegsnn.distributed.launch import free_port_block, launch_local
-from eegsnn.distributed.loop import (
-    DPResult,
-    array_batches,
-    fit_data_parallel,
-    global_mean,
     sync_parameters,
 )
-from eegsnn.distributed.sharding import (
+from eegsnn.comm.sharding import (
     global_batches,
     local_batches,
     shard_items,
     shard_range,
     shard_weight,
 )
-from eegsnn.distributed.step import average_gradients, make_data_parallel_step
+from eegsnn.distributed.io import main_only, rank_log_path, save_checkpoint_main
+from eegsnn.distributed.launch import free_port_block, launch_local
+from eegsnn.distributed.loop import DPResult, array_batches, fit_data_parallel, global_mean
+from eegsnn.train.parallel import make_data_parallel_step
 
 __all__ = [
     "BACKENDS",

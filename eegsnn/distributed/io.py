@@ -14,7 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from eegsnn.distributed.group import DistContext, barrier
+from eegsnn.comm.group import DistContext, barrier
+from eegsnn.train.checkpoint import save_checkpoint
 
 __all__ = ["main_only", "rank_log_path", "save_checkpoint_main"]
 
@@ -48,8 +49,6 @@ def save_checkpoint_main(ctx: DistContext, directory: str | os.PathLike, model: 
 
     Every rank gets the checkpoint path back; it is complete when this returns.
     """
-    from eegsnn.train.checkpoint import save_checkpoint
-
     if ctx.is_main:
         save_checkpoint(directory, model, optimizer,
                         {**(state or {}), "world_size": ctx.size})

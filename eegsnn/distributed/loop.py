@@ -14,8 +14,8 @@ take (a ``batches(epoch)`` callable streaming shards from disk); given an
 
 What every rank does per epoch: the engine's sample order
 (:func:`eegsnn.train.data.epoch_order`, same on all ranks) is cut into global batches of
-``batch_size``; each rank takes its slice (:func:`~eegsnn.distributed.sharding.local_batches`)
-and runs :func:`~eegsnn.distributed.step.make_data_parallel_step`. Step keys come from
+``batch_size``; each rank takes its slice (:func:`~eegsnn.comm.sharding.local_batches`)
+and runs :func:`~eegsnn.train.parallel.make_data_parallel_step`. Step keys come from
 :func:`eegsnn.train.data.step_seed`, as in :func:`eegsnn.train.loop.fit`. Only rank 0
 writes (``config.json``, ``history.json``, the checkpoint); the others wait at a barrier,
 so a checkpoint is complete before anyone continues.
@@ -28,6 +28,7 @@ which streams packed spike shards from disk.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -38,22 +39,26 @@ import mlx.core as mx
 import mlx.nn as nn
 import numpy as np
 
-from eegsnn.distributed.group import (
+from eegsnn.comm.group import (
     DistContext,
     all_sum_host,
     barrier,
-    broadcast_from_main,
     single_process,
+    sync_parameters,
 )
-from eegsnn.distributed.sharding import local_batches
-from eegsnn.distributed.step import make_data_parallel_step
+from eegsnn.comm.sharding import local_batches
 from eegsnn.errors import ConfigError
+from eegsnn.io.files import atomic_write_text
+from eegsnn.model import build_model
+from eegsnn.train.checkpoint import save_checkpoint
 from eegsnn.train.config import TrainConfig
 from eegsnn.train.data import ArrayDataset, Encoder, epoch_order, step_seed
+from eegsnn.train.loop import fit
 from eegsnn.train.losses import get_loss
+from eegsnn.train.parallel import make_data_parallel_step
 from eegsnn.train.step import build_optimizer
 
-__all__ = ["BatchFn", "DPResult", "array_batches", "fit_data_parallel", "sync_parameters"]
+__all__ = ["BatchFn", "DPResult", "array_batches", "fit_data_parallel", "global_mean"]
 
 BatchFn = Callable[[int], Iterator[tuple[mx.array, mx.array, int]]]
 
@@ -90,13 +95,6 @@ def array_batches(data: ArrayDataset, batch_size: int, seed: int, ctx: DistConte
     return batches
 
 
-def sync_parameters(model: Any, ctx: DistContext) -> None:
-    """Give every replica rank 0's parameters (exact copy), evaluated."""
-    if ctx.distributed:
-        model.update(broadcast_from_main(model.parameters(), ctx))
-        mx.eval(model.parameters())
-
-
 def fit_data_parallel(
     model: Any,
     train: ArrayDataset | BatchFn,
@@ -125,10 +123,6 @@ def fit_data_parallel(
     Raises:
         ConfigError: unsupported config options or a batch too small for the group.
     """
-    from eegsnn.io.files import atomic_write_text
-    from eegsnn.model import build_model
-    from eegsnn.train.checkpoint import save_checkpoint
-
     ctx = ctx or single_process()
     cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
     if isinstance(train, ArrayDataset):
@@ -155,8 +149,6 @@ def fit_data_parallel(
     state = [model.state, optimizer.state, mx.random.state]
     run_path = Path(run_dir) if run_dir is not None else None
     if run_path is not None and ctx.is_main:
-        import json
-
         run_path.mkdir(parents=True, exist_ok=True)
         atomic_write_text(run_path / "config.json", json.dumps(
             {"model": getattr(model, "config", None), "train": cfg.to_dict(),
@@ -193,8 +185,6 @@ def fit_data_parallel(
         due = cfg.checkpoint_every and (epoch + 1) % cfg.checkpoint_every == 0
         if run_path is not None and (last or due):
             if ctx.is_main:
-                import json
-
                 result.checkpoint = save_checkpoint(
                     run_path / "checkpoint", model, optimizer,
                     {"epoch": epoch + 1, "seed": cfg.seed, "train_config": cfg.to_dict(),
@@ -211,8 +201,6 @@ def _fit_arrays(model: Any, train: ArrayDataset, cfg: TrainConfig, ctx: DistCont
                 encoder: Encoder | None, run_dir: str | Path | None,
                 on_epoch: Callable[[dict[str, Any]], None] | None) -> DPResult:
     """:func:`eegsnn.train.loop.fit` (data-parallel over ``ctx``) with a :class:`DPResult`."""
-    from eegsnn.train.loop import fit
-
     if cfg.val_fraction or cfg.early_stopping:
         raise ConfigError("fit_data_parallel: val_fraction/early_stopping are not supported; "
                           "use eegsnn.train.fit (data-parallel under mlx.launch)")

@@ -29,8 +29,14 @@ import mlx.core as mx
 from mlx.utils import tree_flatten
 
 # isort: on
-from eegsnn.distributed.group import init_distributed
+from eegsnn.comm.group import init_distributed
+from eegsnn.comm.sharding import shard_range
+from eegsnn.model import build_model
 from eegsnn.train.data import ArrayDataset, epoch_order, step_seed
+from eegsnn.train.loop import fit
+from eegsnn.train.losses import get_loss
+from eegsnn.train.parallel import make_data_parallel_step
+from eegsnn.train.step import build_optimizer, make_train_step
 
 MODEL = {
     "input_shape": [32],
@@ -60,10 +66,6 @@ def _params(model) -> dict[str, mx.array]:
 
 def reference(out: Path, cfg: dict, data: ArrayDataset) -> None:
     """The engine's single-process loop (what :func:`eegsnn.train.loop.fit` does)."""
-    from eegsnn.model import build_model
-    from eegsnn.train.losses import get_loss
-    from eegsnn.train.step import build_optimizer, make_train_step
-
     mx.random.seed(cfg["seed"])
     model = build_model(MODEL)
     model.train()
@@ -87,9 +89,6 @@ def reference(out: Path, cfg: dict, data: ArrayDataset) -> None:
 
 
 def distributed(out: Path, cfg: dict, data: ArrayDataset) -> None:
-    from eegsnn.model import build_model
-    from eegsnn.train.loop import fit
-
     ctx = init_distributed(strict=True)
     # Deliberately different initial weights on every rank but 0: fit must start all
     # replicas from rank 0's weights (the reference's, same seed). A built model (not a
@@ -105,12 +104,6 @@ def distributed(out: Path, cfg: dict, data: ArrayDataset) -> None:
 
 
 def bench(steps: int, global_batch: int, cfg: dict) -> None:
-    from eegsnn.distributed.sharding import shard_range
-    from eegsnn.distributed.step import make_data_parallel_step
-    from eegsnn.model import build_model
-    from eegsnn.train.losses import get_loss
-    from eegsnn.train.step import build_optimizer
-
     ctx = init_distributed()
     a, b = shard_range(global_batch, ctx.rank, ctx.size)
     data = synthetic(global_batch, steps=cfg["num_steps"], lines=MODEL["input_shape"][0])

@@ -26,6 +26,7 @@ from typing import Any
 import mlx.core as mx
 import numpy as np
 
+from eegsnn import __version__
 from eegsnn.encode.eeg import EEGEncoder, _is_mne
 from eegsnn.encode.functional import make_key
 from eegsnn.encode.storage import SpikeDataset, SpikeWriter, file_sha256, load_spikes
@@ -44,7 +45,8 @@ def packing_for(encoder: EEGEncoder, num_samples: int) -> str:
     return "counts"
 
 
-def _num_windows(X: object) -> tuple[int, int]:
+# Windows: numpy/mlx ``[N, C, S]`` or MNE ``Epochs`` (``Any``: MNE has no type stubs).
+def _num_windows(X: Any) -> tuple[int, int]:
     if _is_mne(X):
         if not hasattr(X, "events"):
             raise DataError("encode_to_file: pass MNE Epochs (windows), not a continuous Raw")
@@ -55,7 +57,7 @@ def _num_windows(X: object) -> tuple[int, int]:
     return int(shape[0]), int(shape[2])
 
 
-def _batch(X: object, start: int, stop: int) -> object:
+def _batch(X: Any, start: int, stop: int) -> object:
     if _is_mne(X):
         return X[start:stop]  # Epochs slice: loads only these windows
     return X[start:stop]
@@ -132,6 +134,7 @@ def encode_to_file(
             lo, hi = i * batch_size, min(n, (i + 1) * batch_size)
             spikes = encoder.transform(_batch(X, lo, hi), key=keys[i])
             writer.append(spikes, None if label_arr is None else label_arr[lo:hi])
+        assert encoder.ch_names_ is not None  # fitted (checked above)
         record = {
             "channels": list(encoder.ch_names_),
             "sfreq_hz": encoder.sfreq_hz,
@@ -143,7 +146,6 @@ def encode_to_file(
             "sources": source_records,
             "user": meta if meta is not None else {},
         }
-        from eegsnn import __version__
 
         record["eegsnn_version"] = __version__
         writer.close(record)

@@ -70,13 +70,13 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 import mlx.core as mx
 import numpy as np
 
 from eegsnn.encode import functional as F
-from eegsnn.encode.filterbank import filter_bank, filter_min_samples, resolve_bands
+from eegsnn.encode.filterbank import DEFAULT_BANDS, filter_bank, filter_min_samples, resolve_bands
 from eegsnn.encode.metrics import group_by, sparsity, spike_counts
 from eegsnn.encode.spatial import (
     apply_spatial_filter,
@@ -95,7 +95,8 @@ _CONFIG_VERSION = 1
 _FIT_CHUNK = 64  # windows per chunk when fitting statistics
 
 
-def _is_mne(x: object) -> bool:
+def _is_mne(x: object) -> TypeGuard[Any]:
+    """Whether ``x`` looks like an MNE ``Raw``/``Epochs`` (an ``Any``: MNE has no stubs)."""
     return hasattr(x, "info") and hasattr(x, "get_data") and hasattr(x, "ch_names")
 
 
@@ -133,7 +134,7 @@ class EEGEncoder:
 
     def __init__(
         self,
-        method: Literal["rate", "delta", "threshold"] = "rate",
+        method: Literal["rate", "delta", "threshold", "direct"] = "rate",
         *,
         num_steps: int | None = None,
         spikes_per_s: float | None = None,
@@ -250,6 +251,8 @@ class EEGEncoder:
         """Parameters plus fitted statistics; ``from_config`` rebuilds the encoder exactly."""
         state = None
         if self.is_fitted:
+            assert self.ch_names_ is not None and self.mean_ is not None \
+                and self.std_ is not None and self.flat_ is not None  # set together by fit
             state = {
                 "ch_names": list(self.ch_names_),
                 "mean": self.mean_.astype(np.float64).tolist(),
@@ -313,8 +316,10 @@ class EEGEncoder:
         """Names of the encoded channels: the input channels, or the spatial filter's
         components (``csp1``...)."""
         self._require_fitted("source_names")
+        assert self.ch_names_ is not None  # (fitted)
         if self.filters_ is None:
             return list(self.ch_names_)
+        assert self.spatial_filter is not None  # filters_ come from a spatial_filter spec
         return component_names(self.spatial_filter, self.filters_.shape[1])
 
     @property
@@ -323,8 +328,6 @@ class EEGEncoder:
         if self.bands is None:
             return ["broadband"]
         if self.bands == "default":
-            from eegsnn.encode.filterbank import DEFAULT_BANDS
-
             return [b[0] for b in DEFAULT_BANDS]
         return [str(b[0]) for b in self.bands]
 
@@ -411,6 +414,7 @@ class EEGEncoder:
     def _read_input(self, X: object, what: str) -> tuple[Any, list[str] | None]:
         """``X`` -> (array ``[B, C, N]`` as mx.array or float32 numpy, channel names or None)."""
         names = None
+        arr: np.ndarray | mx.array
         if _is_mne(X):
             sfreq = float(X.info["sfreq"])
             if self.sfreq_hz is None:
@@ -477,6 +481,7 @@ class EEGEncoder:
         """``[B, C, N]`` -> ``[B, C, K, N]`` band signals (numpy) or ``[B, C, 1, N]``."""
         if self.bands is None:
             return arr[:, :, None, :]
+        assert self.sfreq_hz is not None  # _read_input refuses bands without a rate
         return filter_bank(np.asarray(arr), self.sfreq_hz, self.bands, order=self.filter_order)
 
     def _sources(self, arr: Any) -> Any:
@@ -528,7 +533,8 @@ class EEGEncoder:
         std = np.sqrt(m2 / count)
         flat = ~(std > 1e-7 * np.maximum(np.abs(mean), peak)) | (std == 0)
         names = names or [f"ch{i}" for i in range(arr.shape[1])]
-        src_names = names if self.filters_ is None else component_names(self.spatial_filter, c)
+        src_names = names if self.spatial_filter is None else component_names(
+            self.spatial_filter, c)  # (filters_ is set exactly when spatial_filter is)
         if np.any(flat) and self.on_flat == "error":
             which = sorted({src_names[i] for i in np.flatnonzero(flat.any(axis=1))})
             raise DataError(
@@ -542,6 +548,7 @@ class EEGEncoder:
         return self
 
     def _check_channels(self, arr: Any, names: list[str] | None, what: str) -> None:
+        assert self.ch_names_ is not None  # (fitted: checked by the caller)
         c = arr.shape[1]
         if c != len(self.ch_names_):
             raise DataError(
@@ -570,6 +577,7 @@ class EEGEncoder:
     def _standardised(self, X: object, what: str) -> tuple[mx.array, int]:
         """``X`` -> time-major z-scored sources ``[N, B, S]`` and ``N``."""
         x, n = self._time_major_sources(X, what)
+        assert self.mean_ is not None and self.std_ is not None  # (fitted: checked above)
         s = x.shape[2]
         mean = mx.array(self.mean_.reshape(s))
         inv_std = mx.array((1.0 / self.std_).reshape(s).astype(np.float32))
@@ -577,6 +585,7 @@ class EEGEncoder:
 
     def _thresholds_z(self) -> np.ndarray:
         """Delta step per source in z units ``[S]``."""
+        assert self.std_ is not None  # (fitted)
         thr = np.full(self.std_.shape, self.threshold, dtype=np.float64)
         if self.threshold_mode == "absolute":
             thr = thr / self.std_
@@ -585,6 +594,7 @@ class EEGEncoder:
     def _levels_z(self) -> np.ndarray:
         """Crossing levels per source in z units ``[S, K]``."""
         lv = self._level_values()
+        assert self.mean_ is not None and self.std_ is not None  # (fitted)
         s = self.std_.size
         if self.threshold_mode == "absolute" and not isinstance(self.levels, int):
             mean = self.mean_.reshape(s, 1).astype(np.float64)
@@ -600,6 +610,7 @@ class EEGEncoder:
         per batch (e.g. from ``mx.random.split``) for independent noise.
         """
         x, n = self._time_major_sources(X, "transform")
+        assert self.mean_ is not None and self.std_ is not None and self.flat_ is not None
         t = self.num_steps_for(n)
         bsz, s = x.shape[1], x.shape[2]
         mean = mx.array(self.mean_.reshape(s))
@@ -670,6 +681,7 @@ class EEGEncoder:
                 f"EEGEncoder.decode: expected spikes [T, B, {self.n_lines}], got {sp.shape}"
             )
         t, b, _ = sp.shape
+        assert self.mean_ is not None and self.std_ is not None and self.flat_ is not None
         c, k = self.std_.shape
         s = c * k
         if self.method == "delta":
@@ -705,6 +717,7 @@ class EEGEncoder:
         else:
             idx = (np.arange(1, t + 1, dtype=np.int64) * n - 1) // t
         zn = zn[idx]
+        assert self.mean_ is not None and self.std_ is not None  # (fitted: checked above)
         s = zn.shape[2]
         x = zn * self.std_.reshape(s) + self.mean_.reshape(s)
         c, k = self.std_.shape
@@ -756,6 +769,7 @@ class EEGEncoder:
         if self.method not in ("rate", "direct"):
             ref = self.reference(X)
             est = self.decode(sp)
+            assert self.mean_ is not None  # (fitted: decode checked)
             center = self.mean_[None, :, :, None]
             per_ch = F.snr_db(ref, est, axis=(0, 2, 3), center=center)
             out["snr_db"] = float(F.snr_db(ref, est, center=center))

@@ -8,6 +8,7 @@ with the input and with each other.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from scipy import signal
@@ -35,7 +36,7 @@ Band = tuple[str, float, float]
 
 
 def resolve_bands(
-    bands: str | Sequence[Sequence[object]] | None, sfreq_hz: float
+    bands: str | Sequence[tuple[Any, ...] | list[Any]] | None, sfreq_hz: float
 ) -> tuple[Band, ...]:
     """Validate ``bands`` and fill open upper edges for ``sfreq_hz``.
 
@@ -102,7 +103,7 @@ def filter_min_samples(bands: Sequence[Band], sfreq_hz: float, order: int = 4) -
 def filter_bank(
     x: np.ndarray,
     sfreq_hz: float,
-    bands: str | Sequence[Sequence[object]] = "default",
+    bands: str | Sequence[tuple[Any, ...] | list[Any]] = "default",
     *,
     order: int = 4,
 ) -> np.ndarray:

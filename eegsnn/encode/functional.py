@@ -98,7 +98,7 @@ def check_finite(x: mx.array | np.ndarray, name: str) -> None:
     else:
         if bool(mx.isfinite(mx.sum(x)).item()):
             return
-        bad = int(mx.sum(~mx.isfinite(x)).item())
+        bad = int(mx.sum(~mx.isfinite(x)))
     if bad:
         raise DataError(f"{name}: {bad} NaN or infinite value(s); clean or interpolate them first")
 
@@ -203,7 +203,7 @@ def latency_times(
         raise ConfigError(
             f"latency: first_spike_time must be in [0, num_steps-1={t - 1}], got {first_spike_time}"
         )
-    lo, hi = float(mx.min(x).item()), float(mx.max(x).item())
+    lo, hi = float(mx.min(x)), float(mx.max(x))
     if lo < 0.0 or hi > 1.0:
         raise DataError(f"latency: data must lie in [0, 1], got range [{lo:.4g}, {hi:.4g}]")
     below = x <= threshold
@@ -265,7 +265,7 @@ def latency(
     if overflow not in ("error", "drop"):
         raise ConfigError(f"latency: overflow must be 'error' or 'drop', got {overflow!r}")
     if overflow == "error" and bool(mx.any(late).item()):
-        latest = int(mx.max(idx).item())
+        latest = int(mx.max(idx))
         raise ConfigError(
             f"latency: spike time {latest} exceeds num_steps-1={t - 1}; use normalize=True, a "
             "smaller tau, more num_steps, or overflow='drop'"
@@ -541,6 +541,7 @@ def bin_counts(
         start = (np.arange(n + 1, dtype=np.int64) * t) // n
         width_np = np.diff(start)
         width = mx.array(width_np.astype(np.float32)).reshape((n, *shape1))
+        off_np: np.ndarray  # float zeros or int64 offsets
         if t == n:
             c_src, off_np, last_np = counts, np.zeros(t), np.ones(t, dtype=bool)
         else:
@@ -556,14 +557,14 @@ def bin_counts(
                 return counts
             last = mx.array(last_np).reshape((t, *shape1))
             return binary + mx.where(last, excess[mx.array(src.astype(np.int32))], 0.0)
-        lost = float(mx.sum(excess).item())
+        lost = float(mx.sum(excess))
         if lost > 0:
-            _overflow(lost, float(mx.max(counts).item()), t, n, overflow, what, warnings)
+            _overflow(lost, float(mx.max(counts)), t, n, overflow, what, warnings)
         return binary
     sums = _bin_sum(counts, _bin_edges(n, t))
     if overflow == "count":
         return sums
-    return _apply_overflow(sums, float(mx.max(counts).item()), n, overflow, what)
+    return _apply_overflow(sums, float(mx.max(counts)), n, overflow, what)
 
 
 def _apply_overflow(
@@ -574,7 +575,7 @@ def _apply_overflow(
 
     if overflow == "count":
         return sums
-    lost = float(mx.sum(mx.maximum(sums - 1.0, 0.0)).item())
+    lost = float(mx.sum(mx.maximum(sums - 1.0, 0.0)))
     if lost > 0:
         _overflow(lost, max_per_sample, sums.shape[0], n, overflow, what, warnings)
     return mx.minimum(sums, 1.0)

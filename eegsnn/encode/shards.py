@@ -6,7 +6,7 @@ packed spike dataset (:mod:`eegsnn.encode.storage`, bit-packed along time)::
     corpus.shards/
       index.json           format, T, L, packing, [{"path": ..., "num_windows": k}, ...]
       shard-00000.spikes/  (SpikeDataset folders; or any existing .spikes folders, e.g. one
-      shard-00001.spikes/   per recording from eegsnn.preprocess.parallel, indexed in place)
+      shard-00001.spikes/   per recording from eegsnn.encode.parallel, indexed in place)
 
 :class:`ShardWriter` cuts a stream of encoded batches into shards of ``shard_windows``;
 :func:`index_shards` indexes existing spike datasets without copying them.
@@ -21,7 +21,7 @@ shards resident (packed) at a time:
 * global batches of ``batch_size`` are cut from that stream (a batch may span a group
   boundary; the remainder carries over);
 * data parallel (``world_size > 1``), ``partition="batch"``: every rank walks the same
-  stream and takes its :func:`~eegsnn.distributed.sharding.shard_range` slice of each
+  stream and takes its :func:`~eegsnn.comm.sharding.shard_range` slice of each
   global batch (exactly the single-process batches); ``partition="shard"``: rank ``r``
   reads only shards ``r, r + size, ...`` of the epoch order (1/size of the I/O) with local
   batches of ``batch_size // size``, and every rank stops after the same number of steps
@@ -39,8 +39,11 @@ from typing import Any
 import mlx.core as mx
 import numpy as np
 
+from eegsnn.comm.sharding import shard_items, shard_range
 from eegsnn.encode.storage import SpikeDataset, load_spikes, save_spikes
 from eegsnn.errors import ConfigError, DataError
+from eegsnn.io.files import atomic_write_text
+from eegsnn.preprocess.lazy import iter_lazy_windows
 
 __all__ = ["INDEX_FORMAT", "ShardWriter", "ShardedSpikes", "encode_recordings_to_shards",
            "index_shards"]
@@ -51,8 +54,6 @@ INDEX_VERSION = 1
 
 def _write_index(folder: Path, shards: list[dict[str, Any]], meta: dict[str, Any] | None,
                  ) -> Path:
-    from eegsnn.io.files import atomic_write_text
-
     if not shards:
         raise DataError(f"{folder}: no shards to index")
     first = shards[0]
@@ -275,7 +276,7 @@ class ShardedSpikes:
             for a in range(0, full, batch):
                 yield packed[a:a + batch], labels[a:a + batch]
             carry_p, carry_y = packed[full:], labels[full:]
-        if carry_p is not None and len(carry_y) and not drop_last:
+        if carry_p is not None and carry_y is not None and len(carry_y) and not drop_last:
             yield carry_p, carry_y
 
     def iter_batches(self, batch_size: int, *, epoch: int = 0, seed: int = 0,
@@ -293,8 +294,6 @@ class ShardedSpikes:
             partition: ``"batch"`` (exact single-process batches) or ``"shard"``.
             shards_in_memory: shards loaded and mixed together (memory bound).
         """
-        from eegsnn.distributed.sharding import shard_items, shard_range
-
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigError(f"batch_size must be a positive int, got {batch_size!r}")
         if shards_in_memory < 1:
@@ -362,8 +361,6 @@ def encode_recordings_to_shards(
     Raises:
         ConfigError: an unfitted encoder. DataError: recordings with different channels.
     """
-    from eegsnn.preprocess.lazy import iter_lazy_windows
-
     if not getattr(encoder, "is_fitted", False):
         raise ConfigError("encode_recordings_to_shards: fit the encoder on training windows "
                           "first")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -35,6 +35,14 @@ __all__ = [
 
 SPATIAL_FILTERS = ("csp",)
 _KEYS = {"type", "n_components", "reg"}
+
+
+@overload
+def validate_spatial_filter(spec: None) -> None: ...
+@overload
+def validate_spatial_filter(spec: Mapping[str, Any]) -> dict[str, Any]: ...
+@overload
+def validate_spatial_filter(spec: Mapping[str, Any] | None) -> dict[str, Any] | None: ...
 
 
 def validate_spatial_filter(spec: Mapping[str, Any] | None) -> dict[str, Any] | None:

@@ -28,7 +28,7 @@ import shutil
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import mlx.core as mx
 import numpy as np
@@ -47,7 +47,7 @@ __all__ = [
 
 FORMAT = "eegsnn-spikes"
 VERSION = 1
-_BITORDER = "little"
+_BITORDER: Final = "little"
 
 
 def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -173,7 +173,7 @@ class SpikeWriter:
         self._tmp = self.path.parent / f".{self.path.name}.tmp-{uuid.uuid4().hex[:8]}"
         self._tmp.mkdir()
         last = (self.num_steps + 7) // 8 if packing == "bits" else self.num_steps
-        self._spikes = np.lib.format.open_memmap(
+        self._spikes: np.memmap | None = np.lib.format.open_memmap(  # None once aborted
             self._tmp / "spikes.npy",
             mode="w+",
             dtype=np.uint8,
@@ -212,6 +212,7 @@ class SpikeWriter:
             self._labels[self._pos : self._pos + b] = _labels(labels, b, str(self.path))
         elif labels is not None:
             raise DataError(f"{self.path}: writer was opened with labels=False")
+        assert self._spikes is not None  # open until closed (checked above)
         self._spikes[self._pos : self._pos + b] = payload
         self._pos += b
 
@@ -225,6 +226,7 @@ class SpikeWriter:
             raise DataError(
                 f"{self.path}: only {self._pos} of {self.num_windows} windows were written"
             )
+        assert self._spikes is not None  # open until closed (checked above)
         try:
             self._spikes.flush()
             if self.compress:

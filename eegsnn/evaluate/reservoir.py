@@ -2,7 +2,8 @@ r"""Analysis helpers for tuning reservoirs (liquid state machines).
 
 * :func:`firing_rates`, :func:`rate_histogram` — per-neuron rates and their distribution.
 * :func:`check_activity` / :func:`warn_activity` — warn when a reservoir is silent or
-  saturated on the given input, and say which knob to turn.
+  saturated on the given input, and say which knob to turn (defined in
+  :mod:`eegsnn.nn.activity`, below the reservoir that uses them; re-exported here).
 * :func:`separation` — the separation property: mean distance between reservoir states of
   inputs from different classes versus the same class (Maass et al. 2002).
 * :func:`state_distance` — time course of the distance between the liquid states driven by
@@ -20,13 +21,14 @@ from __future__ import annotations
 
 import os
 import tempfile
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from eegsnn.errors import ConfigError
+from eegsnn.nn.activity import as_spikes_tbn, check_activity, warn_activity
+from eegsnn.nn.readout import RidgeReadout
 
 __all__ = [
     "check_activity",
@@ -42,15 +44,6 @@ __all__ = [
 ]
 
 
-def _np_spikes(spikes: Any, where: str) -> np.ndarray:
-    arr = np.asarray(spikes, dtype=np.float32)
-    if arr.ndim == 2:
-        arr = arr[:, None, :]
-    if arr.ndim != 3:
-        raise ConfigError(f"{where}: spikes must be [T, B, N] or [T, N], got shape {arr.shape}")
-    return arr
-
-
 def firing_rates(spikes: Any, dt_s: float | None = None) -> np.ndarray:
     """Mean firing rate of each neuron over time steps and trials.
 
@@ -61,7 +54,7 @@ def firing_rates(spikes: Any, dt_s: float | None = None) -> np.ndarray:
     Returns:
         float64 ``[N]``.
     """
-    arr = _np_spikes(spikes, "firing_rates")
+    arr = as_spikes_tbn(spikes, "firing_rates")
     rates = arr.mean(axis=(0, 1), dtype=np.float64)
     if dt_s is not None:
         if dt_s <= 0:
@@ -75,33 +68,6 @@ def rate_histogram(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Histogram of per-neuron rates: ``(counts [bins], edges [bins + 1])``."""
     return np.histogram(np.asarray(rates, dtype=np.float64), bins=bins, range=range)
-
-
-def warn_activity(mean_rate: float, low: float = 1e-3, high: float = 0.5) -> float:
-    """Warn (``RuntimeWarning``) if ``mean_rate`` (spikes per neuron per step) is below
-    ``low`` (silent) or above ``high`` (saturated); returns ``mean_rate``."""
-    if not 0 <= low < high:
-        raise ConfigError(f"activity bounds must satisfy 0 <= low < high, got {low}, {high}")
-    if mean_rate < low:
-        warnings.warn(
-            f"reservoir is nearly silent on this input: mean rate {mean_rate:.2e} spikes per "
-            f"neuron per step (< {low:g}); its states carry little information. Raise "
-            "input_gain or input_connectivity, raise spectral_radius, or lower the neuron "
-            "threshold.", RuntimeWarning, stacklevel=3)
-    elif mean_rate > high:
-        warnings.warn(
-            f"reservoir is saturated on this input: mean rate {mean_rate:.3f} spikes per neuron "
-            f"per step (> {high:g}); neurons fire nearly every step and states stop "
-            "separating inputs. Lower input_gain or spectral_radius, use more inhibition "
-            "(weight_scale), or raise the neuron threshold.", RuntimeWarning, stacklevel=3)
-    return float(mean_rate)
-
-
-def check_activity(spikes: Any, low: float = 1e-3, high: float = 0.5) -> float:
-    """Mean rate of ``spikes`` (``[T, B, N]``); warns if silent/saturated (see
-    :func:`warn_activity`)."""
-    arr = _np_spikes(spikes, "check_activity")
-    return warn_activity(float(arr.mean(dtype=np.float64)), low=low, high=high)
 
 
 def separation(states: Any, labels: Any) -> dict[str, float]:
@@ -146,8 +112,8 @@ def state_distance(spikes_a: Any, spikes_b: Any, decay: float = 0.9) -> np.ndarr
     Returns:
         ``[T]`` for ``[T, N]`` input, else ``[T, B]``.
     """
-    a = _np_spikes(spikes_a, "state_distance")
-    b = _np_spikes(spikes_b, "state_distance")
+    a = as_spikes_tbn(spikes_a, "state_distance")
+    b = as_spikes_tbn(spikes_b, "state_distance")
     if a.shape != b.shape:
         raise ConfigError(f"state_distance: shapes differ, {a.shape} vs {b.shape}")
     if not 0 <= decay < 1:
@@ -188,8 +154,6 @@ def memory_capacity(
         ``{"delays": [0..K], "r2": [K + 1], "capacity": float, "mean_rate": float}``.
     """
     import mlx.core as mx
-
-    from eegsnn.nn.readout import RidgeReadout
 
     if max_delay < 1:
         raise ConfigError(f"max_delay must be >= 1, got {max_delay}")
@@ -288,7 +252,7 @@ def raster_plot(
     Returns:
         The matplotlib ``Figure``.
     """
-    arr = _np_spikes(spikes, "raster_plot")
+    arr = as_spikes_tbn(spikes, "raster_plot")
     if not 0 <= trial < arr.shape[1]:
         raise ConfigError(f"raster_plot: trial {trial} out of range (B={arr.shape[1]})")
     s = arr[:, trial, :]

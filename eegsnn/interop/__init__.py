@@ -8,11 +8,13 @@
   :class:`~eegsnn.preprocess.WindowSet` (MNE is a core dependency).
 
 Submodules are imported on demand, so a missing extra only matters when it is used; it
-then raises :class:`MissingExtraError` with a one-line message naming the extra.
+then raises :class:`MissingExtraError` with a one-line message naming the extra
+(:func:`eegsnn.extras.require`, re-exported here).
 """
 
 from __future__ import annotations
 
-from eegsnn.interop._extras import MissingExtraError, require
+from eegsnn.errors import MissingExtraError
+from eegsnn.extras import require
 
 __all__ = ["MissingExtraError", "require"]

@@ -28,6 +28,15 @@ from typing import Any
 import numpy as np
 
 from eegsnn.errors import ConfigError, DataError
+from eegsnn.io.labels import EventTable
+from eegsnn.preprocess.windows import (
+    WindowSet,
+    event_window_starts,
+    extract_windows,
+    sliding_window_starts,
+    span_labels,
+    window_samples,
+)
 
 __all__ = ["epochs_data", "is_epochs", "is_raw", "spikes_from_raw", "spikes_to_raw",
            "windows_from_epochs", "windows_from_raw", "windows_to_epochs"]
@@ -111,8 +120,6 @@ def windows_from_epochs(epochs: Any, *, class_names: Sequence[str] | None = None
     (``(event sample - first_samp) / sfreq + tmin``); ``recording`` / ``subject`` /
     ``session`` / ``run`` label every window (for grouped splits).
     """
-    from eegsnn.preprocess.windows import WindowSet
-
     X, y, names, ch_names, sfreq = epochs_data(epochs, class_names=class_names, unit=unit)
     first = int(getattr(epochs, "_raw", None).first_samp) if getattr(epochs, "_raw", None) \
         is not None else 0
@@ -180,16 +187,6 @@ def windows_from_raw(raw: Any, *, window_s: float, mapping: Mapping[str, str] | 
     Class names are the distinct ``mapping`` values in order (then ``default``), as in
     :func:`eegsnn.preprocess.load_windows`.
     """
-    from eegsnn.io.labels import EventTable
-    from eegsnn.preprocess.windows import (
-        WindowSet,
-        event_window_starts,
-        extract_windows,
-        sliding_window_starts,
-        span_labels,
-        window_samples,
-    )
-
     if not is_raw(raw):
         raise ConfigError(f"windows_from_raw: expected mne.io.Raw, got {type(raw).__name__}")
     if not mapping:

@@ -77,7 +77,9 @@ import mlx.nn as nn
 import numpy as np
 
 from eegsnn.errors import ConfigError, DataError
-from eegsnn.interop._extras import require
+from eegsnn.extras import require
+from eegsnn.model.network import SpikingNet, build_model
+from eegsnn.nn import IF, Leaky, Synaptic
 
 __all__ = [
     "METHODS",
@@ -250,9 +252,6 @@ def _affine_of(kind: str, module: Any) -> tuple[np.ndarray, np.ndarray]:
 
 def _layers_of(model: Any) -> tuple[list[tuple[str, Any]], list[int] | None, str | None]:
     """``[(kind, module)]``, the input shape and the readout of a SpikingNet or a list."""
-    from eegsnn.model.network import SpikingNet
-    from eegsnn.nn import IF, Leaky, Synaptic
-
     if isinstance(model, SpikingNet):
         cfg = model.config
         return list(zip(model.kinds, model.layers, strict=True)), cfg["input_shape"], \
@@ -613,8 +612,6 @@ def import_nir(graph: Any, *, dt_s: float | None = None, method: str | None = No
         (``v_reset != 0``, ``tau < dt`` with euler), a missing ``dt_s``.
         DataError: an unreadable file.
     """
-    from eegsnn.model.network import build_model
-
     if isinstance(graph, (str, os.PathLike)):
         graph = _read(graph)
     config, weights = nir_to_config(graph, dt_s=dt_s, method=method, readout=readout,

@@ -31,9 +31,13 @@ from typing import Any
 
 import numpy as np
 
+from eegsnn.encode import EEGEncoder
 from eegsnn.errors import ConfigError
-from eegsnn.interop._extras import require
+from eegsnn.extras import require
+from eegsnn.interop.mne import epochs_data, is_epochs
+from eegsnn.model import build_model
 from eegsnn.pipeline.modelspec import build_model_config, default_loss
+from eegsnn.train import ArrayDataset, TrainConfig, fit
 from eegsnn.train.data import oversample
 
 _sk = require("sklearn", "sklearn", "SNNClassifier")
@@ -140,8 +144,6 @@ class SNNClassifier(ClassifierMixin, BaseEstimator):
         """``X`` -> float32 ``[B, C, N]``, channel names (MNE) and sampling rate (MNE).
 
         Sets (``reset``) or checks ``n_features_in_`` (the number of channels)."""
-        from eegsnn.interop.mne import epochs_data, is_epochs
-
         if is_epochs(X):
             arr, _, _, names, sfreq = epochs_data(X)
             if reset:
@@ -166,8 +168,6 @@ class SNNClassifier(ClassifierMixin, BaseEstimator):
         return arr, None, None
 
     def _encoder_kwargs(self, sfreq: float | None) -> dict[str, Any]:
-        from eegsnn.encode import EEGEncoder
-
         if isinstance(self.encoder, str):
             kwargs: dict[str, Any] = {"method": self.encoder}
         elif isinstance(self.encoder, Mapping):
@@ -233,10 +233,6 @@ class SNNClassifier(ClassifierMixin, BaseEstimator):
             y: ``[n_epochs]`` labels (any hashable values); for MNE Epochs, ``None`` takes
                 them from ``epochs.events`` / ``event_id``.
         """
-        from eegsnn.encode import EEGEncoder
-        from eegsnn.interop.mne import epochs_data, is_epochs
-        from eegsnn.train import ArrayDataset, TrainConfig, fit
-
         if y is None:
             if not is_epochs(X):
                 raise ValueError("SNNClassifier requires y to be passed, but the target y is None "
@@ -348,8 +344,6 @@ class SNNClassifier(ClassifierMixin, BaseEstimator):
         if record is not None:
             import mlx.core as mx
             from mlx.utils import tree_unflatten
-
-            from eegsnn.model import build_model
 
             model = build_model(record["config"])
             model.update(tree_unflatten([(k, mx.array(v))

@@ -1,10 +1,13 @@
 """File helpers shared by the data layer: checksums, atomic writes, recording ids.
 
 - :func:`sha256_file` hashes a file in 1 MiB blocks.
-- :func:`atomic_write_bytes` / :func:`atomic_write_text` (and :func:`atomic_open`,
-  :func:`atomic_path` for writers that stream or take a file name) write to a temporary file in the
-  destination folder and ``os.replace`` it into place, so a crash or an error never leaves a
-  half-written output behind.
+- :func:`atomic_write_bytes` / :func:`atomic_write_text` / :func:`atomic_write_json` (and
+  :func:`atomic_open`, :func:`atomic_path` for writers that stream or take a file name) write to
+  a temporary file in the destination folder and ``os.replace`` it into place, so a crash or an
+  error never leaves a half-written output behind. :func:`current_umask` gives the mode such a
+  file gets.
+- :func:`json_default` (NumPy scalars and arrays to JSON) and :func:`dump_yaml` (a config as
+  its YAML file holds it), the one JSON/YAML writing convention of every layer.
 - :func:`read_yaml_mapping` reads a YAML file that must hold a mapping (configs, manifests),
   with one-line errors naming the file.
 - :func:`parse_recording_ids` reads subject / session / run from a file name using the
@@ -15,12 +18,16 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import re
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
+
+import numpy as np
+import yaml
 
 from eegsnn.errors import ConfigError, DataError
 
@@ -29,7 +36,11 @@ __all__ = [
     "atomic_open",
     "atomic_path",
     "atomic_write_bytes",
+    "atomic_write_json",
     "atomic_write_text",
+    "current_umask",
+    "dump_yaml",
+    "json_default",
     "parse_recording_ids",
     "read_yaml_mapping",
     "sha256_file",
@@ -63,7 +74,7 @@ def atomic_open(path: str | os.PathLike) -> Iterator[BinaryIO]:
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; use the usual mode
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp creates 0600; use the usual mode
         with os.fdopen(fd, "wb") as fh:
             yield fh
             fh.flush()
@@ -90,7 +101,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
-def _umask() -> int:
+def current_umask() -> int:
+    """The process's umask (read without changing it)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -108,8 +120,6 @@ def read_yaml_mapping(path: str | os.PathLike, what: str, loader: Any = None) ->
     Raises:
         DataError: the file cannot be read or is not valid YAML.
     """
-    import yaml
-
     path = Path(path)
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader or yaml.SafeLoader)
@@ -131,6 +141,30 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Write UTF-8 ``text`` to ``path`` atomically."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def json_default(obj: Any) -> Any:
+    """``json.dumps(default=...)`` for NumPy scalars and arrays (and array-likes such as
+    ``mlx.core.array``, through ``numpy.asarray``)."""
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.ndarray) or hasattr(obj, "__array__"):
+        return np.asarray(obj).tolist()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
+    """Write ``obj`` as indented JSON (NumPy values converted, :func:`json_default`)
+    atomically, with a final newline."""
+    atomic_write_text(path, json.dumps(obj, indent=2, default=json_default) + "\n")
+
+
+def dump_yaml(obj: Any) -> str:
+    """``obj`` as YAML text, keys in their order (NumPy values converted as for JSON)."""
+    return yaml.safe_dump(json.loads(json.dumps(obj, default=json_default)), sort_keys=False,
+                          allow_unicode=True, width=100)
 
 
 # Named groups ``subject``, ``session``, ``run``; tried in order against the file name.

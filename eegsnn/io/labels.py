@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from eegsnn.errors import ConfigError, DataError
+from eegsnn.io.edf import inspect_edf_header
 
 __all__ = [
     "EventTable",
@@ -165,8 +166,6 @@ def read_hypnogram(path: str | os.PathLike) -> tuple[EventTable, object]:
     Raises:
         DataError: naming the file if it is not an EDF+ with annotations.
     """
-    from eegsnn.io.edf import inspect_edf_header
-
     path = Path(path)
     inspect_edf_header(path)
     import pyedflib

@@ -34,7 +34,8 @@ from eegsnn.io.edf import inspect_edf_header, read_pyedflib_arrays
 from eegsnn.io.labels import EventTable
 from eegsnn.io.text import read_text_segment
 
-__all__ = ["READERS", "Recording", "detect_format", "read_recording"]
+__all__ = ["READERS", "Recording", "anonymize", "detect_format", "events_from_annotations",
+           "read_recording"]
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,9 @@ def detect_format(path: str | os.PathLike) -> str:
     return fmt
 
 
-def _events_from_annotations(raw) -> EventTable:
+def events_from_annotations(raw) -> EventTable:
+    """The annotations of an MNE ``Raw`` as an :class:`EventTable` (onsets in seconds from
+    the first sample)."""
     ann = raw.annotations
     if len(ann) == 0:
         return EventTable.empty()
@@ -91,7 +94,9 @@ def _events_from_annotations(raw) -> EventTable:
     return EventTable.from_lists(onset, ann.duration, ann.description)
 
 
-def _anonymize(raw) -> None:
+def anonymize(raw) -> None:
+    """Strip patient and recording identity from an MNE ``Raw`` in place (MNE's
+    ``anonymize`` plus subject, experimenter, description, device and file ids)."""
     raw.anonymize(verbose="error")
     with raw.info._unlock():
         raw.info["subject_info"] = None
@@ -210,7 +215,7 @@ def read_recording(
             used = "pyedflib"
         else:
             raw = _read_mne(path, fmt)
-            events = _events_from_annotations(raw)
+            events = events_from_annotations(raw)
             if keep_identity:
                 identity = _identity_from_mne(raw)
             used = "mne"
@@ -226,7 +231,7 @@ def read_recording(
                         f"({names}{'...' if bad_ch.size > 5 else ''}); first at sample {first} "
                         f"({first / raw.info['sfreq']:.3f} s)")
     if not keep_identity:
-        _anonymize(raw)
+        anonymize(raw)
     if standardize:
         standardize_channels(raw, montage=montage)
     log.debug("read %s (%s via %s): %d channels, %.1f s at %g Hz", path.name, fmt, used,

@@ -24,6 +24,10 @@ from __future__ import annotations
 
 import os
 
+from eegsnn.kernels import _native
+
+__all__ = ["get_num_threads", "kernels_available", "set_num_threads", "unavailable_reason"]
+
 # The kernels' OpenMP threads (GNU libgomp) spin-wait ~300,000 iterations after each
 # parallel loop before sleeping, holding both cores while MLX runs the next part of the step.
 # A short spin keeps them responsive without starving MLX (measured on a 2-core machine, fused
@@ -35,13 +39,20 @@ os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 
 def kernels_available() -> bool:
     """Whether the C kernels are built and load."""
-    from eegsnn.kernels._native import library
-
-    return library() is not None
+    return _native.library() is not None
 
 
 def unavailable_reason() -> str:
     """Why :func:`kernels_available` is false (empty when it is true)."""
-    from eegsnn.kernels._native import unavailable_reason as reason
+    return _native.unavailable_reason()
 
-    return reason()
+
+def get_num_threads() -> int:
+    """Threads the kernels use (OpenMP; 1 without OpenMP). Needs the kernels built."""
+    return _native.get_num_threads()
+
+
+def set_num_threads(num_threads: int) -> None:
+    """Set the kernels' thread count (results do not depend on it). Needs the kernels
+    built."""
+    _native.set_num_threads(num_threads)

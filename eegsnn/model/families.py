@@ -126,16 +126,16 @@ def validate_family(spec: Mapping[str, Any]) -> dict[str, Any]:
     Raises:
         ConfigError: unknown family or option, or a bad value.
     """
-    spec = copy.deepcopy(dict(spec))
-    name = spec.pop("family", None)
+    options: dict[str, Any] = copy.deepcopy(dict(spec))
+    name = options.pop("family", None)
     if name not in FAMILIES:
         raise ConfigError(f"model.family must be one of {', '.join(FAMILIES)}, got {name!r}")
     defaults = FAMILIES[name]
-    unknown = set(spec) - set(defaults)
+    unknown = set(options) - set(defaults)
     if unknown:
         raise ConfigError(f"model ({name}): unknown option(s) {sorted(unknown)}; known: "
                           f"{', '.join(sorted(defaults))}")
-    out = {"family": name, **copy.deepcopy(defaults), **spec}
+    out = {"family": name, **copy.deepcopy(defaults), **options}
     for key, value in out.items():
         if key in ("family", "neuron", "readout", "causal", "batchnorm") or value is None:
             continue

@@ -37,8 +37,10 @@ the neuron's own ``unroll``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 import mlx.core as mx
+import mlx.nn as nn
 import numpy as np
 
 _CACHE: dict[tuple[str, float, int], mx.array] = {}
@@ -90,7 +92,8 @@ def leaky_subtract_unroll(x_seq: mx.array, beta: float, threshold: float,
         grad = decay_matrix(beta, num_steps, upper=True) @ c.reshape(num_steps, -1)
         return grad.reshape(x.shape).astype(x.dtype)
 
-    spikes, mem = unroll(x_seq)
+    # (mx.custom_function's stub types every call as returning ``object``)
+    spikes, mem = cast("tuple[mx.array, mx.array]", unroll(x_seq))
     return spikes, mem
 
 
@@ -103,7 +106,7 @@ def leaky_none_unroll(x_seq: mx.array, beta: float, threshold: float,
     return spike_fn(mem - threshold), mem
 
 
-def fast_unroll(neuron: object, x_seq: mx.array) -> tuple[mx.array, mx.array] | None:
+def fast_unroll(neuron: nn.Module, x_seq: mx.array) -> tuple[mx.array, mx.array] | None:
     """Fast ``(spikes, membrane)`` for an eligible ``Leaky`` neuron, else ``None``.
 
     Eligible: class ``Leaky``; scalar float ``beta`` and ``threshold`` (not learned);

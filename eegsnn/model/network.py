@@ -54,7 +54,7 @@ own spikes' feedback there). This is exact because no layer feeds back to an ear
 
 The output is the last layer's trace: ``spikes`` and ``membrane`` ``[T', B, C]`` (``T'`` after
 any pooling); the readout
-(see :func:`eegsnn.train.losses.readout`) turns it into ``[B, C]`` logits. A last neuron with
+(see :func:`eegsnn.model.readout.readout`) turns it into ``[B, C]`` logits. A last neuron with
 ``reset_mechanism="none"`` is a non-spiking integrator whose membrane is the readout.
 """
 
@@ -67,8 +67,12 @@ from typing import Any
 import mlx.core as mx
 import mlx.nn as nn
 
+import eegsnn.nn as enn
+from eegsnn import surrogate
 from eegsnn.errors import ConfigError
 from eegsnn.model.fastpath import fast_unroll
+from eegsnn.model.readout import READOUTS, readout
+from eegsnn.nn import layers as L
 
 NEURONS = {
     "leaky": "Leaky",
@@ -85,7 +89,6 @@ RECURRENT = ("rleaky", "rsynaptic")
 SEQUENCE = ("conv_time", "spatial", "avgpool_time", "batchnorm")
 STATELESS = ("linear", "conv1d", "conv2d", "flatten", "dropout", *SEQUENCE)
 LAYER_TYPES = STATELESS + tuple(NEURONS)
-READOUTS = ("count", "final", "max", "mean")
 
 
 class Dropout(nn.Module):
@@ -220,9 +223,6 @@ def _conv_out(size: int, kernel: int, stride: int, padding: int) -> int:
 
 
 def _build_neuron(kind: str, options: dict[str, Any]) -> nn.Module:
-    import eegsnn.nn as enn
-    from eegsnn import surrogate
-
     options = dict(options)
     spec = options.pop("surrogate", None)
     if spec is not None:
@@ -438,8 +438,6 @@ class SpikingNet(nn.Module):
                 membrane = mem.reshape(num_steps, batch, *feature_shape)
                 layer_spikes.append(spikes)
                 h = spikes
-        from eegsnn.train.losses import readout
-
         logits = readout(spikes, membrane, self.readout_mode)
         return {"spikes": spikes, "membrane": membrane, "logits": logits,
                 "layer_spikes": layer_spikes}
@@ -447,8 +445,6 @@ class SpikingNet(nn.Module):
 
 def _build_sequence_layer(kind: str, opts: dict[str, Any]) -> nn.Module:
     """A :data:`SEQUENCE` layer from its resolved options (see :func:`_sequence_shape`)."""
-    from eegsnn.nn import layers as L
-
     if kind == "conv_time":
         return L.ConvTime(opts["in_features"], opts["out_channels"], opts["kernel_size"],
                           dilation=opts.get("dilation", 1),

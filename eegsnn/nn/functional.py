@@ -33,6 +33,7 @@ from __future__ import annotations
 import math
 import weakref
 from collections.abc import Callable
+from typing import cast
 
 import mlx.core as mx
 
@@ -303,10 +304,11 @@ def alpha_tau(alpha: Scalar, beta: Scalar) -> Scalar:
     in (0, 1).
     """
     if isinstance(alpha, mx.array) or isinstance(beta, mx.array):
-        la, lb = mx.log(alpha), mx.log(beta)
+        # mx.log takes a Python float as well (its stub says array only)
+        la, lb = mx.log(alpha), mx.log(beta)  # type: ignore[arg-type]
         return lb / (lb - la)
-    la, lb = math.log(alpha), math.log(beta)
-    return lb / (lb - la)
+    log_a, log_b = math.log(alpha), math.log(beta)
+    return log_b / (log_b - log_a)
 
 
 def alpha_step(
@@ -529,11 +531,11 @@ def _leaky_kernel(derivative: Callable[[Array], Array], mechanism: str, clear_in
         decay = beta * (1.0 - r) if mechanism == "zero" else beta
         steps = mems.shape[0]
         acc = direct[steps - 1]
-        total = [acc]
+        totals = [acc]
         for t in range(steps - 2, -1, -1):  # total[t] = direct[t] + dU[t+1]/dU[t] total[t+1]
             acc = direct[t] + (decay[t + 1] if mechanism == "zero" else decay) * acc
-            total.append(acc)
-        total = mx.stack(total[::-1])  # dL/dU[t], [T, ...]
+            totals.append(acc)
+        total = mx.stack(totals[::-1])  # dL/dU[t], [T, ...]
         d0 = decay[0] if mechanism == "zero" else decay
         g_mem0 = d0 * total[0]
         if mechanism == "zero":
@@ -633,11 +635,11 @@ def _exp_filter_vjp(primals, cotangent, output):
     x_seq, y0, decay = primals
     steps = x_seq.shape[0]
     acc = cotangent[steps - 1]
-    total = [acc]
+    totals = [acc]
     for t in range(steps - 2, -1, -1):
         acc = cotangent[t] + decay * acc
-        total.append(acc)
-    total = mx.stack(total[::-1])
+        totals.append(acc)
+    total = mx.stack(totals[::-1])
     prev = mx.concatenate([y0[None], output[:-1]])
     return total, decay * total[0], _sum_to_shape(total * prev, decay.shape)
 
@@ -656,4 +658,5 @@ def exp_filter(x_seq: Array, y0: Array, decay: Scalar) -> Array:
     Returns:
         ``[T, B, ...]``, :math:`y[0], \dots, y[T-1]`.
     """
-    return _exp_filter(x_seq, y0, _as_array(decay, x_seq))
+    # (mx.custom_function's stub types every call as returning ``object``)
+    return cast(mx.array, _exp_filter(x_seq, y0, _as_array(decay, x_seq)))

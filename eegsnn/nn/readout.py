@@ -37,6 +37,7 @@ import scipy.linalg as sla
 import scipy.optimize as sopt
 
 from eegsnn.errors import ConfigError, DataError
+from eegsnn.nn.activity import warn_activity
 
 __all__ = [
     "FEATURE_KINDS",
@@ -219,8 +220,6 @@ def extract_features(
     if not feats:
         raise DataError("extract_features: no input batches")
     if check_activity:
-        from eegsnn.evaluate.reservoir import warn_activity
-
         warn_activity(n_spikes / max(n_slots, 1), low=low, high=high)
     return np.concatenate(feats, axis=0)
 
@@ -372,7 +371,7 @@ class RidgeReadout:
                           "using the least-squares pseudo-inverse", RuntimeWarning, stacklevel=3)
             return np.linalg.lstsq(Xc, Yc, rcond=None)[0]
 
-    def _check_fitted(self, X: Any, where: str) -> np.ndarray:
+    def _check_fitted(self: RidgeReadout | LogisticReadout, X: Any, where: str) -> np.ndarray:
         if not hasattr(self, "coef_"):
             raise ConfigError(f"{type(self).__name__}.{where}: call fit() first")
         X = _as_2d(X, f"{type(self).__name__}.{where}")

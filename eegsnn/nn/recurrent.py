@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import mlx.core as mx
 import mlx.nn as nn
@@ -179,7 +179,10 @@ def _recurrent_kernel(derivative: Callable[[mx.array], mx.array], mechanism: str
         prev_u = mx.concatenate([mem0[None], mems[:-1]])
         prev_s = mx.concatenate([spk0[None], spikes[:-1]])
         r = (prev_u > thr).astype(dtype)  # R[t], detached
-        g_base, g_drive, g_spike = [None] * steps, [None] * steps, [None] * steps
+        # slot t of each is filled at step t of the loop below
+        g_base: list[Any] = [None] * steps
+        g_drive: list[Any] = [None] * steps
+        g_spike: list[Any] = [None] * steps
         nxt_base = nxt_drive = None  # gradients of step t+1's membrane base and drive
         for t in range(steps - 1, -1, -1):
             gs = g_spk[t] if nxt_drive is None else g_spk[t] + nxt_drive @ weight
@@ -259,8 +262,9 @@ def rleaky_sequence(
     """
     if bias is None:
         bias = mx.zeros((weight.shape[0],), dtype=x_seq.dtype)
-    return _run_kernel(spike_fn, reset_mechanism, False, x_seq, mem0, spk0, weight, bias,
-                       beta, threshold)
+    out = _run_kernel(spike_fn, reset_mechanism, False, x_seq, mem0, spk0, weight, bias,
+                      beta, threshold)
+    return cast("tuple[mx.array, mx.array] | None", out)  # synaptic=False: two outputs
 
 
 def rsynaptic_sequence(
@@ -278,8 +282,9 @@ def rsynaptic_sequence(
     """
     if bias is None:
         bias = mx.zeros((weight.shape[0],), dtype=x_seq.dtype)
-    return _run_kernel(spike_fn, reset_mechanism, True, x_seq, mem0, spk0, weight, bias,
-                       beta, threshold, syn0, alpha)
+    out = _run_kernel(spike_fn, reset_mechanism, True, x_seq, mem0, spk0, weight, bias,
+                      beta, threshold, syn0, alpha)
+    return cast("tuple[mx.array, mx.array, mx.array] | None", out)  # synaptic: three outputs
 
 
 class _Recurrent(SpikingNeuron):

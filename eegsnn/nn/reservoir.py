@@ -59,6 +59,7 @@ import scipy.sparse as sp
 from mlx.utils import tree_flatten
 
 from eegsnn.errors import ConfigError
+from eegsnn.nn import activity
 from eegsnn.nn import topology as topo
 
 __all__ = [
@@ -215,7 +216,7 @@ def _neuron_spec(neuron: nn.Module) -> dict[str, Any]:
         if isinstance(value, (bool, int, float, str)):
             spec[name] = value
         elif isinstance(value, mx.array) and value.ndim == 0:
-            spec[name] = float(value.item())
+            spec[name] = float(value)
     return spec
 
 
@@ -295,8 +296,9 @@ class Reservoir(nn.Module):
         if unknown:
             raise ConfigError(f"topology {kind!r} does not take {sorted(unknown)}; it takes "
                               f"{sorted(_TOPOLOGY_KEYS[kind])}")
-        build_kwargs = {k: _load_matrix(v, k) if k in ("adjacency", "weights") else v
-                        for k, v in tcfg.items()}
+        build_kwargs: dict[str, Any] = {
+            k: _load_matrix(v, k) if k in ("adjacency", "weights") else v
+            for k, v in tcfg.items()}
         if kind == "adjacency" and build_kwargs.get("excitatory") is not None:
             build_kwargs["excitatory"] = np.asarray(build_kwargs["excitatory"], dtype=bool)
         if kind == "grid" and "shape" not in build_kwargs and n_neurons is not None:
@@ -493,8 +495,8 @@ class Reservoir(nn.Module):
             gathered = mx.take(flat, self._ell_idx, axis=0).reshape(n, self._ell_k, b)
             return (gathered * self._ell_val).sum(axis=1).T
         # host: SciPy CSR on NumPy (outside the autodiff graph)
-        flat = np.asarray(history.transpose(0, 2, 1).reshape(d * n, b))
-        return mx.array(np.ascontiguousarray((self._expanded @ flat).T))
+        flat_host = np.asarray(history.transpose(0, 2, 1).reshape(d * n, b))
+        return mx.array(np.ascontiguousarray((self._expanded @ flat_host).T))
 
     def __call__(
         self, x_seq: mx.array, state: State | None = None
@@ -553,9 +555,7 @@ class Reservoir(nn.Module):
         """Mean firing rate (spikes per neuron per step) of ``spikes [T, B, N]``; warns when
         the reservoir is silent (< ``low``) or saturated (> ``high``) and says what to change.
         """
-        from eegsnn.evaluate.reservoir import check_activity
-
-        return check_activity(spikes, low=low, high=high)
+        return activity.check_activity(spikes, low=low, high=high)
 
     def measured_spectral_radius(self) -> float:
         """Spectral radius of the float32 recurrent weights actually simulated."""

@@ -768,6 +768,7 @@ def build_topology(
     if kind == "random":
         adj = random_adjacency(n, p, rng)
     elif kind == "grid":
+        assert shape is not None  # filled in (or refused) above
         adj = grid_adjacency(shape, exc, rng, lam=lam, C=C)
     elif kind == "small_world":
         adj = small_world_adjacency(n, k, p_rewire, rng)

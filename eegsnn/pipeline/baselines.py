@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from eegsnn.errors import ConfigError
+from eegsnn.extras import require
 
 __all__ = ["BASELINES", "run_baseline", "spectral_features", "validate_baseline"]
 
@@ -30,11 +31,9 @@ BASELINES = {
 
 
 def require_sklearn(what: str) -> None:
-    """Raise a one-line :class:`~eegsnn.interop.MissingExtraError` naming the extra when
+    """Raise a one-line :class:`~eegsnn.errors.MissingExtraError` naming the extra when
     scikit-learn is missing (the one mechanism for optional extras, see
-    :mod:`eegsnn.interop._extras`)."""
-    from eegsnn.interop._extras import require
-
+    :mod:`eegsnn.extras`)."""
     require("sklearn", "sklearn", f"baseline {what!r}", "or set baseline: none")
 
 

@@ -45,7 +45,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from eegsnn.encode import EEGEncoder
 from eegsnn.errors import ConfigError
+from eegsnn.io.files import read_yaml_mapping
+from eegsnn.pipeline.baselines import validate_baseline
+from eegsnn.pipeline.modelspec import default_loss, validate_model_spec
+from eegsnn.pipeline.spec import get_pipeline
+from eegsnn.preprocess import validate_config as validate_dataset
+from eegsnn.train import TrainConfig
 
 __all__ = ["SPLIT_METHODS", "apply_overrides", "deep_merge", "load_study_config",
            "parse_override", "resolve_study_config"]
@@ -131,8 +138,6 @@ def load_study_config(path: str | os.PathLike, overrides: Sequence[str] = ()
     Raises:
         DataError: the file cannot be read or is not YAML. ConfigError: a bad config.
     """
-    from eegsnn.io.files import read_yaml_mapping
-
     path = Path(path)
     data = apply_overrides(read_yaml_mapping(path, "config"), overrides)
     data.setdefault("name", path.stem)
@@ -155,8 +160,6 @@ def resolve_study_config(config: Mapping[str, Any], *, base_dir: str | os.PathLi
     Raises:
         ConfigError: naming the key that is wrong.
     """
-    from eegsnn.pipeline.spec import get_pipeline
-
     if not isinstance(config, Mapping):
         raise ConfigError(f"study config must be a mapping, got {type(config).__name__}")
     where = source or "study config"
@@ -199,8 +202,6 @@ def resolve_study_config(config: Mapping[str, Any], *, base_dir: str | os.PathLi
     if cfg.get("cache_dir") is not None:
         cfg["cache_dir"] = _resolve_path(cfg["cache_dir"], base)
 
-    from eegsnn.preprocess import validate_config as validate_dataset
-
     if not isinstance(cfg.get("dataset"), Mapping):
         raise ConfigError(f"{where}: a 'dataset' section is required (windows, labels, ...)")
     validate_dataset(cfg["dataset"])  # raises ConfigError naming the key
@@ -239,19 +240,13 @@ def resolve_study_config(config: Mapping[str, Any], *, base_dir: str | os.PathLi
     enc = cfg.get("encoder")
     if not isinstance(enc, Mapping) or "method" not in enc:
         raise ConfigError(f"{where}: an 'encoder' section with a method is required")
-    from eegsnn.encode import EEGEncoder
 
     try:
         EEGEncoder(**{k: v for k, v in enc.items() if k != "sfreq_hz"})
     except TypeError as exc:
         raise ConfigError(f"{where}: encoder: {exc}") from exc
 
-    from eegsnn.pipeline.modelspec import validate_model_spec
-
     cfg["model"] = validate_model_spec(cfg.get("model") or {})
-
-    from eegsnn.pipeline.modelspec import default_loss
-    from eegsnn.train import TrainConfig
 
     train = dict(cfg.get("train") or {})
     if cfg["model"].get("type") != "lsm":
@@ -266,8 +261,6 @@ def resolve_study_config(config: Mapping[str, Any], *, base_dir: str | os.PathLi
                                       and baseline.get("type") in (None, "none")):
         cfg["baseline"] = None
     else:
-        from eegsnn.pipeline.baselines import validate_baseline
-
         cfg["baseline"] = validate_baseline(baseline)
 
     ev = cfg.get("evaluate") or {}

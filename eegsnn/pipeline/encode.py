@@ -21,7 +21,18 @@ from typing import Any
 
 import numpy as np
 
+from eegsnn.encode import EEGEncoder, load_spikes, save_spikes
 from eegsnn.errors import ConfigError
+from eegsnn.pipeline.config import apply_overrides, load_study_config, resolve_study_config
+from eegsnn.pipeline.run import (
+    check_compatible,
+    class_counts,
+    default_root,
+    encode_windows,
+    encoder_params,
+    load_run_model,
+)
+from eegsnn.preprocess import load_windows
 
 __all__ = ["encode_dataset"]
 
@@ -45,18 +56,6 @@ def encode_dataset(config: Mapping[str, Any] | str | os.PathLike | None,
     Returns:
         the written :class:`eegsnn.encode.SpikeDataset`.
     """
-    from eegsnn.encode import EEGEncoder, load_spikes, save_spikes
-    from eegsnn.pipeline.config import apply_overrides, load_study_config, resolve_study_config
-    from eegsnn.pipeline.run import (
-        _counts,
-        _encoder_params,
-        check_compatible,
-        default_root,
-        encode_windows,
-        load_run_model,
-    )
-    from eegsnn.preprocess import load_windows
-
     record = None
     if encoder_from is not None:
         cfg, record, encoder, _ = load_run_model(encoder_from)
@@ -85,7 +84,7 @@ def encode_dataset(config: Mapping[str, Any] | str | os.PathLike | None,
     if record is not None:
         check_compatible(ws, record, str(source), Path(encoder_from))
     else:
-        encoder = EEGEncoder(**_encoder_params(cfg, ws.sfreq_hz)).fit(ws.X, ws.y)
+        encoder = EEGEncoder(**encoder_params(cfg, ws.sfreq_hz)).fit(ws.X, ws.y)
     spikes = encode_windows(encoder, ws.X, int(cfg["train"]["seed"]))
     peak = float(spikes.max().item())
     if peak > 255:
@@ -94,7 +93,7 @@ def encode_dataset(config: Mapping[str, Any] | str | os.PathLike | None,
                           "encoder.threshold (e.g. --set encoder.threshold=0.5)")
     meta = {
         "ch_names": list(ws.ch_names), "sfreq_hz": ws.sfreq_hz,
-        "class_names": list(ws.class_names), "class_counts": _counts(ws.y, ws.class_names),
+        "class_names": list(ws.class_names), "class_counts": class_counts(ws.y, ws.class_names),
         "encoder": encoder.to_config(), "layout": encoder.layout,
         "dataset": cfg["dataset"], "files": ws.provenance.get("files", []),
         "recording": ws.recording.tolist(), "onset_s": np.round(ws.onset_s, 6).tolist(),

@@ -54,6 +54,10 @@ from typing import Any
 import numpy as np
 
 from eegsnn.errors import ConfigError, DataError
+from eegsnn.io.files import atomic_write_json
+from eegsnn.nn.activity import warn_activity
+from eegsnn.nn.readout import LogisticReadout, RidgeReadout, reservoir_features
+from eegsnn.nn.reservoir import Reservoir
 
 __all__ = ["LSM_DEFAULTS", "LSMModel", "is_lsm", "validate_lsm_spec"]
 
@@ -103,7 +107,6 @@ def validate_lsm_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
     if "n_inputs" in res:
         raise ConfigError("model.reservoir.n_inputs is filled in from the encoder (its number "
                           "of spike lines); leave it out")
-    from eegsnn.nn.reservoir import Reservoir
 
     radius = res.get("spectral_radius")
     if radius is not None and (isinstance(radius, bool) or not isinstance(radius, (int, float))
@@ -182,8 +185,6 @@ def validate_lsm_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _make_readout(ro: Mapping[str, Any]) -> Any:
-    from eegsnn.nn.readout import LogisticReadout, RidgeReadout
-
     kwargs = {k: v for k, v in ro.items() if k != "type"}
     if ro["type"] == "ridge":
         return RidgeReadout(**kwargs)
@@ -197,8 +198,6 @@ def _reservoir(config: Mapping[str, Any]) -> Any:
     """``Reservoir.from_config(config)``, shared between models of one config (the folds of
     a run): a reservoir is fixed and keeps no state between calls, and building one
     (topology, spectral-radius rescaling) takes seconds."""
-    from eegsnn.nn.reservoir import Reservoir
-
     key = json.dumps(config, sort_keys=True, default=str)
     if key not in _RESERVOIRS:
         if len(_RESERVOIRS) >= 4:
@@ -288,8 +287,6 @@ class LSMModel:
         """
         import mlx.core as mx
 
-        from eegsnn.nn.readout import reservoir_features
-
         if spikes.ndim != 3 or int(spikes.shape[2]) != self.n_inputs:
             raise DataError(f"LSM: encoded windows must be [T, W, {self.n_inputs}], got "
                             f"{tuple(spikes.shape)}")
@@ -314,8 +311,6 @@ class LSMModel:
     def check_activity(self, rates: np.ndarray) -> float:
         """Mean rate over windows (spikes per neuron per step); issues a ``RuntimeWarning``
         when it is below ``activity.low`` (silent) or above ``activity.high`` (saturated)."""
-        from eegsnn.evaluate.reservoir import warn_activity
-
         mean = float(np.mean(rates)) if np.size(rates) else 0.0
         act = self.spec["activity"]
         return warn_activity(mean, low=act["low"], high=act["high"])
@@ -381,8 +376,6 @@ class LSMModel:
     # -- files -------------------------------------------------------------------------
     def save(self, dest: str | Path) -> None:
         """Write ``model_config.json`` and ``readout.npz`` (atomically) into ``dest``."""
-        from eegsnn.train.checkpoint import atomic_write_json
-
         if self.coef is None or self.intercept is None:
             raise ConfigError("LSMModel.save: fit() first")
         dest = Path(dest)

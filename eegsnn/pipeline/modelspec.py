@@ -76,6 +76,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from eegsnn.errors import ConfigError
+from eegsnn.model import READOUTS
+from eegsnn.model.families import family_config, validate_family
+from eegsnn.pipeline.lsm import validate_lsm_spec
 
 __all__ = ["build_model_config", "default_loss", "validate_model_spec"]
 
@@ -93,8 +96,6 @@ def validate_model_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
     spec = copy.deepcopy(dict(spec))
     model_type = spec.pop("type", "snn")
     if model_type == "lsm":
-        from eegsnn.pipeline.lsm import validate_lsm_spec
-
         return validate_lsm_spec({"type": "lsm", **spec})
     if model_type != "snn":
         raise ConfigError(f"model.type must be 'snn' (feedforward SNN trained by BPTT) or "
@@ -102,7 +103,6 @@ def validate_model_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
     if "family" in spec:
         if "layers" in spec:
             raise ConfigError(f"model: give one of {_FORMS}")
-        from eegsnn.model.families import validate_family
 
         return validate_family(spec)
     if "layers" in spec:
@@ -132,7 +132,6 @@ def validate_model_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
             raise ConfigError(f"model.dropout must be in [0, 1), got {p!r}")
         spec = {"hidden": hidden, "neuron": dict(neuron), "dropout": float(p),
                 "readout": spec.get("readout", "mean")}
-    from eegsnn.model import READOUTS
 
     if spec["readout"] not in READOUTS:
         raise ConfigError(f"model.readout must be one of {', '.join(READOUTS)}, got "
@@ -151,8 +150,6 @@ def build_model_config(spec: Mapping[str, Any], n_inputs: int, n_classes: int,
         raise ConfigError("build_model_config: model.type lsm is not a layer stack (use "
                           "eegsnn.pipeline.lsm.LSMModel)")
     if "family" in spec:
-        from eegsnn.model.families import family_config
-
         return family_config(spec, n_inputs, n_classes, steps_per_s)
     if "layers" in spec:
         layers = copy.deepcopy(spec["layers"])

@@ -52,8 +52,16 @@ from typing import Any
 
 import numpy as np
 
+import eegsnn.env as env
+from eegsnn.encode import EEGEncoder, file_sha256
 from eegsnn.errors import ConfigError, DataError
-from eegsnn.pipeline.config import load_study_config, resolve_study_config
+from eegsnn.io.files import atomic_write_json, atomic_write_text, dump_yaml
+from eegsnn.manifest import load_manifest
+from eegsnn.model import build_model
+from eegsnn.pipeline import runstate
+from eegsnn.pipeline.baselines import require_sklearn, run_baseline
+from eegsnn.pipeline.config import apply_overrides, load_study_config, resolve_study_config
+from eegsnn.pipeline.lsm import LSMModel
 from eegsnn.pipeline.metrics import (
     aggregate_recordings,
     event_metrics,
@@ -61,6 +69,19 @@ from eegsnn.pipeline.metrics import (
     full_report,
     softmax,
 )
+from eegsnn.pipeline.modelspec import build_model_config
+from eegsnn.pipeline.runstate import require_finished
+from eegsnn.pipeline.spec import get_pipeline
+from eegsnn.preprocess import (
+    check_disjoint,
+    group_kfold,
+    group_train_test_split,
+    leave_groups_out,
+    load_windows,
+)
+from eegsnn.report import write_report
+from eegsnn.report.plots import plot_confusion
+from eegsnn.train import ArrayDataset, TrainConfig, evaluate, fit, load_checkpoint, save_checkpoint
 from eegsnn.train.data import oversample
 
 __all__ = ["EvaluationResult", "FoldResult", "RunResult", "encode_windows", "evaluate_run",
@@ -127,38 +148,8 @@ class EvaluationResult:
 # ---------------------------------------------------------------------------- helpers
 
 
-def _write_json(path: Path, obj: Any) -> None:
-    from eegsnn.train.checkpoint import atomic_write_json
-
-    atomic_write_json(path, obj)
-
-
-def _write_text(path: Path, text: str) -> None:
-    from eegsnn.train.checkpoint import atomic_write_text
-
-    atomic_write_text(path, text)
-
-
-def _dump_yaml(obj: Any) -> str:
-    import yaml
-
-    return yaml.safe_dump(json.loads(json.dumps(obj, default=_jsonable)), sort_keys=False,
-                          allow_unicode=True, width=100)
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating):
-        return float(obj)
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, tuple):
-        return list(obj)
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
-
-
-def _counts(y: np.ndarray, class_names: Sequence[str]) -> dict[str, int]:
+def class_counts(y: np.ndarray, class_names: Sequence[str]) -> dict[str, int]:
+    """``{class name: number of windows}`` of labels ``y`` (every class, zeros included)."""
     c = np.bincount(np.asarray(y, dtype=np.int64), minlength=len(class_names))
     return {name: int(c[i]) for i, name in enumerate(class_names)}
 
@@ -202,12 +193,6 @@ def make_folds(groups: np.ndarray, split: Mapping[str, Any], y: np.ndarray | Non
         sub = make_folds(groups[tested], inner, None if y is None else np.asarray(y)[tested])
         extra = np.flatnonzero(always)
         return [(np.sort(np.concatenate([tested[tr], extra])), tested[te]) for tr, te in sub]
-    from eegsnn.preprocess import (
-        check_disjoint,
-        group_kfold,
-        group_train_test_split,
-        leave_groups_out,
-    )
 
     method = split["method"]
     seed = int(split["seed"])
@@ -271,7 +256,9 @@ def encode_windows(encoder: Any, X: np.ndarray, seed: int = 0) -> Any:
     return parts[0] if len(parts) == 1 else mx.concatenate(parts, axis=1)
 
 
-def _encoder_params(cfg: Mapping[str, Any], sfreq_hz: float) -> dict[str, Any]:
+def encoder_params(cfg: Mapping[str, Any], sfreq_hz: float) -> dict[str, Any]:
+    """:class:`~eegsnn.encode.EEGEncoder` arguments of a resolved study config (its
+    ``encoder`` section, the data's rate, the training seed unless the section sets one)."""
     params = {k: v for k, v in cfg["encoder"].items()}
     params["sfreq_hz"] = float(sfreq_hz)
     params.setdefault("seed", int(cfg["train"]["seed"]))
@@ -294,7 +281,7 @@ def _predictions_csv(path: Path, recording: np.ndarray, onset_s: np.ndarray,
         row.append(class_names[int(pred[i])])
         row += [f"{float(p):.6f}" for p in proba[i]]
         writer.writerow(row)
-    _write_text(path, buf.getvalue())
+    atomic_write_text(path, buf.getvalue())
 
 
 def _score(cfg: Mapping[str, Any], ws: Any, idx: np.ndarray, proba: np.ndarray
@@ -334,13 +321,9 @@ def _setup_log(run_dir: Path | None) -> logging.Handler | None:
 
 def _data_record(cfg: Mapping[str, Any], ws: Any) -> dict[str, Any]:
     """Provenance of the windows (no patient identity: only paths, checksums, counts)."""
-    from eegsnn.encode import file_sha256
-
     src = cfg["data"]["source"]
     record: dict[str, Any] = {"source": src, "root": cfg["data"]["root"]}
     if isinstance(src, str) and src.lower().endswith((".yaml", ".yml")):
-        from eegsnn.manifest import load_manifest
-
         manifest = load_manifest(src)
         record["manifest"] = {"path": src, "name": manifest.name,
                               "sha256": file_sha256(src),
@@ -352,7 +335,7 @@ def _data_record(cfg: Mapping[str, Any], ws: Any) -> dict[str, Any]:
         "n_recordings": int(np.unique(ws.recording).size),
         "n_windows": len(ws),
         "class_names": list(ws.class_names),
-        "class_counts": _counts(ws.y, ws.class_names),
+        "class_counts": class_counts(ws.y, ws.class_names),
         "ch_names": list(ws.ch_names),
         "sfreq_hz": float(ws.sfreq_hz),
         "n_samples": int(ws.n_samples),
@@ -372,10 +355,6 @@ def _train_fold(cfg: dict[str, Any], ws: Any, spikes: Any, train_idx: np.ndarray
                 test_idx: np.ndarray | None = None) -> tuple[Any, dict[str, Any]]:
     """Train a model on ``train_idx`` windows (validation groups split off, oversampled)."""
     import mlx.core as mx
-
-    from eegsnn.pipeline.modelspec import build_model_config
-    from eegsnn.preprocess import check_disjoint, group_train_test_split
-    from eegsnn.train import ArrayDataset, TrainConfig, fit
 
     split = cfg["split"]
     groups = ws.groups(split["by"])
@@ -416,8 +395,8 @@ def _train_fold(cfg: dict[str, Any], ws: Any, spikes: Any, train_idx: np.ndarray
     info = {
         "train_windows": len(train_idx), "train_windows_balanced": len(fit_idx),
         "val_windows": 0 if val_idx is None else len(val_idx),
-        "train_class_counts": _counts(ws.y[train_idx], ws.class_names),
-        "train_class_counts_balanced": _counts(ws.y[fit_idx], ws.class_names),
+        "train_class_counts": class_counts(ws.y[train_idx], ws.class_names),
+        "train_class_counts_balanced": class_counts(ws.y[fit_idx], ws.class_names),
         "epochs_trained": len(result.history), "stopped_early": result.stopped_early,
         "train_time_s": time.perf_counter() - t0,
         "model_config": result.model.config,
@@ -451,8 +430,6 @@ def _lsm_fold(cfg: dict[str, Any], ws: Any, spikes: Any, train_idx: np.ndarray,
     """
     import mlx.core as mx
 
-    from eegsnn.pipeline.lsm import LSMModel
-
     t0 = time.perf_counter()
     if float(cfg["split"]["val_fraction"]) > 0:
         log.info("%s: model.type lsm chooses its readout regularisation by leave-one-out on "
@@ -484,8 +461,8 @@ def _lsm_fold(cfg: dict[str, Any], ws: Any, spikes: Any, train_idx: np.ndarray,
         proba = model.predict_proba(feats[n_tr:])
     info = {
         "train_windows": n_tr, "train_windows_balanced": len(fit_local), "val_windows": 0,
-        "train_class_counts": _counts(ws.y[train_idx], ws.class_names),
-        "train_class_counts_balanced": _counts(ws.y[train_idx][fit_local], ws.class_names),
+        "train_class_counts": class_counts(ws.y[train_idx], ws.class_names),
+        "train_class_counts_balanced": class_counts(ws.y[train_idx][fit_local], ws.class_names),
         "epochs_trained": 0, "stopped_early": False,
         "train_time_s": time.perf_counter() - t0, "firing_rates": rates_out,
         "warnings": messages,
@@ -502,21 +479,17 @@ def _lsm_fold(cfg: dict[str, Any], ws: Any, spikes: Any, train_idx: np.ndarray,
 
 
 def _is_lsm_model(model: Any) -> bool:
-    from eegsnn.pipeline.lsm import LSMModel
-
     return isinstance(model, LSMModel)
 
 
 def _save_model(dest: Path, model: Any, encoder_config: dict, train_config: dict) -> None:
-    from eegsnn.train import save_checkpoint
-
     dest.mkdir(parents=True, exist_ok=True)
-    _write_json(dest / "encoder.json", encoder_config)
+    atomic_write_json(dest / "encoder.json", encoder_config)
     if _is_lsm_model(model):
         model.save(dest)
         return
-    _write_json(dest / "model_config.json", model.config)
-    _write_json(dest / "train_config.json", train_config)
+    atomic_write_json(dest / "model_config.json", model.config)
+    atomic_write_json(dest / "train_config.json", train_config)
     save_checkpoint(dest / "checkpoint", model)
 
 
@@ -529,8 +502,6 @@ def _predict(model: Any, spikes: Any, y: np.ndarray, cfg: Mapping[str, Any]
     if _is_lsm_model(model):
         feats, rates = model.run(spikes)
         return model.predict_proba(feats), {"reservoir": model.check_activity(rates)}
-
-    from eegsnn.train import ArrayDataset, evaluate
 
     data = ArrayDataset(spikes, np.asarray(y, dtype=np.int64), time_major=True)
     res = evaluate(model, data, loss=cfg["train"]["loss"],
@@ -589,15 +560,11 @@ def run_pipeline(config: Mapping[str, Any] | str | os.PathLike,
     if isinstance(config, (str, os.PathLike)):
         cfg = load_study_config(config, overrides)
     else:
-        from eegsnn.pipeline.config import apply_overrides
-
         cfg = resolve_study_config(apply_overrides(config, overrides))
-    from eegsnn.pipeline.spec import get_pipeline
 
     spec = get_pipeline(cfg["pipeline"])
     if "baseline" in spec.stages and cfg.get("baseline") is not None:
         # Fail before any work (not after training) when the baseline's extra is missing.
-        from eegsnn.pipeline.baselines import require_sklearn
 
         require_sklearn(cfg["baseline"]["type"])
     src = cfg["data"]["source"]
@@ -606,8 +573,6 @@ def run_pipeline(config: Mapping[str, Any] | str | os.PathLike,
             raise DataError(f"{p}: file or folder not found (data.source)")
     run_dir = Path(out_dir) if out_dir is not None else None
     if run_dir is not None:
-        from eegsnn.pipeline import runstate
-
         _check_run_dir(run_dir, cfg, resume=resume, overwrite=overwrite)
         if overwrite and run_dir.exists():
             shutil.rmtree(run_dir)
@@ -633,8 +598,6 @@ def run_pipeline(config: Mapping[str, Any] | str | os.PathLike,
 def _check_run_dir(run_dir: Path, cfg: dict[str, Any], *, resume: bool, overwrite: bool
                    ) -> None:
     """Refuse an output folder that ``run_pipeline`` must not write into (see there)."""
-    from eegsnn.pipeline import runstate
-
     if overwrite:
         record = runstate.read_status(run_dir) if run_dir.is_dir() else None
         if record is not None and runstate.is_alive(record):
@@ -668,16 +631,11 @@ def _run(cfg: dict[str, Any], spec: Any, run_dir: Path | None, progress: bool | 
          ) -> RunResult:
     import mlx.core as mx
 
-    from eegsnn.encode import EEGEncoder
-    from eegsnn.preprocess import load_windows
-
     t_start = time.perf_counter()
     timing: dict[str, float] = {}
     if run_dir is not None:
-        import eegsnn.env as env
-
-        _write_text(run_dir / "config.yaml", _dump_yaml(cfg))
-        _write_json(run_dir / "environment.json", env.environment_record())
+        atomic_write_text(run_dir / "config.yaml", dump_yaml(cfg))
+        atomic_write_json(run_dir / "environment.json", env.environment_record())
     log.info("pipeline %s (%s): stages %s", cfg["name"], cfg["pipeline"],
              " -> ".join(spec.stages))
 
@@ -691,7 +649,7 @@ def _run(cfg: dict[str, Any], spec: Any, run_dir: Path | None, progress: bool | 
                         f"({ws.class_names[int(ws.y[0])]}); a classifier needs two or more")
     data_record = _data_record(cfg, ws)
     if run_dir is not None:
-        _write_json(run_dir / "data.json", data_record)
+        atomic_write_json(run_dir / "data.json", data_record)
     log.info("load: %d windows from %d recordings, %d channels at %g Hz, classes %s",
              len(ws), data_record["n_recordings"], ws.n_channels, ws.sfreq_hz,
              data_record["class_counts"])
@@ -699,12 +657,12 @@ def _run(cfg: dict[str, Any], spec: Any, run_dir: Path | None, progress: bool | 
     groups = ws.groups(cfg["split"]["by"])
     folds = make_folds(groups, cfg["split"], ws.y) if "split" in spec.stages else []
     if run_dir is not None:
-        _write_json(run_dir / "splits.json", {
+        atomic_write_json(run_dir / "splits.json", {
             "method": cfg["split"]["method"], "by": cfg["split"]["by"],
             "folds": [{"fold": k + 1,
                        "test_groups": sorted(set(groups[te].tolist())),
-                       "train_class_counts": _counts(ws.y[tr], ws.class_names),
-                       "test_class_counts": _counts(ws.y[te], ws.class_names)}
+                       "train_class_counts": class_counts(ws.y[tr], ws.class_names),
+                       "test_class_counts": class_counts(ws.y[te], ws.class_names)}
                       for k, (tr, te) in enumerate(folds)]})
     log.info("split: %s by %s, %d fold(s)", cfg["split"]["method"], cfg["split"]["by"],
              len(folds))
@@ -721,7 +679,7 @@ def _run(cfg: dict[str, Any], spec: Any, run_dir: Path | None, progress: bool | 
                  len(train_idx), len(test_idx))
         # encode (fit on this fold's training windows only)
         t0 = time.perf_counter()
-        encoder = EEGEncoder(**_encoder_params(cfg, ws.sfreq_hz)).fit(ws.X[train_idx],
+        encoder = EEGEncoder(**encoder_params(cfg, ws.sfreq_hz)).fit(ws.X[train_idx],
                                                                      ws.y[train_idx])
         enc_config = encoder.to_config()
         spikes = encode_windows(encoder, ws.X, int(cfg["train"]["seed"]))
@@ -751,7 +709,7 @@ def _run(cfg: dict[str, Any], spec: Any, run_dir: Path | None, progress: bool | 
         rep.update({key: info[key] for key in (
             "train_windows", "train_windows_balanced", "val_windows", "train_class_counts",
             "train_class_counts_balanced", "epochs_trained", "stopped_early", "train_time_s")})
-        rep["test_class_counts"] = _counts(ws.y[test_idx], ws.class_names)
+        rep["test_class_counts"] = class_counts(ws.y[test_idx], ws.class_names)
         fr = FoldResult(k + 1, train_idx, test_idx, proba, rep, firing_rates=rates,
                         train_time_s=info["train_time_s"])
         log.info("evaluate: fold %d accuracy %.4f balanced %.4f", k + 1, rep["accuracy"],
@@ -761,8 +719,6 @@ def _run(cfg: dict[str, Any], spec: Any, run_dir: Path | None, progress: bool | 
             raster["class"] = np.array(ws.class_names[int(ws.y[test_idx[0]])])
             raster["recording"] = np.array(str(ws.recording[test_idx[0]]))
         if "baseline" in spec.stages and cfg["baseline"] is not None:
-            from eegsnn.pipeline.baselines import run_baseline
-
             t0 = time.perf_counter()
             bp = run_baseline(cfg["baseline"], ws.X[train_idx], ws.y[train_idx],
                               ws.X[test_idx], ws.sfreq_hz, len(ws.class_names),
@@ -774,11 +730,11 @@ def _run(cfg: dict[str, Any], spec: Any, run_dir: Path | None, progress: bool | 
                      fr.baseline_metrics["accuracy"])
         if fold_dir is not None:
             _save_model(fold_dir, model, enc_config, cfg["train"])
-            _write_json(fold_dir / "metrics.json", rep)
+            atomic_write_json(fold_dir / "metrics.json", rep)
             _predictions_csv(fold_dir / "predictions.csv", ws.recording[test_idx],
                              ws.onset_s[test_idx], ws.y[test_idx], proba, ws.class_names)
             if fr.baseline_metrics is not None:
-                _write_json(fold_dir / "baseline.json", {"baseline": cfg["baseline"],
+                atomic_write_json(fold_dir / "baseline.json", {"baseline": cfg["baseline"],
                                                          **fr.baseline_metrics})
                 _predictions_csv(fold_dir / "baseline_predictions.csv",
                                  ws.recording[test_idx], ws.onset_s[test_idx],
@@ -793,12 +749,12 @@ def _run(cfg: dict[str, Any], spec: Any, run_dir: Path | None, progress: bool | 
         if cfg["split"]["method"] == "kfold" and cfg["split"]["refit"]:
             log.info("refit: training the final model on all %d windows", len(ws))
             all_idx = np.arange(len(ws))
-            encoder = EEGEncoder(**_encoder_params(cfg, ws.sfreq_hz)).fit(ws.X, ws.y)
+            encoder = EEGEncoder(**encoder_params(cfg, ws.sfreq_hz)).fit(ws.X, ws.y)
             enc_config = encoder.to_config()
             spikes = encode_windows(encoder, ws.X, int(cfg["train"]["seed"]))
             if lsm:
                 model, info, _ = _lsm_fold(cfg, ws, spikes, all_idx, None, "refit")
-                _write_json(run_dir / "model" / "fit.json", {
+                atomic_write_json(run_dir / "model" / "fit.json", {
                     k: info[k] for k in ("lsm", "warnings", "train_time_s")})
             else:
                 model, _ = _train_fold(cfg, ws, spikes, all_idx, run_dir / "refit",
@@ -808,18 +764,16 @@ def _run(cfg: dict[str, Any], spec: Any, run_dir: Path | None, progress: bool | 
         else:
             _save_model(run_dir / "model", last_model, last_encoder_config, cfg["train"])
             note = "the model of the last fold"
-        _write_json(run_dir / "model" / "about.json", {"note": note, "study": cfg["name"]})
+        atomic_write_json(run_dir / "model" / "about.json", {"note": note, "study": cfg["name"]})
 
     metrics = _aggregate(cfg, ws, fold_results)
     timing["total_s"] = time.perf_counter() - t_start
     metrics["timing"] = timing
     if run_dir is not None:
-        _write_json(run_dir / "metrics.json", metrics)
+        atomic_write_json(run_dir / "metrics.json", metrics)
         if raster is not None:
             np.savez_compressed(run_dir / "raster.npz", **raster)
         if "report" in spec.stages and cfg["report"]["format"] != "none":
-            from eegsnn.report import write_report
-
             for path in write_report(run_dir, fmt=cfg["report"]["format"]):
                 log.info("report: %s", path)
     log.info("done in %.1f s: accuracy %.4f", timing["total_s"],
@@ -842,7 +796,7 @@ def _aggregate(cfg: dict[str, Any], ws: Any, folds: list[FoldResult]) -> dict[st
         "split": {k: cfg["split"][k] for k in ("method", "by", "train_only")},
         "n_folds": len(folds),
         "class_names": list(ws.class_names), "balance": cfg["balance"],
-        "class_counts": _counts(ws.y, ws.class_names), "seed": int(cfg["train"]["seed"]),
+        "class_counts": class_counts(ws.y, ws.class_names), "seed": int(cfg["train"]["seed"]),
         "model_type": cfg["model"].get("type", "snn"),
     }
     if not folds:
@@ -893,11 +847,6 @@ def load_run_model(run_dir: str | os.PathLike) -> tuple[dict[str, Any], dict[str
     """
     import yaml
 
-    from eegsnn.encode import EEGEncoder
-    from eegsnn.model import build_model
-    from eegsnn.pipeline.runstate import require_finished
-    from eegsnn.train import load_checkpoint
-
     run_dir = Path(run_dir)
     require_finished(run_dir)
     needed = [run_dir / "config.yaml", run_dir / "data.json", run_dir / "model" /
@@ -918,8 +867,6 @@ def load_run_model(run_dir: str | os.PathLike) -> tuple[dict[str, Any], dict[str
         raise DataError(f"{run_dir}: corrupt run record ({exc})") from exc
     encoder = EEGEncoder.from_config(enc_cfg)
     if model_cfg.get("type") == "lsm":
-        from eegsnn.pipeline.lsm import LSMModel
-
         return cfg, record, encoder, LSMModel.load(run_dir / "model")
     model = build_model(model_cfg)
     load_checkpoint(run_dir / "model" / "checkpoint", model)
@@ -987,8 +934,6 @@ def evaluate_run(run_dir: str | os.PathLike, source: Any = None, *,
         DataError: the data do not fit the run (channels, sampling rate, window length),
         or ``run_dir`` is not a finished run.
     """
-    from eegsnn.preprocess import load_windows
-
     run_dir = Path(run_dir)
     cfg, record, encoder, model = load_run_model(run_dir)
     if source is None:
@@ -1018,17 +963,16 @@ def evaluate_run(run_dir: str | os.PathLike, source: Any = None, *,
         rep["warnings"] = messages
     rep["data"] = {"source": source if isinstance(source, str) else [str(s) for s in source],
                    "files": ws.provenance.get("files", []), "n_windows": len(ws),
-                   "class_counts": _counts(ws.y, ws.class_names)}
+                   "class_counts": class_counts(ws.y, ws.class_names)}
     rep["run"] = str(run_dir)
     out = None
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        _write_json(out / "metrics.json", rep)
+        atomic_write_json(out / "metrics.json", rep)
         if predict:
             _predictions_csv(out / "predictions.csv", ws.recording, ws.onset_s, ws.y, proba,
                              ws.class_names)
-        from eegsnn.report.plots import plot_confusion
 
         plot_confusion(np.asarray(rep["confusion_matrix"]), ws.class_names,
                        out / "confusion.png")

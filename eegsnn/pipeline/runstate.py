@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eegsnn.errors import DataError
+from eegsnn.errors import DataError, Interrupted
+from eegsnn.io.files import atomic_write_text, dump_yaml
 
 __all__ = ["STATUS_FILE", "RunState", "config_changes", "inspect_run", "mark_ended",
            "mark_started", "read_status", "require_finished", "resume_command"]
@@ -45,8 +46,6 @@ def _now() -> str:
 
 
 def _write(run_dir: Path, record: dict[str, Any]) -> None:
-    from eegsnn.io.files import atomic_write_text
-
     atomic_write_text(run_dir / STATUS_FILE, json.dumps(record, indent=2) + "\n")
 
 
@@ -100,8 +99,6 @@ def mark_started(run_dir: Path) -> None:
 def mark_ended(run_dir: Path, exc: BaseException | None = None) -> None:
     """Record how the run in ``run_dir`` ended: ``finished`` (``exc`` is ``None``),
     ``interrupted`` (Ctrl-C) or ``failed`` (the error's message, one line)."""
-    from eegsnn.errors import Interrupted
-
     old = read_status(run_dir) or {}
     record: dict[str, Any] = {"status": FINISHED, "ended": _now()}
     if old.get("started"):
@@ -207,8 +204,6 @@ def inspect_run(run_dir: str | os.PathLike, config: Mapping[str, Any]) -> RunSta
     except (OSError, yaml.YAMLError) as exc:
         raise DataError(f"{saved}: cannot read the saved run config ({exc}); use a new "
                         "--out folder or --overwrite") from exc
-    from eegsnn.pipeline.run import _dump_yaml
-
-    new = yaml.safe_load(_dump_yaml(config))  # the config as config.yaml would hold it
+    new = yaml.safe_load(dump_yaml(config))  # the config as config.yaml would hold it
     kind = "finished" if record.get("status") == FINISHED else "unfinished"
     return RunState(kind, record, config_changes(old, new))

@@ -21,11 +21,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import eegsnn
 from eegsnn.errors import DataError
 from eegsnn.io.files import atomic_write_text, sha256_file
 from eegsnn.preprocess.windows import WindowSet
 
-__all__ = ["CACHE_FORMAT", "WindowCache", "cache_key", "default_cache_dir"]
+__all__ = ["CACHE_FORMAT", "WindowCache", "cache_key", "default_cache_dir",
+           "windowing_versions"]
 
 CACHE_FORMAT = 1
 
@@ -43,8 +45,6 @@ def default_cache_dir() -> Path:
 def _cached_versions() -> tuple[tuple[str, str], ...]:
     from importlib import metadata
 
-    import eegsnn
-
     out = {"eegsnn": eegsnn.__version__}
     for name in ("mne", "numpy", "scipy", "pyedflib"):
         try:
@@ -54,7 +54,7 @@ def _cached_versions() -> tuple[tuple[str, str], ...]:
     return tuple(out.items())
 
 
-def _versions() -> dict[str, str]:
+def windowing_versions() -> dict[str, str]:
     """Versions of the packages that shape the windows (part of the cache key)."""
     return dict(_cached_versions())
 
@@ -66,7 +66,7 @@ def cache_key(files: Sequence[tuple[str, str]], config: dict[str, Any]) -> str:
         files: ``(relpath, sha256)`` of every input file, in load order.
         config: the validated dataset config (JSON-serialisable).
     """
-    payload = {"format": CACHE_FORMAT, "versions": _versions(),
+    payload = {"format": CACHE_FORMAT, "versions": windowing_versions(),
                "files": [[str(r), str(h)] for r, h in files], "config": config}
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -43,10 +43,11 @@ from typing import Any
 
 import numpy as np
 
-from eegsnn.errors import ConfigError, DataError
-from eegsnn.io.files import parse_recording_ids
+from eegsnn.errors import ChecksumError, ConfigError, DataError
+from eegsnn.io.files import parse_recording_ids, read_yaml_mapping
 from eegsnn.io.labels import (
     EventTable,
+    find_hypnogram,
     label_from_path,
     parse_chbmit_summary,
     read_events_table,
@@ -54,7 +55,8 @@ from eegsnn.io.labels import (
     seizure_events,
 )
 from eegsnn.io.readers import READERS, detect_format, read_recording
-from eegsnn.preprocess.cache import WindowCache, _versions, cache_key
+from eegsnn.manifest import load_manifest, verify_manifest
+from eegsnn.preprocess.cache import WindowCache, cache_key, windowing_versions
 from eegsnn.preprocess.steps import apply_steps, validate_steps
 from eegsnn.preprocess.windows import (
     WindowSet,
@@ -65,8 +67,9 @@ from eegsnn.preprocess.windows import (
     window_samples,
 )
 
-__all__ = ["LABEL_SOURCES", "RECORDING_SUFFIXES", "list_recordings", "load_config",
-           "load_windows", "validate_config"]
+__all__ = ["LABEL_SOURCES", "RECORDING_SUFFIXES", "labelled_events", "list_recordings",
+           "load_config", "load_windows", "recording_relpath", "resolve_source",
+           "validate_config"]
 
 log = logging.getLogger(__name__)
 
@@ -199,11 +202,11 @@ def list_recordings(folder: str | os.PathLike, *, text: bool = True) -> list[Pat
     return out
 
 
-def _resolve_source(source, root, text: bool) -> tuple[list[Path], Path, dict[str, str]]:
-    """(files, root, {relpath: sha256 from a manifest})."""
+def resolve_source(source, root, text: bool) -> tuple[list[Path], Path, dict[str, str]]:
+    """The recordings ``source`` names (files, a folder or a data manifest, verified):
+    ``(files, root, {relpath: sha256 from a manifest})``; ``text``: Bonn-style text files
+    count as recordings."""
     if isinstance(source, (str, os.PathLike)) and Path(source).suffix.lower() in (".yaml", ".yml"):
-        from eegsnn.manifest import load_manifest, verify_manifest
-
         manifest = load_manifest(source)
         root_path = Path(root) if root is not None else manifest.default_root()
         report = verify_manifest(manifest, root_path)
@@ -230,14 +233,18 @@ def _resolve_source(source, root, text: bool) -> tuple[list[Path], Path, dict[st
     return files, root_path, {}
 
 
-def _relpath(path: Path, root: Path) -> str:
+def recording_relpath(path: Path, root: Path) -> str:
+    """``path`` relative to the dataset ``root`` (POSIX), or its file name outside it."""
     try:
         return path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
         return path.name
 
 
-def _labelled_events(path: Path, rec, cfg: dict, root: Path, summaries: dict) -> EventTable:
+def labelled_events(path: Path, rec, cfg: dict, root: Path, summaries: dict) -> EventTable:
+    """The labelled events of one recording ``rec`` read from ``path``, from the source the
+    dataset config's ``labels`` section names (annotations, events file, hypnogram,
+    seizure summary or path)."""
     lab = cfg["labels"]
     source = lab["source"]
     if source == "annotations":
@@ -249,8 +256,6 @@ def _labelled_events(path: Path, rec, cfg: dict, root: Path, summaries: dict) ->
             raise DataError(f"{path}: events file {sidecar.name} not found beside it")
         return read_events_table(sidecar, label_column=lab["label_column"])
     if source == "hypnogram":
-        from eegsnn.io.labels import find_hypnogram
-
         hyp = find_hypnogram(path)
         events, hyp_start = read_hypnogram(hyp)
         psg_start = _edf_start(path)
@@ -291,8 +296,6 @@ def load_config(path: str | os.PathLike) -> dict[str, Any]:
     Raises:
         DataError: the file cannot be read or parsed. ConfigError: it is not a mapping.
     """
-    from eegsnn.io.files import read_yaml_mapping
-
     data = read_yaml_mapping(path, "dataset config")
     if isinstance(data.get("dataset"), Mapping):
         data = data["dataset"]
@@ -334,9 +337,9 @@ def load_windows(
     if isinstance(config, (str, os.PathLike)):
         config = load_config(config)
     cfg = validate_config(config)
-    files, root_path, known = _resolve_source(source, root, text=cfg["sfreq_hz"] is not None)
+    files, root_path, known = resolve_source(source, root, text=cfg["sfreq_hz"] is not None)
     lab = cfg["labels"]
-    rels = [_relpath(p, root_path) for p in files]
+    rels = [recording_relpath(p, root_path) for p in files]
     path_labels: dict[str, str] = {}
     if lab["source"] == "path":
         kept_files, kept_rels = [], []
@@ -357,8 +360,6 @@ def load_windows(
     for p, rel in zip(files, rels, strict=True):
         digest = cache.file_sha256(p)
         if rel in known and known[rel] != digest:  # changed since verify (race)
-            from eegsnn.errors import ChecksumError
-
             raise ChecksumError(f"{p}: sha256 {digest} does not match the manifest")
         hashes.append((rel, digest))
     extra = [cfg["labels"]["summary"]] if lab["source"] == "seizures" else []
@@ -375,7 +376,7 @@ def load_windows(
     windows = _build(files, rels, cfg, root_path, path_labels, keep_identity)
     windows.provenance.update({
         "config": cfg, "files": [{"path": r, "sha256": h} for r, h in hashes],
-        "versions": _versions(),
+        "versions": windowing_versions(),
     })
     if use_cache:
         cache.save(key, windows)
@@ -400,7 +401,7 @@ def _build(files: list[Path], rels: list[str], cfg: dict, root: Path,
             keep_identity=keep_identity, montage=False,
         )
         events = (EventTable.empty() if lab["source"] == "path"
-                  else _labelled_events(path, rec, cfg, root, summaries))
+                  else labelled_events(path, rec, cfg, root, summaries))
         raw = rec.raw
         t0 = raw.first_time
         apply_steps(raw, cfg["preprocess"], source=str(path))

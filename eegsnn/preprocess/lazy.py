@@ -35,7 +35,21 @@ from typing import Any
 import numpy as np
 
 from eegsnn.errors import ConfigError, DataError
-from eegsnn.io.files import atomic_path
+from eegsnn.io.channels import standardize_channels
+from eegsnn.io.edf import inspect_edf_header
+from eegsnn.io.files import atomic_path, parse_recording_ids
+from eegsnn.io.labels import EventTable, label_from_path
+from eegsnn.io.readers import anonymize, detect_format, events_from_annotations
+from eegsnn.preprocess.dataset import labelled_events, recording_relpath, validate_config
+from eegsnn.preprocess.steps import apply_steps
+from eegsnn.preprocess.windows import (
+    WindowSet,
+    event_window_starts,
+    extract_windows,
+    sliding_window_starts,
+    span_labels,
+    window_samples,
+)
 
 __all__ = ["LAZY_STEPS", "filter_pad_samples", "iter_lazy_windows", "lazy_windows",
            "write_tiled_edf"]
@@ -88,10 +102,6 @@ def _open(path: Path, keep_identity: bool = False):
     """(lazy Raw, EventTable) with identity stripped and channel names standardised."""
     import mne
 
-    from eegsnn.io.channels import standardize_channels
-    from eegsnn.io.edf import inspect_edf_header
-    from eegsnn.io.readers import _anonymize, _events_from_annotations, detect_format
-
     fmt = detect_format(path)
     if fmt not in ("edf", "bdf"):
         raise ConfigError(f"{path}: lazy windowing reads EDF/BDF files, not {fmt}")
@@ -104,9 +114,9 @@ def _open(path: Path, keep_identity: bool = False):
     except Exception as exc:
         raise DataError(f"{path}: MNE cannot read this {fmt.upper()} file "
                         f"({type(exc).__name__}: {exc})") from exc
-    events = _events_from_annotations(raw)
+    events = events_from_annotations(raw)
     if not keep_identity:
-        _anonymize(raw)
+        anonymize(raw)
     standardize_channels(raw, montage=False)
     return raw, events
 
@@ -114,14 +124,6 @@ def _open(path: Path, keep_identity: bool = False):
 def _window_plan(path: Path, rel: str, raw, events, cfg: dict, root: Path,
                  start_s: float, stop_s: float | None) -> tuple[np.ndarray, np.ndarray, int]:
     """(starts [W] sorted, class indices [W], n) for the whole recording."""
-    from eegsnn.io.labels import EventTable, label_from_path
-    from eegsnn.preprocess.dataset import _labelled_events
-    from eegsnn.preprocess.windows import (
-        event_window_starts,
-        sliding_window_starts,
-        span_labels,
-        window_samples,
-    )
 
     lab, win = cfg["labels"], cfg["windows"]
     sfreq = float(raw.info["sfreq"])
@@ -137,12 +139,12 @@ def _window_plan(path: Path, rel: str, raw, events, cfg: dict, root: Path,
             raise DataError(f"{path}: path label {raw_label!r} is not in labels.mapping")
         events = EventTable.empty()
     else:
-        class _Rec:  # what _labelled_events reads from a Recording
+        class _Rec:  # what labelled_events reads from a Recording
             pass
 
         rec = _Rec()
         rec.events = events  # type: ignore[attr-defined]
-        events = _labelled_events(path, rec, cfg, root, {})
+        events = labelled_events(path, rec, cfg, root, {})
     if win["mode"] == "events":
         starts, labels, _ = event_window_starts(events, lab["mapping"], sfreq_hz=sfreq,
                                                 n_times=hi, n_samples=n, tmin_s=win["tmin_s"])
@@ -189,17 +191,13 @@ def iter_lazy_windows(
     """
     import mne
 
-    from eegsnn.preprocess.dataset import _relpath, validate_config
-    from eegsnn.preprocess.steps import apply_steps
-    from eegsnn.preprocess.windows import extract_windows
-
     path = Path(path)
     cfg = validate_config(config)
     _check_steps(cfg["preprocess"])
     if not chunk_s > 0:
         raise ConfigError(f"chunk_s must be > 0, got {chunk_s!r}")
     root_path = Path(root) if root is not None else path.parent
-    rel = _relpath(path, root_path)
+    rel = recording_relpath(path, root_path)
     raw, events = _open(path)
     sfreq = float(raw.info["sfreq"])
     starts, y, n = _window_plan(path, rel, raw, events, cfg, root_path, start_s, stop_s)
@@ -285,10 +283,6 @@ def lazy_windows(
         a :class:`~eegsnn.preprocess.WindowSet` (subject/session/run from the file name
         as :func:`~eegsnn.preprocess.load_windows` parses them).
     """
-    from eegsnn.io.files import parse_recording_ids
-    from eegsnn.preprocess.dataset import validate_config
-    from eegsnn.preprocess.windows import WindowSet
-
     cfg = validate_config(config)
     it = iter_lazy_windows(path, config, chunk_s=chunk_s, root=root, start_s=start_s,
                            stop_s=stop_s)

@@ -34,6 +34,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from eegsnn.errors import ConfigError, DataError
+from eegsnn.io.channels import normalize_channel_name
 
 __all__ = ["STEPS", "apply_steps", "validate_steps"]
 
@@ -113,12 +114,8 @@ def validate_steps(steps: Sequence[Mapping[str, Any]] | None) -> list[dict[str, 
                 raise ConfigError(f"{where}: ref must be 'average' or a list of channel names, "
                                   f"got {ref!r}")
             if ref != "average":
-                from eegsnn.io.channels import normalize_channel_name
-
                 args["ref"] = [normalize_channel_name(r) for r in ref]
         if name == "pick":
-            from eegsnn.io.channels import normalize_channel_name
-
             if args["channels"] is None and args["types"] is None:
                 raise ConfigError(f"{where}: give channels and/or types")
             for key in ("channels", "types"):

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from eegsnn.errors import ConfigError, DataError
+from eegsnn.io.files import atomic_open
 from eegsnn.io.labels import EventTable
 
 __all__ = [
@@ -263,8 +264,6 @@ class WindowSet:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write to a ``.npz`` file atomically (readable without pickle)."""
-        from eegsnn.io.files import atomic_open
-
         meta = {
             "class_names": list(self.class_names), "ch_names": list(self.ch_names),
             "sfreq_hz": self.sfreq_hz, "unit": self.unit, "provenance": self.provenance,

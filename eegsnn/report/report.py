@@ -21,7 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from eegsnn.env import slow_path_note_from_record
 from eegsnn.errors import ConfigError, DataError
+from eegsnn.io.files import atomic_write_text
+from eegsnn.report import plots
 
 __all__ = ["build_report", "write_report"]
 
@@ -171,8 +174,6 @@ def build_report(run_dir: str | os.PathLike, fmt: str = "html") -> str:
         DataError: ``run_dir`` lacks ``metrics.json``/``config.yaml``/``data.json``.
     """
     import yaml
-
-    from eegsnn.report import plots
 
     if fmt not in ("html", "md"):
         raise ConfigError(f"report format must be 'html' or 'md', got {fmt!r}")
@@ -341,7 +342,6 @@ def build_report(run_dir: str | os.PathLike, fmt: str = "html") -> str:
             doc.p((f"BLAS: {blas}. " if blas else "") + (
                 "Optional extras: " + ", ".join(f"{k} {v}" for k, v in extras.items()) + "."
                 if extras else ""))
-        from eegsnn.env import slow_path_note_from_record
 
         note = slow_path_note_from_record(env)
         if note:
@@ -360,8 +360,6 @@ def write_report(run_dir: str | os.PathLike, fmt: str = "html",
         fmt: ``"html"``, ``"md"`` or ``"both"``.
         out: output file (single format only); default ``run_dir/report.<ext>``.
     """
-    from eegsnn.train.checkpoint import atomic_write_text
-
     formats = ["html", "md"] if fmt == "both" else [fmt]
     if out is not None and len(formats) > 1:
         raise ConfigError("--out names one file: pick --format html or md")

@@ -20,16 +20,15 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import mlx.core as mx
 import mlx.nn as nn
 import mlx.optimizers as optim
-import numpy as np
 from mlx.utils import tree_flatten, tree_unflatten
 
 from eegsnn.errors import ConfigError, DataError
-from eegsnn.io.files import _umask, atomic_write_text
+from eegsnn.io.files import current_umask, json_default
 
 FORMAT = "eegsnn-checkpoint"
 VERSION = 1
@@ -40,21 +39,7 @@ VERSION = 1
 def publish_mode(path: str | os.PathLike, directory: bool = False) -> None:
     """Give a temp file/folder (created 0600/0700 by ``tempfile``) the usual permissions
     (0666/0777 minus the umask) before it is moved into place."""
-    os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
-
-
-def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, default=_json_default) + "\n")
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating):
-        return float(obj)
-    if isinstance(obj, np.ndarray | mx.array):
-        return np.asarray(obj).tolist()
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+    os.chmod(path, (0o777 if directory else 0o666) & ~current_umask())
 
 
 def _model_config(model: nn.Module) -> dict[str, Any] | None:
@@ -90,7 +75,7 @@ def save_checkpoint(directory: str | os.PathLike, model: nn.Module,
                    " step keys",
             **(state or {}),
         }
-        (tmp / "state.json").write_text(json.dumps(record, indent=2, default=_json_default)
+        (tmp / "state.json").write_text(json.dumps(record, indent=2, default=json_default)
                                         + "\n", encoding="utf-8")
         publish_mode(tmp, directory=True)
         old = None
@@ -129,7 +114,9 @@ def _load_tensors(path: Path) -> dict[str, mx.array]:
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     try:
-        return mx.load(str(path))
+        # A .safetensors file without return_metadata loads as a dict (mx.load's stub
+        # returns the union over all formats).
+        return cast("dict[str, mx.array]", mx.load(str(path)))
     except (RuntimeError, ValueError, OSError) as exc:
         raise DataError(f"{path}: cannot read safetensors ({exc})") from exc
 

@@ -190,4 +190,3 @@ def rate_encoder(num_steps: int, scale: float = 1.0) -> RateEncoder:
     rate.scale = float(scale)
     rate.kind = "rate"
     return rate
-

@@ -118,7 +118,6 @@ def fused_eligibility(model: nn.Module, encoder: Encoder | None,
     prefix = FusedPrefix(
         num_steps=int(cast(RateEncoder, encoder).num_steps),  # kind == "rate" checked above
         scale=float(getattr(encoder, "scale", 1.0)),
-
         in_features=int(in_features), hidden=int(hidden), beta=beta, threshold=threshold,
         mechanism=MECHANISMS[mechanism], surrogate=code,
         surrogate_param=float(spike_fn.params[param]) if param else 0.0)

@@ -8,6 +8,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from eegsnn.train.checkpoint import publish_mode
+
 
 def plot_history(history: list[dict[str, Any]], path: str | os.PathLike,
                  title: str | None = None) -> Path | None:
@@ -47,8 +49,6 @@ def plot_history(history: list[dict[str, Any]], path: str | os.PathLike,
     os.close(fd)
     fig.savefig(tmp, dpi=120)
     plt.close(fig)
-    from eegsnn.train.checkpoint import publish_mode
-
     publish_mode(tmp)
     os.replace(tmp, path)
     return path

@@ -25,7 +25,7 @@ Data parallelism: under ``mlx.launch`` (``distributed="auto"``, the default, joi
 group the launcher started; or pass a :class:`~eegsnn.distributed.DistContext`) every
 process holds a replica, rank 0's initial parameters are copied to all before the
 optimizer is initialised, each rank trains on its contiguous slice of every global batch
-(:func:`~eegsnn.distributed.sharding.shard_range`, gradients weighted by slice size and
+(:func:`~eegsnn.comm.sharding.shard_range`, gradients weighted by slice size and
 averaged with one all-reduce: the full-batch gradient), every rank evaluates (so early
 stopping decides the same everywhere; rank 0's metric is used), and only rank 0 writes the
 run directory and shows progress; the others wait at a barrier after each checkpoint.
@@ -35,33 +35,52 @@ A resumed run is read by rank 0 and broadcast. Alone (size 1) nothing changes.
 from __future__ import annotations
 
 import math
+import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import mlx.core as mx
 import mlx.nn as nn
 import numpy as np
 
+import eegsnn.env as env
+from eegsnn.comm.group import (
+    DistContext,
+    barrier,
+    broadcast_json,
+    broadcast_state,
+    init_distributed,
+    single_process,
+    sync_parameters,
+)
+from eegsnn.comm.sharding import shard_range
 from eegsnn.errors import ConfigError
 from eegsnn.evaluate.metrics import classification_report
+from eegsnn.io.files import atomic_write_json
 from eegsnn.model.network import NEURONS, SpikingNet, build_model
 from eegsnn.train.augment import make_augment
-from eegsnn.train.checkpoint import (
-    atomic_write_json,
-    load_checkpoint,
-    read_checkpoint_state,
-    save_checkpoint,
-)
+from eegsnn.train.checkpoint import load_checkpoint, read_checkpoint_state, save_checkpoint
 from eegsnn.train.config import TrainConfig
 from eegsnn.train.data import ArrayDataset, Encoder, epoch_order, split_indices, step_seed
 from eegsnn.train.fused import FusedEvalStep, FusedTrainStep, select_engine
+from eegsnn.train.history import plot_history
 from eegsnn.train.losses import get_loss
+from eegsnn.train.parallel import make_data_parallel_step
 from eegsnn.train.progress import TrainProgress
 from eegsnn.train.step import build_optimizer, make_eval_step, make_train_step
 
 EVAL_EPOCH = 2**31 - 1  # PRNG stream of evaluation passes: fixed, independent of training
+
+
+class EarlyStoppingState(TypedDict):
+    """Early-stopping bookkeeping (saved in the checkpoint's ``state.json``)."""
+
+    best: float | None        # best value of the metric so far
+    best_epoch: int | None    # 1-based epoch that reached it
+    bad_epochs: int           # epochs since the last improvement
 
 
 @dataclass
@@ -138,7 +157,7 @@ def evaluate(model: SpikingNet, data: ArrayDataset, *, loss: dict | str | None =
         model.train()
     names = layer_names(model)
     return EvalResult(
-        loss=float(total_loss.item()),
+        loss=float(total_loss),
         logits=np.array(all_logits),
         labels=np.array(data.labels),
         layer_rates={name: float(r) for name, r in zip(names, np.array(total_rates),
@@ -148,8 +167,6 @@ def evaluate(model: SpikingNet, data: ArrayDataset, *, loss: dict | str | None =
 
 def resolve_distributed(distributed: Any) -> Any:
     """``"auto"`` / ``None`` / a DistContext -> a DistContext."""
-    from eegsnn.distributed.group import DistContext, init_distributed, single_process
-
     if distributed is None:
         return single_process()
     if isinstance(distributed, str):
@@ -187,7 +204,7 @@ def _checkpoint_due(cfg: TrainConfig, epoch: int, epochs_run: int,
 
 def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset, config: TrainConfig | dict,
         *, val: ArrayDataset | None = None, test: ArrayDataset | None = None,
-        encoder: Encoder | None = None, run_dir: str | Path | None = None,
+        encoder: Encoder | None = None, run_dir: str | os.PathLike[str] | None = None,
         resume: bool = True, progress: bool | None = None,
         stop_after_epochs: int | None = None, extra_config: dict[str, Any] | None = None,
         distributed: Any = "auto") -> FitResult:
@@ -228,6 +245,7 @@ def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset, config: TrainCo
     if isinstance(model, dict) and not isinstance(model, nn.Module):  # Modules are dicts
         mx.random.seed(cfg.seed)
         model = build_model(model)
+    model = cast(SpikingNet, model)  # mypy cannot tell a Module from a config dict (both dicts)
     if val is None and cfg.val_fraction > 0:
         labels = np.array(train.labels)
         tr_idx, va_idx = split_indices(len(train), cfg.val_fraction, cfg.seed, labels)
@@ -247,8 +265,6 @@ def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset, config: TrainCo
     optimizer = build_optimizer(cfg.optimizer, cfg.schedule)
     model.train()
     if dist:
-        from eegsnn.distributed.loop import sync_parameters
-
         sync_parameters(model, ctx)  # every replica starts from rank 0's weights
     optimizer.init(model.trainable_parameters())
     engine, engine_reason, prefix = select_engine(cfg.engine, model, encoder, distributed=dist,
@@ -256,7 +272,7 @@ def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset, config: TrainCo
 
     history: list[dict[str, Any]] = []
     start_epoch = 0
-    es_state = {"best": None, "best_epoch": None, "bad_epochs": 0}
+    es_state: EarlyStoppingState = {"best": None, "best_epoch": None, "bad_epochs": 0}
     resumed: dict[str, Any] | None = None
     if write_path is not None:
         run_path = write_path
@@ -267,9 +283,9 @@ def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset, config: TrainCo
             saved = dict(record.get("train_config") or {})
             current = cfg.to_dict()
             saved.setdefault("engine", current["engine"])  # checkpoints from before the option
-            for key in ("epochs", "log_every", "checkpoint_every", "eval_batch_size"):
-                saved.pop(key, None)
-                current.pop(key, None)
+            for option in ("epochs", "log_every", "checkpoint_every", "eval_batch_size"):
+                saved.pop(option, None)
+                current.pop(option, None)
             if saved and saved != current:
                 changed = sorted(k for k in set(saved) | set(current)
                                  if saved.get(k) != current.get(k))
@@ -283,12 +299,10 @@ def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset, config: TrainCo
                      "than an uninterrupted run would")
             start_epoch = int(record["epoch"])
             history = list(record.get("history", []))
-            es_state = dict(record.get("early_stopping", es_state))
+            es_state = cast(EarlyStoppingState, dict(record.get("early_stopping", es_state)))
             resumed = {"epoch": start_epoch, "history": history, "early_stopping": es_state}
             _log(run_path, f"resumed from {ckpt} at epoch {start_epoch}")
         else:
-            import eegsnn.env as env
-
             atomic_write_json(run_path / "config.json", {
                 "model": model.config, "train": cfg.to_dict(), "seed": cfg.seed,
                 "train_samples": len(train), "val_samples": len(val) if val else 0,
@@ -301,34 +315,32 @@ def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset, config: TrainCo
             atomic_write_json(run_path / "environment.json", env.environment_record())
     run_path = write_path
     if dist and run_dir is not None:
-        from eegsnn.distributed.group import barrier, broadcast_json, broadcast_state
-
         # rank 0 read the checkpoint (if any): share epoch, history, weights and optimizer
         resumed = broadcast_json(resumed, ctx)
         if resumed is not None:
             start_epoch = int(resumed["epoch"])
             history = list(resumed["history"])
-            es_state = dict(resumed["early_stopping"])
+            es_state = cast(EarlyStoppingState, dict(resumed["early_stopping"]))
             sync_parameters(model, ctx)
             optimizer.state = broadcast_state(optimizer.state, ctx)
         barrier(ctx)
 
+    step: Callable[[mx.array, mx.array, mx.array], tuple[mx.array, mx.array]]
     if dist:
-        from eegsnn.distributed.sharding import shard_range
-        from eegsnn.distributed.step import make_data_parallel_step
-
         dp_step = make_data_parallel_step(model, optimizer, loss_fn, ctx, encoder=encoder,
                                           augment=make_augment(cfg.augment),
                                           regularizer=cfg.regularizer,
                                           grad_clip=cfg.grad_clip, compile=cfg.compile)
     elif engine == "fused":
+        assert prefix is not None  # select_engine describes the prefix of the fused engine
         step = FusedTrainStep(model, optimizer, loss_fn, prefix, regularizer=cfg.regularizer,
                               grad_clip=cfg.grad_clip, compile=cfg.compile)
     else:
         step = make_train_step(model, optimizer, loss_fn, encoder=encoder,
                                regularizer=cfg.regularizer, grad_clip=cfg.grad_clip,
                                compile=cfg.compile, augment=make_augment(cfg.augment))
-    eval_fn = (FusedEvalStep(model, loss_fn, prefix, compile=cfg.compile) if engine == "fused"
+    eval_fn = (FusedEvalStep(model, loss_fn, prefix, compile=cfg.compile)
+               if engine == "fused" and prefix is not None  # (prefix: always, with "fused")
                else make_eval_step(model, loss_fn, encoder=encoder, compile=cfg.compile))
     state = [model.state, optimizer.state, mx.random.state]
 
@@ -380,8 +392,8 @@ def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset, config: TrainCo
             train_time = time.perf_counter() - t0
             entry: dict[str, Any] = {
                 "epoch": epoch + 1,
-                "train_loss": float(loss_sum.item()) / steps_per_epoch,
-                "train_accuracy": float(correct_sum.item()) / seen,
+                "train_loss": float(loss_sum) / steps_per_epoch,
+                "train_accuracy": float(correct_sum) / seen,
                 "train_time_s": train_time,
             }
             if not math.isfinite(entry["train_loss"]):
@@ -405,13 +417,11 @@ def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset, config: TrainCo
                 metric = es.get("metric", "val_loss")
                 value = _metric_value(entry, metric)
                 if dist:  # replicas agree to float rounding; rank 0's value decides
-                    from eegsnn.distributed.group import broadcast_json
-
                     value = float(broadcast_json(value, ctx))
                 sign = 1.0 if metric == "val_loss" else -1.0
                 best = es_state["best"]
                 if best is None or sign * (best - value) > float(es.get("min_delta", 0.0)):
-                    es_state.update(best=value, best_epoch=epoch + 1, bad_epochs=0)
+                    es_state.update({"best": value, "best_epoch": epoch + 1, "bad_epochs": 0})
                     improved = True
                 else:
                     es_state["bad_epochs"] += 1
@@ -424,7 +434,8 @@ def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset, config: TrainCo
             epochs_run += 1
             if run_path is not None:
                 atomic_write_json(run_path / "history.json", history)
-                if improved and es.get("restore_best", True):
+                if improved and es and es.get("restore_best", True):
+
                     save_checkpoint(run_path / "best", model)
                     # (no barrier: "best" is read back by rank 0 only, at the end)
                 if _checkpoint_due(cfg, epoch, epochs_run, stop_after_epochs):
@@ -462,7 +473,5 @@ def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset, config: TrainCo
         if run_path is not None:
             atomic_write_json(run_path / "metrics.json", metrics)
     if run_path is not None and history:
-        from eegsnn.train.history import plot_history
-
         plot_history(history, run_path / "curves.png")
     return result

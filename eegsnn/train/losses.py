@@ -3,12 +3,9 @@ r"""Losses and spike-rate regularisers for spiking classifiers (pure functions).
 Shapes: ``spikes`` / ``membrane`` are time-major ``[T, B, C]`` (``C`` classes), ``targets``
 are integer class labels ``[B]``. Every loss returns a scalar mean over the batch.
 
-Readouts (``[T, B, C] -> [B, C]`` logits):
-
-* ``"count"``: spike count :math:`n_c = \sum_t S_t[c]`
-* ``"final"``: membrane at the last step :math:`U_T[c]`
-* ``"max"``: maximum membrane over time :math:`\max_t U_t[c]`
-* ``"mean"``: mean membrane over time
+Readouts (``[T, B, C] -> [B, C]`` logits, ``"count"``, ``"final"``, ``"max"``, ``"mean"``):
+:func:`eegsnn.model.readout.readout`, the model's own (re-exported here and by
+:mod:`eegsnn.train`).
 
 Losses:
 
@@ -33,25 +30,7 @@ import mlx.core as mx
 import mlx.nn as nn
 
 from eegsnn.errors import ConfigError
-
-READOUTS = ("count", "final", "max", "mean")
-
-
-def readout(spikes: mx.array | None, membrane: mx.array | None, mode: str) -> mx.array:
-    """Reduce an output layer's ``[T, B, C]`` trace to ``[B, C]`` logits (see module doc)."""
-    if mode == "count":
-        if spikes is None:
-            raise ConfigError("readout 'count' needs a spiking output layer")
-        return spikes.sum(axis=0)
-    if membrane is None:
-        raise ConfigError(f"readout {mode!r} needs the output membrane")
-    if mode == "final":
-        return membrane[-1]
-    if mode == "max":
-        return membrane.max(axis=0)
-    if mode == "mean":
-        return membrane.mean(axis=0)
-    raise ConfigError(f"unknown readout {mode!r}; expected one of {', '.join(READOUTS)}")
+from eegsnn.model.readout import readout
 
 
 def cross_entropy(logits: mx.array, targets: mx.array) -> mx.array:
@@ -59,12 +38,13 @@ def cross_entropy(logits: mx.array, targets: mx.array) -> mx.array:
     return nn.losses.cross_entropy(logits, targets, reduction="mean")
 
 
-def ce_count(spikes: mx.array, membrane: mx.array | None, targets: mx.array) -> mx.array:
+def ce_count(spikes: mx.array | None, membrane: mx.array | None, targets: mx.array,
+             ) -> mx.array:
     """Cross-entropy on spike counts ``sum_t S_t`` (``[T, B, C]`` spikes)."""
     return cross_entropy(readout(spikes, membrane, "count"), targets)
 
 
-def ce_membrane(spikes: mx.array | None, membrane: mx.array, targets: mx.array,
+def ce_membrane(spikes: mx.array | None, membrane: mx.array | None, targets: mx.array,
                 reduce: str = "final") -> mx.array:
     """Cross-entropy on the output membrane: final step (``"final"``) or max over time."""
     if reduce not in ("final", "max", "mean"):
@@ -72,7 +52,7 @@ def ce_membrane(spikes: mx.array | None, membrane: mx.array, targets: mx.array,
     return cross_entropy(readout(spikes, membrane, reduce), targets)
 
 
-def mse_count(spikes: mx.array, membrane: mx.array | None, targets: mx.array,
+def mse_count(spikes: mx.array | None, membrane: mx.array | None, targets: mx.array,
               correct_rate: float = 0.8, incorrect_rate: float = 0.2) -> mx.array:
     """MSE between spike counts and target counts (``rate * T``), averaged over ``B`` and ``C``."""
     if spikes is None:

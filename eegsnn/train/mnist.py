@@ -23,12 +23,13 @@ from typing import Any
 
 import mlx.core as mx
 
+from eegsnn.comm.group import barrier
 from eegsnn.errors import ConfigError
 from eegsnn.io.mnist import download_mnist, load_mnist
 from eegsnn.model.network import reference_mnist_config
 from eegsnn.train.config import TrainConfig
 from eegsnn.train.data import ArrayDataset, rate_encoder
-from eegsnn.train.loop import FitResult, fit
+from eegsnn.train.loop import FitResult, fit, resolve_distributed
 
 NUM_STEPS = 25
 BATCH_SIZE = 128
@@ -88,9 +89,6 @@ def run_mnist(data_dir: str | os.PathLike, out_dir: str | os.PathLike | None = N
     if epochs is not None and epochs < 1:
         raise ConfigError(f"--epochs must be >= 1, got {epochs}")
     if download:
-        from eegsnn.distributed.group import barrier
-        from eegsnn.train.loop import resolve_distributed
-
         distributed = resolve_distributed(distributed)
         if distributed.is_main:
             download_mnist(data_dir)
@@ -100,8 +98,8 @@ def run_mnist(data_dir: str | os.PathLike, out_dir: str | os.PathLike | None = N
     if quick:
         x_train, y_train = x_train[:QUICK_TRAIN], y_train[:QUICK_TRAIN]
     n_epochs = epochs if epochs is not None else (1 if quick else 25)
-    train = ArrayDataset(mx.array(x_train.reshape(len(x_train), -1)), y_train)
-    test = ArrayDataset(mx.array(x_test.reshape(len(x_test), -1)), y_test)
+    train = ArrayDataset(mx.array(x_train.reshape(len(x_train), -1)), mx.array(y_train))
+    test = ArrayDataset(mx.array(x_test.reshape(len(x_test), -1)), mx.array(y_test))
     config = TrainConfig.from_dict(reference_train_config(
         n_epochs, seed, schedule, steps_per_epoch=len(train) // BATCH_SIZE, engine=engine))
     return fit(reference_mnist_config(), train, config, test=test,

@@ -38,7 +38,6 @@ OPTIMIZERS: dict[str, Callable[..., optim.Optimizer]] = {
     "lion": optim.Lion,
 }
 SCHEDULES: dict[str, Callable[..., Callable[[mx.array], mx.array]]] = {
-
     "cosine_decay": optim.cosine_decay,
     "exponential_decay": optim.exponential_decay,
     "step_decay": optim.step_decay,

@@ -26,7 +26,7 @@ function                   shows
 :func:`plot_run` renders the common ones from a run folder (``eegsnn plot RUN_DIR``).
 
 matplotlib is imported when a plot is made, not when this package is imported; without it
-a plot raises :class:`~eegsnn.interop._extras.MissingExtraError` ("Plotting needs the
+a plot raises :class:`~eegsnn.errors.MissingExtraError` ("Plotting needs the
 'plot' extra: pip install 'eegsnn[plot]'").
 """
 

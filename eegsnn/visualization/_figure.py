@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from eegsnn.errors import ConfigError
-from eegsnn.interop._extras import require
+from eegsnn.extras import require
 
 __all__ = ["as_numpy", "blank_figure", "new_figure", "save_figure", "time_axis"]
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from eegsnn import surrogate
 from eegsnn.errors import ConfigError
 from eegsnn.visualization._figure import new_figure
 
@@ -39,8 +40,6 @@ def surrogate_curves(surrogates: Mapping[str, Any] | Sequence[Any] | None = None
         x_range: plotted range of :math:`x`.
         num: points per curve.
     """
-    from eegsnn import surrogate
-
     if surrogates is None:
         surrogates = ["fast_sigmoid", "atan", "sigmoid", "triangular", "straight_through"]
     if isinstance(surrogates, Mapping):

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from eegsnn.errors import ConfigError, DataError
+from eegsnn.evaluate.metrics import roc_auc
 from eegsnn.visualization._figure import as_numpy, new_figure
 
 __all__ = ["confusion_matrix_plot", "roc_curve", "roc_plot", "training_curves"]
@@ -149,8 +150,6 @@ def roc_plot(y_true: Any, scores: Any, *, class_names: Sequence[str] | None = No
             (logits or probabilities): one curve per class, one-vs-rest (for ``K = 2``
             only the positive class, scored by ``s[:, 1] - s[:, 0]``).
     """
-    from eegsnn.evaluate.metrics import roc_auc
-
     y = np.asarray(y_true).astype(np.int64).reshape(-1)
     s = as_numpy(scores, "scores", (1, 2), "roc_plot")
     curves: list[tuple[str, np.ndarray, np.ndarray]] = []

@@ -9,17 +9,21 @@ NVIDIA GPUs), which tells each process its rank through the environment
 here is the identity, so the same script runs alone or under ``mlx.launch``.
 
 All collectives are lazy MLX ops; :func:`barrier` and :func:`all_sum_host` evaluate.
+:func:`average_gradients` (the data-parallel step's all-reduce) and :func:`sync_parameters`
+(rank 0's weights to every replica) work on model/gradient trees.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from typing import Any
 
 import mlx.core as mx
+import mlx.nn as nn
 import numpy as np
-from mlx.utils import tree_map
+from mlx.utils import tree_flatten, tree_map, tree_unflatten
 
 from eegsnn.errors import ConfigError
 
@@ -28,6 +32,7 @@ __all__ = [
     "DistContext",
     "all_sum",
     "all_sum_host",
+    "average_gradients",
     "barrier",
     "broadcast_from_main",
     "broadcast_json",
@@ -35,6 +40,7 @@ __all__ = [
     "init_distributed",
     "launched_rank",
     "single_process",
+    "sync_parameters",
 ]
 
 BACKENDS = ("any", "ring", "mpi", "nccl", "jaccl")
@@ -195,8 +201,6 @@ def broadcast_json(obj: Any, ctx: DistContext) -> Any:
     """
     if not ctx.distributed:
         return obj
-    import json
-
     data = json.dumps(obj).encode("utf-8") if ctx.is_main else b""
     n = int(all_sum_host([float(len(data))], ctx)[0])
     buf = np.zeros(n, dtype=np.int32)
@@ -217,8 +221,6 @@ def broadcast_state(tree: Any, ctx: DistContext) -> Any:
     """
     if not ctx.distributed:
         return tree
-    from mlx.utils import tree_flatten, tree_unflatten
-
     flat = dict(tree_flatten(tree)) if ctx.is_main else {}
     spec = broadcast_json({k: [list(v.shape), str(v.dtype).split(".")[-1]]
                            for k, v in flat.items()} if ctx.is_main else None, ctx)
@@ -231,3 +233,30 @@ def broadcast_state(tree: Any, ctx: DistContext) -> Any:
         out.append((key, mx.distributed.all_sum(a, group=ctx.group).astype(dtype)))
     mx.eval([v for _, v in out])
     return tree_unflatten(out)
+
+
+def average_gradients(grads: Any, ctx: DistContext, weight: mx.array | float | None = None,
+                      ) -> Any:
+    """Global-batch gradient from this rank's mean gradient (lazy).
+
+    Args:
+        grads: this rank's gradient tree (mean over its ``n_r`` samples).
+        ctx: the process group.
+        weight: ``size * n_r / N`` (see :func:`eegsnn.comm.sharding.shard_weight`);
+            ``None`` for equal slices.
+
+    Returns:
+        ``sum_r weight_r * grads_r / size`` on every rank (``grads`` itself when alone).
+    """
+    if not ctx.distributed:
+        return grads
+    if weight is not None:
+        grads = tree_map(lambda g: g * weight, grads)
+    return nn.average_gradients(grads, group=ctx.group)
+
+
+def sync_parameters(model: Any, ctx: DistContext) -> None:
+    """Give every replica rank 0's parameters (exact copy), evaluated."""
+    if ctx.distributed:
+        model.update(broadcast_from_main(model.parameters(), ctx))
+        mx.eval(model.parameters())

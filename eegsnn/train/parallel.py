@@ -4,9 +4,10 @@ Every process holds a full replica of the model and optimizer. One step:
 
 1. forward + backward on this rank's slice ``x [T, n_r, ...]`` of the global batch
    (the engine's loss, :func:`eegsnn.train.step.make_loss`, a mean over the slice);
-2. :func:`average_gradients`: scale by ``w_r = size * n_r / N`` and average over ranks with
-   :func:`mlx.nn.average_gradients` (one fused ``all_sum`` of all gradients, MLX's own
-   bucketing) -> the global-batch mean gradient ``sum_r (n_r / N) g_r`` on every rank;
+2. :func:`~eegsnn.comm.group.average_gradients`: scale by ``w_r = size * n_r / N`` and
+   average over ranks with :func:`mlx.nn.average_gradients` (one fused ``all_sum`` of all
+   gradients, MLX's own bucketing) -> the global-batch mean gradient ``sum_r (n_r / N) g_r``
+   on every rank;
 3. optional global-norm clipping (of the *global* gradient, as in one process);
 4. the optimizer update, identical on every rank, so replicas never drift apart
    (up to float summation order: ``all_sum`` adds the ranks' partial gradients in a
@@ -25,40 +26,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any
 
 import mlx.core as mx
 import mlx.nn as nn
 import mlx.optimizers as optim
-from mlx.utils import tree_map
 
-from eegsnn.distributed.group import DistContext
+from eegsnn.comm.group import DistContext, average_gradients
 from eegsnn.errors import ConfigError
 from eegsnn.train.data import Encoder
 from eegsnn.train.losses import LossFn
 from eegsnn.train.step import make_loss
 
-__all__ = ["average_gradients", "make_data_parallel_step"]
-
-
-def average_gradients(grads: Any, ctx: DistContext, weight: mx.array | float | None = None,
-                      ) -> Any:
-    """Global-batch gradient from this rank's mean gradient (lazy).
-
-    Args:
-        grads: this rank's gradient tree (mean over its ``n_r`` samples).
-        ctx: the process group.
-        weight: ``size * n_r / N`` (see :func:`eegsnn.distributed.sharding.shard_weight`);
-            ``None`` for equal slices.
-
-    Returns:
-        ``sum_r weight_r * grads_r / size`` on every rank (``grads`` itself when alone).
-    """
-    if not ctx.distributed:
-        return grads
-    if weight is not None:
-        grads = tree_map(lambda g: g * weight, grads)
-    return nn.average_gradients(grads, group=ctx.group)
+__all__ = ["make_data_parallel_step"]
 
 
 def make_data_parallel_step(
@@ -78,7 +57,7 @@ def make_data_parallel_step(
     Args:
         model, optimizer, loss_fn, encoder, regularizer, grad_clip, augment: as
             :func:`eegsnn.train.step.make_train_step`.
-        ctx: the process group (:func:`~eegsnn.distributed.group.init_distributed`).
+        ctx: the process group (:func:`~eegsnn.comm.group.init_distributed`).
         compile: compile the step (collectives included) with :func:`mlx.core.compile`.
 
     The returned ``step`` takes this rank's slice ``x [T, n_r, ...]`` (or ``[n_r, ...]``

@@ -3,7 +3,7 @@ per task, in worker processes, with bounded memory, skipping what is already cur
 
 .. code-block:: python
 
-    from eegsnn.preprocess.parallel import prepare_recordings, load_prepared
+    from eegsnn.encode.parallel import prepare_recordings, load_prepared
     report = prepare_recordings("data/", config, "prepared/", max_workers=8,
                                 encoder=fitted_encoder)     # encoder optional
     print(report.summary())          # 998 done, 0 cached, 2 failed: file + reason each
@@ -30,7 +30,11 @@ rest. The report is also written to ``<out_dir>/prepared.json`` (relative paths 
 patient identity).
 
 Workers are started with ``spawn`` (safe with MLX/OpenBLAS threads in the parent) and run
-each with ``OMP/OPENBLAS_NUM_THREADS=1`` by default so ``N`` workers use ``N`` cores.
+each with ``OMP/OPENBLAS_NUM_THREADS=1`` by default so ``N`` workers use ``N`` cores
+(:func:`eegsnn.env.worker_init`).
+
+This module sits in the encode layer: it chains the preprocessing layer (windows) and the
+encoders, so it may import both.
 """
 
 from __future__ import annotations
@@ -40,7 +44,9 @@ import json
 import logging
 import multiprocessing as mp
 import os
+import sys
 import time
+import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -48,7 +54,23 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from eegsnn.encode.dataset import encode_to_file
+from eegsnn.encode.eeg import EEGEncoder
+from eegsnn.encode.storage import load_spikes
+from eegsnn.env import worker_init
 from eegsnn.errors import ConfigError, DataError
+from eegsnn.io.files import atomic_write_text, sha256_file
+from eegsnn.preprocess.cache import cache_key
+from eegsnn.preprocess.dataset import (
+    load_config,
+    load_windows,
+    recording_relpath,
+    resolve_source,
+    validate_config,
+)
+from eegsnn.preprocess.windows import WindowSet
 
 __all__ = ["PrepareItem", "PrepareReport", "load_prepared", "peak_rss_mb", "prepare_one",
            "prepare_recordings"]
@@ -121,8 +143,6 @@ class PrepareReport:
                 "max_workers": self.max_workers, "items": [asdict(i) for i in self.items]}
 
     def save(self) -> Path:
-        from eegsnn.io.files import atomic_write_text
-
         path = self.out_dir / REPORT_NAME
         atomic_write_text(path, json.dumps(self.to_dict(), indent=1))
         return path
@@ -152,8 +172,7 @@ def peak_rss_mb() -> float:
     Linux: ``VmHWM`` of ``/proc/self/status`` (``ru_maxrss`` would report the parent's peak
     for a process started by fork + exec, as spawned workers are). Elsewhere ``ru_maxrss``.
     """
-    import resource
-    import sys
+    import resource  # Unix only
 
     try:
         with open("/proc/self/status", encoding="ascii") as fh:
@@ -167,14 +186,10 @@ def peak_rss_mb() -> float:
 
 
 def _output_key(rel: str, digest: str, cfg: dict, encoder_cfg: dict | None) -> str:
-    from eegsnn.preprocess.cache import cache_key
-
     return cache_key([(rel, digest)], {"dataset": cfg, "encoder": encoder_cfg})
 
 
 def _npz_complete(path: Path) -> bool:
-    import zipfile
-
     try:
         with zipfile.ZipFile(path) as z:
             return "X.npy" in z.namelist() and "meta.npy" in z.namelist()
@@ -196,9 +211,6 @@ def prepare_one(task: Mapping[str, Any]) -> dict[str, Any]:
     rel = str(task["rel"])
     item = PrepareItem(recording=rel, status="failed")
     try:
-        from eegsnn.io.files import sha256_file
-        from eegsnn.preprocess.dataset import load_windows, validate_config
-
         path = Path(task["path"])
         out_dir = Path(task["out_dir"])
         cfg, enc_cfg = task["config"], task.get("encoder")
@@ -212,12 +224,11 @@ def prepare_one(task: Mapping[str, Any]) -> dict[str, Any]:
         if spk_name is not None:
             current = current and (out_dir / spk_name / "meta.json").is_file()
         if current and not task.get("overwrite"):
-            import numpy as np
-
             if keep:
                 with np.load(win_path, allow_pickle=False) as z:
                     n = int(z["y"].shape[0])
             else:
+                assert spk_name is not None  # windows are only dropped when spikes are kept
                 n = int(json.loads((out_dir / spk_name / "meta.json").read_text())
                         ["num_windows"])
             item = PrepareItem(recording=rel, status="cached",
@@ -226,9 +237,7 @@ def prepare_one(task: Mapping[str, Any]) -> dict[str, Any]:
         else:
             ws = load_windows([path], cfg, root=task["root"], use_cache=False)
             if spk_name is not None:
-                from eegsnn.encode.dataset import encode_to_file
-                from eegsnn.encode.eeg import EEGEncoder
-
+                assert enc_cfg is not None  # spk_name is set exactly when enc_cfg is
                 enc = EEGEncoder.from_config(enc_cfg)
                 encode_to_file(out_dir / spk_name, ws.X, enc, labels=ws.y, sources=[path],
                                meta={"recording": rel, "windows": win_name},
@@ -243,13 +252,6 @@ def prepare_one(task: Mapping[str, Any]) -> dict[str, Any]:
     item.seconds = time.perf_counter() - t0
     item.peak_rss_mb = peak_rss_mb()
     return asdict(item)
-
-
-def _worker_init(threads: int | None) -> None:
-    if threads is not None:
-        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ[var] = str(threads)
-    import eegsnn  # noqa: F401  (BLAS first, then everything else)
 
 
 def prepare_recordings(
@@ -289,21 +291,12 @@ def prepare_recordings(
     Returns:
         the :class:`PrepareReport` (failures included; see ``raise_for_failures``).
     """
-    from eegsnn.preprocess.dataset import (
-        _relpath,
-        _resolve_source,
-        load_config,
-        validate_config,
-    )
-
     if isinstance(config, (str, os.PathLike)):
         config = load_config(config)
     cfg = validate_config(config)
-    files, root_path, _known = _resolve_source(source, root, text=cfg["sfreq_hz"] is not None)
+    files, root_path, _known = resolve_source(source, root, text=cfg["sfreq_hz"] is not None)
     enc_cfg = None
     if encoder is not None:
-        from eegsnn.encode.eeg import EEGEncoder
-
         enc = encoder if isinstance(encoder, EEGEncoder) else EEGEncoder.from_config(encoder)
         if not enc.is_fitted:
             raise ConfigError("prepare_recordings: the encoder must be fitted (on training "
@@ -316,7 +309,7 @@ def prepare_recordings(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     raw_cfg = copy.deepcopy(dict(config))
-    tasks = [{"path": str(p), "rel": _relpath(p, root_path), "root": str(root_path),
+    tasks = [{"path": str(p), "rel": recording_relpath(p, root_path), "root": str(root_path),
               "config": raw_cfg, "out_dir": str(out), "encoder": enc_cfg, "overwrite": overwrite,
               "keep_windows": keep_windows}
              for p in files]
@@ -355,7 +348,7 @@ def _run_pool(tasks: list[dict], results: dict[int, dict], workers: int, in_flig
 
     def make_pool(n: int) -> ProcessPoolExecutor:
         kwargs: dict[str, Any] = {"max_workers": n, "mp_context": ctx,
-                                  "initializer": _worker_init, "initargs": (threads,)}
+                                  "initializer": worker_init, "initargs": (threads,)}
         if max_tasks_per_child:
             kwargs["max_tasks_per_child"] = max_tasks_per_child
         return ProcessPoolExecutor(**kwargs)
@@ -406,16 +399,12 @@ def load_prepared(report: PrepareReport | str | os.PathLike, *, spikes: bool = F
         raises :class:`DataError` if recordings disagree in channels or rate), or the
         spike datasets.
     """
-    from eegsnn.preprocess.windows import WindowSet
-
     if not isinstance(report, PrepareReport):
         report = PrepareReport.load(report)
     ok = [it for it in report.items if it.status in ("done", "cached")]
     if not ok:
         raise DataError(f"{report.out_dir}: no recording was prepared successfully")
     if spikes:
-        from eegsnn.encode.storage import load_spikes
-
         missing = [it.recording for it in ok if it.spikes is None]
         if missing:
             raise ConfigError(f"{report.out_dir}: prepared without an encoder ({missing[0]})")

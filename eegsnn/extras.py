@@ -1,10 +1,14 @@
 """Optional extras (``nir``, ``sklearn``, ``plot``): import them or fail with one line.
 
-A missing extra raises :class:`MissingExtraError`, which is both an :class:`ImportError`
-(what Python code expects) and an :class:`eegsnn.errors.ConfigError` (the configuration asks
-for something not installed; the CLI prints it as one line), naming the extra to install::
+A missing extra raises :class:`~eegsnn.errors.MissingExtraError`, which is both an
+:class:`ImportError` (what Python code expects) and an :class:`eegsnn.errors.ConfigError`
+(the configuration asks for something not installed; the CLI prints it as one line), naming
+the extra to install::
 
     NIR export needs the 'nir' extra: pip install 'eegsnn[nir]'
+
+The one mechanism for optional extras, usable from any layer (it imports only
+:mod:`eegsnn.errors`).
 """
 
 from __future__ import annotations
@@ -12,17 +16,13 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from eegsnn.errors import ConfigError
+from eegsnn.errors import MissingExtraError
 
 __all__ = ["MissingExtraError", "require"]
 
 
-class MissingExtraError(ConfigError, ImportError):
-    """An optional dependency is not installed; the message names the extra."""
-
-
 def require(module: str, extra: str, purpose: str, alternative: str = "") -> ModuleType:
-    """Import ``module`` or raise :class:`MissingExtraError`.
+    """Import ``module`` or raise :class:`~eegsnn.errors.MissingExtraError`.
 
     Args:
         module: the module to import (``"nir"``, ``"sklearn"``, ``"matplotlib"``).
