@@ -15,7 +15,9 @@ r"""A scikit-learn classifier over eegsnn's encoder and training engine (extra `
 ``fit`` fits the encoder's statistics (per channel mean and standard deviation: the
 standardisation) on the training epochs only, encodes them into time-major spikes
 ``[T, n_epochs, L]`` and trains a feedforward SNN (``linear -> neuron`` per hidden layer,
-then ``linear -> non-spiking integrator``) with :func:`eegsnn.train.fit`; ``predict_proba``
+then ``linear -> non-spiking integrator``) with the pipeline's fold trainer
+(:func:`eegsnn.pipeline.snn.train_snn`: the same validation split before oversampling, the
+same loss for the readout, :func:`eegsnn.train.fit`); ``predict_proba``
 is the softmax of the readout (membrane mean/final/max, or spike counts). Results are
 reproducible from ``random_state`` (weights, batch order, rate-code noise).
 
@@ -36,9 +38,8 @@ from eegsnn.errors import ConfigError
 from eegsnn.extras import require
 from eegsnn.interop.mne import epochs_data, is_epochs
 from eegsnn.model import build_model
-from eegsnn.pipeline.modelspec import build_model_config, default_loss
-from eegsnn.train import ArrayDataset, TrainConfig, fit
-from eegsnn.train.data import oversample
+from eegsnn.pipeline.metrics import softmax
+from eegsnn.pipeline.snn import train_snn
 
 _sk = require("sklearn", "sklearn", "SNNClassifier")
 
@@ -51,12 +52,6 @@ __all__ = ["SNNClassifier"]
 
 #: Windows encoded per chunk (bounds the encoder's peak memory).
 ENCODE_CHUNK = 256
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
 
 
 class SNNClassifier(ClassifierMixin, BaseEstimator):
@@ -89,7 +84,8 @@ class SNNClassifier(ClassifierMixin, BaseEstimator):
             :mod:`mlx.optimizers` name).
         balance: ``None`` or ``"oversample"``: repeat epochs of the smaller classes
             (drawn with ``random_state``) until every class has as many training epochs
-            as the largest (for unbalanced data such as seizure or sleep windows).
+            as the largest (for unbalanced data such as seizure or sleep windows); the
+            validation epochs are split off first and never repeated.
         val_fraction, patience: hold out a stratified validation part and stop early after
             ``patience`` epochs without improvement of its loss (0: off).
         random_state: int for reproducible fits, ``None`` for a random seed.
@@ -217,11 +213,6 @@ class SNNClassifier(ClassifierMixin, BaseEstimator):
         return {"hidden": [int(h) for h in hidden], "neuron": neuron,
                 "dropout": float(self.dropout), "readout": self.readout}
 
-    def _model_config(self, n_lines: int, n_classes: int, steps_per_s: float | None = None
-                      ) -> dict[str, Any]:
-        return build_model_config(self._model_spec(), n_lines, n_classes,
-                                  steps_per_s=steps_per_s)
-
     # ------------------------------------------------------------------ API
 
     def fit(self, X: Any, y: Any = None) -> SNNClassifier:
@@ -260,25 +251,24 @@ class SNNClassifier(ClassifierMixin, BaseEstimator):
         steps_per_s = None
         if self.encoder_.sfreq_hz is not None:
             steps_per_s = int(spikes.shape[0]) * self.encoder_.sfreq_hz / arr.shape[2]
-        model_cfg = self._model_config(int(spikes.shape[2]), n_classes, steps_per_s)
-        loss = default_loss(model_cfg["readout"])
         if self.balance not in (None, "oversample"):
             raise ConfigError(f"SNNClassifier: balance must be None or 'oversample', got "
                               f"{self.balance!r}")
-        data = ArrayDataset(spikes, y_idx, time_major=True)
-        if self.balance == "oversample":
-            data = data.subset(oversample(y_idx, self.seed_))
-        n = len(data)
         val_fraction = float(self.val_fraction)
-        n_train = n - (max(1, round(n * val_fraction)) if val_fraction > 0 else 0)
-        train_cfg = TrainConfig(
-            epochs=int(self.epochs), batch_size=int(max(1, min(self.batch_size, n_train))),
-            seed=self.seed_, optimizer={"type": self.optimizer, "learning_rate": float(self.lr)},
-            loss=loss, val_fraction=val_fraction,
-            early_stopping={"patience": int(self.patience), "metric": "val_loss"}
-            if self.patience and val_fraction > 0 else None,
-            checkpoint_every=0, log_every=10**6)
-        result = fit(model_cfg, data, train_cfg, progress=bool(self.verbose))
+        if not 0.0 <= val_fraction < 1.0:
+            raise ConfigError(f"SNNClassifier: val_fraction must be in [0, 1), got "
+                              f"{self.val_fraction!r}")
+        train = {"epochs": int(self.epochs), "batch_size": int(max(1, self.batch_size)),
+                 "seed": self.seed_,
+                 "optimizer": {"type": self.optimizer, "learning_rate": float(self.lr)},
+                 "early_stopping": {"patience": int(self.patience), "metric": "val_loss"}
+                 if self.patience and val_fraction > 0 else None,
+                 "checkpoint_every": 0, "log_every": 10**6}
+        # the pipeline's fold trainer: validation split, then oversampling, loss, fit
+        result = train_snn(self._model_spec(), spikes, y_idx, n_classes, train,
+                           balance=self.balance, val_fraction=val_fraction,
+                           val_seed=self.seed_, steps_per_s=steps_per_s,
+                           progress=bool(self.verbose))
         self.model_ = result.model
         self.model_.eval()
         self.history_ = result.history
@@ -315,7 +305,7 @@ class SNNClassifier(ClassifierMixin, BaseEstimator):
         logits = self._logits(X)
         if len(self.classes_) == 1:
             return np.ones((logits.shape[0], 1))
-        return _softmax(logits)
+        return softmax(logits)
 
     def predict(self, X: Any) -> np.ndarray:
         """Most probable class of each epoch (values of ``classes_``)."""

@@ -9,9 +9,13 @@
     ev = evaluate_run("runs/bonn_example", "examples/bonn_small", out_dir="runs/eval")
 
 A pipeline (``pipelines/<name>.py``) declares its stages and defaults; a study config
-(``configs/*.yaml``) fills them in; see :mod:`eegsnn.pipeline.config`.
+(``configs/*.yaml``) fills them in; see :mod:`eegsnn.pipeline.config`. Every model a study
+trains (``model.type``: ``snn``, ``lsm``) implements :class:`PipelineModel`
+(:mod:`eegsnn.pipeline.contract`); :func:`train_snn` is the one fold trainer of the SNN,
+shared with :class:`~eegsnn.interop.sklearn.SNNClassifier`.
 """
 
+from eegsnn.pipeline.apply import EvaluationResult, check_compatible, evaluate_run, load_run_model
 from eegsnn.pipeline.baselines import BASELINES, run_baseline, spectral_features
 from eegsnn.pipeline.config import (
     apply_overrides,
@@ -19,6 +23,8 @@ from eegsnn.pipeline.config import (
     load_study_config,
     resolve_study_config,
 )
+from eegsnn.pipeline.contract import FitReport, Fold, PipelineModel, Prediction
+from eegsnn.pipeline.folds import encode_windows, make_folds
 from eegsnn.pipeline.metrics import (
     aggregate_recordings,
     binary_metrics,
@@ -28,27 +34,25 @@ from eegsnn.pipeline.metrics import (
     softmax,
     wilson_interval,
 )
+from eegsnn.pipeline.models import MODEL_TYPES, pipeline_model
 from eegsnn.pipeline.modelspec import build_model_config, default_loss
-from eegsnn.pipeline.run import (
-    EvaluationResult,
-    FoldResult,
-    RunResult,
-    check_compatible,
-    encode_windows,
-    evaluate_run,
-    load_run_model,
-    make_folds,
-    run_pipeline,
-)
+from eegsnn.pipeline.records import FoldResult, RunResult
+from eegsnn.pipeline.run import run_pipeline
+from eegsnn.pipeline.snn import train_snn
 from eegsnn.pipeline.spec import STAGES, PipelineSpec, get_pipeline, list_pipelines
 from eegsnn.train.data import oversample  # class balancing, shared with SNNClassifier
 
 __all__ = [
     "BASELINES",
+    "MODEL_TYPES",
     "STAGES",
     "EvaluationResult",
+    "FitReport",
+    "Fold",
     "FoldResult",
+    "PipelineModel",
     "PipelineSpec",
+    "Prediction",
     "RunResult",
     "aggregate_recordings",
     "apply_overrides",
@@ -68,10 +72,12 @@ __all__ = [
     "load_study_config",
     "make_folds",
     "oversample",
+    "pipeline_model",
     "resolve_study_config",
     "run_baseline",
     "run_pipeline",
     "softmax",
     "spectral_features",
+    "train_snn",
     "wilson_interval",
 ]

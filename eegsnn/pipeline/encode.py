@@ -23,15 +23,10 @@ import numpy as np
 
 from eegsnn.encode import EEGEncoder, load_spikes, save_spikes
 from eegsnn.errors import ConfigError
+from eegsnn.pipeline.apply import check_compatible, default_root, load_run_model
 from eegsnn.pipeline.config import apply_overrides, load_study_config, resolve_study_config
-from eegsnn.pipeline.run import (
-    check_compatible,
-    class_counts,
-    default_root,
-    encode_windows,
-    encoder_params,
-    load_run_model,
-)
+from eegsnn.pipeline.folds import encode_windows, encoder_params
+from eegsnn.pipeline.metrics import class_counts
 from eegsnn.preprocess import load_windows
 
 __all__ = ["encode_dataset"]

@@ -35,6 +35,9 @@ full config with its seed, features, readout and chosen ``alpha``; ``readout.npz
 ``coef [D, K]``, ``intercept [K]``), so :meth:`LSMModel.load` rebuilds it exactly and
 evaluating a run twice gives identical metrics.
 
+:class:`LSMPipelineModel` is the model of the pipeline contract
+(:class:`~eegsnn.pipeline.contract.PipelineModel`) around :class:`LSMModel`.
+
 Bad configurations are refused when the study config is resolved (E/I fractions that do
 not sum to one, connection probabilities outside ``[0, 1]``, unknown keys: a
 :class:`~eegsnn.errors.ConfigError` naming ``model.reservoir``); a reservoir that is silent
@@ -46,11 +49,14 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
+import time
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import mlx.core as mx
 import numpy as np
 
 from eegsnn.errors import ConfigError, DataError
@@ -58,8 +64,13 @@ from eegsnn.io.files import atomic_write_json
 from eegsnn.nn.activity import warn_activity
 from eegsnn.nn.readout import LogisticReadout, RidgeReadout, reservoir_features
 from eegsnn.nn.reservoir import Reservoir
+from eegsnn.pipeline.contract import FitReport, Fold, PipelineModel, Prediction, issue_warnings
+from eegsnn.pipeline.metrics import softmax
+from eegsnn.train.data import oversample
 
-__all__ = ["LSM_DEFAULTS", "LSMModel", "is_lsm", "validate_lsm_spec"]
+__all__ = ["LSM_DEFAULTS", "LSMModel", "LSMPipelineModel", "is_lsm", "validate_lsm_spec"]
+
+log = logging.getLogger("eegsnn.pipeline")
 
 FEATURE_KINDS = ("counts", "trace", "membrane")
 READOUT_TYPES = ("ridge", "logistic")
@@ -206,12 +217,6 @@ def _reservoir(config: Mapping[str, Any]) -> Any:
     return _RESERVOIRS[key]
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
-
-
 class LSMModel:
     """A fixed reservoir, a feature map and a closed-form linear readout.
 
@@ -285,8 +290,6 @@ class LSMModel:
         Returns:
             ``(features [W, D] float32, rates [W])``: rates in spikes per neuron per step.
         """
-        import mlx.core as mx
-
         if spikes.ndim != 3 or int(spikes.shape[2]) != self.n_inputs:
             raise DataError(f"LSM: encoded windows must be [T, W, {self.n_inputs}], got "
                             f"{tuple(spikes.shape)}")
@@ -371,7 +374,7 @@ class LSMModel:
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
         """``softmax(decision_function)``: ``[n, K]``, rows sum to one."""
-        return _softmax(self.decision_function(features))
+        return softmax(self.decision_function(features))
 
     # -- files -------------------------------------------------------------------------
     def save(self, dest: str | Path) -> None:
@@ -408,3 +411,124 @@ class LSMModel:
                             f"model ({model.n_features} features, {model.n_classes} classes)")
         model.coef, model.intercept = coef, intercept
         return model
+
+
+class LSMPipelineModel(PipelineModel):
+    """:class:`LSMModel` behind the pipeline contract (``model.type: lsm``).
+
+    Fitting runs the fixed reservoir once over the training and held-out windows; the
+    closed-form readout is fitted on the training windows' features (oversampled like the
+    SNN's training set when ``balance: oversample``; ``split.val_fraction`` is not used:
+    ``alpha`` is chosen by leave-one-out). Silent or saturated reservoirs (on the training
+    and on the held-out windows) are logged and listed in the fold's ``warnings``. A saved
+    model holds ``model_config.json`` and ``readout.npz``.
+    """
+
+    type = "lsm"
+    files = ("readout.npz",)
+
+    def __init__(self, cfg: Mapping[str, Any], lsm: LSMModel | None = None) -> None:
+        self.cfg = cfg
+        self.lsm = lsm
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any]) -> LSMPipelineModel:
+        return cls(cfg)
+
+    @classmethod
+    def load(cls, src: Path, cfg: Mapping[str, Any]) -> LSMPipelineModel:
+        return cls(cfg, LSMModel.load(src))
+
+    def _fitted(self) -> LSMModel:
+        if self.lsm is None:
+            raise ConfigError("LSM: fit() or load() first")
+        return self.lsm
+
+    @property
+    def n_inputs(self) -> int:
+        return self._fitted().n_inputs
+
+    def fit(self, fold: Fold, work_dir: Path | None = None, *, progress: bool | None = None,
+            where: str = "fit") -> FitReport:
+        cfg = self.cfg
+        t0 = time.perf_counter()
+        if float(cfg["split"]["val_fraction"]) > 0:
+            log.info("%s: model.type lsm chooses its readout regularisation by leave-one-out "
+                     "on the training windows; split.val_fraction is not used", where)
+        model = self.lsm = LSMModel(cfg["model"], fold.n_inputs, fold.n_classes)
+        train_idx, test_idx = fold.train_idx, fold.test_idx
+        idx = train_idx if test_idx is None else np.concatenate([train_idx, test_idx])
+        n_tr = len(train_idx)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            feats, rates = model.run(fold.spikes[:, mx.array(idx.astype(np.int32))])
+            train_rate = model.check_activity(rates[:n_tr])
+        messages = issue_warnings(f"{where}, reservoir on the training windows", caught)
+        fit_local = np.arange(n_tr)
+        if cfg["balance"] == "oversample":
+            fit_local = oversample(fold.y[train_idx], int(cfg["train"]["seed"]))
+        t_fit = time.perf_counter()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model.fit(feats[:n_tr], fold.y[train_idx], fit_local)
+        messages += issue_warnings(f"{where}, readout", caught)
+        fit_s = time.perf_counter() - t_fit
+        test = None
+        if test_idx is not None:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                test_rate = model.check_activity(rates[n_tr:])
+            test_messages = issue_warnings(f"{where}, reservoir on the test windows", caught)
+            messages += test_messages
+            test = Prediction(model.predict_proba(feats[n_tr:]), {"reservoir": test_rate},
+                              test_messages)
+        record = {
+            "lsm": {**model.fit_info, "readout_fit_s": fit_s, "n_features": model.n_features,
+                    "train_firing_rate": train_rate,
+                    "reservoir": model.config["reservoir_summary"]},
+            "warnings": messages,
+            "train_windows": n_tr, "train_windows_balanced": len(fit_local), "val_windows": 0,
+            "train_class_counts": fold.counts(train_idx),
+            "train_class_counts_balanced": fold.counts(train_idx[fit_local]),
+            "epochs_trained": 0, "stopped_early": False,
+            "train_time_s": time.perf_counter() - t0,
+        }
+        log.info("%s: LSM reservoir %d neurons (%d synapses), rate %.4f spikes/neuron/step "
+                 "on the training windows; %s readout alpha=%g on %d features, train "
+                 "accuracy %.4f", where, model.reservoir.n_neurons,
+                 model.config["reservoir_summary"]["n_synapses"], train_rate,
+                 model.spec["readout"]["type"], model.alpha, model.n_features,
+                 model.fit_info["train_accuracy"])
+        log.info("train: LSM readout fitted in %.1f s (reservoir run included)",
+                 record["train_time_s"])
+        summary = {k: record[k] for k in ("lsm", "warnings", "train_time_s")}
+        return FitReport(record, test, summary)
+
+    def predict_proba(self, spikes: Any, where: str = "predict") -> Prediction:
+        """Readout probabilities and the reservoir's mean rate; a silent or saturated
+        reservoir warns (logged, issued again and listed, prefixed with ``where``)."""
+        model = self._fitted()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            feats, rates = model.run(spikes)
+            proba = model.predict_proba(feats)
+            rate = model.check_activity(rates)
+        return Prediction(proba, {"reservoir": rate}, issue_warnings(where, caught))
+
+    def raster(self, spikes: Any) -> dict[str, np.ndarray]:
+        res_spikes, _ = self._fitted().reservoir(spikes)
+        return {"layer0": np.asarray(res_spikes[:, 0])}
+
+    def save(self, dest: Path) -> None:
+        self._fitted().save(dest)
+
+    @classmethod
+    def summarize(cls, cfg: Mapping[str, Any], reports: list[dict[str, Any]],
+                  rates: list[dict[str, float]]) -> dict[str, Any]:
+        return {"lsm": {"model": {k: cfg["model"][k] for k in ("reservoir", "features",
+                                                                "readout")},
+                        "reservoir": reports[0]["lsm"]["reservoir"],
+                        "alpha": [r["lsm"]["alpha"] for r in reports],
+                        "train_accuracy": [r["lsm"]["train_accuracy"] for r in reports],
+                        "train_firing_rate": [r["lsm"]["train_firing_rate"] for r in reports],
+                        "test_firing_rate": [r["reservoir"] for r in rates]}}

@@ -1,6 +1,7 @@
 r"""Clinical-research metrics on top of :mod:`eegsnn.evaluate.metrics` (pure NumPy).
 
 * :func:`softmax`: logits ``[N, K]`` -> probabilities.
+* :func:`class_counts`: windows per class name.
 * :func:`binary_metrics`: one class against the rest (``positive``): sensitivity (recall of
   the positive class), specificity, PPV, NPV, and ROC-AUC from the positive-class
   probability, with the ROC curve points.
@@ -23,8 +24,14 @@ import numpy as np
 from eegsnn.errors import ConfigError
 from eegsnn.evaluate.metrics import classification_report, roc_auc
 
-__all__ = ["aggregate_recordings", "binary_metrics", "event_metrics", "fold_summary",
-           "full_report", "roc_curve", "softmax", "wilson_interval"]
+__all__ = ["aggregate_recordings", "binary_metrics", "class_counts", "event_metrics",
+           "fold_summary", "full_report", "roc_curve", "softmax", "wilson_interval"]
+
+
+def class_counts(y: np.ndarray, class_names: Sequence[str]) -> dict[str, int]:
+    """``{class name: number of windows}`` of labels ``y`` (every class, zeros included)."""
+    c = np.bincount(np.asarray(y, dtype=np.int64), minlength=len(class_names))
+    return {name: int(c[i]) for i, name in enumerate(class_names)}
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

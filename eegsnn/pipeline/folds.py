@@ -1,0 +1,217 @@
+"""Folds and scoring: splits that keep groups apart, the encoding of a fold's windows,
+the scores of held-out windows and the run's ``metrics.json``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import mlx.core as mx
+import numpy as np
+
+from eegsnn.errors import ConfigError
+from eegsnn.pipeline.metrics import (
+    aggregate_recordings,
+    class_counts,
+    event_metrics,
+    fold_summary,
+    full_report,
+)
+from eegsnn.pipeline.models import model_class
+from eegsnn.pipeline.records import FoldResult
+from eegsnn.preprocess import (
+    check_disjoint,
+    group_kfold,
+    group_train_test_split,
+    leave_groups_out,
+)
+
+__all__ = ["ENCODE_CHUNK", "SUMMARY_METRICS", "aggregate_metrics", "encode_windows",
+           "encoder_params", "make_folds", "score_windows"]
+
+
+ENCODE_CHUNK = 256  # windows encoded at once (bounds memory on long recordings)
+SUMMARY_METRICS = ("accuracy", "balanced_accuracy", "cohen_kappa", "f1_macro",
+                   "roc_auc_ovr_macro")
+
+
+def _pure_groups(groups: np.ndarray, y: np.ndarray) -> dict[str, int] | None:
+    """``{group: class}`` when every group holds windows of one class only, else ``None``."""
+    out: dict[str, int] = {}
+    for g, c in zip(groups.tolist(), np.asarray(y).tolist(), strict=True):
+        if out.setdefault(g, c) != c:
+            return None
+    return out
+
+
+def make_folds(groups: np.ndarray, split: Mapping[str, Any], y: np.ndarray | None = None
+               ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Train/test index pairs from a ``split`` config; groups never straddle a split.
+
+    When ``y`` is given and every group holds one class (Bonn segments, one-label
+    recordings), holdout and k-fold splits are stratified: each class's groups are split
+    on their own (holdout: ``test_fraction`` of each class's groups, at least one; k-fold:
+    each class's shuffled groups dealt round-robin to the folds), so every test side holds
+    every class in about the data's proportions. Otherwise the group splitters of
+    :mod:`eegsnn.preprocess.splits` are used as they are.
+
+    ``split.train_only`` names groups that are never tested: the folds are made from the
+    other groups, and every fold's training side also gets all windows of these (transfer
+    from related recordings, e.g. executed movement runs when imagined ones are tested).
+    """
+    groups = np.asarray(groups).astype(str)
+    train_only = [str(g) for g in split.get("train_only") or []]
+    if train_only:
+        missing = sorted(set(train_only) - set(groups.tolist()))
+        if missing:
+            raise ConfigError(f"split.train_only: no windows of {', '.join(missing)} (the "
+                              f"groups are {', '.join(sorted(set(groups.tolist())))})")
+        always = np.isin(groups, train_only)
+        tested = np.flatnonzero(~always)
+        if tested.size == 0:
+            raise ConfigError("split.train_only lists every group; nothing is left to test")
+        inner = {**split, "train_only": []}
+        sub = make_folds(groups[tested], inner, None if y is None else np.asarray(y)[tested])
+        extra = np.flatnonzero(always)
+        return [(np.sort(np.concatenate([tested[tr], extra])), tested[te]) for tr, te in sub]
+
+    method = split["method"]
+    seed = int(split["seed"])
+    pure = _pure_groups(groups, y) if y is not None and method != "leave_groups_out" else None
+    if pure is not None:
+        rng = np.random.default_rng([seed, 31])
+        by_class: dict[int, list[str]] = {}
+        for g in sorted(pure):
+            by_class.setdefault(pure[g], []).append(g)
+        if method == "holdout":
+            frac = float(split["test_fraction"])
+            test_groups = []
+            for members in by_class.values():
+                order = rng.permutation(len(members))
+                n_test = min(len(members) - 1, max(1, round(frac * len(members))))
+                test_groups += [members[i] for i in order[:n_test]]
+            if not test_groups:
+                raise ConfigError("holdout split: no class has two groups to split")
+            folds = [leave_groups_out(groups, test_groups)]
+        else:
+            k = int(split["n_splits"])
+            n_groups = len(pure)
+            if k < 2 or k > n_groups:
+                raise ConfigError(f"split.n_splits must be in [2, {n_groups}] (the number of "
+                                  f"groups), got {k}")
+            fold_of: dict[str, int] = {}
+            offset = 0
+            for members in by_class.values():
+                order = rng.permutation(len(members))
+                for j, i in enumerate(order):
+                    fold_of[members[i]] = (offset + j) % k
+                offset += len(members)
+            wf = np.array([fold_of[g] for g in groups.tolist()])
+            folds = [(np.flatnonzero(wf != f), np.flatnonzero(wf == f)) for f in range(k)]
+            if any(te.size == 0 or tr.size == 0 for tr, te in folds):
+                raise ConfigError(f"split.n_splits={k} leaves a fold without test groups")
+    elif method == "holdout":
+        folds = [group_train_test_split(groups, float(split["test_fraction"]), seed=seed)]
+    elif method == "kfold":
+        folds = group_kfold(groups, int(split["n_splits"]), seed=seed)
+    else:
+        folds = [leave_groups_out(groups, [str(g) for g in split["test_groups"]])]
+    for train, test in folds:
+        check_disjoint(groups, train, test)
+    return folds
+
+
+def encode_windows(encoder: Any, X: np.ndarray, seed: int = 0) -> Any:
+    """Encode ``X [W, C, n]`` in chunks of :data:`ENCODE_CHUNK`: ``mx.array [T, W, L]``.
+
+    Chunk ``i`` of a ``rate`` code uses the PRNG key ``seed + i``, so the spikes of a
+    window depend only on the seed and its position.
+    """
+    parts = []
+    for i, start in enumerate(range(0, len(X), ENCODE_CHUNK)):
+        chunk = encoder.transform(X[start:start + ENCODE_CHUNK], key=seed + i)
+        mx.eval(chunk)
+        parts.append(chunk)
+    return parts[0] if len(parts) == 1 else mx.concatenate(parts, axis=1)
+
+
+def encoder_params(cfg: Mapping[str, Any], sfreq_hz: float) -> dict[str, Any]:
+    """:class:`~eegsnn.encode.EEGEncoder` arguments of a resolved study config (its
+    ``encoder`` section, the data's rate, the training seed unless the section sets one)."""
+    params = {k: v for k, v in cfg["encoder"].items()}
+    params["sfreq_hz"] = float(sfreq_hz)
+    params.setdefault("seed", int(cfg["train"]["seed"]))
+    return params
+
+
+def score_windows(cfg: Mapping[str, Any], ws: Any, idx: np.ndarray, proba: np.ndarray
+                  ) -> dict[str, Any]:
+    """Window-level report plus recording-level and event-level scores where configured."""
+    ev = cfg["evaluate"]
+    y = ws.y[idx]
+    rep = full_report(y, proba, ws.class_names, ev["positive_class"])
+    if ev["aggregate"]:
+        try:
+            names, ry, rp = aggregate_recordings(ws.recording[idx], y, proba)
+            rec = full_report(ry, rp, ws.class_names, ev["positive_class"])
+            rec["n_recordings"] = int(names.size)
+            rep["recording_level"] = rec
+        except ConfigError as exc:
+            rep["recording_level"] = {"skipped": str(exc)}
+    if ev["events"] is not None:
+        win = cfg["dataset"]["windows"]
+        positive = list(ws.class_names).index(str(ev["positive_class"]))
+        rep["events"] = event_metrics(
+            ws.recording[idx], ws.onset_s[idx], y, proba.argmax(axis=1), positive,
+            float(win["window_s"]), float(win.get("step_s") or win["window_s"]),
+            int(ev["events"]["min_windows"]))
+    return rep
+
+
+def _summaries(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    out = {m: fold_summary([r.get(m) for r in reports]) for m in SUMMARY_METRICS}
+    if reports and "positive" in reports[0]:
+        for m in ("sensitivity", "specificity", "roc_auc"):
+            out[m] = fold_summary([r["positive"].get(m) for r in reports])
+    return out
+
+
+def aggregate_metrics(cfg: Mapping[str, Any], ws: Any, folds: list[FoldResult]
+                      ) -> dict[str, Any]:
+    """metrics.json: pooled (every window once, by its fold's model), per fold, summaries."""
+    out: dict[str, Any] = {
+        "study": cfg["name"], "pipeline": cfg["pipeline"],
+        "split": {k: cfg["split"][k] for k in ("method", "by", "train_only")},
+        "n_folds": len(folds),
+        "class_names": list(ws.class_names), "balance": cfg["balance"],
+        "class_counts": class_counts(ws.y, ws.class_names), "seed": int(cfg["train"]["seed"]),
+        "model_type": cfg["model"].get("type", "snn"),
+    }
+    if not folds:
+        return out
+    test = np.concatenate([f.test_idx for f in folds])
+    proba = np.concatenate([f.proba for f in folds])
+    pooled = score_windows(cfg, ws, test, proba)
+    rates = {name: float(np.mean([f.firing_rates[name] for f in folds]))
+             for name in folds[0].firing_rates}
+    out["snn"] = {"pooled": pooled, "folds": [f.metrics for f in folds],
+                  "summary": _summaries([f.metrics for f in folds]), "firing_rates": rates}
+    out.update(model_class(cfg["model"]).summarize(cfg, [f.metrics for f in folds],
+                                                   [f.firing_rates for f in folds]))
+    notes = [w for f in folds for w in f.metrics.get("warnings", [])]
+    if notes:
+        out["warnings"] = notes
+    for key in ("accuracy", "balanced_accuracy", "cohen_kappa", "f1_macro"):
+        out[key] = pooled[key]
+    if "positive" in pooled:
+        out["sensitivity"] = pooled["positive"]["sensitivity"]
+        out["specificity"] = pooled["positive"]["specificity"]
+        out["roc_auc"] = pooled["positive"]["roc_auc"]
+    if folds[0].baseline_proba is not None:
+        bproba = np.concatenate([f.baseline_proba for f in folds])
+        out["baseline"] = {"type": cfg["baseline"]["type"], "config": cfg["baseline"],
+                           "pooled": score_windows(cfg, ws, test, bproba),
+                           "folds": [f.baseline_metrics for f in folds],
+                           "summary": _summaries([f.baseline_metrics for f in folds])}
+    return out
+
