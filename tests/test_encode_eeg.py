@@ -279,3 +279,27 @@ def test_fit_statistics_match_numpy_across_chunks():
     x64 = x.astype(np.float64)
     np.testing.assert_allclose(enc.mean_[:, 0], x64.mean(axis=(0, 2)), rtol=1e-6)
     np.testing.assert_allclose(enc.std_[:, 0], x64.std(axis=(0, 2)), rtol=1e-5)
+
+
+def test_each_method_is_one_code_object(windows):
+    """EEGEncoder hands the code to its method's object in eegsnn.encode.codes."""
+    from eegsnn.encode import METHODS
+    from eegsnn.encode.codes import CODES, DeltaCode, SourceStats, make_code
+    from eegsnn.encode.inputs import is_mne
+
+    assert METHODS == tuple(CODES) == ("rate", "delta", "threshold", "direct")
+    enc = EEGEncoder("delta", threshold=0.3, num_steps=160).fit(windows)
+    code = enc.code
+    assert isinstance(code, DeltaCode) and code.kinds == enc.kinds == ("on", "off")
+    # the code on its own: z-scored sources [N, B, S] in, the encoder's spikes out
+    s = enc.std_.size
+    stats = SourceStats(enc.mean_.reshape(s), enc.std_.reshape(s), enc.flat_.reshape(s))
+    x = mx.array(np.ascontiguousarray(np.transpose(windows, (2, 0, 1))))
+    np.testing.assert_array_equal(np.asarray(code.encode(x, 160, stats)),
+                                  np.asarray(enc.transform(windows)))
+    assert make_code("direct", {"polarity": "on_off"}).kinds == ("pos", "neg")
+    with pytest.raises(ConfigError, match="no spike decoder"):
+        make_code("rate", {}).require_decoder()
+    with pytest.raises(ConfigError, match="method"):
+        make_code("latency", {})
+    assert not is_mne(windows)

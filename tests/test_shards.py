@@ -53,6 +53,25 @@ def test_writer_layout_and_content(sharded, spikes):
     assert xb.dtype == mx.float32 and n == N
 
 
+def test_writer_packing_is_one_for_every_shard(tmp_path):
+    """Shards of a count code index together even when one shard holds only 0/1."""
+    x = np.zeros((T, 30, L), dtype=np.float32)
+    x[2, :, 0] = 1
+    x[3, :20, 1] = 2  # counts in the first shard only
+    y = np.arange(30) % 3
+    with pytest.raises(DataError, match="packing"):  # "auto": per shard, bits vs counts
+        with ShardWriter(tmp_path / "auto", shard_windows=20) as w:
+            w.append(x, y)
+    with ShardWriter(tmp_path / "c", shard_windows=20, packing="counts") as w:
+        w.append(x[:, :13], y[:13])
+        w.append(x[:, 13:], y[13:])
+    ds = ShardedSpikes(tmp_path / "c", verify=True)
+    assert ds.packing == "counts" and list(ds.shard_sizes) == [20, 10]
+    (xb, yb, _), = ds.iter_batches(30, shuffle=False)
+    np.testing.assert_array_equal(np.asarray(xb), x)
+    np.testing.assert_array_equal(np.asarray(yb), y)
+
+
 def test_epoch_order_is_a_reproducible_permutation(sharded, spikes):
     _, y = spikes
 

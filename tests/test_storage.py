@@ -144,6 +144,38 @@ def test_spike_writer_batches_and_abort(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["w"]  # failed writes left nothing
 
 
+def test_spike_writer_auto_packing_and_partial_close(tmp_path):
+    """The writer every path uses: "auto" packs to bits only when all entries are 0/1, and
+    close(partial=True) keeps just the windows written (the last shard of a stream)."""
+    spikes = _random_spikes(11, 9, 4)
+    with SpikeWriter(tmp_path / "bits", 20, 11, 4, packing="auto") as w:
+        w.append(spikes[:, :5], np.arange(5))
+        w.append(spikes[:, 5:], np.arange(5, 9))
+        w.close({"note": "partial"}, partial=True)
+    ds = load_spikes(tmp_path / "bits")
+    assert (ds.packing, len(ds), ds.meta) == ("bits", 9, {"note": "partial"})
+    assert ds.nbytes_packed == 9 * 4 * 2  # ceil(11 / 8) bytes per line: packed on close
+    np.testing.assert_array_equal(np.asarray(ds.to_dense()), spikes)
+    np.testing.assert_array_equal(ds.labels, np.arange(9))
+    # the same windows as save_spikes writes them, byte for byte
+    ref = save_spikes(tmp_path / "ref", spikes, np.arange(9), {"note": "partial"})
+    assert (ref / "spikes.npy").read_bytes() == (tmp_path / "bits" / "spikes.npy").read_bytes()
+    counts = spikes.copy()
+    counts[3, 2, 1] = 3
+    with SpikeWriter(tmp_path / "counts", 9, 11, 4, packing="auto", labels=False,
+                     compress=True) as w:
+        w.append(counts)
+        w.close()
+    dc = load_spikes(tmp_path / "counts")
+    assert dc.packing == "counts"
+    np.testing.assert_array_equal(np.asarray(dc.to_dense()), counts)
+    with pytest.raises(DataError, match="only 0 of 3"):
+        SpikeWriter(tmp_path / "empty", 3, 11, 4, labels=False).close(partial=True)
+    with pytest.raises(ConfigError, match="packing"):
+        SpikeWriter(tmp_path / "bad", 3, 11, 4, packing="zip")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bits", "counts", "ref"]
+
+
 def test_compressed_round_trip_smaller_for_sparse_codes(tmp_path):
     spikes = _random_spikes(203, 6, 40, p=0.02, seed=5)
     plain = save_spikes(tmp_path / "plain", spikes)

@@ -21,6 +21,7 @@ from eegsnn.preprocess import (
     group_train_test_split,
     leave_groups_out,
     load_windows,
+    plan_windows,
     sliding_window_starts,
     span_labels,
     validate_config,
@@ -53,6 +54,37 @@ def test_sliding_window_starts_by_hand():
     with pytest.raises(ConfigError):
         sliding_window_starts(10, 4, 0)
     assert window_samples(4.0, 160) == 640 and window_samples(4097 / 173.61, 173.61) == 4097
+
+
+def test_plan_windows_by_hand():
+    """The one planner of the eager, lazy and MNE paths: spans, labels, errors."""
+    ev = EventTable.from_lists([1.0, 5.0, 9.0, 4.0], [0, 0, 0, 3], ["a", "b", "a", "x"])
+    mapping = {"a": "A", "b": "B"}
+    plan = plan_windows(n_times=12, sfreq_hz=1.0, window_s=2.0, events=ev, mapping=mapping)
+    assert plan.starts.tolist() == [1, 5, 9] and plan.labels.tolist() == ["A", "B", "A"]
+    assert plan.onset_s.tolist() == [1.0, 5.0, 9.0] and plan.n_out_of_bounds == 0
+    assert plan.class_indices(["B", "A"]).tolist() == [1, 0, 1]
+    # a selected span drops (and counts) the windows outside it
+    plan = plan_windows(n_times=12, sfreq_hz=1.0, window_s=2.0, events=ev, mapping=mapping,
+                        start_s=2.0, stop_s=10.0)
+    assert plan.starts.tolist() == [5] and plan.n_out_of_bounds == 2
+    # sliding: one label for every window (path labels), inside the span [1, 9)
+    plan = plan_windows(n_times=10, sfreq_hz=1.0, window_s=4.0, mode="sliding", step_s=3.0,
+                        label="X", start_s=1.0, stop_s=9.0)
+    assert plan.starts.tolist() == [1, 4] and plan.labels.tolist() == ["X", "X"]
+    # sliding labelled by spans: x covers [4, 7), so [6, 8) straddles it (dropped)
+    plan = plan_windows(n_times=10, sfreq_hz=1.0, window_s=2.0, mode="sliding", events=ev,
+                        mapping={"x": "X"}, default="rest")
+    assert plan.starts.tolist() == [0, 2, 4, 8]
+    assert plan.labels.tolist() == ["rest", "rest", "X", "rest"]
+    shuffled = type(plan)(np.array([5, 1, 5]), np.array(["p", "q", "r"]), 2, 1.0)
+    assert shuffled.in_time_order().labels.tolist() == ["q", "p", "r"]
+    with pytest.raises(DataError, match=r"rec: none of the requested events \['c'\] found"):
+        plan_windows(n_times=12, sfreq_hz=1.0, window_s=2.0, events=ev, mapping={"c": "C"},
+                     source="rec")
+    with pytest.raises(DataError, match=r"selected span \(2\.00 s\) is shorter"):
+        plan_windows(n_times=12, sfreq_hz=1.0, window_s=4.0, mode="sliding", label="X",
+                     start_s=8.0, stop_s=10.0)
 
 
 def test_span_labels_by_hand():

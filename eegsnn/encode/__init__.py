@@ -5,8 +5,11 @@
 * :class:`EEGEncoder`: multi-channel EEG ``[B, C, N]`` (or MNE ``Raw``/``Epochs``) -> spikes
   ``[T, B, L]`` with a line ``layout``, fitted statistics, decoders and reports;
 * :func:`filter_bank`: band-splitting before encoding;
-* packed storage: :func:`save_spikes` / :func:`load_spikes` / :class:`SpikeWriter` (8 spikes
-  per byte), and :func:`encode_to_file` (windows -> encoded dataset on disk, batch by batch).
+* packed storage (8 spikes per byte): :class:`SpikeWriter` writes every spike dataset;
+  :func:`save_spikes` (an array), :func:`encode_to_file` (windows -> encoded dataset on
+  disk, batch by batch) and :class:`eegsnn.encode.shards.ShardWriter` build on it;
+  :func:`load_spikes` reads one;
+* :mod:`eegsnn.encode.codes`: the per-method codes of :class:`EEGEncoder`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,11 @@
-"""Encode a whole set of EEG windows to a packed spike dataset (what ``eegsnn encode`` calls).
+"""Encode a whole set of EEG windows to a packed spike dataset, batch by batch.
+
+:func:`encode_to_file` is what the parallel preparation
+(:func:`eegsnn.encode.parallel.prepare_recordings`, one dataset per recording) calls. The
+``eegsnn encode`` command does not: it runs :func:`eegsnn.pipeline.encode.encode_dataset`,
+which encodes the windows in memory with the study's seeds and writes them with
+:func:`~eegsnn.encode.storage.save_spikes`. Both write through the one
+:class:`~eegsnn.encode.storage.SpikeWriter`.
 
 .. code-block:: python
 
@@ -27,8 +34,9 @@ import mlx.core as mx
 import numpy as np
 
 from eegsnn import __version__
-from eegsnn.encode.eeg import EEGEncoder, _is_mne
+from eegsnn.encode.eeg import EEGEncoder
 from eegsnn.encode.functional import make_key
+from eegsnn.encode.inputs import is_mne
 from eegsnn.encode.storage import SpikeDataset, SpikeWriter, file_sha256, load_spikes
 from eegsnn.errors import ConfigError, DataError
 
@@ -47,7 +55,7 @@ def packing_for(encoder: EEGEncoder, num_samples: int) -> str:
 
 # Windows: numpy/mlx ``[N, C, S]`` or MNE ``Epochs`` (``Any``: MNE has no type stubs).
 def _num_windows(X: Any) -> tuple[int, int]:
-    if _is_mne(X):
+    if is_mne(X):
         if not hasattr(X, "events"):
             raise DataError("encode_to_file: pass MNE Epochs (windows), not a continuous Raw")
         return len(X), len(X.times)
@@ -58,9 +66,7 @@ def _num_windows(X: Any) -> tuple[int, int]:
 
 
 def _batch(X: Any, start: int, stop: int) -> object:
-    if _is_mne(X):
-        return X[start:stop]  # Epochs slice: loads only these windows
-    return X[start:stop]
+    return X[start:stop]  # an Epochs slice loads only these windows
 
 
 def encode_to_file(

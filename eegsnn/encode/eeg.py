@@ -60,6 +60,12 @@ kind (``rate``; ``on``, ``off``; ``up``, ``down``): line
 ``((c * n_bands + b) * n_levels + level) * n_kinds + kind``; :attr:`EEGEncoder.layout`
 lists every line as a record.
 
+Where things live: the four codes (step 3), each with its encoder and decoder, are small
+objects in :mod:`eegsnn.encode.codes` (a new method is one class there); input reading
+and checks in :mod:`eegsnn.encode.inputs`; the numbers of :meth:`EEGEncoder.report` in
+:mod:`eegsnn.encode.report`. This module holds the encoder: parameters, config, line
+layout, filter bank + spatial filter + statistics (``fit``), and the calls into the code.
+
 Bad input gets an :mod:`eegsnn.errors` exception: wrong shape or channel count/names,
 NaN/inf samples (naming the channels), windows shorter than the filter bank needs or too
 short for ``spikes_per_s`` to give one step, and zero-variance sources at ``fit`` (or, with
@@ -70,14 +76,16 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from typing import Any, Literal, TypeGuard
+from typing import Any, Literal
 
 import mlx.core as mx
 import numpy as np
 
 from eegsnn.encode import functional as F
+from eegsnn.encode.codes import METHODS, Code, SourceStats, make_code
 from eegsnn.encode.filterbank import DEFAULT_BANDS, filter_bank, filter_min_samples, resolve_bands
-from eegsnn.encode.metrics import group_by, sparsity, spike_counts
+from eegsnn.encode.inputs import check_finite, read_windows
+from eegsnn.encode.report import at_steps, code_report
 from eegsnn.encode.spatial import (
     apply_spatial_filter,
     component_names,
@@ -88,23 +96,16 @@ from eegsnn.errors import ConfigError, DataError
 
 __all__ = ["METHODS", "EEGEncoder"]
 
-METHODS = ("rate", "delta", "threshold", "direct")
-_KINDS = {"rate": ("rate",), "delta": ("on", "off"), "threshold": ("up", "down"),
-          "direct": ("analog",)}
 _CONFIG_VERSION = 1
 _FIT_CHUNK = 64  # windows per chunk when fitting statistics
-
-
-def _is_mne(x: object) -> TypeGuard[Any]:
-    """Whether ``x`` looks like an MNE ``Raw``/``Epochs`` (an ``Any``: MNE has no stubs)."""
-    return hasattr(x, "info") and hasattr(x, "get_data") and hasattr(x, "ch_names")
 
 
 class EEGEncoder:
     """Encode EEG windows ``[B, C, N]`` (or an MNE ``Raw``/``Epochs``) into spikes ``[T, B, L]``.
 
     Args:
-        method: ``"rate"``, ``"delta"`` or ``"threshold"`` (see the module docstring).
+        method: ``"rate"``, ``"delta"``, ``"threshold"`` or ``"direct"`` (see the module
+            docstring and :mod:`eegsnn.encode.codes`).
         num_steps: output steps ``T`` per window (exclusive with ``spikes_per_s``).
         spikes_per_s: output steps per second of signal (needs ``sfreq_hz``); ``T =
             round(N * spikes_per_s / sfreq_hz)``.
@@ -336,28 +337,22 @@ class EEGEncoder:
         return len(self.band_names)
 
     @property
+    def code(self) -> Code:
+        """The method's code (:mod:`eegsnn.encode.codes`) with this encoder's parameters."""
+        return make_code(self.method, self.get_params())
+
+    @property
     def kinds(self) -> tuple[str, ...]:
         """Line kinds per (channel, band) source, per level for ``"threshold"``."""
-        if self.method == "direct" and self.polarity == "on_off":
-            return ("pos", "neg")
-        return _KINDS[self.method]
+        return self.code.kinds
 
     @property
     def n_levels(self) -> int:
-        if self.method != "threshold":
-            return 1
-        return self.levels if isinstance(self.levels, int) else len(self.levels)
+        return self.code.n_levels
 
     @property
     def lines_per_source(self) -> int:
         return self.n_levels * len(self.kinds)
-
-    def _level_values(self) -> np.ndarray:
-        if isinstance(self.levels, int):
-            if self.levels == 1:
-                return np.zeros(1)
-            return np.linspace(-self.level_range, self.level_range, self.levels)
-        return np.asarray(self.levels, dtype=np.float64)
 
     @property
     def layout(self) -> list[dict[str, Any]]:
@@ -368,11 +363,12 @@ class EEGEncoder:
         """
         self._require_fitted("layout")
         out: list[dict[str, Any]] = []
-        levels = self._level_values() if self.method == "threshold" else [None]
+        code = self.code
+        levels = code.layout_levels()
         for ch in self.source_names:
             for band in self.band_names:
                 for level in levels:
-                    for kind in self.kinds:
+                    for kind in code.kinds:
                         out.append(
                             {
                                 "line": len(out),
@@ -413,10 +409,8 @@ class EEGEncoder:
 
     def _read_input(self, X: object, what: str) -> tuple[Any, list[str] | None]:
         """``X`` -> (array ``[B, C, N]`` as mx.array or float32 numpy, channel names or None)."""
-        names = None
-        arr: np.ndarray | mx.array
-        if _is_mne(X):
-            sfreq = float(X.info["sfreq"])
+        arr, names, sfreq = read_windows(X, what)
+        if sfreq is not None:  # MNE input
             if self.sfreq_hz is None:
                 self.sfreq_hz = sfreq
             elif abs(self.sfreq_hz - sfreq) > 1e-6 * sfreq:
@@ -424,27 +418,7 @@ class EEGEncoder:
                     f"EEGEncoder.{what}: MNE data sampled at {sfreq} Hz, encoder set to "
                     f"{self.sfreq_hz} Hz"
                 )
-            names = [str(c) for c in X.ch_names]
-            arr = np.asarray(X.get_data(), dtype=np.float32)
-        elif isinstance(X, mx.array):
-            arr = X if X.dtype == mx.float32 else X.astype(mx.float32)
-        else:
-            try:
-                arr = np.asarray(X, dtype=np.float32)
-            except (TypeError, ValueError) as exc:
-                raise DataError(
-                    f"EEGEncoder.{what}: cannot read X as a float array ({exc})"
-                ) from exc
-        if arr.ndim == 2:
-            arr = arr[None]
-        if arr.ndim != 3:
-            raise DataError(
-                f"EEGEncoder.{what}: expected EEG windows [B, C, N] (or [C, N]), got shape "
-                f"{tuple(arr.shape)}"
-            )
-        b, c, n = arr.shape
-        if b < 1 or c < 1 or n < 1:
-            raise DataError(f"EEGEncoder.{what}: empty input of shape {tuple(arr.shape)}")
+        n = arr.shape[2]
         if self.bands is not None:
             if self.sfreq_hz is None:
                 raise ConfigError(f"EEGEncoder.{what}: bands need sfreq_hz (or MNE input)")
@@ -455,27 +429,8 @@ class EEGEncoder:
                     f"EEGEncoder.{what}: window of {n} samples is shorter than the {need} "
                     f"samples the filter bank needs at {self.sfreq_hz} Hz"
                 )
-        self._check_finite(arr, names, what)
+        check_finite(arr, names or self.ch_names_, what)
         return arr, names
-
-    def _check_finite(self, arr: Any, names: list[str] | None, what: str) -> None:
-        # fast path: one reduction (NaN/inf anywhere makes the sum non-finite)
-        if isinstance(arr, mx.array):
-            if bool(mx.isfinite(mx.sum(arr)).item()):
-                return
-            bad = np.asarray(mx.sum(~mx.isfinite(arr), axis=(0, 2)))
-        else:
-            if np.isfinite(np.sum(arr, dtype=np.float64)):
-                return
-            bad = arr.shape[0] * arr.shape[2] - np.isfinite(arr).sum(axis=(0, 2))
-        if np.any(bad):
-            names = names or self.ch_names_ or [f"ch{i}" for i in range(arr.shape[1])]
-            which = [f"{names[i]} ({int(bad[i])})" for i in np.flatnonzero(bad)]
-            raise DataError(
-                f"EEGEncoder.{what}: NaN or infinite samples in channel(s) "
-                f"{', '.join(which[:8])}{' ...' if len(which) > 8 else ''}; "
-                "interpolate or drop them before encoding"
-            )
 
     def _bands(self, arr: Any) -> Any:
         """``[B, C, N]`` -> ``[B, C, K, N]`` band signals (numpy) or ``[B, C, 1, N]``."""
@@ -574,33 +529,18 @@ class EEGEncoder:
         x = src if isinstance(src, mx.array) else mx.array(np.ascontiguousarray(src))
         return mx.transpose(x.reshape(b, s, n), (2, 0, 1)), n
 
+    def _stats(self) -> SourceStats:
+        """The fitted statistics flattened to ``[S]`` sources (channel, then band)."""
+        assert self.mean_ is not None and self.std_ is not None and self.flat_ is not None
+        s = self.std_.size
+        return SourceStats(self.mean_.reshape(s), self.std_.reshape(s), self.flat_.reshape(s))
+
     def _standardised(self, X: object, what: str) -> tuple[mx.array, int]:
         """``X`` -> time-major z-scored sources ``[N, B, S]`` and ``N``."""
         x, n = self._time_major_sources(X, what)
-        assert self.mean_ is not None and self.std_ is not None  # (fitted: checked above)
-        s = x.shape[2]
-        mean = mx.array(self.mean_.reshape(s))
-        inv_std = mx.array((1.0 / self.std_).reshape(s).astype(np.float32))
-        return (x - mean) * inv_std, n
-
-    def _thresholds_z(self) -> np.ndarray:
-        """Delta step per source in z units ``[S]``."""
-        assert self.std_ is not None  # (fitted)
-        thr = np.full(self.std_.shape, self.threshold, dtype=np.float64)
-        if self.threshold_mode == "absolute":
-            thr = thr / self.std_
-        return thr.reshape(-1).astype(np.float32)
-
-    def _levels_z(self) -> np.ndarray:
-        """Crossing levels per source in z units ``[S, K]``."""
-        lv = self._level_values()
-        assert self.mean_ is not None and self.std_ is not None  # (fitted)
-        s = self.std_.size
-        if self.threshold_mode == "absolute" and not isinstance(self.levels, int):
-            mean = self.mean_.reshape(s, 1).astype(np.float64)
-            std = self.std_.reshape(s, 1).astype(np.float64)
-            return ((lv[None, :] - mean) / std).astype(np.float32)
-        return np.broadcast_to(lv[None, :], (s, lv.size)).astype(np.float32)
+        stats = self._stats()
+        inv_std = mx.array((1.0 / stats.std).astype(np.float32))
+        return (x - mx.array(stats.mean)) * inv_std, n
 
     def transform(self, X: object, key: mx.array | int | None = None) -> mx.array:
         """Encode windows ``[B, C, N]`` (numpy, mlx or MNE) into spikes ``[T, B, L]``.
@@ -610,49 +550,7 @@ class EEGEncoder:
         per batch (e.g. from ``mx.random.split``) for independent noise.
         """
         x, n = self._time_major_sources(X, "transform")
-        assert self.mean_ is not None and self.std_ is not None and self.flat_ is not None
-        t = self.num_steps_for(n)
-        bsz, s = x.shape[1], x.shape[2]
-        mean = mx.array(self.mean_.reshape(s))
-        inv_std = (1.0 / self.std_.astype(np.float64)).reshape(s)
-        if self.method == "direct":
-            gain = inv_std * self.gain * ~self.flat_.reshape(s)
-            current = F.bin_mean((x - mean) * mx.array(gain.astype(np.float32)), t)
-            if self.polarity == "on_off":
-                current = mx.stack([current, -current], axis=-1).reshape(t, bsz, 2 * s)
-            return current
-        if self.method == "rate":
-            scale = inv_std * (0.5 / self.rate_sigma) * ~self.flat_.reshape(s)
-            offset = 0.5 * ~self.flat_.reshape(s)
-            scale_mx = mx.array(scale.astype(np.float32))
-            offset_mx = mx.array(offset.astype(np.float32))
-            if t < n and n % t == 0:
-                # bin on the contiguous [B, S, N] layout, transpose only the small result
-                xc = mx.transpose(x, (1, 2, 0))  # the input's own layout: no copy
-                p = _rate_probability(xc, mean[:, None], scale_mx[:, None], offset_mx[:, None])
-                p = mx.transpose(mx.mean(p.reshape(bsz, s, t, n // t), axis=-1), (2, 0, 1))
-            else:
-                p = F.bin_mean(_rate_probability(x, mean, scale_mx, offset_mx), t)
-            return F.bernoulli(p, self.seed if key is None else key)
-        if self.method == "delta":
-            inv_step = mx.array((inv_std / self._thresholds_z()).astype(np.float32))
-            events = _delta_events(x, mean, inv_step).reshape(n, bsz, s * 2)
-        elif t < n and n % t == 0:
-            # coarse bins: count crossings on the contiguous [B, S, K, N] layout in int8/16,
-            # sum each bin, and transpose only the small [B, S, K, T, 2] result
-            sums = _threshold_bin_counts(
-                mx.transpose(x, (1, 2, 0)),
-                mean,
-                mx.array(inv_std.astype(np.float32)),
-                mx.array(self._levels_z()),
-                t,
-            )
-            return F._apply_overflow(sums, 1.0, n, self.overflow, f"{self.method} events")
-        else:
-            events = _threshold_events(
-                x, mean, mx.array(inv_std.astype(np.float32)), mx.array(self._levels_z())
-            ).reshape(n, bsz, s * self.n_levels * 2)
-        return F.bin_counts(events, t, overflow=self.overflow, what=f"{self.method} events")
+        return self.code.encode(x, self.num_steps_for(n), self._stats(), key)
 
     def fit_transform(
         self, X: object, y: object = None, key: mx.array | int | None = None
@@ -672,34 +570,18 @@ class EEGEncoder:
         unless events were dropped with ``overflow="clip"``.
         """
         self._require_fitted("decode")
-        if self.method in ("rate", "direct"):
-            raise ConfigError(f"EEGEncoder.decode: the {self.method} code has no spike decoder "
-                              "(rate: stochastic; direct: the input is the signal itself)")
+        code = self.code
+        code.require_decoder()
         sp = np.asarray(spikes, dtype=np.float64)
         if sp.ndim != 3 or sp.shape[2] != self.n_lines:
             raise DataError(
                 f"EEGEncoder.decode: expected spikes [T, B, {self.n_lines}], got {sp.shape}"
             )
+        assert self.std_ is not None  # (fitted)
+        stats = self._stats()
+        x = stats.to_signal(code.decode(sp, stats))  # [T, B, S]
         t, b, _ = sp.shape
-        assert self.mean_ is not None and self.std_ is not None and self.flat_ is not None
         c, k = self.std_.shape
-        s = c * k
-        if self.method == "delta":
-            ev = sp.reshape(t, b, s, 2)
-            z = np.cumsum(ev[..., 0] - ev[..., 1], axis=0) * self._thresholds_z()
-        else:
-            kl = self.n_levels
-            ev = sp.reshape(t, b, s, kl, 2)
-            levels = self._levels_z().astype(np.float64)  # [S, K]
-            region0 = (levels <= 0.0).sum(axis=1)  # initial reference 0 (fitted mean)
-            region = region0 + np.cumsum((ev[..., 0] - ev[..., 1]).sum(axis=-1), axis=0)
-            region = np.clip(region, 0, kl).astype(np.int64)  # [T, B, S]
-            reps = _region_values(levels)  # [S, K+1]
-            z = np.take_along_axis(
-                np.broadcast_to(reps[None, None], (t, b, *reps.shape)), region[..., None], axis=-1
-            )[..., 0]
-        x = z * self.std_.reshape(s) + self.mean_.reshape(s)
-        x = np.where(self.flat_.reshape(s), self.mean_.reshape(s), x)
         return np.transpose(x.reshape(t, b, c, k), (1, 2, 3, 0))
 
     def reference(self, X: object) -> np.ndarray:
@@ -711,12 +593,7 @@ class EEGEncoder:
         """
         z, n = self._standardised(X, "reference")
         t = self.num_steps_for(n)
-        zn = np.asarray(z, dtype=np.float64)  # [N, B, S]
-        if t < n:
-            idx = F._bin_edges(n, t)[1:] - 1
-        else:
-            idx = (np.arange(1, t + 1, dtype=np.int64) * n - 1) // t
-        zn = zn[idx]
+        zn = at_steps(np.asarray(z, dtype=np.float64), t)  # [T, B, S]
         assert self.mean_ is not None and self.std_ is not None  # (fitted: checked above)
         s = zn.shape[2]
         x = zn * self.std_.reshape(s) + self.mean_.reshape(s)
@@ -743,100 +620,10 @@ class EEGEncoder:
             spikes = self.transform(X, key=key)
         sp = np.asarray(spikes)
         layout = self.layout
-        counts = spike_counts(sp)
-        per_channel = group_by(counts, layout, "channel")
-        lines_per_channel = self.n_bands * self.lines_per_source
-        sparse_line = sparsity(sp, axis=(0, 1))
-        sources = self.source_names
-        sparse_ch = sparse_line.reshape(len(sources), lines_per_channel).mean(axis=1)
-        out: dict[str, Any] = {
-            "method": self.method,
-            "num_steps": int(sp.shape[0]),
-            "batch": int(sp.shape[1]),
-            "n_lines": int(sp.shape[2]),
-            "total_spikes": float(counts.sum()),
-            "sparsity": float(sparsity(sp)),
-            "max_count": float(sp.max()) if sp.size else 0.0,
-            "spikes_per_channel": per_channel,
-            "sparsity_per_channel": dict(zip(sources, map(float, sparse_ch), strict=True)),
-        }
         arr, _ = self._read_input(X, "report")
-        n = arr.shape[2]
-        if self.sfreq_hz is not None:
-            duration = n / self.sfreq_hz
-            out["duration_s"] = duration
-            out["rate_hz_per_line"] = (counts / (sp.shape[1] * duration)).tolist()
-        if self.method not in ("rate", "direct"):
-            ref = self.reference(X)
-            est = self.decode(sp)
-            assert self.mean_ is not None  # (fitted: decode checked)
-            center = self.mean_[None, :, :, None]
-            per_ch = F.snr_db(ref, est, axis=(0, 2, 3), center=center)
-            out["snr_db"] = float(F.snr_db(ref, est, center=center))
-            # silenced (flat) channels carry no signal: their SNR is reported as None
-            out["snr_db_per_channel"] = {
-                name: (None if np.isnan(v) else float(v))
-                for name, v in zip(sources, per_ch, strict=True)
-            }
-        return out
-
-
-@mx.compile
-def _rate_probability(x: mx.array, mean: mx.array, scale: mx.array, offset: mx.array):
-    """``p = clip(offset + (x - mean) * scale, 0, 1)`` (one fused kernel)."""
-    return mx.clip(offset + (x - mean) * scale, 0.0, 1.0)
-
-
-@mx.compile
-def _delta_events(x: mx.array, mean: mx.array, inv_step: mx.array) -> mx.array:
-    """Send-on-delta (ON, OFF) counts of ``(x - mean) * inv_step`` -> ``[N, B, S, 2]``."""
-    x_pad = mx.concatenate([mx.broadcast_to(mean, x[:1].shape), x], axis=0)  # reference row
-    return F._send_on_delta_events_impl((x_pad - mean) * inv_step)
-
-
-@mx.compile
-def _threshold_events(x: mx.array, mean: mx.array, inv_std: mx.array, levels: mx.array):
-    """Level-crossing (UP, DOWN) events of the z-scored ``x`` -> ``[N, B, S, K, 2]``."""
-    x_pad = mx.concatenate([mx.broadcast_to(mean, x[:1].shape), x], axis=0)  # reference row
-    return F._level_events_impl((x_pad - mean) * inv_std, levels)
-
-
-def _threshold_bin_counts(
-    x: mx.array, mean: mx.array, inv_std: mx.array, levels: mx.array, t: int
-) -> mx.array:
-    """Level crossings of ``x [B, S, N]`` summed over ``t`` equal bins -> ``[T, B, S*K*2]``.
-
-    Same events as :func:`_threshold_events` followed by binning (tested equal), computed
-    along the contiguous time axis with small integer types.
-    """
-    b, s, n = x.shape
-    k = levels.shape[-1]
-    z = (x - mean[:, None]) * inv_std[:, None]
-    z_pad = mx.concatenate([mx.zeros((b, s, 1), dtype=z.dtype), z], axis=-1)
-    above = (z_pad[:, :, None, :] >= levels[:, :, None]).astype(mx.int8)  # [B, S, K, N+1]
-    step = above[..., 1:] - above[..., :-1]  # +1 up, -1 down
-    w = n // t
-    if w > 127:  # a bin can hold up to w events per line
-        step = step.astype(mx.int16 if w < 32767 else mx.int32)
-    up = mx.maximum(step, 0).reshape(b, s, k, t, w).sum(axis=-1)
-    down = mx.maximum(-step, 0).reshape(b, s, k, t, w).sum(axis=-1)
-    ev = mx.stack([up, down], axis=-1)  # [B, S, K, T, 2]
-    return mx.transpose(ev, (3, 0, 1, 2, 4)).reshape(t, b, s * k * 2).astype(mx.float32)
-
-
-def _region_values(levels: np.ndarray) -> np.ndarray:
-    """Value decoded for each band between levels ``[S, K]`` -> ``[S, K+1]``.
-
-    Interior bands: midpoint of their two levels. Outer bands: half a neighbouring gap beyond
-    the outermost level (one standard deviation / 2 each side for a single level).
-    """
-    s, k = levels.shape
-    out = np.empty((s, k + 1))
-    if k == 1:
-        out[:, 0] = levels[:, 0] - 0.5
-        out[:, 1] = levels[:, 0] + 0.5
-        return out
-    out[:, 1:k] = 0.5 * (levels[:, 1:] + levels[:, :-1])
-    out[:, 0] = levels[:, 0] - 0.5 * (levels[:, 1] - levels[:, 0])
-    out[:, k] = levels[:, -1] + 0.5 * (levels[:, -1] - levels[:, -2])
-    return out
+        ref = est = None
+        if self.code.decodable:
+            ref, est = self.reference(X), self.decode(sp)
+        return code_report(sp, method=self.method, layout=layout,
+                           source_names=self.source_names, n_samples=arr.shape[2],
+                           sfreq_hz=self.sfreq_hz, reference=ref, decoded=est, mean=self.mean_)

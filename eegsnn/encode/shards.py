@@ -40,7 +40,8 @@ import mlx.core as mx
 import numpy as np
 
 from eegsnn.comm.sharding import shard_items, shard_range
-from eegsnn.encode.storage import SpikeDataset, load_spikes, save_spikes
+from eegsnn.encode.dataset import packing_for
+from eegsnn.encode.storage import SpikeDataset, SpikeWriter, load_spikes
 from eegsnn.errors import ConfigError, DataError
 from eegsnn.io.files import atomic_write_text
 from eegsnn.preprocess.lazy import iter_lazy_windows
@@ -97,7 +98,7 @@ def index_shards(folder: str | os.PathLike, datasets: Sequence[str | os.PathLike
 
 
 class ShardWriter:
-    """Cut a stream of encoded batches into shards (memory: one unpacked shard).
+    """Cut a stream of encoded batches into shards (memory: one batch).
 
     .. code-block:: python
 
@@ -106,18 +107,28 @@ class ShardWriter:
                 w.append(encoder.transform(X), y)        # [T, b, L]
         ds = ShardedSpikes("corpus.shards")
 
+    Every shard is written by a :class:`~eegsnn.encode.storage.SpikeWriter` as the
+    batches arrive (the spike writer every path uses); the index is written on close.
+
     Args:
         path: the folder (created; must not hold an index unless ``overwrite``).
         shard_windows: windows per shard (the last may be smaller). Choose so that a
             packed shard (``shard_windows * L * T / 8`` bytes) is tens of MB.
         meta: JSON metadata stored in the index (encoder config, channels, sources).
+        packing: of every shard: ``"bits"``, ``"counts"`` or ``"auto"`` (each shard bits
+            when all its entries are 0/1; shards that differ cannot be indexed together,
+            so pass :func:`eegsnn.encode.packing_for` of the encoder when it is known).
     """
 
     def __init__(self, path: str | os.PathLike, *, shard_windows: int = 4096,
-                 meta: dict[str, Any] | None = None, overwrite: bool = False) -> None:
+                 meta: dict[str, Any] | None = None, overwrite: bool = False,
+                 packing: str = "auto") -> None:
         if isinstance(shard_windows, bool) or not isinstance(shard_windows, int) \
                 or shard_windows < 1:
             raise ConfigError(f"shard_windows must be a positive int, got {shard_windows!r}")
+        if packing not in ("bits", "counts", "auto"):
+            raise ConfigError(f"ShardWriter: packing must be 'bits', 'counts' or 'auto', got "
+                              f"{packing!r}")
         self.path = Path(path)
         if (self.path / "index.json").exists() and not overwrite:
             raise ConfigError(f"{self.path}: already holds a sharded dataset "
@@ -125,9 +136,9 @@ class ShardWriter:
         self.path.mkdir(parents=True, exist_ok=True)
         self.shard_windows = shard_windows
         self.meta = meta
-        self._buf: list[np.ndarray] = []
-        self._lab: list[np.ndarray] = []
-        self._n = 0
+        self.packing = packing
+        self._writer: SpikeWriter | None = None  # the shard being written
+        self._n = 0  # windows in that shard
         self._shards: list[dict[str, Any]] = []
         self._closed = False
 
@@ -142,29 +153,30 @@ class ShardWriter:
         lab = np.asarray(labels)
         if lab.shape != (arr.shape[1],):
             raise DataError(f"{self.path}: {lab.shape} labels for {arr.shape[1]} windows")
-        arr = np.transpose(arr, (1, 0, 2))  # [b, T, L]
         start = 0
-        while start < arr.shape[0]:
-            take = min(self.shard_windows - self._n, arr.shape[0] - start)
-            chunk = np.ascontiguousarray(arr[start:start + take])
-            if chunk.dtype != np.uint8 and np.all((chunk >= 0) & (chunk <= 255)
-                                                  & (chunk == np.round(chunk))):
-                chunk = chunk.astype(np.uint8)  # 0/1 or counts: 1 byte until packed
-            self._buf.append(chunk)
-            self._lab.append(lab[start:start + take])
+        while start < arr.shape[1]:
+            if self._writer is None:
+                name = f"shard-{len(self._shards):05d}.spikes"
+                self._writer = SpikeWriter(self.path / name, self.shard_windows, arr.shape[0],
+                                           arr.shape[2], packing=self.packing, labels=True,
+                                           overwrite=True)
+            take = min(self.shard_windows - self._n, arr.shape[1] - start)
+            try:
+                self._writer.append(arr[:, start:start + take], lab[start:start + take])
+            except BaseException:
+                self.abort()
+                raise
             self._n += take
             start += take
             if self._n == self.shard_windows:
                 self._flush()
 
     def _flush(self) -> None:
-        if not self._n:
+        if self._writer is None:
             return
-        name = f"shard-{len(self._shards):05d}.spikes"
-        ds = save_spikes(self.path / name, np.concatenate(self._buf),
-                         np.concatenate(self._lab), time_major=False, overwrite=True)
-        self._shards.append(_describe(load_spikes(ds, verify=False), name))
-        self._buf, self._lab, self._n = [], [], 0
+        writer, self._writer, self._n = self._writer, None, 0
+        ds = load_spikes(writer.close(partial=True), verify=False)
+        self._shards.append(_describe(ds, writer.path.name))
 
     def close(self) -> Path:
         """Write the last shard and the index; returns the folder."""
@@ -175,13 +187,19 @@ class ShardWriter:
         _write_index(self.path, self._shards, self.meta)
         return self.path
 
+    def abort(self) -> None:
+        """Drop the shard being written and write no index (finished shards stay)."""
+        if self._writer is not None:
+            self._writer.abort()
+        self._writer, self._n, self._closed = None, 0, True
+
     def __enter__(self) -> ShardWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None and not self._closed:
             self.close()
-        self._closed = True
+        self.abort()
 
 
 class ShardedSpikes:
@@ -355,8 +373,9 @@ def encode_recordings_to_shards(
     Each recording is windowed lazily (:func:`eegsnn.preprocess.lazy.iter_lazy_windows`,
     one ``chunk_s`` chunk at a time), each chunk is encoded in batches of ``batch_size``
     by the *fitted* ``encoder`` (:class:`~eegsnn.encode.EEGEncoder`; the rate code draws
-    batch ``i`` with seed ``seed + i``) and appended to a :class:`ShardWriter`. Memory:
-    one chunk of signal + one unpacked shard.
+    batch ``i`` with seed ``seed + i``) and appended to a :class:`ShardWriter` whose
+    shards all have the packing the encoder can emit (:func:`eegsnn.encode.packing_for`).
+    Memory: one chunk of signal + one encoded batch.
 
     Raises:
         ConfigError: an unfitted encoder. DataError: recordings with different channels.
@@ -369,7 +388,8 @@ def encode_recordings_to_shards(
             "chunk_s": chunk_s, "seed": seed}
     first: list[str] | None = None
     counter = 0
-    with ShardWriter(out, shard_windows=shard_windows, meta=meta, overwrite=overwrite) as w:
+    w: ShardWriter | None = None
+    try:
         for path in paths:
             it = iter_lazy_windows(path, config, chunk_s=chunk_s, root=root)
             head = next(it)["header"]
@@ -377,12 +397,25 @@ def encode_recordings_to_shards(
                 first = head["ch_names"]
                 meta["ch_names"], meta["sfreq_hz"] = first, head["sfreq_hz"]
                 meta["class_names"] = head["class_names"]
+                # one packing for every shard (what the encoder can emit), so the shards
+                # index together whatever each one happens to hold
+                w = ShardWriter(out, shard_windows=shard_windows, meta=meta,
+                                overwrite=overwrite,
+                                packing=packing_for(encoder, head["n_samples"]))
             elif head["ch_names"] != first:
                 raise DataError(f"{path}: channels {head['ch_names'][:5]}... differ from "
                                 f"{names[0]} ({first[:5]}...); add a 'pick' step")
+            assert w is not None  # (opened with the first recording)
             for part in it:
                 for a in range(0, len(part["y"]), batch_size):
                     spikes = encoder.transform(part["X"][a:a + batch_size], key=seed + counter)
                     counter += 1
                     w.append(spikes, part["y"][a:a + batch_size])
+        if w is None:
+            raise DataError(f"{Path(out)}: no recordings to encode into shards")
+        w.close()
+    except BaseException:
+        if w is not None:
+            w.abort()
+        raise
     return ShardedSpikes(out)

@@ -17,6 +17,11 @@ windows asked for, as ``mx.array [T, b, L]`` float32 (time-major, what the SNN l
 Codes that are not 0/1 (event counts from ``overflow="count"``) are stored losslessly as
 one uint8 per entry (``"packing": "counts"``, up to 255 events); signed or fractional values
 are refused (split signed spikes into ON/OFF lines first).
+
+One writer: :class:`SpikeWriter` is the only code that writes a spike dataset. The other
+ways to write one build on it: :func:`save_spikes` (an array in memory, one append),
+:func:`eegsnn.encode.encode_to_file` (windows encoded batch by batch) and
+:class:`eegsnn.encode.shards.ShardWriter` (a stream cut into datasets of ``shard_windows``).
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ __all__ = [
 FORMAT = "eegsnn-spikes"
 VERSION = 1
 _BITORDER: Final = "little"
+_CHUNK = 1024  # windows per chunk when a writer repacks its payload on close
 
 
 def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -127,8 +133,10 @@ class SpikeWriter:
     folder and leaves any existing dataset at ``path`` untouched.
 
     Args:
-        packing: ``"bits"`` (0/1 spikes, 8 per byte; a batch that is not 0/1 raises) or
-            ``"counts"`` (one uint8 event count per entry).
+        num_windows: windows the dataset holds (with ``close(partial=True)``: at most).
+        packing: ``"bits"`` (0/1 spikes, 8 per byte; a batch that is not 0/1 raises),
+            ``"counts"`` (one uint8 event count per entry) or ``"auto"`` (counts while
+            writing; packed to bits on :meth:`close` when every entry is 0/1).
         labels: whether every batch comes with labels.
         compress: also deflate the packed array (``spikes.npz``; sparse codes shrink several
             times more). A compressed dataset is read into memory (still packed) when
@@ -156,8 +164,9 @@ class SpikeWriter:
         ):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ConfigError(f"SpikeWriter: {name} must be a positive int, got {value!r}")
-        if packing not in ("bits", "counts"):
-            raise ConfigError(f"SpikeWriter: packing must be 'bits' or 'counts', got {packing!r}")
+        if packing not in ("bits", "counts", "auto"):
+            raise ConfigError(f"SpikeWriter: packing must be 'bits', 'counts' or 'auto', got "
+                              f"{packing!r}")
         if self.path.exists() and not overwrite:
             raise ConfigError(f"{self.path}: already exists (pass overwrite=True to replace it)")
         if not self.path.parent.is_dir():
@@ -205,7 +214,8 @@ class SpikeWriter:
             raise DataError(
                 f"{self.path}: {self._pos + b} windows written, dataset declared {self.num_windows}"
             )
-        payload = _pack(arr, self.packing, str(self.path))
+        payload = _pack(arr, "counts" if self.packing == "auto" else self.packing,
+                        str(self.path))
         if self._labels is not None:
             if labels is None:
                 raise DataError(f"{self.path}: this dataset needs labels for every batch")
@@ -216,12 +226,16 @@ class SpikeWriter:
         self._spikes[self._pos : self._pos + b] = payload
         self._pos += b
 
-    def close(self, meta: dict[str, Any] | None = None) -> Path:
-        """Finish: checksums, ``meta.json``, atomic move into place. Returns the folder."""
+    def close(self, meta: dict[str, Any] | None = None, *, partial: bool = False) -> Path:
+        """Finish: checksums, ``meta.json``, atomic move into place. Returns the folder.
+
+        ``partial``: the dataset holds the windows written so far (at least one), fewer
+        than ``num_windows`` allowed (the last shard of a stream).
+        """
         if self._closed:
             raise ConfigError(f"{self.path}: writer already closed")
         user_meta = _json_meta(meta, str(self.path))
-        if self._pos != self.num_windows:
+        if self._pos != self.num_windows and not (partial and self._pos > 0):
             self.abort()
             raise DataError(
                 f"{self.path}: only {self._pos} of {self.num_windows} windows were written"
@@ -229,22 +243,24 @@ class SpikeWriter:
         assert self._spikes is not None  # open until closed (checked above)
         try:
             self._spikes.flush()
+            self._finish_payload()
             if self.compress:
                 spikes_name = "spikes.npz"
+                stored = np.load(self._tmp / "spikes.npy", mmap_mode="r")
                 with open(self._tmp / spikes_name, "wb") as f:
-                    np.savez_compressed(f, spikes=np.asarray(self._spikes))
+                    np.savez_compressed(f, spikes=np.asarray(stored))
                     f.flush()
                     os.fsync(f.fileno())
-                del self._spikes
+                del stored
                 os.remove(self._tmp / "spikes.npy")
             else:
                 spikes_name = "spikes.npy"
-                del self._spikes
                 with open(self._tmp / spikes_name, "rb+") as f:
                     os.fsync(f.fileno())
             sums = {spikes_name: file_sha256(self._tmp / spikes_name)}
             if self._labels is not None:
-                sums["labels.npy"] = _save_npy(self._tmp / "labels.npy", self._labels)
+                sums["labels.npy"] = _save_npy(self._tmp / "labels.npy",
+                                               self._labels[:self.num_windows])
             record = {
                 "format": FORMAT,
                 "version": VERSION,
@@ -274,6 +290,33 @@ class SpikeWriter:
             raise
         self._closed = True
         return self.path
+
+    def _finish_payload(self) -> None:
+        """Resolve ``"auto"`` packing and drop unwritten windows: rewrite ``spikes.npy``
+        chunk by chunk when either changes what is stored (bounded memory)."""
+        raw = self._spikes
+        assert raw is not None  # (open)
+        n = self._pos
+        packing = self.packing
+        if packing == "auto":
+            packing = "bits" if all(
+                int(raw[a:a + _CHUNK].max(initial=0)) <= 1 for a in range(0, n, _CHUNK)
+            ) else "counts"
+        repack = packing != self.packing and packing == "bits"
+        if repack or n < self.num_windows:
+            last = (self.num_steps + 7) // 8 if packing == "bits" else self.num_steps
+            final = np.lib.format.open_memmap(self._tmp / "final.npy", mode="w+",
+                                              dtype=np.uint8, shape=(n, self.num_lines, last))
+            for a in range(0, n, _CHUNK):
+                part = np.asarray(raw[a:min(n, a + _CHUNK)])
+                final[a:a + part.shape[0]] = (
+                    np.packbits(part.astype(bool), axis=-1, bitorder=_BITORDER) if repack
+                    else part)
+            final.flush()
+            del final, raw
+            os.replace(self._tmp / "final.npy", self._tmp / "spikes.npy")
+        self._spikes = None
+        self.packing, self.num_windows = packing, n
 
     def abort(self) -> None:
         """Discard everything written (the temporary folder); ``path`` is left untouched."""

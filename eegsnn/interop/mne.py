@@ -5,7 +5,8 @@
 * :func:`windows_to_epochs`: a WindowSet -> ``mne.EpochsArray`` (events at the window
   onsets, ``event_id`` from ``class_names``); the two round-trip exactly (float32 data);
 * :func:`windows_from_raw`: an ``mne.io.Raw`` -> WindowSet, event-locked on its
-  annotations or sliding, with the same rules as :func:`eegsnn.preprocess.load_windows`;
+  annotations or sliding, planned by the same :func:`eegsnn.preprocess.plan_windows` as
+  :func:`eegsnn.preprocess.load_windows`;
 * :func:`epochs_data`: ``(X [B, C, N], y, class_names, ch_names, sfreq_hz)`` from Epochs,
   for estimators (:class:`eegsnn.interop.sklearn.SNNClassifier`);
 * :func:`spikes_to_raw` / :func:`spikes_from_raw`: an encoded spike code ``[T, L]`` as an
@@ -29,14 +30,7 @@ import numpy as np
 
 from eegsnn.errors import ConfigError, DataError
 from eegsnn.io.labels import EventTable
-from eegsnn.preprocess.windows import (
-    WindowSet,
-    event_window_starts,
-    extract_windows,
-    sliding_window_starts,
-    span_labels,
-    window_samples,
-)
+from eegsnn.preprocess.windows import WindowSet, extract_windows, plan_windows
 
 __all__ = ["epochs_data", "is_epochs", "is_raw", "spikes_from_raw", "spikes_to_raw",
            "windows_from_epochs", "windows_from_raw", "windows_to_epochs"]
@@ -204,27 +198,16 @@ def windows_from_raw(raw: Any, *, window_s: float, mapping: Mapping[str, str] | 
         onset = onset - raw.first_time
     events = EventTable.from_lists(onset, ann.duration, ann.description) if len(ann) else \
         EventTable.empty()
-    n = window_samples(window_s, sfreq)
-    if mode == "events":
-        starts, labels, _ = event_window_starts(events, mapping, sfreq_hz=sfreq,
-                                                n_times=raw.n_times, n_samples=n,
-                                                tmin_s=tmin_s)
-    else:
-        step = max(1, round((step_s or window_s) * sfreq))
-        starts = sliding_window_starts(raw.n_times, n, step)
-        labels = span_labels(starts, n, sfreq, events, mapping, default)
-        keep = np.array([lab is not None for lab in labels], dtype=bool)
-        starts, labels = starts[keep], labels[keep]
-    if starts.size == 0:
-        raise DataError(f"windows_from_raw: no window of {window_s} s found for "
-                        f"{sorted(mapping)} (annotations present: {events.counts() or 'none'})")
-    X = extract_windows(raw.get_data(), starts, n, _scale(raw.info, unit).astype(np.float32))
-    index = {c: i for i, c in enumerate(class_names)}
-    w = starts.size
-    return WindowSet(X=X, y=np.array([index[str(c)] for c in labels]),
+    plan = plan_windows(n_times=raw.n_times, sfreq_hz=sfreq, window_s=window_s, mode=mode,
+                        events=events, mapping=mapping, tmin_s=tmin_s, step_s=step_s or None,
+                        default=default, source="windows_from_raw")
+    X = extract_windows(raw.get_data(), plan.starts, plan.n_samples,
+                        _scale(raw.info, unit).astype(np.float32))
+    w = len(plan)
+    return WindowSet(X=X, y=plan.class_indices(class_names),
                      class_names=tuple(class_names), ch_names=tuple(raw.ch_names),
                      sfreq_hz=sfreq, subject=[""] * w, session=[""] * w, run=[""] * w,
-                     recording=[recording] * w, onset_s=starts / sfreq, unit=unit,
+                     recording=[recording] * w, onset_s=plan.onset_s, unit=unit,
                      provenance={"source": "mne.io.Raw", "mode": mode, "window_s": window_s})
 
 

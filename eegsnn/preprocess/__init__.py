@@ -37,9 +37,11 @@ from eegsnn.preprocess.splits import (
 from eegsnn.preprocess.standardize import ChannelStandardizer
 from eegsnn.preprocess.steps import STEPS, apply_steps, validate_steps
 from eegsnn.preprocess.windows import (
+    WindowPlan,
     WindowSet,
     event_window_starts,
     extract_windows,
+    plan_windows,
     sliding_window_starts,
     span_labels,
     window_samples,
@@ -49,6 +51,7 @@ __all__ = [
     "STEPS",
     "ChannelStandardizer",
     "WindowCache",
+    "WindowPlan",
     "WindowSet",
     "apply_steps",
     "cache_key",
@@ -62,6 +65,7 @@ __all__ = [
     "list_recordings",
     "load_config",
     "load_windows",
+    "plan_windows",
     "sliding_window_starts",
     "span_labels",
     "validate_config",

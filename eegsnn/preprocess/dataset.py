@@ -58,18 +58,11 @@ from eegsnn.io.readers import READERS, detect_format, read_recording
 from eegsnn.manifest import load_manifest, verify_manifest
 from eegsnn.preprocess.cache import WindowCache, cache_key, windowing_versions
 from eegsnn.preprocess.steps import apply_steps, validate_steps
-from eegsnn.preprocess.windows import (
-    WindowSet,
-    event_window_starts,
-    extract_windows,
-    sliding_window_starts,
-    span_labels,
-    window_samples,
-)
+from eegsnn.preprocess.windows import WindowPlan, WindowSet, extract_windows, plan_windows
 
 __all__ = ["LABEL_SOURCES", "RECORDING_SUFFIXES", "labelled_events", "list_recordings",
-           "load_config", "load_windows", "recording_relpath", "resolve_source",
-           "validate_config"]
+           "load_config", "load_windows", "plan_recording", "recording_relpath",
+           "resolve_source", "validate_config"]
 
 log = logging.getLogger(__name__)
 
@@ -241,14 +234,16 @@ def recording_relpath(path: Path, root: Path) -> str:
         return path.name
 
 
-def labelled_events(path: Path, rec, cfg: dict, root: Path, summaries: dict) -> EventTable:
-    """The labelled events of one recording ``rec`` read from ``path``, from the source the
-    dataset config's ``labels`` section names (annotations, events file, hypnogram,
-    seizure summary or path)."""
+def labelled_events(path: Path, annotations: EventTable, cfg: dict, root: Path,
+                    summaries: dict) -> EventTable:
+    """The labelled events of the recording at ``path`` (whose own annotations are
+    ``annotations``), from the source the dataset config's ``labels`` section names
+    (annotations, events file, hypnogram or seizure summary; ``summaries`` caches parsed
+    seizure summaries across recordings)."""
     lab = cfg["labels"]
     source = lab["source"]
     if source == "annotations":
-        return rec.events
+        return annotations
     if source == "events_file":
         sidecar = path.parent / lab["events_file"].format(stem=path.name.split(".")[0],
                                                           name=path.name)
@@ -271,6 +266,18 @@ def labelled_events(path: Path, rec, cfg: dict, root: Path, summaries: dict) -> 
             raise DataError(f"{path}: not listed in the seizure summary {summary}")
         return seizure_events(table[path.name], lab["seizure_label"])
     raise ConfigError(f"labels.source {source!r} not handled here")  # path: handled by caller
+
+
+def plan_recording(cfg: Mapping[str, Any], *, n_times: int, sfreq_hz: float,
+                   events: EventTable, label: str | None = None, start_s: float = 0.0,
+                   stop_s: float | None = None, source: str = "recording") -> WindowPlan:
+    """:func:`~eegsnn.preprocess.windows.plan_windows` with the window and label settings
+    of a validated dataset config ``cfg`` (``label``: the class of a path-labelled file)."""
+    win, lab = cfg["windows"], cfg["labels"]
+    return plan_windows(
+        n_times=n_times, sfreq_hz=sfreq_hz, window_s=win["window_s"], mode=win["mode"],
+        events=events, mapping=lab["mapping"], tmin_s=win["tmin_s"], step_s=win["step_s"],
+        default=lab["default"], label=label, start_s=start_s, stop_s=stop_s, source=source)
 
 
 def _edf_start(path: Path):
@@ -387,8 +394,7 @@ def load_windows(
 
 def _build(files: list[Path], rels: list[str], cfg: dict, root: Path,
            path_labels: dict[str, str], keep_identity: bool) -> WindowSet:
-    lab, win = cfg["labels"], cfg["windows"]
-    class_index = {c: i for i, c in enumerate(lab["class_names"])}
+    lab = cfg["labels"]
     parts: list[dict[str, Any]] = []
     ref_names: list[str] | None = None
     ref_file = ref_sfreq = None
@@ -401,7 +407,7 @@ def _build(files: list[Path], rels: list[str], cfg: dict, root: Path,
             keep_identity=keep_identity, montage=False,
         )
         events = (EventTable.empty() if lab["source"] == "path"
-                  else labelled_events(path, rec, cfg, root, summaries))
+                  else labelled_events(path, rec.events, cfg, root, summaries))
         raw = rec.raw
         t0 = raw.first_time
         apply_steps(raw, cfg["preprocess"], source=str(path))
@@ -425,48 +431,22 @@ def _build(files: list[Path], rels: list[str], cfg: dict, root: Path,
             if not np.isclose(sfreq, ref_sfreq):
                 raise DataError(f"{path}: sampling rate {sfreq:g} Hz differs from "
                                 f"{ref_file.name} ({ref_sfreq:g} Hz); add a 'resample' step")
-        n = window_samples(win["window_s"], sfreq)
-        n_times = raw.n_times
-        if win["mode"] == "events":
-            starts, labels, n_out = event_window_starts(
-                events, lab["mapping"], sfreq_hz=sfreq, n_times=n_times, n_samples=n,
-                tmin_s=win["tmin_s"])
-            if starts.size == 0:
-                found = events.counts()
-                raise DataError(
-                    f"{path}: none of the requested events {sorted(lab['mapping'])} "
-                    + (f"fit in the recording ({n_out} run past its ends)" if n_out else
-                       f"found (events present: {found or 'none'})"))
-        else:
-            step = max(1, round(win["step_s"] * sfreq))
-            starts = sliding_window_starts(n_times, n, step)
-            if starts.size == 0:
-                raise DataError(f"{path}: recording ({n_times / sfreq:.2f} s) is shorter "
-                                f"than one window ({win['window_s']} s)")
-            n_out = 0
-            if lab["source"] == "path":
-                labels = np.array([path_labels[rel]] * starts.size, dtype=object)
-            else:
-                labels = span_labels(starts, n, sfreq, events, lab["mapping"], lab["default"])
-            keep = np.array([x is not None for x in labels], dtype=bool)
-            if not keep.any():
-                raise DataError(
-                    f"{path}: no window lies inside a span labelled "
-                    f"{sorted(lab['mapping'])} (events present: {events.counts() or 'none'})")
-            starts, labels = starts[keep], labels[keep]
+        plan = plan_recording(cfg, n_times=raw.n_times, sfreq_hz=sfreq, events=events,
+                              label=path_labels.get(rel), source=str(path))
         units = [ch["unit"] for ch in raw.info["chs"]]
         scale = np.array([1e6 if (u == 107 and cfg["unit"] == "uV") else 1.0 for u in units],
                          dtype=np.float32)  # 107 = FIFF_UNIT_V
-        X = extract_windows(raw.get_data(), starts, n, scale)
+        X = extract_windows(raw.get_data(), plan.starts, plan.n_samples, scale)
         ids = parse_recording_ids(rel, cfg["ids"]["pattern"])
-        w = starts.size
+        w = len(plan)
         parts.append({
-            "X": X, "y": np.array([class_index[str(c)] for c in labels], dtype=np.int64),
+            "X": X, "y": plan.class_indices(lab["class_names"]),
             "subject": [ids["subject"]] * w, "session": [ids["session"]] * w,
             "run": [ids["run"]] * w, "recording": [rel] * w,
-            "onset_s": starts / sfreq + shift,
+            "onset_s": plan.onset_s + shift,
         })
-        report.append({"path": rel, "windows": int(w), "out_of_bounds": int(n_out)})
+        report.append({"path": rel, "windows": int(w),
+                       "out_of_bounds": int(plan.n_out_of_bounds)})
     assert ref_names is not None and ref_sfreq is not None
     ws = WindowSet(
         X=np.concatenate([p["X"] for p in parts]),

@@ -40,16 +40,14 @@ from eegsnn.io.edf import inspect_edf_header
 from eegsnn.io.files import atomic_path, parse_recording_ids
 from eegsnn.io.labels import EventTable, label_from_path
 from eegsnn.io.readers import anonymize, detect_format, events_from_annotations
-from eegsnn.preprocess.dataset import labelled_events, recording_relpath, validate_config
-from eegsnn.preprocess.steps import apply_steps
-from eegsnn.preprocess.windows import (
-    WindowSet,
-    event_window_starts,
-    extract_windows,
-    sliding_window_starts,
-    span_labels,
-    window_samples,
+from eegsnn.preprocess.dataset import (
+    labelled_events,
+    plan_recording,
+    recording_relpath,
+    validate_config,
 )
+from eegsnn.preprocess.steps import apply_steps
+from eegsnn.preprocess.windows import WindowPlan, WindowSet, extract_windows
 
 __all__ = ["LAZY_STEPS", "filter_pad_samples", "iter_lazy_windows", "lazy_windows",
            "write_tiled_edf"]
@@ -121,52 +119,22 @@ def _open(path: Path, keep_identity: bool = False):
     return raw, events
 
 
-def _window_plan(path: Path, rel: str, raw, events, cfg: dict, root: Path,
-                 start_s: float, stop_s: float | None) -> tuple[np.ndarray, np.ndarray, int]:
-    """(starts [W] sorted, class indices [W], n) for the whole recording."""
-
-    lab, win = cfg["labels"], cfg["windows"]
-    sfreq = float(raw.info["sfreq"])
-    n = window_samples(win["window_s"], sfreq)
-    lo = max(0, round(start_s * sfreq))
-    hi = raw.n_times if stop_s is None else min(raw.n_times, round(stop_s * sfreq))
-    if hi - lo < n:
-        raise DataError(f"{path}: the selected span ({(hi - lo) / sfreq:.2f} s) is shorter "
-                        f"than one window ({win['window_s']} s)")
+def _plan(path: Path, rel: str, raw, annotations: EventTable, cfg: dict, root: Path,
+          start_s: float, stop_s: float | None) -> WindowPlan:
+    """The windows of the whole recording (or the span), in time order."""
+    lab = cfg["labels"]
+    label = None
     if lab["source"] == "path":
         raw_label = label_from_path(rel, lab["pattern"])
         if raw_label not in lab["mapping"]:
             raise DataError(f"{path}: path label {raw_label!r} is not in labels.mapping")
-        events = EventTable.empty()
+        label, events = lab["mapping"][raw_label], EventTable.empty()
     else:
-        class _Rec:  # what labelled_events reads from a Recording
-            pass
-
-        rec = _Rec()
-        rec.events = events  # type: ignore[attr-defined]
-        events = labelled_events(path, rec, cfg, root, {})
-    if win["mode"] == "events":
-        starts, labels, _ = event_window_starts(events, lab["mapping"], sfreq_hz=sfreq,
-                                                n_times=hi, n_samples=n, tmin_s=win["tmin_s"])
-        keep = starts >= lo
-        starts, labels = starts[keep], labels[keep]
-    else:
-        step = max(1, round(win["step_s"] * sfreq))
-        starts = lo + sliding_window_starts(hi - lo, n, step)
-        if lab["source"] == "path":
-            labels = np.array([lab["mapping"][label_from_path(rel, lab["pattern"])]]
-                              * starts.size, dtype=object)
-        else:
-            labels = span_labels(starts, n, sfreq, events, lab["mapping"], lab["default"])
-        ok = np.array([x is not None for x in labels], dtype=bool)
-        starts, labels = starts[ok], labels[ok]
-    if starts.size == 0:
-        raise DataError(f"{path}: no window with a label in {sorted(lab['mapping'])} "
-                        f"(events present: {events.counts() or 'none'})")
-    index = {c: i for i, c in enumerate(lab["class_names"])}
-    order = np.argsort(starts, kind="stable")
-    y = np.array([index[str(c)] for c in labels], dtype=np.int64)[order]
-    return starts[order].astype(np.int64), y, n
+        events = labelled_events(path, annotations, cfg, root, {})
+    plan = plan_recording(cfg, n_times=raw.n_times, sfreq_hz=float(raw.info["sfreq"]),
+                          events=events, label=label, start_s=start_s, stop_s=stop_s,
+                          source=str(path))
+    return plan.in_time_order()
 
 
 def iter_lazy_windows(
@@ -200,7 +168,9 @@ def iter_lazy_windows(
     rel = recording_relpath(path, root_path)
     raw, events = _open(path)
     sfreq = float(raw.info["sfreq"])
-    starts, y, n = _window_plan(path, rel, raw, events, cfg, root_path, start_s, stop_s)
+    plan = _plan(path, rel, raw, events, cfg, root_path, start_s, stop_s)
+    starts, n = plan.starts.astype(np.int64), plan.n_samples
+    y = plan.class_indices(cfg["labels"]["class_names"])
     pad = filter_pad_samples(cfg["preprocess"], sfreq)
     chunk = max(n, round(chunk_s * sfreq))
     # channel names/units after the chain: run it on a short dummy piece

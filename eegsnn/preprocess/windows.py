@@ -10,6 +10,10 @@ seconds from the first sample) so they are easy to test by hand:
   seizures): a window takes the label of the span that contains it entirely; a window
   that only partly overlaps a labelled span is dropped (ambiguous); a window that touches
   no labelled span gets ``default`` (or is dropped when ``default`` is ``None``).
+- :func:`plan_windows`: the one window planner (eager :func:`~eegsnn.preprocess.load_windows`,
+  lazy :func:`~eegsnn.preprocess.lazy.lazy_windows` and MNE ``windows_from_raw`` all call
+  it): recording length, sampling rate, events and the window/label settings -> a
+  :class:`WindowPlan` (starts, class names, onsets).
 - :func:`extract_windows`: ``[W, C, n]`` float32 copies of the windows.
 
 Window ``k`` covers samples ``starts[k] : starts[k] + n`` (``n = round(window_s * sfreq)``).
@@ -31,9 +35,11 @@ from eegsnn.io.files import atomic_open
 from eegsnn.io.labels import EventTable
 
 __all__ = [
+    "WindowPlan",
     "WindowSet",
     "event_window_starts",
     "extract_windows",
+    "plan_windows",
     "sliding_window_starts",
     "span_labels",
     "window_samples",
@@ -118,6 +124,112 @@ def span_labels(
         else:
             out[k] = default
     return out
+
+
+@dataclass(frozen=True)
+class WindowPlan:
+    """Where the windows of one recording start and which class each one has.
+
+    Attributes:
+        starts: int64 ``[W]`` first sample of each window (window ``k`` covers
+            ``starts[k] : starts[k] + n_samples``).
+        labels: str ``[W]`` class name of each window.
+        n_samples: window length in samples.
+        sfreq_hz: sampling rate the samples count in.
+        n_out_of_bounds: event windows dropped because they ran past either end of the
+            recording (or of the selected span).
+    """
+
+    starts: np.ndarray
+    labels: np.ndarray
+    n_samples: int
+    sfreq_hz: float
+    n_out_of_bounds: int = 0
+
+    def __len__(self) -> int:
+        return int(self.starts.size)
+
+    @property
+    def onset_s(self) -> np.ndarray:
+        """float64 ``[W]``: each window's start in seconds from the first sample."""
+        return self.starts / self.sfreq_hz
+
+    def class_indices(self, class_names: Sequence[str]) -> np.ndarray:
+        """int64 ``[W]``: each window's label as an index into ``class_names``."""
+        index = {str(c): i for i, c in enumerate(class_names)}
+        return np.array([index[str(c)] for c in self.labels], dtype=np.int64)
+
+    def in_time_order(self) -> WindowPlan:
+        """The same windows sorted by start (stable: equal starts keep their order)."""
+        order = np.argsort(self.starts, kind="stable")
+        return WindowPlan(self.starts[order], self.labels[order], self.n_samples,
+                          self.sfreq_hz, self.n_out_of_bounds)
+
+
+def plan_windows(
+    *, n_times: int, sfreq_hz: float, window_s: float, mode: str = "events",
+    events: EventTable | None = None, mapping: Mapping[str, str] | None = None,
+    tmin_s: float = 0.0, step_s: float | None = None, default: str | None = None,
+    label: str | None = None, start_s: float = 0.0, stop_s: float | None = None,
+    source: str = "recording",
+) -> WindowPlan:
+    """Plan the windows of one recording (pure: no data is read).
+
+    Args:
+        n_times: samples in the recording; sfreq_hz: its sampling rate.
+        window_s: window length in seconds.
+        mode: ``"events"`` (one window per mapped event, from its onset + ``tmin_s``) or
+            ``"sliding"`` (every ``step_s`` seconds, default ``window_s``).
+        events: the recording's labelled events (onsets relative to its first sample).
+        mapping: event description -> class name; other events are ignored.
+        default: sliding: class of windows no labelled span touches (``None``: dropped).
+        label: sliding: one class name for every window (labels from the file's path);
+            ``events``/``mapping`` then do not label the windows.
+        start_s, stop_s: only windows inside this span of the recording.
+        source: what the errors name (the file, or the calling function).
+
+    Returns:
+        a :class:`WindowPlan` in event order (``events``) or time order (``sliding``).
+
+    Raises:
+        DataError: naming ``source`` when no window is left.
+    """
+    events = EventTable.empty() if events is None else events
+    mapping = {} if mapping is None else mapping
+    n = window_samples(window_s, sfreq_hz)
+    lo = max(0, round(start_s * sfreq_hz))
+    hi = n_times if stop_s is None else min(n_times, round(stop_s * sfreq_hz))
+    whole = lo == 0 and hi == n_times
+    span = "recording" if whole else "selected span"
+    if mode == "events":
+        starts, labels, n_out = event_window_starts(
+            events, mapping, sfreq_hz=sfreq_hz, n_times=hi, n_samples=n, tmin_s=tmin_s)
+        if lo > 0:
+            inside = starts >= lo
+            n_out += int((~inside).sum())
+            starts, labels = starts[inside], labels[inside]
+        if starts.size == 0:
+            raise DataError(
+                f"{source}: none of the requested events {sorted(mapping)} "
+                + (f"fit in the {span} ({n_out} run past its ends)" if n_out else
+                   f"found (events present: {events.counts() or 'none'})")
+                + ", so there is no window to cut")
+        return WindowPlan(starts, labels, n, float(sfreq_hz), n_out)
+    if mode != "sliding":
+        raise ConfigError(f"window mode must be 'events' or 'sliding', got {mode!r}")
+    step = max(1, round((window_s if step_s is None else step_s) * sfreq_hz))
+    starts = lo + sliding_window_starts(max(0, hi - lo), n, step)
+    if starts.size == 0:
+        raise DataError(f"{source}: the {span} ({max(0, hi - lo) / sfreq_hz:.2f} s) is "
+                        f"shorter than one window ({window_s} s)")
+    if label is not None:
+        return WindowPlan(starts, np.full(starts.size, str(label)), n, float(sfreq_hz))
+    names = span_labels(starts, n, sfreq_hz, events, mapping, default)
+    keep = np.array([x is not None for x in names], dtype=bool)
+    if not keep.any():
+        raise DataError(f"{source}: no window lies inside a span labelled {sorted(mapping)} "
+                        f"(events present: {events.counts() or 'none'})")
+    return WindowPlan(starts[keep], names[keep].astype(str), n, float(sfreq_hz))
 
 
 def extract_windows(data: np.ndarray, starts: np.ndarray, n_samples: int,
