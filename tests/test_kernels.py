@@ -1,7 +1,7 @@
 """The C kernels of eegsnn.kernels against their definitions and the MLX reference:
 rate coding (statistics, determinism), the event-driven projection and its weight gradient
 (equal to dense products of the same spikes), the fused Leaky recurrence (equal to
-eegsnn.nn.functional.leaky_sequence, forward and backward)."""
+eegsnn.nn.sequence.leaky_sequence, forward and backward)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from eegsnn import surrogate
 from eegsnn.kernels import _native
 from eegsnn.kernels import leaky as lk
 from eegsnn.kernels import rate_projection as rp
-from eegsnn.nn.functional import leaky_sequence
+from eegsnn.nn.sequence import leaky_sequence
 from eegsnn.train.data import rate_encoder
 
 pytestmark = pytest.mark.usefixtures("kernels")

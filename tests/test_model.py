@@ -1,5 +1,5 @@
-"""Config-built spiking models: hand-computed traces, the fast path vs the neurons' own
-unroll, shapes for conv stacks, and clear errors for bad configs."""
+"""Config-built spiking models: hand-computed traces, the Leaky kernels vs the step loop,
+shapes for conv stacks, and clear errors for bad configs."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 
 from eegsnn.errors import ConfigError
 from eegsnn.model import Dropout, build_model, reference_mnist_config, validate_config
-from eegsnn.model.fastpath import decay_matrix, fast_unroll
 from eegsnn.nn import Leaky
+from eegsnn.nn.sequence import MATMUL_MAX_STEPS, decay_matrix
 from eegsnn.train.losses import ce_membrane
 
 
@@ -54,41 +54,55 @@ def test_decay_matrices():
     np.testing.assert_allclose(np.array(decay_matrix(0.5, 3, upper=False)), up.T)
 
 
+def _step_loop_lif(lif):
+    loop = Leaky(beta=lif.beta, reset_mechanism=lif.reset_mechanism, surrogate=lif.spike_fn)
+    loop.fused = False
+    return loop
+
+
+@pytest.mark.parametrize("num_steps", [25, MATMUL_MAX_STEPS + 5])
 @pytest.mark.parametrize("mechanism", ["subtract", "none"])
-def test_fast_path_matches_neuron_unroll_forward_and_gradient(mechanism):
+def test_leaky_kernels_match_the_step_loop_forward_and_gradient(mechanism, num_steps):
+    # fixed scalar beta from rest: the matmul backward (T <= MATMUL_MAX_STEPS) or the loop
+    # backward; "none": the one-matmul linear filter
     lif = Leaky(beta=0.85, reset_mechanism=mechanism, surrogate="fast_sigmoid")
-    x = mx.random.normal((25, 8, 16), key=mx.random.key(0)) * 0.6 + 0.3
-    g_spk = mx.random.normal((25, 8, 16), key=mx.random.key(1))
-    g_mem = mx.random.normal((25, 8, 16), key=mx.random.key(2))
-    spk_ref, mem_ref, _ = lif.unroll(x)
-    spk, mem = fast_unroll(lif, x)
+    loop = _step_loop_lif(lif)
+    shape = (num_steps, 8, 16)
+    x = mx.random.normal(shape, key=mx.random.key(0)) * 0.6 + 0.3
+    g_spk = mx.random.normal(shape, key=mx.random.key(1))
+    g_mem = mx.random.normal(shape, key=mx.random.key(2))
+    spk_ref, mem_ref, _ = loop.unroll(x)
+    spk, mem, _ = lif.unroll(x)
     assert float(spk_ref.sum()) > 10  # the test exercises spikes and resets
     if mechanism == "subtract":  # same step-by-step arithmetic: bitwise equal
         assert mx.array_equal(spk, spk_ref) and mx.array_equal(mem, mem_ref)
     else:  # one matmul over time: equal up to rounding
         np.testing.assert_allclose(np.array(mem), np.array(mem_ref), rtol=1e-5, atol=1e-5)
 
-    def obj_ref(v):
-        s, m, _ = lif.unroll(v)
-        return (s * g_spk).sum() + (m * g_mem).sum()
+    def objective(neuron):
+        def obj(v):
+            s, m, _ = neuron.unroll(v)
+            return (s * g_spk).sum() + (m * g_mem).sum()
+        return obj
 
-    def obj_fast(v):
-        s, m = fast_unroll(lif, v)
-        return (s * g_spk).sum() + (m * g_mem).sum()
-
-    np.testing.assert_allclose(np.array(mx.grad(obj_fast)(x)), np.array(mx.grad(obj_ref)(x)),
-                               rtol=1e-4, atol=1e-4)
+    ref = np.array(mx.grad(objective(loop))(x))
+    np.testing.assert_allclose(np.array(mx.grad(objective(lif))(x)), ref, rtol=1e-4, atol=1e-4)
     # and inside mx.compile
-    np.testing.assert_allclose(np.array(mx.compile(mx.grad(obj_fast))(x)),
-                               np.array(mx.grad(obj_ref)(x)), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(np.array(mx.compile(mx.grad(objective(lif)))(x)), ref,
+                               rtol=1e-4, atol=1e-4)
 
 
-def test_fast_path_declines_ineligible_neurons():
-    x = mx.zeros((3, 2, 4))
-    assert fast_unroll(Leaky(beta=0.9, learn_beta=True), x) is None
-    assert fast_unroll(Leaky(beta=0.9, reset_mechanism="zero"), x) is None
-    assert fast_unroll(Leaky(beta=0.9, reset_delay=False), x) is None
-    assert fast_unroll(nn.Linear(2, 2), x) is None
+def test_model_layers_run_the_neurons_own_unroll():
+    # the model calls unroll (no kernel choice of its own): same values as a direct call
+    model = build_model(reference_mnist_config(hidden=16))
+    x = (mx.random.uniform(shape=(25, 3, 784), key=mx.random.key(5)) < 0.3).astype(mx.float32)
+    out = model(x)
+    hidden = model.layers[0](x)
+    spk, _, _ = model.layers[1].unroll(hidden)
+    assert mx.array_equal(out["layer_spikes"][0], spk)
+    _, mem, _ = model.layers[3].unroll(model.layers[2](spk))
+    assert mx.array_equal(out["membrane"], mem)
+    assert not build_model(reference_mnist_config(hidden=16), use_fast_path=False).layers[1].fused
 
 
 def test_reference_model_gradients_equal_with_and_without_fast_path():

@@ -16,6 +16,8 @@ from eegsnn.nn import (
     ALIF,
     IF,
     IZHIKEVICH_PRESETS,
+    NEURON_MODELS,
+    NEURONS,
     Alpha,
     Izhikevich,
     Leaky,
@@ -23,6 +25,7 @@ from eegsnn.nn import (
     functional,
     neuron_from_config,
 )
+from eegsnn.nn.registry import upgrade_neuron_config
 
 
 def const_seq(value: float, steps: int, batch: int = 1, features: int = 1) -> mx.array:
@@ -605,7 +608,7 @@ def test_config_round_trip_rebuilds_the_same_dynamics(name):
 
     neuron, scale = make_neurons()[name]
     config = json.loads(json.dumps(neuron.config()))  # plain JSON values
-    assert config["model"] == name
+    assert config["type"] == name.lower()  # the model-config layer format
     rebuilt = neuron_from_config(config)
     assert rebuilt.config() == config
     x = mx.array(np.random.default_rng(8).uniform(0, 2 * scale, (10, 2, 3)).astype(np.float32))
@@ -619,9 +622,24 @@ def test_config_keeps_learned_and_per_neuron_values():
     config = lif.config()
     assert config["beta"] == pytest.approx([0.5, 0.7])
     assert config["threshold"] == pytest.approx(1.25) and config["learn_threshold"] is True
-    assert config["surrogate"] == {"name": "fast_sigmoid", "slope": 10.0}
+    assert config["surrogate"] == {"type": "fast_sigmoid", "slope": 10.0}
     rebuilt = neuron_from_config(config)
     assert set(rebuilt.trainable_parameters()) == {"threshold"}
+
+
+def test_older_config_format_is_read():
+    # {"model": ClassName, surrogate: {"name": ...}}: what config() wrote before the registry
+    old = {"model": "Leaky", "beta": [0.5, 0.7], "threshold": 1.25, "learn_threshold": True,
+           "surrogate": {"name": "fast_sigmoid", "slope": 10.0}}
+    assert upgrade_neuron_config(old) == {
+        "type": "leaky", "beta": [0.5, 0.7], "threshold": 1.25, "learn_threshold": True,
+        "surrogate": {"type": "fast_sigmoid", "slope": 10.0}}
+    rebuilt = neuron_from_config(old)
+    assert isinstance(rebuilt, Leaky) and set(rebuilt.trainable_parameters()) == {"threshold"}
+    assert rebuilt.config()["surrogate"] == {"type": "fast_sigmoid", "slope": 10.0}
+    for name, cls in NEURON_MODELS.items():
+        assert NEURONS[cls.config_type] is cls and cls.__name__ == name
+    assert {"rleaky", "rsynaptic"} <= set(NEURONS)
 
 
 def test_config_errors():

@@ -220,6 +220,29 @@ def test_subtract_reset_raises_or_warns_and_metadata_restores_it():
     assert not np.array_equal(_run(plain, x)[0], spikes)
 
 
+def test_older_neuron_metadata_format_still_restores_the_neuron():
+    # files written before the neuron registry hold {"model": "Leaky", surrogate: {"name"}}
+    import json
+
+    model = _net({"type": "leaky", "beta": 0.9, "surrogate": {"type": "fast_sigmoid",
+                                                              "slope": 10.0}})
+    with pytest.warns(RuntimeWarning, match="subtract"):
+        graph = export_nir(model, dt_s=1e-3, on_unsupported="warn")
+    node = graph.nodes["leaky_1"]
+    meta = json.loads(node.metadata["eegsnn"])
+    assert meta["type"] == "leaky" and meta["surrogate"]["type"] == "fast_sigmoid"
+    old = {k: v for k, v in meta.items() if k != "type"}
+    old["model"] = "Leaky"
+    old["surrogate"] = {"name": "fast_sigmoid", "slope": 10.0}
+    node.metadata["eegsnn"] = json.dumps(old)
+    back = import_nir(graph)
+    layer = back.config["layers"][1]
+    assert layer["reset_mechanism"] == "subtract"
+    assert layer["surrogate"] == {"type": "fast_sigmoid", "slope": 10.0}
+    x = _input()
+    np.testing.assert_array_equal(_run(back, x)[0], _run(model, x)[0])
+
+
 def test_synaptic_delayed_zero_reset_is_not_nir():
     model = _net({"type": "synaptic", "alpha": 0.7, "beta": 0.8, "reset_mechanism": "zero"})
     with pytest.raises(ConfigError, match="reset_delay=False"):

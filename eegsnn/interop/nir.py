@@ -80,6 +80,7 @@ from eegsnn.errors import ConfigError, DataError
 from eegsnn.extras import require
 from eegsnn.model.network import SpikingNet, build_model
 from eegsnn.nn import IF, Leaky, Synaptic
+from eegsnn.nn.registry import upgrade_neuron_config
 
 __all__ = [
     "METHODS",
@@ -171,9 +172,22 @@ def _neuron_meta(neuron: Any) -> dict[str, str]:
     try:
         cfg = neuron.config()
     except ConfigError:  # a custom surrogate has no name: keep the rest
-        cfg = {"model": type(neuron).__name__, "reset_mechanism": neuron.reset_mechanism,
+        cfg = {"type": neuron.config_type, "reset_mechanism": neuron.reset_mechanism,
                "reset_delay": neuron.reset_delay}
     return {"eegsnn": json.dumps(cfg)}
+
+
+def _original_neuron(meta: dict[str, Any]) -> dict[str, Any]:
+    """The exported eegsnn neuron's config from a node's metadata, in the current format
+    (files written before the registry hold ``{"model": "Leaky", ...}``); ``{}`` when it is
+    not a Leaky, IF or Synaptic record."""
+    if "type" not in meta and "model" not in meta:
+        return {}
+    try:
+        cfg = upgrade_neuron_config(meta)
+    except ConfigError:
+        return {}
+    return cfg if cfg["type"] in ("leaky", "if", "synaptic") else {}
 
 
 def _unsupported(message: str, on_unsupported: str) -> None:
@@ -560,7 +574,7 @@ def nir_to_config(graph: Any, *, dt_s: float | None = None, method: str | None =
             if spiking:
                 spec["reset_delay"] = False  # NIR resets at the spike step (see docstring)
         spec["reset_mechanism"] = "zero" if spiking else "none"
-        original = nmeta if nmeta.get("model") in ("Leaky", "IF", "Synaptic") else {}
+        original = _original_neuron(nmeta)
         if original:
             for key in ("surrogate", "detach_reset"):
                 if key in original:
@@ -574,9 +588,6 @@ def nir_to_config(graph: Any, *, dt_s: float | None = None, method: str | None =
                 # an eegsnn neuron exported with on_unsupported="warn": restore it exactly
                 spec["reset_mechanism"] = original["reset_mechanism"]
                 spec["reset_delay"] = original.get("reset_delay", True)
-            if isinstance(spec.get("surrogate"), dict) and "name" in spec["surrogate"]:
-                sur = dict(spec["surrogate"])
-                spec["surrogate"] = {"type": sur.pop("name"), **sur}
         emit_linear(gain, drive)
         layers.append(spec)
     if pending is not None:

@@ -19,8 +19,9 @@ Layer types: ``linear`` (``out_features``, optional ``in_features``, ``bias``), 
 (``out_channels``, ``kernel_size``, ``stride``, ``padding``; input ``[L, C]`` channels-last),
 ``conv2d`` (same, input ``[H, W, C]``), ``flatten``, ``dropout`` (``p``,
 ``shared_over_time``), and the neurons of :mod:`eegsnn.nn` (``leaky``, ``if``, ``izhikevich``,
-``alif``, ``synaptic``, ``alpha``) with their constructor options; ``surrogate`` may be a name
-or ``{"type": name, **params}``.
+``alif``, ``synaptic``, ``alpha``; :data:`eegsnn.nn.registry.NEURONS`) with their constructor
+options; ``surrogate`` may be a name or ``{"type": name, **params}``. A neuron layer entry is
+the neuron's own config (:meth:`eegsnn.nn.base.SpikingNeuron.config`).
 
 Layers over time for multichannel EEG (:mod:`eegsnn.nn.layers`, :mod:`eegsnn.nn.recurrent`;
 per-step shapes, ``C`` channels, ``F`` features):
@@ -48,7 +49,8 @@ per-step shapes, ``C`` channels, ``F`` features):
 Time-major data flow: the model takes ``x [T, B, *input_shape]``. Stateless layers (linear,
 conv, flatten, dropout and the sequence layers above) are applied to the whole sequence at
 once (time folded into the batch, one large matmul instead of ``T`` small ones); each neuron
-layer runs its recurrence over time with ``unroll`` (``rleaky``/``rsynaptic`` include their
+layer runs its recurrence over time with its ``unroll`` (which picks its own whole-sequence
+kernel, :mod:`eegsnn.nn.sequence`) (``rleaky``/``rsynaptic`` include their
 own spikes' feedback there). This is exact because no layer feeds back to an earlier one.
 ``avgpool_time`` shortens the sequence for the layers after it.
 
@@ -67,23 +69,11 @@ from typing import Any
 import mlx.core as mx
 import mlx.nn as nn
 
-import eegsnn.nn as enn
-from eegsnn import surrogate
 from eegsnn.errors import ConfigError
-from eegsnn.model.fastpath import fast_unroll
 from eegsnn.model.readout import READOUTS, readout
 from eegsnn.nn import layers as L
+from eegsnn.nn.registry import NEURONS, build_neuron
 
-NEURONS = {
-    "leaky": "Leaky",
-    "if": "IF",
-    "izhikevich": "Izhikevich",
-    "alif": "ALIF",
-    "synaptic": "Synaptic",
-    "alpha": "Alpha",
-    "rleaky": "RLeaky",
-    "rsynaptic": "RSynaptic",
-}
 RECURRENT = ("rleaky", "rsynaptic")
 #: Stateless layers over the whole sequence ``[T, B, ...]`` (:mod:`eegsnn.nn.layers`).
 SEQUENCE = ("conv_time", "spatial", "avgpool_time", "batchnorm")
@@ -222,26 +212,6 @@ def _conv_out(size: int, kernel: int, stride: int, padding: int) -> int:
     return (size + 2 * padding - kernel) // stride + 1
 
 
-def _build_neuron(kind: str, options: dict[str, Any]) -> nn.Module:
-    options = dict(options)
-    spec = options.pop("surrogate", None)
-    if spec is not None:
-        if isinstance(spec, dict):
-            params = {k: v for k, v in spec.items() if k != "type"}
-            if "type" not in spec:
-                raise ConfigError(f"layer {kind!r}: surrogate dict needs a 'type'")
-            options["surrogate"] = surrogate.get(spec["type"], **params)
-        else:
-            options["surrogate"] = surrogate.get(spec)
-    cls = getattr(enn, NEURONS[kind], None)
-    if cls is None:
-        raise ConfigError(f"layer {kind!r}: neuron class eegsnn.nn.{NEURONS[kind]} not available")
-    try:
-        return cls(**options)
-    except TypeError as exc:
-        raise ConfigError(f"layer {kind!r}: bad options {sorted(options)}: {exc}") from exc
-
-
 def validate_config(config: dict[str, Any]) -> dict[str, Any]:
     """Check a model config and return a resolved deep copy (inferred sizes filled in).
 
@@ -352,8 +322,10 @@ class SpikingNet(nn.Module):
     def __init__(self, config: dict[str, Any], use_fast_path: bool = True) -> None:
         super().__init__()
         cfg = validate_config(config)
-        #: Use :mod:`eegsnn.model.fastpath` for eligible Leaky layers (same forward values,
-        #: a one-matmul backward); ``False`` always calls the neurons' own ``unroll``.
+        #: ``False`` sets ``fused = False`` on every neuron layer: their ``unroll`` runs the
+        #: step loop under autodiff instead of the whole-sequence kernels that
+        #: :func:`eegsnn.nn.sequence.leaky_sequence` chooses (same forward values; for
+        #: benchmarks and checks).
         self._use_fast_path = bool(use_fast_path)
         self._config = cfg
         self._kinds: list[str] = []
@@ -376,7 +348,9 @@ class SpikingNet(nn.Module):
             elif kind in SEQUENCE:
                 module = _build_sequence_layer(kind, opts)
             else:
-                module = _build_neuron(kind, opts)
+                module = build_neuron(kind, opts, where=f"layer {kind!r}")
+                if not self._use_fast_path:
+                    module.fused = False
             self._kinds.append(kind)
             self.layers.append(module)
 
@@ -429,11 +403,7 @@ class SpikingNet(nn.Module):
             else:
                 feature_shape = h.shape[2:]
                 flat = h.reshape(num_steps, batch, -1)
-                fast = fast_unroll(layer, flat) if self.use_fast_path else None
-                if fast is not None:
-                    spk, mem = fast
-                else:
-                    spk, mem, _ = layer.unroll(flat)
+                spk, mem, _ = layer.unroll(flat)
                 spikes = spk.reshape(num_steps, batch, *feature_shape)
                 membrane = mem.reshape(num_steps, batch, *feature_shape)
                 layer_spikes.append(spikes)

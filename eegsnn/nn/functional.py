@@ -2,9 +2,10 @@ r"""Pure step functions of the spiking neurons: input, state and parameters in; 
 the new state out.
 
 These functions hold all the neuron mathematics; the modules in :mod:`eegsnn.nn.neurons`
-only store parameters and drive the time loop. They take and return plain arrays (no
-hidden state), so they compose with :func:`mlx.core.compile`, :func:`mlx.core.grad`,
-:func:`mlx.nn.value_and_grad` and :func:`mlx.core.vmap`.
+only store parameters and drive the time loop (whole-sequence forms with a hand-written
+backward pass, the training hot path, are in :mod:`eegsnn.nn.sequence`). They take and
+return plain arrays (no hidden state), so they compose with :func:`mlx.core.compile`,
+:func:`mlx.core.grad`, :func:`mlx.nn.value_and_grad` and :func:`mlx.core.vmap`.
 
 Shapes: ``x`` and every state array share one shape, usually ``[B, F]`` (batch, features);
 any shape works as long as they agree. Parameters (``beta``, ``threshold``, ...) are Python
@@ -31,9 +32,7 @@ Conventions shared by every neuron (those of snnTorch 1.0):
 from __future__ import annotations
 
 import math
-import weakref
 from collections.abc import Callable
-from typing import cast
 
 import mlx.core as mx
 
@@ -42,10 +41,8 @@ __all__ = [
     "alif_step",
     "alpha_step",
     "alpha_tau",
-    "exp_filter",
     "if_step",
     "izhikevich_step",
-    "leaky_sequence",
     "leaky_step",
     "reset_signal",
     "synaptic_step",
@@ -466,197 +463,3 @@ def izhikevich_step(
         v = v + r * (c - v)
         u = u + r * d
     return spk, v, u
-
-
-# ----------------------------------------------------------------------------------------
-# Whole-sequence forms with a hand-written backward pass (the training hot path)
-# ----------------------------------------------------------------------------------------
-def _sum_to_shape(grad: Array, shape: tuple[int, ...]) -> Array:
-    """Sum ``grad`` over the axes that broadcasting added or expanded to reach ``shape``."""
-    while grad.ndim > len(shape):
-        grad = grad.sum(axis=0)
-    axes = [i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1]
-    if axes:
-        grad = grad.sum(axis=axes, keepdims=True)
-    return grad
-
-
-def _as_array(value: Scalar, like: Array) -> Array:
-    if isinstance(value, mx.array):
-        return value.astype(like.dtype) if value.dtype != like.dtype else value
-    return mx.array(value, dtype=like.dtype)
-
-
-_LEAKY_KERNELS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _leaky_kernel(derivative: Callable[[Array], Array], mechanism: str, clear_input: bool):
-    """Build the custom-VJP sequence function for one (surrogate, reset) configuration."""
-
-    def forward(x_seq: Array, mem0: Array, beta: Array, thr: Array) -> tuple[Array, Array]:
-        dtype = x_seq.dtype
-        mem = mem0
-        r = (mem0 > thr).astype(dtype)  # reset signal of the first step
-        spikes, mems = [], []
-        for t in range(x_seq.shape[0]):
-            if mechanism == "subtract":
-                mem = beta * mem + x_seq[t] - r * thr
-            elif mechanism == "zero":
-                keep = 1.0 - r
-                if clear_input:
-                    mem = keep * (beta * mem + x_seq[t])
-                else:
-                    mem = beta * (keep * mem) + x_seq[t]
-            else:
-                mem = beta * mem + x_seq[t]
-            r = ((mem - thr) > 0).astype(dtype)  # this step's spike = next step's reset
-            spikes.append(r)
-            mems.append(mem)
-        return mx.stack(spikes), mx.stack(mems)
-
-    fn = mx.custom_function(forward)
-
-    @fn.vjp
-    def backward(primals, cotangents, outputs):
-        _, mem0, beta, thr = primals
-        g_spk, g_mem = cotangents
-        spikes, mems = outputs
-        dtype = mems.dtype
-        # Direct gradient reaching each U[t]: its own cotangent plus the spike's surrogate.
-        g_thr_spike = g_spk * derivative(mems - thr).astype(dtype)
-        direct = g_mem + g_thr_spike
-        r = mx.concatenate([(mem0 > thr).astype(dtype)[None], spikes[:-1]])  # R[t]
-        prev = mx.concatenate([mem0[None], mems[:-1]])  # U[t-1]
-        # dU[t]/dU[t-1]: beta, or beta (1 - R[t]) for the zero reset (R is detached).
-        decay = beta * (1.0 - r) if mechanism == "zero" else beta
-        steps = mems.shape[0]
-        acc = direct[steps - 1]
-        totals = [acc]
-        for t in range(steps - 2, -1, -1):  # total[t] = direct[t] + dU[t+1]/dU[t] total[t+1]
-            acc = direct[t] + (decay[t + 1] if mechanism == "zero" else decay) * acc
-            totals.append(acc)
-        total = mx.stack(totals[::-1])  # dL/dU[t], [T, ...]
-        d0 = decay[0] if mechanism == "zero" else decay
-        g_mem0 = d0 * total[0]
-        if mechanism == "zero":
-            g_x = total * (1.0 - r) if clear_input else total
-            g_beta = total * (1.0 - r) * prev
-        else:
-            g_x = total
-            g_beta = total * prev
-        g_thr = -g_thr_spike
-        if mechanism == "subtract":
-            g_thr = g_thr - total * r
-        return (
-            g_x,
-            g_mem0,
-            _sum_to_shape(g_beta, beta.shape),
-            _sum_to_shape(g_thr, thr.shape),
-        )
-
-    return fn
-
-
-def leaky_sequence(
-    x_seq: Array,
-    mem0: Array,
-    *,
-    beta: Scalar,
-    threshold: Scalar,
-    spike_fn: SpikeFn,
-    reset_mechanism: str = "subtract",
-    zero_clears_input: bool = False,
-) -> tuple[Array, Array]:
-    r""":func:`leaky_step` (delayed, detached reset) over a whole time-major sequence.
-
-    Same numbers as looping :func:`leaky_step` with ``reset_delay=True,
-    detach_reset=True``, but when ``spike_fn`` is an :class:`eegsnn.surrogate.Surrogate`
-    the backward pass is written out by hand (one :func:`mlx.core.custom_function`):
-    with :math:`D[t] = G_U[t] + G_S[t]\,\sigma'(U[t] - U_\mathrm{thr})` the direct
-    gradient reaching :math:`U[t]`, the total gradient obeys the linear recurrence
-
-    .. math:: \bar U[t] = D[t] + \frac{\partial U[t+1]}{\partial U[t]}\,\bar U[t+1],
-        \qquad \frac{\partial U[t+1]}{\partial U[t]} = \beta \;\;
-        (\beta(1 - R[t+1]) \text{ for the zero reset}),
-
-    and :math:`\partial L/\partial X[t] = \bar U[t]` (times :math:`1 - R[t]` when the zero
-    reset clears the input). That is two small ops per step instead of autodiff through
-    every step's graph (about 3x faster on CPU for ``[25, 128, 256]``). Gradients for
-    ``beta`` and ``threshold`` are included (for learnable values). Other spike functions
-    fall back to the step loop.
-
-    Args:
-        x_seq: Input ``[T, B, ...]``.
-        mem0: Initial stored membrane ``[B, ...]``.
-        beta, threshold, spike_fn, reset_mechanism: As in :func:`leaky_step`.
-        zero_clears_input: For ``"zero"``: clear the whole new membrane,
-            :math:`U[t] = (1 - R[t])(\beta U[t-1] + X[t])` (snnTorch ``Synaptic``), instead
-            of :math:`\beta (1 - R[t]) U[t-1] + X[t]` (snnTorch ``Leaky``).
-
-    Returns:
-        ``(spikes, mems)``, both ``[T, B, ...]``; ``mems[-1]`` is the final stored membrane.
-    """
-    derivative = getattr(spike_fn, "derivative", None)
-    if derivative is None or not callable(derivative) or not hasattr(spike_fn, "__weakref__"):
-        spikes, mems = [], []
-        mem = mem0
-        for t in range(x_seq.shape[0]):
-            if reset_mechanism == "zero" and zero_clears_input:
-                r = reset_signal(mem, threshold, spike_fn, True)
-                mem = (1.0 - r) * (beta * mem + x_seq[t])
-                spk = spike_fn(mem - threshold)
-            else:
-                spk, mem = leaky_step(
-                    x_seq[t], mem, beta=beta, threshold=threshold, spike_fn=spike_fn,
-                    reset_mechanism=reset_mechanism,
-                )
-            spikes.append(spk)
-            mems.append(mem)
-        return mx.stack(spikes), mx.stack(mems)
-    kernels = _LEAKY_KERNELS.setdefault(spike_fn, {})
-    key = (reset_mechanism, bool(zero_clears_input))
-    if key not in kernels:
-        kernels[key] = _leaky_kernel(derivative, reset_mechanism, bool(zero_clears_input))
-    return kernels[key](x_seq, mem0, _as_array(beta, x_seq), _as_array(threshold, x_seq))
-
-
-@mx.custom_function
-def _exp_filter(x_seq: Array, y0: Array, decay: Array) -> Array:
-    y = y0
-    out = []
-    for t in range(x_seq.shape[0]):
-        y = decay * y + x_seq[t]
-        out.append(y)
-    return mx.stack(out)
-
-
-@_exp_filter.vjp
-def _exp_filter_vjp(primals, cotangent, output):
-    x_seq, y0, decay = primals
-    steps = x_seq.shape[0]
-    acc = cotangent[steps - 1]
-    totals = [acc]
-    for t in range(steps - 2, -1, -1):
-        acc = cotangent[t] + decay * acc
-        totals.append(acc)
-    total = mx.stack(totals[::-1])
-    prev = mx.concatenate([y0[None], output[:-1]])
-    return total, decay * total[0], _sum_to_shape(total * prev, decay.shape)
-
-
-def exp_filter(x_seq: Array, y0: Array, decay: Scalar) -> Array:
-    r"""First-order recursive filter :math:`y[t] = d\,y[t-1] + x[t]` over ``[T, B, ...]``.
-
-    Used for synaptic currents (:math:`I[t] = \alpha I[t-1] + X[t]`). The backward pass is
-    the reversed recurrence :math:`\bar y[t] = G[t] + d\,\bar y[t+1]`, written by hand.
-
-    Args:
-        x_seq: Input ``[T, B, ...]``.
-        y0: Initial value ``[B, ...]``.
-        decay: :math:`d`, float or array broadcastable to ``[B, ...]``.
-
-    Returns:
-        ``[T, B, ...]``, :math:`y[0], \dots, y[T-1]`.
-    """
-    # (mx.custom_function's stub types every call as returning ``object``)
-    return cast(mx.array, _exp_filter(x_seq, y0, _as_array(decay, x_seq)))

@@ -36,8 +36,9 @@ import mlx.nn as nn
 
 from eegsnn.errors import ConfigError
 from eegsnn.nn import functional as F
+from eegsnn.nn.base import SpikingNeuron, State
 from eegsnn.nn.functional import Scalar, SpikeFn, reset_signal
-from eegsnn.nn.neurons import SpikingNeuron, State
+from eegsnn.nn.sequence import sum_to_shape
 
 __all__ = ["RLeaky", "RSynaptic", "recurrent_current", "rleaky_sequence", "rleaky_step",
            "rsynaptic_sequence", "rsynaptic_step"]
@@ -206,12 +207,12 @@ def _recurrent_kernel(derivative: Callable[[mx.array], mx.array], mechanism: str
         if mechanism == "subtract":  # U[t] = base[t] - R[t] thr
             g_thr = g_thr - g_b * r
         grads = [g_d, beta * g_b[0], g_d[0] @ weight, g_weight,
-                 F._sum_to_shape(g_d, bias.shape), F._sum_to_shape(g_b * prev_u, beta.shape),
-                 F._sum_to_shape(g_thr, thr.shape)]
+                 sum_to_shape(g_d, bias.shape), sum_to_shape(g_b * prev_u, beta.shape),
+                 sum_to_shape(g_thr, thr.shape)]
         if synaptic:
             syn0, alpha = primals[7], primals[8]
             prev_i = mx.concatenate([syn0[None], outputs[2][:-1]])
-            grads += [alpha * g_d[0], F._sum_to_shape(g_d * prev_i, alpha.shape)]
+            grads += [alpha * g_d[0], sum_to_shape(g_d * prev_i, alpha.shape)]
         return tuple(grads)
 
     return fn
@@ -360,6 +361,8 @@ class RLeaky(_Recurrent):
     the step loop, same numbers).
     """
 
+    config_type = "rleaky"
+
     state_names = ("mem", "spk")
 
     def __init__(
@@ -382,7 +385,7 @@ class RLeaky(_Recurrent):
         return spk, {"mem": mem, "spk": spk}
 
     def _unroll_fused(self, x_seq: mx.array, state: State, p: dict[str, Any],
-                      ) -> tuple[mx.array, mx.array, State] | None:
+                      at_rest: bool) -> tuple[mx.array, mx.array, State] | None:
         if not self.all_to_all:
             return None
         weight, bias = self._recurrent(p)
@@ -414,6 +417,8 @@ class RSynaptic(_Recurrent):
     :func:`rsynaptic_sequence` where :class:`RLeaky` uses :func:`rleaky_sequence`.
     """
 
+    config_type = "rsynaptic"
+
     state_names = ("syn", "mem", "spk")
 
     def __init__(
@@ -439,7 +444,7 @@ class RSynaptic(_Recurrent):
         return spk, {"syn": syn, "mem": mem, "spk": spk}
 
     def _unroll_fused(self, x_seq: mx.array, state: State, p: dict[str, Any],
-                      ) -> tuple[mx.array, mx.array, State] | None:
+                      at_rest: bool) -> tuple[mx.array, mx.array, State] | None:
         if not self.all_to_all:
             return None
         weight, bias = self._recurrent(p)

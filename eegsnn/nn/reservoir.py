@@ -59,8 +59,9 @@ import scipy.sparse as sp
 from mlx.utils import tree_flatten
 
 from eegsnn.errors import ConfigError
-from eegsnn.nn import activity
+from eegsnn.nn import activity, graphs
 from eegsnn.nn import topology as topo
+from eegsnn.nn.registry import NEURON_MODELS, NEURONS, neuron_from_config, upgrade_neuron_config
 
 __all__ = [
     "COMPUTE_MODES",
@@ -92,7 +93,7 @@ _DEFAULTS: dict[str, Any] = {
     "input_gain": 1.0,
     "input_distribution": "uniform",
     "input_trainable": False,
-    "neuron": {"model": "Leaky", "beta": 0.95, "threshold": 1.0},
+    "neuron": {"type": "leaky", "beta": 0.95, "threshold": 1.0},
     "compute": "auto",
     "seed": 0,
 }
@@ -122,12 +123,12 @@ def build_input_weights(
     ``gain * u`` with ``u ~ U(-1, 1)`` (``"uniform"``), ``N(0, 1)`` (``"normal"``),
     ``±1`` (``"binary"``) or ``U(0, 1)`` (``"positive"``).
     """
-    n_inputs = topo._check_n(n_inputs, "n_inputs")
-    conn = topo._check_prob(connectivity, "input_connectivity")
+    n_inputs = graphs._check_n(n_inputs, "n_inputs")
+    conn = graphs._check_prob(connectivity, "input_connectivity")
     gain = float(gain)
     if not np.isfinite(gain) or gain <= 0:
         raise ConfigError(f"input_gain must be a positive number, got {gain!r}")
-    rng = topo._rng(seed)
+    rng = graphs._rng(seed)
     mask = rng.random((n_neurons, n_inputs)) < conn
     if distribution == "uniform":
         vals = rng.uniform(-1.0, 1.0, size=mask.shape)
@@ -187,24 +188,23 @@ def _delay_expanded(weights: sp.csr_matrix, delays: sp.csr_matrix, max_delay: in
     return out
 
 
-def _neuron_from_spec(spec: Mapping[str, Any] | None) -> nn.Module:
-    import eegsnn.nn as enn
-
-    spec = dict(_DEFAULTS["neuron"] if spec is None else spec)
-    model = spec.pop("model", "Leaky")
-    cls = getattr(enn, str(model), None)
-    if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
-        raise ConfigError(f"reservoir neuron model {model!r} is not an eegsnn.nn neuron "
-                          "(e.g. 'Leaky', 'IF', 'Synaptic', 'ALIF', 'Alpha', 'Izhikevich')")
+def _neuron_from_spec(spec: Mapping[str, Any]) -> nn.Module:
+    """The neuron of a neuron config (:mod:`eegsnn.nn.registry`; the older
+    ``{"model": "Leaky", ...}`` is read too)."""
+    name = spec.get("type", spec.get("model"))
+    if str(name).lower() not in NEURONS and name not in NEURON_MODELS:
+        raise ConfigError(f"reservoir neuron model {name!r} is not an eegsnn.nn neuron "
+                          f"(one of {', '.join(NEURONS)})")
     try:
-        return cls(**spec)
-    except TypeError as exc:
-        raise ConfigError(f"reservoir neuron {model}: bad arguments {spec}: {exc}") from None
+        return neuron_from_config(spec)
+    except ConfigError as exc:
+        raise ConfigError(f"reservoir neuron: {exc}") from None
 
 
 def _neuron_spec(neuron: nn.Module) -> dict[str, Any]:
     """Best-effort plain-dict description of a neuron instance (its scalar init args)."""
-    spec: dict[str, Any] = {"model": type(neuron).__name__}
+    spec: dict[str, Any] = {"type": getattr(neuron, "config_type", "")
+                            or type(neuron).__name__.lower()}
     try:
         params = inspect.signature(type(neuron).__init__).parameters
     except (TypeError, ValueError):  # pragma: no cover
@@ -250,7 +250,8 @@ class Reservoir(nn.Module):
         input_distribution: ``"uniform"`` (default), ``"normal"``, ``"binary"``, ``"positive"``.
         input_trainable: Let gradients update ``w_in`` (BPTT through the fixed reservoir).
         neuron: An eegsnn neuron module (``Leaky(...)``...) or a spec dict
-            ``{"model": "Leaky", "beta": 0.95, ...}``; default ``Leaky(beta=0.95)``.
+            ``{"type": "leaky", "beta": 0.95, ...}`` (a neuron config, :mod:`eegsnn.nn.registry`;
+            the older ``{"model": "Leaky", ...}`` is read too); default ``Leaky(beta=0.95)``.
         compute: ``"auto"``, ``"dense"``, ``"sparse"`` or ``"host"`` (see module docstring).
         seed: Integer seed; the same config and seed give the same reservoir.
 
@@ -283,11 +284,11 @@ class Reservoir(nn.Module):
         seed: int = 0,
     ) -> None:
         super().__init__()
-        n_inputs = topo._check_n(n_inputs, "n_inputs")
+        n_inputs = graphs._check_n(n_inputs, "n_inputs")
         if compute not in COMPUTE_MODES:
             raise ConfigError(f"unknown compute mode {compute!r}; choose one of "
                               f"{list(COMPUTE_MODES)}")
-        topo._rng(seed)  # validates the seed
+        graphs._rng(seed)  # validates the seed
         tcfg = {"kind": topology} if isinstance(topology, str) else dict(topology)
         kind = tcfg.pop("kind", "random")
         if kind not in _TOPOLOGY_KEYS:
@@ -332,11 +333,13 @@ class Reservoir(nn.Module):
             spec = _neuron_spec(neuron)
         elif neuron is None or isinstance(neuron, Mapping):
             spec = dict(_DEFAULTS["neuron"] if neuron is None else neuron)
-            spec.setdefault("model", "Leaky")
+            if "type" not in spec and "model" not in spec:
+                spec["type"] = "leaky"
             self.neuron = _neuron_from_spec(spec)
+            spec = upgrade_neuron_config(spec)  # older {"model": ...} specs are rewritten
         else:
             raise ConfigError("neuron must be an eegsnn neuron module (with init_state) or a "
-                              f"spec dict like {{'model': 'Leaky', 'beta': 0.95}}, got {neuron!r}")
+                              f"spec dict like {{'type': 'leaky', 'beta': 0.95}}, got {neuron!r}")
 
         # Input projection (parameter; frozen unless trainable).
         self.w_in = mx.array(build_input_weights(

@@ -31,9 +31,10 @@ records which engine it used (``config.json``: ``"engine"``).
 
 Eligible (:func:`fused_eligibility`): CPU device; an encoder made by
 :func:`eegsnn.train.data.rate_encoder`; ``layers[0]`` Linear on 1-d input with
-trainable float32 parameters; ``layers[1]`` a :class:`~eegsnn.nn.Leaky` with fixed scalar
-``beta`` and ``threshold > 0``, delayed and detached reset, a named surrogate of
-:data:`eegsnn.kernels.leaky.SURROGATES`; at least one layer after it; not data-parallel.
+trainable float32 parameters; ``layers[1]`` a :class:`~eegsnn.nn.Leaky` (the class itself,
+not a subclass) with fixed scalar ``beta`` and ``threshold > 0``, delayed and detached
+reset, a named surrogate of :data:`eegsnn.kernels.leaky.SURROGATES`; at least one layer
+after it; not data-parallel.
 """
 
 from __future__ import annotations
@@ -49,7 +50,9 @@ import numpy as np
 
 from eegsnn._blas import blas_threads
 from eegsnn.errors import ConfigError
-from eegsnn.model.fastpath import fixed_scalar
+from eegsnn.nn import Leaky
+from eegsnn.nn.sequence import fixed_scalar
+from eegsnn.surrogate import Surrogate
 from eegsnn.train.config import ENGINES
 from eegsnn.train.data import Encoder, RateEncoder
 from eegsnn.train.losses import LossFn
@@ -86,12 +89,14 @@ def fused_eligibility(model: nn.Module, encoder: Encoder | None,
     if encoder is None or getattr(encoder, "kind", None) != "rate":
         return None, "the input is not rate-coded in the step (rate_encoder)"
     kinds = list(getattr(model, "kinds", []))
-    if len(kinds) < START + 1 or kinds[0] != "linear" or kinds[1] != "leaky":
+    layers = list(getattr(model, "layers", []))
+    if len(kinds) < START + 1 or len(layers) != len(kinds) or kinds[0] != "linear" or \
+            type(layers[1]) is not Leaky:
         return None, "the model does not start with linear -> leaky followed by more layers"
     input_shape = list(model.config["input_shape"])
     if len(input_shape) != 1:
         return None, f"input shape {input_shape} is not 1-d"
-    linear, neuron = model.layers[0], model.layers[1]
+    linear, neuron = layers[0], layers[1]
     trainable = set(dict(linear.trainable_parameters()))
     if trainable != set(dict(linear.parameters())):
         return None, "layers[0] has frozen parameters"
@@ -111,7 +116,7 @@ def fused_eligibility(model: nn.Module, encoder: Encoder | None,
         return None, f"reset mechanism {mechanism!r} has no kernel"
     spike_fn = neuron.spike_fn
     name = getattr(spike_fn, "name", None)
-    if name not in SURROGATES:
+    if not isinstance(spike_fn, Surrogate) or name not in SURROGATES:
         return None, f"surrogate {name!r} has no kernel"
     code, param = SURROGATES[name]
     hidden, in_features = linear.weight.shape
