@@ -6,7 +6,7 @@ dataset; ``mlx.launch -n 2 .../selfcheck.py --out DIR`` trains the same model wi
 engine's :func:`eegsnn.train.loop.fit`, which joins the group and trains data-parallel.
 Each writes its final parameters (``reference.safetensors`` / ``rank<r>.safetensors``)
 and losses (``*.json``); rank 0 also writes the run folder ``run/`` (checkpoint included).
-``tests/test_distributed.py`` compares them.
+``tests/acceptance/test_distributed.py`` compares them.
 
 ``--bench-steps K`` instead times ``K`` data-parallel steps (after warm-up) and prints one
 JSON line from rank 0: ``{"world_size", "global_batch", "steps", "seconds",

@@ -1,6 +1,6 @@
 r"""Fused Leaky integrate-and-fire recurrence over a whole sequence (forward and backward).
 
-Same model and numbers as :func:`eegsnn.nn.functional.leaky_sequence` from a zero initial
+Same model and numbers as :func:`eegsnn.nn.sequence.leaky_sequence` from a zero initial
 membrane (delayed, detached reset; snnTorch's ``Leaky``):
 
 .. math:: R[t] = H(U[t-1] - \theta), \quad

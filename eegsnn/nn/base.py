@@ -24,7 +24,7 @@ Every neuron has the same interface (the contract in ``docs/CONVENTIONS.md``)::
   for ``Alpha``), delayed reset detached from the gradient, spikes when ``mem > threshold``,
   surrogate ``atan(alpha=2)``. With default arguments ``Leaky(beta=b)`` and
   ``Synaptic(alpha=a, beta=b)`` give the same spikes and membranes as ``snntorch.Leaky`` and
-  ``snntorch.Synaptic`` (tested to 1e-5 in ``tests/test_neurons.py``).
+  ``snntorch.Synaptic`` (tested to 1e-5 in ``tests/unit/test_neurons.py``).
 * ``learn_beta`` / ``learn_threshold`` / ``learn_alpha`` make those values trainable arrays
   (decays are clipped to [0, 1] in the forward pass, as in snnTorch). Values that are not
   learned are Python floats (or frozen arrays when given per neuron), so they never appear

@@ -16,7 +16,9 @@ from eegsnn.evaluate import (
     confusion_matrix,
     f1_macro,
     mean_firing_rates,
+    precision_recall_f1,
     roc_auc,
+    roc_curve,
 )
 
 Y_TRUE = [0, 0, 1, 1, 2, 2]
@@ -101,6 +103,52 @@ def test_mean_firing_rates():
     assert mean_firing_rates({"a": spikes}) == {"a": pytest.approx(5 / 40)}
 
 
+def test_roc_curve_points_by_hand():
+    # scores 0.9 (pos), 0.8 (neg), 0.7 (pos), 0.7 (neg), 0.2 (neg)
+    fpr, tpr, thr = roc_curve([1, 0, 1, 0, 0], [0.9, 0.8, 0.7, 0.7, 0.2])
+    np.testing.assert_allclose(fpr, [0, 0, 1 / 3, 2 / 3, 1])
+    np.testing.assert_allclose(tpr, [0, 0.5, 0.5, 1, 1])
+    assert thr[0] == np.inf and list(thr[1:]) == [0.9, 0.8, 0.7, 0.2]
+    fpr_b, tpr_b, _ = roc_curve(np.array([True, False, True, False, False]),
+                                [0.9, 0.8, 0.7, 0.7, 0.2])
+    np.testing.assert_array_equal(fpr_b, fpr)
+    np.testing.assert_array_equal(tpr_b, tpr)
+    # the area under the points is the rank ROC-AUC
+    assert np.trapezoid(tpr, fpr) == pytest.approx(roc_auc([1, 0, 1, 0, 0],
+                                                           [0.9, 0.8, 0.7, 0.7, 0.2]))
+
+
+def test_metrics_match_sklearn():
+    """Where scikit-learn (the optional ``sklearn`` extra) computes the same thing, the NumPy
+    metrics give its numbers."""
+    skm = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(0)
+    for k in (2, 3, 5):
+        y = rng.integers(0, k, 300)
+        pred = np.where(rng.random(300) < 0.6, y, rng.integers(0, k, 300))
+        np.testing.assert_array_equal(confusion_matrix(y, pred, k),
+                                      skm.confusion_matrix(y, pred, labels=range(k)))
+        assert accuracy(y, pred) == pytest.approx(skm.accuracy_score(y, pred))
+        assert balanced_accuracy(y, pred) == pytest.approx(
+            skm.balanced_accuracy_score(y, pred))
+        assert cohen_kappa(y, pred) == pytest.approx(skm.cohen_kappa_score(y, pred))
+        assert f1_macro(y, pred) == pytest.approx(skm.f1_score(y, pred, average="macro"))
+        p, r, f = precision_recall_f1(y, pred, k)
+        sp, sr, sf, _ = skm.precision_recall_fscore_support(y, pred, labels=range(k),
+                                                            zero_division=0)
+        np.testing.assert_allclose(p, sp)
+        np.testing.assert_allclose(r, sr)
+        np.testing.assert_allclose(f, sf)
+    y = rng.integers(0, 2, 300)
+    s = np.round(rng.normal(y * 0.8, 1.0), 1)  # ties on purpose
+    assert roc_auc(y, s) == pytest.approx(skm.roc_auc_score(y, s))
+    fpr, tpr, thr = roc_curve(y, s)
+    f2, t2, th2 = skm.roc_curve(y, s, drop_intermediate=False)
+    np.testing.assert_allclose(fpr, f2)
+    np.testing.assert_allclose(tpr, t2)
+    np.testing.assert_allclose(thr[1:], th2[1:])
+
+
 @pytest.mark.parametrize("call", [
     lambda: accuracy([0, 1], [0]),
     lambda: accuracy([], []),
@@ -111,6 +159,9 @@ def test_mean_firing_rates():
     lambda: roc_auc([0, 2], [0.2, 0.3]),
     lambda: roc_auc([0, 1], [0.2]),
     lambda: confusion_matrix([0, 3], [0, 1], num_classes=2),
+    lambda: roc_curve([1, 1], [0.1, 0.2]),
+    lambda: roc_curve([0, 2], [0.1, 0.2]),
+    lambda: roc_curve([0, 1], [0.1]),
 ])
 def test_bad_input_raises_config_error(call):
     with pytest.raises(ConfigError):

@@ -13,7 +13,7 @@ from eegsnn.cli import main
 from eegsnn.errors import ChecksumError, ConfigError, DataError
 from eegsnn.manifest import create_manifest, load_manifest, save_manifest, verify_manifest
 
-MANIFESTS = Path(__file__).resolve().parents[1] / "data_manifests"
+MANIFESTS = Path(__file__).resolve().parents[2] / "data_manifests"
 
 
 @pytest.fixture()
