@@ -25,16 +25,9 @@ import numpy as np
 
 import eegsnn  # noqa: F401  (optimised BLAS before mlx.core)
 from eegsnn.errors import DataError
-from eegsnn.evaluate.reservoir import (
-    _pyplot,
-    _save,
-    delta_modulation,
-    firing_rates,
-    memory_capacity,
-    raster_plot,
-    rate_histogram_plot,
-)
+from eegsnn.evaluate.reservoir import delta_modulation, firing_rates, memory_capacity
 from eegsnn.nn.reservoir import Reservoir
+from eegsnn.visualization import raster_plot, rate_histogram_plot, save_figure
 
 SFREQ_HZ = 173.61
 DECIMATE = 2
@@ -65,8 +58,10 @@ def main() -> None:
     spikes, _ = res(mx.array(x))
     spikes = np.asarray(spikes)
 
-    plt = _pyplot()
-    fig, axes = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 7), layout="constrained")
+    axes = fig.subplots(2, 1, sharex=True)
     raster_plot(spikes, res.excitatory, trial=0, dt_s=dt_s, ax=axes[0],
                 title=f"healthy EEG (Bonn Z001): mean rate "
                       f"{spikes[:, 0].mean():.3f} spikes/neuron/step")
@@ -76,13 +71,14 @@ def main() -> None:
     axes[0].set_xlabel("")
     fig.suptitle(f"LSM reservoir, {args.neurons} LIF neurons (80% E / 20% I, p=0.05, "
                  "spectral radius 1.0), delta-encoded EEG input")
-    _save(fig, args.out / "reservoir_raster.png")
+    save_figure(fig, args.out / "reservoir_raster.png")
 
     rates = firing_rates(spikes, dt_s=dt_s)
     rate_histogram_plot(rates, unit="Hz", path=args.out / "reservoir_rates.png",
                         title=f"per-neuron rates, 20 Bonn segments (mean {rates.mean():.1f} Hz)")
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig = Figure(figsize=(6, 4), layout="constrained")
+    ax = fig.subplots()
     for radius in (0.5, 1.0, 1.5):
         r = Reservoir(1, args.neurons, topology={"kind": "random", "p": 0.05}, input_gain=2.0,
                       spectral_radius=radius, seed=0)
@@ -93,7 +89,7 @@ def main() -> None:
     ax.set_ylabel("r² of u[t-k] from spikes at t")
     ax.set_title("fading memory (i.i.d. U(0,1) input, ridge readout)")
     ax.legend(fontsize=8)
-    _save(fig, args.out / "reservoir_memory.png")
+    save_figure(fig, args.out / "reservoir_memory.png")
     print(f"wrote {args.out}/reservoir_raster.png, reservoir_rates.png, reservoir_memory.png")
 
 

@@ -20,8 +20,10 @@ See ``docs/scaling.md`` for clusters, streaming shards and the 1 TB plan.
 This package is the one import for scaling out. It sits above the training engine: the
 process group and sharding it re-exports live in :mod:`eegsnn.comm` (a bottom layer, so that
 :mod:`eegsnn.train` and :mod:`eegsnn.encode.shards` can use them), the data-parallel step in
-:mod:`eegsnn.train.parallel`; here are the streamed-source loop (:mod:`.loop`), rank-0 I/O
-(:mod:`.io`), the local launcher (:mod:`.launch`) and the self-check (:mod:`.selfcheck`).
+:mod:`eegsnn.train.parallel`, the one epoch loop (in memory or streamed from shards) in
+:func:`eegsnn.train.fit`; here are ``fit_data_parallel`` (:mod:`.loop`, a wrapper of
+``fit``), rank-0 I/O (:mod:`.io`), the local launcher (:mod:`.launch`) and the self-check
+(:mod:`.selfcheck`).
 """
 
 from eegsnn.comm.group import (

@@ -343,7 +343,10 @@ class ShardedSpikes:
     def batches(self, batch_size: int, *, seed: int = 0, ctx: Any = None,
                 shuffle: bool = True, drop_last: bool = True, partition: str = "batch",
                 shards_in_memory: int = 1):
-        """``batches(epoch)`` for :func:`eegsnn.distributed.fit_data_parallel`."""
+        """``batches(epoch)`` with these options fixed, for
+        :class:`eegsnn.train.data.StreamedBatches` (``fit``) or
+        :func:`eegsnn.distributed.fit_data_parallel`. (``ShardedSpikes`` itself is a
+        ``BatchSource`` of :func:`eegsnn.train.fit`, with ``partition="batch"``.)"""
         rank, size = (0, 1) if ctx is None else (ctx.rank, ctx.size)
 
         def fn(epoch: int) -> Iterator[tuple[mx.array, mx.array, int]]:

@@ -10,6 +10,7 @@ from eegsnn.evaluate.metrics import (
     mean_firing_rates,
     precision_recall_f1,
     roc_auc,
+    roc_curve,
 )
 
 __all__ = [
@@ -22,4 +23,5 @@ __all__ = [
     "mean_firing_rates",
     "precision_recall_f1",
     "roc_auc",
+    "roc_curve",
 ]

@@ -11,6 +11,11 @@ MLX arrays are converted). Classes are ``0 .. num_classes - 1``; ``num_classes``
   classes absent from both ``y_true`` and ``y_pred`` are left out (``labels`` not given)
 * ROC-AUC (two classes): probability that a random positive scores above a random
   negative, ties counting 1/2 (Mann-Whitney U).
+* ROC curve (two classes): the points of ``sklearn.metrics.roc_curve(...,
+  drop_intermediate=False)``.
+
+scikit-learn is an optional extra (``eegsnn[sklearn]``), so these stay NumPy; the tests
+compare each of them with ``sklearn.metrics`` where it is installed.
 """
 
 from __future__ import annotations
@@ -135,6 +140,42 @@ def roc_auc(y_true: Any, scores: Any) -> float:
         ranks[order[start:end]] = 0.5 * (start + end + 1)
     u = ranks[t == 1].sum() - n_pos * (n_pos + 1) / 2.0
     return float(u / (n_pos * n_neg))
+
+
+def roc_curve(y_true: Any, scores: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ROC curve points of a two-class problem.
+
+    Args:
+        y_true: ``[N]`` labels in {0, 1} (or booleans; 1 = positive).
+        scores: ``[N]`` scores, higher = more likely positive.
+
+    Returns:
+        ``(fpr, tpr, thresholds)``: one point per distinct score, from (0, 0) (threshold
+        ``+inf``) to (1, 1); a sample is called positive when ``score >= threshold``. The
+        same points as ``sklearn.metrics.roc_curve(y_true, scores,
+        drop_intermediate=False)``.
+
+    Raises:
+        ConfigError: labels other than 0/1, a length mismatch, or only one class present.
+    """
+    y = np.asarray(y_true).reshape(-1)
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    if y.shape != s.shape:
+        raise ConfigError(f"roc_curve: {y.size} labels but {s.size} scores")
+    if not np.isin(y, (0, 1)).all():
+        raise ConfigError("roc_curve: labels must be 0 or 1")
+    y = y.astype(np.int64)
+    n_pos, n_neg = int(y.sum()), int(y.size - y.sum())
+    if n_pos == 0 or n_neg == 0:
+        raise ConfigError("roc_curve: needs both classes in y_true")
+    order = np.argsort(-s, kind="mergesort")
+    s_sorted, y_sorted = s[order], y[order]
+    last = np.r_[np.flatnonzero(np.diff(s_sorted)), s.size - 1]  # end of each tie group
+    tps = np.cumsum(y_sorted)[last]
+    fps = (last + 1) - tps
+    fpr = np.r_[0.0, fps / n_neg]
+    tpr = np.r_[0.0, tps / n_pos]
+    return fpr, tpr, np.r_[np.inf, s_sorted[last]]
 
 
 def mean_firing_rates(layer_spikes: dict[str, Any]) -> dict[str, float]:

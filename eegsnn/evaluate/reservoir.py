@@ -10,7 +10,8 @@ r"""Analysis helpers for tuning reservoirs (liquid state machines).
   two inputs (exponentially filtered spike trains).
 * :func:`memory_capacity` — fading memory: how well a linear (ridge) readout of the state at
   step ``t`` recovers the input ``u[t - k]``, summed over delays ``k`` (Jaeger 2001).
-* :func:`raster_plot`, :func:`rate_histogram_plot` — matplotlib figures (imported lazily).
+* The figures of this analysis (``raster_plot``, ``rate_histogram_plot``) are in
+  :mod:`eegsnn.visualization.reservoir` (importable from :mod:`eegsnn.visualization`).
 * :func:`delta_modulation` — the simple up/down delta code of the reservoir figure and its
   test (``scripts/plot_reservoir.py``); the library's EEG codes are in :mod:`eegsnn.encode`.
 
@@ -19,9 +20,6 @@ Spikes are time-major ``[T, B, N]`` (or ``[T, N]`` for a single trial), float 0/
 
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,9 +33,7 @@ __all__ = [
     "delta_modulation",
     "firing_rates",
     "memory_capacity",
-    "raster_plot",
     "rate_histogram",
-    "rate_histogram_plot",
     "separation",
     "state_distance",
     "warn_activity",
@@ -196,120 +192,6 @@ def memory_capacity(
             r2[k] = float(np.corrcoef(pred, target)[0, 1] ** 2)
     return {"delays": np.arange(max_delay + 1), "r2": r2, "capacity": float(r2[1:].sum()),
             "mean_rate": mean_rate}
-
-
-# --------------------------------------------------------------------------------------
-# plots (matplotlib imported lazily)
-# --------------------------------------------------------------------------------------
-def _pyplot():
-    try:
-        import matplotlib
-
-        if not os.environ.get("DISPLAY") and not os.environ.get("MPLBACKEND"):
-            matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ConfigError("plots need matplotlib: pip install 'eegsnn[plot]'") from None
-    return plt
-
-
-def _save(fig: Any, path: str | Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual file mode
-    try:
-        fig.savefig(tmp, dpi=120, bbox_inches="tight")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def raster_plot(
-    spikes: Any,
-    excitatory: Any = None,
-    *,
-    trial: int = 0,
-    dt_s: float | None = None,
-    ax: Any = None,
-    path: str | Path | None = None,
-    title: str | None = None,
-    max_neurons: int | None = None,
-) -> Any:
-    """Raster of reservoir spikes (excitatory neurons below, inhibitory above, in red).
-
-    Args:
-        spikes: ``[T, B, N]`` (plots ``trial``) or ``[T, N]``.
-        excitatory: Optional boolean ``[N]`` mask (e.g. ``reservoir.excitatory``).
-        dt_s: Step length; the x-axis is in seconds if given, else in steps.
-        path: Save the figure there (PNG, written atomically).
-        max_neurons: Plot only the first neurons of each population (proportionally).
-
-    Returns:
-        The matplotlib ``Figure``.
-    """
-    arr = as_spikes_tbn(spikes, "raster_plot")
-    if not 0 <= trial < arr.shape[1]:
-        raise ConfigError(f"raster_plot: trial {trial} out of range (B={arr.shape[1]})")
-    s = arr[:, trial, :]
-    n = s.shape[1]
-    exc = np.ones(n, bool) if excitatory is None else np.asarray(excitatory, dtype=bool)
-    if exc.shape != (n,):
-        raise ConfigError(f"raster_plot: excitatory must be [N]={n}, got {exc.shape}")
-    e_idx, i_idx = np.flatnonzero(exc), np.flatnonzero(~exc)
-    if max_neurons is not None and max_neurons < n:
-        n_e = max(1, round(max_neurons * e_idx.size / n)) if e_idx.size else 0
-        e_idx, i_idx = e_idx[:n_e], i_idx[: max(0, max_neurons - n_e)]
-    plt = _pyplot()
-    fig = None
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(9, 4.5))
-    else:
-        fig = ax.figure
-    scale = dt_s if dt_s else 1.0
-    for rows, color, label, offset in ((e_idx, "#1f4e9a", "excitatory", 0),
-                                       (i_idx, "#c0392b", "inhibitory", e_idx.size)):
-        if rows.size == 0:
-            continue
-        t, j = np.nonzero(s[:, rows])
-        ax.scatter(t * scale, j + offset, s=1.5, c=color, marker="|", linewidths=0.6,
-                   label=f"{label} ({rows.size})")
-    ax.set_xlim(0, s.shape[0] * scale)
-    ax.set_ylim(-0.5, e_idx.size + i_idx.size - 0.5)
-    ax.set_xlabel("time (s)" if dt_s else "time step")
-    ax.set_ylabel("neuron (E first, then I)")
-    rate = float(s.mean())
-    ax.set_title(title or f"reservoir raster (mean rate {rate:.3f} spikes/neuron/step)")
-    if excitatory is not None:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), markerscale=6, fontsize=8,
-                  frameon=False)
-    if path is not None:
-        _save(fig, path)
-    return fig
-
-
-def rate_histogram_plot(
-    rates: Any, *, bins: int = 30, unit: str = "spikes/step", ax: Any = None,
-    path: str | Path | None = None, title: str | None = None,
-) -> Any:
-    """Histogram of per-neuron firing rates; returns the ``Figure`` (saved if ``path``)."""
-    r = np.asarray(rates, dtype=np.float64)
-    plt = _pyplot()
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(5, 3.5))
-    else:
-        fig = ax.figure
-    ax.hist(r, bins=bins, color="#1f4e9a", edgecolor="white")
-    ax.set_xlabel(f"firing rate ({unit})")
-    ax.set_ylabel("neurons")
-    ax.set_title(title or f"rates: mean {r.mean():.3g}, silent {np.mean(r == 0):.0%}")
-    if path is not None:
-        _save(fig, path)
-    return fig
 
 
 def delta_modulation(x: np.ndarray, threshold: float = 0.3) -> np.ndarray:

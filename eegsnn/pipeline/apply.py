@@ -23,7 +23,7 @@ from eegsnn.pipeline.models import model_class
 from eegsnn.pipeline.records import write_predictions_csv
 from eegsnn.pipeline.runstate import require_finished
 from eegsnn.preprocess import load_windows
-from eegsnn.report.plots import plot_confusion
+from eegsnn.visualization import confusion_matrix_plot, write_figure
 
 __all__ = ["EvaluationResult", "check_compatible", "default_root", "evaluate_run",
            "load_run_model"]
@@ -168,7 +168,8 @@ def evaluate_run(run_dir: str | os.PathLike, source: Any = None, *,
             write_predictions_csv(out / "predictions.csv", ws.recording, ws.onset_s, ws.y,
                                   pred.proba, ws.class_names)
 
-        plot_confusion(np.asarray(rep["confusion_matrix"]), ws.class_names,
-                       out / "confusion.png")
+        write_figure(out / "confusion.png", confusion_matrix_plot,
+                     np.asarray(rep["confusion_matrix"]), class_names=ws.class_names,
+                     normalize=True, title="Confusion matrix")
     return EvaluationResult(copy.deepcopy(rep), pred.proba, ws.y, ws.recording, ws.onset_s,
                             ws.class_names, out)

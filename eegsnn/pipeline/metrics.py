@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 
 from eegsnn.errors import ConfigError
-from eegsnn.evaluate.metrics import classification_report, roc_auc
+from eegsnn.evaluate.metrics import classification_report, roc_auc, roc_curve
 
 __all__ = ["aggregate_recordings", "binary_metrics", "class_counts", "event_metrics",
-           "fold_summary", "full_report", "roc_curve", "softmax", "wilson_interval"]
+           "fold_summary", "full_report", "softmax", "wilson_interval"]
 
 
 def class_counts(y: np.ndarray, class_names: Sequence[str]) -> dict[str, int]:
@@ -56,17 +56,10 @@ def wilson_interval(k: int, n: int, z: float = 1.959963984540054) -> tuple[float
     return (float(max(0.0, center - half)), float(min(1.0, center + half)))
 
 
-def roc_curve(y_true: np.ndarray, scores: np.ndarray) -> dict[str, list[float]]:
-    """ROC points (false-positive rate, true-positive rate) for every score threshold."""
-    t = np.asarray(y_true).astype(bool)
-    s = np.asarray(scores, dtype=np.float64)
-    order = np.argsort(-s, kind="mergesort")
-    s, t = s[order], t[order]
-    distinct = np.r_[np.flatnonzero(np.diff(s)), s.size - 1]
-    tps = np.cumsum(t)[distinct]
-    fps = (1 + distinct) - tps
-    n_pos, n_neg = max(int(t.sum()), 1), max(int((~t).sum()), 1)
-    return {"fpr": [0.0, *(fps / n_neg).tolist()], "tpr": [0.0, *(tps / n_pos).tolist()]}
+def _roc_points(y_true: np.ndarray, scores: np.ndarray) -> dict[str, list[float]]:
+    """:func:`eegsnn.evaluate.metrics.roc_curve` as JSON lists ``{"fpr", "tpr"}``."""
+    fpr, tpr, _ = roc_curve(y_true, scores)
+    return {"fpr": fpr.tolist(), "tpr": tpr.tolist()}
 
 
 def binary_metrics(y_true: Sequence[int] | np.ndarray, proba: np.ndarray, positive: int,
@@ -102,7 +95,7 @@ def binary_metrics(y_true: Sequence[int] | np.ndarray, proba: np.ndarray, positi
     if 0 < pos_true.sum() < y.size:
         score = proba[:, positive]
         out["roc_auc"] = roc_auc(pos_true.astype(np.int64), score)
-        out["roc"] = roc_curve(pos_true, score)
+        out["roc"] = _roc_points(pos_true, score)
     return out
 
 
@@ -129,7 +122,7 @@ def full_report(y_true: np.ndarray, proba: np.ndarray, class_names: Sequence[str
     rep["roc_auc_ovr"] = ovr
     rep["roc_auc_ovr_macro"] = float(np.mean(list(ovr.values()))) if ovr else None
     if k == 2 and 0 < np.sum(y == 1) < y.size:
-        rep["roc"] = {"class": str(class_names[1]), **roc_curve(y == 1, proba[:, 1])}
+        rep["roc"] = {"class": str(class_names[1]), **_roc_points(y == 1, proba[:, 1])}
     if positive_class is not None:
         if positive_class not in class_names:
             raise ConfigError(f"positive class {positive_class!r} is not one of "

@@ -24,7 +24,13 @@ import numpy as np
 from eegsnn.env import slow_path_note_from_record
 from eegsnn.errors import ConfigError, DataError
 from eegsnn.io.files import atomic_write_text
-from eegsnn.report import plots
+from eegsnn.visualization import (
+    confusion_matrix_plot,
+    layer_rasters,
+    layer_rates_bar,
+    roc_curves_plot,
+    write_figure,
+)
 
 __all__ = ["build_report", "write_report"]
 
@@ -121,6 +127,12 @@ class _Doc:
                     f"{html.escape(title)}</title><style>{style}</style></head><body>\n"
                     + "\n".join(self.parts) + "\n</body></html>\n")
         return "\n".join(self.parts)
+
+
+def _confusion(cm: Any, classes: list[str], title: str) -> Any:
+    """Counts with row-normalised colour (recall per true class)."""
+    return confusion_matrix_plot(np.asarray(cm), class_names=classes, normalize=True,
+                                 title=title)
 
 
 def _metric_rows(block: Mapping[str, Any] | None) -> dict[str, str]:
@@ -261,14 +273,12 @@ def build_report(run_dir: str | os.PathLike, fmt: str = "html") -> str:
 
     if pooled.get("confusion_matrix"):
         doc.h(2, "Confusion matrix")
-        doc.image(plots.plot_confusion(np.asarray(pooled["confusion_matrix"]), classes,
-                                       pdir / "confusion.png", "SNN (held-out windows)"),
-                  "SNN confusion matrix")
+        doc.image(write_figure(pdir / "confusion.png", _confusion, pooled["confusion_matrix"],
+                               classes, "SNN (held-out windows)"), "SNN confusion matrix")
         if base:
-            doc.image(plots.plot_confusion(np.asarray(base["pooled"]["confusion_matrix"]),
-                                           classes, pdir / "confusion_baseline.png",
-                                           f"baseline {base['type']}"),
-                      "baseline confusion matrix")
+            doc.image(write_figure(pdir / "confusion_baseline.png", _confusion,
+                                   base["pooled"]["confusion_matrix"], classes,
+                                   f"baseline {base['type']}"), "baseline confusion matrix")
     curves = {}
     for name, block in (("SNN", pooled), (f"baseline {base['type']}" if base else "", base and
                                           base["pooled"])):
@@ -282,7 +292,8 @@ def build_report(run_dir: str | os.PathLike, fmt: str = "html") -> str:
     if curves:
         doc.h(2, "ROC curve")
         pc_name = (pooled.get("positive") or pooled.get("roc") or {}).get("class", "")
-        doc.image(plots.plot_roc(curves, pdir / "roc.png", f"{pc_name} vs rest"),
+        doc.image(write_figure(pdir / "roc.png", roc_curves_plot, curves,
+                               title=f"{pc_name} vs rest"),
                   f"ROC curve, {pc_name} vs rest")
 
     doc.h(2, "Spikes")
@@ -292,14 +303,14 @@ def build_report(run_dir: str | os.PathLike, fmt: str = "html") -> str:
             arrays = {k: z[k] for k in z.files}
         label = str(arrays.get("class", ""))
         rec_name = str(arrays.get("recording", ""))
-        doc.image(plots.plot_raster(arrays, pdir / "raster.png",
-                                    f"one test window ({rec_name}, class {label})"),
+        doc.image(write_figure(pdir / "raster.png", layer_rasters, arrays,
+                               title=f"one test window ({rec_name}, class {label})"),
                   "spike raster: encoder output and every neuron layer")
     rates = snn.get("firing_rates", {})
     if rates:
         doc.table(["layer", "mean firing rate (spikes / neuron / step)"],
                   [[k, f"{v:.4f}"] for k, v in rates.items()])
-        doc.image(plots.plot_firing_rates(rates, pdir / "firing_rates.png"),
+        doc.image(write_figure(pdir / "firing_rates.png", layer_rates_bar, rates),
                   "firing rate per layer")
     curves_png = run / "folds" / "fold-1" / "train" / "curves.png"
     if curves_png.is_file():

@@ -4,6 +4,8 @@ from eegsnn.train.checkpoint import load_checkpoint, read_checkpoint_state, save
 from eegsnn.train.config import TrainConfig
 from eegsnn.train.data import (
     ArrayDataset,
+    BatchSource,
+    StreamedBatches,
     epoch_order,
     oversample,
     rate_encoder,
@@ -23,8 +25,10 @@ from eegsnn.train.step import build_optimizer, make_eval_step, make_train_step
 
 __all__ = [
     "ArrayDataset",
+    "BatchSource",
     "EvalResult",
     "FitResult",
+    "StreamedBatches",
     "TrainConfig",
     "build_optimizer",
     "ce_count",

@@ -11,6 +11,13 @@ Two input layouts:
   float); an *encoder* ``(x [B, ...], key) -> [T, B, ...]`` turns a batch into spikes inside
   the training step, with an explicit PRNG key.
 
+What :func:`eegsnn.train.loop.fit` trains on is a :class:`BatchSource`: anything with
+``__len__`` and ``iter_batches(batch_size, *, epoch, seed, drop_last, rank, world_size)``
+yielding this rank's ``(x, y, n_global)`` of every global batch of an epoch.
+:class:`ArrayDataset` is one (the engine's order below), so is
+:class:`eegsnn.encode.shards.ShardedSpikes` (packed spike shards streamed from disk), and
+:class:`StreamedBatches` makes one of a ``batches(epoch)`` callable that fixed its batches.
+
 Reproducibility: the sample order of epoch ``e`` is a permutation drawn from
 ``numpy.random.default_rng([seed, e])`` and the PRNG key of step ``s`` of epoch ``e`` from
 ``SeedSequence([seed, e, s])``; both depend only on ``(seed, epoch, step)``, so a resumed run
@@ -19,16 +26,37 @@ sees exactly the batches and spikes an uninterrupted run would.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol, cast
 
 import mlx.core as mx
 import numpy as np
 
+from eegsnn.comm.sharding import shard_range
 from eegsnn.errors import ConfigError
 
 Encoder = Callable[[mx.array, mx.array], mx.array]
+
+#: one step's data on this rank: ``(x local, y local, size of the global batch)``
+Batch = tuple[mx.array, mx.array, int]
+
+
+class BatchSource(Protocol):
+    """Training data of :func:`eegsnn.train.loop.fit` (see the module docstring).
+
+    ``iter_batches`` yields, for epoch ``epoch``, this rank's slice ``(x, y)`` of each
+    global batch of ``batch_size`` and the global batch's size; the order must depend only
+    on ``(seed, epoch)`` so that every rank (and a resumed run) sees the same batches, and
+    every rank must yield the same number of batches (each step is an all-reduce).
+    ``len()`` is the number of samples (0 when a stream does not know it).
+    """
+
+    def __len__(self) -> int: ...
+
+    def iter_batches(self, batch_size: int, *, epoch: int = 0, seed: int = 0,
+                     drop_last: bool = True, rank: int = 0, world_size: int = 1,
+                     ) -> Iterator[Batch]: ...
 
 
 class RateEncoder(Protocol):
@@ -84,11 +112,54 @@ class ArrayDataset:
         x = self.inputs[:, index] if self.time_major else self.inputs[index]
         return x, self.labels[index]
 
+    def iter_batches(self, batch_size: int, *, epoch: int = 0, seed: int = 0,
+                     drop_last: bool = True, rank: int = 0, world_size: int = 1,
+                     ) -> Iterator[Batch]:
+        """The engine's batches of one epoch (:class:`BatchSource`): consecutive
+        ``batch_size`` samples of :func:`epoch_order`, each cut into ``world_size``
+        contiguous slices (:func:`~eegsnn.comm.sharding.shard_range`) of which this rank
+        gathers its own."""
+        n = len(self)
+        steps = n // batch_size if drop_last else -(-n // batch_size)
+        order = mx.array(epoch_order(n, seed, epoch).astype(np.int32))
+        for s in range(steps):
+            idx = order[s * batch_size:(s + 1) * batch_size]
+            n_global = int(idx.shape[0])
+            if world_size > 1:
+                a, b = shard_range(n_global, rank, world_size)
+                idx = idx[a:b]
+            x, y = self.batch(idx)
+            yield x, y, n_global
+
     def subset(self, index: np.ndarray) -> ArrayDataset:
         """A new dataset holding only the samples ``index`` (host indices)."""
         idx = mx.array(np.asarray(index, dtype=np.int32))
         x = self.inputs[:, idx] if self.time_major else self.inputs[idx]
         return ArrayDataset(x, np.array(self.labels)[np.asarray(index)], self.time_major)
+
+
+@dataclass
+class StreamedBatches:
+    """A ``batches(epoch) -> iterable of (x, y, n_global)`` callable as a
+    :class:`BatchSource`, e.g. :meth:`eegsnn.encode.shards.ShardedSpikes.batches` with
+    ``partition="shard"``. The callable has fixed batch size, seed, rank and partition
+    already: ``iter_batches`` passes only the epoch on.
+
+    Attributes:
+        batches: the callable.
+        num_samples: samples per epoch when known (``len()``; 0: unknown).
+    """
+
+    batches: Callable[[int], Iterable[Batch]]
+    num_samples: int = 0
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def iter_batches(self, batch_size: int, *, epoch: int = 0, seed: int = 0,
+                     drop_last: bool = True, rank: int = 0, world_size: int = 1,
+                     ) -> Iterator[Batch]:
+        return iter(self.batches(epoch))
 
 
 def epoch_order(num_samples: int, seed: int, epoch: int, shuffle: bool = True) -> np.ndarray:

@@ -3,7 +3,11 @@ resumption and the run-directory record.
 
 :func:`fit` is generic: it trains any :class:`~eegsnn.model.SpikingNet` on an
 :class:`~eegsnn.train.data.ArrayDataset` of spike trains ``[T, N, ...]`` (EEG pipelines) or
-static samples ``[N, ...]`` with an in-step encoder (MNIST).
+static samples ``[N, ...]`` with an in-step encoder (MNIST), or on any other
+:class:`~eegsnn.train.data.BatchSource`, e.g. packed spike shards streamed from disk
+(:class:`eegsnn.encode.shards.ShardedSpikes`). It is the one epoch loop of eegsnn: alone
+or data-parallel, in memory or streamed, the same steps, evaluation, early stopping,
+checkpoints and resumption.
 
 Inside an epoch the host never reads a value back except every ``log_every`` steps for the
 progress bar (and only when a bar is shown): loss and accuracy are accumulated as MLX arrays
@@ -24,9 +28,10 @@ Run directory (when ``run_dir`` is given)::
 Data parallelism: under ``mlx.launch`` (``distributed="auto"``, the default, joins the
 group the launcher started; or pass a :class:`~eegsnn.distributed.DistContext`) every
 process holds a replica, rank 0's initial parameters are copied to all before the
-optimizer is initialised, each rank trains on its contiguous slice of every global batch
-(:func:`~eegsnn.comm.sharding.shard_range`, gradients weighted by slice size and
-averaged with one all-reduce: the full-batch gradient), every rank evaluates (so early
+optimizer is initialised, each rank trains on its slice of every global batch (what the
+source's ``iter_batches(..., rank=, world_size=)`` yields; for an ``ArrayDataset`` a
+contiguous :func:`~eegsnn.comm.sharding.shard_range` slice), gradients weighted by slice
+size and averaged with one all-reduce (the full-batch gradient), every rank evaluates (so early
 stopping decides the same everywhere; rank 0's metric is used), and only rank 0 writes the
 run directory and shows progress; the others wait at a barrier after each checkpoint.
 A resumed run is read by rank 0 and broadcast. Alone (size 1) nothing changes.
@@ -56,7 +61,6 @@ from eegsnn.comm.group import (
     single_process,
     sync_parameters,
 )
-from eegsnn.comm.sharding import shard_range
 from eegsnn.errors import ConfigError
 from eegsnn.evaluate.metrics import classification_report
 from eegsnn.io.files import atomic_write_json
@@ -64,7 +68,7 @@ from eegsnn.model.network import NEURONS, SpikingNet, build_model
 from eegsnn.train.augment import make_augment
 from eegsnn.train.checkpoint import load_checkpoint, read_checkpoint_state, save_checkpoint
 from eegsnn.train.config import TrainConfig
-from eegsnn.train.data import ArrayDataset, Encoder, epoch_order, split_indices, step_seed
+from eegsnn.train.data import ArrayDataset, BatchSource, Encoder, split_indices, step_seed
 from eegsnn.train.fused import FusedEvalStep, FusedTrainStep, select_engine
 from eegsnn.train.history import plot_history
 from eegsnn.train.losses import get_loss
@@ -202,7 +206,8 @@ def _checkpoint_due(cfg: TrainConfig, epoch: int, epochs_run: int,
             or (stop_after_epochs is not None and epochs_run >= stop_after_epochs))
 
 
-def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset, config: TrainConfig | dict,
+def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset | BatchSource,
+        config: TrainConfig | dict,
         *, val: ArrayDataset | None = None, test: ArrayDataset | None = None,
         encoder: Encoder | None = None, run_dir: str | os.PathLike[str] | None = None,
         resume: bool = True, progress: bool | None = None,
@@ -212,7 +217,10 @@ def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset, config: TrainCo
 
     Args:
         model: a :class:`SpikingNet` or a model config dict (built with ``config.seed``).
-        train: training data; ``config.val_fraction > 0`` holds out a stratified part of it.
+        train: training data: an :class:`ArrayDataset` (``config.val_fraction > 0`` holds
+            out a stratified part of it) or another :class:`BatchSource` (streamed; it
+            yields the batches of each epoch for ``config.batch_size``, ``config.seed``
+            and this rank; no ``val_fraction``: pass ``val=``).
         config: :class:`TrainConfig` or its dict.
         val: validation set (overrides ``val_fraction``); drives early stopping.
         test: evaluated after every epoch for the curves and at the end for ``metrics.json``;
@@ -246,11 +254,15 @@ def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset, config: TrainCo
         mx.random.seed(cfg.seed)
         model = build_model(model)
     model = cast(SpikingNet, model)  # mypy cannot tell a Module from a config dict (both dicts)
+    in_memory = isinstance(train, ArrayDataset)
     if val is None and cfg.val_fraction > 0:
+        if not isinstance(train, ArrayDataset):
+            raise ConfigError("val_fraction needs an in-memory ArrayDataset; for a streamed "
+                              f"{type(train).__name__} pass a validation set as val=")
         labels = np.array(train.labels)
         tr_idx, va_idx = split_indices(len(train), cfg.val_fraction, cfg.seed, labels)
         train, val = train.subset(tr_idx), train.subset(va_idx)
-    if len(train) < cfg.batch_size and cfg.drop_last:
+    if in_memory and len(train) < cfg.batch_size and cfg.drop_last:
         raise ConfigError(f"training set has {len(train)} samples, fewer than batch_size="
                           f"{cfg.batch_size} (lower batch_size or set drop_last=False)")
     if dist:
@@ -258,7 +270,7 @@ def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset, config: TrainCo
         if cfg.batch_size < ctx.size:
             raise ConfigError(f"batch_size={cfg.batch_size} is smaller than the {ctx.size} "
                               "processes; every process needs at least one sample per step")
-        if not cfg.drop_last and 0 < tail < ctx.size:
+        if in_memory and not cfg.drop_last and 0 < tail < ctx.size:
             raise ConfigError(f"the last batch of an epoch has {tail} samples, fewer than the "
                               f"{ctx.size} processes; set drop_last=True or change batch_size")
     loss_fn, _ = get_loss(cfg.loss)
@@ -345,6 +357,7 @@ def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset, config: TrainCo
     state = [model.state, optimizer.state, mx.random.state]
 
     n_train = len(train)
+    # (a streamed source may know its length only roughly: the bar's total, not the loop's)
     steps_per_epoch = (n_train // cfg.batch_size if cfg.drop_last
                        else math.ceil(n_train / cfg.batch_size))
     es = cfg.early_stopping
@@ -359,29 +372,27 @@ def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset, config: TrainCo
                 break
             t0 = time.perf_counter()
             model.train()
-            order = mx.array(epoch_order(n_train, cfg.seed, epoch).astype(np.int32))
             loss_sum = mx.array(0.0)
             correct_sum = mx.array(0, dtype=mx.int32)
-            seen = 0
+            seen = steps = 0
             bar.start_epoch(epoch, steps_per_epoch)
-            for s in range(steps_per_epoch):
-                idx = order[s * cfg.batch_size:(s + 1) * cfg.batch_size]
-                n_global = idx.shape[0]
-                if dist:  # this rank's slice of the global batch, weighted by its size
-                    a, b = shard_range(n_global, ctx.rank, ctx.size)
-                    idx = idx[a:b]
-                x, y = train.batch(idx)
+            # this rank's slice of every global batch (the whole batch when alone)
+            batches = train.iter_batches(cfg.batch_size, epoch=epoch, seed=cfg.seed,
+                                         drop_last=cfg.drop_last, rank=ctx.rank,
+                                         world_size=ctx.size)
+            for s, (x, y, n_global) in enumerate(batches):
                 seed_s = step_seed(cfg.seed, epoch, s)
                 mx.random.seed(seed_s)  # dropout stream of this step
                 key = mx.random.key(seed_s ^ 0x5EED)
-                if dist:
-                    weight = mx.array(ctx.size * (b - a) / n_global, dtype=mx.float32)
+                if dist:  # gradients weighted by the slice's share of the global batch
+                    weight = mx.array(ctx.size * int(y.shape[0]) / n_global, dtype=mx.float32)
                     loss, correct = dp_step(x, y, key, weight)  # global-batch loss/correct
                 else:
                     loss, correct = step(x, y, key)
                 loss_sum = loss_sum + loss
                 correct_sum = correct_sum + correct
                 seen += n_global
+                steps += 1
                 mx.async_eval(state, loss_sum, correct_sum)
                 if bar.enabled and ((s + 1) % cfg.log_every == 0 or s + 1 == steps_per_epoch):
                     done = (s % cfg.log_every) + 1
@@ -389,10 +400,15 @@ def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset, config: TrainCo
                            f"{correct_sum.item() / seen:.4f}"
                     bar.advance_steps(done, info)
             mx.eval(state, loss_sum, correct_sum)
+            if steps == 0:
+                raise ConfigError(f"epoch {epoch + 1} produced no training batches "
+                                  f"({type(train).__name__} of {n_train} samples, batch_size="
+                                  f"{cfg.batch_size})")
+            steps_per_epoch = steps
             train_time = time.perf_counter() - t0
             entry: dict[str, Any] = {
                 "epoch": epoch + 1,
-                "train_loss": float(loss_sum) / steps_per_epoch,
+                "train_loss": float(loss_sum) / steps,
                 "train_accuracy": float(correct_sum) / seen,
                 "train_time_s": train_time,
             }

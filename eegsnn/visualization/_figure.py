@@ -8,8 +8,10 @@ In Jupyter a returned figure displays as usual.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +19,10 @@ import numpy as np
 
 from eegsnn.errors import ConfigError
 from eegsnn.extras import require
+from eegsnn.io.files import current_umask
 
-__all__ = ["as_numpy", "blank_figure", "new_figure", "save_figure", "time_axis"]
+__all__ = ["as_numpy", "blank_figure", "have_matplotlib", "new_figure", "save_figure",
+           "time_axis", "write_figure"]
 
 
 def new_figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] = (8, 4),
@@ -60,11 +64,30 @@ def save_figure(fig: Any, path: str | os.PathLike, *, dpi: int = 120) -> Path:
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=dpi, format=fmt)
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp creates 0600; use the usual mode
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def have_matplotlib() -> bool:
+    """Whether the ``plot`` extra (matplotlib) is installed."""
+    return importlib.util.find_spec("matplotlib") is not None
+
+
+def write_figure(path: str | os.PathLike, make: Callable[..., Any], *args: Any,
+                 dpi: int = 120, **kwargs: Any) -> Path | None:
+    """Draw ``make(*args, **kwargs)`` (a plot function of this package) and save it to
+    ``path``; ``None`` and nothing drawn when matplotlib is not installed.
+
+    For outputs that are optional extras of a larger product (the run report, the figures
+    of ``eegsnn apply``), which say "figure not available" instead of failing.
+    """
+    if not have_matplotlib():
+        return None
+    return save_figure(make(*args, **kwargs), path, dpi=dpi)
 
 
 def as_numpy(values: Any, name: str, ndims: tuple[int, ...], where: str) -> np.ndarray:

@@ -14,7 +14,8 @@ import numpy as np
 from eegsnn.errors import ConfigError
 from eegsnn.visualization._figure import as_numpy, blank_figure, new_figure, time_axis
 
-__all__ = ["firing_rate_histogram", "membrane_traces", "reservoir_activity", "spike_raster"]
+__all__ = ["firing_rate_histogram", "layer_rasters", "layer_rates_bar", "membrane_traces",
+           "reservoir_activity", "spike_raster"]
 
 
 def _trial(arr: np.ndarray, sample: int, name: str, where: str) -> np.ndarray:
@@ -194,4 +195,53 @@ def reservoir_activity(spikes: Any, *, excitatory: Any | None = None, sample: in
     rates = arr.mean(axis=0) * scale
     ax_h.hist(rates, bins=20, color="0.4", edgecolor="white")
     ax_h.set(xlabel=f"rate ({unit})", ylabel="neurons")
+    return fig
+
+
+def layer_rasters(arrays: Mapping[str, Any], *, title: str | None = None) -> Any:
+    """Input spikes and each layer's spikes ``[T, N]`` of one window, stacked panels.
+
+    Args:
+        arrays: ``name -> [T, N]`` spikes; ``input`` and the ``layer*`` entries are drawn
+            (in that order; other entries, e.g. ``membrane`` or ``class``, are ignored), as
+            in a run's ``raster.npz``. An ``input`` that is not event counts (the analog
+            current of the ``direct`` encoder: negative or non-integer values) is drawn as
+            a heat map of the current per line instead of a raster.
+    """
+    names = [n for n in ["input", *sorted(k for k in arrays if k.startswith("layer"))]
+             if n in arrays]
+    if not names:
+        raise ConfigError("layer_rasters: no 'input' or 'layer*' arrays given")
+    fig, axes = new_figure(len(names), 1, figsize=(8, 1.6 + 1.6 * len(names)), sharex=True,
+                           squeeze=False)
+    for ax, name in zip(axes[:, 0], names, strict=True):
+        s = as_numpy(arrays[name], name, (2,), "layer_rasters")
+        ax.set_ylabel(f"{name}\n({s.shape[1]} lines)", fontsize=8)
+        if name == "input" and (np.any(s < 0) or np.any(s != np.round(s))):
+            limit = float(np.abs(s).max()) or 1.0
+            ax.imshow(s.T, aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit,
+                      origin="lower", interpolation="nearest")
+            ax.set_title(f"{name}: analog input current (direct encoder), |I| <= "
+                         f"{limit:.2f}", fontsize=8, loc="left")
+            continue
+        t, n = np.nonzero(s > 0)
+        ax.scatter(t, n, s=2, marker="|", color="black", linewidths=0.6)
+        ax.set_ylim(-0.5, s.shape[1] - 0.5)
+        ax.set_title(f"{name}: {float((s > 0).mean()):.3f} of entries active, "
+                     f"{float(s.sum()):.0f} spikes", fontsize=8, loc="left")
+    axes[-1, 0].set_xlabel("time step")
+    fig.suptitle(title or "Spike raster of one window", fontsize=10)
+    return fig
+
+
+def layer_rates_bar(rates: Mapping[str, float], *, title: str | None = None) -> Any:
+    """Bar chart of the mean firing rate (spikes per neuron per step) of each layer."""
+    if not rates:
+        raise ConfigError("layer_rates_bar: no layers given")
+    names = list(rates)
+    fig, ax = new_figure(figsize=(1.4 * len(names) + 2.5, 3))
+    ax.bar(range(len(names)), [float(rates[n]) for n in names], color="tab:blue")
+    ax.set_xticks(range(len(names)), names, rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel("spikes / neuron / step")
+    ax.set_title(title or "Mean firing rate per layer (test windows)")
     return fig

@@ -1,8 +1,10 @@
 r"""Plots of training and evaluation: loss/accuracy curves, confusion matrix, ROC.
 
-:func:`roc_curve` is a small pure NumPy function (same points as scikit-learn's
-``roc_curve(drop_intermediate=False)``); the plots take the engine's records directly
-(``history.json`` entries, ``metrics.json``'s ``confusion_matrix``).
+The plots take the engine's records directly (``history.json`` entries, ``metrics.json``'s
+``confusion_matrix``, the pipeline's ``roc`` points); ROC points come from
+:func:`eegsnn.evaluate.metrics.roc_curve`. The loss/accuracy figure is drawn by
+:func:`eegsnn.train.history.history_figure` (the training loop writes ``curves.png`` with
+it, and ``train`` sits below this package).
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from typing import Any
 import numpy as np
 
 from eegsnn.errors import ConfigError, DataError
-from eegsnn.evaluate.metrics import roc_auc
+from eegsnn.evaluate.metrics import roc_auc, roc_curve
+from eegsnn.train.history import history_figure
 from eegsnn.visualization._figure import as_numpy, new_figure
 
-__all__ = ["confusion_matrix_plot", "roc_curve", "roc_plot", "training_curves"]
+__all__ = ["confusion_matrix_plot", "roc_curves_plot", "roc_plot", "training_curves"]
 
 
 def _history(history: Sequence[Mapping[str, Any]] | str | os.PathLike) -> list[dict[str, Any]]:
@@ -46,28 +49,7 @@ def training_curves(history: Sequence[Mapping[str, Any]] | str | os.PathLike, *,
             to ``history.json`` (``epoch``, ``train_loss``, ``train_accuracy``,
             ``val_loss``, ...), or the path of that file.
     """
-    entries = _history(history)
-    epochs = [h.get("epoch", i + 1) for i, h in enumerate(entries)]
-    fig, (ax_loss, ax_acc) = new_figure(1, 2, figsize=figsize)
-    drawn = 0
-    for split, style in (("train", "-o"), ("val", "-s"), ("test", "-^")):
-        for ax, key, scale in ((ax_loss, "loss", 1.0), (ax_acc, "accuracy", 100.0)):
-            values = [h.get(f"{split}_{key}") for h in entries]
-            pts = [(e, v * scale) for e, v in zip(epochs, values, strict=True) if v is not None]
-            if pts:
-                ax.plot(*zip(*pts, strict=True), style, ms=3, label=split)
-                drawn += 1
-    if not drawn:
-        raise ConfigError("training_curves: the history has no *_loss or *_accuracy values")
-    ax_loss.set(xlabel="epoch", ylabel="loss", title="loss")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
-    for ax in (ax_loss, ax_acc):
-        ax.grid(alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend()
-    if title:
-        fig.suptitle(title)
-    return fig
+    return history_figure(_history(history), title=title, figsize=figsize)
 
 
 def confusion_matrix_plot(confusion: Any, *, class_names: Sequence[str] | None = None,
@@ -110,36 +92,6 @@ def confusion_matrix_plot(confusion: Any, *, class_names: Sequence[str] | None =
     return fig
 
 
-def roc_curve(y_true: Any, scores: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """ROC curve points of a two-class problem.
-
-    Args:
-        y_true: ``[N]`` labels in {0, 1} (1 = positive).
-        scores: ``[N]`` scores, higher = more likely positive.
-
-    Returns:
-        ``(fpr, tpr, thresholds)``: one point per distinct score, from (0, 0) (threshold
-        ``+inf``) to (1, 1); a sample is called positive when ``score >= threshold``.
-    """
-    y = np.asarray(y_true).reshape(-1)
-    s = np.asarray(scores, dtype=np.float64).reshape(-1)
-    if y.shape != s.shape:
-        raise ConfigError(f"roc_curve: {y.size} labels but {s.size} scores")
-    if not np.isin(y, (0, 1)).all():
-        raise ConfigError("roc_curve: labels must be 0 or 1")
-    n_pos, n_neg = int(y.sum()), int(y.size - y.sum())
-    if n_pos == 0 or n_neg == 0:
-        raise ConfigError("roc_curve: needs both classes in y_true")
-    order = np.argsort(-s, kind="mergesort")
-    s_sorted, y_sorted = s[order], y[order]
-    last = np.r_[np.flatnonzero(np.diff(s_sorted)), s.size - 1]  # end of each tie group
-    tps = np.cumsum(y_sorted)[last]
-    fps = (last + 1) - tps
-    fpr = np.r_[0.0, fps / n_neg]
-    tpr = np.r_[0.0, tps / n_pos]
-    return fpr, tpr, np.r_[np.inf, s_sorted[last]]
-
-
 def roc_plot(y_true: Any, scores: Any, *, class_names: Sequence[str] | None = None,
              title: str | None = None, figsize: tuple[float, float] = (4.8, 4.5)) -> Any:
     """ROC curve(s) with their AUC.
@@ -176,4 +128,28 @@ def roc_plot(y_true: Any, scores: Any, *, class_names: Sequence[str] | None = No
            ylim=(0, 1.01), title=title or "ROC")
     ax.legend(fontsize=8, loc="lower right")
     ax.set_aspect("equal")
+    return fig
+
+
+def roc_curves_plot(curves: Mapping[str, Mapping[str, Any]], *, title: str | None = None,
+                    figsize: tuple[float, float] = (4.5, 4.2)) -> Any:
+    """ROC curves from points already computed, one step line per named curve.
+
+    Args:
+        curves: ``name -> {"fpr": [...], "tpr": [...], "auc": float | None}`` (the ``roc``
+            records of the pipeline's ``metrics.json``); the AUC is shown in the legend.
+    """
+    if not curves:
+        raise ConfigError("roc_curves_plot: no curves given")
+    fig, ax = new_figure(figsize=figsize)
+    for name, c in curves.items():
+        label = f"{name} (AUC {c['auc']:.3f})" if c.get("auc") is not None else name
+        ax.step(c["fpr"], c["tpr"], where="post", label=label)
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
+    ax.set_xlabel("false-positive rate (1 - specificity)")
+    ax.set_ylabel("true-positive rate (sensitivity)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.01)
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title(title or "ROC")
     return fig

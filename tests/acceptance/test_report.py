@@ -80,10 +80,10 @@ def test_html_is_self_contained_and_escaped(tmp_path):
 
 
 def test_report_without_matplotlib_says_so(tmp_path, monkeypatch):
-    from eegsnn.report import plots
+    import sys
 
     run = _run_dir(tmp_path)
-    monkeypatch.setattr(plots, "have_matplotlib", lambda: False)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed
     md = build_report(run, "md")
     assert "figure not available" in md and "eegsnn[plot]" in md
 

@@ -1,5 +1,5 @@
-"""Plotting library: every plot renders to a non-empty PNG without a display; ROC points
-match scikit-learn; bad input gets eegsnn errors; a missing matplotlib gives one line."""
+"""Plotting library: every plot renders to a non-empty PNG without a display; bad input gets
+eegsnn errors; a missing matplotlib gives one line (ROC points: tests/unit/test_metrics.py)."""
 
 from __future__ import annotations
 
@@ -19,15 +19,18 @@ from eegsnn.visualization import (
     confusion_matrix_plot,
     eeg_and_spikes,
     firing_rate_histogram,
+    layer_rasters,
+    layer_rates_bar,
     membrane_traces,
     reservoir_activity,
-    roc_curve,
+    roc_curves_plot,
     roc_plot,
     save_figure,
     spike_raster,
     surrogate_curves,
     surrogate_values,
     training_curves,
+    write_figure,
 )
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -144,26 +147,56 @@ def test_confusion_matrix_plot(tmp_path):
         confusion_matrix_plot(cm, class_names=["a"])
 
 
-def test_roc_curve_points_by_hand_and_against_sklearn(tmp_path):
-    # scores 0.9 (pos), 0.8 (neg), 0.7 (pos), 0.7 (neg), 0.2 (neg)
-    fpr, tpr, thr = roc_curve([1, 0, 1, 0, 0], [0.9, 0.8, 0.7, 0.7, 0.2])
-    np.testing.assert_allclose(fpr, [0, 0, 1 / 3, 2 / 3, 1])
-    np.testing.assert_allclose(tpr, [0, 0.5, 0.5, 1, 1])
-    assert thr[0] == np.inf and list(thr[1:]) == [0.9, 0.8, 0.7, 0.2]
-    metrics = pytest.importorskip("sklearn.metrics")
+def test_roc_plots(tmp_path):
+    from eegsnn.evaluate import roc_auc, roc_curve
+
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 300)
     s = np.round(rng.normal(y * 0.8, 1.0), 1)  # ties on purpose
-    fpr, tpr, thr = roc_curve(y, s)
-    f2, t2, _ = metrics.roc_curve(y, s, drop_intermediate=False)
-    np.testing.assert_allclose(fpr, f2)
-    np.testing.assert_allclose(tpr, t2)
-    assert np.trapezoid(tpr, fpr) == pytest.approx(metrics.roc_auc_score(y, s))
     _check_png(roc_plot(y, s, class_names=["rest", "task"]), tmp_path / "roc.png")
     logits = rng.normal(size=(300, 3)) + np.eye(3)[rng.integers(0, 3, 300)]
     _check_png(roc_plot(rng.integers(0, 3, 300), logits), tmp_path / "roc3.png")
-    with pytest.raises(ConfigError, match="both classes"):
-        roc_curve([1, 1], [0.1, 0.2])
+    fpr, tpr, _ = roc_curve(y, s)
+    fig = roc_curves_plot({"SNN": {"fpr": fpr.tolist(), "tpr": tpr.tolist(),
+                                   "auc": roc_auc(y, s)},
+                           "baseline": {"fpr": [0, 0.5, 1], "tpr": [0, 0.7, 1], "auc": None}},
+                          title="task vs rest")
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == [
+        f"SNN (AUC {roc_auc(y, s):.3f})", "baseline"]
+    _check_png(fig, tmp_path / "roc_points.png")
+    with pytest.raises(ConfigError, match="no curves"):
+        roc_curves_plot({})
+
+
+def test_layer_rasters_and_rates_bar_of_a_run_window(tmp_path):
+    rng = np.random.default_rng(0)
+    arrays = {"input": (rng.random((60, 16)) < 0.2).astype(np.float32),
+              "layer1": (rng.random((60, 8)) < 0.1).astype(np.float32),
+              "layer0": (rng.random((60, 32)) < 0.1).astype(np.float32),
+              "class": np.array("seizure")}
+    fig = layer_rasters(arrays, title="one window")
+    assert [ax.get_ylabel().split("\n")[0] for ax in fig.axes] == ["input", "layer0", "layer1"]
+    _check_png(fig, tmp_path / "raster.png")
+    fig = layer_rates_bar({"layer0": 0.1, "layer1": 0.05})
+    assert [p.get_height() for p in fig.axes[0].patches] == pytest.approx([0.1, 0.05])
+    _check_png(fig, tmp_path / "rates_bar.png", min_bytes=3000)
+    with pytest.raises(ConfigError, match="no 'input'"):
+        layer_rasters({"membrane": np.zeros((3, 2))})
+    # the direct encoder's analog current is a heat map, not a raster of "spikes"
+    current = rng.standard_normal((60, 8)).astype(np.float32)
+    fig = layer_rasters({"input": current, "layer0": arrays["layer0"]})
+    assert len(fig.axes[0].images) == 1 and not fig.axes[0].collections
+    assert "analog input current" in fig.axes[0].get_title(loc="left")
+    assert fig.axes[1].collections and not fig.axes[1].images
+    _check_png(fig, tmp_path / "raster_direct.png")
+
+
+def test_write_figure_skips_without_matplotlib(tmp_path, monkeypatch):
+    out = write_figure(tmp_path / "r.png", layer_rates_bar, {"a": 0.1})
+    assert out == tmp_path / "r.png" and out.read_bytes()[:8] == PNG_MAGIC
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    assert write_figure(tmp_path / "none.png", layer_rates_bar, {"a": 0.1}) is None
+    assert not (tmp_path / "none.png").exists()
 
 
 def test_firing_rate_histogram_and_reservoir_activity(tmp_path):

@@ -13,13 +13,12 @@ from eegsnn.evaluate.reservoir import (
     check_activity,
     firing_rates,
     memory_capacity,
-    raster_plot,
     rate_histogram,
-    rate_histogram_plot,
     separation,
     state_distance,
 )
 from eegsnn.nn.reservoir import Reservoir
+from eegsnn.visualization import raster_plot, rate_histogram_plot
 
 
 def test_firing_rates_hand_computed():

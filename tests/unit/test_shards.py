@@ -160,3 +160,68 @@ def test_streamed_training_matches_in_memory(sharded, spikes):
                               strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=k)
     assert streamed.history[-1]["samples"] == (N // 16) * 16
+
+
+def _small_model():
+    return {"input_shape": [L], "readout": "final", "layers": [
+        {"type": "linear", "out_features": 8}, {"type": "leaky", "beta": 0.9},
+        {"type": "linear", "out_features": 3},
+        {"type": "leaky", "beta": 0.9, "reset_mechanism": "none"}]}
+
+
+def _weights(model):
+    from mlx.utils import tree_flatten
+
+    return {k: np.asarray(v) for k, v in tree_flatten(model.parameters())}
+
+
+def test_fit_streams_shards_with_evaluation_and_resume(sharded, spikes, tmp_path):
+    """The engine's one loop takes the shards as a BatchSource: the same weights as the
+    ``batches(epoch)`` form, an in-memory validation set with early stopping, and a run
+    stopped after one epoch resumes to the weights of the uninterrupted run."""
+    from eegsnn.distributed import fit_data_parallel
+    from eegsnn.train import ArrayDataset, fit
+
+    x, y = spikes
+    val = ArrayDataset(mx.array(x[:, :30]), y[:30], time_major=True)
+    cfg = {"epochs": 3, "batch_size": 16, "seed": 4, "compile": False,
+           "checkpoint_every": 0, "early_stopping": {"patience": 5}}
+    whole = fit(_small_model(), sharded, cfg, val=val, progress=False, distributed=None,
+                run_dir=tmp_path / "whole")
+    assert len(whole.history) == 3 and "val_accuracy" in whole.history[0]
+    assert whole.metrics is not None and whole.metrics["split"] == "val"
+    plain = {**cfg, "early_stopping": None}
+    dp = fit_data_parallel(_small_model(), sharded.batches(16, seed=4), plain)
+    ref = fit(_small_model(), sharded, plain, progress=False, distributed=None)
+    for k, v in _weights(ref.model).items():
+        np.testing.assert_array_equal(_weights(dp.model)[k], v, err_msg=k)
+    assert [h["steps"] for h in dp.history] == [N // 16] * 3
+    run = tmp_path / "resumed"
+    fit(_small_model(), sharded, plain, progress=False, distributed=None, run_dir=run,
+        stop_after_epochs=1)
+    resumed = fit(_small_model(), sharded, plain, progress=False, distributed=None,
+                  run_dir=run)
+    assert resumed.resumed_from_epoch == 1
+    for k, v in _weights(ref.model).items():
+        np.testing.assert_array_equal(_weights(resumed.model)[k], v, err_msg=k)
+    with pytest.raises(ConfigError, match="val_fraction"):
+        fit(_small_model(), sharded, {**plain, "val_fraction": 0.2}, progress=False,
+            distributed=None)
+
+
+def test_array_dataset_batches_are_the_engine_order(spikes):
+    from eegsnn.train import ArrayDataset, epoch_order
+
+    x, y = spikes
+    data = ArrayDataset(mx.array(x), y, time_major=True)
+    alone = list(data.iter_batches(16, epoch=1, seed=2, drop_last=False))
+    order = epoch_order(N, 2, 1)
+    assert [n for _, _, n in alone] == [16] * (N // 16) + [N % 16]
+    np.testing.assert_array_equal(np.concatenate([np.asarray(yb) for _, yb, _ in alone]),
+                                  y[order])
+    ranks = [list(data.iter_batches(16, epoch=1, seed=2, rank=r, world_size=3))
+             for r in range(3)]
+    for s, (xb, _, n) in enumerate(alone[:N // 16]):
+        merged = np.concatenate([np.asarray(ranks[r][s][0]) for r in range(3)], axis=1)
+        np.testing.assert_array_equal(merged, np.asarray(xb))
+        assert all(ranks[r][s][2] == n for r in range(3))
