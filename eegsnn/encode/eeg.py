@@ -610,7 +610,9 @@ class EEGEncoder:
 
         Returns a JSON-serialisable dict with ``method``, ``num_steps``, ``n_lines``,
         ``sparsity`` (fraction of zero entries), ``max_count`` (> 1 means event counts),
-        ``spikes_per_channel`` and ``sparsity_per_channel`` (over that channel's lines),
+        ``spikes_per_channel`` and ``sparsity_per_channel`` (over that channel's lines;
+        the ``direct`` code, an analog current, reports ``current_rms``,
+        ``max_abs_current`` and ``current_rms_per_channel`` instead of these),
         ``rate_hz_per_line`` (mean events per second of signal, when ``sfreq_hz`` is known),
         and for ``"delta"``/``"threshold"`` the reconstruction ``snr_db`` overall and
         ``snr_db_per_channel`` (signal power about the fitted mean over error power, all

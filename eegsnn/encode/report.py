@@ -46,6 +46,20 @@ def code_report(
             codes); ``mean``: fitted ``[C, K]`` mean the SNR's signal power is taken about.
     """
     sp = np.asarray(spikes)
+    if method == "direct":  # an analog current, not events: no spike counts or sparsity
+        rms = np.sqrt(np.mean(np.square(sp, dtype=np.float64), axis=(0, 1)))
+        rms_ch = np.sqrt(np.mean(np.square(rms).reshape(len(source_names), -1), axis=1))
+        analog: dict[str, Any] = {
+            "method": method, "num_steps": int(sp.shape[0]), "batch": int(sp.shape[1]),
+            "n_lines": int(sp.shape[2]),
+            "current_rms": float(np.sqrt(np.mean(np.square(sp, dtype=np.float64)))),
+            "max_abs_current": float(np.abs(sp).max()) if sp.size else 0.0,
+            "current_rms_per_channel": dict(zip(source_names, map(float, rms_ch),
+                                                strict=True)),
+        }
+        if sfreq_hz is not None:
+            analog["duration_s"] = n_samples / sfreq_hz
+        return analog
     counts = spike_counts(sp)
     per_channel = group_by(counts, layout, "channel")
     sparse_line = sparsity(sp, axis=(0, 1))

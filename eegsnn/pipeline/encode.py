@@ -70,6 +70,12 @@ def encode_dataset(config: Mapping[str, Any] | str | os.PathLike | None,
                 base.setdefault("data", {})["source"] = "_cli_"
             cfg = resolve_study_config(base)
         encoder = None
+    method = (cfg.get("encoder") or {}).get("method")
+    if method == "direct":
+        raise ConfigError("encoder.method 'direct' gives the network the band-passed signal "
+                          "as an analog current, not spikes, so there is no spike dataset "
+                          "to store; `eegsnn train` computes it from the windows (use a "
+                          "spike code, e.g. --set encoder.method=delta, to store spikes)")
     if source is None:
         source, root = cfg["data"]["source"], cfg["data"]["root"] if root is None else root
     if isinstance(source, (list, tuple)) and len(source) == 1:

@@ -134,3 +134,25 @@ def test_on_off_polarity_gives_plus_and_minus_lines():
     assert both.layout[2]["channel"] == both.ch_names_[1]
     with pytest.raises(ConfigError, match="polarity"):
         EEGEncoder("direct", polarity="both")
+
+
+def test_report_of_the_direct_code_describes_the_current():
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((4, 3, 160)).astype(np.float32)
+    enc = EEGEncoder("direct", num_steps=160, sfreq_hz=SFREQ, gain=2.0).fit(X)
+    rep = enc.report(X)
+    assert "total_spikes" not in rep and "sparsity" not in rep
+    current = np.asarray(enc.transform(X))
+    assert rep["current_rms"] == pytest.approx(np.sqrt(np.mean(current.astype(np.float64) ** 2)))
+    assert rep["current_rms"] == pytest.approx(2.0, rel=0.05)  # gain x one standard deviation
+    assert set(rep["current_rms_per_channel"]) == set(enc.ch_names_)
+    assert rep["duration_s"] == pytest.approx(1.0)
+
+
+def test_eegsnn_encode_refuses_the_direct_code(repo_root, tmp_path):
+    """There are no spikes to store: a clear error, not the spike writer's complaint."""
+    from eegsnn.pipeline.encode import encode_dataset
+
+    with pytest.raises(ConfigError, match="analog current, not spikes"):
+        encode_dataset(repo_root / "configs" / "eegmmidb_imagery_lr.yaml", tmp_path / "x")
+    assert not list(tmp_path.iterdir())
