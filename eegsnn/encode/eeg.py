@@ -464,9 +464,12 @@ class EEGEncoder:
                 raise ConfigError("EEGEncoder.fit: spatial_filter needs the training labels: "
                                   "fit(X, y)")
             bands = np.asarray(self._bands(arr))
-            self.filters_ = np.stack([
-                fit_spatial_filter(bands[:, :, b, :], np.asarray(y), self.spatial_filter)
-                for b in range(bands.shape[2])])
+            per_band = [fit_spatial_filter(bands[:, :, b, :], np.asarray(y),
+                                           self.spatial_filter)
+                        for b in range(bands.shape[2])]
+            # MNE drops components of rank-deficient data: keep as many in every band
+            k = min(f.shape[0] for f in per_band)
+            self.filters_ = np.stack([f[:k] for f in per_band])
         b = arr.shape[0]
         c = arr.shape[1] if self.filters_ is None else self.filters_.shape[1]
         # chunked statistics (bounded memory), combined with Chan et al.'s parallel update

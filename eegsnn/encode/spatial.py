@@ -34,6 +34,9 @@ __all__ = [
 ]
 
 SPATIAL_FILTERS = ("csp",)
+#: covariance estimators mne.decoding.CSP accepts by name for ``reg``
+_SHRINKAGE = ("empirical", "diagonal_fixed", "ledoit_wolf", "oas", "shrunk", "pca",
+              "factor_analysis", "shrinkage")
 _KEYS = {"type", "n_components", "reg"}
 
 
@@ -66,10 +69,11 @@ def validate_spatial_filter(spec: Mapping[str, Any] | None) -> dict[str, Any] | 
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ConfigError(f"spatial_filter: n_components must be an integer >= 1, got {n!r}")
     reg = spec.get("reg")
-    if reg is not None and not (isinstance(reg, str) or (
-            isinstance(reg, int | float) and 0.0 <= float(reg) <= 1.0)):
-        raise ConfigError(f"spatial_filter: reg must be None, a float in [0, 1] or a "
-                          f"shrinkage name, got {reg!r}")
+    if reg is not None and not ((isinstance(reg, str) and reg in _SHRINKAGE) or (
+            isinstance(reg, int | float) and not isinstance(reg, bool)
+            and 0.0 <= float(reg) <= 1.0)):
+        raise ConfigError(f"spatial_filter: reg must be None, a float in [0, 1] or one of "
+                          f"{', '.join(_SHRINKAGE)}, got {reg!r}")
     return {"type": kind, "n_components": n, "reg": reg}
 
 

@@ -174,8 +174,8 @@ class SNNClassifier(ClassifierMixin, BaseEstimator):
             raise ConfigError(f"SNNClassifier: encoder must be a method name, a dict or an "
                               f"EEGEncoder, got {type(self.encoder).__name__}")
         kwargs.update(self.encoder_params or {})
-        if kwargs.get("spikes_per_s") is None:
-            kwargs["num_steps"] = int(self.num_steps)
+        if kwargs.get("spikes_per_s") is None and kwargs.get("num_steps") is None:
+            kwargs["num_steps"] = int(self.num_steps)  # the encoder's own T wins
         kwargs.setdefault("on_flat", "silence")
         rate = sfreq if sfreq is not None else self.sfreq_hz
         if rate is not None:

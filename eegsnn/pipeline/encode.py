@@ -70,7 +70,15 @@ def encode_dataset(config: Mapping[str, Any] | str | os.PathLike | None,
                 base.setdefault("data", {})["source"] = "_cli_"
             cfg = resolve_study_config(base)
         encoder = None
-    method = (cfg.get("encoder") or {}).get("method")
+    enc_cfg = cfg.get("encoder") or {}
+    if encoder is None and enc_cfg.get("spatial_filter") is not None:
+        raise ConfigError("encoder.spatial_filter (CSP) is fitted with the labels of the "
+                          "windows it encodes; a stored dataset encoded that way leaks them "
+                          "into any cross-validation run on it. Train a run (the pipeline "
+                          "fits the filters on each fold's training windows) and encode new "
+                          "data with --encoder-from RUN_DIR, or --set encoder.spatial_filter="
+                          "null")
+    method = enc_cfg.get("method")
     if method == "direct":
         raise ConfigError("encoder.method 'direct' gives the network the band-passed signal "
                           "as an analog current, not spikes, so there is no spike dataset "

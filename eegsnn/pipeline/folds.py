@@ -66,6 +66,10 @@ def make_folds(groups: np.ndarray, split: Mapping[str, Any], y: np.ndarray | Non
         if missing:
             raise ConfigError(f"split.train_only: no windows of {', '.join(missing)} (the "
                               f"groups are {', '.join(sorted(set(groups.tolist())))})")
+        both = sorted(set(train_only) & {str(g) for g in split.get("test_groups") or []})
+        if both:
+            raise ConfigError(f"split: {', '.join(both)} listed in both split.test_groups and "
+                              "split.train_only (a recording is tested or only trained on)")
         always = np.isin(groups, train_only)
         tested = np.flatnonzero(~always)
         if tested.size == 0:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,12 +70,20 @@ class TrainedSNN:
 
 
 def split_validation(train_idx: np.ndarray, fraction: float, seed: int, *,
-                     groups: np.ndarray | None = None, y: np.ndarray | None = None
+                     groups: np.ndarray | None = None, y: np.ndarray | None = None,
+                     keep_in_training: Sequence[str] = ()
                      ) -> tuple[np.ndarray, np.ndarray | None]:
     """``(train, validation)`` windows of ``train_idx``: ``fraction`` of the groups (when
-    ``groups [W]`` is given; groups never straddle) or of each class's windows (``y [W]``)."""
+    ``groups [W]`` is given; groups never straddle) or of each class's windows (``y [W]``).
+    Groups in ``keep_in_training`` (``split.train_only``) are never drawn for validation:
+    they stay on the training side."""
     if fraction <= 0:
         return train_idx, None
+    if groups is not None and len(keep_in_training):
+        keep = np.isin(np.asarray(groups).astype(str)[train_idx],
+                       [str(g) for g in keep_in_training])
+        tr, va = split_validation(train_idx[~keep], fraction, seed, groups=groups, y=y)
+        return np.sort(np.concatenate([tr, train_idx[keep]])), va
     if groups is not None:
         tr, va = group_train_test_split(groups[train_idx], fraction, seed=seed)
         check_disjoint(groups, train_idx[tr], train_idx[va])
@@ -88,7 +96,8 @@ def split_validation(train_idx: np.ndarray, fraction: float, seed: int, *,
 def train_snn(model_spec: Mapping[str, Any], spikes: Any, y: np.ndarray, n_classes: int,
               train: Mapping[str, Any], *, train_idx: np.ndarray | None = None,
               balance: str | None = None, val_fraction: float = 0.0, val_seed: int = 0,
-              groups: np.ndarray | None = None, test_idx: np.ndarray | None = None,
+              groups: np.ndarray | None = None, keep_in_training: Sequence[str] = (),
+              test_idx: np.ndarray | None = None,
               steps_per_s: float | None = None, run_dir: Path | None = None,
               progress: bool | None = None, resume: bool = True,
               extra_config: dict[str, Any] | None = None) -> TrainedSNN:
@@ -102,7 +111,8 @@ def train_snn(model_spec: Mapping[str, Any], spikes: Any, y: np.ndarray, n_class
             the validation split is made here).
         train_idx: windows to train on (default: all).
         balance: ``None``/``"none"`` or ``"oversample"``.
-        val_fraction, val_seed, groups: the validation split (:func:`split_validation`).
+        val_fraction, val_seed, groups, keep_in_training: the validation split
+            (:func:`split_validation`; ``keep_in_training``: ``split.train_only`` groups).
         test_idx: windows evaluated after every epoch for the curves (never selects).
         steps_per_s: encoder steps per second (options of families in seconds).
         run_dir, progress, resume, extra_config: as :func:`eegsnn.train.fit`.
@@ -111,7 +121,8 @@ def train_snn(model_spec: Mapping[str, Any], spikes: Any, y: np.ndarray, n_class
     if train_idx is None:
         train_idx = np.arange(len(y))
     train_idx, val_idx = split_validation(train_idx, float(val_fraction), int(val_seed),
-                                          groups=groups, y=y)
+                                          groups=groups, y=y,
+                                          keep_in_training=keep_in_training)
     seed = int(train.get("seed", 0))
     fit_idx = train_idx[oversample(y[train_idx], seed)] if balance == "oversample" \
         else train_idx
@@ -181,7 +192,8 @@ class SNNPipelineModel(PipelineModel):
             self.cfg["model"], fold.spikes, fold.y, fold.n_classes, self.train,
             train_idx=fold.train_idx, balance=self.cfg["balance"],
             val_fraction=float(split["val_fraction"]), val_seed=int(split["seed"]) + 1,
-            groups=fold.groups, test_idx=fold.test_idx, steps_per_s=fold.steps_per_s,
+            groups=fold.groups, keep_in_training=split.get("train_only") or (),
+            test_idx=fold.test_idx, steps_per_s=fold.steps_per_s,
             run_dir=None if work_dir is None else work_dir / "train", progress=progress,
             extra_config={"study": self.cfg["name"], "pipeline": self.cfg["pipeline"],
                           "encoder": fold.encoder.get("params"),

@@ -94,6 +94,10 @@ def test_spatial_filter_errors():
         validate_spatial_filter({"type": "ica"})
     with pytest.raises(ConfigError, match="unknown key"):
         validate_spatial_filter({"type": "csp", "components": 2})
+    for reg in (True, "ledoit-wolf"):
+        with pytest.raises(ConfigError, match="reg must be"):
+            validate_spatial_filter({"type": "csp", "reg": reg})
+    assert validate_spatial_filter({"type": "csp", "reg": "ledoit_wolf"})["reg"] == "ledoit_wolf"
     with pytest.raises(ConfigError, match="gain must be > 0"):
         EEGEncoder("direct", gain=0.0)
     enc = EEGEncoder("direct", spatial_filter={"type": "csp", "n_components": 2}).fit(X, y)
@@ -153,6 +157,11 @@ def test_eegsnn_encode_refuses_the_direct_code(repo_root, tmp_path):
     """There are no spikes to store: a clear error, not the spike writer's complaint."""
     from eegsnn.pipeline.encode import encode_dataset
 
+    config = repo_root / "configs" / "eegmmidb_imagery_lr.yaml"
     with pytest.raises(ConfigError, match="analog current, not spikes"):
-        encode_dataset(repo_root / "configs" / "eegmmidb_imagery_lr.yaml", tmp_path / "x")
+        encode_dataset(config, tmp_path / "x", overrides=["encoder.spatial_filter=null"])
+    # a CSP fitted with the labels of the windows it encodes would leak them into any
+    # cross-validation on the stored dataset: refused, with the fix
+    with pytest.raises(ConfigError, match="--encoder-from RUN_DIR"):
+        encode_dataset(config, tmp_path / "x", overrides=["encoder.method=delta"])
     assert not list(tmp_path.iterdir())

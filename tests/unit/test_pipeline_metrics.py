@@ -261,3 +261,22 @@ def test_train_only_errors():
         make_folds(groups, {**_SPLIT, "train_only": ["c"]})
     with pytest.raises(ConfigError, match="nothing is left to test"):
         make_folds(groups, {**_SPLIT, "train_only": ["a", "b"]})
+
+
+def test_train_only_groups_never_become_validation_or_test_groups():
+    from eegsnn.pipeline.snn import split_validation
+
+    groups = np.array(["R03", "R04", "R07", "R08", "R11", "R12"]).repeat(4)
+    y = np.tile([0, 1], 12)
+    split = {**_SPLIT, "n_splits": 3, "train_only": ["R03", "R07", "R11"]}
+    for train, _ in make_folds(groups, split, y):
+        for seed in range(5):
+            tr, va = split_validation(train, 0.3, seed, groups=groups, y=y,
+                                      keep_in_training=split["train_only"])
+            assert va is not None and len(va)
+            assert not set(groups[va]) & set(split["train_only"])
+            assert set(split["train_only"]) <= set(groups[tr])
+    with pytest.raises(ConfigError, match=r"both split\.test_groups and split\.train_only"):
+        make_folds(groups, {**_SPLIT, "method": "leave_groups_out", "test_groups": ["R07"],
+                            "train_only": ["R03", "R07"]})
+

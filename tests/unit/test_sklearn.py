@@ -200,3 +200,18 @@ def test_model_families_and_the_direct_csp_input():
     kinds = [layer["type"] for layer in eegnet.model_.config["layers"]]
     assert kinds[:3] == ["conv_time", "batchnorm", "spatial"]
     assert eegnet.model_.config["layers"][0]["kernel_size"] == 10  # 0.1 s at 100 steps/s
+
+
+def test_the_encoders_own_num_steps_is_kept():
+    from eegsnn.encode import EEGEncoder
+
+    X, y = _blobs(n=20)
+    clf = SNNClassifier(encoder={"method": "delta", "num_steps": 20}, epochs=1,
+                        random_state=0).fit(X, y)
+    assert clf.encoder_.num_steps == 20  # not the estimator's default of 64
+    clf = SNNClassifier(encoder=EEGEncoder("delta", num_steps=10), epochs=1,
+                        random_state=0).fit(X, y)
+    assert clf.encoder_.num_steps == 10
+    assert SNNClassifier(encoder="delta", num_steps=12, epochs=1,
+                         random_state=0).fit(X, y).encoder_.num_steps == 12
+
