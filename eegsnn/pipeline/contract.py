@@ -106,10 +106,14 @@ class PipelineModel(ABC):
         type: the ``model.type`` it implements.
         files: what a saved model folder holds besides ``encoder.json`` and
             ``model_config.json`` (``load_run_model`` names a missing one).
+        splits_validation: ``fit`` holds out ``split.val_fraction`` of the training groups
+            for validation (:func:`eegsnn.pipeline.snn.split_validation`); the stage runner
+            then fits the encoder without those windows.
     """
 
     type: ClassVar[str]
     files: ClassVar[tuple[str, ...]] = ()
+    splits_validation: ClassVar[bool] = False
 
     @classmethod
     @abstractmethod

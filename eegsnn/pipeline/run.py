@@ -77,6 +77,7 @@ from eegsnn.pipeline.folds import (
 from eegsnn.pipeline.metrics import class_counts
 from eegsnn.pipeline.models import pipeline_model
 from eegsnn.pipeline.records import FoldResult, RunResult, data_record, write_predictions_csv
+from eegsnn.pipeline.snn import split_validation
 from eegsnn.pipeline.spec import get_pipeline
 from eegsnn.preprocess import load_windows
 from eegsnn.report import write_report
@@ -222,11 +223,13 @@ def _run(cfg: dict[str, Any], spec: Any, run_dir: Path | None, progress: bool | 
         log.info("fold %d/%d: %d train windows, %d test windows", k + 1, len(folds),
                  len(train_idx), len(test_idx))
         t0 = time.perf_counter()
-        spikes, enc_config = _encode(cfg, ws, train_idx)  # fitted on training windows only
+        model = pipeline_model(cfg)
+        # the encoder (statistics, CSP) is fitted on the training windows only, without the
+        # validation recordings the model will hold out
+        spikes, enc_config = _encode(cfg, ws, _encoder_windows(cfg, ws, model, train_idx))
         timing[f"encode_s_fold{k + 1}"] = time.perf_counter() - t0
         if "train" not in spec.stages:
             continue
-        model = pipeline_model(cfg)
         fitted = model.fit(_fold(cfg, ws, spikes, enc_config, train_idx, test_idx), fold_dir,
                            progress=progress, where=f"fold {k + 1}")
         assert fitted.test is not None
@@ -292,6 +295,19 @@ def _split(cfg: Mapping[str, Any], spec: Any, ws: Any, run_dir: Path | None
     log.info("split: %s by %s, %d fold(s)", cfg["split"]["method"], cfg["split"]["by"],
              len(folds))
     return folds
+
+
+def _encoder_windows(cfg: Mapping[str, Any], ws: Any, model: PipelineModel,
+                     train_idx: np.ndarray) -> np.ndarray:
+    """The training windows the encoder is fitted on: ``train_idx`` less the validation
+    windows the model will split off (the same deterministic split it makes)."""
+    split = cfg["split"]
+    if not model.splits_validation or float(split["val_fraction"]) <= 0:
+        return train_idx
+    fit_idx, _ = split_validation(train_idx, float(split["val_fraction"]),
+                                  int(split["seed"]) + 1, groups=ws.groups(split["by"]),
+                                  y=ws.y, keep_in_training=split.get("train_only") or ())
+    return fit_idx
 
 
 def _encode(cfg: Mapping[str, Any], ws: Any, fit_idx: np.ndarray | None
@@ -374,8 +390,9 @@ def _deployable_model(cfg: Mapping[str, Any], ws: Any, run_dir: Path,
     """``model/``: k-fold with refit trains on every window; else the last fold's model."""
     if cfg["split"]["method"] == "kfold" and cfg["split"]["refit"]:
         log.info("refit: training the final model on all %d windows", len(ws))
-        spikes, enc_config = _encode(cfg, ws, None)
         model = pipeline_model(cfg)
+        spikes, enc_config = _encode(cfg, ws,
+                                     _encoder_windows(cfg, ws, model, np.arange(len(ws))))
         fitted = model.fit(_fold(cfg, ws, spikes, enc_config, np.arange(len(ws))),
                            run_dir / "refit", progress=progress, where="refit")
         _save_model(run_dir / "model", model, enc_config)

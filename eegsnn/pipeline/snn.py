@@ -158,6 +158,8 @@ class SNNPipelineModel(PipelineModel):
     ``checkpoint/`` (weights).
     """
 
+    splits_validation = True
+
     type = "snn"
     files = ("checkpoint",)
 

@@ -280,3 +280,26 @@ def test_train_only_groups_never_become_validation_or_test_groups():
         make_folds(groups, {**_SPLIT, "method": "leave_groups_out", "test_groups": ["R07"],
                             "train_only": ["R03", "R07"]})
 
+
+
+def test_the_encoder_is_fitted_without_the_validation_windows():
+    """With split.val_fraction the SNN holds out validation recordings; the fold's encoder
+    (statistics, CSP) must not see them, and the LSM (no validation) uses every window."""
+    from types import SimpleNamespace
+
+    from eegsnn.pipeline.lsm import LSMPipelineModel
+    from eegsnn.pipeline.run import _encoder_windows
+    from eegsnn.pipeline.snn import SNNPipelineModel, split_validation
+
+    groups = np.array(["a", "b", "c", "d", "e", "t"]).repeat(3)
+    ws = SimpleNamespace(y=np.tile([0, 1, 1], 6), groups=lambda by: groups)
+    split = {**_SPLIT, "val_fraction": 0.4, "seed": 3, "train_only": ["t"]}
+    cfg = {"split": split}
+    train = np.arange(18)
+    enc = _encoder_windows(cfg, ws, SNNPipelineModel, train)
+    tr, va = split_validation(train, 0.4, 4, groups=groups, y=ws.y, keep_in_training=["t"])
+    np.testing.assert_array_equal(enc, tr)
+    assert va is not None and not set(enc) & set(va) and set(groups[enc]) >= {"t"}
+    np.testing.assert_array_equal(_encoder_windows(cfg, ws, LSMPipelineModel, train), train)
+    no_val = {"split": {**split, "val_fraction": 0.0}}
+    np.testing.assert_array_equal(_encoder_windows(no_val, ws, SNNPipelineModel, train), train)
