@@ -26,60 +26,23 @@ process group and sharding it re-exports live in :mod:`eegsnn.comm` (a bottom la
 (:mod:`.selfcheck`).
 """
 
-from eegsnn.comm.group import (
-    BACKENDS,
-    DistContext,
-    all_sum,
-    all_sum_host,
-    average_gradients,
-    barrier,
-    broadcast_from_main,
-    broadcast_json,
-    broadcast_state,
-    init_distributed,
-    launched_rank,
-    single_process,
-    sync_parameters,
-)
-from eegsnn.comm.sharding import (
-    global_batches,
-    local_batches,
-    shard_items,
-    shard_range,
-    shard_weight,
-)
+from eegsnn.comm import *  # noqa: F403  (the process group and sharding, re-exported)
+from eegsnn.comm import __all__ as _comm_all
 from eegsnn.distributed.io import main_only, rank_log_path, save_checkpoint_main
 from eegsnn.distributed.launch import free_port_block, launch_local
 from eegsnn.distributed.loop import DPResult, array_batches, fit_data_parallel, global_mean
 from eegsnn.train.parallel import make_data_parallel_step
 
 __all__ = [
-    "BACKENDS",
+    *_comm_all,
     "DPResult",
-    "DistContext",
-    "all_sum",
-    "all_sum_host",
     "array_batches",
-    "average_gradients",
-    "barrier",
-    "broadcast_from_main",
-    "broadcast_json",
-    "broadcast_state",
     "fit_data_parallel",
     "free_port_block",
-    "global_batches",
     "global_mean",
-    "init_distributed",
     "launch_local",
-    "launched_rank",
-    "local_batches",
     "main_only",
     "make_data_parallel_step",
     "rank_log_path",
     "save_checkpoint_main",
-    "shard_items",
-    "shard_range",
-    "shard_weight",
-    "single_process",
-    "sync_parameters",
 ]

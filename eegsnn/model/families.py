@@ -74,6 +74,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from eegsnn.errors import ConfigError
+from eegsnn.model.readout import READOUTS
 
 __all__ = ["FAMILIES", "band_power", "family_config", "recurrent_snn", "spiking_eegnet",
            "spiking_shallow", "validate_family"]
@@ -167,8 +168,6 @@ def validate_family(spec: Mapping[str, Any]) -> dict[str, Any]:
         raise ConfigError(f"model ({name}): neuron type must be one of {', '.join(allowed)}, "
                           f"got {neuron['type']!r}")
     out["neuron"] = {**dict(neuron), "type": kind}
-    from eegsnn.model.network import READOUTS
-
     if out["readout"] not in READOUTS or out["readout"] == "count":
         raise ConfigError(f"model ({name}): readout must be final, max or mean (the output "
                           f"is a non-spiking integrator), got {out['readout']!r}")
