@@ -52,8 +52,8 @@ def test_batchnorm_and_spatial_export_as_affine_and_round_trip(tmp_path):
 
 
 def test_layers_without_a_nir_node_are_refused():
-    for family, match in (("spiking_eegnet", "type 'conv_time' is not supported"),
-                          ("recurrent", "type 'rleaky' is not supported")):
+    for family, match in (("spiking_eegnet", "'conv_time' has no NIR form"),
+                          ("recurrent", r"rleaky_2 \(RLeaky, reset_mechanism='zero'\): no exact")):
         spec = {"family": family}
         if family == "recurrent":
             spec["neuron"] = {"type": "rleaky", "reset_mechanism": "zero"}

@@ -204,9 +204,9 @@ def test_export_of_a_plain_layer_list_and_graph_structure():
 def test_subtract_reset_raises_or_warns_and_metadata_restores_it():
     model = _net({"type": "leaky", "beta": 0.9})  # default: subtract reset
     with pytest.raises(ConfigError, match="subtract"):
-        export_nir(model, dt_s=1e-3)
+        export_nir(model, dt_s=1e-3, form="native")
     with pytest.warns(RuntimeWarning, match="subtract"):
-        graph = export_nir(model, dt_s=1e-3, on_unsupported="warn")
+        graph = export_nir(model, dt_s=1e-3, on_unsupported="warn", form="native")
     assert np.all(graph.nodes["leaky_1"].v_reset == 0)
     x = _input()
     spikes, _ = _run(model, x)
@@ -227,7 +227,7 @@ def test_older_neuron_metadata_format_still_restores_the_neuron():
     model = _net({"type": "leaky", "beta": 0.9, "surrogate": {"type": "fast_sigmoid",
                                                               "slope": 10.0}})
     with pytest.warns(RuntimeWarning, match="subtract"):
-        graph = export_nir(model, dt_s=1e-3, on_unsupported="warn")
+        graph = export_nir(model, dt_s=1e-3, on_unsupported="warn", form="native")
     node = graph.nodes["leaky_1"]
     meta = json.loads(node.metadata["eegsnn"])
     assert meta["type"] == "leaky" and meta["surrogate"]["type"] == "fast_sigmoid"
@@ -261,7 +261,7 @@ def test_unsupported_graphs_and_nodes_raise():
     reset = nir.NIRGraph.from_list(nir.LIF(**lif, v_reset=np.full(2, -0.5)))
     with pytest.raises(ConfigError, match="v_reset"):
         import_nir(reset, dt_s=1e-3)
-    with pytest.raises(ConfigError, match=r"ALIF|not supported"):
+    with pytest.raises(ConfigError, match=r"'alif' has no NIR form"):
         export_nir(build_model({"input_shape": [3], "layers": [
             {"type": "linear", "out_features": 2}, {"type": "alif"}]}), dt_s=1e-3)
     with pytest.raises(DataError, match="not found"):
@@ -294,3 +294,84 @@ def test_missing_nir_extra_gives_one_line(monkeypatch):
         export_nir(_net({"type": "leaky", "reset_mechanism": "zero"}), dt_s=1e-3)
     assert str(info.value) == "NIR export needs the 'nir' extra: pip install 'eegsnn[nir]'"
     assert isinstance(info.value, ImportError)
+
+
+# ------------------------------------------------------------------ the portable form
+
+
+def test_portable_subtract_reset_and_integrator_are_exact_nir():
+    """The shipped default (subtract reset, integrator readout): a CubaLIF whose synapse
+    holds the membrane, the reset and the decay as loops; NIR semantics give eegsnn's
+    spikes and readout, and the file imports back to the same neurons."""
+    model = _net({"type": "leaky", "beta": 0.9})
+    x = _input()
+    spikes, mem = _run(model, x)
+    assert 0.05 < spikes.mean() < 0.9
+    graph = export_nir(model, dt_s=1e-4)
+    node = graph.nodes["leaky_1"]
+    assert isinstance(node, nir.CubaLIF)
+    np.testing.assert_allclose(node.tau_mem, 1e-4)  # memoryless membrane: v = I
+    np.testing.assert_allclose(node.w_in * (1e-4 / node.tau_syn), 1.0)  # input gain 1
+    np.testing.assert_array_equal(graph.nodes["leaky_1.fb"].weight, -np.eye(12))
+    assert ("leaky_1.hold", "leaky_1") in graph.edges
+    assert isinstance(graph.nodes["leaky_3"], nir.Linear)  # the readout integrator
+    np.testing.assert_allclose(np.diag(graph.nodes["leaky_3.fb"].weight), 0.9, rtol=1e-7)
+    head = build_model({**{k: v for k, v in model.config.items() if k != "output_shape"},
+                        "layers": model.config["layers"][:2], "readout": "count"})
+    head.update({"layers": model.parameters()["layers"][:2]})
+    np.testing.assert_array_equal(simulate_nir(export_nir(head, dt_s=1e-4), x), spikes)
+    np.testing.assert_allclose(simulate_nir(graph, x), mem, rtol=1e-4, atol=1e-4)
+    back = import_nir(graph)
+    assert back.config["layers"][1]["reset_mechanism"] == "subtract"
+    assert back.config["layers"][3]["reset_mechanism"] == "none"
+    np.testing.assert_array_equal(_run(back, x)[0], spikes)
+    np.testing.assert_allclose(_run(back, x)[1], mem, rtol=1e-5, atol=1e-5)
+
+
+def test_portable_recurrent_family_matches_nir_semantics():
+    from eegsnn.model import family_config
+
+    mx.random.seed(0)
+    model = build_model(family_config({"family": "recurrent", "hidden": 10}, 8, 3))
+    model.layers[0].weight = model.layers[0].weight * 4
+    model.eval()
+    x = _input()
+    out = model(mx.array(x))
+    assert 0.02 < float(np.array(out["layer_spikes"][0]).mean()) < 0.9
+    graph = export_nir(model, dt_s=1e-4)
+    fb = np.asarray(graph.nodes["rleaky_2.fb"].weight)
+    np.testing.assert_allclose(fb, np.array(model.layers[2].recurrent.weight) - np.eye(10),
+                               rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(simulate_nir(graph, x), np.array(out["membrane"]),
+                               rtol=1e-4, atol=1e-4)
+    with pytest.raises(ConfigError, match="recurrent loop"):
+        import_nir(graph)
+
+
+def test_reservoir_export_matches_the_reservoir():
+    from eegsnn.interop.nir import export_reservoir
+    from eegsnn.nn import Reservoir
+
+    res = Reservoir(n_inputs=8, n_neurons=30, neuron={"type": "leaky", "beta": 0.95},
+                    seed=0)
+    x = _input() * 2
+    spikes, _ = res(mx.array(x))
+    spikes = np.array(spikes)
+    assert 0.01 < spikes.mean() < 0.9
+    graph = export_reservoir(res, dt_s=1e-4, metadata={"note": "test"})
+    np.testing.assert_array_equal(simulate_nir(graph, x), spikes)
+    assert '"note": "test"' in graph.metadata["eegsnn"]
+    with pytest.raises(ConfigError, match="zero"):
+        export_reservoir(Reservoir(n_inputs=8, n_neurons=10, seed=0, neuron={
+            "type": "leaky", "reset_mechanism": "zero"}))
+
+
+def test_portable_form_limits_are_named():
+    with pytest.raises(ConfigError, match="method='euler'"):
+        export_nir(_net({"type": "leaky", "beta": 0.9}), dt_s=1e-3, method="exp")
+    with pytest.raises(ConfigError, match="beta = 1"):
+        export_nir(_net({"type": "if"}), dt_s=1e-3)
+    with pytest.raises(ConfigError, match="no exact NIR form"):
+        export_nir(_net({"type": "synaptic", "alpha": 0.7, "beta": 0.8}), dt_s=1e-3)
+    with pytest.raises(ConfigError, match="form must be"):
+        export_nir(_net({"type": "leaky", "reset_mechanism": "zero"}), form="other")

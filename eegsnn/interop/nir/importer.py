@@ -17,6 +17,7 @@ from eegsnn.interop.nir.mapping import (
     _check_method,
     _graph_meta,
     _nir,
+    beta_to_tau,
     tau_to_beta,
 )
 from eegsnn.model.network import build_model
@@ -58,6 +59,50 @@ def _node_meta(node: Any) -> dict[str, Any]:
     return _graph_meta(node)
 
 
+def _form(node: Any, key: str) -> str | None:
+    raw = (getattr(node, "metadata", None) or {}).get(key)
+    return raw.decode("utf8") if isinstance(raw, bytes) else raw
+
+
+def _to_native(graph: Any, dt_s: float, method: str) -> Any:
+    """An eegsnn ``form="portable"`` graph rewritten as the equivalent native chain (the
+    subtract-reset ``CubaLIF`` and its reset loop -> ``LIF``, restored to the subtract
+    reset from the metadata; an integrator loop -> ``LI``/``I``); other graphs unchanged.
+    Recurrent (``rleaky``) loops are not imported."""
+    nir = _nir("NIR import")
+    loops = {k for k, v in graph.nodes.items() if _form(v, "eegsnn_part")}
+    if not loops:
+        return graph
+    nodes = {k: v for k, v in graph.nodes.items() if k not in loops}
+    for name, node in list(nodes.items()):
+        form = _form(node, "eegsnn_form")
+        meta = {"eegsnn": node.metadata["eegsnn"]} if "eegsnn" in node.metadata else {}
+        fb = graph.nodes.get(f"{name}.fb")
+        diag = np.zeros(0) if fb is None else np.diag(np.asarray(fb.weight, np.float64))
+        if fb is not None and np.any(np.asarray(fb.weight) != np.diag(diag)):
+            raise ConfigError(f"NIR import: node {name!r} has a recurrent loop; recurrent "
+                              "layers are exported for other tools but not imported")
+        if form == "integrator":
+            n = int(np.asarray(node.weight).shape[0])
+            beta = diag if fb is not None else np.zeros(n)
+            if np.all(beta == 1.0):
+                nodes[name] = nir.I(r=np.full(n, 1.0 / dt_s), metadata=meta)
+            else:
+                tau = beta_to_tau(beta, dt_s, "euler" if np.any(beta == 0.0) else method)
+                nodes[name] = nir.LI(tau=tau, r=1.0 / (1.0 - beta), v_leak=np.zeros(n),
+                                     metadata=meta)
+        elif form == "subtract":
+            thr = np.asarray(node.v_threshold, np.float64)
+            if not np.array_equal(-diag, thr):
+                raise ConfigError(f"NIR import: node {name!r}: its reset loop does not "
+                                  "subtract the threshold")
+            nodes[name] = nir.LIF(tau=np.asarray(node.tau_syn, np.float64),  # euler
+                                  r=np.asarray(node.w_in, np.float64), v_leak=np.zeros(thr.size),
+                                  v_threshold=thr, v_reset=np.zeros(thr.size), metadata=meta)
+    edges = [(a, b) for a, b in graph.edges if a not in loops and b not in loops]
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=graph.metadata)
+
+
 def nir_to_config(graph: Any, *, dt_s: float | None = None, method: str | None = None,
                   readout: str | None = None, use_metadata: bool = True,
                   ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -75,6 +120,7 @@ def nir_to_config(graph: Any, *, dt_s: float | None = None, method: str | None =
                               "written by eegsnn); pass dt_s= in seconds (snnTorch uses 1e-4)")
     dt_s = _check_dt(dt_s)
     method = _check_method(method or meta.get("method", "euler"))
+    graph = _to_native(graph, dt_s, method)
     order = _chain(graph)
     shape = np.asarray(graph.nodes[order[0]].input_type["input"]).reshape(-1)
     if shape.size != 1:
