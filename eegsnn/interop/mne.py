@@ -30,22 +30,13 @@ import numpy as np
 
 from eegsnn.errors import ConfigError, DataError
 from eegsnn.io.labels import EventTable
+from eegsnn.preprocess.objects import is_epochs, is_raw
 from eegsnn.preprocess.windows import WindowSet, extract_windows, plan_windows
 
 __all__ = ["epochs_data", "is_epochs", "is_raw", "spikes_from_raw", "spikes_to_raw",
            "windows_from_epochs", "windows_from_raw", "windows_to_epochs"]
 
 _FIFF_UNIT_V = 107
-
-
-def is_epochs(obj: Any) -> bool:
-    """Whether ``obj`` is an ``mne.Epochs``-like object (has ``events``, ``event_id``)."""
-    return all(hasattr(obj, a) for a in ("info", "get_data", "events", "event_id", "ch_names"))
-
-
-def is_raw(obj: Any) -> bool:
-    """Whether ``obj`` is an ``mne.io.Raw``-like object (has ``annotations``, ``n_times``)."""
-    return all(hasattr(obj, a) for a in ("info", "get_data", "annotations", "n_times"))
 
 
 def _scale(info: Any, unit: str) -> np.ndarray:

@@ -139,9 +139,15 @@ class SNNClassifier(ClassifierMixin, BaseEstimator):
                 ) -> tuple[np.ndarray, list[str] | None, float | None]:
         """``X`` -> float32 ``[B, C, N]``, channel names (MNE) and sampling rate (MNE).
 
-        Sets (``reset``) or checks ``n_features_in_`` (the number of channels)."""
-        if is_epochs(X):
+        Sets (``reset``) or checks ``n_features_in_`` (the number of channels). A list of
+        Epochs (what scikit-learn's splitters make of one ``Epochs``: ``[epochs[i] for i
+        in idx]``) is read as their concatenation."""
+        parts = _epochs_list(X)
+        if parts is not None:
+            arr, names, sfreq = _concat_epochs(parts, what)
+        elif is_epochs(X):
             arr, _, _, names, sfreq = epochs_data(X)
+        if parts is not None or is_epochs(X):
             if reset:
                 self.n_features_in_ = int(arr.shape[1])
             elif arr.shape[1] != self.n_features_in_:
@@ -225,11 +231,12 @@ class SNNClassifier(ClassifierMixin, BaseEstimator):
                 them from ``epochs.events`` / ``event_id``.
         """
         if y is None:
-            if not is_epochs(X):
+            parts = _epochs_list(X) or ([X] if is_epochs(X) else None)
+            if parts is None:
                 raise ValueError("SNNClassifier requires y to be passed, but the target y is None "
                              "(only MNE Epochs carry their labels)")
-            _, codes, names, _, _ = epochs_data(X)
-            y = np.asarray(names)[codes]
+            labels_of = [epochs_data(p) for p in parts]
+            y = np.concatenate([np.asarray(n)[c] for _, c, n, _, _ in labels_of])
         arr, names, sfreq = self._read_X(X, "fit", reset=True)
         from sklearn.utils.multiclass import check_classification_targets
         from sklearn.utils.validation import column_or_1d
@@ -340,6 +347,30 @@ class SNNClassifier(ClassifierMixin, BaseEstimator):
                                          for k, v in record["weights"].items()]))
             model.eval()
             self.model_ = model
+
+
+def _epochs_list(X: Any) -> list[Any] | None:
+    """``X`` as a list of Epochs when it is a non-empty list/tuple of them, else ``None``."""
+    if isinstance(X, (list, tuple)) and X and all(is_epochs(x) for x in X):
+        return list(X)
+    return None
+
+
+def _concat_epochs(parts: list[Any], what: str) -> tuple[np.ndarray, list[str], float]:
+    """``(X [B, C, N] float32 µV, ch_names, sfreq)`` of several Epochs (same channels and
+    rate, else ``ValueError`` naming the first that differs)."""
+    arrays, names, sfreq = [], None, None
+    for k, ep in enumerate(parts):
+        arr, _, _, ch, rate = epochs_data(ep)
+        if names is None:
+            names, sfreq = ch, rate
+        elif ch != names or abs(rate - sfreq) > 1e-6 * rate:
+            raise ValueError(f"SNNClassifier.{what}: Epochs {k} has other channels or another "
+                             f"sampling rate than Epochs 0 ({len(ch)} ch at {rate} Hz vs "
+                             f"{len(names)} at {sfreq} Hz)")
+        arrays.append(arr)
+    assert names is not None and sfreq is not None
+    return np.concatenate(arrays, axis=0), names, sfreq
 
 
 class _NamedWindows:

@@ -107,10 +107,20 @@ def test_encoder_accepts_epochs_and_raw_directly(run04, epochs04):
     b = np.array(enc_np.transform(X))
     assert a.shape == (64, len(epochs04), 64 * 3 * 2) and a.sum() > 1000
     assert np.mean(a != b) < 1e-4  # float rounding at level crossings only
-    # a Raw is one long window [1, C, N]
+    # a Raw is cut into windows of the fitted length (4 s: 20000 // 640 = 31 windows),
+    # the same spikes as those windows given as an array
     _, raw = run04
+    spikes = np.array(enc_mne.transform(raw))
+    assert spikes.shape == (64, 31, 64 * 3 * 2)
+    cut = raw.get_data()[:, :31 * 640].reshape(64, 31, 640).transpose(1, 0, 2) * 1e6
+    assert np.mean(spikes != np.array(enc_np.transform(cut))) < 1e-4
+    # an encoder fitted on a Raw knows no window length: it refuses a Raw, naming the fix
     enc_raw = EEGEncoder("delta", threshold=1.0, num_steps=100).fit(raw)
-    assert np.array(enc_raw.transform(raw)).shape == (100, 1, 128)
+    with pytest.raises(ConfigError, match="make_fixed_length_epochs"):
+        enc_raw.transform(raw)
+    assert np.array(enc_raw.transform(cut[:2] * 1e-6)).shape == (100, 2, 128)
+    # the window length travels with the encoder's config
+    assert EEGEncoder.from_config(enc_mne.to_config()).n_samples_ == 640
     with pytest.raises(DataError, match="channel names differ"):
         enc_mne.transform(epochs04.copy().reorder_channels(ch_names[::-1]))
 
@@ -140,3 +150,105 @@ def test_spike_code_round_trips_through_an_mne_raw(epochs04):
     np.testing.assert_array_equal(back[160:], spikes[:, 2])
     with pytest.raises(ConfigError, match="line names"):
         spikes_to_raw(spikes, step_s=0.05, layout=enc.layout[:5])
+
+
+# ----------------------------------------------------------- MNE objects as load_windows input
+
+
+def _raws(shared_data, runs=(4, 8)):
+    return [mne.io.read_raw_edf(shared_data / "eegmmidb" / "S001" / f"S001R{r:02d}.edf",
+                                preload=True, verbose="error") for r in runs]
+
+
+def test_load_windows_takes_raw_objects_like_their_files(shared_data, tmp_path):
+    from eegsnn.preprocess import load_windows
+
+    cfg = {**CONFIG, "preprocess": [{"step": "bandpass", "l_freq": 8.0, "h_freq": 30.0}]}
+    raws = _raws(shared_data)
+    raws[0].info["subject_info"] = {"his_id": "PATIENT_X", "first_name": "Alice"}
+    before = raws[0].get_data().copy()
+    ws = load_windows(raws, cfg, cache_dir=tmp_path)
+    files = [shared_data / "eegmmidb" / "S001" / f"S001R{r:02d}.edf" for r in (4, 8)]
+    wf = load_windows(files, cfg, cache_dir=tmp_path)
+    np.testing.assert_allclose(ws.X, wf.X, rtol=1e-5, atol=1e-4)
+    assert np.array_equal(ws.y, wf.y) and np.allclose(ws.onset_s, wf.onset_s)
+    # identity: the file name the Raw was read from, subject parsed from it as for files
+    assert list(np.unique(ws.recording)) == ["S001R04.edf", "S001R08.edf"]
+    assert set(ws.subject) == {"001"} and list(ws.groups("recording")) == list(wf.recording)
+    # provenance: a content hash per object; the caller's object is left as it was
+    files_rec = ws.provenance["files"]
+    assert [f["path"] for f in files_rec] == ["S001R04.edf", "S001R08.edf"]
+    assert all(len(f["sha256"]) == 64 for f in files_rec)
+    assert files_rec[0]["sha256"] != files_rec[1]["sha256"]
+    assert np.array_equal(raws[0].get_data(), before)
+    assert raws[0].info["subject_info"]["his_id"] == "PATIENT_X"
+    assert "PATIENT_X" not in repr(ws.provenance) and "Alice" not in repr(ws.provenance)
+    # the cache is keyed by content: a changed object is not served the old windows
+    assert load_windows(raws, cfg, cache_dir=tmp_path).provenance["cache"]["hit"]
+    raws[1]._data[0, :100] += 1e-6
+    assert not load_windows(raws, cfg, cache_dir=tmp_path).provenance["cache"]["hit"]
+
+
+def test_load_windows_takes_epochs_and_unnamed_objects(run04, shared_data, tmp_path):
+    from eegsnn.preprocess import load_windows
+
+    raw = _raws(shared_data, (4,))[0]
+    events, event_id = mne.events_from_annotations(raw, verbose="error")
+    epochs = mne.Epochs(raw, events, {k: event_id[k] for k in ("T1", "T2")}, tmin=-0.5,
+                        tmax=4.5, baseline=None, preload=True, verbose="error")
+    from_epochs = load_windows(epochs, CONFIG, cache_dir=tmp_path)
+    from_raw = load_windows(raw, CONFIG, cache_dir=tmp_path)
+    # events mode: the window starts tmin_s after each event, inside the epoch
+    np.testing.assert_allclose(from_epochs.X, from_raw.X, rtol=1e-5, atol=1e-4)
+    assert np.array_equal(from_epochs.y, from_raw.y)
+    np.testing.assert_allclose(from_epochs.onset_s, from_raw.onset_s)
+    assert set(from_epochs.recording) == {"epochs-0"}
+    sliding = {**CONFIG, "windows": {"mode": "sliding", "window_s": 1.0, "step_s": 1.0}}
+    assert len(load_windows(epochs, sliding, cache_dir=tmp_path)) == 5 * len(epochs)
+    too_long = {**CONFIG, "windows": {"mode": "events", "window_s": 6.0}}
+    with pytest.raises(DataError, match="epochs-0"):
+        load_windows(epochs, too_long, cache_dir=tmp_path)
+    # unnamed in-memory recordings: raw-K, duplicates kept apart
+    arr = mne.io.RawArray(raw.get_data(), mne.create_info(raw.ch_names, 160.0, "eeg"),
+                          verbose="error")
+    ann = raw.annotations
+    arr.set_annotations(mne.Annotations(ann.onset, ann.duration, ann.description))
+    ws = load_windows([arr, arr.copy()], CONFIG, cache_dir=tmp_path)
+    assert list(np.unique(ws.recording)) == ["raw-0", "raw-1"]
+    with pytest.raises(ConfigError, match="not both"):
+        load_windows([arr, "x.edf"], CONFIG, cache_dir=tmp_path)
+    with pytest.raises(ConfigError, match="annotations"):
+        load_windows(arr, {**CONFIG, "labels": {"source": "path", "mapping": {"a": "b"}},
+                           "windows": {"mode": "sliding", "window_s": 4.0}},
+                     cache_dir=tmp_path)
+
+
+def test_run_pipeline_and_evaluate_run_take_raw_objects(shared_data, tmp_path):
+    import json
+
+    from eegsnn.pipeline import evaluate_run, run_pipeline
+
+    raws = _raws(shared_data, (4, 8, 3))
+    raws[0].info["subject_info"] = {"his_id": "PATIENT_X", "first_name": "Alice"}
+    out = tmp_path / "run"
+    result = run_pipeline({
+        "pipeline": "motor_imagery", "data": {"source": raws[:2]},
+        "split": {"method": "holdout", "test_fraction": 0.5, "by": "recording"},
+        "encoder": {"spikes_per_s": 8}, "model": {"hidden": [8]}, "train": {"epochs": 1},
+        "baseline": None, "report": {"format": "none"}, "cache_dir": str(tmp_path / "c")},
+        out)
+    assert sorted(set(result.windows.recording)) == ["S001R04.edf", "S001R08.edf"]
+    # config.yaml / data.json name each object and its content hash, never the data
+    data = json.loads((out / "data.json").read_text())
+    assert [s.rsplit(":", 1)[0] for s in data["source"]] == [
+        "mne:raw:S001R04.edf:sha256", "mne:raw:S001R08.edf:sha256"]
+    assert data["source"][0].endswith(data["files"][0]["sha256"])
+    assert "mne:raw:S001R08.edf:sha256:" in (out / "config.yaml").read_text()
+    text = "".join(p.read_text(errors="ignore") for p in out.rglob("*")
+                   if p.is_file() and p.suffix in (".json", ".yaml", ".csv", ".log"))
+    assert "PATIENT_X" not in text and "Alice" not in text
+    # a held-out Raw is evaluated; the training Raws are recognised by their content
+    rep = evaluate_run(out, raws[2])
+    assert rep.metrics["n_samples"] == 15
+    with pytest.raises(ConfigError, match="same content"):
+        evaluate_run(out, raws[:2])

@@ -215,3 +215,46 @@ def test_the_encoders_own_num_steps_is_kept():
     assert SNNClassifier(encoder="delta", num_steps=12, epochs=1,
                          random_state=0).fit(X, y).encoder_.num_steps == 12
 
+
+
+def _small_epochs(n=40, seed=0):
+    """An EpochsArray of 2 classes: class "b" carries a 12 Hz rhythm on channel 0."""
+    import mne
+
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 2
+    t = np.arange(80) / 160.0
+    X = rng.normal(size=(n, 4, 80)) * 1e-6
+    X[y == 1, 0] += 4e-6 * np.sin(2 * np.pi * 12 * t)
+    events = np.column_stack([np.arange(n) * 100, np.zeros(n, int), y + 1])
+    info = mne.create_info(["C3", "Cz", "C4", "Pz"], 160.0, "eeg")
+    epochs = mne.EpochsArray(X, info, events=events, event_id={"a": 1, "b": 2},
+                             verbose="error")
+    return epochs, np.array(["a", "b"])[y]
+
+
+def test_cross_val_score_and_pipeline_take_epochs_and_arrays():
+    epochs, y = _small_epochs()
+    clf = SNNClassifier(encoder="delta", num_steps=16, hidden=16, epochs=15, lr=1e-2,
+                        random_state=0)
+    cv = StratifiedKFold(n_splits=2, shuffle=True, random_state=0)
+    # scikit-learn indexes an Epochs as a list of one-epoch Epochs: read as one array
+    on_epochs = cross_val_score(clf, epochs, y, cv=cv, error_score="raise")
+    # the same folds on the [n, channels, times] array (volts -> µV: the encoder's
+    # standardisation makes the code unit-free) give the same scores
+    on_array = cross_val_score(clf, epochs.get_data() * 1e6, y, cv=cv, error_score="raise")
+    np.testing.assert_allclose(on_epochs, on_array)
+    assert on_epochs.mean() >= 0.75, on_epochs  # the 12 Hz rhythm is learnable
+    in_pipeline = cross_val_score(Pipeline([("snn", clf)]), epochs, y, cv=cv,
+                                  error_score="raise")
+    np.testing.assert_allclose(in_pipeline, on_epochs)
+    # labels from the Epochs' events when y is omitted, list of Epochs accepted
+    fitted = clone(clf).fit([epochs[:20], epochs[20:]])
+    assert list(fitted.classes_) == ["a", "b"]
+    assert fitted.predict(epochs).shape == (40,)
+    import mne
+
+    other = mne.EpochsArray(epochs.get_data()[:, :3], mne.create_info(3, 160.0, "eeg"),
+                            verbose="error")
+    with pytest.raises(ValueError, match="other channels"):
+        clf.fit([epochs, other], np.r_[y, y])
