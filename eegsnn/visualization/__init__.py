@@ -45,6 +45,7 @@ from __future__ import annotations
 
 from eegsnn.visualization._figure import have_matplotlib, save_figure, write_figure
 from eegsnn.visualization.reservoir import raster_plot, rate_histogram_plot
+from eegsnn.visualization.roc import roc_curves_plot, roc_plot
 from eegsnn.visualization.run import PLOT_KINDS, plot_run
 from eegsnn.visualization.signals import eeg_and_spikes
 from eegsnn.visualization.spikes import (
@@ -56,12 +57,7 @@ from eegsnn.visualization.spikes import (
     spike_raster,
 )
 from eegsnn.visualization.surrogates import surrogate_curves, surrogate_values
-from eegsnn.visualization.training import (
-    confusion_matrix_plot,
-    roc_curves_plot,
-    roc_plot,
-    training_curves,
-)
+from eegsnn.visualization.training import confusion_matrix_plot, training_curves
 
 __all__ = [
     "PLOT_KINDS",

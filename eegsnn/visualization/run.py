@@ -29,8 +29,9 @@ import numpy as np
 
 from eegsnn.errors import ConfigError, DataError
 from eegsnn.visualization._figure import save_figure
+from eegsnn.visualization.roc import roc_plot
 from eegsnn.visualization.spikes import firing_rate_histogram, membrane_traces, spike_raster
-from eegsnn.visualization.training import confusion_matrix_plot, roc_plot, training_curves
+from eegsnn.visualization.training import confusion_matrix_plot, training_curves
 
 __all__ = ["PLOT_KINDS", "plot_run"]
 
@@ -63,6 +64,16 @@ def _confusion(metrics: dict[str, Any]) -> tuple[Any, list[str] | None] | None:
     return None
 
 
+def _window_s(run: Path) -> float | None:
+    """The window length (s) a pipeline run's ``data.json`` records, or ``None``."""
+    path = run / "data.json"
+    if not path.is_file():
+        return None
+    record = _read_json(path)
+    value = record.get("window_s") if isinstance(record, dict) else None
+    return float(value) if isinstance(value, (int, float)) and value > 0 else None
+
+
 def _predictions(path: Path) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
     try:
         with open(path, newline="", encoding="utf-8") as handle:
@@ -93,7 +104,9 @@ def plot_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike | None = Non
         run_dir: a run folder of :func:`eegsnn.train.fit` or of the pipeline.
         fmt: ``png``, ``pdf`` or ``svg``.
         kinds: which plots (subset of :data:`PLOT_KINDS`).
-        dt_s: step length for raster time axes (seconds); steps when ``None``.
+        dt_s: step length for raster time axes (seconds); ``None``: a pipeline run's
+            window length (``data.json``'s ``window_s``) over each array's steps, else
+            steps.
 
     Raises:
         DataError: the folder does not exist or holds nothing to plot; unreadable files.
@@ -140,6 +153,12 @@ def plot_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike | None = Non
             if len(np.unique(y)) >= 2:
                 save(roc_plot(y, proba, class_names=classes), "roc")
     raster_path = run / "raster.npz"
+    window_s = _window_s(run) if dt_s is None else None
+
+    def step_s(value: np.ndarray) -> float | None:
+        """Seconds per step of ``value [T, ...]``: ``dt_s``, or the window over its T."""
+        return dt_s if window_s is None else window_s / value.shape[0]
+
     if any(k in kinds for k in ("raster", "membrane", "rates")) and raster_path.is_file():
         try:
             with np.load(raster_path, allow_pickle=False) as z:
@@ -150,16 +169,19 @@ def plot_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike | None = Non
                   if k == "input" or (k.startswith("layer") and v.ndim == 2)}
         if "raster" in kinds:
             for name, value in spikes.items():
-                save(spike_raster(value, dt_s=dt_s, title=f"{name} spikes "
+                save(spike_raster(value, dt_s=step_s(value), title=f"{name} spikes "
                                   f"({int((value > 0).sum())} spikes, {value.shape[1]} lines)"),
                      f"raster_{name}")
         if "membrane" in kinds and arrays.get("membrane") is not None \
                 and arrays["membrane"].ndim == 2:
-            save(membrane_traces(arrays["membrane"], dt_s=dt_s,
+            save(membrane_traces(arrays["membrane"], dt_s=step_s(arrays["membrane"]),
                                  title="output membrane (one window)"), "membrane")
         layers = {k: v for k, v in spikes.items() if k != "input"}
-        if "rates" in kinds and layers:
-            save(firing_rate_histogram(layers, dt_s=dt_s), "firing_rates")
+        steps = {v.shape[0] for v in layers.values()}
+        if "rates" in kinds and layers:  # in Hz when every layer has the same step length
+            save(firing_rate_histogram(
+                layers, dt_s=step_s(next(iter(layers.values()))) if len(steps) == 1
+                else dt_s), "firing_rates")
     if not written:
         raise DataError(f"{run}: nothing to plot (no history.json, metrics.json with a "
                         "confusion matrix, predictions.csv or raster.npz)")

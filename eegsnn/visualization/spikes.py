@@ -198,7 +198,10 @@ def reservoir_activity(spikes: Any, *, excitatory: Any | None = None, sample: in
     return fig
 
 
-def layer_rasters(arrays: Mapping[str, Any], *, title: str | None = None) -> Any:
+def layer_rasters(arrays: Mapping[str, Any], *, title: str | None = None,
+                  window_s: float | None = None, labels: Mapping[str, str] | None = None,
+                  membrane_output: str | None = None,
+                  class_names: Sequence[str] | None = None) -> Any:
     """Input spikes and each layer's spikes ``[T, N]`` of one window, stacked panels.
 
     Args:
@@ -207,41 +210,99 @@ def layer_rasters(arrays: Mapping[str, Any], *, title: str | None = None) -> Any
             in a run's ``raster.npz``. An ``input`` that is not event counts (the analog
             current of the ``direct`` encoder: negative or non-integer values) is drawn as
             a heat map of the current per line instead of a raster.
+        window_s: length of the window in seconds: each panel's ``T`` steps span it (a
+            layer that pools over time has fewer, longer steps), and the time axis is in
+            seconds; ``None``: in steps.
+        labels: ``name -> label`` for the panels (e.g. ``"layer0" -> "hidden 1 (Leaky,
+            128)"``); default the array names.
+        membrane_output: the name of a layer whose spikes are not the output (a leaky
+            integrator read out from its membrane): drawn as the membrane traces of
+            ``arrays["membrane"]`` ``[T, C]``, one line per output named by
+            ``class_names``, instead of a raster.
     """
-    names = [n for n in ["input", *sorted(k for k in arrays if k.startswith("layer"))]
-             if n in arrays]
+    layers = sorted((k for k in arrays if k.startswith("layer")),
+                    key=lambda k: (len(k), k))  # layer2 before layer10
+    names = [n for n in ["input", *layers] if n in arrays]
     if not names:
         raise ConfigError("layer_rasters: no 'input' or 'layer*' arrays given")
+    if membrane_output is not None and membrane_output in names and "membrane" not in arrays:
+        raise ConfigError(f"layer_rasters: membrane_output={membrane_output!r} needs a "
+                          "'membrane' array")
+    if window_s is not None and not window_s > 0:
+        raise ConfigError(f"layer_rasters: window_s must be > 0, got {window_s}")
+    labels = dict(labels or {})
     fig, axes = new_figure(len(names), 1, figsize=(8, 1.6 + 1.6 * len(names)), sharex=True,
                            squeeze=False)
+    xlabel = "time step"
     for ax, name in zip(axes[:, 0], names, strict=True):
+        if name == membrane_output:
+            label = labels.get(name, f"{name} ({np.shape(arrays['membrane'])[-1]} outputs)")
+            xlabel = _membrane_panel(ax, arrays["membrane"], label, window_s, class_names)
+            continue
         s = as_numpy(arrays[name], name, (2,), "layer_rasters")
-        ax.set_ylabel(f"{name}\n({s.shape[1]} lines)", fontsize=8)
+        label = labels.get(name, f"{name} ({s.shape[1]} lines)")
+        dt_s = window_s / s.shape[0] if window_s is not None else None
+        times, xlabel = time_axis(s.shape[0], dt_s)
+        step = dt_s if dt_s is not None else 1.0
+        ax.set_ylabel(_wrap(label), fontsize=8)
         if name == "input" and (np.any(s < 0) or np.any(s != np.round(s))):
             limit = float(np.abs(s).max()) or 1.0
             ax.imshow(s.T, aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit,
-                      origin="lower", interpolation="nearest")
-            ax.set_title(f"{name}: analog input current (direct encoder), |I| <= "
+                      origin="lower", interpolation="nearest",
+                      extent=(0.0, s.shape[0] * step, -0.5, s.shape[1] - 0.5))
+            ax.set_title(f"{label}: analog input current (direct encoder), |I| <= "
                          f"{limit:.2f}", fontsize=8, loc="left")
             continue
         t, n = np.nonzero(s > 0)
-        ax.scatter(t, n, s=2, marker="|", color="black", linewidths=0.6)
+        ax.scatter(times[t], n, s=2, marker="|", color="black", linewidths=0.6)
         ax.set_ylim(-0.5, s.shape[1] - 0.5)
-        ax.set_title(f"{name}: {float((s > 0).mean()):.3f} of entries active, "
-                     f"{float(s.sum()):.0f} spikes", fontsize=8, loc="left")
-    axes[-1, 0].set_xlabel("time step")
+        ax.set_xlim(0.0, s.shape[0] * step)
+        ax.set_title(f"{label}: {100 * float((s > 0).mean()):.1f} % of (neuron, step) "
+                     f"entries active, {float(s.sum()):.0f} spikes", fontsize=8, loc="left")
+    axes[-1, 0].set_xlabel(xlabel)
     fig.suptitle(title or "Spike raster of one window", fontsize=10)
     return fig
 
 
-def layer_rates_bar(rates: Mapping[str, float], *, title: str | None = None) -> Any:
-    """Bar chart of the mean firing rate (spikes per neuron per step) of each layer."""
+def _wrap(label: str) -> str:
+    """A panel label on two lines, broken before its parenthesis."""
+    head, sep, tail = label.partition(" (")
+    return f"{head}\n({tail}" if sep else label
+
+
+def _membrane_panel(ax: Any, membrane: Any, label: str, window_s: float | None,
+                    class_names: Sequence[str] | None) -> str:
+    """Membrane traces ``[T, C]`` of a non-spiking output layer; returns the x label."""
+    mem = as_numpy(membrane, "membrane", (2,), "layer_rasters")
+    dt_s = window_s / mem.shape[0] if window_s is not None else None
+    times, xlabel = time_axis(mem.shape[0], dt_s)
+    names = list(class_names) if class_names is not None else []
+    if names and len(names) != mem.shape[1]:
+        raise ConfigError(f"layer_rasters: {len(names)} class names for {mem.shape[1]} "
+                          "output membranes")
+    for c in range(mem.shape[1]):
+        ax.plot(times, mem[:, c], lw=1.0, label=names[c] if names else f"output {c}")
+    ax.set_ylabel(_wrap(label), fontsize=8)
+    ax.legend(fontsize=7, loc="upper left", ncol=min(mem.shape[1], 4))
+    ax.set_title(f"{label}: membrane potential (the class scores are read from it; "
+                 "this layer does not spike)",
+                 fontsize=8, loc="left")
+    return xlabel
+
+
+def layer_rates_bar(rates: Mapping[str, float], *, title: str | None = None,
+                    unit: str = "spikes / neuron / step") -> Any:
+    """Bar chart of the mean firing rate of each layer (``name -> rate`` in ``unit``)."""
     if not rates:
         raise ConfigError("layer_rates_bar: no layers given")
     names = list(rates)
-    fig, ax = new_figure(figsize=(1.4 * len(names) + 2.5, 3))
-    ax.bar(range(len(names)), [float(rates[n]) for n in names], color="tab:blue")
-    ax.set_xticks(range(len(names)), names, rotation=20, ha="right", fontsize=8)
-    ax.set_ylabel("spikes / neuron / step")
+    values = [float(rates[n]) for n in names]
+    fig, ax = new_figure(figsize=(1.6 * len(names) + 2.5, 3))
+    bars = ax.bar(range(len(names)), values, width=0.55, color="tab:blue")
+    ax.bar_label(bars, [f"{v:.3g}" for v in values], fontsize=8)
+    ax.set_xticks(range(len(names)), names, rotation=20 if len(names) > 2 else 0,
+                  ha="right" if len(names) > 2 else "center", fontsize=8)
+    ax.set_ylabel(f"mean firing rate ({unit})")
+    ax.margins(y=0.15)
     ax.set_title(title or "Mean firing rate per layer (test windows)")
     return fig

@@ -91,3 +91,28 @@ def test_plot_errors(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "nothing to plot" in err and err.count("\n") == 1
     assert main(["plot", str(empty), "--only", "bogus"]) == 2
+
+
+def test_plot_run_rasters_in_seconds_from_the_run_window(tmp_path, monkeypatch):
+    """Without --dt-s a pipeline run's rasters take their time axis from data.json's window
+    length: each array's steps span the window (a 4 s window of 50 steps: 80 ms a step)."""
+    import eegsnn.visualization.run as run_module
+
+    rng = np.random.default_rng(2)
+    np.savez_compressed(tmp_path / "raster.npz",
+                        input=(rng.random((50, 6)) < 0.2).astype(np.float32),
+                        layer0=(rng.random((25, 4)) < 0.3).astype(np.float32))
+    (tmp_path / "data.json").write_text(json.dumps({"window_s": 4.0}))
+    seen = {}
+    real = run_module.spike_raster
+
+    def spy(value, *, dt_s=None, **kwargs):
+        seen[value.shape[0]] = dt_s
+        return real(value, dt_s=dt_s, **kwargs)
+
+    monkeypatch.setattr(run_module, "spike_raster", spy)
+    plot_run(tmp_path, kinds=("raster",))
+    assert seen == {50: pytest.approx(0.08), 25: pytest.approx(0.16)}
+    seen.clear()
+    plot_run(tmp_path, kinds=("raster",), dt_s=0.01)  # an explicit step length wins
+    assert seen == {50: 0.01, 25: 0.01}

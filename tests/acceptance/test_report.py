@@ -96,3 +96,49 @@ def test_report_errors(tmp_path):
         build_report(run, "pdf")
     with pytest.raises(ConfigError, match="one file"):
         write_report(run, "both", out=tmp_path / "r.html")
+
+
+def test_report_names_layers_shows_seconds_and_hides_machine_paths(tmp_path):
+    """One name per layer (model_config.json), no rate for the integrator output, AUC as a
+    number, a table of contents, and no absolute path or list repr of data.json/config."""
+    run = _run_dir(tmp_path)
+    (run / "model").mkdir()
+    (run / "model" / "model_config.json").write_text(json.dumps({
+        "layers": [{"type": "linear", "in_features": 6, "out_features": 8},
+                   {"type": "leaky"}, {"type": "linear", "in_features": 8, "out_features": 2},
+                   {"type": "leaky", "reset_mechanism": "none"}], "readout": "mean"}))
+    metrics = json.loads((run / "metrics.json").read_text())
+    metrics["snn"]["firing_rates"] = {"layers.1.leaky": 0.12, "layers.3.leaky": 0.4}
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    data = json.loads((run / "data.json").read_text())
+    home = "/home/alice/private"
+    data.update(source=[f"{home}/a.edf", f"{home}/b.edf"], manifest=None,
+                files=[{"path": f"{home}/a.edf", "sha256": "ab" * 32}])
+    (run / "data.json").write_text(json.dumps(data))
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    cfg.update(data={"source": [f"{home}/a.edf", f"{home}/b.edf"]},
+               cache_dir=f"{home}/cache", encoder={"method": "delta", "spikes_per_s": 10})
+    (run / "config.yaml").write_text(yaml.safe_dump(cfg))
+    rng = np.random.default_rng(0)
+    np.savez(run / "raster.npz", input=(rng.random((20, 6)) < 0.2).astype(np.float32),
+             layer0=(rng.random((20, 8)) < 0.1).astype(np.float32),
+             layer1=(rng.random((20, 2)) < 0.5).astype(np.float32),
+             membrane=rng.standard_normal((20, 2)).astype(np.float32),
+             recording=f"{home}/a.edf", **{"class": "seizure"})
+    md = build_report(run, "md")
+    html_text = build_report(run, "html")
+    for text in (md, html_text):
+        assert home not in text and "['" not in text and "layers.1.leaky" not in text
+    assert "| source | a.edf, b.edf |" in md and "| a.edf | " + "ab" * 32 + " |" in md
+    assert "source:\n  - a.edf\n  - b.edf" in md and "cache_dir: cache" in md
+    # the hidden layer by its name, in Hz as well (2 s windows of 20 steps: 0.1 s per step)
+    assert "| hidden 1 (Leaky, 8) | 0.1200 | 1.20 |" in md
+    assert "output (Leaky integrator, 2) does not spike" in md and "| 0.4000 |" not in md
+    assert "20 steps of 100 ms over the 2 s window" in md
+    # AUC a number, accuracy a percentage; the contents link every section
+    assert "| ROC-AUC (seizure vs rest) | 0.750 | 0.500 |" in md
+    assert "| ROC-AUC (one vs rest, macro) | 0.750 | 0.500 |" in md
+    assert "1. [Study](#study)" in md and '<a id="roc-curve"></a>' in md
+    assert '<nav id="contents"' in html_text and 'href="#spiking-activity"' in html_text
+    assert 'id="spiking-activity"' in html_text
+    assert "<th></th>" not in html_text

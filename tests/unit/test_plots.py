@@ -162,10 +162,48 @@ def test_roc_plots(tmp_path):
                            "baseline": {"fpr": [0, 0.5, 1], "tpr": [0, 0.7, 1], "auc": None}},
                           title="task vs rest")
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == [
-        f"SNN (AUC {roc_auc(y, s):.3f})", "baseline"]
+        f"SNN (AUC {roc_auc(y, s):.3f})", "baseline", "chance"]
     _check_png(fig, tmp_path / "roc_points.png")
     with pytest.raises(ConfigError, match="no curves"):
         roc_curves_plot({})
+    with pytest.raises(ConfigError, match="same length"):
+        roc_curves_plot({"SNN": {"fpr": [0, 1], "tpr": [0, 0.5, 1]}})
+
+
+@pytest.mark.parametrize("how", ["points", "scores"])
+def test_roc_of_a_perfect_model_stays_visible(tmp_path, how):
+    """A perfect model's curve runs along the top edge (tpr = 1): the axes are padded and
+    the curve is drawn above the frame, so its colour is what the top of the plot shows."""
+    from matplotlib.colors import to_rgb
+    from matplotlib.image import imread
+
+    if how == "points":
+        perfect = {"fpr": [0.0, 0.0, 1.0], "tpr": [0.0, 1.0, 1.0], "auc": 1.0}
+        # a baseline just as perfect: the model's curve stays on top of it
+        fig = roc_curves_plot({"SNN": perfect, "baseline": perfect})
+        base_line = fig.axes[0].get_lines()[1]
+        assert fig.axes[0].get_lines()[0].get_zorder() > base_line.get_zorder()
+        assert base_line.get_linewidth() > fig.axes[0].get_lines()[0].get_linewidth()
+    else:
+        y = np.array([0, 0, 0, 1, 1, 1])
+        fig = roc_plot(y, np.array([0.1, 0.2, 0.3, 0.7, 0.8, 0.9]))
+    ax = fig.axes[0]
+    assert ax.get_xlim() == pytest.approx((-0.02, 1.02))
+    assert ax.get_ylim() == pytest.approx((-0.02, 1.02))
+    curve = ax.get_lines()[0]
+    assert "AUC 1.000" in curve.get_label()
+    assert not curve.get_clip_on()
+    assert curve.get_zorder() > max(sp.get_zorder() for sp in ax.spines.values())
+    path = tmp_path / "perfect.png"
+    save_figure(fig, path, dpi=100)
+    img = imread(path)[..., :3]
+    height = img.shape[0]
+    colour = np.array(to_rgb(curve.get_color()))
+    for x_data in (0.25, 0.5, 0.75):  # along the top edge, where tpr = 1
+        x_px, y_px = ax.transData.transform((x_data, 1.0))
+        row, col = int(np.rint(height - y_px)), int(np.rint(x_px))
+        patch = img[row - 1:row + 2, col].reshape(-1, 3)
+        assert np.min(np.abs(patch - colour).sum(axis=1)) < 0.15, (x_data, patch)
 
 
 def test_layer_rasters_and_rates_bar_of_a_run_window(tmp_path):
@@ -189,6 +227,42 @@ def test_layer_rasters_and_rates_bar_of_a_run_window(tmp_path):
     assert "analog input current" in fig.axes[0].get_title(loc="left")
     assert fig.axes[1].collections and not fig.axes[1].images
     _check_png(fig, tmp_path / "raster_direct.png")
+
+
+
+def test_layer_rasters_in_seconds_with_names_and_an_integrator_output(tmp_path):
+    rng = np.random.default_rng(1)
+    arrays = {"input": (rng.random((200, 10)) < 0.2).astype(np.float32),
+              "layer0": (rng.random((200, 32)) < 0.1).astype(np.float32),
+              "layer1": (rng.random((200, 3)) < 0.3).astype(np.float32),
+              "membrane": rng.standard_normal((200, 3)).astype(np.float32)}
+    fig = layer_rasters(arrays, window_s=4.0, membrane_output="layer1",
+                        labels={"input": "encoder output (delta, 10 lines)",
+                                "layer0": "hidden 1 (Leaky, 32)",
+                                "layer1": "output (Leaky integrator, 3)"},
+                        class_names=["healthy", "interictal", "ictal"])
+    axes = fig.axes
+    assert axes[-1].get_xlabel() == "time (s)"
+    assert axes[0].get_xlim() == pytest.approx((0.0, 4.0))
+    offsets = axes[1].collections[0].get_offsets()
+    assert 0 <= offsets[:, 0].min() and offsets[:, 0].max() < 4.0  # seconds, not steps
+    assert [ax.get_ylabel() for ax in axes] == ["encoder output\n(delta, 10 lines)",
+                                                "hidden 1\n(Leaky, 32)",
+                                                "output\n(Leaky integrator, 3)"]
+    # the integrator output: its membrane per class, no raster of threshold crossings
+    assert not axes[2].collections
+    assert [line.get_label() for line in axes[2].get_lines()] == ["healthy", "interictal",
+                                                                  "ictal"]
+    _check_png(fig, tmp_path / "raster_s.png")
+    with pytest.raises(ConfigError, match="membrane"):
+        layer_rasters({"layer0": arrays["layer0"]}, membrane_output="layer0")
+    with pytest.raises(ConfigError, match="window_s"):
+        layer_rasters(arrays, window_s=0)
+    fig = layer_rates_bar({"hidden 1 (Leaky, 32)": 9.0, "hidden 2 (Leaky, 8)": 4.5},
+                          unit="Hz")
+    assert fig.axes[0].get_ylabel() == "mean firing rate (Hz)"
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == [
+        "hidden 1 (Leaky, 32)", "hidden 2 (Leaky, 8)"]
 
 
 def test_write_figure_skips_without_matplotlib(tmp_path, monkeypatch):

@@ -1,0 +1,99 @@
+"""The report's pure formatting helpers: one metric format, no Python reprs, no absolute
+paths, one name per neuron layer (the rendered report: tests/acceptance/)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from eegsnn.report.report import (
+    as_text,
+    display_path,
+    format_metric,
+    is_score,
+    neuron_layers,
+    scrub_paths,
+)
+
+
+def test_metrics_are_percentages_and_scores_are_numbers():
+    assert format_metric("accuracy", 0.952, (0.899, 0.978)) == "95.2 % [89.9, 97.8]"
+    assert format_metric("sensitivity", 1.0) == "100.0 %"
+    # AUC and kappa are scores, never "100.0 %"
+    assert format_metric("roc_auc", 1.0) == "1.000"
+    assert format_metric("roc_auc_ovr_macro", 0.9957, (0.99, 1.0)) == "0.996 [0.990, 1.000]"
+    assert format_metric("cohen_kappa", -0.05, (-0.2, 0.1)) == "-0.050 [-0.200, 0.100]"
+    assert format_metric("accuracy", None, (0.1, 0.2)) == "n/a"
+    assert format_metric("accuracy", float("nan")) == "n/a"
+    assert format_metric("accuracy", 0.5, (float("nan"), float("nan"))) == "50.0 %"
+    assert is_score("ROC-AUC") and is_score("kappa") and not is_score("balanced_accuracy")
+
+
+def test_lists_and_mappings_are_text_not_reprs():
+    assert as_text(["a.edf", "b.edf"]) == "a.edf, b.edf"
+    assert as_text(("C3", "Cz")) == "C3, Cz"
+    assert as_text(np.array([1.5, 2.0])) == "1.5, 2"
+    assert as_text({"Z": "healthy", "S": "ictal"}) == "Z: healthy; S: ictal"
+    assert as_text({"bands": [[0.5, 4.0], [4.0, 8.0]]}) == "bands: 0.5, 4, 4, 8"
+    assert as_text(None) == "n/a" and as_text(173.61) == "173.61" and as_text(3) == "3"
+    for value in (["x"], {"k": ["v"]}, ("a", "b")):
+        assert "[" not in as_text(value) and "'" not in as_text(value)
+
+
+def test_paths_are_relative_to_the_run_or_bare_file_names(tmp_path):
+    run = tmp_path / "runs" / "bonn"
+    assert display_path(run / "plots" / "roc.png", run) == "plots/roc.png"
+    assert display_path(run, run) == "."
+    assert display_path("/home/alice/eeg/bonn_small.yaml", run) == "bonn_small.yaml"
+    assert display_path("/home/alice/eeg/bonn_small.yaml") == "bonn_small.yaml"
+    assert display_path(f"{run}-other/x.edf", run) == "x.edf"  # not inside the run
+    assert display_path("~/data/S001R04.edf") == "S001R04.edf"
+    assert display_path("C:\\Users\\alice\\eeg\\a.edf") == "a.edf"
+    assert display_path("F/F001.txt", run) == "F/F001.txt"  # relative: as it is
+    text = "BLAS: openblas (/home/alice/.venv/lib/libopenblas.so via shim); A+B / C+D"
+    assert scrub_paths(text) == "BLAS: openblas (libopenblas.so via shim); A+B / C+D"
+    assert scrub_paths(f"written to {run}/report.html", run) == "written to report.html"
+    for keep in ("spikes / neuron / step", "runs/bonn/x", "1/2 and km/h", "/x"):
+        assert scrub_paths(keep) == keep
+
+
+def test_one_human_name_per_neuron_layer():
+    cfg = {"layers": [{"type": "linear", "in_features": 10, "out_features": 128},
+                      {"type": "leaky", "beta": 0.9},
+                      {"type": "linear", "in_features": 128, "out_features": 3},
+                      {"type": "leaky", "beta": 0.9, "reset_mechanism": "none"}],
+           "readout": "mean"}
+    layers = neuron_layers(cfg)
+    assert [(la["rate_key"], la["raster_key"], la["name"], la["spiking"]) for la in layers] == [
+        ("layers.1.leaky", "layer0", "hidden 1 (Leaky, 128)", True),
+        ("layers.3.leaky", "layer1", "output (Leaky integrator, 3)", False)]
+    # a spiking output (count readout, or a reset) keeps its rate; raster sizes win
+    spiking = dict(cfg, readout="count")
+    assert neuron_layers(spiking, sizes={"layer0": 64})[0]["name"] == "hidden 1 (Leaky, 64)"
+    assert neuron_layers(spiking)[1] == {"rate_key": "layers.3.leaky", "raster_key": "layer1",
+                                         "spiking": True, "name": "output (Leaky, 3)"}
+    lsm = neuron_layers({"reservoir": {"n_neurons": 300}}, "lsm")
+    assert lsm == [{"rate_key": "reservoir", "raster_key": "layer0", "spiking": True,
+                    "name": "reservoir (300 neurons)"}]
+    assert neuron_layers(None) == []
+
+
+@pytest.mark.parametrize("fmt", ["html", "md"])
+def test_contents_anchor_every_section(tmp_path, fmt):
+    from eegsnn.report.report import _Doc
+
+    doc = _Doc(fmt, tmp_path)
+    doc.h(1, "eegsnn report: x")
+    doc.toc()
+    for name in ("Study", "Results on held-out data", "ROC curve", "ROC curve"):
+        doc.h(2, name)
+    doc.h(3, "Whole recordings (25 recordings)")
+    out = doc.render("x")
+    anchors = ["study", "results-on-held-out-data", "roc-curve", "roc-curve-2",
+               "whole-recordings-25-recordings"]
+    for anchor in anchors:
+        assert f'id="{anchor}"' in out
+        assert f'(#{anchor})' in out if fmt == "md" else f'href="#{anchor}"' in out
+    assert out.count(doc._TOC) == 0
+    if fmt == "html":
+        assert out.index('<nav id="contents"') < out.index('id="study"')
