@@ -1,8 +1,12 @@
 """EDF / EDF+ / BDF header checks and the pyedflib reader.
 
-The 256-byte EDF header is checked here before any reader sees the file, so that a file
-that is not EDF, or a truncated one, gets a one-line :class:`~eegsnn.errors.DataError`
-naming the file (MNE would otherwise read a truncated file silently or fail deep inside).
+The EDF header (256 bytes plus 256 per signal, fixed-width ASCII) is parsed and checked here
+before any reader sees the file, so that a file that is not EDF, a truncated one, or one whose
+header is physically impossible (a digital or physical range of zero, a sampling rate
+<= 0, a record duration <= 0) gets a one-line :class:`~eegsnn.errors.DataError` naming the
+file, the channel and the problem, whichever backend (MNE or pyedflib) reads it afterwards
+(MNE would otherwise read a truncated file silently, and a zero digital range as a channel
+of ~1e7 uV).
 
 :func:`inspect_edf_header` deliberately never returns the patient or recording
 identification fields (bytes 8-168): they carry names, birth dates and hospital codes.
@@ -19,7 +23,8 @@ import numpy as np
 from eegsnn.errors import DataError
 from eegsnn.io.files import atomic_path
 
-__all__ = ["EdfHeader", "inspect_edf_header", "read_pyedflib_arrays", "write_edf"]
+__all__ = ["EdfHeader", "check_edf_header", "inspect_edf_header", "read_pyedflib_arrays",
+           "write_edf"]
 
 # Physical-dimension strings -> factor to volts (as MNE's EDF reader does).
 _VOLT_FACTORS = {"v": 1.0, "mv": 1e-3, "uv": 1e-6, "µv": 1e-6, "μv": 1e-6, "nv": 1e-9}
@@ -39,6 +44,10 @@ class EdfHeader:
         samples_per_record: samples of each signal in one data record.
         bytes_per_sample: 2 (EDF) or 3 (BDF).
         file_size: size of the file on disk in bytes.
+        physical_min, physical_max: ``[n_signals]`` physical range of each signal (in its
+            physical dimension, e.g. uV).
+        digital_min, digital_max: ``[n_signals]`` digital (integer) range of each signal.
+        units: ``[n_signals]`` physical dimension strings (e.g. ``"uV"``).
     """
 
     kind: str
@@ -50,6 +59,19 @@ class EdfHeader:
     samples_per_record: tuple[int, ...]
     bytes_per_sample: int
     file_size: int
+    physical_min: tuple[float, ...] = ()
+    physical_max: tuple[float, ...] = ()
+    digital_min: tuple[int, ...] = ()
+    digital_max: tuple[int, ...] = ()
+    units: tuple[str, ...] = ()
+
+    def is_annotation(self, i: int) -> bool:
+        """Whether signal ``i`` is the EDF+/BDF+ annotation channel (no samples)."""
+        return self.labels[i] in _ANNOTATION_LABELS
+
+    def sfreq_hz(self, i: int) -> float:
+        """Sampling rate of signal ``i`` in Hz (samples per record / record duration)."""
+        return self.samples_per_record[i] / self.record_s if self.record_s > 0 else 0.0
 
     @property
     def record_bytes(self) -> int:
@@ -60,6 +82,9 @@ class EdfHeader:
         if self.n_records < 0:
             return None
         return self.header_bytes + self.n_records * self.record_bytes
+
+
+_ANNOTATION_LABELS = ("EDF Annotations", "BDF Annotations")
 
 
 def _field(raw: bytes, path: Path, what: str) -> str:
@@ -77,14 +102,70 @@ def _int(raw: bytes, path: Path, what: str) -> int:
         raise DataError(f"{path}: not an EDF/BDF file ({what} is {text!r}, not a number)") from exc
 
 
+def _number(raw: bytes, path: Path, what: str, label: str) -> float:
+    text = _field(raw, path, what)
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not np.isfinite(value):
+        raise DataError(f"{path}: corrupt EDF header: channel {label!r} has {what} {text!r}, "
+                        "not a number")
+    return value
+
+
+def _signal_fields(sig: bytes, ns: int, width: int, start: int) -> list[bytes]:
+    """The ``ns`` fixed-width fields of one per-signal header column (``start``: offset of
+    the column in units of ``ns`` bytes, e.g. 104 for the physical minima)."""
+    off = start * ns
+    return [sig[off + width * i:off + width * (i + 1)] for i in range(ns)]
+
+
+def check_edf_header(header: EdfHeader, path: str | os.PathLike) -> None:
+    """Refuse a header that no real recording can have, naming the file, the channel (its
+    label as written in the header) and the problem.
+
+    Checked for every ordinary signal (the EDF+ annotation channel is exempt): samples per
+    record > 0 (a sampling rate > 0), digital maximum != digital minimum and physical
+    maximum != physical minimum (a range of zero: every sample would scale to one value, or
+    divide by zero), and a record duration > 0 (0 only in annotation-only EDF+ files).
+
+    Raises:
+        DataError: naming the file, the channel and what is wrong.
+    """
+    fix = "; the file is corrupt or was written wrongly: export it again"
+    signals = [i for i in range(header.n_signals) if not header.is_annotation(i)]
+    if header.record_s < 0 or (header.record_s == 0 and signals):
+        raise DataError(f"{path}: impossible {header.kind} header: data record duration "
+                        f"{header.record_s:g} s (must be > 0){fix}")
+    for i in signals:
+        label = header.labels[i] or f"signal {i + 1}"
+        spr = header.samples_per_record[i]
+        if spr <= 0:
+            raise DataError(f"{path}: impossible {header.kind} header: channel {label!r} has "
+                            f"{spr} samples per data record (a sampling rate of "
+                            f"{header.sfreq_hz(i):g} Hz; must be > 0){fix}")
+        if header.digital_min and header.digital_max[i] == header.digital_min[i]:
+            raise DataError(f"{path}: impossible {header.kind} header: channel {label!r} has "
+                            f"digital maximum = digital minimum = {header.digital_max[i]} (a "
+                            f"range of zero: its samples cannot be scaled){fix}")
+        if header.physical_min and header.physical_max[i] == header.physical_min[i]:
+            raise DataError(f"{path}: impossible {header.kind} header: channel {label!r} has "
+                            f"physical maximum = physical minimum = "
+                            f"{header.physical_max[i]:g} {header.units[i]} (a range of zero)"
+                            f"{fix}")
+
+
 def inspect_edf_header(path: str | os.PathLike) -> EdfHeader:
     """Read and validate the header of an EDF, EDF+ or BDF file.
 
-    Checks the version field, the numeric fields, and that the file holds every data
-    record the header announces (a truncated download or copy fails here).
+    Checks the version field, the numeric fields, that the header is physically possible
+    (:func:`check_edf_header`), and that the file holds every data record the header
+    announces (a truncated download or copy fails here).
 
     Raises:
-        DataError: naming the file: not an EDF/BDF file, a corrupt header, or truncated.
+        DataError: naming the file: not an EDF/BDF file, a corrupt or impossible header
+        (naming the channel), or truncated.
     """
     path = Path(path)
     try:
@@ -122,11 +203,22 @@ def inspect_edf_header(path: str | os.PathLike) -> EdfHeader:
                                 f"{256 + len(sig)} of {header_bytes} bytes)")
     except OSError as exc:
         raise DataError(f"{path}: cannot read file ({exc.strerror or exc})") from exc
-    labels = tuple(_field(sig[16 * i:16 * (i + 1)], path, "signal label") for i in range(ns))
-    off = 216 * ns
-    spr = tuple(_int(sig[off + 8 * i:off + 8 * (i + 1)], path, "samples per record")
-                for i in range(ns))
-    header = EdfHeader(kind, ns, n_records, record_s, header_bytes, labels, spr, bps, size)
+    labels = tuple(_field(f, path, "signal label") for f in _signal_fields(sig, ns, 16, 0))
+    units = tuple(_field(f, path, "physical dimension")
+                  for f in _signal_fields(sig, ns, 8, 96))
+    ranges = []
+    for start, what in ((104, "physical minimum"), (112, "physical maximum"),
+                        (120, "digital minimum"), (128, "digital maximum")):
+        fields = _signal_fields(sig, ns, 8, start)
+        ranges.append(tuple(
+            0.0 if labels[i] in _ANNOTATION_LABELS and not fields[i].strip()
+            else _number(fields[i], path, what, labels[i]) for i in range(ns)))
+    spr = tuple(_int(f, path, "samples per record") for f in _signal_fields(sig, ns, 8, 216))
+    header = EdfHeader(kind, ns, n_records, record_s, header_bytes, labels, spr, bps, size,
+                       physical_min=ranges[0], physical_max=ranges[1],
+                       digital_min=tuple(int(v) for v in ranges[2]),
+                       digital_max=tuple(int(v) for v in ranges[3]), units=units)
+    check_edf_header(header, path)
     expected = header.expected_size
     if expected is not None and size < expected:
         missing = expected - size

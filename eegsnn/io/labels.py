@@ -104,8 +104,9 @@ def read_events_table(path: str | os.PathLike, *, label_column: str | None = Non
     try:
         with open(path, newline="", encoding="utf-8") as fh:
             rows = list(csv.reader(fh, delimiter=delimiter))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot read events table ({exc})") from exc
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"{path}: cannot read events table ({exc}); expected a text "
+                        "CSV/TSV table with a header row") from exc
     rows = [r for r in rows if any(c.strip() for c in r)]
     if not rows:
         raise DataError(f"{path}: empty events table")

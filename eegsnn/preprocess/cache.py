@@ -1,14 +1,20 @@
-"""On-disk cache of preprocessed windows, keyed by input checksums and the config.
+"""On-disk cache of preprocessed windows, keyed by input content and the config.
 
 Key: sha256 of the canonical JSON of ``{cache format, eegsnn/MNE/NumPy versions,
-[(relpath, sha256) of every input file], the validated dataset config}``. Changing one
-byte of one input file, one preprocessing argument or the MNE version gives a new key.
+[(relpath, sha256) of every input file], the validated dataset config}``. Every input file
+is hashed on every call (never trusted by size and modification time: a file edited in
+place keeps both), so changing one byte of one input file, one preprocessing argument or
+the MNE version gives a new key; hashing costs far less than decoding the recording.
 Entries are ``<cache_dir>/<key>.npz`` window sets written atomically, so an interrupted
 run never leaves a half-written entry that a later run would trust.
 
-File checksums are memoised in ``<cache_dir>/file_hashes.json`` by (absolute path, size,
-mtime in ns) so a second run does not re-hash unchanged gigabytes. The cache holds no
-patient identity: window sets carry none (see :mod:`eegsnn.io.readers`).
+Where: ``$EEGSNN_CACHE_DIR``, else ``$XDG_CACHE_HOME/eegsnn/windows``, else
+``~/.cache/eegsnn/windows`` (:func:`default_cache_dir`; a study config's ``cache_dir``
+overrides it). Off: ``EEGSNN_CACHE=off`` (also ``0``, ``no``, ``false``) turns the cache
+off for every command (:func:`cache_enabled`); ``eegsnn train --no-cache`` for one run.
+``eegsnn evaluate`` does not write it unless asked (``--cache``). The windows hold EEG of
+the recordings (no header identity: see :mod:`eegsnn.io.readers`); delete the folder to
+remove them.
 """
 
 from __future__ import annotations
@@ -23,13 +29,22 @@ from typing import Any
 
 import eegsnn
 from eegsnn.errors import DataError
-from eegsnn.io.files import atomic_write_text, sha256_file
+from eegsnn.io.files import sha256_file
 from eegsnn.preprocess.windows import WindowSet
 
-__all__ = ["CACHE_FORMAT", "WindowCache", "cache_key", "default_cache_dir",
-           "windowing_versions"]
+__all__ = ["CACHE_ENV", "CACHE_FORMAT", "WindowCache", "cache_enabled", "cache_key",
+           "default_cache_dir", "windowing_versions"]
 
 CACHE_FORMAT = 1
+#: environment variable that turns the window cache off (``off``, ``0``, ``no``, ``false``)
+CACHE_ENV = "EEGSNN_CACHE"
+_OFF = ("off", "0", "no", "false", "none")
+
+
+def cache_enabled() -> bool:
+    """Whether the window cache may be used: false when ``$EEGSNN_CACHE`` is ``off``
+    (or ``0``, ``no``, ``false``, ``none``, any case)."""
+    return os.environ.get(CACHE_ENV, "").strip().lower() not in _OFF
 
 
 def default_cache_dir() -> Path:
@@ -73,12 +88,10 @@ def cache_key(files: Sequence[tuple[str, str]], config: dict[str, Any]) -> str:
 
 
 class WindowCache:
-    """A folder of cached window sets (``<key>.npz``) plus the checksum memo."""
+    """A folder of cached window sets (``<key>.npz``)."""
 
     def __init__(self, cache_dir: str | os.PathLike | None = None) -> None:
         self.dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-        self._memo_path = self.dir / "file_hashes.json"
-        self._memo: dict[str, dict] | None = None
 
     def path(self, key: str) -> Path:
         return self.dir / f"{key}.npz"
@@ -98,35 +111,8 @@ class WindowCache:
         windows.save(path)
         return path
 
-    def _load_memo(self) -> dict[str, dict]:
-        if self._memo is None:
-            try:
-                self._memo = json.loads(self._memo_path.read_text())
-                if not isinstance(self._memo, dict):
-                    self._memo = {}
-            except (OSError, ValueError):
-                self._memo = {}
-        return self._memo
-
-    def file_sha256(self, path: str | os.PathLike) -> str:
-        """sha256 of a file, memoised by (absolute path, size, mtime_ns)."""
-        path = Path(path)
-        try:
-            st = path.stat()
-        except OSError as exc:
-            raise DataError(f"{path}: cannot read file ({exc.strerror or exc})") from exc
-        memo = self._load_memo()
-        key = str(path.resolve())
-        entry = memo.get(key)
-        if entry and entry.get("size") == st.st_size and entry.get("mtime_ns") == st.st_mtime_ns:
-            return str(entry["sha256"])
-        digest = sha256_file(path)
-        memo[key] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest}
-        return digest
-
-    def flush_memo(self) -> None:
-        if self._memo is not None:
-            try:
-                atomic_write_text(self._memo_path, json.dumps(self._memo, sort_keys=True))
-            except OSError:
-                pass  # a read-only cache folder only loses the memo
+    @staticmethod
+    def file_sha256(path: str | os.PathLike) -> str:
+        """sha256 of a file's content, read every time (a file edited in place can keep its
+        size and modification time). Raises :class:`DataError` naming an unreadable file."""
+        return sha256_file(path)

@@ -111,14 +111,23 @@ def read_checkpoint_state(directory: str | os.PathLike) -> dict[str, Any]:
 
 
 def _load_tensors(path: Path) -> dict[str, mx.array]:
+    """The tensors of a safetensors file, refused (naming the file and the first bad
+    tensor) when unreadable or holding NaN/infinite values: no training step writes those
+    (a diverging run stops before its checkpoint), so the file is corrupt or was altered."""
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     try:
         # A .safetensors file without return_metadata loads as a dict (mx.load's stub
         # returns the union over all formats).
-        return cast("dict[str, mx.array]", mx.load(str(path)))
+        tensors = cast("dict[str, mx.array]", mx.load(str(path)))
     except (RuntimeError, ValueError, OSError) as exc:
-        raise DataError(f"{path}: cannot read safetensors ({exc})") from exc
+        raise DataError(f"corrupt checkpoint {path}: cannot read safetensors ({exc})") from exc
+    for name, value in tensors.items():
+        if mx.issubdtype(value.dtype, mx.floating) and not bool(mx.all(mx.isfinite(value))):
+            kind = "NaN" if bool(mx.any(mx.isnan(value))) else "infinite"
+            raise DataError(f"corrupt checkpoint {path}: {kind} weights in {name}; restore "
+                            "the file or train the run again (--overwrite)")
+    return tensors
 
 
 def load_checkpoint(directory: str | os.PathLike, model: nn.Module,

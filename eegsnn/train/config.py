@@ -12,6 +12,9 @@ Fields are documented on :class:`TrainConfig`.
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +22,80 @@ from eegsnn.errors import ConfigError
 from eegsnn.train.augment import validate_augment
 from eegsnn.train.losses import get_loss
 from eegsnn.train.step import OPTIMIZERS, SCHEDULES
+
+
+def _is_number(v: Any) -> bool:
+    """An int/float, or a string YAML 1.1 leaves unparsed such as ``"1e-3"``."""
+    if isinstance(v, bool):
+        return False
+    if isinstance(v, numbers.Real):  # int, float and NumPy scalars
+        return True
+    if isinstance(v, str):
+        try:
+            return math.isfinite(float(v))
+        except ValueError:
+            return False
+    return False
+
+
+#: value kinds of :func:`check_types`: (test, how the error names it)
+VALUE_KINDS: dict[str, tuple[Any, str]] = {
+    "int": (lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool),
+            "an integer"),
+    "number": (_is_number, "a number"),
+    "bool": (lambda v: isinstance(v, bool), "true or false"),
+    "str": (lambda v: isinstance(v, str), "a string"),
+    "mapping": (lambda v: isinstance(v, Mapping), "a mapping"),
+    "list": (lambda v: isinstance(v, list | tuple), "a list"),
+    "null": (lambda v: v is None, "null"),
+}
+
+
+def check_types(data: Mapping[str, Any], schema: Mapping[str, str], where: str) -> None:
+    """Check the type of every value of ``data`` that ``schema`` names.
+
+    Args:
+        data: a (nested) config mapping.
+        schema: dotted key -> kinds joined by ``|`` (see :data:`VALUE_KINDS`), e.g.
+            ``{"optimizer.learning_rate": "number", "schedule": "mapping|null"}``. A key
+            absent from ``data``, or under a value that is not a mapping, is skipped (the
+            parent's own entry checks that).
+        where: prefix of the error (e.g. ``"train config: "``, ``"study.yaml: train."``).
+
+    Raises:
+        ConfigError: one line naming the key, the value and the expected type, e.g.
+            ``train config: optimizer.learning_rate must be a number, got 'fast' (str)``.
+    """
+    for key, kinds in schema.items():
+        node: Any = data
+        parts = key.split(".")
+        for part in parts:
+            if not isinstance(node, Mapping) or part not in node:
+                break
+            node = node[part]
+        else:
+            names = kinds.split("|")
+            if not any(VALUE_KINDS[k][0](node) for k in names):
+                expected = " or ".join(VALUE_KINDS[k][1] for k in names)
+                raise ConfigError(f"{where}{key} must be {expected}, got {node!r} "
+                                  f"({type(node).__name__})")
+
+
+#: value types of the train config (checked before anything reads the values)
+TRAIN_TYPES: dict[str, str] = {
+    "epochs": "int", "batch_size": "int", "seed": "int", "optimizer": "mapping",
+    "optimizer.type": "str", "optimizer.learning_rate": "number",
+    "optimizer.weight_decay": "number", "optimizer.momentum": "number",
+    "schedule": "mapping|null", "schedule.type": "str", "loss": "mapping|str",
+    "loss.type": "str", "regularizer": "mapping|null", "regularizer.low": "number",
+    "regularizer.high": "number", "regularizer.weight_low": "number",
+    "regularizer.weight_high": "number", "grad_clip": "number|null",
+    "val_fraction": "number", "early_stopping": "mapping|null",
+    "early_stopping.patience": "int", "early_stopping.metric": "str",
+    "early_stopping.min_delta": "number", "early_stopping.restore_best": "bool",
+    "compile": "bool", "engine": "str", "drop_last": "bool", "eval_batch_size": "int",
+    "log_every": "int", "checkpoint_every": "int", "augment": "mapping|null",
+}
 
 #: Training-step implementations (see :class:`TrainConfig`).
 ENGINES = ("auto", "mlx", "fused")
@@ -79,6 +156,7 @@ class TrainConfig:
     augment: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
+        check_types(dataclasses.asdict(self), TRAIN_TYPES, "train config: ")
         for name in ("epochs", "batch_size", "eval_batch_size", "log_every"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -87,6 +165,9 @@ class TrainConfig:
             raise ConfigError(f"train config: seed must be an integer >= 0, got {self.seed!r}")
         if not isinstance(self.checkpoint_every, int) or self.checkpoint_every < 0:
             raise ConfigError("train config: checkpoint_every must be an integer >= 0")
+        lr = self.optimizer.get("learning_rate", 1e-3)
+        if not float(lr) >= 0:
+            raise ConfigError(f"train config: optimizer.learning_rate must be >= 0, got {lr!r}")
         if not 0.0 <= float(self.val_fraction) < 1.0:
             raise ConfigError(f"train config: val_fraction must be in [0, 1), got "
                               f"{self.val_fraction}")

@@ -1,4 +1,5 @@
-"""Window cache: keyed by input checksums + config, reused on the second call, atomic."""
+"""Window cache: keyed by input content (sha256, never size + mtime) + config, reused on
+the second call, atomic, off with EEGSNN_CACHE=off."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 
 import eegsnn.preprocess.dataset as dataset_mod
-from eegsnn.preprocess import WindowCache, cache_key, load_windows
+from eegsnn.preprocess import cache_key, load_windows
 from eegsnn.preprocess.cache import default_cache_dir
 
 CFG = {"windows": {"mode": "events", "window_s": 4.0},
@@ -84,18 +85,71 @@ def test_corrupt_entry_is_rebuilt(run04, tmp_path):
     assert load_windows([run04], CFG, cache_dir=cache).provenance["cache"]["hit"] is True
 
 
-def test_checksum_memo_skips_rehashing(run04, tmp_path, monkeypatch):
-    cache = WindowCache(tmp_path / "cache")
-    digest = cache.file_sha256(run04)
-    cache.flush_memo()
-    import eegsnn.preprocess.cache as cache_mod
+def test_in_place_edit_with_same_size_and_mtime_is_not_served(shared_data, tmp_path):
+    """A Bonn text file edited in place, size and modification time restored: the cache
+    is keyed by content, so the windows are rebuilt and the provenance records the sha256
+    of what was read now (issue 18)."""
+    import os
 
-    monkeypatch.setattr(cache_mod, "sha256_file", lambda p: (_ for _ in ()).throw(
-        AssertionError("re-hashed")))
-    assert WindowCache(tmp_path / "cache").file_sha256(run04) == digest
-    run04.write_bytes(run04.read_bytes() + b"x")  # size changes: the memo is not trusted
-    with pytest.raises(AssertionError, match="re-hashed"):
-        WindowCache(tmp_path / "cache").file_sha256(run04)
+    from eegsnn.io.files import sha256_file
+
+    folder = tmp_path / "bonn"
+    for s in ("Z", "S"):
+        (folder / s).mkdir(parents=True)
+        shutil.copy(shared_data / "bonn" / s / f"{s}001.txt", folder / s / f"{s}001.txt")
+    cfg = {"sfreq_hz": 173.61, "expected_samples": 4097,
+           "windows": {"mode": "sliding", "window_s": 5.0},
+           "labels": {"source": "path", "mapping": {"Z": "healthy", "S": "ictal"}}}
+    cache = tmp_path / "cache"
+    first = load_windows(folder, cfg, cache_dir=cache)
+    f = folder / "Z" / "Z001.txt"
+    st = f.stat()
+    lines = f.read_bytes().splitlines(keepends=True)
+    lines[0], lines[1] = lines[1], lines[0]  # same bytes, other order: same size
+    assert lines[0] != lines[1]
+    f.write_bytes(b"".join(lines))
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert f.stat().st_size == st.st_size and f.stat().st_mtime_ns == st.st_mtime_ns
+    second = load_windows(folder, cfg, cache_dir=cache)
+    assert second.provenance["cache"]["hit"] is False
+    assert second.provenance["cache"]["key"] != first.provenance["cache"]["key"]
+    files = {e["path"]: e["sha256"] for e in second.provenance["files"]}
+    assert files["Z/Z001.txt"] == sha256_file(f)
+    assert not np.array_equal(second.X, first.X)
+    # and the cached set of the new content is served, with the same hashes
+    third = load_windows(folder, cfg, cache_dir=cache)
+    assert third.provenance["cache"]["hit"] is True
+    assert third.provenance["files"] == second.provenance["files"]
+
+
+def test_cache_off_by_environment(run04, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("EEGSNN_CACHE", "off")
+    ws = load_windows([run04], CFG, cache_dir=cache)
+    assert ws.provenance["cache"]["hit"] is False and ws.provenance["cache"]["used"] is False
+    assert not cache.exists() or not list(cache.iterdir())
+    monkeypatch.setenv("EEGSNN_CACHE", "on")
+    load_windows([run04], CFG, cache_dir=cache)
+    assert len(_npz(cache)) == 1
+
+
+def test_file_changed_while_read_is_refused(run04, tmp_path, monkeypatch):
+    from eegsnn.errors import DataError
+
+    real = dataset_mod.read_recording
+
+    def read_then_change(path, **kwargs):
+        rec = real(path, **kwargs)
+        data = bytearray(path.read_bytes())
+        data[-10] ^= 0x01
+        path.write_bytes(bytes(data))
+        return rec
+
+    monkeypatch.setattr(dataset_mod, "read_recording", read_then_change)
+    with pytest.raises(DataError, match=r"S001R04\.edf: the file changed while it was being "
+                                        "read"):
+        load_windows([run04], CFG, cache_dir=tmp_path / "cache")
+    assert not _npz(tmp_path / "cache")
 
 
 def test_default_cache_dir(monkeypatch, tmp_path):

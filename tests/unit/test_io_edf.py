@@ -265,3 +265,56 @@ def test_mixed_rate_edf_mne_upsamples_pyedflib_refuses(tmp_path):
     with pytest.raises(DataError, match=r"mixed\.edf: signals have different sampling rates "
                                         r"\(EEG Fpz-Cz=100 Hz, Temp rectal=1 Hz\)"):
         read_recording(f, reader="pyedflib")
+
+
+def test_header_ranges_of_shared_edf(eegmmidb):
+    h = inspect_edf_header(eegmmidb / "S001R04.edf")
+    # as pyedflib reads them: Fc5. in uV, physical and digital range -8092..8092
+    assert h.units[0] == "uV" and h.digital_min[0] == -8092 and h.digital_max[0] == 8092
+    assert h.physical_min[0] == -8092.0 and h.physical_max[0] == 8092.0
+    assert h.is_annotation(64) and not h.is_annotation(0) and h.sfreq_hz(0) == 160.0
+
+
+def _patch(path, start, width, index, text):
+    data = bytearray(path.read_bytes())
+    ns = int(data[252:256])
+    off = 256 + start * ns + width * index
+    data[off:off + width] = text.ljust(width).encode()
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("field, start, width, text, message", [
+    ("digital", 120, 8, "32767", r"channel 'Cz' has digital maximum = digital minimum = 32767"),
+    ("physical", 112, 8, "-10", r"channel 'Cz' has physical maximum = physical minimum = -10 uV"),
+    ("rate", 216, 8, "0", r"channel 'Cz' has 0 samples per data record"),
+])
+@pytest.mark.parametrize("reader", ["mne", "pyedflib"])
+def test_impossible_header_refused_by_both_readers(tmp_path, field, start, width, text,
+                                                   message, reader):
+    """A zero digital/physical range or sampling rate is refused before either backend
+    reads the file (MNE read a zero digital range as a channel of ~1e7 uV)."""
+    f = tmp_path / "zero.edf"
+    x = np.random.default_rng(0).normal(0, 1e-5, (2, 400))
+    x[1] = np.linspace(-1e-5, 1e-5, 400)  # physical range about -11..11 uV
+    write_edf(f, x, 100.0, ["C3", "Cz"])
+    if field == "physical":
+        _patch(f, 104, 8, 1, "-10")
+    _patch(f, start, width, 1, text)
+    with pytest.raises(DataError, match=rf"zero\.edf: impossible EDF\+C header: {message}"):
+        read_recording(f, reader=reader)
+
+
+def test_record_duration_checks(tmp_path):
+    from eegsnn.io.edf import EdfHeader, check_edf_header
+
+    def header(labels, record_s):
+        n = len(labels)
+        return EdfHeader("EDF+C", n, 1, record_s, 256 * (n + 1), tuple(labels), (10,) * n, 2,
+                         0, (-1.0,) * n, (1.0,) * n, (-32768,) * n, (32767,) * n, ("uV",) * n)
+
+    check_edf_header(header(["EDF Annotations"], 0.0), "hyp.edf")  # annotation-only EDF+
+    with pytest.raises(DataError, match=r"a\.edf: impossible EDF\+C header: data record "
+                                        r"duration 0 s"):
+        check_edf_header(header(["Cz", "EDF Annotations"], 0.0), "a.edf")
+    with pytest.raises(DataError, match=r"duration -1 s"):
+        check_edf_header(header(["EDF Annotations"], -1.0), "a.edf")

@@ -157,3 +157,21 @@ def test_manifest_source_loads(runs, tmp_path):
     manifest = save_manifest(create_manifest(runs, name="two", root="data"), tmp_path / "m.yaml")
     ws = load_windows(manifest, MI, cache_dir=tmp_path / "cache")
     assert len(ws) == 30 and set(ws.recording) == {"S001R04.edf", "S001R08.edf"}
+
+
+def test_unused_labels_names_the_absent_code_and_the_codes_present(shared_data, tmp_path):
+    """``--event T9=left`` where no file has T9: the pipeline's one-class error says which
+    mapping code occurs nowhere and which codes the recordings hold (issue 18)."""
+    from eegsnn.preprocess.dataset import unused_labels, validate_config
+
+    cfg = {**MI, "labels": {"source": "annotations", "mapping": {"T9": "left", "T2": "right"}}}
+    ws = load_windows([shared_data / "eegmmidb" / "S001" / "S001R04.edf"], cfg,
+                      cache_dir=tmp_path / "cache")
+    assert set(ws.y.tolist()) == {1}
+    why = unused_labels(ws, validate_config(cfg))
+    assert why == ("labels.mapping code T9 (class left) occurs in none of the 1 recording(s), "
+                   "which hold T0, T1, T2")
+    again = load_windows([shared_data / "eegmmidb" / "S001" / "S001R04.edf"], cfg,
+                         cache_dir=tmp_path / "cache")  # from the cache: the codes are kept
+    assert again.provenance["cache"]["hit"] and unused_labels(again, validate_config(cfg)) == why
+    assert unused_labels(ws, validate_config(MI)) == ""

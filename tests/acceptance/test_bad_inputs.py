@@ -1,0 +1,593 @@
+"""Bad inputs, as a user meets them, through the ``eegsnn`` command line (issue 18).
+
+Every case asserts the documented exit code (README "Exit codes": 2 bad config or
+arguments, 3 bad data), exactly one ``error:`` line on stderr naming the file or key and
+the problem, no Python traceback, and no run folder that looks complete (no
+``metrics.json``, ``status.json`` not "finished"). The malformed recordings and configs are
+made here: EDF files written with :func:`eegsnn.io.write_edf`, then header bytes patched
+(the EDF header is fixed-width ASCII: 256 bytes, then 256 per signal, column by column).
+
+Most cases run the CLI in-process (:func:`eegsnn.cli.main`, the console script's entry
+point: the same parsing, error mapping and exit codes); a few run the installed console
+script in a subprocess, as a user would. The window cache is pointed at ``tmp_path``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from eegsnn.cli import main
+from eegsnn.io import write_edf
+
+EEGSNN = Path(sys.executable).with_name("eegsnn")
+SFREQ = 160.0
+CHANNELS = ["C3", "Cz", "C4"]
+
+# (start in units of n_signals bytes, width) of the per-signal header columns
+_SIGNAL_FIELDS = {"label": (0, 16), "physical_min": (104, 8), "physical_max": (112, 8),
+                  "digital_min": (120, 8), "digital_max": (128, 8),
+                  "samples_per_record": (216, 8)}
+# (offset, width) of main-header fields
+_MAIN_FIELDS = {"version": (0, 8), "n_records": (236, 8), "record_s": (244, 8),
+                "n_signals": (252, 4)}
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("EEGSNN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("EEGSNN_CACHE", raising=False)
+
+
+def write_recording(path: Path, seed: int = 0, flat: str | None = None) -> Path:
+    """A 40 s, 3-channel EDF+ at 160 Hz with alternating T1/T2 events every 3 s
+    (``flat``: that channel all zeros)."""
+    rng = np.random.default_rng(seed)
+    data = rng.normal(0.0, 20e-6, (len(CHANNELS), int(40 * SFREQ)))
+    if flat is not None:
+        data[CHANNELS.index(flat)] = 0.0
+    onsets = np.arange(1.0, 38.0, 3.0)
+    desc = ["T1" if i % 2 == 0 else "T2" for i in range(onsets.size)]
+    write_edf(path, data, SFREQ, CHANNELS,
+              annotations=(onsets, np.full(onsets.size, 2.0), desc))
+    return path
+
+
+def _put(path: Path, offset: int, width: int, text: str) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset:offset + width] = text.ljust(width).encode("ascii")[:width]
+    path.write_bytes(bytes(data))
+
+
+def patch_signal(path: Path, field: str, channel: str, text: str) -> None:
+    """Overwrite one per-signal header field of the channel labelled ``channel``."""
+    ns = int(path.read_bytes()[252:256])
+    start, width = _SIGNAL_FIELDS[field]
+    _put(path, 256 + start * ns + width * CHANNELS.index(channel), width, text)
+
+
+def patch_main(path: Path, field: str, text: str) -> None:
+    _put(path, *_MAIN_FIELDS[field], text)
+
+
+@pytest.fixture()
+def pair(tmp_path) -> tuple[Path, Path]:
+    """Two good recordings (a held-out split needs two)."""
+    d = tmp_path / "data"
+    d.mkdir()
+    return write_recording(d / "rec1.edf", 1), write_recording(d / "rec2.edf", 2)
+
+
+def direct_args(files, out: Path, *extra: str) -> list[str]:
+    return ["train", *map(str, files), "--event", "T1=left", "--event", "T2=right",
+            "--window", "2", "--epochs", "1", "--hidden", "8", "--folds", "0",
+            "--baseline", "none", "--report", "none", "--out", str(out), "-q",
+            "--no-progress", *extra]
+
+
+def run_in_process(args: list[str], capsys) -> tuple[int, str]:
+    capsys.readouterr()
+    code = main(args)
+    return code, capsys.readouterr().err
+
+
+def run_subprocess(args: list[str], tmp_path: Path, timeout: float = 300
+                   ) -> tuple[int, str]:
+    if not EEGSNN.is_file():
+        pytest.fail(f"the eegsnn console script is missing beside {sys.executable}")
+    env = {**os.environ, "COLUMNS": "100", "EEGSNN_CACHE_DIR": str(tmp_path / "cache")}
+    proc = subprocess.run([str(EEGSNN), *args], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+    return proc.returncode, proc.stderr
+
+
+def assert_one_error(code: int, err: str, expected_code: int, *needles: str) -> str:
+    """The exit code, one ``error:`` line (the last line), every needle in it, no
+    traceback; returns the line."""
+    assert "Traceback" not in err, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error:")]
+    assert len(errors) == 1 and lines[-1] == errors[0], err
+    assert code == expected_code, (code, err)
+    for needle in needles:
+        assert needle in errors[0], (needle, errors[0])
+    return errors[0]
+
+
+def assert_nothing_complete(out: Path) -> None:
+    if not out.exists():
+        return
+    assert not (out / "metrics.json").exists()
+    status = out / "status.json"
+    if status.exists():
+        assert json.loads(status.read_text()).get("status") != "finished"
+    assert not [p for p in out.rglob("*") if ".tmp" in p.name]
+
+
+# ---------------------------------------------------------------- impossible EDF headers
+
+IMPOSSIBLE = {
+    "digital range zero": (lambda f: (patch_signal(f, "digital_min", "Cz", "100"),
+                                      patch_signal(f, "digital_max", "Cz", "100")),
+                           ["'Cz'", "digital maximum = digital minimum = 100"]),
+    "physical range zero": (lambda f: (patch_signal(f, "physical_min", "Cz", "50"),
+                                       patch_signal(f, "physical_max", "Cz", "50")),
+                            ["'Cz'", "physical maximum = physical minimum = 50 uV"]),
+    "zero sampling rate": (lambda f: patch_signal(f, "samples_per_record", "C4", "0"),
+                           ["'C4'", "0 samples per data record"]),
+    "negative sampling rate": (lambda f: patch_signal(f, "samples_per_record", "C3", "-160"),
+                               ["'C3'", "-160 samples per data record"]),
+    "negative record duration": (lambda f: patch_main(f, "record_s", "-1"),
+                                 ["data record duration -1 s (must be > 0)"]),
+    "zero record duration": (lambda f: patch_main(f, "record_s", "0"),
+                             ["data record duration 0 s (must be > 0)"]),
+    "physical minimum not a number": (lambda f: patch_signal(f, "physical_min", "Cz", "abc"),
+                                      ["'Cz' has physical minimum 'abc', not a number"]),
+}
+
+
+@pytest.mark.parametrize("reader", ["mne", "pyedflib"])
+@pytest.mark.parametrize("case", sorted(IMPOSSIBLE))
+def test_impossible_edf_header_is_refused_by_either_reader(case, reader, pair, tmp_path,
+                                                           capsys):
+    patch, needles = IMPOSSIBLE[case]
+    patch(pair[1])
+    out = tmp_path / "run"
+    code, err = run_in_process(direct_args(pair, out, "--set", f"dataset.reader={reader}"),
+                               capsys)
+    assert_one_error(code, err, 3, "rec2.edf", *needles)
+    assert_nothing_complete(out)
+
+
+def test_digital_range_zero_subprocess(pair, tmp_path):
+    """The case MNE trained on silently (a channel of ~3e7 uV), as a user runs it."""
+    patch_signal(pair[0], "digital_min", "Cz", "0")
+    patch_signal(pair[0], "digital_max", "Cz", "0")
+    out = tmp_path / "run"
+    code, err = run_subprocess(direct_args(pair, out), tmp_path)
+    assert_one_error(code, err, 3, "rec1.edf", "channel 'Cz'", "digital maximum")
+    assert_nothing_complete(out)
+
+
+# ------------------------------------------------------ unreadable or missing recordings
+
+def _truncate(f: Path) -> None:
+    f.write_bytes(f.read_bytes()[:-1000])
+
+
+def _header_only(f: Path) -> None:
+    f.write_bytes(f.read_bytes()[:300])
+
+
+def _signal_count(f: Path) -> None:
+    patch_main(f, "n_signals", "99")
+
+
+BROKEN = {
+    "truncated": (_truncate, ".edf", ["rec2.edf: truncated EDF+C file", "bytes missing"]),
+    "header only": (_header_only, ".edf", ["rec2.edf: truncated EDF/BDF file"]),
+    "empty file": (lambda f: f.write_bytes(b""), ".edf",
+                   ["rec2.edf: not an EDF/BDF file (only 0 bytes"]),
+    "text, not EDF": (lambda f: f.write_text("1\n2\n3\n" * 200), ".edf",
+                      ["rec2.edf: not an EDF/BDF file (version field"]),
+    "PNG bytes": (lambda f: f.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(600)), ".edf",
+                  ["rec2.edf: not an EDF/BDF file"]),
+    "signal count": (_signal_count, ".edf", ["rec2.edf: corrupt EDF header (99 signals"]),
+    "wrong extension": (lambda f: None, ".dat", ["rec2.dat: unknown recording format '.dat'"]),
+    "missing file": (lambda f: f.unlink(), ".edf", ["rec2.edf: file", "not found"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_broken_recording(case, pair, tmp_path, capsys):
+    damage, suffix, needles = BROKEN[case]
+    target = pair[1]
+    if suffix != ".edf":
+        target = target.rename(target.with_suffix(suffix))
+    damage(target)
+    out = tmp_path / "run"
+    code, err = run_in_process(direct_args([pair[0], target], out), capsys)
+    assert_one_error(code, err, 3, *needles)
+    assert_nothing_complete(out)
+
+
+def test_bad_text_segment(tmp_path, capsys, shared_data):
+    """A Bonn-style text segment with a line that is not a number."""
+    root = tmp_path / "bonn"
+    for cls in ("Z", "S"):
+        (root / cls).mkdir(parents=True)
+        src = shared_data / "bonn" / cls / f"{cls}001.txt"
+        (root / cls / f"{cls}001.txt").write_bytes(src.read_bytes())
+    bad = root / "S" / "S001.txt"
+    lines = bad.read_bytes().splitlines(keepends=True)
+    lines[9] = b"12,5\n"
+    bad.write_bytes(b"".join(lines))
+    out = tmp_path / "run"
+    code, err = run_in_process(["train", str(root), "--labels", "path", "--event", "Z=healthy",
+                                "--event", "S=ictal", "--sfreq", "173.61", "--window", "5",
+                                "--out", str(out), "-q"], capsys)
+    assert_one_error(code, err, 3, "S001.txt: line 10 is not a number: '12,5'")
+    assert_nothing_complete(out)
+
+
+@pytest.mark.parametrize("name", ["rec2.set", "rec2.gdf", "rec2_raw.fif", "rec2.vhdr",
+                                  "rec2.bdf"])
+def test_corrupt_file_of_another_format(name, pair, tmp_path, capsys):
+    bad = pair[1].parent / name
+    bad.write_bytes(b"definitely not a recording\n" * 20)
+    pair[1].unlink()
+    out = tmp_path / "run"
+    code, err = run_in_process(direct_args([pair[0], bad], out), capsys)
+    assert_one_error(code, err, 3, f"{name}: ")
+    assert_nothing_complete(out)
+
+
+def test_bdf_with_zero_digital_range(pair, tmp_path, capsys):
+    """The header check covers BDF (24-bit) as well."""
+    bdf = pair[1].with_suffix(".bdf")
+    rng = np.random.default_rng(4)
+    onsets = np.arange(1.0, 38.0, 3.0)
+    write_edf(bdf, rng.normal(0.0, 20e-6, (3, int(40 * SFREQ))), SFREQ, CHANNELS, bdf=True,
+              annotations=(onsets, np.full(onsets.size, 2.0),
+                           ["T1" if i % 2 == 0 else "T2" for i in range(onsets.size)]))
+    patch_signal(bdf, "digital_min", "C4", "7")
+    patch_signal(bdf, "digital_max", "C4", "7")
+    out = tmp_path / "run"
+    code, err = run_in_process(direct_args([pair[0], bdf], out), capsys)
+    assert_one_error(code, err, 3, "rec2.bdf: impossible BDF header: channel 'C4'",
+                     "digital maximum = digital minimum = 7")
+    assert_nothing_complete(out)
+
+
+def test_nan_samples_in_a_fif_recording(pair, tmp_path, capsys):
+    import mne
+
+    x = np.random.default_rng(3).normal(0.0, 20e-6, (3, int(40 * SFREQ)))
+    x[1, 1234] = np.nan
+    raw = mne.io.RawArray(x, mne.create_info(CHANNELS, SFREQ, "eeg"), verbose="error")
+    raw.set_annotations(mne.Annotations([1.0, 4.0], [2.0, 2.0], ["T1", "T2"]))
+    fif = pair[1].parent / "rec2_raw.fif"
+    raw.save(fif, verbose="error")
+    pair[1].unlink()
+    out = tmp_path / "run"
+    code, err = run_in_process(direct_args([pair[0], fif], out), capsys)
+    assert_one_error(code, err, 3, "rec2_raw.fif: NaN or infinite samples in 1 channel(s) "
+                                   "(Cz); first at sample 1234")
+    assert_nothing_complete(out)
+
+
+# --------------------------------------------------- recordings that do not fit together
+
+def _other(path: Path, channels=CHANNELS, sfreq=SFREQ, seconds=40.0) -> Path:
+    rng = np.random.default_rng(9)
+    onsets = np.arange(1.0, 38.0, 3.0)
+    desc = ["T1" if i % 2 == 0 else "T2" for i in range(onsets.size)]
+    write_edf(path, rng.normal(0.0, 20e-6, (len(channels), int(seconds * sfreq))), sfreq,
+              list(channels), annotations=(onsets, np.full(onsets.size, 2.0), desc))
+    return path
+
+
+MISFITS = {
+    "other channels": (lambda f: _other(f, channels=["C3", "Pz", "C4"]), [],
+                       ["rec2.edf: channels differ from rec1.edf: missing ['Cz'], "
+                        "extra ['Pz']", "'pick' step"]),
+    "other sampling rate": (lambda f: _other(f, sfreq=100.0), [],
+                            ["rec2.edf: sampling rate 100 Hz differs from rec1.edf (160 Hz)",
+                             "'resample' step"]),
+    "too short": (lambda f: _other(f, seconds=1.0), [],
+                  ["rec2.edf: none of the requested events ['T1', 'T2'] fit in the "
+                   "recording"]),
+    "window longer than the recording": (lambda f: None, ["--window", "100"],
+                                         ["rec1.edf: none of the requested events"]),
+    "picked channel absent": (lambda f: None, ["--channels", "C3,Xx"],
+                              ["rec1.edf: preprocess[0] (pick): channel(s) Xx not in this "
+                               "recording (it has 3: C3, Cz, C4)"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MISFITS))
+def test_recordings_that_do_not_fit(case, pair, tmp_path, capsys):
+    make, extra, needles = MISFITS[case]
+    make(pair[1])
+    args = direct_args(pair, tmp_path / "run")
+    if extra and extra[0] == "--window":
+        args[args.index("--window") + 1] = extra[1]
+    else:
+        args += extra
+    code, err = run_in_process(args, capsys)
+    assert_one_error(code, err, 3, *needles)
+    assert_nothing_complete(tmp_path / "run")
+
+
+def test_folder_without_recordings(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.doc").write_text("x")
+    code, err = run_in_process(direct_args([tmp_path / "empty"], tmp_path / "run"), capsys)
+    assert_one_error(code, err, 3, "empty: no recordings found")
+    assert_nothing_complete(tmp_path / "run")
+
+
+def test_manifest_checksum_mismatch_exits_4(pair, tmp_path, capsys):
+    manifest = tmp_path / "data.yaml"
+    code, err = run_in_process(["manifest", "create", str(pair[0].parent), "-o",
+                                str(manifest)], capsys)
+    assert code == 0, err
+    data = bytearray(pair[1].read_bytes())
+    data[-300] ^= 0x01  # one bit of one sample: same size
+    pair[1].write_bytes(bytes(data))
+    out = tmp_path / "run"
+    code, err = run_in_process(direct_args([manifest], out), capsys)
+    assert_one_error(code, err, 4, "rec2.edf: sha256", "manifest says")
+    assert_nothing_complete(out)
+
+
+# ------------------------------------------------------------------------- labels
+
+def test_absent_event_code_is_named_with_the_codes_the_files_hold(pair, tmp_path):
+    """``--event T9=left`` with no T9 in the files: not "only one class (right)" alone
+    but the missing code and the codes present (subprocess)."""
+    out = tmp_path / "run"
+    args = direct_args(pair, out)
+    args[args.index("T1=left")] = "T9=left"
+    code, err = run_subprocess(args, tmp_path)
+    line = assert_one_error(code, err, 3, "only one class (right)", "code T9 (class left)",
+                            "none of the 2 recording(s)", "hold T1, T2", "--event")
+    assert "rec1.edf" in line
+    assert_nothing_complete(out)
+
+
+EVENTS = {
+    "binary table": (b"onset\tduration\ttrial_type\n\x00\x00\x00\xff\xfe\n",
+                     ["rec1_events.tsv: "]),
+    "not a number": (b"onset\tduration\ttrial_type\nsoon\t1\tT1\n",
+                     ["rec1_events.tsv: row 2 is not (onset, duration, label)"]),
+    "no onset column": (b"when\tduration\ttrial_type\n1\t1\tT1\n",
+                        ["rec1_events.tsv: no onset column"]),
+    "negative onset": (b"onset\tduration\ttrial_type\n-3\t1\tT1\n",
+                       ["rec1_events.tsv: row 2 has a negative"]),
+    "missing": (None, ["rec1.edf: events file rec1_events.tsv not found beside it"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(EVENTS))
+def test_bad_events_table(case, pair, tmp_path, capsys):
+    content, needles = EVENTS[case]
+    if content is not None:
+        (pair[0].parent / "rec1_events.tsv").write_bytes(content)
+    (pair[1].parent / "rec2_events.tsv").write_text("onset\tduration\ttrial_type\n"
+                                                    "1\t2\tT1\n4\t2\tT2\n")
+    out = tmp_path / "run"
+    code, err = run_in_process(direct_args(pair, out, "--labels", "events_file"), capsys)
+    assert_one_error(code, err, 3, *needles)
+    assert_nothing_complete(out)
+
+
+# --------------------------------------------------------------------- flat channel
+
+def test_flat_channel_names_the_file_the_channel_and_the_fix(tmp_path, capsys):
+    d = tmp_path / "data"
+    d.mkdir()
+    files = [write_recording(d / "rec1.edf", 1, flat="Cz"),
+             write_recording(d / "rec2.edf", 2, flat="Cz")]
+    out = tmp_path / "run"
+    code, err = run_in_process(direct_args(files, out), capsys)
+    line = assert_one_error(code, err, 3, "channel(s) Cz", "--set encoder.on_flat=silence")
+    assert re.match(r"error: rec[12]\.edf: zero-variance \(flat\) signal", line), line
+    assert "ch1" not in line
+    assert_nothing_complete(out)
+
+
+# --------------------------------------------------------------------------- configs
+
+CONFIGS = {
+    "test_fraction list": (["--set", "split.test_fraction=[0.25]"],
+                           ["split.test_fraction must be a number, got [0.25] (list)"]),
+    "learning rate word": (["--set", "train.optimizer.learning_rate=fast"],
+                           ["train.optimizer.learning_rate must be a number, got 'fast'"]),
+    "batch size word": (["--set", "train.batch_size=many"],
+                        ["batch_size must be an integer"]),
+    "compile word": (["--set", "train.compile=maybe"],
+                     ["train.compile must be true or false, got 'maybe'"]),
+    "negative learning rate": (["--set", "train.optimizer.learning_rate=-0.1"],
+                               ["learning_rate must be >= 0, got -0.1"]),
+    "unknown key": (["--set", "nonsense=1"], ["unknown key(s) nonsense"]),
+    "unknown train key": (["--set", "train.epoch=3"], ["unknown key(s) ['epoch']"]),
+    "negative window": (["--window", "-4"], ["windows.window_s must be a positive number"]),
+    "tmin word": (["--set", "dataset.windows.tmin_s=early"],
+                  ["dataset.windows.tmin_s must be a number, got 'early'"]),
+    "bad regex": (["--set", "dataset.ids.pattern=(S"],
+                  ["dataset.ids.pattern '(S' is not a regular expression"]),
+    "n_splits word": (["--set", "split.n_splits=five"], ["split.n_splits must be an integer"]),
+    "negative sfreq": (["--set", "dataset.sfreq_hz=-1"], ["dataset.sfreq_hz must be > 0"]),
+    "hidden word": (["--hidden", "abc"], ["--hidden 'abc'", "positive integers"]),
+    "hidden zero": (["--hidden", "0"], ["--hidden '0'"]),
+    "event without class": (["--event", "T3"], ["--event 'T3': expected RAW=CLASS"]),
+    "bandpass one number": (["--bandpass", "8"], ["--bandpass: expected 2"]),
+    "split value": (["--set", "split.by=day"], ["split.by must be recording, session or"]),
+    "bandpass reversed": (["--bandpass", "30,8"], ["l_freq (30.0) must be below h_freq (8.0)"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CONFIGS))
+def test_bad_config_value_is_one_config_error(case, pair, tmp_path, capsys):
+    extra, needles = CONFIGS[case]
+    args = direct_args(pair, tmp_path / "run")
+    if extra[0] in ("--hidden", "--window"):  # replace the flag the base arguments set
+        i = args.index(extra[0])
+        args[i + 1] = extra[1]
+    else:
+        args += extra
+    code, err = run_in_process(args, capsys)
+    assert_one_error(code, err, 2, *needles)
+    assert_nothing_complete(tmp_path / "run")
+
+
+def test_hidden_word_subprocess(pair, tmp_path):
+    args = direct_args(pair, tmp_path / "run")
+    args[args.index("--hidden") + 1] = "abc"
+    code, err = run_subprocess(args, tmp_path)
+    assert_one_error(code, err, 2, "--hidden 'abc'")
+    assert not (tmp_path / "run").exists()
+
+
+STUDY_FILES = {
+    "missing": (None, 3, ["nope.yaml: cannot read config"]),
+    "not YAML": (b"name: [unclosed\n", 3, ["study.yaml: not valid YAML"]),
+    "binary": (bytes(range(128, 256)) * 4, 3, ["study.yaml: not a text file"]),
+    "a list": (b"- 1\n- 2\n", 2, ["study.yaml: a config is a YAML mapping, got list"]),
+    "no data": (b"name: x\npipeline: generic\n", 2, ["data.source is required"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(STUDY_FILES))
+def test_bad_study_config_file(case, tmp_path, capsys):
+    content, expected, needles = STUDY_FILES[case]
+    path = tmp_path / ("nope.yaml" if content is None else "study.yaml")
+    if content is not None:
+        path.write_bytes(content)
+    code, err = run_in_process(["train", "--config", str(path), "--out",
+                                str(tmp_path / "run"), "-q"], capsys)
+    assert_one_error(code, err, expected, *needles)
+    assert_nothing_complete(tmp_path / "run")
+
+
+def test_set_merges_into_the_pipelines_label_mapping(tmp_path):
+    """``--set dataset.labels.mapping.T1=x`` changes one entry of the pipeline's mapping
+    (it replaced the whole mapping, leaving one class); a whole mapping still replaces."""
+    from eegsnn.pipeline.config import load_study_config
+
+    study = tmp_path / "study.yaml"
+    study.write_text("pipeline: motor_imagery\ndata: {source: data}\n")
+    cfg = load_study_config(study, ["dataset.labels.mapping.T1=x"])
+    assert cfg["dataset"]["labels"]["mapping"] == {"T1": "x", "T2": "right_fist"}
+    cfg = load_study_config(study, ["dataset.labels.mapping={T1: a, T2: b, T0: rest}"])
+    assert cfg["dataset"]["labels"]["mapping"] == {"T1": "a", "T2": "b", "T0": "rest"}
+    study.write_text("pipeline: motor_imagery\ndata: {source: data}\n"
+                     "dataset: {labels: {mapping: {T2: only}}}\n")
+    cfg = load_study_config(study, ["dataset.labels.mapping.T0=rest"])
+    assert cfg["dataset"]["labels"]["mapping"] == {"T2": "only", "T0": "rest"}
+
+
+# ------------------------------------------------------------- a trained run, misused
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One tiny finished run (1 epoch), trained by the console script (subprocess)."""
+    base = tmp_path_factory.mktemp("trained")
+    d = base / "data"
+    d.mkdir()
+    files = [write_recording(d / "rec1.edf", 1), write_recording(d / "rec2.edf", 2)]
+    new = write_recording(base / "new.edf", 3)
+    code, err = run_subprocess(direct_args(files, base / "run", "--no-cache"), base)
+    assert code == 0, err
+    assert not (base / "cache").exists() or not list((base / "cache").glob("*.npz"))
+    return base / "run", new
+
+
+def _copy_run(run: Path, dst: Path) -> Path:
+    import shutil
+
+    shutil.copytree(run, dst)
+    return dst
+
+
+def _rehash(run: Path, rel: str) -> None:
+    """Record the new sha256 of ``rel`` in the run's integrity record (if it keeps one), so
+    that the check under test, not the tamper check, sees the file."""
+    integrity = run / "integrity.json"
+    if not integrity.is_file():
+        return
+    record = json.loads(integrity.read_text())
+    if rel in record.get("files", {}):
+        record["files"][rel] = hashlib.sha256((run / rel).read_bytes()).hexdigest()
+        integrity.write_text(json.dumps(record, indent=2))
+    status = json.loads((run / "status.json").read_text())
+    if "integrity" in status:
+        status["integrity"] = hashlib.sha256(integrity.read_bytes()).hexdigest()
+        (run / "status.json").write_text(json.dumps(status, indent=2))
+
+
+def test_nan_checkpoint_is_a_corrupt_checkpoint(trained, tmp_path, capsys):
+    import mlx.core as mx
+
+    run = _copy_run(trained[0], tmp_path / "run")
+    rel = "model/checkpoint/model.safetensors"
+    weights = dict(mx.load(str(run / rel)))
+    name = sorted(weights)[0]
+    weights[name] = weights[name] * float("nan")
+    mx.save_safetensors(str(run / rel), weights)
+    _rehash(run, rel)
+    out = tmp_path / "eval"
+    code, err = run_in_process(["evaluate", str(run), str(trained[1]), "--out", str(out)],
+                               capsys)
+    assert_one_error(code, err, 3, f"corrupt checkpoint {run / rel}: NaN weights in {name}")
+    assert "diverged" not in err
+    assert not (out / "metrics.json").exists()
+
+
+def test_evaluate_leaves_no_windows_in_the_cache_unless_asked(trained, tmp_path, capsys):
+    cache = tmp_path / "cache"
+    out = tmp_path / "eval"
+    code, err = run_in_process(["evaluate", str(trained[0]), str(trained[1]), "--out",
+                                str(out)], capsys)
+    assert code == 0, err
+    assert (out / "metrics.json").is_file()
+    assert not cache.exists() or not list(cache.rglob("*.npz"))
+    code, err = run_in_process(["evaluate", str(trained[0]), str(trained[1]), "--out",
+                                str(tmp_path / "eval2"), "--cache"], capsys)
+    assert code == 0, err
+    assert len(list(cache.rglob("*.npz"))) == 1
+
+
+def test_evaluate_refuses_data_that_do_not_fit_the_run(trained, tmp_path, capsys):
+    other = _other(tmp_path / "other.edf", channels=["C3", "Pz", "C4"])
+    out = tmp_path / "eval"
+    code, err = run_in_process(["evaluate", str(trained[0]), str(other), "--out", str(out)],
+                               capsys)
+    assert_one_error(code, err, 3, "other.edf: channel(s) Cz of the run", "not in the data")
+    assert not (out / "metrics.json").exists()
+
+
+@pytest.mark.parametrize("command", ["evaluate", "report"])
+def test_not_a_run_folder(command, tmp_path, capsys):
+    (tmp_path / "folder").mkdir()
+    code, err = run_in_process([command, str(tmp_path / "folder")], capsys)
+    assert_one_error(code, err, 3, "folder: not a")
+
+
+def test_cache_is_documented_in_help(capsys):
+    for command in ("train", "evaluate"):
+        capsys.readouterr()
+        assert main([command, "--help"]) == 0
+        out = " ".join(capsys.readouterr().out.split())
+        assert "--cache" in out and ".cache/eegsnn" in out, command
+        if command == "train":
+            assert "EEGSNN_CACHE=off" in out and "--no-cache" in out
