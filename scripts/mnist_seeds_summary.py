@@ -23,7 +23,7 @@ def summarise(run: Path) -> dict:
     config = json.loads((run / "config.json").read_text())
     metrics = json.loads((run / "metrics.json").read_text())
     history = json.loads((run / "history.json").read_text())
-    accuracy = [h["test_accuracy"] for h in history]
+    accuracy = [h.get("heldout_accuracy", h.get("test_accuracy")) for h in history]
     best = max(range(len(accuracy)), key=accuracy.__getitem__)
     return {
         "run": run.name,

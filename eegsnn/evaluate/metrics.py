@@ -220,3 +220,83 @@ def classification_report(y_true: Any, y_pred: Any, scores: Any | None = None,
         if 0 < int(t.sum()) < t.size:
             report["roc_auc"] = roc_auc(t, s)
     return report
+
+
+#: rules :func:`choose_threshold` knows
+THRESHOLD_RULES = ("target_sensitivity", "target_specificity", "youden")
+
+
+def choose_threshold(y_true: Any, scores: Any, rule: str, value: float | None = None
+                     ) -> float:
+    """Decision threshold on positive-class ``scores`` (a sample is positive when
+    ``score >= threshold``), chosen on data the model is *not* tested on.
+
+    Rules (on the ROC points of :func:`roc_curve`):
+
+    * ``target_sensitivity`` (``value`` in (0, 1]): the highest threshold whose sensitivity
+      is at least ``value`` (the best specificity that keeps it);
+    * ``target_specificity``: the lowest threshold whose specificity is at least ``value``
+      (the best sensitivity that keeps it);
+    * ``youden``: the threshold maximising sensitivity + specificity - 1 (the highest on
+      ties).
+
+    The threshold returned lies midway between the chosen point's score and the next
+    lower score of the data, so it classifies the data exactly as the chosen point does
+    while leaving a margin for new data (the lowest score itself when nothing is below).
+
+    Raises:
+        ConfigError: an unknown rule, a ``value`` outside (0, 1], or one class only.
+    """
+    if rule not in THRESHOLD_RULES:
+        raise ConfigError(f"operating point: rule must be one of {', '.join(THRESHOLD_RULES)}, "
+                          f"got {rule!r}")
+    if rule != "youden" and (value is None or not 0.0 < float(value) <= 1.0):
+        raise ConfigError(f"operating point: {rule} needs a value in (0, 1], got {value!r}")
+    target = 0.0 if value is None else float(value)
+    fpr, tpr, thr = roc_curve(y_true, scores)
+    if rule == "target_sensitivity":
+        i = int(np.flatnonzero(tpr >= target - 1e-12)[0])
+    elif rule == "target_specificity":
+        i = int(np.flatnonzero(1.0 - fpr >= target - 1e-12)[-1])
+    else:
+        j = tpr - fpr
+        i = int(np.flatnonzero(j >= j.max() - 1e-12)[0])  # the highest threshold on ties
+    if i == 0:  # nothing called positive: just above the highest score
+        return float(np.nextafter(thr[1], np.inf))
+    if i + 1 < thr.size:
+        return float(0.5 * (thr[i] + thr[i + 1]))
+    return float(thr[i])
+
+
+def sensitivity_at_specificity(y_true: Any, scores: Any, specificity: float) -> float:
+    """Best sensitivity of the ROC curve among points with specificity >= ``specificity``.
+
+    The threshold is read off the same data, so this describes the curve (how much
+    sensitivity a given specificity costs), not a pre-chosen operating point."""
+    fpr, tpr, _ = roc_curve(y_true, scores)
+    ok = 1.0 - fpr >= float(specificity) - 1e-12
+    return float(tpr[ok].max())
+
+
+def specificity_at_sensitivity(y_true: Any, scores: Any, sensitivity: float) -> float:
+    """Best specificity of the ROC curve among points with sensitivity >= ``sensitivity``
+    (read off the same data, like :func:`sensitivity_at_specificity`)."""
+    fpr, tpr, _ = roc_curve(y_true, scores)
+    ok = tpr >= float(sensitivity) - 1e-12
+    return float((1.0 - fpr[ok]).max())
+
+
+def predict_with_threshold(proba: Any, positive: int, threshold: float | np.ndarray
+                           ) -> np.ndarray:
+    """Class predictions ``[N]`` from probabilities ``proba [N, K]``: ``positive`` where its
+    probability is at least ``threshold`` (a scalar or one per row), else the most probable
+    other class. With two classes and threshold 0.5 this is the arg-max rule (ties aside)."""
+    p = np.asarray(proba, dtype=np.float64)
+    if p.ndim != 2 or not 0 <= int(positive) < p.shape[1]:
+        raise ConfigError(f"predict_with_threshold: proba [N, K] and a class in [0, K), got "
+                          f"shape {p.shape} and class {positive}")
+    others = p.copy()
+    others[:, positive] = -np.inf
+    rest = others.argmax(axis=1)
+    return np.where(p[:, positive] >= np.asarray(threshold, dtype=np.float64), int(positive),
+                    rest).astype(np.int64)

@@ -11,21 +11,70 @@ r"""Clinical-research metrics on top of :mod:`eegsnn.evaluate.metrics` (pure Num
   its windows (Bonn segments, whole trials).
 * :func:`event_metrics`: event-level sensitivity and false alarms per hour on long
   recordings scored with sliding windows (CHB-MIT style).
+* :func:`choose_operating_point`: a decision threshold for the positive class chosen on
+  training or validation windows (``evaluate.operating_point``).
+* :func:`window_statistics`: what :func:`eegsnn.pipeline.folds.score_windows` adds to a
+  report: recording-level bootstrap intervals, a single-class warning, and the metrics at
+  the operating threshold.
+
+``evaluate.operating_point`` (a study config key; binary tasks or one class against the
+rest, needs ``evaluate.positive_class``)::
+
+    evaluate:
+      operating_point: {rule: target_sensitivity, value: 0.95, on: validation}
+      # rule: target_sensitivity | target_specificity | youden (value unused)
+      # on: validation (the SNN's inner validation windows, split.val_fraction > 0; the
+      #     training windows when there are none) | training
+
+Records it produces: ``folds/fold-K/metrics.json`` and ``model/operating_point.json`` hold
+the choice ``{"rule", "value", "on", "windows", "threshold", "positive_class",
+"selection": {"sensitivity", "specificity"}}`` (on the selection windows); every scored
+report (fold, pooled, ``evaluate``) then holds ``operating_point``: the choice plus
+``accuracy``, ``balanced_accuracy``, ``cohen_kappa``, ``f1_macro``, ``confusion_matrix``,
+``per_class``, ``sensitivity``, ``specificity``, ``ppv``, ``npv``, ``tp``/``fn``/``tn``/
+``fp``, ``ci`` (Wilson) and ``bootstrap`` of the predictions at the threshold (pooled over
+folds: each window at its own fold's threshold, ``threshold`` then a list). The
+``positive`` block (arg-max) also holds ``sensitivity_at_specificity`` and
+``specificity_at_sensitivity`` (``{"0.90": x, "0.95": y}``, read off the held-out ROC).
+When the selection windows hold one class only, no threshold is chosen: the record has
+``threshold: null`` and ``skipped`` (a reason), reports keep it as
+``operating_point_skipped`` and the arg-max rule stays.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+import logging
+from collections.abc import Mapping, Sequence
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from eegsnn.errors import ConfigError
-from eegsnn.evaluate.metrics import classification_report, roc_auc, roc_curve
+from eegsnn.errors import ConfigError, DataError
+from eegsnn.evaluate.metrics import (
+    choose_threshold,
+    classification_report,
+    predict_with_threshold,
+    roc_auc,
+    roc_curve,
+    sensitivity_at_specificity,
+    specificity_at_sensitivity,
+)
+from eegsnn.evaluate.stats import cluster_bootstrap, single_class_warning
+from eegsnn.io.files import atomic_write_json
 
-__all__ = ["aggregate_recordings", "binary_metrics", "class_counts", "event_metrics",
-           "fold_summary", "full_report", "softmax", "wilson_interval"]
+__all__ = ["BOOTSTRAP_RESAMPLES", "BOOTSTRAP_SEED", "FIXED_RATES", "aggregate_recordings",
+           "binary_metrics", "choose_operating_point", "class_counts", "event_metrics",
+           "fold_summary", "full_report", "read_operating_point", "softmax", "wilson_interval",
+           "window_statistics", "write_operating_point"]
+
+log = logging.getLogger("eegsnn.pipeline")
+
+BOOTSTRAP_RESAMPLES = 2000  # recording-level bootstrap resamples of every report
+BOOTSTRAP_SEED = 0  # fixed: a report's intervals are a function of its predictions
+FIXED_RATES = (0.90, 0.95)  # sensitivity at these specificities and the reverse
 
 
 def class_counts(y: np.ndarray, class_names: Sequence[str]) -> dict[str, int]:
@@ -63,19 +112,23 @@ def _roc_points(y_true: np.ndarray, scores: np.ndarray) -> dict[str, list[float]
 
 
 def binary_metrics(y_true: Sequence[int] | np.ndarray, proba: np.ndarray, positive: int,
-                   ) -> dict[str, Any]:
-    """Class ``positive`` against the rest, predicted by the arg-max of ``proba [N, K]``.
+                   y_pred: np.ndarray | None = None) -> dict[str, Any]:
+    """Class ``positive`` against the rest, predicted by the arg-max of ``proba [N, K]``
+    (or by ``y_pred [N]`` when given, e.g. at an operating threshold).
 
     Returns ``sensitivity``, ``specificity``, ``ppv``, ``npv`` (each with a 95 % Wilson
     interval under ``ci``), the counts ``tp``, ``fn``, ``tn``, ``fp``, ``roc_auc`` of the
-    positive-class probability (``None`` when only one side is present) and ``roc`` points.
+    positive-class probability (``None`` when only one side is present), ``roc`` points,
+    and ``sensitivity_at_specificity`` / ``specificity_at_sensitivity`` at
+    :data:`FIXED_RATES` (``{"0.90": x, ...}``, read off this ROC curve).
     """
     y = np.asarray(y_true, dtype=np.int64)
     proba = np.asarray(proba, dtype=np.float64)
     if proba.ndim != 2 or proba.shape[0] != y.size:
         raise ConfigError(f"proba must be [N, K] with N={y.size}, got {proba.shape}")
     pos_true = y == positive
-    pos_pred = proba.argmax(axis=1) == positive
+    pred = proba.argmax(axis=1) if y_pred is None else np.asarray(y_pred)
+    pos_pred = pred == positive
     tp = int(np.sum(pos_true & pos_pred))
     fn = int(np.sum(pos_true & ~pos_pred))
     tn = int(np.sum(~pos_true & ~pos_pred))
@@ -91,11 +144,16 @@ def binary_metrics(y_true: Sequence[int] | np.ndarray, proba: np.ndarray, positi
         "ci": {"sensitivity": wilson_interval(tp, tp + fn),
                "specificity": wilson_interval(tn, tn + fp)},
         "roc_auc": None, "roc": None,
+        "sensitivity_at_specificity": None, "specificity_at_sensitivity": None,
     }
     if 0 < pos_true.sum() < y.size:
         score = proba[:, positive]
         out["roc_auc"] = roc_auc(pos_true.astype(np.int64), score)
         out["roc"] = _roc_points(pos_true, score)
+        out["sensitivity_at_specificity"] = {
+            f"{r:.2f}": sensitivity_at_specificity(pos_true, score, r) for r in FIXED_RATES}
+        out["specificity_at_sensitivity"] = {
+            f"{r:.2f}": specificity_at_sensitivity(pos_true, score, r) for r in FIXED_RATES}
     return out
 
 
@@ -248,3 +306,105 @@ def fold_summary(values: Sequence[float | None]) -> dict[str, Any]:
     else:
         out.update(std=None, ci95=None)
     return out
+
+
+def choose_operating_point(spec: Mapping[str, Any], y: np.ndarray, proba: np.ndarray,
+                           positive: int, class_names: Sequence[str], on: str
+                           ) -> dict[str, Any]:
+    """The decision threshold of ``evaluate.operating_point`` (``spec``: ``rule``,
+    ``value``) chosen on the windows ``y [N]``, ``proba [N, K]`` that are *not* tested on
+    (``on``: ``"validation"`` or ``"training"``, recorded).
+
+    Returns the record described in the module docstring; with windows of one class only
+    the threshold is ``None`` and ``skipped`` says why (the arg-max rule then stays).
+    """
+    y = np.asarray(y, dtype=np.int64)
+    score = np.asarray(proba, dtype=np.float64)[:, positive]
+    rec: dict[str, Any] = {"rule": str(spec["rule"]), "value": spec.get("value"), "on": on,
+                           "windows": int(y.size), "positive_class": str(class_names[positive]),
+                           "threshold": None}
+    pos = y == positive
+    if not 0 < int(pos.sum()) < y.size:
+        rec["skipped"] = (f"the {on} windows hold one class only; the arg-max rule is used")
+        log.warning("operating point: %s", rec["skipped"])
+        return rec
+    t = choose_threshold(pos, score, str(spec["rule"]), spec.get("value"))
+    called = score >= t
+    rec["threshold"] = t
+    rec["selection"] = {"sensitivity": float(np.mean(called[pos])),
+                        "specificity": float(np.mean(~called[~pos]))}
+    return rec
+
+
+def window_statistics(y: np.ndarray, proba: np.ndarray, class_names: Sequence[str],
+                      positive: int | None, recording: np.ndarray, *,
+                      threshold: float | np.ndarray | None = None,
+                      operating_point: Mapping[str, Any] | None = None,
+                      who: str = "SNN") -> dict[str, Any]:
+    """The statistics a scored report gets beside :func:`full_report` (module docstring):
+    ``bootstrap`` (recording-level, arg-max predictions), ``warnings`` (single-class
+    predictions, also logged) and, with a ``threshold`` (scalar or ``[N]``) and a
+    ``positive`` class, ``operating_point`` (the choice ``operating_point`` plus the
+    metrics of the thresholded predictions)."""
+    y = np.asarray(y, dtype=np.int64)
+    proba = np.asarray(proba, dtype=np.float64)
+    k = len(class_names)
+    pred = proba.argmax(axis=1)
+    score = None if positive is None else proba[:, positive]
+
+    def boot(p: np.ndarray) -> dict[str, Any]:
+        return cluster_bootstrap(y, p, recording, num_classes=k, positive=positive,
+                                 scores=score, n_resamples=BOOTSTRAP_RESAMPLES,
+                                 seed=BOOTSTRAP_SEED)
+
+    out: dict[str, Any] = {"bootstrap": boot(pred)}
+    note = single_class_warning(pred, class_names, who) if np.unique(y).size > 1 else None
+    if note:
+        log.warning(note)
+        out["warnings"] = [note]
+    if threshold is not None and positive is not None:
+        t = np.asarray(threshold, dtype=np.float64)
+        op_pred = predict_with_threshold(proba, positive, t)
+        rep = classification_report(y, op_pred, num_classes=k)
+        rep.pop("n_samples", None)
+        bm = binary_metrics(y, proba, positive, op_pred)
+        op: dict[str, Any] = {k_: v for k_, v in dict(operating_point or {}).items()
+                              if k_ != "threshold"}
+        op["threshold"] = float(t) if t.ndim == 0 else \
+            sorted({float(v) for v in t.reshape(-1)})
+        op.update(rep)
+        op.update({key: bm[key] for key in ("sensitivity", "specificity", "ppv", "npv", "tp",
+                                            "fn", "tn", "fp", "ci")})
+        op["bootstrap"] = boot(op_pred)
+        op_note = single_class_warning(op_pred, class_names,
+                                       f"{who} at the operating threshold") \
+            if np.unique(y).size > 1 else None
+        if op_note:
+            log.warning(op_note)
+            out.setdefault("warnings", []).append(op_note)
+        out["operating_point"] = op
+    return out
+
+
+def write_operating_point(dest: Path, operating_point: Mapping[str, Any] | None) -> None:
+    """``dest/operating_point.json`` (the choice of ``evaluate.operating_point``); a stale
+    one is removed when there is none."""
+    path = dest / "operating_point.json"
+    if operating_point is None:
+        path.unlink(missing_ok=True)
+    else:
+        atomic_write_json(path, dict(operating_point))
+
+
+def read_operating_point(src: Path) -> dict[str, Any] | None:
+    """The recorded operating point of a saved model folder (``None``: none recorded)."""
+    path = src / "operating_point.json"
+    if not path.exists():
+        return None
+    try:
+        op = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: cannot read the operating point ({exc})") from exc
+    if not isinstance(op, dict) or "threshold" not in op:
+        raise DataError(f"{path}: not an operating point record (no threshold)")
+    return op

@@ -33,7 +33,12 @@ from eegsnn.errors import DataError
 from eegsnn.io.files import atomic_write_json
 from eegsnn.model import build_model
 from eegsnn.pipeline.contract import FitReport, Fold, PipelineModel, Prediction
-from eegsnn.pipeline.metrics import softmax
+from eegsnn.pipeline.metrics import (
+    choose_operating_point,
+    read_operating_point,
+    softmax,
+    write_operating_point,
+)
 from eegsnn.pipeline.modelspec import build_model_config, default_loss
 from eegsnn.preprocess import check_disjoint, group_train_test_split
 from eegsnn.train import ArrayDataset, TrainConfig, evaluate, fit, load_checkpoint, save_checkpoint
@@ -155,7 +160,8 @@ class SNNPipelineModel(PipelineModel):
     """:func:`train_snn` and :func:`eegsnn.train.evaluate` behind the pipeline contract.
 
     A saved model holds ``model_config.json`` (the network), ``train_config.json`` and
-    ``checkpoint/`` (weights).
+    ``checkpoint/`` (weights), and ``operating_point.json`` when ``evaluate.operating_point``
+    chose a threshold (:meth:`choose_operating_point`).
     """
 
     splits_validation = True
@@ -163,10 +169,12 @@ class SNNPipelineModel(PipelineModel):
     type = "snn"
     files = ("checkpoint",)
 
-    def __init__(self, cfg: Mapping[str, Any], net: Any = None) -> None:
+    def __init__(self, cfg: Mapping[str, Any], net: Any = None,
+                 operating_point: dict[str, Any] | None = None) -> None:
         self.cfg = cfg
         self.train = dict(cfg["train"])
         self.net = net
+        self.operating_point = operating_point
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> SNNPipelineModel:
@@ -181,7 +189,7 @@ class SNNPipelineModel(PipelineModel):
         net = build_model(model_cfg)
         load_checkpoint(src / "checkpoint", net)
         net.eval()
-        return cls(cfg, net)
+        return cls(cfg, net, read_operating_point(src))
 
     @property
     def n_inputs(self) -> int:
@@ -214,10 +222,38 @@ class SNNPipelineModel(PipelineModel):
             "epochs_trained": len(trained.history), "stopped_early": trained.stopped_early,
             "train_time_s": trained.train_time_s,
         }
+        self.operating_point = self.choose_operating_point(fold, trained, where)
+        if self.operating_point is not None:
+            record["operating_point"] = self.operating_point
         test = None
         if fold.test_idx is not None:
             test = self.predict_proba(fold.spikes[:, mx.array(fold.test_idx.astype(np.int32))])
         return FitReport(record, test)
+
+    def choose_operating_point(self, fold: Fold, trained: TrainedSNN, where: str
+                               ) -> dict[str, Any] | None:
+        """The threshold of ``evaluate.operating_point`` (``None`` when not configured),
+        chosen on the inner validation windows (``on: validation``; the training windows,
+        before balancing, when there are none or ``on: training``); never on test windows.
+        """
+        ev = self.cfg.get("evaluate") or {}
+        spec = ev.get("operating_point")
+        if not spec or ev.get("positive_class") is None:
+            return None
+        use_val = spec.get("on", "validation") == "validation" \
+            and trained.val_idx is not None and len(trained.val_idx) > 0
+        idx = trained.val_idx if use_val else trained.train_idx
+        assert idx is not None
+        proba = self.predict_proba(fold.spikes[:, mx.array(idx.astype(np.int32))]).proba
+        positive = list(fold.class_names).index(str(ev["positive_class"]))
+        op = choose_operating_point(spec, fold.y[idx], proba, positive, fold.class_names,
+                                    "validation" if use_val else "training")
+        if op["threshold"] is not None:
+            log.info("%s: operating point %s %s on %d %s windows: threshold %.4f "
+                     "(sensitivity %.3f, specificity %.3f there)", where, op["rule"],
+                     op["value"], op["windows"], op["on"], op["threshold"],
+                     op["selection"]["sensitivity"], op["selection"]["specificity"])
+        return op
 
     def predict_proba(self, spikes: Any, where: str = "predict") -> Prediction:
         """Softmax of the readout and mean firing rate per neuron layer (the labels of the
@@ -244,3 +280,5 @@ class SNNPipelineModel(PipelineModel):
         atomic_write_json(dest / "model_config.json", self.net.config)
         atomic_write_json(dest / "train_config.json", self.train)
         save_checkpoint(dest / "checkpoint", self.net)
+        write_operating_point(dest, self.operating_point)
+

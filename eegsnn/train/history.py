@@ -20,16 +20,30 @@ from eegsnn.errors import ConfigError
 from eegsnn.extras import require
 from eegsnn.train.checkpoint import publish_mode
 
-__all__ = ["history_figure", "plot_history"]
+__all__ = ["CURVE_LABELS", "history_figure", "history_value", "plot_history"]
+
+#: what each history prefix is, as the curves name it
+CURVE_LABELS = {"train": "training", "val": "validation",
+                "heldout": "held-out monitoring (not used for model selection)"}
+
+
+def history_value(entry: Mapping[str, Any], key: str) -> Any:
+    """``entry[key]``; a ``heldout_*`` key falls back to the ``test_*`` key that
+    histories used before (same meaning: monitored, never used for model selection)."""
+    if key in entry or not key.startswith("heldout_"):
+        return entry.get(key)
+    return entry.get("test_" + key[len("heldout_"):])
 
 
 def history_figure(history: Sequence[Mapping[str, Any]], *, title: str | None = None,
                    figsize: tuple[float, float] = (10, 4)) -> Any:
-    """Loss and accuracy per epoch for train / val / test (whatever the history holds).
+    """Loss and accuracy per epoch for training / validation / held-out monitoring
+    (whatever the history holds; :data:`CURVE_LABELS` names them).
 
     Args:
         history: per-epoch dicts (``epoch``, ``train_loss``, ``train_accuracy``,
-            ``val_loss``, ...); an entry without a value leaves that point out.
+            ``val_loss``, ``heldout_loss``, ...; the ``test_*`` keys of older histories are
+            read as ``heldout_*``); an entry without a value leaves that point out.
 
     Raises:
         ConfigError: an empty history, or one without any ``*_loss``/``*_accuracy`` value.
@@ -45,12 +59,12 @@ def history_figure(history: Sequence[Mapping[str, Any]], *, title: str | None = 
     fig = Figure(figsize=figsize, layout="constrained")
     ax_loss, ax_acc = fig.subplots(1, 2)
     drawn = 0
-    for split, style in (("train", "-o"), ("val", "-s"), ("test", "-^")):
+    for split, style in (("train", "-o"), ("val", "-s"), ("heldout", "-^")):
         for ax, key, scale in ((ax_loss, "loss", 1.0), (ax_acc, "accuracy", 100.0)):
-            values = [h.get(f"{split}_{key}") for h in entries]
+            values = [history_value(h, f"{split}_{key}") for h in entries]
             pts = [(e, v * scale) for e, v in zip(epochs, values, strict=True) if v is not None]
             if pts:
-                ax.plot(*zip(*pts, strict=True), style, ms=3, label=split)
+                ax.plot(*zip(*pts, strict=True), style, ms=3, label=CURVE_LABELS[split])
                 drawn += 1
     if not drawn:
         raise ConfigError("training_curves: the history has no *_loss or *_accuracy values")

@@ -17,7 +17,10 @@ Run directory (when ``run_dir`` is given)::
 
     config.json        resolved model + train config, seed, data description
     environment.json   eegsnn.env.environment_record()
-    history.json       per-epoch train loss/accuracy, validation/test metrics, time
+    history.json       per-epoch records: ``train_*`` (training), ``val_*`` (validation:
+                       early stopping and best-epoch selection), ``heldout_*`` (held-out
+                       monitoring of ``test=``, never used for model selection; histories
+                       written before this name used ``test_*``), time
     train.log          one line per epoch
     checkpoint/        last checkpoint (see eegsnn.train.checkpoint); resumed automatically
     best/              best weights by the early-stopping metric (when early stopping is on)
@@ -223,8 +226,9 @@ def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset | BatchSource,
             and this rank; no ``val_fraction``: pass ``val=``).
         config: :class:`TrainConfig` or its dict.
         val: validation set (overrides ``val_fraction``); drives early stopping.
-        test: evaluated after every epoch for the curves and at the end for ``metrics.json``;
-            never used for model selection.
+        test: evaluated after every epoch for the curves (``heldout_*`` history keys:
+            held-out monitoring) and at the end for ``metrics.json``; never used for model
+            selection (early stopping and the best epoch use ``val`` only).
         encoder: in-step encoder ``(x [B, ...], key) -> [T, B, ...]`` for static inputs.
         run_dir: folder for the run record (see module doc); a checkpoint there is resumed
             when ``resume`` is true.
@@ -416,7 +420,7 @@ def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset | BatchSource,
                 raise ConfigError(f"training diverged at epoch {epoch + 1} (loss "
                                   f"{entry['train_loss']}); lower the learning rate or set "
                                   "grad_clip")
-            for name, data in (("val", val), ("test", test)):
+            for name, data in (("val", val), ("heldout", test)):
                 if data is None:
                     continue
                 res = evaluate(model, data, loss=cfg.loss, encoder=encoder,
@@ -446,7 +450,8 @@ def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset | BatchSource,
             _log(run_path, line)
             bar.end_epoch(epoch + 1, f"loss {entry['train_loss']:.4f}" + (
                 f" val acc {entry['val_accuracy']:.4f}" if "val_accuracy" in entry else "") + (
-                f" test acc {entry['test_accuracy']:.4f}" if "test_accuracy" in entry else ""))
+                f" held-out acc {entry['heldout_accuracy']:.4f}"
+                if "heldout_accuracy" in entry else ""))
             epochs_run += 1
             if run_path is not None:
                 atomic_write_json(run_path / "history.json", history)

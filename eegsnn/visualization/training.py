@@ -42,12 +42,15 @@ def _history(history: Sequence[Mapping[str, Any]] | str | os.PathLike) -> list[d
 
 def training_curves(history: Sequence[Mapping[str, Any]] | str | os.PathLike, *,
                     title: str | None = None, figsize: tuple[float, float] = (10, 4)) -> Any:
-    """Loss and accuracy per epoch for train / val / test (whatever the history holds).
+    """Loss and accuracy per epoch, curves named for what they are: ``training``,
+    ``validation`` (early stopping, best epoch) and ``held-out monitoring (not used for
+    model selection)`` (whatever the history holds).
 
     Args:
         history: the list of per-epoch dicts :func:`eegsnn.train.fit` returns and writes
             to ``history.json`` (``epoch``, ``train_loss``, ``train_accuracy``,
-            ``val_loss``, ...), or the path of that file.
+            ``val_loss``, ``heldout_loss``, ...; older histories' ``test_*`` keys are read
+            as ``heldout_*``), or the path of that file.
     """
     return history_figure(_history(history), title=title, figsize=figsize)
 

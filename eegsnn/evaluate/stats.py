@@ -1,0 +1,293 @@
+r"""Statistics that respect recordings: cluster-bootstrap intervals, McNemar's exact test,
+a single-class warning (pure NumPy).
+
+Windows of one recording are not independent (same patient, same electrode contact, same
+day), so an interval that treats every window as an independent draw is too narrow.
+:func:`cluster_bootstrap` resamples *recordings* (clusters) with replacement, keeps all
+windows of each drawn recording, and recomputes every headline metric on each resample;
+the 95 % interval is the 2.5th and 97.5th percentile of the resampled values (percentile
+bootstrap). A resample is one vector of draw counts per recording, so a metric on it is a
+weighted metric on the original windows: confusion matrices of the resamples are one
+matrix product (``counts [B, R] @ per-recording confusion [R, K*K]``) and the AUC a
+weighted Mann-Whitney statistic.
+
+* :func:`cluster_bootstrap`: estimates and 95 % intervals of accuracy, balanced accuracy,
+  Cohen's kappa, macro-F1 and, for a positive class, sensitivity, specificity and ROC-AUC.
+* :func:`metrics_from_confusion`: the same metrics from ``[..., K, K]`` confusion matrices
+  (the definitions of :mod:`eegsnn.evaluate.metrics`, batched).
+* :func:`weighted_auc`: ROC-AUC with per-window weights (ties count one half);
+  :func:`cluster_weighted_auc`: the same with one weight per cluster (the bootstrap's).
+* :func:`mcnemar_exact`: McNemar's exact (binomial) test of two classifiers scored on the
+  same windows.
+* :func:`single_class_warning`: the text of a warning when every prediction is one class.
+
+Keys these produce in ``metrics.json`` (written by :mod:`eegsnn.pipeline.folds`), for the
+report and other readers::
+
+    <report>.bootstrap = {                   # every window-level report (SNN, baseline,
+      "cluster": "recording",                #   each fold, pooled, evaluate)
+      "n_clusters": 80, "n_resamples": 2000, "seed": 0, "level": 0.95,
+      "metrics": {"accuracy": {"estimate": 0.97, "ci95": [0.94, 0.99], "n_valid": 2000},
+                  "balanced_accuracy": ..., "cohen_kappa": ..., "f1_macro": ...,
+                  "sensitivity": ..., "specificity": ..., "roc_auc": ...}}
+                                             # (the last three only with a positive class;
+                                             # ci95 None when fewer than 2 recordings or
+                                             # no resample defines the metric)
+    <report>.operating_point.bootstrap       # the same for the thresholded predictions
+    <report>.warnings = ["SNN predicted a single class (left) for all 45 windows"]
+    metrics.json "mcnemar" = {               # SNN vs baseline, pooled held-out windows
+      "n": 400, "both_correct": 380, "snn_only_correct": 12, "baseline_only_correct": 3,
+      "both_wrong": 5, "discordant": 15, "p_value": 0.035, "test": "McNemar exact"}
+
+(``<report>`` is ``snn.pooled``, ``snn.folds[k]``, ``baseline.pooled``, the ``evaluate``
+``metrics.json``; per-class precision/recall/F1/support are ``<report>.per_class`` and the
+operating point is described in :mod:`eegsnn.pipeline.metrics`.)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from eegsnn.errors import ConfigError
+
+__all__ = ["BOOTSTRAP_METRICS", "cluster_bootstrap", "cluster_weighted_auc", "mcnemar_exact",
+           "metrics_from_confusion", "single_class_warning", "weighted_auc"]
+
+#: metrics :func:`cluster_bootstrap` gives intervals for (the last three need a positive
+#: class; ``roc_auc`` also its scores)
+BOOTSTRAP_METRICS = ("accuracy", "balanced_accuracy", "cohen_kappa", "f1_macro",
+                     "sensitivity", "specificity", "roc_auc")
+
+_AUC_CHUNK = 4_000_000  # resamples x windows weighed at once (bounds memory)
+
+
+def metrics_from_confusion(cm: np.ndarray, positive: int | None = None
+                           ) -> dict[str, np.ndarray]:
+    """Metrics of confusion matrices ``cm [..., K, K]`` (rows true, columns predicted;
+    float counts or weights allowed), each ``[...]`` float64, NaN where undefined.
+
+    Same definitions as :mod:`eegsnn.evaluate.metrics`: balanced accuracy over classes
+    present in the truth; kappa 1 (all agree) or 0 when chance agreement is 1; macro-F1
+    over classes present in the truth or the predictions. With ``positive``: sensitivity
+    (recall of that class) and specificity (recall of the rest).
+    """
+    cm = np.asarray(cm, dtype=np.float64)
+    n = cm.sum(axis=(-2, -1))
+    diag = np.diagonal(cm, axis1=-2, axis2=-1)
+    actual, predicted = cm.sum(axis=-1), cm.sum(axis=-2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        acc = np.trace(cm, axis1=-2, axis2=-1) / n
+        recall = np.where(actual > 0, diag / np.where(actual > 0, actual, 1), np.nan)
+        bal = np.nanmean(np.where(actual > 0, recall, np.nan), axis=-1) \
+            if cm.shape[-1] else np.full(n.shape, np.nan)
+        p_e = (actual * predicted).sum(axis=-1) / (n * n)
+        degenerate = np.isclose(p_e, 1.0)
+        kappa = np.where(degenerate, np.where(np.isclose(acc, 1.0), 1.0, 0.0),
+                         (acc - p_e) / np.where(degenerate, 1.0, 1.0 - p_e))
+        prec = np.where(predicted > 0, diag / np.where(predicted > 0, predicted, 1), 0.0)
+        rec0 = np.nan_to_num(recall, nan=0.0)
+        denom = prec + rec0
+        f1 = np.where(denom > 0, 2 * prec * rec0 / np.where(denom > 0, denom, 1), 0.0)
+        seen = (actual > 0) | (predicted > 0)
+        f1_macro = (f1 * seen).sum(axis=-1) / seen.sum(axis=-1)
+    out = {"accuracy": acc, "balanced_accuracy": bal, "cohen_kappa": kappa,
+           "f1_macro": f1_macro}
+    if positive is not None:
+        tp = cm[..., positive, positive]
+        fn = actual[..., positive] - tp
+        fp = predicted[..., positive] - tp
+        tn = n - tp - fn - fp
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["sensitivity"] = np.where(tp + fn > 0, tp / (tp + fn), np.nan)
+            out["specificity"] = np.where(tn + fp > 0, tn / (tn + fp), np.nan)
+    return out
+
+
+def weighted_auc(positive: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """ROC-AUC of ``scores [N]`` for the 0/1 labels ``positive [N]`` under each row of
+    ``weights [B, N]`` (a window of weight 2 counts twice): ``[B]``, NaN where one side
+    has no weight. Ties count one half (equals :func:`eegsnn.evaluate.metrics.roc_auc` on
+    the windows repeated by their weights)."""
+    pos = np.asarray(positive).astype(bool).reshape(-1)
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    w = np.atleast_2d(np.asarray(weights, dtype=np.float64))
+    _, group = np.unique(s, return_inverse=True)  # tie groups in ascending score order
+    n_groups = int(group.max()) + 1 if group.size else 0
+    out = np.empty(w.shape[0])
+    rows = max(1, _AUC_CHUNK // max(1, s.size))
+    for start in range(0, w.shape[0], rows):
+        wc = w[start:start + rows]
+        wp = np.zeros((wc.shape[0], n_groups))
+        wn = np.zeros((wc.shape[0], n_groups))
+        np.add.at(wp.T, group[pos], wc[:, pos].T)
+        np.add.at(wn.T, group[~pos], wc[:, ~pos].T)
+        below = np.cumsum(wn, axis=1) - wn  # negative weight strictly below each group
+        num = (wp * (below + 0.5 * wn)).sum(axis=1)
+        den = wp.sum(axis=1) * wn.sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[start:start + rows] = np.where(den > 0, num / np.where(den > 0, den, 1),
+                                               np.nan)
+    return out
+
+
+def cluster_weighted_auc(positive: np.ndarray, scores: np.ndarray, cluster: np.ndarray,
+                         counts: np.ndarray) -> np.ndarray:
+    """:func:`weighted_auc` where every window of cluster ``r`` weighs ``counts[b, r]``
+    (``cluster [N]``: cluster index of each window in ``0 .. R-1``; ``counts [B, R]``):
+    ``[B]``. Computed from the ``[R, R]`` matrix of positive-negative pair scores between
+    clusters, so the cost does not grow with ``B x N`` (long recordings, many windows)."""
+    pos = np.asarray(positive).astype(bool).reshape(-1)
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    cl = np.asarray(cluster, dtype=np.int64).reshape(-1)
+    c = np.atleast_2d(np.asarray(counts, dtype=np.float64))
+    n_clusters = c.shape[1]
+    _, group = np.unique(s, return_inverse=True)
+    n_groups = int(group.max()) + 1 if group.size else 0
+    neg_at = np.zeros((n_groups, n_clusters))
+    np.add.at(neg_at, (group[~pos], cl[~pos]), 1.0)
+    below = np.cumsum(neg_at, axis=0) - neg_at  # negatives of each cluster below a group
+    pair = np.zeros((n_clusters, n_clusters))  # pair[a, b]: positives of a over negatives of b
+    pos_idx = np.flatnonzero(pos)
+    rows = max(1, _AUC_CHUNK // max(1, n_clusters))
+    for start in range(0, pos_idx.size, rows):
+        i = pos_idx[start:start + rows]
+        contrib = below[group[i]] + 0.5 * neg_at[group[i]]  # [P, R]
+        onehot = np.zeros((i.size, n_clusters))
+        onehot[np.arange(i.size), cl[i]] = 1.0
+        pair += onehot.T @ contrib
+    n_pos = np.bincount(cl[pos], minlength=n_clusters).astype(np.float64)
+    n_neg = np.bincount(cl[~pos], minlength=n_clusters).astype(np.float64)
+    num = ((c @ pair) * c).sum(axis=1)
+    den = (c @ n_pos) * (c @ n_neg)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+
+
+def _clusters(clusters: Sequence[Any] | np.ndarray, n: int) -> tuple[np.ndarray, int]:
+    c = np.asarray(clusters).astype(str).reshape(-1)
+    if c.size != n:
+        raise ConfigError(f"cluster_bootstrap: {c.size} cluster labels for {n} windows")
+    _, inverse = np.unique(c, return_inverse=True)
+    return inverse, int(inverse.max()) + 1 if inverse.size else 0
+
+
+def cluster_bootstrap(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] | np.ndarray,
+                      clusters: Sequence[Any] | np.ndarray, *, num_classes: int,
+                      positive: int | None = None, scores: np.ndarray | None = None,
+                      n_resamples: int = 2000, seed: int = 0, level: float = 0.95,
+                      cluster_name: str = "recording") -> dict[str, Any]:
+    """Percentile intervals of the headline metrics, resampling ``clusters`` (recordings).
+
+    Args:
+        y_true, y_pred: ``[N]`` integer labels and predictions of the windows.
+        clusters: ``[N]`` cluster (recording) of each window; whole clusters are drawn.
+        num_classes: ``K``.
+        positive: class for sensitivity/specificity (and ROC-AUC with ``scores``).
+        scores: ``[N]`` score of the positive class (higher = more likely positive).
+        n_resamples: bootstrap resamples ``B``; ``seed``: the generator's seed (the result
+            is a function of the inputs and the seed).
+        level: interval coverage (0.95: the 2.5th and 97.5th percentiles).
+
+    Returns:
+        the ``bootstrap`` record described in the module docstring. ``estimate`` is the
+        metric on the windows as they are; resamples where a metric is undefined (no
+        positive window drawn) are left out of its interval (``n_valid`` says how many
+        remain).
+    """
+    y = np.asarray(y_true, dtype=np.int64).reshape(-1)
+    p = np.asarray(y_pred, dtype=np.int64).reshape(-1)
+    if p.size != y.size or y.size == 0:
+        raise ConfigError(f"cluster_bootstrap: {y.size} labels and {p.size} predictions")
+    if not 0.0 < level < 1.0:
+        raise ConfigError(f"cluster_bootstrap: level must be in (0, 1), got {level}")
+    k = int(num_classes)
+    inverse, n_clusters = _clusters(clusters, y.size)
+    per_cluster = np.zeros((n_clusters, k * k))
+    np.add.at(per_cluster, (inverse, y * k + p), 1.0)
+    rng = np.random.default_rng(seed)
+    counts = np.zeros((int(n_resamples), n_clusters))
+    if n_clusters >= 2:
+        draws = rng.integers(0, n_clusters, size=(int(n_resamples), n_clusters))
+        np.add.at(counts, (np.repeat(np.arange(int(n_resamples)), n_clusters),
+                           draws.reshape(-1)), 1.0)
+    point = metrics_from_confusion(per_cluster.sum(axis=0).reshape(k, k), positive)
+    boot = metrics_from_confusion((counts @ per_cluster).reshape(-1, k, k), positive) \
+        if n_clusters >= 2 else {}
+    if positive is not None and scores is not None:
+        s = np.asarray(scores, dtype=np.float64).reshape(-1)
+        if s.size != y.size:
+            raise ConfigError(f"cluster_bootstrap: {s.size} scores for {y.size} windows")
+        pos = y == positive
+        point["roc_auc"] = weighted_auc(pos, s, np.ones((1, y.size)))[0]
+        if n_clusters >= 2:
+            boot["roc_auc"] = cluster_weighted_auc(pos, s, inverse, counts)
+    tail = 100.0 * (1.0 - level) / 2.0
+    out: dict[str, Any] = {}
+    for name in BOOTSTRAP_METRICS:
+        if name not in point:
+            continue
+        est = float(point[name])
+        rec: dict[str, Any] = {"estimate": None if np.isnan(est) else est, "ci95": None,
+                               "n_valid": 0}
+        if name in boot:
+            values = np.asarray(boot[name], dtype=np.float64)
+            values = values[~np.isnan(values)]
+            rec["n_valid"] = int(values.size)
+            if values.size:
+                lo, hi = np.percentile(values, [tail, 100.0 - tail])
+                rec["ci95"] = [float(lo), float(hi)]
+        out[name] = rec
+    return {"cluster": cluster_name, "n_clusters": n_clusters, "n_resamples": int(n_resamples),
+            "seed": int(seed), "level": float(level), "metrics": out}
+
+
+def _binom_two_sided_half(k: int, n: int) -> float:
+    """Two-sided exact binomial p-value of ``k`` successes in ``n`` trials at p = 1/2
+    (``min(1, 2 P(X <= min(k, n-k)))``, what ``scipy.stats.binomtest`` gives)."""
+    if n == 0:
+        return 1.0
+    low = min(k, n - k)
+    if 2 * low == n:
+        return 1.0
+    tail = sum(math.comb(n, i) for i in range(low + 1))
+    return min(1.0, 2 * tail / 2 ** n)
+
+
+def mcnemar_exact(y_true: Sequence[int] | np.ndarray, pred_a: Sequence[int] | np.ndarray,
+                  pred_b: Sequence[int] | np.ndarray, names: tuple[str, str] = ("a", "b")
+                  ) -> dict[str, Any]:
+    """McNemar's exact test: do two classifiers scored on the same windows err differently?
+
+    Counts the discordant windows (``b``: only the first is right; ``c``: only the second
+    is) and tests ``b ~ Binomial(b + c, 1/2)``, two-sided. ``names`` label the counts
+    (``"<name>_only_correct"``). Windows are treated as independent pairs (the test has
+    no cluster version here; read it beside the recording-level intervals).
+    """
+    y = np.asarray(y_true).reshape(-1)
+    a = np.asarray(pred_a).reshape(-1) == y
+    b = np.asarray(pred_b).reshape(-1) == y
+    if a.size != y.size or b.size != y.size:
+        raise ConfigError(f"mcnemar_exact: {y.size} labels, {a.size} and {b.size} predictions")
+    only_a, only_b = int(np.sum(a & ~b)), int(np.sum(~a & b))
+    return {"test": "McNemar exact (two-sided binomial on discordant windows)",
+            "n": int(y.size), "both_correct": int(np.sum(a & b)),
+            f"{names[0]}_only_correct": only_a, f"{names[1]}_only_correct": only_b,
+            "both_wrong": int(np.sum(~a & ~b)), "discordant": only_a + only_b,
+            "p_value": _binom_two_sided_half(only_a, only_a + only_b)}
+
+
+def single_class_warning(y_pred: Sequence[int] | np.ndarray, class_names: Sequence[str],
+                         who: str = "SNN") -> str | None:
+    """``"SNN predicted a single class (left) for all 45 windows"`` when every prediction
+    is the same class and more than one class exists, else ``None``."""
+    p = np.asarray(y_pred).reshape(-1)
+    if p.size < 2 or len(class_names) < 2:
+        return None
+    first = int(p[0])
+    if np.all(p == first):
+        return f"{who} predicted a single class ({class_names[first]}) for all {p.size} windows"
+    return None
