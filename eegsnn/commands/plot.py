@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from eegsnn.errors import ConfigError, DataError
+from eegsnn.errors import ConfigError
 
 
 def plot(
@@ -28,25 +28,23 @@ def plot(
     firing rates from the files a run folder holds.
 
     Example: eegsnn plot runs/eegmmidb_s001 --format pdf
+
+    A pipeline run that did not finish is refused with exit code 3 ("incomplete run: ...",
+    with the command that resumes it); the training curves so far of one of its folds are
+    drawn by plotting that fold's training folder (RUN/folds/fold-1/train). A run whose files
+    changed after it finished (integrity.json) is refused, naming the file.
     """
+    from eegsnn.pipeline.integrity import verify_integrity
+    from eegsnn.pipeline.runstate import require_finished
     from eegsnn.visualization.run import PLOT_KINDS, plot_run
 
     if fmt not in ("png", "pdf", "svg"):
         raise ConfigError(f"--format must be png, pdf or svg, got {fmt!r}")
     kinds = tuple(only) if only else PLOT_KINDS
-    _note_unfinished(run_dir)
+    require_finished(run_dir)  # an incomplete run: say so and how to resume it
+    verify_integrity(run_dir)
     for path in plot_run(run_dir, out, fmt=fmt, kinds=kinds, dt_s=dt_s):
         typer.echo(f"wrote {path}")
-
-
-def _note_unfinished(run_dir: Path) -> None:
-    """Plots of an interrupted run are drawn (training curves so far) with a note."""
-    from eegsnn.pipeline.runstate import require_finished
-
-    try:
-        require_finished(run_dir)
-    except DataError as exc:
-        typer.echo(f"note: {exc}", err=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -25,15 +25,18 @@ def report(
 
     Example: eegsnn report runs/bonn_example --format md
 
-    A run that did not finish (interrupted) is refused with exit code 3 and the command
-    that resumes it.
+    A run that did not finish (interrupted or killed) is refused with exit code 3
+    ("incomplete run: ...") and the command that resumes it; so is a run whose files changed
+    after it finished (integrity.json), naming the file.
     """
+    from eegsnn.pipeline.integrity import verify_integrity
     from eegsnn.pipeline.runstate import require_finished
     from eegsnn.report import write_report
 
     if fmt not in ("html", "md", "both"):
         raise ConfigError(f"--format must be html, md or both, got {fmt!r}")
     require_finished(run_dir)  # an interrupted run: say so and how to resume it
+    verify_integrity(run_dir)  # the files it reports on are the ones the run wrote
     for path in write_report(run_dir, fmt=fmt, out=out):
         typer.echo(f"wrote {path}")
 

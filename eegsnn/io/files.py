@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -37,12 +38,15 @@ __all__ = [
     "atomic_path",
     "atomic_write_bytes",
     "atomic_write_json",
+    "atomic_write_npz",
     "atomic_write_text",
     "current_umask",
     "dump_yaml",
+    "is_temp_name",
     "json_default",
     "parse_recording_ids",
     "read_yaml_mapping",
+    "remove_temp_files",
     "sha256_file",
 ]
 
@@ -101,6 +105,54 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+def atomic_write_npz(path: str | os.PathLike, arrays: Mapping[str, Any], *,
+                     compressed: bool = True) -> None:
+    """Write ``arrays`` (name -> array) as a NumPy ``.npz`` archive at ``path`` atomically
+    (``numpy.savez_compressed``, or ``numpy.savez`` with ``compressed=False``)."""
+    save = np.savez_compressed if compressed else np.savez
+    with atomic_open(path) as fh:
+        save(fh, **arrays)
+
+
+# What the atomic writers of eegsnn leave behind when the process is killed mid-write:
+# atomic_open (``.NAME.XXXXXXXX.tmp``), atomic_path (``.NAME.PID.writing``), figures
+# (``.NAME.XXXXXXXX.png``), checkpoint swaps (folders ``.NAME.tmp-XXXXXXXX`` and
+# ``.NAME.old-PID``) and ``NAME.tmp.npz`` (LSM readouts).
+_TEMP_FILE = re.compile(r"^\..+\.(tmp|writing)$|^\..+\.[A-Za-z0-9_]{8}\.(png|pdf|svg|jpe?g)$"
+                        r"|^[^.].*\.tmp\.npz$")
+_TEMP_DIR = re.compile(r"^\..+\.(tmp-[A-Za-z0-9_]+|old-\d+)$")
+
+
+def is_temp_name(name: str, *, folder: bool = False) -> bool:
+    """Whether ``name`` (a file, or with ``folder=True`` a folder) is a temporary file of
+    eegsnn's atomic writers (never an output under its final name)."""
+    return bool((_TEMP_DIR if folder else _TEMP_FILE).match(name))
+
+
+def remove_temp_files(folder: str | os.PathLike) -> list[Path]:
+    """Remove, anywhere below ``folder``, the temporary files and folders that eegsnn's
+    atomic writers leave when a process is killed while writing (see ``_TEMP_FILE``).
+
+    Call it only while no other process writes into ``folder``. Returns what was removed.
+    """
+    root = Path(folder)
+    removed: list[Path] = []
+    if not root.is_dir():
+        return removed
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in list(dirnames):
+            if is_temp_name(name, folder=True):
+                shutil.rmtree(Path(dirpath) / name, ignore_errors=True)
+                removed.append(Path(dirpath) / name)
+                dirnames.remove(name)
+        for name in filenames:
+            if is_temp_name(name):
+                with contextlib.suppress(FileNotFoundError):
+                    (Path(dirpath) / name).unlink()
+                removed.append(Path(dirpath) / name)
+    return sorted(removed)
+
+
 def current_umask() -> int:
     """The process's umask (read without changing it)."""
     mask = os.umask(0)
@@ -127,6 +179,9 @@ def read_yaml_mapping(path: str | os.PathLike, what: str, loader: Any = None) ->
         raise DataError(f"{path}: cannot read {what} ({exc.strerror or exc})") from exc
     except yaml.YAMLError as exc:
         raise DataError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from exc
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not a text file (byte {exc.start} is not UTF-8); a {what} "
+                        "is a YAML text file") from exc
     if not isinstance(data, Mapping):
         raise ConfigError(f"{path}: a {what} is a YAML mapping, got {type(data).__name__}")
     return data

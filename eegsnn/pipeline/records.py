@@ -1,4 +1,6 @@
-"""The records of a run folder: fold and run results, data provenance, predictions.
+"""The records of a run folder: fold and run results, data provenance, predictions, the
+recordings the deployable model was trained on (``model/training_files.json``) and the
+train/evaluate overlap check that reads it (:func:`check_overlap`).
 
 See :mod:`eegsnn.pipeline.run` for the folder's layout.
 """
@@ -7,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,11 +19,17 @@ from typing import Any
 import numpy as np
 
 from eegsnn.encode import file_sha256
-from eegsnn.io.files import atomic_write_text
+from eegsnn.errors import ConfigError
+from eegsnn.io.files import atomic_write_json, atomic_write_text
 from eegsnn.manifest import load_manifest
 from eegsnn.pipeline.metrics import class_counts
 
-__all__ = ["FoldResult", "RunResult", "data_record", "write_predictions_csv"]
+__all__ = ["TRAINING_FILES", "FoldResult", "RunResult", "check_overlap", "data_record",
+           "training_files", "write_predictions_csv", "write_training_files"]
+
+#: ``model/training_files.json``: the recordings (path, sha256) the deployable model and its
+#: encoder were fitted on (validation recordings included).
+TRAINING_FILES = "training_files.json"
 
 
 @dataclass
@@ -111,3 +121,75 @@ def data_record(cfg: Mapping[str, Any], ws: Any) -> dict[str, Any]:
     })
     return record
 
+
+def write_training_files(path: Path, ws: Any, idx: np.ndarray | None) -> None:
+    """Write ``training_files.json``: the recordings of the windows ``idx`` (``None``: all)
+    with the sha256 of their content (from the window provenance; no patient identity)."""
+    used = set((ws.recording if idx is None else ws.recording[idx]).tolist())
+    files = [dict(f) for f in ws.provenance.get("files", []) if f.get("path") in used]
+    atomic_write_json(path, {"note": "recordings the model was trained on (validation "
+                                     "recordings included); eegsnn evaluate refuses them",
+                             "n_windows": int(len(ws) if idx is None else len(idx)),
+                             "files": files})
+
+
+def training_files(run_dir: str | os.PathLike, cfg: Mapping[str, Any],
+                   record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """``[{"path", "sha256"}]`` of the recordings the run's deployable model was trained on.
+
+    Runs from before ``model/training_files.json``: every file of ``data.json`` (less the
+    last fold's test recordings when the split is by recording and the model is that
+    fold's).
+    """
+    run_dir = Path(run_dir)
+    path = run_dir / "model" / TRAINING_FILES
+    if path.is_file():
+        try:
+            return list(json.loads(path.read_text(encoding="utf-8"))["files"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"{path}: corrupt training record ({exc})") from exc
+    files = list(record.get("files", []))
+    split = cfg.get("split") or {}
+    refit = split.get("method") == "kfold" and split.get("refit")
+    splits = run_dir / "splits.json"
+    if split.get("by") == "recording" and not refit and splits.is_file():
+        try:
+            held = set(json.loads(splits.read_text(encoding="utf-8"))["folds"][-1]
+                       ["test_groups"])
+        except (OSError, ValueError, KeyError, IndexError, TypeError):
+            held = set()
+        files = [f for f in files if f.get("path") not in held]
+    return files
+
+
+def check_overlap(run_dir: str | os.PathLike, cfg: Mapping[str, Any],
+                  record: Mapping[str, Any], ws: Any, source: str, *,
+                  allow: bool = False) -> dict[str, Any] | None:
+    """Compare the content (sha256) of the recordings of ``ws`` with the run's training
+    recordings (:func:`training_files`).
+
+    Returns:
+        ``None`` without overlap, else ``{"n_files", "files", "trained_as", "n_windows"}``
+        (the overlapping recordings as ``ws`` names them, as the run names them, and how
+        many of the windows of ``ws`` they hold).
+
+    Raises:
+        ConfigError: an overlap and ``allow`` is false (one line naming the files).
+    """
+    trained = {f["sha256"]: f["path"] for f in training_files(run_dir, cfg, record)
+               if f.get("sha256")}
+    hits = [f for f in ws.provenance.get("files", []) if f.get("sha256") in trained]
+    if not hits:
+        return None
+    names = [str(f["path"]) for f in hits]
+    if not allow:
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5
+                                        else "")
+        raise ConfigError(f"{source}: {len(names)} recording(s) have the same content as "
+                          f"recordings the run {run_dir} was trained on ({shown}); "
+                          "evaluate held-out recordings, or pass --allow-overlap "
+                          "(allow_overlap=True) to score them anyway (the metrics then "
+                          "say so)")
+    return {"n_files": len(names), "files": names,
+            "trained_as": [trained[f["sha256"]] for f in hits],
+            "n_windows": int(np.isin(ws.recording, names).sum())}

@@ -4,13 +4,15 @@
 replaces it when the run ends::
 
     {"status": "running", "started": "...", "pid": 1234, "host": "..."}   # at the start
-    {"status": "finished", ...}      # metrics.json and the report written
+    {"status": "finished", "integrity": "<sha256 of integrity.json>", ...}   # written last
     {"status": "interrupted", ...}   # Ctrl-C
     {"status": "failed", "error": "one line", ...}
 
-A folder whose status is not ``finished`` is an incomplete run: ``metrics.json`` and the
-report are written last (a resumed run removes the old ones first), ``eegsnn report`` and
-``eegsnn evaluate`` refuse it and print the command that resumes it
+``finished`` is written strictly last, after every other file of the run (metrics.json,
+raster.npz, the report, integrity.json: :mod:`eegsnn.pipeline.integrity`). A folder whose
+status is not ``finished`` is an incomplete run: a (re)started run removes the final outputs
+of an earlier one first (:data:`FINAL_OUTPUTS`); ``eegsnn report``, ``plot`` and
+``evaluate`` refuse it in one line ("incomplete run: ...") with the command that resumes it
 (:func:`resume_command`). A status of ``running`` whose process is gone (killed) is
 incomplete too. Folders written before ``status.json`` existed count as finished when they
 hold ``metrics.json``.
@@ -32,13 +34,13 @@ from typing import Any
 from eegsnn.errors import DataError, Interrupted
 from eegsnn.io.files import atomic_write_text, dump_yaml
 
-__all__ = ["STATUS_FILE", "RunState", "config_changes", "inspect_run", "mark_ended",
+__all__ = ["STATUS_FILE", "RunState", "config_changes", "error_line", "inspect_run", "mark_ended",
            "mark_started", "read_status", "require_finished", "resume_command"]
 
 STATUS_FILE = "status.json"
 FINISHED = "finished"
 #: Final outputs of a run, written last; removed when a run (re)starts in the folder.
-FINAL_OUTPUTS = ("metrics.json", "report.html", "report.md")
+FINAL_OUTPUTS = ("metrics.json", "raster.npz", "report.html", "report.md", "integrity.json")
 
 
 def _now() -> str:
@@ -90,26 +92,40 @@ def is_alive(record: Mapping[str, Any]) -> bool:
 
 def mark_started(run_dir: Path) -> None:
     """Mark ``run_dir`` as a run in progress and drop the final outputs of an earlier run."""
-    for name in FINAL_OUTPUTS:
-        (run_dir / name).unlink(missing_ok=True)
+    # "running" first: a kill in between never leaves a "finished" folder without its outputs
     _write(run_dir, {"status": "running", "started": _now(), "pid": os.getpid(),
                      "host": socket.gethostname()})
+    for name in FINAL_OUTPUTS:
+        (run_dir / name).unlink(missing_ok=True)
 
 
-def mark_ended(run_dir: Path, exc: BaseException | None = None) -> None:
+def mark_ended(run_dir: Path, exc: BaseException | None = None, *,
+               integrity: str | None = None) -> None:
     """Record how the run in ``run_dir`` ended: ``finished`` (``exc`` is ``None``),
-    ``interrupted`` (Ctrl-C) or ``failed`` (the error's message, one line)."""
+    ``interrupted`` (Ctrl-C) or ``failed`` (the error's message, one line).
+
+    Args:
+        integrity: sha256 of the finished run's ``integrity.json`` (kept in the record).
+    """
     old = read_status(run_dir) or {}
     record: dict[str, Any] = {"status": FINISHED, "ended": _now()}
+    if integrity is not None and exc is None:
+        record["integrity"] = integrity
     if old.get("started"):
         record["started"] = old["started"]
     if isinstance(exc, (KeyboardInterrupt, Interrupted)):
         record["status"] = "interrupted"
     elif exc is not None:
         record["status"] = "failed"
-        record["error"] = " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
+        record["error"] = error_line(exc)[:500]
     with contextlib.suppress(OSError):
         _write(run_dir, record)
+
+
+def error_line(exc: BaseException) -> str:
+    """``Type: message`` of an exception on one line (``Type`` alone without a message)."""
+    text = str(exc)
+    return " ".join((type(exc).__name__ + (f": {text}" if text else "")).split())
 
 
 def resume_command(run_dir: str | os.PathLike) -> str:
@@ -131,7 +147,8 @@ def _describe(record: Mapping[str, Any]) -> str:
 
 
 def require_finished(run_dir: str | os.PathLike) -> None:
-    """Raise :class:`DataError` when ``run_dir`` holds a run that did not finish.
+    """Raise :class:`DataError` ("incomplete run: ...", one line) when ``run_dir`` holds a
+    run that did not finish.
 
     Folders that hold no pipeline run pass (the caller reports what it misses).
     """
@@ -139,10 +156,10 @@ def require_finished(run_dir: str | os.PathLike) -> None:
     if record is None or record.get("status") == FINISHED:
         return
     if record.get("status") == "running" and is_alive(record):
-        raise DataError(f"{run_dir}: the run is still in progress (pid {record.get('pid')}); "
-                        "wait until `eegsnn train` finishes")
-    raise DataError(f"{run_dir}: the run did not finish ({_describe(record)}; no "
-                    f"metrics.json); resume it with: {resume_command(run_dir)}")
+        raise DataError(f"incomplete run: {run_dir}: the run is still in progress (pid "
+                        f"{record.get('pid')}); wait until `eegsnn train` finishes")
+    raise DataError(f"incomplete run: {run_dir}: the run did not finish "
+                    f"({_describe(record)}); resume it with: {resume_command(run_dir)}")
 
 
 def config_changes(old: Any, new: Any, prefix: str = "") -> list[str]:

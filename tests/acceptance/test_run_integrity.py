@@ -1,0 +1,293 @@
+"""Nothing lost, nothing trusted blindly, on a tiny real pipeline run (8 Bonn segments,
+2 epochs: a few seconds):
+
+- a run whose weights changed after training is refused by ``evaluate``, ``report``,
+  ``plot`` and a resume, naming the file (``integrity.json``);
+- ``evaluate`` refuses recordings the model was trained on (exit 2, naming them) unless
+  ``--allow-overlap``, and then says so in its output;
+- a run that failed ends its ``pipeline.log`` with the error, is "incomplete", and its
+  orphan temporary files are removed when it resumes;
+- ``kill -9`` at the moment each new file appears in the run folder leaves no truncated
+  file under its final name, a folder marked incomplete (``report`` refuses it), and the
+  same command then finishes it (a sample of the moments here; every one in the slow test).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from eegsnn.cli import main
+from eegsnn.errors import DataError
+from eegsnn.io.files import is_temp_name
+from eegsnn.pipeline import run_pipeline
+from eegsnn.pipeline.integrity import verify_integrity
+from eegsnn.pipeline.runstate import read_status
+
+EEGSNN = Path(sys.executable).with_name("eegsnn")
+TRAIN = [f"Z/Z00{i}.txt" for i in range(1, 5)] + [f"S/S00{i}.txt" for i in range(1, 5)]
+
+
+@pytest.fixture(scope="module")
+def tiny_config(shared_data, tmp_path_factory):
+    """A seizure-detection study on 8 Bonn segments: 40 windows, 2 epochs, holdout."""
+    folder = tmp_path_factory.mktemp("tiny")
+    cfg = {"name": "tiny", "pipeline": "seizure_detection",
+           "data": {"source": [str(shared_data / "bonn" / f) for f in TRAIN]},
+           "split": {"method": "holdout", "by": "recording", "test_fraction": 0.25,
+                     "seed": 0},
+           "train": {"epochs": 2, "seed": 0}, "encoder": {"spikes_per_s": 20},
+           "model": {"hidden": [8]}, "cache_dir": str(folder / "cache")}
+    path = folder / "tiny.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tiny_config, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    result = run_pipeline(tiny_config, out, progress=False)
+    return out, result
+
+
+def _flip_one_weight(path: Path) -> None:
+    import mlx.core as mx
+
+    weights = dict(mx.load(str(path)))
+    name = sorted(weights)[0]
+    weights[name] = -weights[name]
+    mx.save_safetensors(str(path), weights)
+
+
+def test_changed_weights_are_refused_naming_the_file(tiny_run, tiny_config, tmp_path,
+                                                     shared_data, capsys):
+    out, _ = tiny_run
+    assert verify_integrity(out) > 10  # config, data record, model and fold files
+    listed = json.loads((out / "integrity.json").read_text())["files"]
+    assert {"config.yaml", "data.json", "model/encoder.json", "model/model_config.json",
+            "model/checkpoint/model.safetensors", "model/baseline.npz",
+            "folds/fold-1/train/checkpoint/model.safetensors"} <= set(listed)
+    weights = out / "model" / "checkpoint" / "model.safetensors"
+    saved = weights.read_bytes()
+    held_out = str(shared_data / "bonn" / "S" / "S010.txt")
+    try:
+        _flip_one_weight(weights)
+        for args in (["evaluate", str(out), held_out, "--out", str(tmp_path / "ev")],
+                     ["report", str(out)], ["plot", str(out), "--out", str(tmp_path / "p")]):
+            assert main(args) == 3, args
+            err = capsys.readouterr().err
+            assert err.count("\n") == 1, err
+            assert f"{weights} changed after training" in err and "integrity.json" in err
+        assert not (tmp_path / "ev").exists() and not (tmp_path / "p").exists()
+        with pytest.raises(DataError, match=r"model\.safetensors changed after training"):
+            run_pipeline(tiny_config, out, overrides=["train.epochs=3"], resume=True,
+                         progress=False)
+        assert read_status(out)["status"] == "finished"  # the refused resume changed nothing
+    finally:
+        weights.write_bytes(saved)
+    assert main(["evaluate", str(out), held_out, "--out", str(tmp_path / "ev")]) == 0
+    assert "overlap" not in json.loads((tmp_path / "ev" / "metrics.json").read_text())
+
+
+def test_evaluate_refuses_training_recordings_unless_allowed(tiny_run, tmp_path, capsys,
+                                                             shared_data):
+    out, result = tiny_run
+    ws, fold = result.windows, result.folds[0]
+    trained = sorted(set(ws.recording[fold.train_idx]))
+    held = sorted(set(ws.recording[fold.test_idx]))
+    assert len(trained) == 6 and len(held) == 2
+    files = [str(shared_data / "bonn" / r) for r in (trained[0], held[0])]
+    # a renamed copy is still the same recording (content, not names, is compared)
+    copy = tmp_path / "data" / "S" / "S777.txt"
+    copy.parent.mkdir(parents=True)
+    copy.write_bytes((shared_data / "bonn" / trained[-1]).read_bytes())
+    for data in (files, [str(copy)]):
+        assert main(["evaluate", str(out), *data, "--out", str(tmp_path / "refused")]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "1 recording(s)" in err, err
+        assert "--allow-overlap" in err and str(out) in err
+    assert trained[0] in err or Path(trained[0]).name in err or "S777" in err
+    assert not (tmp_path / "refused").exists()
+
+    assert main(["evaluate", str(out), *files, "--allow-overlap",
+                 "--out", str(tmp_path / "allowed")]) == 0
+    captured = capsys.readouterr()
+    assert "not held-out" in captured.err and "accuracy" in captured.out
+    metrics = json.loads((tmp_path / "allowed" / "metrics.json").read_text())
+    assert metrics["overlap"]["n_files"] == 1 and metrics["overlap"]["n_windows"] == 5
+    assert metrics["overlap"]["trained_as"] == [trained[0]]
+    assert metrics["n_samples"] == 10
+    # held-out recordings alone: no overlap, no flag needed
+    assert main(["evaluate", str(out), str(shared_data / "bonn" / held[0]),
+                 "--out", str(tmp_path / "held")]) == 0
+    assert "overlap" not in json.loads((tmp_path / "held" / "metrics.json").read_text())
+
+
+def test_a_failed_run_logs_its_error_is_incomplete_and_resumes_clean(tiny_config, tmp_path,
+                                                                     monkeypatch, capsys):
+    import eegsnn.pipeline.run as run_module
+
+    out = tmp_path / "run"
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no space left\non device")
+
+    monkeypatch.setattr(run_module, "write_report", broken)
+    with pytest.raises(RuntimeError):
+        run_pipeline(tiny_config, out, progress=False)
+    monkeypatch.undo()
+    last = (out / "pipeline.log").read_text().splitlines()[-1]
+    assert last.endswith("ERROR stopped: RuntimeError: no space left on device"), last
+    assert read_status(out)["status"] == "failed"
+    assert not (out / "integrity.json").exists()
+    for cmd in ("report", "plot", "evaluate"):
+        assert main([cmd, str(out)]) == 3
+        err = capsys.readouterr().err
+        assert err.startswith("error: incomplete run: ") and err.count("\n") == 1, err
+    orphan = out / "folds" / "fold-1" / ".baseline_predictions.csv.x1y2z3w4.tmp"
+    orphan.write_text("recording,onset_s\nZ/Z0")  # a writer killed half-way
+    result = run_pipeline(tiny_config, out, resume=True, progress=False)
+    assert not orphan.exists() and read_status(out)["status"] == "finished"
+    assert result.metrics["snn"]["pooled"]["n_samples"] == 10
+    assert verify_integrity(out) > 10
+
+
+# ------------------------------------------------------------------------- kill -9
+
+
+def _listing(run: Path) -> set[str]:
+    out = set()
+    for dirpath, dirnames, filenames in os.walk(run):
+        dirnames[:] = [d for d in dirnames if not is_temp_name(d, folder=True)]
+        for name in filenames:
+            if not is_temp_name(name):
+                out.add((Path(dirpath) / name).relative_to(run).as_posix())
+    return out
+
+
+PNG_END = b"IEND\xaeB`\x82"
+
+
+def _assert_complete(path: Path) -> None:
+    """A file under its final name holds a whole document of its kind."""
+    suffix = path.suffix
+    if suffix == ".json":
+        json.loads(path.read_text())
+    elif suffix == ".yaml":
+        yaml.safe_load(path.read_text())
+    elif suffix == ".csv":
+        rows = list(csv.reader(path.read_text().splitlines()))
+        assert rows and all(len(r) == len(rows[0]) for r in rows), path
+        assert path.read_text().endswith("\n"), path
+    elif suffix == ".npz":
+        with np.load(path) as archive:
+            for key in archive.files:
+                archive[key]
+    elif suffix == ".safetensors":
+        import mlx.core as mx
+
+        mx.load(str(path))
+    elif suffix == ".png":
+        data = path.read_bytes()
+        assert data.startswith(b"\x89PNG") and data.endswith(PNG_END), path
+    elif suffix == ".html":
+        assert path.read_text().rstrip().endswith("</html>"), path
+
+
+def _train_cmd(config: Path, out: Path) -> list[str]:
+    return [str(EEGSNN), "train", "--config", str(config), "--out", str(out),
+            "--no-progress", "--quiet"]
+
+
+def _watch(cmd: list[str], run: Path, kill_at: str | None, timeout: float = 120
+           ) -> tuple[subprocess.Popen, list[str]]:
+    """Run ``cmd``; record the order in which files appear in ``run``; ``kill -9`` the
+    process the moment ``kill_at`` appears (``None``: let it finish)."""
+    before = _listing(run) if run.exists() else set()
+    seen: list[str] = []
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = proc.poll() is not None
+        if run.exists():
+            now = _listing(run)
+            seen += sorted(now - before - set(seen))
+        if kill_at is not None and kill_at in seen and not done:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            break
+        if done:
+            break
+        time.sleep(0.001)
+    else:
+        proc.kill()
+        pytest.fail(f"{cmd} did not end in {timeout} s")
+    proc.stderr.close()
+    return proc, seen
+
+
+@pytest.fixture(scope="module")
+def file_order(tiny_config, tmp_path_factory):
+    """The order in which an uninterrupted run writes its files."""
+    if not EEGSNN.is_file():
+        pytest.fail(f"the eegsnn console script is missing beside {sys.executable}")
+    run = tmp_path_factory.mktemp("order") / "run"
+    proc, seen = _watch(_train_cmd(tiny_config, run), run, None)
+    assert proc.returncode == 0
+    assert seen.index("status.json") < seen.index("config.yaml")  # "running" first
+    assert read_status(run)["status"] == "finished"
+    assert set(seen) == _listing(run)
+    return [name for name in seen if name != "status.json"]
+
+
+def _kill_and_resume(config: Path, run: Path, kill_at: str) -> None:
+    cmd = _train_cmd(config, run)
+    proc, seen = _watch(cmd, run, kill_at)
+    assert kill_at in seen, f"{kill_at} never appeared: {seen}"
+    assert proc.returncode in (0, -signal.SIGKILL)
+    for path in run.rglob("*"):
+        if path.is_file() and not is_temp_name(path.name):
+            _assert_complete(path)
+    if read_status(run)["status"] == "finished":  # the kill landed after the marker
+        assert verify_integrity(run) > 10
+        return
+    assert read_status(run)["status"] == "running"  # by a process that is gone
+    report = subprocess.run([str(EEGSNN), "report", str(run)], capture_output=True,
+                            text=True, timeout=120)
+    assert report.returncode == 3, report.stderr
+    assert report.stderr.startswith("error: incomplete run: ") and \
+        report.stderr.count("\n") == 1, report.stderr
+    # the same command finishes it
+    resumed = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert read_status(run)["status"] == "finished" and verify_integrity(run) > 10
+    left = [p for p in run.rglob("*") if is_temp_name(p.name, folder=p.is_dir())]
+    assert not left, left
+    for path in run.rglob("*"):
+        if path.is_file():
+            _assert_complete(path)
+
+
+@pytest.mark.parametrize("kill_at", ["model/checkpoint/model.safetensors", "report.html"])
+def test_kill_at_a_sample_of_file_appearances_never_leaves_a_truncated_file(
+        kill_at, tiny_config, tmp_path):
+    """The deployable model being written; the report, the last output before
+    integrity.json and the finished marker."""
+    _kill_and_resume(tiny_config, tmp_path / "run", kill_at)
+
+
+@pytest.mark.slow
+def test_kill_at_every_file_appearance_never_leaves_a_truncated_file(
+        file_order, tiny_config, tmp_path):
+    for k, name in enumerate(file_order):
+        _kill_and_resume(tiny_config, tmp_path / f"run{k}", name)
