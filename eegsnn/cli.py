@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "encode",
     "train",
     "evaluate",
+    "export",
     "mnist",
     "report",
     "plot",

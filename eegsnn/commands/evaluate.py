@@ -8,6 +8,9 @@ from typing import Annotated
 
 import typer
 
+from eegsnn.commands.summary import print_scores, trained_on_line
+from eegsnn.errors import ConfigError
+
 
 def _slug(paths: list[Path] | None) -> str:
     if not paths:
@@ -28,10 +31,40 @@ def evaluate(
     predict: Annotated[bool, typer.Option(
         "--predict", help="Also write predictions.csv: one row per window with class "
                           "probabilities.")] = False,
+    threshold: Annotated[float | None, typer.Option(
+        "--threshold", help="Decision threshold on the positive class's probability "
+                            "(default: the operating point the run recorded, if any).",
+        show_default=False)] = None,
+    cache: Annotated[bool, typer.Option(
+        "--cache", help="Read and write the window cache (~/.cache/eegsnn/windows or "
+                        "$EEGSNN_CACHE_DIR). Off by default: no windows of the evaluated "
+                        "recordings are left on disk.")] = False,
+    sfreq: Annotated[float | None, typer.Option(
+        "--sfreq", help="Sampling rate (Hz) of text segments and .mat arrays, which carry "
+                        "none (a .mat file's JSON sidecar wins); the run resamples every "
+                        "recording to its own rate.", show_default=False)] = None,
+    labels_table: Annotated[Path | None, typer.Option(
+        "--labels-table", help="CSV/TSV table file,label giving each recording's label "
+                               "(a raw label of the run's mapping or a class name).",
+        show_default=False)] = None,
+    mat_var: Annotated[str | None, typer.Option(
+        "--mat-var", help="Name of the signal array in .mat files (default: the only "
+                          "numeric array, or the sidecar's 'variable').",
+        show_default=False)] = None,
+    channel: Annotated[list[str] | None, typer.Option(
+        "--channel", help="Map a channel of the data to one of the run: DATA=RUN "
+                          "(repeatable), e.g. --channel T7-T8=EEG.", show_default=False)
+    ] = None,
+    allow_overlap: Annotated[bool, typer.Option(
+        "--allow-overlap", help="Score recordings the run was trained on (same content) "
+                                "instead of refusing them; the output then names them.")
+    ] = False,
 ) -> None:
     """Score a trained run on recordings, with its exact preprocessing, encoder and model.
 
-    Refuses data whose channels, sampling rate or window length do not fit the run.
+    Refuses data whose channels, sampling rate or window length do not fit the run,
+    recordings the run was trained on (same content; --allow-overlap scores them and says
+    so), and a run whose model files changed after training (integrity.json).
 
     Examples:
 
@@ -39,10 +72,17 @@ def evaluate(
 
       eegsnn evaluate runs/mi S002R04.edf S002R08.edf --out runs/mi/eval-s002
 
+      eegsnn evaluate runs/bonn_final site2/ --labels-table site2/labels.csv --sfreq 256
+
+    Scores the run's SNN/LSM and its saved baseline on the same windows and prints both
+    side by side (windows, recordings, per class, whole recordings) and what the run's
+    model/ was trained on. Recordings at another rate are resampled to the run's rate,
+    channels picked by the run's channel list (--channel renames).
+
     Writes metrics.json (and predictions.csv with --predict, confusion.png). Reruns give
-    identical metrics. Exit codes: 0 done, 2 bad arguments, 3 data do not fit the run or
-    cannot be read, or the run did not finish (the message says how to resume it), 4
-    checksum mismatch.
+    identical metrics. Exit codes: 0 done, 2 bad arguments or recordings the run was trained
+    on, 3 data do not fit the run or cannot be read, the run did not finish ("incomplete
+    run": the message says how to resume it) or its files changed, 4 checksum mismatch.
     """
     from eegsnn.pipeline import evaluate_run
     from eegsnn.pipeline.runstate import require_finished
@@ -52,16 +92,50 @@ def evaluate(
     if data:
         source = [str(p) for p in data] if len(data) > 1 else str(data[0])
     out_dir = out if out is not None else run_dir / "evaluations" / _slug(data)
-    res = evaluate_run(run_dir, source, root=root, out_dir=out_dir, predict=predict)
+    channel_map = {}
+    for item in channel or []:
+        data_name, sep, run_name = item.partition("=")
+        if not sep or not data_name.strip() or not run_name.strip():
+            raise ConfigError(f"--channel {item!r}: expected DATA=RUN (e.g. T7-T8=EEG)")
+        channel_map[data_name.strip()] = run_name.strip()
+    res = evaluate_run(run_dir, source, root=root, out_dir=out_dir, predict=predict,
+                       threshold=threshold, use_cache=cache, allow_overlap=allow_overlap,
+                       sfreq_hz=sfreq, labels_table=labels_table, mat_variable=mat_var,
+                       channel_map=channel_map)
     m = res.metrics
-    lo, hi = m["accuracy_ci"]
-    typer.echo(f"accuracy {m['accuracy']:.4f} [{lo:.3f}, {hi:.3f}]  balanced "
-               f"{m['balanced_accuracy']:.4f}  kappa {m['cohen_kappa']:.3f}  macro-F1 "
-               f"{m['f1_macro']:.4f}  ({m['n_samples']} windows)")
-    if "positive" in m:
-        pos = m["positive"]
-        typer.echo(f"  {pos['class']} vs rest: sensitivity {pos['sensitivity']}  "
-                   f"specificity {pos['specificity']}  ROC-AUC {pos['roc_auc']}")
+    rec = m.get("recording_level") or {}
+    n_rec = f", {rec['n_recordings']} recordings" if "n_recordings" in rec else ""
+    typer.echo(trained_on_line(m.get("trained_on")))
+    print_scores(m, m.get("baseline"), family="LSM" if m.get("model_type") == "lsm" else "SNN",
+                 scope="", counts=f"{m['n_samples']} windows{n_rec}")
+    if "operating_point" in m:
+        op = m["operating_point"]
+        how = "--threshold" if op["rule"] == "given" else (
+            f"{op['rule']}" + (f" {op['value']:g}" if op.get("value") is not None else "")
+            + f", chosen on the run's {op['on']} windows")
+
+        def rate(x: float | None) -> str:
+            return "n/a" if x is None else f"{x:.4f}"
+
+        typer.echo(f"  at threshold {op['threshold']:.4g} ({how}): sensitivity "
+                   f"{rate(op['sensitivity'])}  specificity {rate(op['specificity'])}  "
+                   f"accuracy {op['accuracy']:.4f}")
+    if m.get("synops"):
+        from eegsnn.evaluate.energy import describe
+
+        typer.echo(f"  energy: {describe(m['synops'])}")
+    if "mcnemar" in m:
+        mc = m["mcnemar"]
+        typer.echo(f"  McNemar exact, SNN vs baseline on the same windows: "
+                   f"{mc['snn_only_correct']} right only by the SNN, "
+                   f"{mc['baseline_only_correct']} only by the baseline, p = {mc['p_value']:.3g}")
+    for note in m.get("warnings", []):
+        typer.echo(f"warning: {note}", err=True)
+    if data and "overlap" in m:
+        ov = m["overlap"]
+        typer.echo(f"note: {ov['n_files']} recording(s) ({ov['n_windows']} windows) were used "
+                   "to train the run (--allow-overlap): these scores are not held-out",
+                   err=True)
     if not data:
         typer.echo("note: scored on the run's own data, training windows included; pass "
                    "held-out recordings for an unbiased estimate", err=True)

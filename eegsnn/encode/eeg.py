@@ -223,6 +223,7 @@ class EEGEncoder:
         self.std_: np.ndarray | None = None  # [C, K] float32 (1 where flat)
         self.flat_: np.ndarray | None = None  # [C, K] bool
         self.filters_: np.ndarray | None = None  # [K, K_s, C] spatial filters per band
+        self.n_samples_: int | None = None  # window length fitted on (None: on a Raw)
 
     # ------------------------------------------------------------------ params / config
 
@@ -262,6 +263,8 @@ class EEGEncoder:
             }
             if self.filters_ is not None:
                 state["filters"] = self.filters_.tolist()
+            if self.n_samples_ is not None:
+                state["n_samples"] = self.n_samples_
         return {
             "name": "EEGEncoder",
             "version": _CONFIG_VERSION,
@@ -288,6 +291,7 @@ class EEGEncoder:
             enc.mean_ = np.asarray(state["mean"], dtype=np.float32)
             enc.std_ = np.asarray(state["std"], dtype=np.float32)
             enc.flat_ = np.asarray(state["flat"], dtype=bool)
+            enc.n_samples_ = None if state.get("n_samples") is None else int(state["n_samples"])
             if enc.spatial_filter is not None:
                 if "filters" not in state:
                     raise ConfigError("EEGEncoder.from_config: a spatial_filter encoder's "
@@ -451,13 +455,26 @@ class EEGEncoder:
 
     # ------------------------------------------------------------------ fit / transform
 
-    def fit(self, X: object, y: object = None) -> EEGEncoder:
+    def fit(self, X: object, y: object = None, *, ch_names: Sequence[str] | None = None,
+            source: str | None = None) -> EEGEncoder:
         """Learn per-(channel, band) mean and standard deviation from training windows.
 
         Statistics are pooled over windows and samples, then frozen. Zero-variance sources
         raise :class:`DataError` (``on_flat="error"``) or are silenced (``"silence"``).
+
+        Args:
+            X: training windows ``[B, C, N]`` (array or MNE object).
+            y: ``[B]`` labels (needed by a spatial filter).
+            ch_names: ``[C]`` channel names of an array ``X`` (MNE input carries its own),
+                named in errors and stored with the fit.
+            source: what the windows come from (e.g. the recordings), named in errors.
         """
         arr, names = self._read_input(X, "fit")
+        if names is None and ch_names is not None:
+            if len(ch_names) != arr.shape[1]:
+                raise ConfigError(f"EEGEncoder.fit: {len(ch_names)} ch_names for "
+                                  f"{arr.shape[1]} channels")
+            names = [str(c) for c in ch_names]
         self.filters_ = None
         if self.spatial_filter is not None:
             if y is None:
@@ -495,14 +512,18 @@ class EEGEncoder:
             self.spatial_filter, c)  # (filters_ is set exactly when spatial_filter is)
         if np.any(flat) and self.on_flat == "error":
             which = sorted({src_names[i] for i in np.flatnonzero(flat.any(axis=1))})
+            where = f"{source}: " if source else "EEGEncoder.fit: "
             raise DataError(
-                f"EEGEncoder.fit: zero-variance (flat) signal in channel(s) {', '.join(which)}; "
-                "drop them or pass on_flat='silence' (their lines then never spike)"
+                f"{where}zero-variance (flat) signal in channel(s) {', '.join(which)} over "
+                f"all {b} training windows; drop the channel(s) (a 'pick' step, --channels) "
+                "or let their lines stay silent: --set encoder.on_flat=silence "
+                "(EEGEncoder(on_flat='silence'))"
             )
         self.ch_names_ = list(names)
         self.mean_ = mean.astype(np.float32)
         self.std_ = np.where(flat, 1.0, std).astype(np.float32)
         self.flat_ = flat
+        self.n_samples_ = None if _is_continuous(X) else int(arr.shape[2])
         return self
 
     def _check_channels(self, arr: Any, names: list[str] | None, what: str) -> None:
@@ -521,10 +542,45 @@ class EEGEncoder:
                 f"(first mismatch: {first!r}); reorder or pick the fitted channels"
             )
 
+    def _raw_windows(self, X: object, what: str) -> object:
+        """A continuous ``mne.io.Raw`` cut into consecutive windows of the fitted length
+        (``n_samples_``; the tail shorter than a window is dropped); other input as is.
+
+        An encoder fitted on a Raw (no window length) encodes a Raw as one long window
+        when its time resolution does not depend on the length (``num_steps`` unset: one
+        step per sample, or ``spikes_per_s``).
+
+        Raises:
+            ConfigError: a Raw, no window length known, and a fixed ``num_steps`` (it would
+                squeeze the whole recording into ``num_steps`` steps).
+            DataError: the recording is shorter than one window.
+        """
+        if not _is_continuous(X):
+            return X
+        raw: Any = X
+        n = self.n_samples_
+        if n is None and self.num_steps is None:
+            return X
+        if n is None:
+            raise ConfigError(
+                f"EEGEncoder.{what}: X is a continuous recording (mne.io.Raw, {raw.n_times} "
+                f"samples): num_steps={self.num_steps} would squeeze all of it into one "
+                "window, and the encoder knows no window length (it was fitted on a Raw); "
+                "fit it on windows, or cut the recording first: "
+                "mne.make_fixed_length_epochs(raw, duration=...) or "
+                "eegsnn.interop.mne.windows_from_raw(raw, window_s=..., mapping=...)")
+        data = np.asarray(raw.get_data(), dtype=np.float32)
+        k = data.shape[1] // n
+        if k == 0:
+            raise DataError(f"EEGEncoder.{what}: the recording has {data.shape[1]} samples, "
+                            f"fewer than one window of {n} (the length fitted on)")
+        windows = data[:, :k * n].reshape(data.shape[0], k, n).transpose(1, 0, 2)
+        return _Windows(np.ascontiguousarray(windows), raw.ch_names, raw.info["sfreq"])
+
     def _time_major_sources(self, X: object, what: str) -> tuple[mx.array, int]:
         """``X`` -> time-major (lazy, strided) sources ``[N, B, S]`` (``S = C * K``) and ``N``."""
         self._require_fitted(what)
-        arr, names = self._read_input(X, what)
+        arr, names = self._read_input(self._raw_windows(X, what), what)
         self._check_channels(arr, names, what)
         b, _, n = arr.shape
         src = self._sources(arr)  # [B, C_s, K, N]
@@ -547,6 +603,11 @@ class EEGEncoder:
 
     def transform(self, X: object, key: mx.array | int | None = None) -> mx.array:
         """Encode windows ``[B, C, N]`` (numpy, mlx or MNE) into spikes ``[T, B, L]``.
+
+        A continuous ``mne.io.Raw`` is cut into consecutive windows of the length the
+        encoder was fitted on (``n_samples_``; ``B`` = whole windows in the recording); an
+        encoder fitted on a Raw encodes it as one window when ``num_steps`` is unset and
+        refuses it otherwise (see ``_raw_windows``).
 
         ``key`` (``"rate"`` only): PRNG key or int seed; default ``mx.random.key(seed)``.
         Windows encoded with the same key share their random draws; pass a different key
@@ -632,3 +693,21 @@ class EEGEncoder:
         return code_report(sp, method=self.method, layout=layout,
                            source_names=self.source_names, n_samples=arr.shape[2],
                            sfreq_hz=self.sfreq_hz, reference=ref, decoded=est, mean=self.mean_)
+
+
+def _is_continuous(X: object) -> bool:
+    """Whether ``X`` is a continuous ``mne.io.Raw`` (not windows: no ``events``)."""
+    return all(hasattr(X, a) for a in ("annotations", "n_times", "get_data", "info")) \
+        and not hasattr(X, "events")
+
+
+class _Windows:
+    """Windows ``[B, C, N]`` of a Raw with its channel names and rate (read like MNE)."""
+
+    def __init__(self, data: np.ndarray, names: Sequence[str], sfreq: float) -> None:
+        self._data = data
+        self.ch_names = [str(c) for c in names]
+        self.info = {"sfreq": float(sfreq)}
+
+    def get_data(self) -> np.ndarray:
+        return self._data

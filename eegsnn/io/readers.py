@@ -10,6 +10,7 @@ BrainVision            ``.vhdr``                                    MNE
 EEGLAB                 ``.set``                                     MNE
 GDF                    ``.gdf``                                     MNE
 text segment (Bonn)    ``.txt`` (any case)                          eegsnn (``sfreq_hz``)
+MATLAB array           ``.mat`` (one signal array per file)         eegsnn (:mod:`.mat`)
 =====================  ===========================================  ====================
 
 Identity: unless ``keep_identity=True``, the returned ``Raw`` carries no patient name,
@@ -32,6 +33,7 @@ from eegsnn.errors import ConfigError, DataError
 from eegsnn.io.channels import channel_type, normalize_channel_name, standardize_channels
 from eegsnn.io.edf import inspect_edf_header, read_pyedflib_arrays
 from eegsnn.io.labels import EventTable
+from eegsnn.io.mat import read_mat_signal
 from eegsnn.io.text import read_text_segment
 
 __all__ = ["READERS", "Recording", "anonymize", "detect_format", "events_from_annotations",
@@ -42,7 +44,7 @@ log = logging.getLogger(__name__)
 READERS = ("auto", "mne", "pyedflib")
 _FORMATS = {
     ".edf": "edf", ".bdf": "bdf", ".fif": "fif", ".vhdr": "brainvision", ".set": "eeglab",
-    ".gdf": "gdf", ".txt": "text",
+    ".gdf": "gdf", ".txt": "text", ".mat": "mat",
 }
 
 
@@ -56,8 +58,8 @@ class Recording:
             sample).
         path: the file read.
         format: ``"edf"``, ``"bdf"``, ``"fif"``, ``"brainvision"``, ``"eeglab"``, ``"gdf"``
-            or ``"text"``.
-        reader: ``"mne"``, ``"pyedflib"`` or ``"text"``.
+            ``"text"`` or ``"mat"``.
+        reader: ``"mne"``, ``"pyedflib"``, ``"text"`` or ``"scipy"`` (``.mat``).
         identity: header identity fields, only filled when ``keep_identity=True``.
     """
 
@@ -146,6 +148,7 @@ def read_recording(
     keep_identity: bool = False,
     standardize: bool = True,
     montage: bool = True,
+    mat_variable: str | None = None,
 ) -> Recording:
     """Read a recording, check it, normalise its channels and strip identity.
 
@@ -161,6 +164,8 @@ def read_recording(
         standardize: normalise channel names and set channel types.
         montage: with ``standardize``, also apply the 10-05 template positions (for
             topographic plots; window extraction does not need them).
+        mat_variable: the array of a ``.mat`` file (see :mod:`eegsnn.io.mat`; its rate is
+            ``sfreq_hz`` and its unit ``text_unit`` unless a JSON sidecar says otherwise).
 
     Returns:
         a :class:`Recording`; ``raw`` data are in volts (MNE convention).
@@ -192,6 +197,13 @@ def read_recording(
         raw = mne.io.RawArray(values[None, :] * factors[text_unit], info, verbose="error")
         events = EventTable.empty()
         used = "text"
+    elif fmt == "mat":
+        sig = read_mat_signal(path, variable=mat_variable, sfreq_hz=sfreq_hz,
+                              unit=text_unit)
+        info = mne.create_info(sig.ch_names, sig.sfreq_hz, ["eeg"] * len(sig.ch_names))
+        raw = mne.io.RawArray(sig.data, info, verbose="error")
+        events = EventTable.empty()
+        used = "scipy"
     else:
         if fmt in ("edf", "bdf"):
             inspect_edf_header(path)

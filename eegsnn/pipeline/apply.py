@@ -1,8 +1,24 @@
-"""Applying a finished run to new data: its model, and :func:`evaluate_run`."""
+"""Applying a finished run to new data: its model and baseline, and :func:`evaluate_run`.
+
+Recordings from another site are taken to the run's own input by the run's own
+preprocessing (:func:`site_dataset`, :func:`conform_channels`):
+
+* sampling rate: a recording at another rate is resampled to the run's rate before the
+  run's preprocessing chain (unless that chain resamples itself), so its filters see the
+  rate they saw in training; text segments and ``.mat`` arrays, which carry no rate, get
+  it from the user (``sfreq_hz``) or a ``.mat`` file's JSON sidecar;
+* channels: picked and put in the run's order by name (names normalised as when reading),
+  renamed first by ``channel_map`` (``{site name: run name}``); a one-channel run takes a
+  one-channel recording whatever its name (recorded under ``channels`` in the metrics);
+  a channel the run needs and the data lack is an error naming it;
+* labels: the run's labels (folders, annotations ...), or a ``file,label`` table
+  (:mod:`eegsnn.io.label_table`) whose labels are the run's raw labels or class names.
+"""
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 from collections.abc import Mapping
@@ -14,19 +30,26 @@ import numpy as np
 import yaml
 
 from eegsnn.encode import EEGEncoder
-from eegsnn.errors import DataError
+from eegsnn.errors import ConfigError, DataError
+from eegsnn.evaluate.energy import window_synops
+from eegsnn.evaluate.stats import mcnemar_exact
+from eegsnn.io.channels import normalize_channel_name
 from eegsnn.io.files import atomic_write_json
+from eegsnn.io.mat import mat_sidecar
+from eegsnn.pipeline.baselines import load_baseline
 from eegsnn.pipeline.contract import PipelineModel
 from eegsnn.pipeline.folds import encode_windows, score_windows
+from eegsnn.pipeline.integrity import verify_integrity
 from eegsnn.pipeline.metrics import class_counts
 from eegsnn.pipeline.models import model_class
-from eegsnn.pipeline.records import write_predictions_csv
+from eegsnn.pipeline.records import check_overlap, write_predictions_csv
 from eegsnn.pipeline.runstate import require_finished
 from eegsnn.preprocess import load_windows
+from eegsnn.preprocess.objects import describe_objects, mne_objects, object_names
 from eegsnn.visualization import confusion_matrix_plot, write_figure
 
-__all__ = ["EvaluationResult", "check_compatible", "default_root", "evaluate_run",
-           "load_run_model"]
+__all__ = ["EvaluationResult", "check_compatible", "conform_channels", "default_root",
+           "evaluate_run", "load_run_model", "read_about", "site_dataset"]
 
 
 @dataclass
@@ -52,6 +75,7 @@ def load_run_model(run_dir: str | os.PathLike
     """
     run_dir = Path(run_dir)
     require_finished(run_dir)
+    verify_integrity(run_dir)  # refuses a run whose model files changed after training
     model_dir = run_dir / "model"
 
     def need(paths: list[Path]) -> None:
@@ -91,6 +115,116 @@ def default_root(source: Any, root: Any, dataset: Mapping[str, Any]) -> Any:
     return root
 
 
+def read_about(run_dir: str | os.PathLike) -> dict[str, Any] | None:
+    """``model/about.json`` of a run: what its model was trained on (``None``: a run made
+    before it was recorded)."""
+    path = Path(run_dir) / "model" / "about.json"
+    try:
+        about = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return about if isinstance(about, dict) else None
+
+
+def site_dataset(dataset: Mapping[str, Any], record: Mapping[str, Any], *,
+                 sfreq_hz: float | None = None, labels_table: str | os.PathLike | None = None,
+                 mat_variable: str | None = None,
+                 channel_map: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The run's dataset config made fit for recordings of another site (a new dict).
+
+    Args:
+        dataset: the run's resolved ``dataset`` section; ``record``: its ``data.json``.
+        sfreq_hz: sampling rate of text segments / ``.mat`` arrays (a ``.mat`` sidecar
+            wins); given, the run's ``expected_samples`` (segment length) no longer applies.
+        labels_table: a ``file,label`` table: labels come from it (``labels.source:
+            table``) instead of the run's label source.
+        mat_variable: the signal array of ``.mat`` files.
+        channel_map: ``{site name: run name}``: the run's ``pick``/``reref`` steps name the
+            site's channels.
+    """
+    out = copy.deepcopy(dict(dataset))
+    if sfreq_hz is not None:
+        if not float(sfreq_hz) > 0:
+            raise ConfigError(f"--sfreq must be a positive rate in Hz, got {sfreq_hz!r}")
+        out["sfreq_hz"] = float(sfreq_hz)
+        out["expected_samples"] = None
+    if mat_variable is not None:
+        out["mat_variable"] = mat_variable
+    if labels_table is not None:
+        out["labels"] = {**out["labels"], "source": "table",
+                         "table": str(Path(labels_table).resolve())}
+    steps = [dict(s) for s in out.get("preprocess") or []]
+    if channel_map:
+        back = {normalize_channel_name(v): normalize_channel_name(k)
+                for k, v in channel_map.items()}
+        for st in steps:
+            if st["step"] == "pick" and st.get("channels"):
+                st["channels"] = [back.get(c, c) for c in st["channels"]]
+            if st["step"] == "reref" and isinstance(st.get("ref"), list):
+                st["ref"] = [back.get(c, c) for c in st["ref"]]
+    if not any(st["step"] == "resample" for st in steps):
+        # to the run's rate first, so the run's own filters see the rate of training (a
+        # no-op for recordings already at that rate)
+        steps.insert(0, {"step": "resample", "sfreq": float(record["sfreq_hz"])})
+    out["preprocess"] = steps
+    return out
+
+
+def _mat_without_rate(source: Any) -> Path | None:
+    """The first ``.mat`` file of ``source`` (files or folders) whose JSON sidecar gives no
+    sampling rate: the run's own ``dataset.sfreq_hz`` (the rate of its text segments) is
+    never assumed for another site's arrays."""
+    for item in source if isinstance(source, (list, tuple)) else [source]:
+        p = Path(item)
+        files = sorted(p.rglob("*.mat")) if p.is_dir() else [p] if p.suffix.lower() == ".mat" \
+            else []
+        for f in files:
+            side = mat_sidecar(f)
+            try:
+                meta = json.loads(side.read_text(encoding="utf-8")) if side else {}
+            except (OSError, ValueError):
+                meta = {}  # read_mat_signal names the broken sidecar
+            if not isinstance(meta, dict) or meta.get("sfreq_hz") is None:
+                return f
+    return None
+
+
+def conform_channels(ws: Any, record: Mapping[str, Any], source: str, run_dir: Path,
+                     channel_map: Mapping[str, str] | None = None
+                     ) -> tuple[Any, dict[str, str]]:
+    """Windows with the run's channels in the run's order: ``(windows, {run channel:
+    data channel})``.
+
+    Channels are renamed by ``channel_map`` (``{data name: run name}``), then picked by the
+    run's names; a one-channel run takes a one-channel recording whatever its name.
+
+    Raises:
+        DataError: naming the run's channels the data lack (and what the data hold).
+    """
+    trained = [str(c) for c in record["ch_names"]]
+    rename = {normalize_channel_name(k): normalize_channel_name(v)
+              for k, v in (channel_map or {}).items()}
+    unknown = sorted(set(rename) - set(ws.ch_names))
+    if unknown:
+        raise DataError(f"{source}: channel map names {unknown} that the data do not hold "
+                        f"(channels: {', '.join(list(ws.ch_names)[:12])})")
+    named = [rename.get(c, c) for c in ws.ch_names]
+    if len(trained) == 1 and len(named) == 1:
+        named = trained  # one channel for a one-channel run
+    missing = [c for c in trained if c not in named]
+    if missing:
+        raise DataError(f"{source}: channel(s) {', '.join(missing[:8])} of the run {run_dir} "
+                        f"are not in the data (channels: {', '.join(list(ws.ch_names)[:12])}"
+                        f"{' ...' if len(ws.ch_names) > 12 else ''}); map a channel with "
+                        "--channel DATA=RUN")
+    used = {c: str(ws.ch_names[named.index(c)]) for c in trained}
+    if list(ws.ch_names) == trained:
+        return ws, used
+    idx = [named.index(c) for c in trained]
+    return dataclasses.replace(ws, X=np.ascontiguousarray(ws.X[:, idx]),
+                               ch_names=tuple(trained)), used
+
+
 def check_compatible(ws: Any, record: Mapping[str, Any], source: str, run_dir: Path) -> None:
     """Refuse windows whose sampling rate, channels or length differ from the run's.
 
@@ -118,8 +252,14 @@ def check_compatible(ws: Any, record: Mapping[str, Any], source: str, run_dir: P
 def evaluate_run(run_dir: str | os.PathLike, source: Any = None, *,
                  root: str | os.PathLike | None = None,
                  out_dir: str | os.PathLike | None = None, predict: bool = False,
-                 cache_dir: str | os.PathLike | None = None) -> EvaluationResult:
-    """Apply a run's preprocessing, encoder and model to recordings; score them.
+                 cache_dir: str | os.PathLike | None = None, allow_overlap: bool = False,
+                 threshold: float | None = None, use_cache: bool = False,
+                 sfreq_hz: float | None = None,
+                 labels_table: str | os.PathLike | None = None,
+                 mat_variable: str | None = None,
+                 channel_map: Mapping[str, str] | None = None) -> EvaluationResult:
+    """Apply a run's preprocessing, encoder and model, and its saved baseline, to
+    recordings; score both on the same windows (``metrics["baseline"]``).
 
     Args:
         run_dir: a finished run of :func:`~eegsnn.pipeline.run_pipeline`.
@@ -129,6 +269,17 @@ def evaluate_run(run_dir: str | os.PathLike, source: Any = None, *,
         out_dir: where ``metrics.json`` (and ``predictions.csv``, ``confusion.png``) go
             (``None``: nothing is written).
         predict: write per-window predictions with class probabilities.
+        use_cache: read and write the window cache (default off: evaluating new
+            recordings leaves no windows of them in ``~/.cache/eegsnn``).
+        threshold: positive-class decision threshold (overrides the one the run recorded
+            in ``model/operating_point.json``; needs ``evaluate.positive_class``).
+        allow_overlap: score recordings the run was trained on (same content) instead of
+            refusing them; ``metrics["overlap"]`` then names them (the run's own data,
+            ``source=None``, is always allowed and named).
+        sfreq_hz, labels_table, mat_variable, channel_map: recordings of another site
+            (see :func:`site_dataset` and :func:`conform_channels`): the rate of text
+            segments and ``.mat`` arrays, a ``file,label`` table, the ``.mat`` variable,
+            ``{data channel: run channel}``.
 
     Raises:
         DataError: the data do not fit the run (channels, sampling rate, window length),
@@ -136,29 +287,77 @@ def evaluate_run(run_dir: str | os.PathLike, source: Any = None, *,
     """
     run_dir = Path(run_dir)
     cfg, record, encoder, model = load_run_model(run_dir)
+    allow_overlap = allow_overlap or source is None
     if source is None:
         source, root = cfg["data"]["source"], cfg["data"]["root"] if root is None else root
     if isinstance(source, (list, tuple)) and len(source) == 1:
         source = source[0]
+    objects = mne_objects(source)  # in-memory Raw/Epochs (eegsnn.preprocess.objects)
     src_name = str(source) if not isinstance(source, (list, tuple)) else \
         f"{len(source)} files"
-    root = default_root(source, root, cfg["dataset"])
-    ws = load_windows(source, cfg["dataset"], root=root,
-                      cache_dir=cache_dir if cache_dir is not None else cfg.get("cache_dir"))
+    if objects is not None:
+        src_name = ", ".join(object_names(objects))
+    no_rate = None if objects is not None or sfreq_hz is not None \
+        or source == cfg["data"]["source"] else _mat_without_rate(source)
+    if no_rate is not None:
+        raise DataError(f"{no_rate}: the sampling rate of a .mat file is not known (the run's "
+                        "rate is not assumed); give it with --sfreq (sfreq_hz) or a sidecar "
+                        f"{no_rate.with_suffix('.json').name} {{\"sfreq_hz\": ...}}")
+    dataset = site_dataset(cfg["dataset"], record, sfreq_hz=sfreq_hz,
+                           labels_table=labels_table, mat_variable=mat_variable,
+                           channel_map=channel_map)
+    root = default_root(source, root, dataset)
+    ws = load_windows(source, dataset, root=root,
+                      cache_dir=cache_dir if cache_dir is not None else cfg.get("cache_dir"),
+                      use_cache=use_cache)
+    ws, channels = conform_channels(ws, record, src_name, run_dir, channel_map)
     check_compatible(ws, record, src_name, run_dir)
+    overlap = check_overlap(run_dir, cfg, record, ws, src_name, allow=allow_overlap)
     spikes = encode_windows(encoder, ws.X, int(cfg["train"]["seed"]))
     if spikes.shape[2] != model.n_inputs:
         raise DataError(f"{src_name}: encoder gives {spikes.shape[2]} lines, the model takes "
                         f"{model.n_inputs}")
     pred = model.predict_proba(spikes, where=f"evaluate {src_name}")
-    rep = score_windows(cfg, ws, np.arange(len(ws)), pred.proba)
+    op = getattr(model, "operating_point", None)
+    if threshold is not None:
+        if cfg["evaluate"].get("positive_class") is None:
+            raise ConfigError(f"--threshold: the run {run_dir} has no evaluate.positive_class")
+        if not 0.0 <= float(threshold) <= 1.0:
+            raise ConfigError(f"--threshold must be a probability in [0, 1], got {threshold}")
+        op = {"rule": "given", "value": None, "on": "command line",
+              "positive_class": cfg["evaluate"]["positive_class"],
+              "recorded": None if op is None else op.get("threshold"),
+              "threshold": float(threshold)}
+    rep = score_windows(cfg, ws, np.arange(len(ws)), pred.proba, operating_point=op)
     rep["firing_rates"] = pred.rates
+    ops = window_synops(getattr(model, "net", None), spikes)  # per prediction, <= 256 windows
+    if ops is not None:
+        rep["synops"] = ops
     if pred.warnings:
-        rep["warnings"] = pred.warnings
-    rep["data"] = {"source": source if isinstance(source, str) else [str(s) for s in source],
+        rep["warnings"] = pred.warnings + rep.get("warnings", [])
+    rep["data"] = {"source": describe_objects(objects) if objects is not None else
+                   str(source) if isinstance(source, (str, os.PathLike))
+                   else [str(s) for s in source],
                    "files": ws.provenance.get("files", []), "n_windows": len(ws),
                    "class_counts": class_counts(ws.y, ws.class_names)}
     rep["run"] = str(run_dir)
+    rep["model_type"] = cfg["model"].get("type", "snn")
+    rep["trained_on"] = read_about(run_dir)
+    rep["channels"] = channels  # {run channel: data channel it was given}
+    baseline = load_baseline(run_dir / "model")
+    bproba = None
+    if baseline is not None:  # the run's baseline on the same windows
+        bproba = baseline.predict_proba(ws.X)
+        rep["baseline"] = {"type": baseline.spec["type"], "config": baseline.spec,
+                           "pooled": score_windows(cfg, ws, np.arange(len(ws)), bproba,
+                                                   who=f"baseline {baseline.spec['type']}")}
+        rep["mcnemar"] = mcnemar_exact(ws.y, pred.proba.argmax(axis=1), bproba.argmax(axis=1),
+                                       names=("snn", "baseline"))
+        notes = rep["baseline"]["pooled"].get("warnings", [])
+        if notes:
+            rep["warnings"] = rep.get("warnings", []) + notes
+    if overlap is not None:  # allowed: the scores include training recordings
+        rep["overlap"] = overlap
     out = None
     if out_dir is not None:
         out = Path(out_dir)
@@ -167,6 +366,9 @@ def evaluate_run(run_dir: str | os.PathLike, source: Any = None, *,
         if predict:
             write_predictions_csv(out / "predictions.csv", ws.recording, ws.onset_s, ws.y,
                                   pred.proba, ws.class_names)
+            if bproba is not None:
+                write_predictions_csv(out / "baseline_predictions.csv", ws.recording,
+                                      ws.onset_s, ws.y, bproba, ws.class_names)
 
         write_figure(out / "confusion.png", confusion_matrix_plot,
                      np.asarray(rep["confusion_matrix"]), class_names=ws.class_names,

@@ -8,22 +8,42 @@
   class-balanced logistic regression on standardised features. Needs scikit-learn.
 
 Both fit on the training windows of a fold only and predict probabilities for its test
-windows; :func:`run_baseline` returns ``proba [N_test, K]``.
+windows; :func:`run_baseline` returns ``proba [N_test, K]``. :func:`fit_baseline` returns
+the fitted :class:`FittedBaseline`, which a run saves beside its SNN in ``model/``
+(``baseline.json`` + ``baseline.npz``) so that ``eegsnn evaluate`` scores both on new data.
+
+Saved format and trust model: no pickle. ``baseline.npz`` holds only the numeric arrays
+that fitting learned (scaler means, regression and LDA coefficients, CSP filters; read
+with ``allow_pickle=False``) and ``baseline.json`` the baseline config, the channel count,
+the scalars learned and the scikit-learn/MNE versions. Loading rebuilds the same
+unfitted scikit-learn pipeline from the config and sets those attributes, so a saved
+baseline cannot execute code when loaded (unlike pickle/joblib); a file altered by hand
+can still give wrong predictions, which the run's integrity record (sha256 of the model
+files) is there to catch. Probabilities are reproduced to float rounding as long as
+scikit-learn keeps these attribute names (a mismatch fails in one line naming the file).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from eegsnn.errors import ConfigError
+from eegsnn.errors import ConfigError, DataError
 from eegsnn.extras import require
+from eegsnn.io.files import atomic_write_json
 
-__all__ = ["BASELINES", "run_baseline", "spectral_features", "validate_baseline"]
+__all__ = ["BASELINES", "BASELINE_FILES", "FittedBaseline", "fit_baseline", "load_baseline",
+           "run_baseline", "spectral_features", "validate_baseline"]
 
-BASELINES = {
+BASELINE_FILES = ("baseline.json", "baseline.npz")
+_FORMAT = 1
+
+BASELINES: dict[str, dict[str, Any]] = {
     "spectral": {"bands": [[0.5, 4.0], [4.0, 8.0], [8.0, 13.0], [13.0, 30.0], [30.0, 70.0]],
                  "C": 1.0},
     "csp_lda": {"n_components": 4, "reg": None},
@@ -80,40 +100,165 @@ def spectral_features(X: np.ndarray, sfreq_hz: float, bands: list[list[float]]) 
     return feats.reshape(X.shape[0], -1)
 
 
-def run_baseline(spec: Mapping[str, Any], X_train: np.ndarray, y_train: np.ndarray,
-                 X_test: np.ndarray, sfreq_hz: float, n_classes: int, seed: int = 0
-                 ) -> np.ndarray:
-    """Fit the baseline on training windows, return test probabilities ``[N_test, K]``."""
-    spec = validate_baseline(spec)
-    require_sklearn(spec["type"])
+def _classifier(spec: Mapping[str, Any], n_channels: int, seed: int) -> Any:
+    """The unfitted scikit-learn pipeline of a validated baseline ``spec``."""
     from sklearn.pipeline import make_pipeline
 
     if spec["type"] == "spectral":
         from sklearn.linear_model import LogisticRegression
         from sklearn.preprocessing import StandardScaler
 
-        clf = make_pipeline(StandardScaler(), LogisticRegression(
+        return make_pipeline(StandardScaler(), LogisticRegression(
             C=float(spec["C"]), class_weight="balanced", max_iter=2000, random_state=seed))
-        f_train = spectral_features(X_train, sfreq_hz, spec["bands"])
-        f_test = spectral_features(X_test, sfreq_hz, spec["bands"])
-        clf.fit(f_train, y_train)
-        proba = clf.predict_proba(f_test)
+    from mne.decoding import CSP
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+    if n_channels < 2:
+        raise ConfigError("baseline csp_lda needs at least two channels")
+    n_comp = int(min(spec["n_components"], n_channels))
+    return make_pipeline(CSP(n_components=n_comp, reg=spec["reg"], log=True),
+                         LinearDiscriminantAnalysis())
+
+
+@dataclass
+class FittedBaseline:
+    """A fitted baseline: its config, the scikit-learn pipeline and what it was fitted on.
+
+    Attributes:
+        spec: the validated baseline config (``{"type": ..., **options}``).
+        classifier: the fitted scikit-learn pipeline.
+        n_classes: ``K``, the study's classes (a class missing from training gets 0).
+        n_channels: channels of the windows ``[W, C, n]`` it takes.
+        sfreq_hz: sampling rate of those windows (spectral features depend on it).
+        seed: the seed it was fitted with.
+    """
+
+    spec: dict[str, Any]
+    classifier: Any
+    n_classes: int
+    n_channels: int
+    sfreq_hz: float
+    seed: int = 0
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Probabilities ``[N, K]`` of windows ``X [N, C, n]`` (at ``sfreq_hz``)."""
+        X = np.asarray(X)
+        if X.ndim != 3 or X.shape[1] != self.n_channels:
+            raise DataError(f"baseline {self.spec['type']}: windows of shape {X.shape}, "
+                            f"fitted on {self.n_channels} channel(s)")
+        if self.spec["type"] == "spectral":
+            proba = self.classifier.predict_proba(
+                spectral_features(X, self.sfreq_hz, self.spec["bands"]))
+        else:
+            import mne
+
+            level = mne.set_log_level("ERROR", return_old_level=True)
+            try:
+                proba = self.classifier.predict_proba(np.asarray(X, dtype=np.float64))
+            finally:
+                mne.set_log_level(level)
+        out = np.zeros((len(X), self.n_classes))
+        out[:, self.classifier.classes_.astype(int)] = proba  # classes missing from training: 0
+        return out
+
+    def save(self, dest: str | Path) -> None:
+        """Write ``baseline.json`` and ``baseline.npz`` into the folder ``dest`` (see the
+        module docstring: learned arrays and scalars only, no pickle)."""
+        import sklearn
+
+        dest = Path(dest)
+        dest.mkdir(parents=True, exist_ok=True)
+        fresh = _classifier(self.spec, self.n_channels, self.seed)
+        arrays: dict[str, Any] = {}  # name -> np.ndarray
+        steps = []
+        for i, ((name, step), (_, step0)) in enumerate(zip(self.classifier.steps,
+                                                           fresh.steps, strict=True)):
+            scalars: dict[str, Any] = {}
+            for key, value in vars(step).items():
+                if key in vars(step0):
+                    continue  # a constructor argument: rebuilt from the config
+                if isinstance(value, np.ndarray) and value.dtype != object:
+                    arrays[f"{i}:{key}"] = value
+                elif isinstance(value, (bool, int, float, str, np.generic)) or value is None:
+                    scalars[key] = value.item() if isinstance(value, np.generic) else value
+                else:
+                    raise ConfigError(f"baseline {self.spec['type']}: cannot save the fitted "
+                                      f"attribute {name}.{key} ({type(value).__name__})")
+            steps.append({"name": name, "class": type(step).__name__, "scalars": scalars})
+        tmp = dest / "baseline.npz.tmp"
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+        tmp.replace(dest / "baseline.npz")
+        versions = {"sklearn": sklearn.__version__}
+        if self.spec["type"] == "csp_lda":
+            import mne
+
+            versions["mne"] = mne.__version__
+        atomic_write_json(dest / "baseline.json", {
+            "format": _FORMAT, "baseline": self.spec, "n_classes": self.n_classes,
+            "n_channels": self.n_channels, "sfreq_hz": self.sfreq_hz, "seed": self.seed,
+            "steps": steps, "versions": versions})
+
+
+def load_baseline(src: str | Path) -> FittedBaseline | None:
+    """The baseline saved in the folder ``src`` by :meth:`FittedBaseline.save` (``None``
+    when the folder holds none).
+
+    Raises:
+        DataError: a corrupt or incompatible file (named). MissingExtraError: no sklearn.
+    """
+    src = Path(src)
+    meta_path, npz_path = src / "baseline.json", src / "baseline.npz"
+    if not meta_path.exists():
+        return None
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        spec = validate_baseline(meta["baseline"])
+        with np.load(npz_path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        n_channels, seed = int(meta["n_channels"]), int(meta["seed"])
+        steps = meta["steps"]
+    except (OSError, ValueError, KeyError, TypeError, ConfigError) as exc:
+        raise DataError(f"{src}: cannot read the saved baseline ({exc})") from exc
+    require_sklearn(spec["type"])
+    clf = _classifier(spec, n_channels, seed)
+    if [s["class"] for s in steps] != [type(s).__name__ for _, s in clf.steps]:
+        raise DataError(f"{meta_path}: saved steps {[s['class'] for s in steps]} do not match "
+                        f"the baseline {spec['type']!r}")
+    for i, ((_, step), saved) in enumerate(zip(clf.steps, steps, strict=True)):
+        for key, value in saved["scalars"].items():
+            setattr(step, key, value)
+        for key, value in arrays.items():
+            idx, attr = key.split(":", 1)
+            if int(idx) == i:
+                setattr(step, attr, value)
+    return FittedBaseline(spec, clf, int(meta["n_classes"]), n_channels,
+                          float(meta["sfreq_hz"]), seed)
+
+
+def fit_baseline(spec: Mapping[str, Any], X_train: np.ndarray, y_train: np.ndarray,
+                 sfreq_hz: float, n_classes: int, seed: int = 0) -> FittedBaseline:
+    """Fit the baseline on training windows ``X_train [W, C, n]`` with labels ``[W]``."""
+    spec = validate_baseline(spec)
+    require_sklearn(spec["type"])
+    clf = _classifier(spec, int(X_train.shape[1]), seed)
+    if spec["type"] == "spectral":
+        clf.fit(spectral_features(X_train, sfreq_hz, spec["bands"]), y_train)
     else:
         import mne
-        from mne.decoding import CSP
-        from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
-        if X_train.shape[1] < 2:
-            raise ConfigError("baseline csp_lda needs at least two channels")
-        n_comp = int(min(spec["n_components"], X_train.shape[1]))
-        clf = make_pipeline(CSP(n_components=n_comp, reg=spec["reg"], log=True),
-                            LinearDiscriminantAnalysis())
         level = mne.set_log_level("ERROR", return_old_level=True)
         try:
             clf.fit(np.asarray(X_train, dtype=np.float64), y_train)
-            proba = clf.predict_proba(np.asarray(X_test, dtype=np.float64))
         finally:
             mne.set_log_level(level)
-    out = np.zeros((len(X_test), n_classes))
-    out[:, clf.classes_.astype(int)] = proba  # classes missing from training get 0
-    return out
+    return FittedBaseline(spec, clf, int(n_classes), int(X_train.shape[1]), float(sfreq_hz),
+                          int(seed))
+
+
+def run_baseline(spec: Mapping[str, Any], X_train: np.ndarray, y_train: np.ndarray,
+                 X_test: np.ndarray, sfreq_hz: float, n_classes: int, seed: int = 0
+                 ) -> np.ndarray:
+    """Fit the baseline on training windows, return test probabilities ``[N_test, K]``."""
+    return fit_baseline(spec, X_train, y_train, sfreq_hz, n_classes, seed
+                        ).predict_proba(X_test)

@@ -9,13 +9,17 @@ from typing import Any
 import mlx.core as mx
 import numpy as np
 
+from eegsnn.encode import EEGEncoder
 from eegsnn.errors import ConfigError
+from eegsnn.evaluate.metrics import predict_with_threshold
+from eegsnn.evaluate.stats import mcnemar_exact
 from eegsnn.pipeline.metrics import (
     aggregate_recordings,
     class_counts,
     event_metrics,
     fold_summary,
     full_report,
+    window_statistics,
 )
 from eegsnn.pipeline.models import model_class
 from eegsnn.pipeline.records import FoldResult
@@ -27,7 +31,7 @@ from eegsnn.preprocess import (
 )
 
 __all__ = ["ENCODE_CHUNK", "SUMMARY_METRICS", "aggregate_metrics", "encode_windows",
-           "encoder_params", "make_folds", "score_windows"]
+           "encoder_params", "fit_encoder", "make_folds", "score_windows"]
 
 
 ENCODE_CHUNK = 256  # windows encoded at once (bounds memory on long recordings)
@@ -58,7 +62,12 @@ def make_folds(groups: np.ndarray, split: Mapping[str, Any], y: np.ndarray | Non
     ``split.train_only`` names groups that are never tested: the folds are made from the
     other groups, and every fold's training side also gets all windows of these (transfer
     from related recordings, e.g. executed movement runs when imagined ones are tested).
+
+    ``split.method: none`` has no held-out test: no folds (``[]``); the stage runner
+    trains ``model/`` on every window instead.
     """
+    if split["method"] == "none":
+        return []
     groups = np.asarray(groups).astype(str)
     train_only = [str(g) for g in split.get("train_only") or []]
     if train_only:
@@ -139,6 +148,20 @@ def encode_windows(encoder: Any, X: np.ndarray, seed: int = 0) -> Any:
     return parts[0] if len(parts) == 1 else mx.concatenate(parts, axis=1)
 
 
+def fit_encoder(cfg: Mapping[str, Any], ws: Any, fit_idx: np.ndarray | None = None
+                ) -> EEGEncoder:
+    """The encoder of a resolved study config fitted on the windows ``fit_idx`` of ``ws``
+    (all: ``None``), with the channel names and recordings that a flat-channel error
+    names (``rec1.edf: zero-variance (flat) signal in channel(s) Cz ...``)."""
+    X, y = (ws.X, ws.y) if fit_idx is None else (ws.X[fit_idx], ws.y[fit_idx])
+    recs = list(dict.fromkeys((ws.recording if fit_idx is None else ws.recording[fit_idx])
+                              .tolist()))
+    source = ", ".join(recs[:3]) + (f" (and {len(recs) - 3} more recordings)"
+                                     if len(recs) > 3 else "")
+    return EEGEncoder(**encoder_params(cfg, ws.sfreq_hz)).fit(
+        X, y, ch_names=list(ws.ch_names), source=source)
+
+
 def encoder_params(cfg: Mapping[str, Any], sfreq_hz: float) -> dict[str, Any]:
     """:class:`~eegsnn.encode.EEGEncoder` arguments of a resolved study config (its
     ``encoder`` section, the data's rate, the training seed unless the section sets one)."""
@@ -148,12 +171,28 @@ def encoder_params(cfg: Mapping[str, Any], sfreq_hz: float) -> dict[str, Any]:
     return params
 
 
-def score_windows(cfg: Mapping[str, Any], ws: Any, idx: np.ndarray, proba: np.ndarray
+def score_windows(cfg: Mapping[str, Any], ws: Any, idx: np.ndarray, proba: np.ndarray,
+                  *, operating_point: Mapping[str, Any] | None = None,
+                  threshold: float | np.ndarray | None = None, who: str | None = None
                   ) -> dict[str, Any]:
-    """Window-level report plus recording-level and event-level scores where configured."""
+    """Window-level report plus recording-level and event-level scores where configured,
+    with recording-level bootstrap intervals and single-class warnings
+    (:func:`~eegsnn.pipeline.metrics.window_statistics`). ``operating_point`` (the fold's
+    choice) or ``threshold`` (a scalar or one per window of ``idx``) adds the metrics at
+    the operating threshold, and event metrics then use the thresholded predictions."""
     ev = cfg["evaluate"]
     y = ws.y[idx]
     rep = full_report(y, proba, ws.class_names, ev["positive_class"])
+    positive = None if ev["positive_class"] is None else \
+        list(ws.class_names).index(str(ev["positive_class"]))
+    if threshold is None and operating_point is not None:
+        threshold = operating_point.get("threshold")
+    rep.update(window_statistics(
+        y, proba, ws.class_names, positive, ws.recording[idx], threshold=threshold,
+        operating_point=operating_point,
+        who=who or str(cfg["model"].get("type", "snn")).upper()))
+    if operating_point is not None and "operating_point" not in rep:
+        rep["operating_point_skipped"] = dict(operating_point)  # no threshold: arg-max
     if ev["aggregate"]:
         try:
             names, ry, rp = aggregate_recordings(ws.recording[idx], y, proba)
@@ -165,11 +204,28 @@ def score_windows(cfg: Mapping[str, Any], ws: Any, idx: np.ndarray, proba: np.nd
     if ev["events"] is not None:
         win = cfg["dataset"]["windows"]
         positive = list(ws.class_names).index(str(ev["positive_class"]))
+        pred = proba.argmax(axis=1) if "operating_point" not in rep else \
+            predict_with_threshold(proba, positive, np.asarray(threshold, dtype=np.float64))
         rep["events"] = event_metrics(
-            ws.recording[idx], ws.onset_s[idx], y, proba.argmax(axis=1), positive,
+            ws.recording[idx], ws.onset_s[idx], y, pred, positive,
             float(win["window_s"]), float(win.get("step_s") or win["window_s"]),
             int(ev["events"]["min_windows"]))
+        rep["events"]["decision"] = "operating threshold" if "operating_point" in rep \
+            else "arg-max"
     return rep
+
+
+def _pooled_thresholds(folds: list[FoldResult]) -> tuple[np.ndarray | None, dict[str, Any]]:
+    """Each pooled window's fold threshold ``[N]`` (``None`` unless every fold chose one)
+    and the choice shared by the folds (rule, value, on, each fold's threshold)."""
+    ops = [f.metrics.get("operating_point") or {} for f in folds]
+    if not ops or any(op.get("threshold") is None for op in ops):
+        return None, {}
+    per_window = np.concatenate([np.full(len(f.test_idx), float(op["threshold"]))
+                                 for f, op in zip(folds, ops, strict=True)])
+    choice = {k: ops[0].get(k) for k in ("rule", "value", "on", "positive_class")}
+    choice["fold_thresholds"] = [float(op["threshold"]) for op in ops]
+    return per_window, choice
 
 
 def _summaries(reports: list[dict[str, Any]]) -> dict[str, Any]:
@@ -195,27 +251,37 @@ def aggregate_metrics(cfg: Mapping[str, Any], ws: Any, folds: list[FoldResult]
         return out
     test = np.concatenate([f.test_idx for f in folds])
     proba = np.concatenate([f.proba for f in folds])
-    pooled = score_windows(cfg, ws, test, proba)
+    thresholds, choice = _pooled_thresholds(folds)
+    pooled = score_windows(cfg, ws, test, proba, threshold=thresholds,
+                           operating_point=choice or None)
     rates = {name: float(np.mean([f.firing_rates[name] for f in folds]))
              for name in folds[0].firing_rates}
     out["snn"] = {"pooled": pooled, "folds": [f.metrics for f in folds],
                   "summary": _summaries([f.metrics for f in folds]), "firing_rates": rates}
     out.update(model_class(cfg["model"]).summarize(cfg, [f.metrics for f in folds],
                                                    [f.firing_rates for f in folds]))
-    notes = [w for f in folds for w in f.metrics.get("warnings", [])]
-    if notes:
-        out["warnings"] = notes
+    notes = list(dict.fromkeys([w for f in folds for w in f.metrics.get("warnings", [])]
+                               + pooled.get("warnings", [])))
     for key in ("accuracy", "balanced_accuracy", "cohen_kappa", "f1_macro"):
         out[key] = pooled[key]
     if "positive" in pooled:
         out["sensitivity"] = pooled["positive"]["sensitivity"]
         out["specificity"] = pooled["positive"]["specificity"]
         out["roc_auc"] = pooled["positive"]["roc_auc"]
+    out["bootstrap"] = pooled["bootstrap"]
+    if "operating_point" in pooled:
+        out["operating_point"] = pooled["operating_point"]
     if folds[0].baseline_proba is not None:
         bproba = np.concatenate([f.baseline_proba for f in folds])
+        bpooled = score_windows(cfg, ws, test, bproba, who=f"baseline {cfg['baseline']['type']}")
+        notes += [w for w in bpooled.get("warnings", []) if w not in notes]
         out["baseline"] = {"type": cfg["baseline"]["type"], "config": cfg["baseline"],
-                           "pooled": score_windows(cfg, ws, test, bproba),
+                           "pooled": bpooled,
                            "folds": [f.baseline_metrics for f in folds],
-                           "summary": _summaries([f.baseline_metrics for f in folds])}
+                           "summary": _summaries([f.baseline_metrics or {} for f in folds])}
+        out["mcnemar"] = mcnemar_exact(ws.y[test], proba.argmax(axis=1), bproba.argmax(axis=1),
+                                       names=("snn", "baseline"))
+    if notes:
+        out["warnings"] = notes
     return out
 

@@ -65,7 +65,12 @@ from eegsnn.nn.activity import warn_activity
 from eegsnn.nn.readout import LogisticReadout, RidgeReadout, reservoir_features
 from eegsnn.nn.reservoir import Reservoir
 from eegsnn.pipeline.contract import FitReport, Fold, PipelineModel, Prediction, issue_warnings
-from eegsnn.pipeline.metrics import softmax
+from eegsnn.pipeline.metrics import (
+    choose_operating_point,
+    read_operating_point,
+    softmax,
+    write_operating_point,
+)
 from eegsnn.train.data import oversample
 
 __all__ = ["LSM_DEFAULTS", "LSMModel", "LSMPipelineModel", "is_lsm", "validate_lsm_spec"]
@@ -427,9 +432,11 @@ class LSMPipelineModel(PipelineModel):
     type = "lsm"
     files = ("readout.npz",)
 
-    def __init__(self, cfg: Mapping[str, Any], lsm: LSMModel | None = None) -> None:
+    def __init__(self, cfg: Mapping[str, Any], lsm: LSMModel | None = None,
+                 operating_point: dict[str, Any] | None = None) -> None:
         self.cfg = cfg
         self.lsm = lsm
+        self.operating_point = operating_point
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> LSMPipelineModel:
@@ -437,7 +444,7 @@ class LSMPipelineModel(PipelineModel):
 
     @classmethod
     def load(cls, src: Path, cfg: Mapping[str, Any]) -> LSMPipelineModel:
-        return cls(cfg, LSMModel.load(src))
+        return cls(cfg, LSMModel.load(src), read_operating_point(src))
 
     def _fitted(self) -> LSMModel:
         if self.lsm is None:
@@ -501,6 +508,14 @@ class LSMPipelineModel(PipelineModel):
                  model.fit_info["train_accuracy"])
         log.info("train: LSM readout fitted in %.1f s (reservoir run included)",
                  record["train_time_s"])
+        ev = cfg.get("evaluate") or {}
+        if ev.get("operating_point") and ev.get("positive_class") is not None:
+            # no validation windows here: the threshold is chosen on the training windows
+            self.operating_point = choose_operating_point(
+                ev["operating_point"], fold.y[train_idx], model.predict_proba(feats[:n_tr]),
+                list(fold.class_names).index(str(ev["positive_class"])), fold.class_names,
+                "training")
+            record["operating_point"] = self.operating_point
         summary = {k: record[k] for k in ("lsm", "warnings", "train_time_s")}
         return FitReport(record, test, summary)
 
@@ -521,6 +536,7 @@ class LSMPipelineModel(PipelineModel):
 
     def save(self, dest: Path) -> None:
         self._fitted().save(dest)
+        write_operating_point(dest, self.operating_point)
 
     @classmethod
     def summarize(cls, cfg: Mapping[str, Any], reports: list[dict[str, Any]],

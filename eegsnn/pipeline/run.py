@@ -9,26 +9,40 @@ and writes a run directory::
 
     RUN/
       config.yaml         resolved study config (pipeline defaults and overrides applied)
+      overrides.json      the config file's name and the --set overrides applied to it
+                          (eegsnn.pipeline.config.write_override_record; beside, not in,
+                          config.yaml, so that a resume compares the configs only)
       data.json           data provenance: source, manifest sha256, every input file's
                           sha256, channels, sampling rate, windows and classes
                           (never patient identity)
       splits.json         test groups of every fold, class counts in train/test
       environment.json    eegsnn.env.environment_record() (versions, device, BLAS)
-      pipeline.log        one line per stage
+      pipeline.log        one line per stage; the last one names the error that stopped
+                          a failed or interrupted run
       folds/fold-K/       encoder.json, model_config.json, train/ (history.json, train.log,
                           checkpoint/, curves.png), metrics.json, predictions.csv,
                           baseline.json, raster.npz
       model/              the deployable model: encoder.json, model_config.json,
-                          checkpoint/ (holdout: the fold's model; kfold + refit: trained
-                          on all windows); for ``model.type: lsm`` model_config.json holds
-                          the reservoir config and seed and readout.npz the readout
-                          weights instead of checkpoint/ (see eegsnn.pipeline.lsm)
+                          checkpoint/ (holdout: the fold's model; kfold + refit and
+                          split.method none: trained on all windows); for ``model.type:
+                          lsm`` model_config.json holds the reservoir config and seed and
+                          readout.npz the readout weights instead of checkpoint/ (see
+                          eegsnn.pipeline.lsm); baseline.json + baseline.npz: the baseline
+                          fitted on the same windows; about.json: what it was trained on;
+                          training_files.json: its training recordings and their sha256
+                          (evaluate refuses them: eegsnn.pipeline.records.check_overlap)
       metrics.json        SNN and baseline metrics (pooled, per fold, mean and 95 % CI),
                           written last
       status.json         running | finished | interrupted | failed (see
                           eegsnn.pipeline.runstate): a folder is a finished run only when
                           it says finished
       report.html         (or report.md)
+      integrity.json      sha256 of every file above but the log, reports and status
+                          (eegsnn.pipeline.integrity): evaluate, report, plot and a resume
+                          refuse a run whose files changed; then status.json says finished
+
+Every file is written atomically (temp file + ``os.replace``); temp files a killed run left
+are removed when a run starts or resumes in the folder.
 
 :func:`evaluate_run` applies a run's exact preprocessing, encoder and model to other
 recordings and refuses data whose channels, sampling rate or window length do not fit.
@@ -53,10 +67,16 @@ from typing import Any
 import numpy as np
 
 import eegsnn.env as env
-from eegsnn.encode import EEGEncoder
 from eegsnn.errors import ConfigError, DataError
-from eegsnn.io.files import atomic_write_json, atomic_write_text, dump_yaml
-from eegsnn.pipeline import runstate
+from eegsnn.evaluate.energy import combine, window_synops
+from eegsnn.io.files import (
+    atomic_write_json,
+    atomic_write_npz,
+    atomic_write_text,
+    dump_yaml,
+    remove_temp_files,
+)
+from eegsnn.pipeline import integrity, runstate
 from eegsnn.pipeline.apply import (
     EvaluationResult,
     check_compatible,
@@ -64,22 +84,37 @@ from eegsnn.pipeline.apply import (
     evaluate_run,
     load_run_model,
 )
-from eegsnn.pipeline.baselines import require_sklearn, run_baseline
-from eegsnn.pipeline.config import apply_overrides, load_study_config, resolve_study_config
+from eegsnn.pipeline.baselines import fit_baseline, require_sklearn, run_baseline
+from eegsnn.pipeline.config import (
+    apply_overrides,
+    load_study_config,
+    resolve_study_config,
+    write_override_record,
+)
 from eegsnn.pipeline.contract import Fold, PipelineModel
 from eegsnn.pipeline.folds import (
     aggregate_metrics,
     encode_windows,
     encoder_params,
+    fit_encoder,
     make_folds,
     score_windows,
 )
 from eegsnn.pipeline.metrics import class_counts
 from eegsnn.pipeline.models import pipeline_model
-from eegsnn.pipeline.records import FoldResult, RunResult, data_record, write_predictions_csv
+from eegsnn.pipeline.records import (
+    TRAINING_FILES,
+    FoldResult,
+    RunResult,
+    data_record,
+    write_predictions_csv,
+    write_training_files,
+)
 from eegsnn.pipeline.snn import split_validation
 from eegsnn.pipeline.spec import get_pipeline
 from eegsnn.preprocess import load_windows
+from eegsnn.preprocess.dataset import unused_labels
+from eegsnn.preprocess.objects import describe_objects, is_object_description, mne_objects
 from eegsnn.report import write_report
 
 __all__ = ["EvaluationResult", "FoldResult", "RunResult", "check_compatible", "class_counts",
@@ -104,7 +139,9 @@ def _setup_log(run_dir: Path | None) -> logging.Handler | None:
 def run_pipeline(config: Mapping[str, Any] | str | os.PathLike,
                  out_dir: str | os.PathLike | None = None, *, overrides: Sequence[str] = (),
                  progress: bool | None = None, resume: bool = False,
-                 overwrite: bool = False) -> RunResult:
+                 overwrite: bool = False,
+                 provenance: tuple[str | os.PathLike | None, Sequence[str]] | None = None
+                 ) -> RunResult:
     """Run a study end to end (see the module docstring for the stages and outputs).
 
     Args:
@@ -116,6 +153,9 @@ def run_pipeline(config: Mapping[str, Any] | str | os.PathLike,
         resume: continue the run in ``out_dir`` (same config; ``train.epochs`` may
             differ): each fold's training resumes from its last checkpoint.
         overwrite: delete an existing run in ``out_dir`` first.
+        provenance: ``(config file, overrides)`` recorded in ``out_dir/overrides.json``
+            (:func:`~eegsnn.pipeline.config.write_override_record`; default: ``config``
+            when it is a file, and ``overrides``), e.g. ``eegsnn train``'s ``--set``.
 
     ``out_dir/status.json`` says ``running`` from the start and ``finished`` only after
     ``metrics.json`` and the report are written (``interrupted`` or ``failed`` when the
@@ -126,32 +166,47 @@ def run_pipeline(config: Mapping[str, Any] | str | os.PathLike,
         ``resume`` or ``overwrite``; a different config even with ``resume``), or a run
         still in progress. DataError / ChecksumError: bad or changed data.
     """
+    objects = None  # in-memory MNE objects given as data.source
     if isinstance(config, (str, os.PathLike)):
         cfg = load_study_config(config, overrides)
     else:
+        config, objects = _take_objects(config)
         cfg = resolve_study_config(apply_overrides(config, overrides))
 
     spec = get_pipeline(cfg["pipeline"])
+    if cfg["split"]["method"] == "none" and out_dir is None:
+        raise ConfigError("split.method none trains only the final model, written to "
+                          "RUN/model/: give an output folder")
     if "baseline" in spec.stages and cfg.get("baseline") is not None:
         # Fail before any work (not after training) when the baseline's extra is missing.
 
         require_sklearn(cfg["baseline"]["type"])
     src = cfg["data"]["source"]
     for p in (src if isinstance(src, list) else [src]):
-        if not Path(p).exists():
+        if not is_object_description(p) and not Path(p).exists():
             raise DataError(f"{p}: file or folder not found (data.source)")
     run_dir = Path(out_dir) if out_dir is not None else None
     if run_dir is not None:
         _check_run_dir(run_dir, cfg, resume=resume, overwrite=overwrite)
+        if resume and not overwrite:  # a finished run continued: its files must be intact
+            integrity.verify_integrity(run_dir)
         if overwrite and run_dir.exists():
             shutil.rmtree(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
+        remove_temp_files(run_dir)  # left by a run killed while writing
         # status.json says "running" until the very end (metrics.json and report written)
         runstate.mark_started(run_dir)
+        if provenance is None:
+            provenance = (config if isinstance(config, (str, os.PathLike)) else None,
+                          overrides)
+        write_override_record(run_dir, *provenance, resume=resume)
     handler = _setup_log(run_dir)
     try:
-        result = _run(cfg, spec, run_dir, progress)
+        result = _run(cfg, spec, run_dir, progress, objects)
     except BaseException as exc:  # Ctrl-C or an error: the folder stays marked incomplete
+        if handler is not None:  # pipeline.log ends with what stopped the run (not stderr)
+            handler.handle(log.makeRecord(log.name, logging.ERROR, __file__, 0, "stopped: %s",
+                                          (runstate.error_line(exc),), None))
         if run_dir is not None:
             runstate.mark_ended(run_dir, exc)
         raise
@@ -159,8 +214,8 @@ def run_pipeline(config: Mapping[str, Any] | str | os.PathLike,
         if handler is not None:
             log.removeHandler(handler)
             handler.close()
-    if run_dir is not None:
-        runstate.mark_ended(run_dir)
+    if run_dir is not None:  # last: integrity.json, then status.json says finished
+        runstate.mark_ended(run_dir, integrity=integrity.record_integrity(run_dir))
     return result
 
 
@@ -201,8 +256,19 @@ def _check_run_dir(run_dir: Path, cfg: dict[str, Any], *, resume: bool, overwrit
 # ---------------------------------------------------------------------------- stages
 
 
-def _run(cfg: dict[str, Any], spec: Any, run_dir: Path | None, progress: bool | None
-         ) -> RunResult:
+def _take_objects(config: Mapping[str, Any]) -> tuple[Mapping[str, Any], list[Any] | None]:
+    """``(config, objects)``: MNE ``Raw``/``Epochs`` given as ``data.source`` are taken out
+    and replaced by their descriptions (``mne:raw:NAME:sha256:HEX``, what ``config.yaml``
+    records: no data, no identity); ``objects`` is ``None`` when there are none."""
+    data = config.get("data")
+    objects = mne_objects(data.get("source")) if isinstance(data, Mapping) else None
+    if objects is None:
+        return config, None
+    return {**config, "data": {**data, "source": describe_objects(objects)}}, objects
+
+
+def _run(cfg: dict[str, Any], spec: Any, run_dir: Path | None, progress: bool | None,
+         objects: list[Any] | None = None) -> RunResult:
     t_start = time.perf_counter()
     timing: dict[str, float] = {}
     if run_dir is not None:
@@ -210,12 +276,13 @@ def _run(cfg: dict[str, Any], spec: Any, run_dir: Path | None, progress: bool | 
         atomic_write_json(run_dir / "environment.json", env.environment_record())
     log.info("pipeline %s (%s): stages %s", cfg["name"], cfg["pipeline"],
              " -> ".join(spec.stages))
-    ws = _load(cfg, run_dir, timing)
+    ws = _load(cfg, run_dir, timing, objects)
     folds = _split(cfg, spec, ws, run_dir)
 
     fold_results: list[FoldResult] = []
     raster: dict[str, np.ndarray] | None = None
     last: tuple[PipelineModel, dict[str, Any]] | None = None
+    last_train: np.ndarray | None = None
     for k, (train_idx, test_idx) in enumerate(folds):
         fold_dir = None if run_dir is None else run_dir / "folds" / f"fold-{k + 1}"
         if fold_dir is not None:
@@ -235,41 +302,64 @@ def _run(cfg: dict[str, Any], spec: Any, run_dir: Path | None, progress: bool | 
         assert fitted.test is not None
         fr = _evaluate_fold(cfg, spec, ws, k, train_idx, test_idx, fitted.test.proba,
                             fitted.test.rates, fitted.record)
+        # synaptic operations and energy per prediction on held-out windows (SNN only)
+        ops = window_synops(getattr(model, "net", None), spikes, test_idx)
+        if ops is not None:
+            fr.metrics["synops"] = ops
         if raster is None:
             raster = _raster(model, spikes, ws, int(test_idx[0]))
         if fold_dir is not None:
             _save_model(fold_dir, model, enc_config)
             _write_fold(cfg, ws, fold_dir, fr, raster if k == 0 else None)
         fold_results.append(fr)
-        last = model, enc_config
+        last, last_train = (model, enc_config), train_idx
 
-    if run_dir is not None and last is not None:
-        _deployable_model(cfg, ws, run_dir, last, progress)
+    about = None
+    if run_dir is not None and "train" in spec.stages and (
+            last is not None or cfg["split"]["method"] == "none"):
+        about = _deployable_model(cfg, spec, ws, run_dir, last, last_train, progress)
 
     metrics = aggregate_metrics(cfg, ws, fold_results)
+    pooled_ops = combine([fr.metrics.get("synops") for fr in fold_results])
+    if pooled_ops is not None and "snn" in metrics:
+        metrics["snn"]["synops"] = pooled_ops
+    if about is not None:
+        metrics["final_model"] = about
+    if cfg["split"]["method"] == "none":
+        metrics["held_out"] = None  # no held-out score: never a number made up here
     timing["total_s"] = time.perf_counter() - t_start
     metrics["timing"] = timing
     if run_dir is not None:
         atomic_write_json(run_dir / "metrics.json", metrics)
         if raster is not None:
-            np.savez_compressed(run_dir / "raster.npz", **raster)
+            atomic_write_npz(run_dir / "raster.npz", raster)
         if "report" in spec.stages and cfg["report"]["format"] != "none":
             for path in write_report(run_dir, fmt=cfg["report"]["format"]):
                 log.info("report: %s", path)
-    log.info("done in %.1f s: accuracy %.4f", timing["total_s"],
-             metrics["snn"]["pooled"]["accuracy"] if fold_results else float("nan"))
+    if fold_results:
+        log.info("done in %.1f s: accuracy %.4f", timing["total_s"],
+                 metrics["snn"]["pooled"]["accuracy"])
+    else:
+        log.info("done in %.1f s: no held-out windows scored", timing["total_s"])
     return RunResult(run_dir, cfg, metrics, fold_results, ws)
 
 
-def _load(cfg: Mapping[str, Any], run_dir: Path | None, timing: dict[str, float]) -> Any:
+def _load(cfg: Mapping[str, Any], run_dir: Path | None, timing: dict[str, float],
+          objects: list[Any] | None = None) -> Any:
     """load: read -> preprocess -> window/label; writes ``data.json``."""
     t0 = time.perf_counter()
-    ws = load_windows(cfg["data"]["source"], cfg["dataset"], root=cfg["data"]["root"],
+    ws = load_windows(objects or cfg["data"]["source"], cfg["dataset"],
+                      root=cfg["data"]["root"],
                       cache_dir=cfg.get("cache_dir"))
     timing["load_s"] = time.perf_counter() - t0
     if len(np.unique(ws.y)) < 2:
+        why = unused_labels(ws, cfg["dataset"])
         raise DataError(f"{cfg['data']['source']}: the windows hold only one class "
-                        f"({ws.class_names[int(ws.y[0])]}); a classifier needs two or more")
+                        f"({ws.class_names[int(ws.y[0])]}); a classifier needs two or more"
+                        + (f": {why}; fix --event / dataset.labels.mapping" if why else ""))
+    unused = unused_labels(ws, cfg["dataset"])
+    if unused:  # two or more classes remain: say so, do not stop
+        log.warning("load: %s", unused)
     record = data_record(cfg, ws)
     if run_dir is not None:
         atomic_write_json(run_dir / "data.json", record)
@@ -313,8 +403,7 @@ def _encoder_windows(cfg: Mapping[str, Any], ws: Any, model: PipelineModel,
 def _encode(cfg: Mapping[str, Any], ws: Any, fit_idx: np.ndarray | None
             ) -> tuple[Any, dict[str, Any]]:
     """encode: fit the encoder on ``fit_idx`` windows (all: ``None``), encode every window."""
-    X, y = (ws.X, ws.y) if fit_idx is None else (ws.X[fit_idx], ws.y[fit_idx])
-    encoder = EEGEncoder(**encoder_params(cfg, ws.sfreq_hz)).fit(X, y)
+    encoder = fit_encoder(cfg, ws, fit_idx)
     spikes = encode_windows(encoder, ws.X, int(cfg["train"]["seed"]))
     log.info("encode: %s -> spikes [T=%d, W=%d, L=%d]", cfg["encoder"]["method"],
              spikes.shape[0], spikes.shape[1], spikes.shape[2])
@@ -332,9 +421,11 @@ def _evaluate_fold(cfg: Mapping[str, Any], spec: Any, ws: Any, k: int, train_idx
                    test_idx: np.ndarray, proba: np.ndarray, rates: dict[str, float],
                    record: dict[str, Any]) -> FoldResult:
     """evaluate (+ baseline): scores of the fold's held-out windows."""
-    rep = score_windows(cfg, ws, test_idx, proba)
+    rep = score_windows(cfg, ws, test_idx, proba, operating_point=record.get("operating_point"))
     rep["firing_rates"] = rates
-    rep.update(record)
+    rep.update({k: v for k, v in record.items() if k not in ("operating_point", "warnings")})
+    if record.get("warnings"):  # the fit's warnings first, then the scores' (single class)
+        rep["warnings"] = list(record["warnings"]) + rep.get("warnings", [])
     rep["test_class_counts"] = class_counts(ws.y[test_idx], ws.class_names)
     fr = FoldResult(k + 1, train_idx, test_idx, proba, rep, firing_rates=rates,
                     train_time_s=record["train_time_s"])
@@ -346,7 +437,8 @@ def _evaluate_fold(cfg: Mapping[str, Any], spec: Any, ws: Any, k: int, train_idx
                           ws.X[test_idx], ws.sfreq_hz, len(ws.class_names),
                           seed=int(cfg["train"]["seed"]))
         fr.baseline_proba = bp
-        fr.baseline_metrics = score_windows(cfg, ws, test_idx, bp)
+        fr.baseline_metrics = score_windows(cfg, ws, test_idx, bp,
+                                            who=f"baseline {cfg['baseline']['type']}")
         fr.baseline_metrics["fit_time_s"] = time.perf_counter() - t0
         log.info("baseline %s: fold %d accuracy %.4f", cfg["baseline"]["type"], k + 1,
                  fr.baseline_metrics["accuracy"])
@@ -375,7 +467,7 @@ def _write_fold(cfg: Mapping[str, Any], ws: Any, fold_dir: Path, fr: FoldResult,
                               ws.onset_s[test_idx], ws.y[test_idx], fr.baseline_proba,
                               ws.class_names)
     if raster is not None:
-        np.savez_compressed(fold_dir / "raster.npz", **raster)
+        atomic_write_npz(fold_dir / "raster.npz", raster)
 
 
 def _save_model(dest: Path, model: PipelineModel, enc_config: dict[str, Any]) -> None:
@@ -384,12 +476,18 @@ def _save_model(dest: Path, model: PipelineModel, enc_config: dict[str, Any]) ->
     model.save(dest)
 
 
-def _deployable_model(cfg: Mapping[str, Any], ws: Any, run_dir: Path,
-                      last: tuple[PipelineModel, dict[str, Any]],
-                      progress: bool | None) -> None:
-    """``model/``: k-fold with refit trains on every window; else the last fold's model."""
-    if cfg["split"]["method"] == "kfold" and cfg["split"]["refit"]:
-        log.info("refit: training the final model on all %d windows", len(ws))
+def _deployable_model(cfg: Mapping[str, Any], spec: Any, ws: Any, run_dir: Path,
+                      last: tuple[PipelineModel, dict[str, Any]] | None,
+                      last_train: np.ndarray | None, progress: bool | None
+                      ) -> dict[str, Any]:
+    """``model/``: k-fold with refit and ``split.method: none`` train on every window;
+    else the last fold's model. The baseline is fitted on the same windows and saved
+    beside it. Returns ``about.json``: what ``model/`` was trained on."""
+    method = cfg["split"]["method"]
+    if method == "none" or (method == "kfold" and cfg["split"]["refit"]):
+        log.info("%s: training the final model on all %d windows",
+                 "split none" if method == "none" else "refit", len(ws))
+        idx = np.arange(len(ws))
         model = pipeline_model(cfg)
         spikes, enc_config = _encode(cfg, ws,
                                      _encoder_windows(cfg, ws, model, np.arange(len(ws))))
@@ -398,8 +496,27 @@ def _deployable_model(cfg: Mapping[str, Any], ws: Any, run_dir: Path,
         _save_model(run_dir / "model", model, enc_config)
         if fitted.summary is not None:
             atomic_write_json(run_dir / "model" / "fit.json", fitted.summary)
-        note = "trained on all windows after cross-validation"
+        note = ("trained on all windows; no held-out test in this run (split.method none)"
+                if method == "none" else "trained on all windows after cross-validation")
     else:
+        assert last is not None and last_train is not None
         _save_model(run_dir / "model", *last)
-        note = "the model of the last fold"
-    atomic_write_json(run_dir / "model" / "about.json", {"note": note, "study": cfg["name"]})
+        idx = last_train
+        note = ("the model of the last fold (split.refit false)" if method == "kfold"
+                else "the model of the training split; its held-out windows are in "
+                     "metrics.json")
+    if "baseline" in spec.stages and cfg["baseline"] is not None:
+        fit_baseline(cfg["baseline"], ws.X[idx], ws.y[idx], ws.sfreq_hz,
+                     len(ws.class_names), seed=int(cfg["train"]["seed"])
+                     ).save(run_dir / "model")
+    about = {"note": note, "study": cfg["name"], "split": method,
+             "trained_on": {"windows": int(idx.size),
+                            "recordings": int(np.unique(ws.recording[idx]).size),
+                            "all_windows": bool(idx.size == len(ws)),
+                            "class_counts": class_counts(ws.y[idx], ws.class_names),
+                            "val_fraction": float(cfg["split"]["val_fraction"])},
+             "baseline": None if cfg["baseline"] is None or "baseline" not in spec.stages
+             else cfg["baseline"]["type"]}
+    atomic_write_json(run_dir / "model" / "about.json", about)
+    write_training_files(run_dir / "model" / TRAINING_FILES, ws, idx)
+    return about

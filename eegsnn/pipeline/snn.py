@@ -62,6 +62,8 @@ class TrainedSNN:
         fit_idx: the windows trained on (``train_idx`` oversampled when balancing).
         batch_size: the batch size used (shrunk to the training set when larger).
         train_time_s: seconds in :func:`eegsnn.train.fit`.
+        resumed_from_epoch: epochs a checkpoint already held when training resumed (0: a
+            fresh start); ``len(history) - resumed_from_epoch`` epochs ran in this call.
     """
 
     model: Any
@@ -72,6 +74,7 @@ class TrainedSNN:
     fit_idx: np.ndarray
     batch_size: int
     train_time_s: float
+    resumed_from_epoch: int = 0
 
 
 def split_validation(train_idx: np.ndarray, fraction: float, seed: int, *,
@@ -153,7 +156,8 @@ def train_snn(model_spec: Mapping[str, Any], spikes: Any, y: np.ndarray, n_class
     result = fit(model_cfg, train_data, tc, val=dataset(val_idx), test=dataset(test_idx),
                  run_dir=run_dir, progress=progress, resume=resume, extra_config=extra_config)
     return TrainedSNN(result.model, result.history, result.stopped_early, train_idx, val_idx,
-                      fit_idx, tc.batch_size, time.perf_counter() - t0)
+                      fit_idx, tc.batch_size, time.perf_counter() - t0,
+                      int(result.resumed_from_epoch))
 
 
 class SNNPipelineModel(PipelineModel):
@@ -212,14 +216,21 @@ class SNNPipelineModel(PipelineModel):
             log.warning("training set (%d windows) is smaller than batch_size=%d: using %d",
                         len(trained.fit_idx), self.train["batch_size"], trained.batch_size)
         self.net = trained.model
-        log.info("train: %d epochs in %.1f s", len(trained.history), trained.train_time_s)
+        epochs_run = len(trained.history) - trained.resumed_from_epoch
+        if trained.resumed_from_epoch:
+            log.info("train: %d epochs in %.1f s (resumed at epoch %d; %d in all)", epochs_run,
+                     trained.train_time_s, trained.resumed_from_epoch, len(trained.history))
+        else:
+            log.info("train: %d epochs in %.1f s", epochs_run, trained.train_time_s)
         record = {
             "train_windows": len(trained.train_idx),
             "train_windows_balanced": len(trained.fit_idx),
             "val_windows": 0 if trained.val_idx is None else len(trained.val_idx),
             "train_class_counts": fold.counts(trained.train_idx),
             "train_class_counts_balanced": fold.counts(trained.fit_idx),
-            "epochs_trained": len(trained.history), "stopped_early": trained.stopped_early,
+            "epochs_trained": len(trained.history), "epochs_run": epochs_run,
+            "resumed_from_epoch": trained.resumed_from_epoch,
+            "stopped_early": trained.stopped_early,
             "train_time_s": trained.train_time_s,
         }
         self.operating_point = self.choose_operating_point(fold, trained, where)

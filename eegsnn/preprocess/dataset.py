@@ -4,10 +4,13 @@ A dataset config (a dict, usually a YAML block) says how to read, preprocess, cu
 label the recordings::
 
     reader: auto                    # auto | mne | pyedflib
-    sfreq_hz: null                  # text segments only (Bonn: 173.61)
+    sfreq_hz: null                  # text segments and .mat files (Bonn: 173.61)
+    mat_variable: null              # .mat files: the signal array (see eegsnn.io.mat)
     expected_samples: null          # text segments only (Bonn: 4097)
     unit: uV                        # unit of voltage channels in the windows: uV | V
     ids: {pattern: null}            # regex with named groups subject/session/run
+    bids: null                      # {task: x, subject: [...], ...}: the source is a BIDS
+                                    # root read by mne-bids (see eegsnn.io.bids)
     preprocess:                     # see eegsnn.preprocess.steps
       - {step: bandpass, l_freq: 8, h_freq: 30}
     windows:
@@ -16,13 +19,17 @@ label the recordings::
       tmin_s: 0.0                   # events: window start relative to the event onset
       step_s: null                  # sliding: hop between windows (default window_s)
     labels:
-      source: annotations           # annotations | events_file | hypnogram | seizures | path
+      source: annotations           # annotations | events_file | hypnogram | seizures |
+                                    # path | table
       mapping: {T1: left, T2: right}
       default: null                 # sliding: class of windows no labelled span touches
       events_file: "{stem}_events.tsv"   # events_file: sidecar beside each recording
       label_column: null            # events_file: column holding the labels
       summary: null                 # seizures: CHB-MIT summary (relative to the root)
       pattern: null                 # path: regex with one capture group (default: folder)
+      table: null                   # table: file,label CSV/TSV (relative to the root; a
+                                    # label is a mapping key or a class name), see
+                                    # eegsnn.io.label_table
 
 ``class_names`` are the distinct values of ``mapping`` in the order written (then
 ``default``), so label indices never depend on which files were loaded.
@@ -44,7 +51,15 @@ from typing import Any
 import numpy as np
 
 from eegsnn.errors import ChecksumError, ConfigError, DataError
+from eegsnn.io.bids import (
+    bids_ids,
+    bids_sidecars,
+    find_bids_recordings,
+    read_bids_recording,
+    validate_bids_filters,
+)
 from eegsnn.io.files import parse_recording_ids, read_yaml_mapping
+from eegsnn.io.label_table import read_label_table
 from eegsnn.io.labels import (
     EventTable,
     find_hypnogram,
@@ -54,25 +69,36 @@ from eegsnn.io.labels import (
     read_hypnogram,
     seizure_events,
 )
+from eegsnn.io.mat import mat_sidecar
 from eegsnn.io.readers import READERS, detect_format, read_recording
 from eegsnn.manifest import load_manifest, verify_manifest
-from eegsnn.preprocess.cache import WindowCache, cache_key, windowing_versions
+from eegsnn.preprocess.cache import WindowCache, cache_enabled, cache_key, windowing_versions
+from eegsnn.preprocess.objects import (
+    check_object_config,
+    epochs_windows,
+    is_epochs,
+    is_mne_object,
+    mne_objects,
+    object_names,
+    object_recording,
+    object_sha256,
+)
 from eegsnn.preprocess.steps import apply_steps, validate_steps
 from eegsnn.preprocess.windows import WindowPlan, WindowSet, extract_windows, plan_windows
 
 __all__ = ["LABEL_SOURCES", "RECORDING_SUFFIXES", "labelled_events", "list_recordings",
            "load_config", "load_windows", "plan_recording", "recording_relpath",
-           "resolve_source", "validate_config"]
+           "resolve_source", "unused_labels", "validate_config"]
 
 log = logging.getLogger(__name__)
 
-LABEL_SOURCES = ("annotations", "events_file", "hypnogram", "seizures", "path")
-RECORDING_SUFFIXES = (".edf", ".bdf", ".fif", ".vhdr", ".set", ".gdf", ".txt")
+LABEL_SOURCES = ("annotations", "events_file", "hypnogram", "seizures", "path", "table")
+RECORDING_SUFFIXES = (".edf", ".bdf", ".fif", ".vhdr", ".set", ".gdf", ".txt", ".mat")
 _TOP_KEYS = {"reader", "sfreq_hz", "expected_samples", "text_unit", "unit", "ids",
-             "preprocess", "windows", "labels"}
+             "preprocess", "windows", "labels", "mat_variable", "bids"}
 _WINDOW_KEYS = {"mode", "window_s", "tmin_s", "step_s"}
 _LABEL_KEYS = {"source", "mapping", "default", "events_file", "label_column", "summary",
-               "pattern", "seizure_label"}
+               "pattern", "seizure_label", "table"}
 
 
 def _check_keys(d: Mapping, allowed: set[str], where: str) -> None:
@@ -95,11 +121,14 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
         "reader": config.get("reader", "auto"),
         "sfreq_hz": config.get("sfreq_hz"),
         "expected_samples": config.get("expected_samples"),
+        "mat_variable": config.get("mat_variable"),
         "text_unit": config.get("text_unit", "uV"),
         "unit": config.get("unit", "uV"),
         "ids": {"pattern": (config.get("ids") or {}).get("pattern")},
         "preprocess": validate_steps(config.get("preprocess")),
     }
+    if config.get("bids") is not None:  # data.source is a BIDS root (eegsnn.io.bids)
+        cfg["bids"] = validate_bids_filters(config["bids"])
     if cfg["reader"] not in READERS:
         raise ConfigError(f"reader must be one of {', '.join(READERS)}, got {cfg['reader']!r}")
     if cfg["unit"] not in ("uV", "V"):
@@ -142,9 +171,13 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
     default = lab.get("default")
     if default is not None and mode != "sliding":
         raise ConfigError("labels.default applies to windows.mode 'sliding' only")
-    if source == "path" and mode == "events":
-        raise ConfigError("labels.source 'path' labels whole recordings: use windows.mode "
-                          "'sliding' (window_s = the recording length for one window each)")
+    if source in ("path", "table") and mode == "events":
+        raise ConfigError(f"labels.source {source!r} labels whole recordings: use "
+                          "windows.mode 'sliding' (window_s = the recording length for one "
+                          "window each)")
+    if source == "table" and not lab.get("table"):
+        raise ConfigError("labels.source 'table' needs labels.table (a file,label CSV/TSV, "
+                          "relative to the dataset root)")
     if source == "seizures" and not lab.get("summary"):
         raise ConfigError("labels.source 'seizures' needs labels.summary (a CHB-MIT "
                           "chbNN-summary.txt, relative to the dataset root)")
@@ -158,6 +191,7 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
         "label_column": lab.get("label_column"),
         "summary": lab.get("summary"),
         "pattern": lab.get("pattern"),
+        "table": lab.get("table"),
         "seizure_label": str(lab.get("seizure_label", "seizure")),
         "class_names": class_names,
     }
@@ -323,13 +357,17 @@ def load_windows(
     Args:
         source: a list of files, a folder (all recordings below it), or a data manifest
             (``.yaml``; every file is verified against its checksum first).
+            Or in-memory MNE objects: an ``mne.io.Raw``/``mne.Epochs`` or a list of them
+            (labels from annotations / events; see :mod:`eegsnn.preprocess.objects`).
         config: dataset config (see the module docstring), or a YAML file holding it
             (see :func:`load_config`).
         root: dataset root that window ``recording`` paths are relative to (default: the
             folder or manifest root, or the common parent of the files).
         cache_dir: where cached window sets live (default
             :func:`eegsnn.preprocess.cache.default_cache_dir`).
-        use_cache: read and write the cache.
+        use_cache: read and write the cache (``$EEGSNN_CACHE=off`` turns it off whatever
+            this says). Inputs are hashed every call either way: the key and
+            ``provenance["files"]`` hold the sha256 of the content actually read.
         keep_identity: keep EDF patient identity in the in-memory recordings (never in
             the window set or the cache).
 
@@ -344,9 +382,20 @@ def load_windows(
     if isinstance(config, (str, os.PathLike)):
         config = load_config(config)
     cfg = validate_config(config)
-    files, root_path, known = resolve_source(source, root, text=cfg["sfreq_hz"] is not None)
+    objects = mne_objects(source)
+    if objects is not None:  # in-memory Raw/Epochs: see eegsnn.preprocess.objects
+        check_object_config(cfg)
+        files, root_path, known = objects, Path.cwd(), {}
+    elif cfg.get("bids") is not None:  # a BIDS root, read through mne-bids
+        if not isinstance(source, (str, os.PathLike)):
+            raise ConfigError("dataset.bids: data source must be one BIDS root folder")
+        files, root_path, known = find_bids_recordings(source, cfg["bids"]), Path(source), {}
+    else:
+        files, root_path, known = resolve_source(source, root,
+                                                 text=cfg["sfreq_hz"] is not None)
     lab = cfg["labels"]
-    rels = [recording_relpath(p, root_path) for p in files]
+    rels = (object_names(files) if objects is not None
+            else [recording_relpath(p, root_path) for p in files])
     path_labels: dict[str, str] = {}
     if lab["source"] == "path":
         kept_files, kept_rels = [], []
@@ -360,35 +409,60 @@ def load_windows(
             raise DataError(f"{root_path}: no file's path label is in labels.mapping "
                             f"({', '.join(lab['mapping'])})")
         files, rels = kept_files, kept_rels
-    for p in files:
+    if lab["source"] == "table":
+        table = read_label_table(root_path / lab["table"])
+        classes = set(lab["class_names"])
+        for rel in rels:
+            raw_label = table.label(rel)
+            if raw_label not in lab["mapping"] and raw_label not in classes:
+                raise DataError(f"{table.source}: label {raw_label!r} of {rel} is neither a "
+                                f"labels.mapping key ({', '.join(lab['mapping'])}) nor a "
+                                f"class ({', '.join(lab['class_names'])})")
+            path_labels[rel] = lab["mapping"].get(raw_label, raw_label)
+    for p in files if objects is None else ():
         detect_format(p)
     cache = WindowCache(cache_dir)
     hashes = []
     for p, rel in zip(files, rels, strict=True):
-        digest = cache.file_sha256(p)
+        digest = cache.file_sha256(p) if objects is None else object_sha256(p)
         if rel in known and known[rel] != digest:  # changed since verify (race)
             raise ChecksumError(f"{p}: sha256 {digest} does not match the manifest")
         hashes.append((rel, digest))
     extra = [cfg["labels"]["summary"]] if lab["source"] == "seizures" else []
+    extra += [cfg["labels"]["table"]] if lab["source"] == "table" else []
+    if cfg.get("bids") is not None:  # events.tsv, participants.tsv decide labels, subjects
+        extra += list(dict.fromkeys(recording_relpath(s, root_path) for p in files
+                                    for s in bids_sidecars(p, root_path)))
     for rel in extra:
         hashes.append((rel, cache.file_sha256(root_path / rel)))
+    for p in files if objects is None else ():  # a .mat file's sidecar says how to read it
+        side = mat_sidecar(p) if str(p).lower().endswith(".mat") else None
+        if side is not None:
+            hashes.append((f"{recording_relpath(side, root_path)} (sidecar)",
+                           cache.file_sha256(side)))
     key = cache_key(hashes, cfg)
+    use_cache = use_cache and cache_enabled()
     if use_cache:
         cached = cache.load(key)
         if cached is not None:
-            cache.flush_memo()
+            cached.provenance["files"] = [{"path": r, "sha256": h} for r, h in hashes]
             cached.provenance["cache"] = {"key": key, "hit": True, "dir": str(cache.dir)}
             log.info("window cache hit %s (%d windows)", key[:12], len(cached))
             return cached
     windows = _build(files, rels, cfg, root_path, path_labels, keep_identity)
+    read = [] if objects is not None else [*files, *(root_path / r for r in extra)]
+    for p, (_, digest) in zip(read, hashes, strict=False):  # what was read = what was hashed
+        if cache.file_sha256(p) != digest:
+            raise DataError(f"{p}: the file changed while it was being read (sha256 "
+                            "before and after differ); run again once it is complete")
     windows.provenance.update({
         "config": cfg, "files": [{"path": r, "sha256": h} for r, h in hashes],
         "versions": windowing_versions(),
     })
     if use_cache:
         cache.save(key, windows)
-        cache.flush_memo()
-    windows.provenance["cache"] = {"key": key, "hit": False, "dir": str(cache.dir)}
+    windows.provenance["cache"] = {"key": key, "hit": False, "used": use_cache,
+                                   "dir": str(cache.dir)}
     return windows
 
 
@@ -400,23 +474,31 @@ def _build(files: list[Path], rels: list[str], cfg: dict, root: Path,
     ref_file = ref_sfreq = None
     summaries: dict = {}
     report: list[dict[str, Any]] = []
+    codes: dict[str, int] = {}  # every raw label the recordings hold (for error messages)
     for path, rel in zip(files, rels, strict=True):
-        rec = read_recording(
-            path, reader=cfg["reader"], sfreq_hz=cfg["sfreq_hz"],
-            expected_samples=cfg["expected_samples"], text_unit=cfg["text_unit"],
-            keep_identity=keep_identity, montage=False,
-        )
-        events = (EventTable.empty() if lab["source"] == "path"
-                  else labelled_events(path, rec.events, cfg, root, summaries))
-        raw = rec.raw
-        t0 = raw.first_time
-        apply_steps(raw, cfg["preprocess"], source=str(path))
-        shift = raw.first_time - t0  # a crop step moves the first sample
+        if is_mne_object(path):  # an in-memory Raw/Epochs (anonymised copy)
+            raw, events = object_recording(path, keep_identity=keep_identity)
+        else:
+            rec = read_bids_recording(path, root, keep_identity=keep_identity) \
+                if cfg.get("bids") is not None else read_recording(
+                path, reader=cfg["reader"], sfreq_hz=cfg["sfreq_hz"],
+                expected_samples=cfg["expected_samples"], text_unit=cfg["text_unit"],
+                keep_identity=keep_identity, montage=False, mat_variable=cfg["mat_variable"],
+            )
+            events = (EventTable.empty() if lab["source"] in ("path", "table")
+                      else labelled_events(path, rec.events, cfg, root, summaries))
+            raw = rec.raw
+        for code, n in events.counts().items():
+            codes[code] = codes.get(code, 0) + n
+        t0 = getattr(raw, "first_time", 0.0)  # (Epochs have none)
+        apply_steps(raw, cfg["preprocess"], source=rel if is_mne_object(path) else str(path))
+        shift = getattr(raw, "first_time", 0.0) - t0  # a crop step moves the first sample
         events = events.shifted(-shift)
         sfreq = float(raw.info["sfreq"])
         names = list(raw.ch_names)
         if ref_names is None:
-            ref_names, ref_file, ref_sfreq = names, path, sfreq
+            ref_names, ref_sfreq = names, sfreq
+            ref_file = Path(rel) if is_mne_object(path) else path
         else:
             if set(names) != set(ref_names):
                 missing = [c for c in ref_names if c not in names]
@@ -431,22 +513,30 @@ def _build(files: list[Path], rels: list[str], cfg: dict, root: Path,
             if not np.isclose(sfreq, ref_sfreq):
                 raise DataError(f"{path}: sampling rate {sfreq:g} Hz differs from "
                                 f"{ref_file.name} ({ref_sfreq:g} Hz); add a 'resample' step")
-        plan = plan_recording(cfg, n_times=raw.n_times, sfreq_hz=sfreq, events=events,
-                              label=path_labels.get(rel), source=str(path))
         units = [ch["unit"] for ch in raw.info["chs"]]
         scale = np.array([1e6 if (u == 107 and cfg["unit"] == "uV") else 1.0 for u in units],
                          dtype=np.float32)  # 107 = FIFF_UNIT_V
-        X = extract_windows(raw.get_data(), plan.starts, plan.n_samples, scale)
-        ids = parse_recording_ids(rel, cfg["ids"]["pattern"])
-        w = len(plan)
+        if is_epochs(raw):
+            X, labels, onset, skipped = epochs_windows(raw, cfg, scale, source=rel)
+            index = {c: i for i, c in enumerate(lab["class_names"])}
+            y = np.array([index[c] for c in labels], dtype=np.int64)
+        else:
+            plan = plan_recording(cfg, n_times=raw.n_times, sfreq_hz=sfreq, events=events,
+                                  label=path_labels.get(rel), source=str(path))
+            X = extract_windows(raw.get_data(), plan.starts, plan.n_samples, scale)
+            y, onset = plan.class_indices(lab["class_names"]), plan.onset_s + shift
+            skipped = plan.n_out_of_bounds
+        ids = bids_ids(path) if cfg.get("bids") is not None else \
+            parse_recording_ids(rel, cfg["ids"]["pattern"])
+        w = len(y)
         parts.append({
-            "X": X, "y": plan.class_indices(lab["class_names"]),
+            "X": X, "y": y,
             "subject": [ids["subject"]] * w, "session": [ids["session"]] * w,
             "run": [ids["run"]] * w, "recording": [rel] * w,
-            "onset_s": plan.onset_s + shift,
+            "onset_s": onset,
         })
         report.append({"path": rel, "windows": int(w),
-                       "out_of_bounds": int(plan.n_out_of_bounds)})
+                       "out_of_bounds": int(skipped)})
     assert ref_names is not None and ref_sfreq is not None
     ws = WindowSet(
         X=np.concatenate([p["X"] for p in parts]),
@@ -458,6 +548,32 @@ def _build(files: list[Path], rels: list[str], cfg: dict, root: Path,
         recording=np.concatenate([p["recording"] for p in parts]),
         onset_s=np.concatenate([p["onset_s"] for p in parts]),
         unit=cfg["unit"],
-        provenance={"recordings": report, "preprocess": copy.deepcopy(cfg["preprocess"])},
+        provenance={"recordings": report, "preprocess": copy.deepcopy(cfg["preprocess"]),
+                    "label_codes": dict(sorted(codes.items()))},
     )
     return ws
+
+
+def unused_labels(ws: WindowSet, cfg: Mapping[str, Any]) -> str:
+    """Why a class of a dataset config got no window, as one clause for an error message
+    (empty when every ``labels.mapping`` code occurs in the recordings).
+
+    E.g. ``"labels.mapping code T9 (class left) occurs in none of the 1 recording(s),
+    which hold T0, T1, T2"``.
+    """
+    lab = cfg.get("labels") or {}  # (a dataset config, validated or as written)
+    mapping = {str(k): str(v) for k, v in (lab.get("mapping") or {}).items()}
+    if lab.get("source", "annotations") == "path":
+        return ""
+    codes = ws.provenance.get("label_codes")
+    if codes is None:  # a window set from before the codes were recorded
+        return ""
+    missing = [k for k in mapping if k not in codes]
+    if not missing:
+        return ""
+    n_rec = int(np.unique(ws.recording).size)
+    held = ", ".join(list(codes)[:20]) + (" ..." if len(codes) > 20 else "") or "no labels"
+    what = ", ".join(f"{k} (class {mapping[k]})" for k in missing)
+    return (f"labels.mapping code{'s' if len(missing) > 1 else ''} {what} occur"
+            f"{'' if len(missing) > 1 else 's'} in none of the {n_rec} recording(s), which "
+            f"hold {held}")

@@ -29,7 +29,7 @@ def test_evaluate_writes_identical_metrics_and_predictions(run_dir, repo_root, t
     s_folder = repo_root / "examples" / "bonn_small" / "S"
     for name in ("a", "b"):
         code = main(["evaluate", str(run_dir), str(s_folder), "--out", str(tmp_path / name),
-                     "--predict"])
+                     "--predict", "--allow-overlap"])  # 15 of the 20 were trained on
         assert code == 0
     out = capsys.readouterr().out
     assert "accuracy" in out and "predictions.csv" in out
@@ -48,7 +48,10 @@ def test_evaluate_writes_identical_metrics_and_predictions(run_dir, repo_root, t
 
 
 def test_evaluate_default_output_and_refusals(run_dir, repo_root, tmp_path, capsys):
-    code = main(["evaluate", str(run_dir), str(repo_root / "examples" / "bonn_small.yaml")])
+    manifest = str(repo_root / "examples" / "bonn_small.yaml")
+    assert main(["evaluate", str(run_dir), manifest]) == 2  # the run's training recordings
+    assert "75 recording(s) have the same content" in capsys.readouterr().err
+    code = main(["evaluate", str(run_dir), manifest, "--allow-overlap"])
     assert code == 0
     assert (run_dir / "evaluations" / "bonn_small.yaml" / "metrics.json").is_file()
     capsys.readouterr()
@@ -103,3 +106,41 @@ def test_report_command_markdown_and_html(run_dir, capsys):
     assert "data:image/png;base64," in html  # self-contained
     assert "](plots/confusion.png)" in md and (run_dir / "plots" / "raster.png").is_file()
     assert main(["report", str(run_dir), "--format", "pdf"]) == 2
+
+
+def test_evaluate_scores_model_and_saved_baseline_as_the_run_did(run_dir, repo_root,
+                                                                  tmp_path, capsys):
+    """model/ of a holdout run is the split's model and model/baseline.* its baseline:
+    ``evaluate`` on the held-out recordings reproduces the run's own predictions of both,
+    and prints them side by side with what model/ was trained on."""
+    split = json.loads((run_dir / "splits.json").read_text())
+    held_out = [repo_root / "examples" / "bonn_small" / g
+                for g in split["folds"][0]["test_groups"]]
+    out = tmp_path / "ev"
+    assert main(["evaluate", str(run_dir), *map(str, held_out), "--out", str(out),
+                 "--predict"]) == 0
+    text = capsys.readouterr().out
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["trained_on"]["trained_on"]["all_windows"] is False
+    assert m["trained_on"]["trained_on"]["recordings"] == 100 - len(held_out)
+    for line in (f"model/ trained on {m['trained_on']['trained_on']['windows']} windows",
+                 "SNN accuracy", "baseline spectral: accuracy",
+                 f"whole recordings ({len(held_out)})", "baseline recall"):
+        assert line in text, line
+
+    def table(path):
+        rows = sorted(csv.DictReader(open(path)), key=lambda r: (r["recording"],
+                                                                  float(r["onset_s"])))
+        return [r["recording"] for r in rows], np.array(
+            [[float(r[f"p_{c}"]) for c in ("healthy", "interictal", "ictal")] for r in rows])
+
+    fold = run_dir / "folds" / "fold-1"
+    for ours, theirs in (("predictions.csv", "predictions.csv"),
+                         ("baseline_predictions.csv", "baseline_predictions.csv")):
+        rec_a, p_a = table(out / ours)
+        rec_b, p_b = table(fold / theirs)
+        assert rec_a == rec_b
+        np.testing.assert_allclose(p_a, p_b, atol=2e-6)  # CSV rounding
+    fold_metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert m["baseline"]["pooled"]["accuracy"] == pytest.approx(
+        fold_metrics["baseline"]["pooled"]["accuracy"])

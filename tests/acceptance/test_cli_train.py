@@ -10,6 +10,7 @@ import yaml
 from typer.testing import CliRunner
 
 from eegsnn.cli import app, main
+from eegsnn.evaluate.energy import describe
 
 FAST = ["--set", "train.epochs=1", "--set", "encoder.spikes_per_s=10",
         "--set", "model.hidden=[8]"]
@@ -23,11 +24,28 @@ def test_train_from_config_with_overrides(repo_root, tmp_path, capsys):
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "SNN held-out accuracy" in captured.out and "ictal vs rest" in captured.out
+    # synaptic operations and energy per prediction, the line `eegsnn evaluate` prints
+    synops = json.loads((out / "metrics.json").read_text())["snn"]["synops"]
+    assert f"  energy: {describe(synops)}\n" in captured.out
     cfg = yaml.safe_load((out / "config.yaml").read_text())
     assert cfg["train"]["epochs"] == 1 and cfg["model"]["hidden"] == [8]
     assert cfg["baseline"] is None and cfg["report"]["format"] == "md"
     assert (out / "report.md").is_file() and not (out / "report.html").exists()
     assert "baseline" not in json.loads((out / "metrics.json").read_text())
+    # the overrides are recorded beside config.yaml (file name only) and listed in the report
+    record = json.loads((out / "overrides.json").read_text())
+    assert record == {"config_file": "bonn_example.yaml", "overrides": [
+        "train.epochs=1", "encoder.spikes_per_s=10", "model.hidden=[8]",
+        f"cache_dir={tmp_path / 'cache'}", "report.format=md", "baseline=null"]}
+    assert ("| overrides | train.epochs=1; encoder.spikes_per_s=10; model.hidden=[8]; "
+            "cache_dir=cache; report.format=md; baseline=null (applied to "
+            "bonn_example.yaml) |") in (out / "report.md").read_text()
+    # the record is no part of the config comparison: the same command finds the same run
+    code = main(["train", "--config", str(repo_root / "configs" / "bonn_example.yaml"),
+                 *FAST, "--set", f"cache_dir={tmp_path / 'cache'}", "--baseline", "none",
+                 "--report", "md", "--out", str(out), "--quiet", "--no-progress"])
+    captured = capsys.readouterr()
+    assert code == 0 and "already finished with the same config" in captured.err
     # the same folder with another config (the baseline, report format and cache differ):
     # refused with a one-line error (exit 2) that names a change and suggests --overwrite
     code = main(["train", "--config", str(repo_root / "configs" / "bonn_example.yaml"),

@@ -101,3 +101,44 @@ def test_missing_extra_stops_the_pipeline_before_any_work(monkeypatch, repo_root
     with pytest.raises(ConfigError, match="eegsnn\\[sklearn\\]"):
         run_pipeline("configs/bonn_example.yaml", out)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("kind", ["spectral", "csp_lda"])
+def test_saved_baseline_predicts_the_same_without_pickle(kind, tmp_path):
+    """fit -> save -> load gives the same probabilities; the files hold no pickle."""
+    from eegsnn.pipeline.baselines import fit_baseline, load_baseline
+
+    rng = np.random.default_rng(1)
+    n, c = 60, 3
+    y = np.arange(n) % 3
+    X = rng.normal(size=(n, c, 256))
+    X[y == 1, 0] *= 3.0  # class-dependent power on one channel
+    X[y == 2, 1] += 2.0 * np.sin(2 * np.pi * 10 * np.arange(256) / 128.0)
+    fitted = fit_baseline({"type": kind}, X[:40], y[:40], 128.0, 4, seed=0)
+    fitted.save(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["baseline.json", "baseline.npz"]
+    with np.load(tmp_path / "baseline.npz", allow_pickle=False) as npz:  # plain arrays only
+        assert all(npz[k].dtype != object for k in npz.files)
+    loaded = load_baseline(tmp_path)
+    assert loaded is not None and loaded.spec == fitted.spec
+    p1, p2 = fitted.predict_proba(X[40:]), loaded.predict_proba(X[40:])
+    assert p1.shape == (20, 4) and np.all(p1[:, 3] == 0)  # class 3 never seen: 0
+    np.testing.assert_allclose(p2, p1, rtol=1e-12, atol=1e-12)
+    # run_baseline is fit + predict
+    np.testing.assert_allclose(run_baseline({"type": kind}, X[:40], y[:40], X[40:], 128.0, 4),
+                               p1, rtol=1e-12, atol=1e-12)
+
+
+def test_load_baseline_missing_and_corrupt(tmp_path):
+    from eegsnn.errors import DataError
+    from eegsnn.pipeline.baselines import fit_baseline, load_baseline
+
+    assert load_baseline(tmp_path) is None
+    X = np.random.default_rng(0).normal(size=(8, 1, 128))
+    fitted = fit_baseline({"type": "spectral"}, X, np.array([0, 1] * 4), 64.0, 2)
+    fitted.save(tmp_path)
+    with pytest.raises(DataError, match="fitted on 1 channel"):
+        fitted.predict_proba(np.zeros((2, 2, 128)))
+    (tmp_path / "baseline.npz").write_bytes(b"not a zip")
+    with pytest.raises(DataError, match="cannot read the saved baseline"):
+        load_baseline(tmp_path)

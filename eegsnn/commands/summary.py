@@ -1,0 +1,154 @@
+"""The summary ``eegsnn train`` and ``eegsnn evaluate`` print: one printer for both.
+
+SNN (or LSM) and baseline scores side by side on the same windows: window-level accuracy
+with its interval, balanced accuracy, kappa, macro-F1; the positive class against the
+rest; whole recordings (mean probability of their windows) with their interval; recall
+per class. Not a CLI group (no ``register``): a helper of the ``train`` and ``evaluate``
+commands. It reads the metrics dictionaries only (``metrics.json``), nothing else.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+__all__ = ["print_energy", "print_scores", "print_summary", "trained_on_line"]
+
+
+def _ci(ci: Any) -> str:
+    if not ci or ci[0] is None or ci[0] != ci[0]:  # None or nan
+        return ""
+    return f" [{ci[0]:.3f}, {ci[1]:.3f}]"
+
+
+def _num(v: Any, fmt: str = ".4f") -> str:
+    return "n/a" if v is None else format(v, fmt)
+
+
+def _boot(rep: dict[str, Any], metric: str) -> str:
+    """`` [lo, hi]`` of ``metric`` from the report's recording-level (cluster) bootstrap."""
+    boot = ((rep.get("bootstrap") or {}).get("metrics") or {}).get(metric) or {}
+    return _ci(boot.get("ci95"))
+
+
+def _block(name: str, rep: dict[str, Any], scope: str) -> None:
+    """Lines of one model's report ``rep`` (a :func:`~eegsnn.pipeline.metrics.full_report`
+    with ``recording_level``, ``events`` and ``bootstrap`` where scored). Intervals are the
+    95 % recording-level bootstrap (windows of one recording resampled together) when the
+    report has one, else the Wilson interval of the window accuracy."""
+    boot = rep.get("bootstrap") or {}
+    acc_ci = _boot(rep, "accuracy") or _ci(rep.get("accuracy_ci"))
+    typer.echo(f"{name} {scope}accuracy {rep['accuracy']:.4f}{acc_ci}  "
+               f"balanced {rep['balanced_accuracy']:.4f}{_boot(rep, 'balanced_accuracy')}  "
+               f"kappa {rep['cohen_kappa']:.3f}  macro-F1 {rep['f1_macro']:.4f}")
+    if isinstance(rep.get("positive"), dict):
+        pos = rep["positive"]
+        typer.echo(f"  {pos['class']} vs rest: sensitivity {_num(pos['sensitivity'])}"
+                   f"{_boot(rep, 'sensitivity')}  specificity {_num(pos['specificity'])}"
+                   f"{_boot(rep, 'specificity')}  ROC-AUC {_num(pos['roc_auc'])}"
+                   f"{_boot(rep, 'roc_auc')}")
+    if boot.get("n_clusters"):
+        typer.echo(f"  [intervals: 95 % bootstrap over {boot['n_clusters']} "
+                   f"{boot.get('cluster', 'recording')}s]")
+    rec = rep.get("recording_level")
+    if rec and "accuracy" in rec:
+        typer.echo(f"  whole recordings ({rec['n_recordings']}): accuracy "
+                   f"{rec['accuracy']:.4f}{_ci(rec.get('accuracy_ci'))}  balanced "
+                   f"{rec['balanced_accuracy']:.4f}")
+    if "events" in rep:
+        ev = rep["events"]
+        fa = ev["false_alarms_per_hour"]
+        typer.echo(f"  events: {ev['detected']}/{ev['events']} detected, "
+                   f"{'n/a' if fa is None else f'{fa:.2f}'} false alarms per hour")
+
+
+def print_scores(rep: dict[str, Any], baseline: dict[str, Any] | None, *, family: str,
+                 scope: str, counts: str) -> None:
+    """Model and baseline side by side.
+
+    Args:
+        rep: the model's report of the windows (``accuracy``, ``per_class``, ...).
+        baseline: ``{"type": name, "pooled": report}`` of the same windows, or ``None``.
+        family: ``"SNN"`` or ``"LSM"``.
+        scope: words before "accuracy" (``"held-out "``, ``""``).
+        counts: what was scored, e.g. ``"5 fold(s), 2000 windows"``.
+    """
+    typer.echo(f"scored: {counts}")
+    _block(family, rep, scope)
+    brep = None if baseline is None else baseline.get("pooled")
+    if brep:
+        _block(f"baseline {baseline['type']}:", brep, "")  # type: ignore[index]
+    names = rep.get("class_names") or []
+    per = rep.get("per_class") or {}
+    if names and per.get("recall") is not None:
+        width = max(12, *(len(n) + 2 for n in names))
+        support = [int(s) for s in per["support"]]
+
+        def recall(values: list[Any]) -> list[str]:  # n/a for a class with no windows
+            return [_num(r if n else None, ".3f") for r, n in zip(values, support, strict=True)]
+
+        rows = [("windows", [str(n) for n in support]), (f"{family} recall", recall(per["recall"]))]
+        bper = (brep or {}).get("per_class") or {}
+        if bper.get("recall") is not None:
+            rows.append(("baseline recall", recall(bper["recall"])))
+        label_w = max(len(r[0]) for r in rows) + 2
+        typer.echo("  per class".ljust(label_w + 2) + "".join(n.rjust(width) for n in names))
+        for label, cells in rows:
+            typer.echo(f"  {label}".ljust(label_w + 2) + "".join(c.rjust(width)
+                                                                  for c in cells))
+
+
+def print_energy(synops: dict[str, Any] | None) -> None:
+    """The ``energy:`` line of a model's synaptic operations and energy per prediction
+    (``metrics.json``'s ``synops``, :func:`eegsnn.evaluate.energy.describe`); nothing for
+    ``None`` (an LSM, or a run from before the count)."""
+    if synops:
+        from eegsnn.evaluate.energy import describe
+
+        typer.echo(f"  energy: {describe(synops)}")
+
+
+def trained_on_line(about: dict[str, Any] | None) -> str:
+    """One line saying what a run's ``model/`` was trained on (its ``about.json``)."""
+    if not about:
+        return "model/: what it was trained on is not recorded (a run from an older eegsnn)"
+    t = about.get("trained_on")
+    if not t:
+        return f"model/: {about.get('note', 'not recorded')}"
+    scope = "all " if t.get("all_windows") else ""
+    val = t.get("val_fraction") or 0
+    inner = f", {val:g} of its recordings held out for validation" if val else ""
+    return (f"model/ trained on {scope}{t['windows']} windows / {t['recordings']} recordings"
+            f"{inner}: {about.get('note', '')}")
+
+
+def print_summary(m: dict[str, Any], out: Path | None) -> None:
+    """The summary of a run's ``metrics.json`` (what ``eegsnn train`` prints)."""
+    if "snn" not in m:
+        about = m.get("final_model")
+        if (m.get("split") or {}).get("method") == "none" and about:
+            t = about["trained_on"]
+            run = out if out is not None else "RUN"
+            typer.echo(f"trained on all {t['windows']} windows / {t['recordings']} "
+                       "recordings; no held-out evaluation in this run — use `eegsnn "
+                       f"evaluate {run} DATA`")
+        else:
+            typer.echo("no folds were trained")
+    else:
+        p = m["snn"]["pooled"]
+        family = "LSM" if m.get("model_type") == "lsm" else "SNN"
+        rec = p.get("recording_level") or {}
+        n_rec = f", {rec['n_recordings']} recordings" if "n_recordings" in rec else ""
+        print_scores(p, m.get("baseline"), family=family, scope="held-out ",
+                     counts=f"{m['n_folds']} fold(s), {p['n_samples']} held-out windows"
+                            f"{n_rec}")
+        print_energy(m["snn"].get("synops"))
+        if m.get("final_model"):
+            typer.echo(trained_on_line(m["final_model"]))
+    if out is not None:
+        typer.echo(f"run folder {out}")
+        for name in ("report.html", "report.md"):
+            if (out / name).is_file():
+                typer.echo(f"report {out / name}")
