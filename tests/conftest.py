@@ -1,14 +1,18 @@
-"""Shared fixtures: where the real data in ``../shared/data`` lives.
+"""Shared fixtures: where the real data in ``../shared/data`` lives, optional extras.
 
 Tests that need real recordings use the ``shared_data`` fixture. Outside CI, a checkout
 without ``../shared`` skips them; in CI (``CI`` set) a missing data folder is a failure,
-never a silent skip.
+never a silent skip. Tests of an optional extra's package (mne-bids, moabb) use
+``require_extra`` the same way (see there for the extras CI installs later).
 """
 
 from __future__ import annotations
 
+import importlib
 import os
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -52,3 +56,26 @@ def kernels() -> None:
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
+
+
+def _import_extra(module: str, extra: str) -> ModuleType:
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        message = (f"{module} is not installed (pip install -e '.[{extra}]'): "
+                   f"{type(exc).__name__}: {exc}")
+        named = os.environ.get("EEGSNN_CI_EXTRAS")
+        if os.environ.get("CI") and (named is None or extra in
+                                     {e.strip() for e in named.split(",")}):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def require_extra() -> Callable[[str, str], ModuleType]:
+    """``require_extra(module, extra)``: the module of an optional extra. Missing: skipped
+    outside CI, a failure in CI (``CI`` set), unless ``EEGSNN_CI_EXTRAS`` is set and does
+    not name the extra: .ci/run sets it to the extras a test run has installed (``bids``,
+    in the dev extra, for the README's test command; ``bids,moabb`` for the run after it
+    installs the moabb extra)."""
+    return _import_extra

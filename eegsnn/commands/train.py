@@ -10,13 +10,17 @@ Examples::
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from eegsnn.commands.summary import print_summary as _print_summary  # shared with evaluate
 from eegsnn.errors import ConfigError, Interrupted
 
 
@@ -87,6 +91,24 @@ def direct_config(data: list[Path], *, events: list[str], labels: str, window_s:
             "dataset": dataset}
 
 
+@contextlib.contextmanager
+def window_cache(enabled: bool) -> Iterator[None]:
+    """``enabled=False``: the window cache is off inside the block (``EEGSNN_CACHE=off``,
+    read by :func:`eegsnn.preprocess.cache.cache_enabled`; restored afterwards)."""
+    if enabled:
+        yield
+        return
+    before = os.environ.get("EEGSNN_CACHE")
+    os.environ["EEGSNN_CACHE"] = "off"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("EEGSNN_CACHE", None)
+        else:
+            os.environ["EEGSNN_CACHE"] = before
+
+
 def join_group(distributed: bool, backend: str = "any") -> Any:
     """The process group of a CLI command (a :class:`eegsnn.distributed.DistContext`).
 
@@ -112,42 +134,6 @@ def join_group(distributed: bool, backend: str = "any") -> Any:
     if ctx.size < 2:
         raise ConfigError(f"--distributed: no process group formed (one process); {hint}")
     return ctx
-
-
-def _print_summary(m: dict[str, Any], out: Path | None) -> None:
-    if "snn" not in m:
-        typer.echo("no folds were trained")
-        return
-    p = m["snn"]["pooled"]
-    lo, hi = p["accuracy_ci"]
-    family = "LSM" if m.get("model_type") == "lsm" else "SNN"
-    line = (f"{family} held-out accuracy {p['accuracy']:.4f} [{lo:.3f}, {hi:.3f}]  balanced "
-            f"{p['balanced_accuracy']:.4f}  kappa {p['cohen_kappa']:.3f}  macro-F1 "
-            f"{p['f1_macro']:.4f}  ({m['n_folds']} fold(s), {p['n_samples']} windows)")
-    typer.echo(line)
-    if "positive" in p:
-        pos = p["positive"]
-        auc = "n/a" if pos["roc_auc"] is None else f"{pos['roc_auc']:.4f}"
-        typer.echo(f"  {pos['class']} vs rest: sensitivity {pos['sensitivity']:.4f}  "
-                   f"specificity {pos['specificity']:.4f}  ROC-AUC {auc}")
-    rec = p.get("recording_level")
-    if rec and "accuracy" in rec:
-        typer.echo(f"  whole recordings ({rec['n_recordings']}): accuracy "
-                   f"{rec['accuracy']:.4f}")
-    if "events" in p:
-        ev = p["events"]
-        fa = ev["false_alarms_per_hour"]
-        typer.echo(f"  events: {ev['detected']}/{ev['events']} detected, "
-                   f"{'n/a' if fa is None else f'{fa:.2f}'} false alarms per hour")
-    if "baseline" in m:
-        b = m["baseline"]["pooled"]
-        typer.echo(f"baseline {m['baseline']['type']}: accuracy {b['accuracy']:.4f}  balanced "
-                   f"{b['balanced_accuracy']:.4f}")
-    if out is not None:
-        typer.echo(f"run folder {out}")
-        for name in ("report.html", "report.md"):
-            if (out / name).is_file():
-                typer.echo(f"report {out / name}")
 
 
 def train(
@@ -218,6 +204,11 @@ def train(
     ] = False,
     backend: Annotated[str, typer.Option(
         "--backend", help="Distributed backend: any | ring | mpi | nccl.")] = "any",
+    cache: Annotated[bool, typer.Option(
+        "--cache/--no-cache", help="Window cache: reuse and keep the preprocessed windows "
+                                   "in ~/.cache/eegsnn/windows ($EEGSNN_CACHE_DIR, or the "
+                                   "config's cache_dir); --no-cache or EEGSNN_CACHE=off "
+                                   "keeps no windows on disk.")] = True,
 ) -> None:
     """Train a spiking classifier from a study config, or from recordings and flags.
 
@@ -234,7 +225,8 @@ def train(
       eegsnn train S001R04.edf S001R08.edf --event T1=left --event T2=right --window 4
       --channels C3,Cz,C4 --bandpass 8,30 --folds 2 --baseline csp_lda --out runs/mi
 
-    The run folder holds the resolved config, data checksums, environment, checkpoint,
+    The run folder holds the resolved config (and in overrides.json the config file's name
+    and the --set / flag overrides applied to it), data checksums, environment, checkpoint,
     metrics.json, predictions, plots, the log and report.html; status.json says
     "finished" only once everything is written (metrics.json comes last).
 
@@ -245,6 +237,12 @@ def train(
 
     Exit codes: 0 done, 1 unexpected error, 2 bad config or arguments, 3 bad data, 4
     checksum mismatch, 130 interrupted (Ctrl-C: "Aborted", the folder stays unfinished).
+
+    Window cache: the preprocessed windows are cached in ~/.cache/eegsnn/windows
+    ($XDG_CACHE_HOME/eegsnn/windows; $EEGSNN_CACHE_DIR or the config's cache_dir moves it),
+    keyed by the sha256 of every input file and the dataset config, so a second run skips
+    reading and preprocessing. The windows hold the recordings' EEG (no header identity):
+    --no-cache, or EEGSNN_CACHE=off for every command, keeps none on disk.
 
     Data-parallel (every rank runs the pipeline; training shards each batch; rank 0 writes
     --out, the other ranks a temporary folder removed at the end):
@@ -264,7 +262,13 @@ def train(
     }
     extra = [f"{k}={v}" for k, v in flag_overrides.items() if v is not None]
     if hidden is not None:
-        sizes = [int(h) for h in hidden.split(",") if h.strip()]
+        try:
+            sizes = [int(h) for h in hidden.split(",") if h.strip()]
+        except ValueError:
+            sizes = []
+        if not sizes or min(sizes) < 1:
+            raise ConfigError(f"--hidden {hidden!r}: expected layer sizes, positive integers "
+                              "separated by commas (e.g. 128,64)")
         extra.append(f"model.hidden={sizes}")
     if folds is not None:
         if folds == 0:
@@ -282,10 +286,12 @@ def train(
         if used:
             raise ConfigError(f"{', '.join(used)}: direct-mode flags; with --config change "
                               "the dataset section with --set dataset.windows.window_s=2 ...")
-        if data:
+        if data:  # the recordings are in data.json, not among the recorded overrides
             src = [str(p.resolve()) for p in data]
-            overrides.append(f"data.source={src if len(src) > 1 else src[0]}")
-        cfg = load_study_config(config, overrides + extra)
+            source_override = [f"data.source={src if len(src) > 1 else src[0]}"]
+        else:
+            source_override = []
+        cfg = load_study_config(config, overrides + source_override + extra)
     else:
         if not data:
             raise ConfigError("give --config configs/....yaml, or recordings and --event "
@@ -297,7 +303,8 @@ def train(
     ctx = join_group(distributed, backend)
     run_dir = out if out is not None else Path("runs") / str(cfg["name"])
     if not ctx.is_main:
-        _run_other_rank(cfg, ctx.rank)
+        with window_cache(cache):
+            _run_other_rank(cfg, ctx.rank)
         return
     if not (resume or overwrite):
         resume, finished = _existing_run(cfg, run_dir, alone=ctx.size < 2)
@@ -309,8 +316,10 @@ def train(
     print_slow_path_note()  # one stderr line if the reference BLAS or no C kernels
     handler = _stage_logging(quiet)
     try:
-        result = run_pipeline(cfg, run_dir, progress=progress, resume=resume,
-                              overwrite=overwrite)
+        with window_cache(cache):
+            result = run_pipeline(cfg, run_dir, progress=progress, resume=resume,
+                                  overwrite=overwrite,
+                                  provenance=(config, overrides + extra))
     except Interrupted as exc:
         exc.hint = (f"{run_dir} holds an unfinished run (see its status.json); the same "
                     "command resumes it")

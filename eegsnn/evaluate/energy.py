@@ -273,13 +273,19 @@ def combine(reports: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
             "assumptions": dict(ASSUMPTIONS)}
 
 
-def describe(rep: dict[str, Any]) -> str:
-    """One line of a :func:`synops` (or :func:`combine`) report, for the CLI and reports."""
+def describe(rep: dict[str, Any], *, micro: str = "u") -> str:
+    """One line of a :func:`synops` (or :func:`combine`) report, for the CLI and reports.
+
+    Args:
+        micro: the prefix of microjoules: ``"u"`` (plain ASCII, the CLI) or ``"µ"``
+            (reports).
+    """
     ratio = rep.get("energy_ratio_ann_to_snn")
     sparsity = rep.get("activation_sparsity")
     return (f"{rep['per_prediction_ac']:.3g} ACs + {rep['per_prediction_mac']:.3g} MACs "
-            f"= {rep['energy_pj'] / 1e6:.3g} uJ per prediction; the same network as an ANN: "
-            f"{rep['ann_equivalent_mac']:.3g} MACs = {rep['ann_energy_pj'] / 1e6:.3g} uJ"
+            f"= {rep['energy_pj'] / 1e6:.3g} {micro}J per prediction; the same network as an "
+            f"ANN: {rep['ann_equivalent_mac']:.3g} MACs = {rep['ann_energy_pj'] / 1e6:.3g} "
+            f"{micro}J"
             + (f" ({ratio:.3g}x)" if ratio else "")
             + (f"; activation sparsity {sparsity:.3f}" if sparsity is not None else "")
             + f" [45 nm: {E_AC_PJ} pJ/AC, {E_MAC_PJ} pJ/MAC, Horowitz ISSCC 2014]")

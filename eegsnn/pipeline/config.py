@@ -10,7 +10,8 @@ A study config names a pipeline and fills its stages; a new study is a new confi
     dataset: {...}                     # eegsnn.preprocess dataset config (read, preprocess,
                                        # windows, labels): see eegsnn.preprocess.dataset
     split:
-      method: holdout                  # holdout | kfold | leave_groups_out
+      method: holdout                  # holdout | kfold | leave_groups_out | none (no
+                                       # held-out test: model/ trained on every window)
       by: recording                    # recording | session | subject: a group never
                                        # straddles train and test
       test_fraction: 0.2               # holdout
@@ -18,7 +19,9 @@ A study config names a pipeline and fills its stages; a new study is a new confi
       test_groups: []                  # leave_groups_out
       val_fraction: 0.0                # validation groups held out of each training split
       seed: 0
-      refit: true                      # kfold: train a final model on all windows
+      refit: true                      # kfold: model/ is trained again on all windows
+                                       # (false: model/ is the last fold's model; holdout
+                                       # and leave_groups_out: always the fold's model)
     balance: oversample                # oversample | none (training windows only)
     encoder: {method: delta, ...}      # eegsnn.encode.EEGEncoder arguments
     model: {hidden: [64], ...}         # see eegsnn.pipeline.modelspec; or
@@ -30,34 +33,61 @@ A study config names a pipeline and fills its stages; a new study is a new confi
       positive_class: null             # class for sensitivity/specificity/ROC (one vs rest)
       aggregate: true                  # also score whole recordings (mean probability)
       events: null                     # long recordings: {min_windows: 1}, event metrics
+      operating_point: null            # {rule: target_sensitivity | target_specificity |
+                                       # youden, value: 0.95, on: validation | training}:
+                                       # positive-class threshold chosen per fold on
+                                       # validation (else training) windows, recorded in
+                                       # model/operating_point.json, used by evaluate
     report: {format: html}             # html | md | both | none
+    cache_dir: null                    # window cache (default $EEGSNN_CACHE_DIR or
+                                       # ~/.cache/eegsnn/windows; EEGSNN_CACHE=off or
+                                       # eegsnn train --no-cache: no cache)
+
+Every value is type-checked before use (:data:`_TYPES`, and the train section by
+:class:`~eegsnn.train.TrainConfig`): a wrong type is one :class:`ConfigError` line naming the
+key, the value and the type expected.
 
 Relative paths in ``data`` are resolved against the config file's folder (against the
 working directory for configs given as dicts). ``--set key.sub=value`` overrides are
 applied before validation (:func:`apply_overrides`).
+
+A run records how its config came about in ``RUN/overrides.json``
+(:func:`write_override_record`), beside ``config.yaml`` rather than in it, so that the
+resume check (:func:`eegsnn.pipeline.runstate.config_changes`) compares the configs only::
+
+    {"config_file": "bonn_3class.yaml",       # file name only (null: direct mode / a dict)
+     "overrides": ["train.epochs=10", "split.seed=1"]}   # --set and flag overrides, in order
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from eegsnn.encode import EEGEncoder
 from eegsnn.errors import ConfigError
-from eegsnn.io.files import read_yaml_mapping
+from eegsnn.io.files import atomic_write_json, read_yaml_mapping
 from eegsnn.pipeline.baselines import validate_baseline
 from eegsnn.pipeline.modelspec import default_loss, validate_model_spec
 from eegsnn.pipeline.spec import get_pipeline
 from eegsnn.preprocess import validate_config as validate_dataset
+from eegsnn.preprocess.objects import is_object_description
 from eegsnn.train import TrainConfig
+from eegsnn.train.config import TRAIN_TYPES, check_types
 
-__all__ = ["SPLIT_METHODS", "apply_overrides", "deep_merge", "load_study_config",
-           "parse_override", "resolve_study_config"]
+__all__ = ["OVERRIDES_FILE", "SPLIT_METHODS", "apply_overrides", "deep_merge",
+           "load_study_config", "override_record", "parse_override", "resolve_study_config",
+           "write_override_record"]
 
-SPLIT_METHODS = ("holdout", "kfold", "leave_groups_out")
+#: Where a run records its config file's name and its ``--set`` overrides (module docstring).
+OVERRIDES_FILE = "overrides.json"
+
+SPLIT_METHODS = ("holdout", "kfold", "leave_groups_out", "none")
 _TOP_KEYS = {"name", "pipeline", "description", "data", "dataset", "split", "balance",
              "encoder", "model", "train", "baseline", "evaluate", "report", "cache_dir",
              "notes"}
@@ -65,7 +95,75 @@ _SPLIT_DEFAULTS: dict[str, Any] = {
     "method": "holdout", "by": "recording", "test_fraction": 0.2, "n_splits": 5,
     "test_groups": [], "val_fraction": 0.0, "seed": 0, "refit": True, "train_only": [],
 }
-_EVAL_DEFAULTS: dict[str, Any] = {"positive_class": None, "aggregate": True, "events": None}
+_EVAL_DEFAULTS: dict[str, Any] = {"positive_class": None, "aggregate": True, "events": None,
+                                  "operating_point": None}
+_OP_RULES = ("target_sensitivity", "target_specificity", "youden")
+
+
+#: the type of every value of a study config whose section validator does not check it
+#: first (dotted key -> kinds, see :func:`eegsnn.train.config.check_types`; the train
+#: section is checked by :class:`~eegsnn.train.TrainConfig` with the same helper)
+_TYPES: dict[str, str] = {
+    "name": "str|number", "description": "str", "cache_dir": "str|null",
+    "data": "mapping", "data.source": "str|list", "data.root": "str|null",
+    "dataset": "mapping", "dataset.reader": "str", "dataset.sfreq_hz": "number|null",
+    "dataset.expected_samples": "int|null", "dataset.text_unit": "str", "dataset.unit": "str",
+    "dataset.ids": "mapping|null", "dataset.ids.pattern": "str|null",
+    "dataset.preprocess": "list|null", "dataset.windows": "mapping",
+    "dataset.windows.mode": "str", "dataset.windows.window_s": "number",
+    "dataset.windows.tmin_s": "number", "dataset.windows.step_s": "number|null",
+    "dataset.labels": "mapping", "dataset.labels.source": "str",
+    "dataset.labels.mapping": "mapping", "dataset.labels.default": "str|null",
+    "dataset.labels.events_file": "str", "dataset.labels.label_column": "str|null",
+    "dataset.labels.summary": "str|null", "dataset.labels.pattern": "str|null",
+    "dataset.labels.seizure_label": "str", "dataset.labels.table": "str|null",
+    "dataset.mat_variable": "str|null",
+    "split": "mapping|null", "split.method": "str", "split.by": "str",
+    "split.test_fraction": "number", "split.n_splits": "int", "split.test_groups": "list",
+    "split.val_fraction": "number", "split.seed": "int", "split.refit": "bool",
+    "split.train_only": "list", "balance": "str|null",
+    "encoder": "mapping", "encoder.method": "str", "encoder.num_steps": "int|null",
+    "encoder.spikes_per_s": "number|null", "encoder.bands": "str|list|null",
+    "encoder.filter_order": "int", "encoder.threshold": "number",
+    "encoder.threshold_mode": "str", "encoder.levels": "int|list",
+    "encoder.level_range": "number", "encoder.rate_sigma": "number",
+    "encoder.overflow": "str", "encoder.on_flat": "str", "encoder.seed": "int",
+    "encoder.spatial_filter": "mapping|null", "encoder.gain": "number",
+    "encoder.polarity": "str", "model": "mapping|null", "train": "mapping|null",
+    "baseline": "mapping|str|null", "evaluate": "mapping|null",
+    "evaluate.positive_class": "str|int|null", "evaluate.aggregate": "bool",
+    "evaluate.events": "mapping|null", "evaluate.events.min_windows": "int",
+    "evaluate.operating_point": "mapping|null", "report": "mapping|null",
+    "report.format": "str",
+}
+
+
+def _check_values(cfg: Mapping[str, Any], where: str) -> None:
+    """Ranges and regular expressions of values whose type :data:`_TYPES` checked."""
+    ds = cfg.get("dataset") or {}
+    sfreq = ds.get("sfreq_hz")
+    if sfreq is not None and not float(sfreq) > 0:
+        raise ConfigError(f"{where}: dataset.sfreq_hz must be > 0 (Hz), got {sfreq!r}")
+    if ds.get("text_unit", "uV") not in ("uV", "mV", "V"):
+        raise ConfigError(f"{where}: dataset.text_unit must be uV, mV or V, got "
+                          f"{ds['text_unit']!r}")
+    n = ds.get("expected_samples")
+    if n is not None and n < 1:
+        raise ConfigError(f"{where}: dataset.expected_samples must be >= 1, got {n!r}")
+    for key, pattern in (("dataset.ids.pattern", (ds.get("ids") or {}).get("pattern")),
+                         ("dataset.labels.pattern", (ds.get("labels") or {}).get("pattern"))):
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ConfigError(f"{where}: {key} {pattern!r} is not a regular expression "
+                                  f"({exc})") from None
+    split = cfg.get("split") or {}
+    if "n_splits" in split and split["n_splits"] < 2 and split.get("method") == "kfold":
+        raise ConfigError(f"{where}: split.n_splits must be >= 2 for kfold, got "
+                          f"{split['n_splits']}")
+    if "seed" in split and split["seed"] < 0:
+        raise ConfigError(f"{where}: split.seed must be >= 0, got {split['seed']}")
 
 
 #: mappings that a study replaces whole instead of merging key by key: a study's label
@@ -79,20 +177,37 @@ def _model_form(model: Mapping[str, Any]) -> tuple[str, str]:
     return str(model.get("type", "snn")), form
 
 
+class _Patch(dict):
+    """A mapping that ``--set`` overrides created (the config had none there): merged into
+    the pipeline's mapping even under a key of :data:`ATOMIC_KEYS`, so that
+    ``--set dataset.labels.mapping.T1=x`` changes one entry of the pipeline's mapping
+    instead of replacing it whole."""
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with every mapping a plain ``dict`` (no :class:`_Patch` left)."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     """``base`` updated by ``override``, recursively for nested mappings (new dict).
 
     Lists and scalars in ``override`` replace those of ``base``; a ``None`` value replaces
     too (so ``baseline: null`` switches a pipeline's default baseline off); mappings under
-    a key in :data:`ATOMIC_KEYS` (``labels.mapping``) replace the base's whole.
+    a key in :data:`ATOMIC_KEYS` (``labels.mapping``) replace the base's whole, unless
+    ``--set`` overrides made them (:func:`apply_overrides`: those entries are merged in).
     """
-    out = copy.deepcopy(dict(base))
+    out = _plain(copy.deepcopy(dict(base)))
     for key, value in override.items():
         if (isinstance(value, Mapping) and isinstance(out.get(key), Mapping)
-                and key not in ATOMIC_KEYS):
+                and (key not in ATOMIC_KEYS or isinstance(value, _Patch))):
             out[key] = deep_merge(out[key], value)
         else:
-            out[key] = copy.deepcopy(value)
+            out[key] = _plain(copy.deepcopy(value))
     return out
 
 
@@ -118,17 +233,60 @@ def parse_override(text: str) -> tuple[list[str], Any]:
 
 
 def apply_overrides(config: Mapping[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
-    """Apply ``key.sub=value`` overrides to a copy of ``config``."""
+    """Apply ``key.sub=value`` overrides to a copy of ``config``.
+
+    An override below a mapping the config does not have (e.g.
+    ``dataset.labels.mapping.T1=x`` where the pipeline's defaults hold the mapping) makes
+    a patch that :func:`deep_merge` merges into the defaults' mapping, key by key.
+    """
     out = copy.deepcopy(dict(config))
     for text in overrides:
         parts, value = parse_override(text)
         node = out
         for p in parts[:-1]:
             if not isinstance(node.get(p), dict):
-                node[p] = {}
+                node[p] = _Patch()
             node = node[p]
         node[parts[-1]] = value
     return out
+
+
+def override_record(config_file: str | os.PathLike | None, overrides: Sequence[str],
+                    previous: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """What ``RUN/overrides.json`` holds (see the module docstring).
+
+    Args:
+        config_file: the study config file (only its name is kept: no absolute path of the
+            user's machine), ``None`` for a config built in memory (``train FILES...``).
+        overrides: the ``key.sub=value`` strings applied to it, in order.
+        previous: the record of the run being resumed: its config file is kept (a resume
+            names the run's own ``config.yaml``) and the new overrides not in it yet are
+            appended after its own (applied in order, later ones win).
+    """
+    name = None if config_file is None else Path(config_file).name
+    items = [str(o) for o in overrides]
+    if previous:
+        old = [str(o) for o in previous.get("overrides") or []]
+        items = old + [o for o in items if o not in old]
+        name = previous.get("config_file", name)
+    return {"config_file": name, "overrides": items}
+
+
+def write_override_record(run_dir: str | os.PathLike, config_file: str | os.PathLike | None,
+                          overrides: Sequence[str], *, resume: bool = False) -> dict[str, Any]:
+    """Write ``run_dir/overrides.json`` atomically (:func:`override_record`); with
+    ``resume`` an existing record is extended instead of replaced. Returns the record."""
+    path = Path(run_dir) / OVERRIDES_FILE
+    previous = None
+    if resume and path.is_file():
+        try:
+            previous = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            previous = None
+        previous = previous if isinstance(previous, dict) else None
+    record = override_record(config_file, overrides, previous)
+    atomic_write_json(path, record)
+    return record
 
 
 def load_study_config(path: str | os.PathLike, overrides: Sequence[str] = ()
@@ -145,6 +303,8 @@ def load_study_config(path: str | os.PathLike, overrides: Sequence[str] = ()
 
 
 def _resolve_path(value: Any, base_dir: Path) -> str:
+    if is_object_description(value):  # an MNE object given in memory (run_pipeline)
+        return str(value)
     p = Path(os.path.expanduser(str(value)))
     return os.path.normpath(p if p.is_absolute() else (base_dir / p))
 
@@ -176,6 +336,8 @@ def resolve_study_config(config: Mapping[str, Any], *, base_dir: str | os.PathLi
         # defaults do not apply
         defaults = {k: v for k, v in defaults.items() if k != "model"}
     cfg = deep_merge(defaults, config)
+    check_types(cfg, _TYPES, f"{where}: ")  # one line naming the key, value and type
+    _check_values(cfg, where)
     cfg["pipeline"] = spec.name
     cfg.setdefault("name", spec.name)
     cfg.setdefault("description", spec.description.strip().splitlines()[0])
@@ -230,6 +392,10 @@ def resolve_study_config(config: Mapping[str, Any], *, base_dir: str | os.PathLi
     split["train_only"] = list(train_only)
     if split["method"] == "leave_groups_out" and not split["test_groups"]:
         raise ConfigError(f"{where}: split.method leave_groups_out needs split.test_groups")
+    if split["method"] == "holdout" and not 0 < float(split["test_fraction"]) < 1:
+        raise ConfigError(f"{where}: split.test_fraction must be in (0, 1) for a holdout "
+                          f"split, got {split['test_fraction']!r}; to train on every window "
+                          "without a held-out test use split.method: none")
     cfg["split"] = split
 
     balance = cfg.get("balance", "oversample")
@@ -249,6 +415,7 @@ def resolve_study_config(config: Mapping[str, Any], *, base_dir: str | os.PathLi
     cfg["model"] = validate_model_spec(cfg.get("model") or {})
 
     train = dict(cfg.get("train") or {})
+    check_types(train, TRAIN_TYPES, f"{where}: train.")
     if cfg["model"].get("type") != "lsm":
         train.setdefault("loss", default_loss(cfg["model"]["readout"]))
     if float(train.pop("val_fraction", 0.0) or 0.0) > 0:
@@ -278,6 +445,8 @@ def resolve_study_config(config: Mapping[str, Any], *, base_dir: str | os.PathLi
         if cfg["dataset"]["windows"].get("mode") != "sliding":
             raise ConfigError(f"{where}: evaluate.events needs sliding windows")
         ev["events"] = {"min_windows": 1, **dict(ev["events"])}
+    if ev["operating_point"] is not None:
+        ev["operating_point"] = _operating_point(ev["operating_point"], ev, where)
     cfg["evaluate"] = ev
 
     rep = cfg.get("report") or {}
@@ -286,6 +455,35 @@ def resolve_study_config(config: Mapping[str, Any], *, base_dir: str | os.PathLi
         raise ConfigError(f"{where}: report.format must be html, md, both or none")
     cfg["report"] = {"format": fmt}
     return cfg
+
+
+def _operating_point(op: Any, ev: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """Validated ``evaluate.operating_point`` (see the module docstring)."""
+    if not isinstance(op, Mapping):
+        raise ConfigError(f"{where}: evaluate.operating_point must be a mapping such as "
+                          "{rule: target_sensitivity, value: 0.95, on: validation}")
+    # YAML 1.1 reads a bare ``on:`` key as the boolean true
+    op = {("on" if k is True else k): v for k, v in op.items()}
+    unknown = set(op) - {"rule", "value", "on"}
+    if unknown:
+        raise ConfigError(f"{where}: evaluate.operating_point: unknown key(s) "
+                          f"{sorted(unknown)} (known: on, rule, value)")
+    if ev["positive_class"] is None:
+        raise ConfigError(f"{where}: evaluate.operating_point needs evaluate.positive_class")
+    out = {"rule": op.get("rule"), "value": op.get("value"), "on": op.get("on", "validation")}
+    if out["rule"] not in _OP_RULES:
+        raise ConfigError(f"{where}: evaluate.operating_point.rule must be one of "
+                          f"{', '.join(_OP_RULES)}, got {out['rule']!r}")
+    if out["rule"] != "youden":
+        v = out["value"]
+        if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < float(v) <= 1:
+            raise ConfigError(f"{where}: evaluate.operating_point.value must be a number in "
+                              f"(0, 1] for {out['rule']}, got {v!r}")
+        out["value"] = float(v)
+    if out["on"] not in ("validation", "training"):
+        raise ConfigError(f"{where}: evaluate.operating_point.on must be validation or "
+                          f"training, got {out['on']!r}")
+    return out
 
 
 def _class_names(dataset: Mapping[str, Any]) -> list[str]:

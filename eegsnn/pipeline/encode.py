@@ -21,11 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from eegsnn.encode import EEGEncoder, load_spikes, save_spikes
+from eegsnn.encode import load_spikes, save_spikes
 from eegsnn.errors import ConfigError
 from eegsnn.pipeline.apply import check_compatible, default_root, load_run_model
 from eegsnn.pipeline.config import apply_overrides, load_study_config, resolve_study_config
-from eegsnn.pipeline.folds import encode_windows, encoder_params
+from eegsnn.pipeline.folds import encode_windows, fit_encoder
 from eegsnn.pipeline.metrics import class_counts
 from eegsnn.preprocess import load_windows
 
@@ -93,7 +93,7 @@ def encode_dataset(config: Mapping[str, Any] | str | os.PathLike | None,
     if record is not None:
         check_compatible(ws, record, str(source), Path(encoder_from))
     else:
-        encoder = EEGEncoder(**encoder_params(cfg, ws.sfreq_hz)).fit(ws.X, ws.y)
+        encoder = fit_encoder(cfg, ws)  # a flat-channel error names the channel and files
     spikes = encode_windows(encoder, ws.X, int(cfg["train"]["seed"]))
     peak = float(spikes.max().item())
     if peak > 255:

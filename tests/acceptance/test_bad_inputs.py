@@ -405,6 +405,24 @@ def test_flat_channel_names_the_file_the_channel_and_the_fix(tmp_path, capsys):
     assert_nothing_complete(out)
 
 
+def test_flat_channel_in_eegsnn_encode_names_the_file_and_the_channel(tmp_path, capsys):
+    d = tmp_path / "data"
+    d.mkdir()
+    files = [write_recording(d / "rec1.edf", 1, flat="Cz"),
+             write_recording(d / "rec2.edf", 2, flat="Cz")]
+    cfg = tmp_path / "encode.yaml"
+    cfg.write_text("name: flat\ndata: {source: data}\n"
+                   "dataset:\n  windows: {mode: events, window_s: 2.0}\n"
+                   "  labels: {source: annotations, mapping: {T1: left, T2: right}}\n"
+                   "encoder: {method: delta, spikes_per_s: 10}\n")
+    out = tmp_path / "flat.spikes"
+    code, err = run_in_process(["encode", *map(str, files), "--config", str(cfg), "--out",
+                                str(out)], capsys)
+    line = assert_one_error(code, err, 3, "channel(s) Cz", "--set encoder.on_flat=silence")
+    assert re.match(r"error: rec1\.edf, rec2\.edf: zero-variance \(flat\) signal", line), line
+    assert "ch1" not in line and not out.exists()
+
+
 # --------------------------------------------------------------------------- configs
 
 CONFIGS = {

@@ -95,6 +95,9 @@ def test_run_records_synaptic_operations_and_energy(run_dir, repo_root, tmp_path
     assert fold["synops"]["per_layer"][0]["type"] == "linear"
     report = (run_dir / "report.html").read_text()
     assert "Synaptic operations and energy" in report
+    # rows named by the neuron layer they feed, energy in µJ (the CLI: ASCII uJ)
+    assert "<td>into hidden 1 (" in report and "<td>into output (" in report
+    assert " µJ per prediction" in report and " uJ" not in report
     s_folder = repo_root / "examples" / "bonn_small" / "S"
     assert main(["evaluate", str(run_dir), str(s_folder), "--out", str(tmp_path / "e"),
                  "--allow-overlap"]) == 0

@@ -38,7 +38,8 @@ def test_info_json_no_bench_fields(capsys):
     assert blas["effective"] == _blas.effective_blas()
     # the optional extras, installed or not
     extras = record["extras"]
-    assert set(extras) == {"scikit-learn", "matplotlib", "nir", "pymatreader", "pandas"}
+    assert set(extras) == {"scikit-learn", "matplotlib", "nir", "pymatreader", "pandas",
+                           "mne-bids", "moabb"}
     for name, version in extras.items():
         try:
             assert version == metadata.version(name)

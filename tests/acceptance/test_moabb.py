@@ -9,8 +9,12 @@ import sys
 
 import pytest
 
-pytest.importorskip("moabb")
-pytest.importorskip("sklearn")
+
+@pytest.fixture(autouse=True)
+def _moabb(require_extra):
+    """moabb and scikit-learn (the moabb extra): skipped without them; a failure in CI."""
+    require_extra("moabb", "moabb")
+    require_extra("sklearn", "moabb")
 
 
 def test_snn_and_csp_lda_in_within_session_evaluation(repo_root, shared_data, monkeypatch):

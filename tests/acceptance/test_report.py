@@ -9,6 +9,8 @@ import pytest
 import yaml
 
 from eegsnn.errors import ConfigError, DataError
+from eegsnn.evaluate.energy import describe, synops
+from eegsnn.model import build_model
 from eegsnn.pipeline.metrics import fold_summary, full_report
 from eegsnn.report import build_report, write_report
 
@@ -142,3 +144,27 @@ def test_report_names_layers_shows_seconds_and_hides_machine_paths(tmp_path):
     assert '<nav id="contents"' in html_text and 'href="#spiking-activity"' in html_text
     assert 'id="spiking-activity"' in html_text
     assert "<th></th>" not in html_text
+
+
+def test_energy_section_names_the_synapses_by_layer_in_microjoules(tmp_path):
+    """The synaptic-operation rows are named by the neuron layer they feed (the names of
+    the rest of the report), energies in µJ."""
+    run = _run_dir(tmp_path)
+    model_cfg = {"input_shape": [6], "readout": "mean", "layers": [
+        {"type": "linear", "out_features": 8}, {"type": "leaky"},
+        {"type": "linear", "out_features": 2}, {"type": "leaky", "reset_mechanism": "none"}]}
+    ops = synops(build_model(model_cfg), (np.random.default_rng(1).random((20, 5, 6)) < 0.3)
+                 .astype(np.float32))
+    (run / "model").mkdir()
+    (run / "model" / "model_config.json").write_text(json.dumps(
+        build_model(model_cfg).config, default=list))
+    metrics = json.loads((run / "metrics.json").read_text())
+    metrics["snn"]["synops"] = ops
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    md = build_report(run, "md")
+    assert describe(ops, micro="µ") in md and "uJ" not in md
+    rows = [line for line in md.splitlines() if line.startswith("| into ")]
+    assert [r.split(" | ")[:3] for r in rows] == [
+        ["| into hidden 1 (Leaky, 8)", "linear", "spikes"],
+        ["| into output (Leaky integrator, 2)", "linear", "spikes"]]
+    assert f"| {ops['per_layer'][0]['ac']:.4g} |" in rows[0]
