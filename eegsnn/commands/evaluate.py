@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from eegsnn.commands.summary import print_scores, trained_on_line
+from eegsnn.commands.summary import print_decision_and_comparison, print_scores, trained_on_line
 from eegsnn.errors import ConfigError
 
 
@@ -108,29 +108,7 @@ def evaluate(
     typer.echo(trained_on_line(m.get("trained_on")))
     print_scores(m, m.get("baseline"), family="LSM" if m.get("model_type") == "lsm" else "SNN",
                  scope="", counts=f"{m['n_samples']} windows{n_rec}")
-    if "operating_point" in m:
-        op = m["operating_point"]
-        how = "--threshold" if op["rule"] == "given" else (
-            f"{op['rule']}" + (f" {op['value']:g}" if op.get("value") is not None else "")
-            + f", chosen on the run's {op['on']} windows")
-
-        def rate(x: float | None) -> str:
-            return "n/a" if x is None else f"{x:.4f}"
-
-        typer.echo(f"  at threshold {op['threshold']:.4g} ({how}): sensitivity "
-                   f"{rate(op['sensitivity'])}  specificity {rate(op['specificity'])}  "
-                   f"accuracy {op['accuracy']:.4f}")
-    if m.get("synops"):
-        from eegsnn.evaluate.energy import describe
-
-        typer.echo(f"  energy: {describe(m['synops'])}")
-    if "mcnemar" in m:
-        mc = m["mcnemar"]
-        typer.echo(f"  McNemar exact, SNN vs baseline on the same windows: "
-                   f"{mc['snn_only_correct']} right only by the SNN, "
-                   f"{mc['baseline_only_correct']} only by the baseline, p = {mc['p_value']:.3g}")
-    for note in m.get("warnings", []):
-        typer.echo(f"warning: {note}", err=True)
+    print_decision_and_comparison(m, m.get("operating_point"))
     if data and "overlap" in m:
         ov = m["overlap"]
         typer.echo(f"note: {ov['n_files']} recording(s) ({ov['n_windows']} windows) were used "

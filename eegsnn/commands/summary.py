@@ -14,7 +14,8 @@ from typing import Any
 
 import typer
 
-__all__ = ["print_energy", "print_scores", "print_summary", "trained_on_line"]
+__all__ = ["print_decision_and_comparison", "print_energy", "print_scores", "print_summary",
+           "trained_on_line"]
 
 
 def _ci(ci: Any) -> str:
@@ -110,6 +111,32 @@ def print_energy(synops: dict[str, Any] | None) -> None:
         typer.echo(f"  energy: {describe(synops)}")
 
 
+def print_decision_and_comparison(m: dict[str, Any], op: dict[str, Any] | None) -> None:
+    """The lines after the scores: the model at its operating point ``op`` (binary tasks;
+    ``threshold`` is a number, or one per fold for pooled k-fold results), its energy per
+    prediction, McNemar's test against the baseline on the same windows, and warnings
+    (a model predicting a single class, ...) on stderr. ``m``: ``metrics.json`` of a run
+    or of an evaluation (keys ``synops``, ``mcnemar``, ``warnings``)."""
+    if op:
+        how = "--threshold" if op.get("rule") == "given" else (
+            f"{op['rule']}" + (f" {op['value']:g}" if op.get("value") is not None else "")
+            + f", chosen on the {op.get('on', 'training')} windows")
+        thr = op["threshold"]
+        thr_text = (", ".join(f"{t:.4g}" for t in thr) + " (per fold)"
+                    if isinstance(thr, list) else f"{thr:.4g}")
+        typer.echo(f"  at threshold {thr_text} ({how}): sensitivity "
+                   f"{_num(op.get('sensitivity'))}  specificity {_num(op.get('specificity'))}"
+                   f"  accuracy {_num(op.get('accuracy'))}")
+    print_energy(m.get("synops") or (m.get("snn") or {}).get("synops"))
+    if "mcnemar" in m:
+        mc = m["mcnemar"]
+        typer.echo(f"  McNemar exact, SNN vs baseline on the same windows: "
+                   f"{mc['snn_only_correct']} right only by the SNN, "
+                   f"{mc['baseline_only_correct']} only by the baseline, p = {mc['p_value']:.3g}")
+    for note in m.get("warnings", []):
+        typer.echo(f"warning: {note}", err=True)
+
+
 def trained_on_line(about: dict[str, Any] | None) -> str:
     """One line saying what a run's ``model/`` was trained on (its ``about.json``)."""
     if not about:
@@ -144,7 +171,7 @@ def print_summary(m: dict[str, Any], out: Path | None) -> None:
         print_scores(p, m.get("baseline"), family=family, scope="held-out ",
                      counts=f"{m['n_folds']} fold(s), {p['n_samples']} held-out windows"
                             f"{n_rec}")
-        print_energy(m["snn"].get("synops"))
+        print_decision_and_comparison(m, p.get("operating_point"))
         if m.get("final_model"):
             typer.echo(trained_on_line(m["final_model"]))
     if out is not None:
