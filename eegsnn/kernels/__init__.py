@@ -4,15 +4,17 @@ MLX on the GPU lets a project write its own kernels (``mx.fast.metal_kernel``,
 ``mx.fast.cuda_kernel``); its CPU backend does not, and it has no sparse products. Two
 hot spots of a spiking network's training step suffer from that on a CPU:
 
-* the **input projection of binary spikes** ``X W`` (``X [T*B, F]`` with 10-20 % ones):
+* the **projection of binary spikes** ``X W`` (``X [T*B, F]`` with 1-20 % ones):
   a dense GEMM does ``F`` multiply-adds per output where only the active inputs matter;
 * the **neuron recurrence** over ``T`` steps: a few elementwise ops per step, each an MLX
   dispatch on a ``[B, H]`` slice, so a 25-step Leaky layer costs more in overheads than in
   arithmetic.
 
-:mod:`eegsnn.kernels.rate_projection` and :mod:`eegsnn.kernels.leaky` are those two
-computations as C loops (``_ckernels.c``, OpenMP threads, built by ``setup.py`` when eegsnn
-is installed; a machine without a C compiler gets no kernels and trains with the MLX step).
+:mod:`eegsnn.kernels.rate_projection` (spikes rate-coded on the fly),
+:mod:`eegsnn.kernels.sparse_projection` (given spike trains, e.g. pre-encoded EEG, and the
+spikes of hidden layers) and :mod:`eegsnn.kernels.leaky` are those computations as C loops
+(``_ckernels.c``, OpenMP threads, built by ``setup.py`` when eegsnn is installed; a machine
+without a C compiler gets no kernels and trains with the MLX step).
 :mod:`eegsnn.train.fused` builds a training step from them and MLX for everything else.
 The MLX implementations stay the reference: tests check the kernels against them.
 

@@ -8,7 +8,8 @@
  * forbid FMA contraction, so they also round the same way on every machine.
  *
  * Shapes (row-major): threshold [B, F] uint32 (spike probability * 65536), weight [F, H],
- * current/grad [T, B, H], membrane/spikes [T, N].
+ * current/grad [T, B, H], membrane/spikes [T, N]; sparse input: x [R, F] (R = T * B rows) as
+ * compressed rows (row_ptr [R + 1] int64, col [nnz] int32 ascending per row, val [nnz]).
  */
 #include <math.h>
 #include <stdint.h>
@@ -24,10 +25,11 @@
 
 typedef int64_t idx_t;
 
-/* Hot inner loops are compiled twice on x86-64 Linux (AVX2 and baseline SSE2), picked at load
- * time for the CPU at hand (GCC/Clang function multi-versioning); elsewhere once. */
+/* Hot inner loops are compiled three times on x86-64 Linux (AVX-512F, AVX2 and baseline
+ * SSE2), picked at load time for the CPU at hand (GCC/Clang function multi-versioning);
+ * elsewhere once. */
 #if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
-#define VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#define VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define VECTOR_CLONES
 #endif
@@ -51,7 +53,7 @@ static inline uint32_t uniform16(uint64_t key, uint64_t counter) {
 
 /* Bumped whenever a function's signature changes; eegsnn.kernels._native refuses a library
  * built from another version (an editable install not rebuilt after a pull). */
-int eegsnn_abi_version(void) { return 2; }
+int eegsnn_abi_version(void) { return 3; }
 
 int eegsnn_get_threads(void) {
 #ifdef _OPENMP
@@ -165,6 +167,135 @@ void eegsnn_project_weight_grad(const uint32_t *threshold, idx_t num_samples,
             }
         }
     }
+}
+
+/* ---- event-driven projection of sparse (spike) input: compressed rows ---------------- */
+
+VECTOR_CLONES static void axpy_row(float *restrict acc, float a, const float *restrict w,
+                                   idx_t n) {
+    for (idx_t h = 0; h < n; ++h) acc[h] += a * w[h];
+}
+
+/* row_ptr[r + 1] - row_ptr[r] = nonzeros of row r of x [R, F] (float32 or, with `packed`,
+ * numpy.packbits bytes [R, ceil(F / 8)], big bit order); returns nnz. */
+static idx_t count_row(const float *xf, const uint8_t *xp, idx_t r, idx_t cols) {
+    idx_t n = 0;
+    if (xp != NULL) {
+        const idx_t bytes = (cols + 7) / 8;
+        const uint8_t *row = xp + r * bytes;
+        for (idx_t k = 0; k < bytes; ++k) n += __builtin_popcount((unsigned)row[k]);
+        if (cols % 8) n -= __builtin_popcount((unsigned)(row[bytes - 1] & (0xFFu >> (cols % 8))));
+    } else {
+        const float *row = xf + r * cols;
+        for (idx_t i = 0; i < cols; ++i) n += row[i] != 0.0f;
+    }
+    return n;
+}
+
+int64_t eegsnn_sparse_rows(const float *x, const uint8_t *packed, idx_t rows, idx_t cols,
+                           int64_t *row_ptr) {
+#pragma omp parallel for schedule(static)
+    for (idx_t r = 0; r < rows; ++r) row_ptr[r + 1] = count_row(x, packed, r, cols);
+    row_ptr[0] = 0;
+    for (idx_t r = 0; r < rows; ++r) row_ptr[r + 1] += row_ptr[r];
+    return row_ptr[rows];
+}
+
+int eegsnn_sparse_fill(const float *x, const uint8_t *packed, idx_t rows, idx_t cols,
+                       const int64_t *row_ptr, int32_t *col, float *val) {
+    int failed = 0;
+#pragma omp parallel reduction(| : failed)
+    {
+        /* branch-free listing into a per-thread buffer (a store per input, the index
+         * advancing only on a nonzero), then a copy of the row's entries */
+        int32_t *buf = packed == NULL ? (int32_t *)malloc((size_t)(cols + 1) * sizeof(int32_t))
+                                      : NULL;
+        if (packed == NULL && buf == NULL) failed = 1;
+#pragma omp for schedule(static)
+        for (idx_t r = 0; r < rows; ++r) {
+            int64_t j = row_ptr[r];
+            if (packed != NULL) {
+                const uint8_t *row = packed + r * ((cols + 7) / 8);
+                for (idx_t k = 0; k < (cols + 7) / 8; ++k) {
+                    if (row[k] == 0) continue;
+                    for (idx_t i = 8 * k; i < 8 * k + 8 && i < cols; ++i)
+                        if (row[k] & (0x80u >> (i & 7))) { col[j] = (int32_t)i; val[j++] = 1.0f; }
+                }
+            } else if (buf != NULL) {
+                const float *row = x + r * cols;
+                idx_t n = 0;
+                for (idx_t i = 0; i < cols; ++i) { buf[n] = (int32_t)i; n += row[i] != 0.0f; }
+                for (idx_t k = 0; k < n; ++k) { col[j + k] = buf[k]; val[j + k] = row[buf[k]]; }
+            }
+        }
+        free(buf);
+    }
+    return failed; /* 1: out of memory (lists incomplete) */
+}
+
+/* out[r] = bias + sum_j val[j] weight[col[j]] over row r's nonzeros, ascending (a value of
+ * exactly 1, a spike, adds the row without a multiply: the same float result). */
+void eegsnn_sparse_forward(const int64_t *row_ptr, const int32_t *col, const float *val,
+                           idx_t rows, const float *weight, idx_t hidden, const float *bias,
+                           float *out) {
+#pragma omp parallel for schedule(static)
+    for (idx_t r = 0; r < rows; ++r) {
+        float *acc = out + r * hidden;
+        memcpy(acc, bias, (size_t)hidden * sizeof(float));
+        for (int64_t j = row_ptr[r]; j < row_ptr[r + 1]; ++j) {
+            const float *w = weight + (idx_t)col[j] * hidden;
+            if (val[j] == 1.0f) add_row(acc, w, hidden);
+            else axpy_row(acc, val[j], w, hidden);
+        }
+    }
+}
+
+/* out[i] = sum_r x[r, i] grad[r] (weight gradient [F, H]): scatter-add of each row's
+ * gradient into the rows of its active inputs. The rows are cut into a fixed number of
+ * chunks (from the sizes only, never the thread count), each summed in ascending row order
+ * into its own partial [F, H] (chunk 0 straight into out), then the partials are added in
+ * chunk order: every element is summed in the same order whatever the thread count. */
+#define GRAD_CHUNKS 8
+#define GRAD_PARTIAL_BYTES ((size_t)64 << 20)
+int eegsnn_sparse_weight_grad(const int64_t *row_ptr, const int32_t *col, const float *val,
+                              idx_t rows, idx_t num_inputs, const float *grad, idx_t hidden,
+                              float *out) {
+    const size_t size = (size_t)num_inputs * (size_t)hidden;
+    idx_t chunks = GRAD_CHUNKS;
+    while (chunks > 1 && ((size_t)(chunks - 1) * size * sizeof(float) > GRAD_PARTIAL_BYTES ||
+                          rows < 64 * chunks))
+        --chunks;
+    float *partial = NULL;
+    if (chunks > 1) {
+        partial = (float *)calloc((size_t)(chunks - 1) * size, sizeof(float));
+        if (partial == NULL) return 1;
+    }
+    memset(out, 0, size * sizeof(float));
+#pragma omp parallel for schedule(static)
+    for (idx_t c = 0; c < chunks; ++c) {
+        float *acc = c == 0 ? out : partial + (size_t)(c - 1) * size;
+        const idx_t r1 = rows * (c + 1) / chunks;
+        for (idx_t r = rows * c / chunks; r < r1; ++r) {
+            const float *g = grad + r * hidden;
+            for (int64_t j = row_ptr[r]; j < row_ptr[r + 1]; ++j) {
+                float *dst = acc + (idx_t)col[j] * hidden;
+                if (val[j] == 1.0f) add_row(dst, g, hidden);
+                else axpy_row(dst, val[j], g, hidden);
+            }
+        }
+    }
+    if (partial != NULL) {
+        const idx_t blocks = (idx_t)((size + BLOCK - 1) / BLOCK);
+#pragma omp parallel for schedule(static)
+        for (idx_t blk = 0; blk < blocks; ++blk) {
+            const idx_t lo = blk * BLOCK;
+            const idx_t width = (lo + BLOCK < (idx_t)size ? lo + BLOCK : (idx_t)size) - lo;
+            for (idx_t c = 1; c < chunks; ++c)
+                add_row(out + lo, partial + (size_t)(c - 1) * size + lo, width);
+        }
+        free(partial);
+    }
+    return 0;
 }
 
 /* One block of neurons over all steps; one loop per reset mechanism (each vectorises). */

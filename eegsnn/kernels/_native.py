@@ -15,7 +15,7 @@ from functools import cache
 import numpy as np
 
 #: Must equal ``eegsnn_abi_version()`` of the built library (``_ckernels.c``).
-ABI_VERSION = 2
+ABI_VERSION = 3
 
 _P = ctypes.c_void_p
 _I = ctypes.c_int64
@@ -27,6 +27,10 @@ _SIGNATURES = {
     "eegsnn_project_forward": (ctypes.c_int, [_P, _I, _I, _P, _P, _P, _P, ctypes.c_uint64,
                                               _I, _P, _I, _P, _P]),
     "eegsnn_project_weight_grad": (None, [_P, _I, _I, ctypes.c_uint64, _I, _P, _P, _I, _P]),
+    "eegsnn_sparse_rows": (ctypes.c_int64, [_P, _P, _I, _I, _P]),
+    "eegsnn_sparse_fill": (ctypes.c_int, [_P, _P, _I, _I, _P, _P, _P]),
+    "eegsnn_sparse_forward": (None, [_P, _P, _P, _I, _P, _I, _P, _P]),
+    "eegsnn_sparse_weight_grad": (ctypes.c_int, [_P, _P, _P, _I, _I, _P, _I, _P]),
     "eegsnn_leaky_forward": (None, [_P, _I, _I, ctypes.c_float, ctypes.c_float, ctypes.c_int,
                                     _P, _P]),
     "eegsnn_leaky_backward": (None, [_P, _P, _P, _I, _I, ctypes.c_float, ctypes.c_float,

@@ -48,7 +48,8 @@ def leaky_forward(current: np.ndarray, beta: float, threshold: float, mechanism:
         current: input ``X`` ``float32 [T, N]``.
         beta, threshold: scalars.
         mechanism: :data:`MECHANISMS` code.
-        spikes, membrane: ``float32 [T, N]``, written (``S`` and ``U``).
+        spikes, membrane: ``float32 [T, N]``, written (``S`` and ``U``); ``membrane`` may be
+            ``current`` itself (each ``X[t, k]`` is read before ``U[t, k]`` is written).
     """
     num_steps, num_neurons = _shape2(current, "current")
     if spikes.shape != current.shape or membrane.shape != current.shape:
@@ -64,7 +65,9 @@ def leaky_backward(grad_spikes: np.ndarray, grad_membrane: np.ndarray | None,
                    surrogate: int, surrogate_param: float, grad_current: np.ndarray) -> None:
     """``grad_current = dL/dX`` ``float32 [T, N]`` from ``dL/dS`` and ``dL/dU`` (both
     ``[T, N]``; ``None`` for ``dL/dU`` when only spikes are used) and the forward
-    ``membrane``; ``surrogate`` is a :data:`SURROGATES` code with its parameter."""
+    ``membrane``; ``surrogate`` is a :data:`SURROGATES` code with its parameter.
+    ``grad_current`` may be ``membrane`` itself (each ``U[t, k]`` is read before
+    ``dL/dX[t, k]`` is written)."""
     num_steps, num_neurons = _shape2(membrane, "membrane")
     for name, array in (("grad_spikes", grad_spikes), ("grad_membrane", grad_membrane),
                         ("grad_current", grad_current)):

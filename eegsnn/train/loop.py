@@ -72,7 +72,7 @@ from eegsnn.train.augment import make_augment
 from eegsnn.train.checkpoint import load_checkpoint, read_checkpoint_state, save_checkpoint
 from eegsnn.train.config import TrainConfig
 from eegsnn.train.data import ArrayDataset, BatchSource, Encoder, split_indices, step_seed
-from eegsnn.train.fused import FusedEvalStep, FusedTrainStep, select_engine
+from eegsnn.train.fused import FusedEvalStep, FusedTrainStep, default_eval_step, select_engine
 from eegsnn.train.history import plot_history
 from eegsnn.train.losses import get_loss
 from eegsnn.train.parallel import make_data_parallel_step
@@ -143,7 +143,7 @@ def evaluate(model: SpikingNet, data: ArrayDataset, *, loss: dict | str | None =
     loss_fn, _ = get_loss(loss or {"type": "ce_membrane", "reduce": "final"})
     was_training = model.training
     model.eval()
-    fn = eval_fn or make_eval_step(model, loss_fn, encoder=encoder, compile=True)
+    fn = eval_fn or default_eval_step(model, loss_fn, encoder)
     n = len(data)
     losses, logits, rates = [], [], []
     for b, start in enumerate(range(0, n, batch_size)):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import mlx.core as mx
 import mlx.nn as nn
@@ -80,18 +80,22 @@ def build_optimizer(spec: dict[str, Any], schedule: dict[str, Any] | None = None
         raise ConfigError(f"optimizer {kind!r}: bad options {sorted(spec)}: {exc}") from exc
 
 
-def _forward(model: nn.Module, x: mx.array, start: int) -> dict:
+def _forward(model: nn.Module, x: mx.array | list[mx.array], start: int) -> dict:
     """``model(x)``, or from ``layers[start]`` on when ``x`` is the spike output of the neuron
-    layer ``layers[start - 1]`` (computed elsewhere: :mod:`eegsnn.train.fused`)."""
-    return model(x, start=start, layer_spikes=[x]) if start else model(x)
+    layer ``layers[start - 1]`` (computed elsewhere: :mod:`eegsnn.train.fused`), or the list
+    of the spikes of every neuron layer before ``start``, that one last."""
+    if not start:
+        return model(x)
+    spikes = list(x) if isinstance(x, list | tuple) else [x]
+    return model(spikes[-1], start=start, layer_spikes=spikes)
 
 
 def make_loss(loss_fn: LossFn, regularizer: dict[str, float] | None = None, start: int = 0,
-              ) -> Callable[[nn.Module, mx.array, mx.array], tuple[mx.array, mx.array]]:
+              ) -> Callable[..., tuple[mx.array, mx.array]]:
     """``(model, x [T, B, ...], y [B]) -> (loss, correct)``: task loss + rate regulariser
     (``start``: see :func:`_forward`)."""
 
-    def loss_and_correct(model: nn.Module, x: mx.array, y: mx.array):
+    def loss_and_correct(model: nn.Module, x: mx.array | list[mx.array], y: mx.array):
         out = _forward(model, x, start)
         loss = loss_fn(out["spikes"], out["membrane"], y)
         if regularizer:
@@ -155,9 +159,9 @@ def make_eval_step(model: nn.Module, loss_fn: LossFn, *, encoder: Encoder | None
     ``start``: see :func:`_forward`.
     """
 
-    def eval_step(x: mx.array, y: mx.array, key: mx.array):
+    def eval_step(x: mx.array | list[mx.array], y: mx.array, key: mx.array):
         if encoder is not None:
-            x = encoder(x, key)
+            x = encoder(cast(mx.array, x), key)
         out = _forward(model, x, start)
         loss = loss_fn(out["spikes"], out["membrane"], y)
         rates = mx.stack([s.mean() for s in out["layer_spikes"]])

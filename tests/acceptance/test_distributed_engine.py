@@ -28,6 +28,9 @@ from eegsnn.train.loop import layer_names
 LAUNCH_VARS = ("MLX_HOSTFILE", "MLX_RANK", "OMPI_COMM_WORLD_RANK", "PMI_RANK", "NCCL_PORT",
                "MLX_IBV_DEVICES")
 CFG = {"epochs": 1, "batch_size": 10, "seed": 3, "compile": False,
+       # the reference is the MLX engine step (the fused CPU step differs by float
+       # rounding and is tested against it in tests/unit/test_fused_step.py)
+       "engine": "mlx",
        "optimizer": {"type": "adam", "learning_rate": 5e-3},
        "loss": {"type": "ce_membrane", "reduce": "final"}, "checkpoint_every": 0}
 

@@ -183,7 +183,8 @@ def test_engine_selection_rules():
     enc = rate_encoder(NUM_STEPS)
     assert select_engine("auto", model, enc)[0] == "fused"
     assert select_engine("mlx", model, enc)[:2] == ("mlx", "requested")
-    assert select_engine("auto", model, None)[0] == "mlx"  # spike trains given, no encoder
+    engine, _, prefix = select_engine("auto", model, None)  # spike trains given
+    assert engine == "fused" and prefix.input == "spikes"
     assert "data-parallel" in select_engine("auto", model, enc, distributed=True)[1]
     assert "not rate-coded" in fused_eligibility(model, lambda x, k: x)[1]
     with pytest.raises(ConfigError, match="engine must be one of"):
@@ -214,6 +215,143 @@ def test_fit_records_the_engine_and_both_learn(tmp_path, engine):
 
 def test_fit_with_engine_fused_on_an_ineligible_setup_is_a_config_error():
     data = ArrayDataset(mx.zeros((NUM_STEPS, 32, 30)), np.zeros(32, np.int64), time_major=True)
+    config = _config()
+    config["layers"][1]["learn_beta"] = True
     with pytest.raises(ConfigError, match="engine 'fused'"):
-        fit(_config(), data, {"epochs": 1, "batch_size": 16, "engine": "fused"},
+        fit(config, data, {"epochs": 1, "batch_size": 16, "engine": "fused"},
             progress=False)
+
+
+# -- given spike trains (the EEG pipelines): event-driven projection, every hidden pair ------
+
+def _spike_batch(seed=0, n=12, density=0.05, num_steps=NUM_STEPS):
+    rng = np.random.default_rng(seed)
+    x = (rng.random((num_steps, n, 30)) < density).astype(np.float32)
+    x[:, :, :3] = (rng.random((num_steps, n, 3)) < 0.6)  # a few busy lines: hidden spikes
+    return mx.array(x), mx.array(rng.integers(0, 4, n).astype(np.int32))
+
+
+def test_every_hidden_linear_leaky_pair_joins_the_prefix():
+    prefix, _ = fused_eligibility(build_model(_config()), None)
+    assert prefix.input == "spikes" and prefix.start == 4  # two pairs, the output pair in MLX
+    assert [layer.hidden for layer in prefix.layers] == [24, 16]
+    config = _config()
+    config["layers"][3]["learn_beta"] = True  # the second pair stays in MLX
+    assert fused_eligibility(build_model(config), None)[0].start == 2
+
+
+@pytest.mark.parametrize("options,loss,regularizer", CASES)
+@pytest.mark.parametrize("dense", [False, True])
+def test_fused_step_on_spike_trains_equals_the_mlx_step(options, loss, regularizer, dense):
+    """Same spikes in both engines: loss, correct count and every gradient to float
+    rounding; ``dense``: current-valued input, projected by MLX's dense product."""
+    mx.random.seed(1)
+    model = build_model(_config(**options))
+    loss_fn, _ = get_loss(loss)
+    prefix, reason = fused_eligibility(model, None)
+    assert prefix is not None, reason
+    x, y = _spike_batch()
+    if dense:
+        x = x * 0.5 + mx.array(np.random.default_rng(1).random(x.shape).astype(np.float32))
+    step = FusedTrainStep(model, optim.Adam(learning_rate=1e-3), loss_fn, prefix,
+                          regularizer=regularizer)
+    loss_f, correct_f, grads_f = step.loss_and_grads(x, y, mx.random.key(0))
+    value_and_grad = nn.value_and_grad(model, make_loss(loss_fn, regularizer))
+    (loss_r, correct_r), grads_r = value_and_grad(model, x, y)
+    assert float(loss_f) == pytest.approx(float(loss_r), rel=1e-5, abs=1e-6)
+    assert int(correct_f) == int(correct_r)
+    flat_f, flat_r = dict(tree_flatten(grads_f)), dict(tree_flatten(grads_r))
+    assert flat_f.keys() == flat_r.keys()
+    for name, g_ref in flat_r.items():
+        g_ref = np.array(g_ref)
+        scale = max(float(np.abs(g_ref).max()), 1e-6)
+        np.testing.assert_allclose(np.array(flat_f[name]), g_ref, rtol=1e-4,
+                                   atol=1e-5 * scale, err_msg=name)
+    assert float(np.abs(np.array(flat_f["layers.2.weight"])).max()) > 0
+    # evaluation: logits and layer rates of the fused forward equal the MLX model's
+    model.eval()
+    _, logits, rates = FusedEvalStep(model, loss_fn, prefix)(x, y, mx.random.key(0))
+    out = model(x)
+    np.testing.assert_allclose(np.array(logits), np.array(out["logits"]), rtol=1e-5,
+                               atol=1e-5)
+    np.testing.assert_allclose(np.array(rates), [float(s.mean()) for s in out["layer_spikes"]],
+                               atol=1e-6)
+
+
+def test_fused_spike_step_is_independent_of_the_thread_count():
+    from eegsnn.kernels import get_num_threads, set_num_threads
+
+    x, y = _spike_batch(3, n=20, density=0.2)
+    results = []
+    before = get_num_threads()
+    try:
+        for threads in (1, 3):
+            set_num_threads(threads)
+            mx.random.seed(4)
+            model = build_model(_config())
+            loss_fn, _ = get_loss("ce_count")
+            prefix, _ = fused_eligibility(model, None)
+            step = FusedTrainStep(model, optim.Adam(learning_rate=1e-3), loss_fn, prefix)
+            _, _, grads = step.loss_and_grads(x, y, mx.random.key(0))
+            results.append({k: np.array(v) for k, v in tree_flatten(grads)
+                            if k.startswith(("layers.0.", "layers.2."))})
+    finally:
+        set_num_threads(before)
+    assert results[0].keys() == results[1].keys() and len(results[0]) == 4
+    for name in results[0]:
+        np.testing.assert_array_equal(results[0][name], results[1][name], err_msg=name)
+
+
+def test_fused_spike_step_rejects_a_batch_of_the_wrong_width():
+    model = build_model(_config())
+    loss_fn, _ = get_loss("ce_count")
+    prefix, _ = fused_eligibility(model, None)
+    step = FusedTrainStep(model, optim.Adam(learning_rate=1e-3), loss_fn, prefix)
+    with pytest.raises(ConfigError, match=r"expected \[T, B, 30\]"):
+        step(mx.zeros((4, 2, 31)), mx.zeros((2,), dtype=mx.int32), mx.random.key(0))
+
+
+def test_fit_on_spike_trains_picks_the_fused_step_and_matches_the_mlx_step(tmp_path):
+    """Given spike trains: both engines see the same spikes, so a short run gives the same
+    losses and accuracy to float rounding."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 4, 96)
+    rate = 0.03 + 0.3 * (np.arange(30)[None] % 4 == y[:, None])
+    x = (rng.random((NUM_STEPS, 96, 30)) < rate[None]).astype(np.float32)
+    data = ArrayDataset(mx.array(x), y, time_major=True)
+    train = {"epochs": 3, "batch_size": 16, "seed": 0,
+             "optimizer": {"type": "adam", "learning_rate": 0.01}}
+    runs = {}
+    for engine in ("auto", "mlx"):
+        result = fit(_config(), data, {**train, "engine": engine}, test=data,
+                     run_dir=tmp_path / engine, progress=False)
+        runs[engine] = result
+    assert runs["auto"].engine == "fused" and runs["mlx"].engine == "mlx"
+    record = json.loads((tmp_path / "auto" / "config.json").read_text())
+    assert record["engine"] == {"name": "fused", "reason": "eligible"}
+    for fused_epoch, mlx_epoch in zip(runs["auto"].history, runs["mlx"].history, strict=True):
+        assert fused_epoch["train_loss"] == pytest.approx(mlx_epoch["train_loss"], rel=1e-3)
+    metrics = [json.loads((tmp_path / e / "metrics.json").read_text()) for e in runs]
+    assert metrics[0]["accuracy"] == metrics[1]["accuracy"] > 0.5
+
+
+def test_evaluate_runs_given_spike_trains_on_the_kernels_with_the_mlx_numbers(monkeypatch):
+    from eegsnn.train import fused
+    from eegsnn.train.loop import evaluate
+
+    mx.random.seed(3)
+    model = build_model(_config())
+    x, y = _spike_batch(4, n=40)
+    data = ArrayDataset(x, np.array(y), time_major=True)
+    calls = []
+    forward = fused._Prefix.forward
+    monkeypatch.setattr(fused._Prefix, "forward",
+                        lambda self, *a: calls.append(1) or forward(self, *a))
+    res = evaluate(model, data, loss="ce_count", batch_size=16)
+    assert len(calls) == 3  # 40 windows in batches of 16: all on the kernels
+    ref = evaluate(model, data, loss="ce_count", batch_size=16,
+                   eval_fn=make_eval_step(model, get_loss("ce_count")[0]))
+    np.testing.assert_allclose(res.logits, ref.logits, rtol=1e-5, atol=1e-5)
+    assert res.layer_rates.keys() == ref.layer_rates.keys()
+    for name, rate in ref.layer_rates.items():
+        assert res.layer_rates[name] == pytest.approx(rate, abs=1e-6)

@@ -241,3 +241,124 @@ def test_a_library_built_from_another_version_is_refused(monkeypatch):
         monkeypatch.undo()
         _native.library.cache_clear()
     assert _native.library() is not None
+
+
+# -- event-driven projection of given (sparse) spike input ---------------------------------
+
+def _sparse_input(rng, rows=300, cols=45, density=0.05):
+    x = (rng.random((rows, cols)) < density).astype(np.float32)
+    x[0] = 0.0  # a row without events
+    x[1, :] = 1.0  # a full row
+    return x
+
+
+def test_sparse_rows_list_every_nonzero_in_order_and_packed_input_agrees():
+    from eegsnn.kernels import sparse_projection as sp
+
+    rng = np.random.default_rng(5)
+    x = _sparse_input(rng, cols=45)
+    x[2, 3] = -0.5  # any value is indexed with its value
+    index = sp.sparse_rows(x)
+    rows, cols = np.nonzero(x)
+    assert index.nnz == rows.size and index.density == pytest.approx(rows.size / x.size)
+    np.testing.assert_array_equal(index.row_ptr, np.r_[0, np.cumsum(np.bincount(
+        rows, minlength=x.shape[0]))])
+    np.testing.assert_array_equal(index.col, cols)
+    np.testing.assert_array_equal(index.val, x[rows, cols])
+    # numpy.packbits storage (45 columns: a partial last byte) gives the same lists
+    packed = np.packbits(x != 0, axis=1)
+    from_bits = sp.sparse_rows(packed, cols=45)
+    np.testing.assert_array_equal(from_bits.row_ptr, index.row_ptr)
+    np.testing.assert_array_equal(from_bits.col, index.col)
+    assert np.all(from_bits.val == 1.0)
+    assert sp.sparse_rows(x, max_density=0.01) is None  # denser than asked: no lists
+
+
+@pytest.mark.parametrize("hidden", [1, 70, 200])
+def test_sparse_projection_equals_dense_products(hidden):
+    from eegsnn.kernels import sparse_projection as sp
+
+    rng = np.random.default_rng(hidden)
+    x = _sparse_input(rng)
+    x[5, 7] = 0.25
+    weight = rng.standard_normal((45, hidden)).astype(np.float32)
+    bias = rng.standard_normal(hidden).astype(np.float32)
+    index = sp.sparse_rows(x)
+    out = np.empty((300, hidden), np.float32)
+    sp.sparse_forward(index, weight, bias, out)
+    exact = x.astype(np.float64) @ weight + bias
+    np.testing.assert_allclose(out, exact, rtol=1e-5, atol=1e-5 * np.abs(exact).max())
+    grad = rng.standard_normal((300, hidden)).astype(np.float32)
+    dw = np.empty((45, hidden), np.float32)
+    sp.sparse_weight_grad(index, grad, dw)
+    exact = x.T.astype(np.float64) @ grad
+    np.testing.assert_allclose(dw, exact, rtol=1e-5, atol=1e-5 * np.abs(exact).max())
+    # and the MLX dense product (the MLX step's) to float rounding
+    mlx_out = np.array(mx.addmm(mx.array(bias), mx.array(x), mx.array(weight)))
+    np.testing.assert_allclose(out, mlx_out, rtol=1e-5, atol=1e-5 * np.abs(mlx_out).max())
+
+
+def test_sparse_kernels_give_the_same_bits_with_one_or_three_threads():
+    from eegsnn.kernels import sparse_projection as sp
+
+    rng = np.random.default_rng(6)
+    x = _sparse_input(rng, rows=257, cols=64, density=0.2)
+    weight = rng.standard_normal((64, 150)).astype(np.float32)
+    bias = np.zeros(150, np.float32)
+    grad = rng.standard_normal((257, 150)).astype(np.float32)
+    results = []
+    before = _native.get_num_threads()
+    try:
+        for threads in (1, 3):
+            _native.set_num_threads(threads)
+            index = sp.sparse_rows(x)
+            out = np.empty((257, 150), np.float32)
+            sp.sparse_forward(index, weight, bias, out)
+            dw = np.empty((64, 150), np.float32)
+            sp.sparse_weight_grad(index, grad, dw)
+            results.append((index.row_ptr, index.col, out, dw))
+    finally:
+        _native.set_num_threads(before)
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_sparse_wrappers_reject_wrong_arrays():
+    import dataclasses
+
+    from eegsnn.kernels import sparse_projection as sp
+
+    x = np.eye(4, 5, dtype=np.float32)
+    index = sp.sparse_rows(x)
+    with pytest.raises(ValueError, match="do not fit"):
+        sp.sparse_forward(index, np.zeros((6, 3), np.float32), np.zeros(3, np.float32),
+                          np.empty((4, 3), np.float32))
+    with pytest.raises(TypeError, match="x: expected a numpy float32"):
+        sp.sparse_rows(x.astype(np.float64))
+    with pytest.raises(ValueError, match="bytes per row"):
+        sp.sparse_rows(np.zeros((4, 2), np.uint8), cols=5)
+    # index lists reach C unchecked: only sparse_rows' own (read-only) lists are accepted
+    forged = dataclasses.replace(index, col=np.full_like(index.col, 10**6))
+    with pytest.raises(ValueError, match="call sparse_rows"):
+        sp.sparse_weight_grad(forged, np.zeros((4, 3), np.float32),
+                              np.empty((5, 3), np.float32))
+    with pytest.raises(ValueError, match="read-only"):
+        index.col[0] = 10**6
+
+
+@pytest.mark.parametrize("mechanism", [0, 1, 2])
+def test_leaky_kernels_run_in_place(mechanism):
+    """The fused step writes U over X and dL/dX over U (no extra [T, N] arrays)."""
+    rng = np.random.default_rng(mechanism)
+    x = rng.standard_normal((9, 300)).astype(np.float32)
+    grad = rng.standard_normal((9, 300)).astype(np.float32)
+    spikes, membrane = np.empty_like(x), np.empty_like(x)
+    lk.leaky_forward(x, 0.9, 0.5, mechanism, spikes, membrane)
+    gx = np.empty_like(x)
+    lk.leaky_backward(grad, None, membrane, 0.9, 0.5, mechanism, 0, 25.0, gx)
+    inplace, spikes2 = x.copy(), np.empty_like(x)
+    lk.leaky_forward(inplace, 0.9, 0.5, mechanism, spikes2, inplace)
+    np.testing.assert_array_equal(inplace, membrane)
+    np.testing.assert_array_equal(spikes2, spikes)
+    lk.leaky_backward(grad, None, inplace, 0.9, 0.5, mechanism, 0, 25.0, inplace)
+    np.testing.assert_array_equal(inplace, gx)
