@@ -21,7 +21,9 @@ def plot(
         "--only", help="Plot only these kinds (repeat): curves, confusion, roc, raster, "
                        "membrane, rates.")] = None,
     dt_s: Annotated[Optional[float], typer.Option(  # noqa: UP045
-        "--dt-s", help="Step length in seconds for raster time axes (default: steps).")
+        "--dt-s", help="Step length in seconds for raster time axes (default: the run's "
+                       "window length over each array's steps; steps when the run does not "
+                       "record one).")
     ] = None,
 ) -> None:
     """Plot training curves, confusion matrix, ROC, spike rasters, membrane traces and

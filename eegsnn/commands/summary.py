@@ -53,6 +53,11 @@ def _block(name: str, rep: dict[str, Any], scope: str) -> None:
     if boot.get("n_clusters"):
         typer.echo(f"  [intervals: 95 % bootstrap over {boot['n_clusters']} "
                    f"{boot.get('cluster', 'recording')}s]")
+        from eegsnn.evaluate.stats import interval_note
+
+        note = interval_note(boot)
+        if note:
+            typer.echo(f"  [{note}]")
     rec = rep.get("recording_level")
     if rec and "accuracy" in rec:
         typer.echo(f"  whole recordings ({rec['n_recordings']}): accuracy "

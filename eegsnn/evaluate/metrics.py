@@ -8,7 +8,12 @@ MLX arrays are converted). Classes are ``0 .. num_classes - 1``; ``num_classes``
 * balanced accuracy: mean over classes *present in* ``y_true`` of the per-class recall
 * Cohen's kappa :math:`\\kappa = (p_o - p_e) / (1 - p_e)` from the confusion matrix
 * macro-F1: unweighted mean over classes of :math:`2PR/(P+R)` (0 where undefined);
-  classes absent from both ``y_true`` and ``y_pred`` are left out (``labels`` not given)
+  classes absent from both ``y_true`` and ``y_pred`` are left out (``labels`` not given):
+  a class with no windows that is never predicted does not count, one that is predicted
+  counts with F1 0 (``sklearn.metrics.f1_score(average="macro")``)
+* per-class tables (:func:`classification_report`'s ``per_class``): ``None`` (shown as
+  n/a) where a score is undefined: recall of a class with no windows, precision of a class
+  never predicted, F1 of a class in neither (the classes macro-F1 leaves out)
 * ROC-AUC (two classes): probability that a random positive scores above a random
   negative, ties counting 1/2 (Mann-Whitney U).
 * ROC curve (two classes): the points of ``sklearn.metrics.roc_curve(...,
@@ -99,6 +104,27 @@ def precision_recall_f1(y_true: Any, y_pred: Any, num_classes: int | None = None
     denom = precision + recall
     f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
     return precision, recall, f1
+
+
+def per_class_scores(cm: Any) -> dict[str, list[Any]]:
+    """Per-class ``precision``, ``recall``, ``f1`` and ``support`` of a confusion matrix
+    ``cm [K, K]`` (rows true), as JSON-ready lists of ``K``; a score is ``None`` where it is
+    undefined: recall of a class with no windows (support 0), precision of a class never
+    predicted, F1 of a class neither present nor predicted (left out of macro-F1). The
+    numbers equal :func:`precision_recall_f1` (and scikit-learn's) where defined."""
+    cm = np.asarray(cm, dtype=np.int64)
+    actual, predicted = cm.sum(axis=1), cm.sum(axis=0)
+    tp = np.diag(cm).astype(np.float64)
+    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
+    recall = np.divide(tp, actual, out=np.zeros_like(tp), where=actual > 0)
+    denom = precision + recall
+    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
+
+    def masked(values: np.ndarray, defined: np.ndarray) -> list[Any]:
+        return [float(v) if d else None for v, d in zip(values, defined, strict=True)]
+
+    return {"precision": masked(precision, predicted > 0), "recall": masked(recall, actual > 0),
+            "f1": masked(f1, (actual > 0) | (predicted > 0)), "support": actual.tolist()}
 
 
 def f1_macro(y_true: Any, y_pred: Any) -> float:
@@ -192,13 +218,13 @@ def classification_report(y_true: Any, y_pred: Any, scores: Any | None = None,
     """All metrics as a JSON-ready dict.
 
     Keys: ``accuracy``, ``balanced_accuracy``, ``cohen_kappa``, ``f1_macro``,
-    ``confusion_matrix`` (list of lists), ``per_class`` (precision/recall/f1/support lists),
+    ``confusion_matrix`` (list of lists), ``per_class`` (:func:`per_class_scores`: lists,
+    ``None`` where undefined),
     ``n_samples``; plus ``roc_auc`` for two classes when ``scores`` (``[N]`` class-1 scores or
     ``[N, 2]`` logits) are given.
     """
     t, p = _pair(y_true, y_pred)
     cm = confusion_matrix(t, p, num_classes)
-    precision, recall, f1 = precision_recall_f1(t, p, cm.shape[0])
     report: dict[str, Any] = {
         "n_samples": int(t.size),
         "accuracy": accuracy(t, p),
@@ -206,12 +232,7 @@ def classification_report(y_true: Any, y_pred: Any, scores: Any | None = None,
         "cohen_kappa": cohen_kappa(t, p),
         "f1_macro": f1_macro(t, p),
         "confusion_matrix": cm.tolist(),
-        "per_class": {
-            "precision": precision.tolist(),
-            "recall": recall.tolist(),
-            "f1": f1.tolist(),
-            "support": cm.sum(axis=1).tolist(),
-        },
+        "per_class": per_class_scores(cm),
     }
     if scores is not None and cm.shape[0] == 2:
         s = np.asarray(scores, dtype=np.float64)

@@ -13,6 +13,22 @@ weighted Mann-Whitney statistic.
 
 * :func:`cluster_bootstrap`: estimates and 95 % intervals of accuracy, balanced accuracy,
   Cohen's kappa, macro-F1 and, for a positive class, sensitivity, specificity and ROC-AUC.
+* :func:`clopper_pearson`: the exact binomial interval of ``k`` successes in ``n``;
+  :func:`interval_note`: the words that name the intervals that are not the bootstrap's.
+
+A degenerate bootstrap: when every resample gives the same value of a proportion
+(:data:`PROPORTION_METRICS`) and that value is 0 or 1 (every recording right, or every one
+wrong), the percentile interval would be ``[1, 1]`` (or ``[0, 0]``), which claims a
+certainty the data cannot give. That metric's interval is then the exact Clopper-Pearson
+interval of ``k = n`` (or ``0``) successes in ``n`` trials, ``n`` the number of clusters the
+metric counts (recordings; for sensitivity those holding a positive window, for
+specificity those holding a negative one): windows of one recording are not independent,
+so a recording is the effective sample. E.g. 12 recordings all right: ``[0.735, 1]``.
+Each metric records its ``method`` (``"cluster bootstrap"`` or ``"exact Clopper-Pearson
+(degenerate bootstrap; n = 12 recordings)"``) and, for the fallback, ``n_effective``; the
+report and the ``train``/``evaluate`` summary name the fallback where it was used. Other
+metrics (kappa, macro-F1, ROC-AUC) are not proportions of independent trials and keep
+their (degenerate) percentile interval.
 * :func:`metrics_from_confusion`: the same metrics from ``[..., K, K]`` confusion matrices
   (the definitions of :mod:`eegsnn.evaluate.metrics`, batched).
 * :func:`weighted_auc`: ROC-AUC with per-window weights (ties count one half);
@@ -27,12 +43,15 @@ report and other readers::
     <report>.bootstrap = {                   # every window-level report (SNN, baseline,
       "cluster": "recording",                #   each fold, pooled, evaluate)
       "n_clusters": 80, "n_resamples": 2000, "seed": 0, "level": 0.95,
-      "metrics": {"accuracy": {"estimate": 0.97, "ci95": [0.94, 0.99], "n_valid": 2000},
+      "metrics": {"accuracy": {"estimate": 0.97, "ci95": [0.94, 0.99], "n_valid": 2000,
+                               "method": "cluster bootstrap"},
                   "balanced_accuracy": ..., "cohen_kappa": ..., "f1_macro": ...,
                   "sensitivity": ..., "specificity": ..., "roc_auc": ...}}
                                              # (the last three only with a positive class;
                                              # ci95 None when fewer than 2 recordings or
-                                             # no resample defines the metric)
+                                             # no resample defines the metric; a
+                                             # degenerate proportion: method "exact
+                                             # Clopper-Pearson (...)" and n_effective)
     <report>.operating_point.bootstrap       # the same for the thresholded predictions
     <report>.warnings = ["SNN predicted a single class (left) for all 45 windows"]
     metrics.json "mcnemar" = {               # SNN vs baseline, pooled held-out windows
@@ -54,13 +73,19 @@ import numpy as np
 
 from eegsnn.errors import ConfigError
 
-__all__ = ["BOOTSTRAP_METRICS", "cluster_bootstrap", "cluster_weighted_auc", "mcnemar_exact",
+__all__ = ["BOOTSTRAP_METHOD", "BOOTSTRAP_METRICS", "PROPORTION_METRICS", "clopper_pearson",
+           "cluster_bootstrap", "cluster_weighted_auc", "interval_note", "mcnemar_exact",
            "metrics_from_confusion", "single_class_warning", "weighted_auc"]
 
 #: metrics :func:`cluster_bootstrap` gives intervals for (the last three need a positive
 #: class; ``roc_auc`` also its scores)
 BOOTSTRAP_METRICS = ("accuracy", "balanced_accuracy", "cohen_kappa", "f1_macro",
                      "sensitivity", "specificity", "roc_auc")
+
+#: proportions whose degenerate bootstrap at 0 or 1 falls back to :func:`clopper_pearson`
+PROPORTION_METRICS = ("accuracy", "balanced_accuracy", "sensitivity", "specificity")
+#: the ``method`` of an interval from the resamples
+BOOTSTRAP_METHOD = "cluster bootstrap"
 
 _AUC_CHUNK = 4_000_000  # resamples x windows weighed at once (bounds memory)
 
@@ -167,6 +192,64 @@ def cluster_weighted_auc(positive: np.ndarray, scores: np.ndarray, cluster: np.n
         return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
 
 
+def interval_note(bootstrap: dict[str, Any] | None) -> str:
+    """What a reader must be told about a ``bootstrap`` record's intervals that are not the
+    bootstrap's (the exact fallback of a degenerate one), e.g. ``"accuracy, sensitivity:
+    exact Clopper-Pearson (degenerate bootstrap; n = 12 recordings)"``; ``""`` when every
+    interval is the cluster bootstrap's. The report and the train/evaluate summary print it."""
+    by_method: dict[str, list[str]] = {}
+    for metric, rec in ((bootstrap or {}).get("metrics") or {}).items():
+        method = (rec or {}).get("method")
+        if method and method != BOOTSTRAP_METHOD:
+            by_method.setdefault(str(method), []).append(str(metric).replace("_", " "))
+    return "; ".join(f"{', '.join(names)}: {method}" for method, names in by_method.items())
+
+
+def _binom_cdf(k: int, n: int, p: float) -> float:
+    """``P(X <= k)`` for ``X ~ Binomial(n, p)`` (log-space terms, any ``n``)."""
+    if k < 0:
+        return 0.0
+    if k >= n or p <= 0.0:
+        return 1.0
+    if p >= 1.0:
+        return 0.0
+    lp, lq = math.log(p), math.log1p(-p)
+    logs = [math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * lp
+            + (n - i) * lq for i in range(k + 1)]
+    top = max(logs)
+    return min(1.0, math.exp(top) * sum(math.exp(v - top) for v in logs))
+
+
+def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Exact (Clopper-Pearson) interval of a binomial proportion: ``k`` successes in ``n``
+    trials, coverage ``level``. The lower end ``L`` solves ``P(X >= k | L) = a/2`` (0 when
+    ``k = 0``), the upper ``U`` solves ``P(X <= k | U) = a/2`` (1 when ``k = n``), with
+    ``a = 1 - level``; for ``k = n`` that is ``[(a/2)^(1/n), 1]``. Same numbers as the beta
+    quantiles ``scipy.stats.beta.ppf`` give (bisection to 1e-12 here, pure Python).
+
+    Raises:
+        ConfigError: ``n < 1``, ``k`` outside ``0 .. n`` or ``level`` outside (0, 1).
+    """
+    k, n = int(k), int(n)
+    if n < 1 or not 0 <= k <= n:
+        raise ConfigError(f"clopper_pearson: need 0 <= k <= n and n >= 1, got k={k}, n={n}")
+    if not 0.0 < level < 1.0:
+        raise ConfigError(f"clopper_pearson: level must be in (0, 1), got {level}")
+    tail = (1.0 - level) / 2.0
+
+    def solve(f: Any) -> float:  # f increasing in p, f(0) < tail < f(1): its root
+        lo, hi = 0.0, 1.0
+        for _ in range(60):
+            mid = (lo + hi) / 2.0
+            lo, hi = (mid, hi) if f(mid) < tail else (lo, mid)
+        return (lo + hi) / 2.0
+
+    # P(X >= k | p) grows with p; the upper end is the lower end of the n - k failures
+    lower = 0.0 if k == 0 else solve(lambda p: 1.0 - _binom_cdf(k - 1, n, p))
+    upper = 1.0 if k == n else 1.0 - solve(lambda q: 1.0 - _binom_cdf(n - k - 1, n, q))
+    return float(lower), float(upper)
+
+
 def _clusters(clusters: Sequence[Any] | np.ndarray, n: int) -> tuple[np.ndarray, int]:
     c = np.asarray(clusters).astype(str).reshape(-1)
     if c.size != n:
@@ -196,7 +279,9 @@ def cluster_bootstrap(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] 
         the ``bootstrap`` record described in the module docstring. ``estimate`` is the
         metric on the windows as they are; resamples where a metric is undefined (no
         positive window drawn) are left out of its interval (``n_valid`` says how many
-        remain).
+        remain). A proportion whose resamples all equal 0 or 1 gets the exact
+        :func:`clopper_pearson` interval over its clusters instead (``method``,
+        ``n_effective``; module docstring).
     """
     y = np.asarray(y_true, dtype=np.int64).reshape(-1)
     p = np.asarray(y_pred, dtype=np.int64).reshape(-1)
@@ -226,13 +311,18 @@ def cluster_bootstrap(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] 
         if n_clusters >= 2:
             boot["roc_auc"] = cluster_weighted_auc(pos, s, inverse, counts)
     tail = 100.0 * (1.0 - level) / 2.0
+    counted = {"accuracy": n_clusters, "balanced_accuracy": n_clusters}  # clusters a
+    if positive is not None:  # proportion counts (its effective sample when degenerate)
+        is_pos = y == positive
+        counted["sensitivity"] = int(np.unique(inverse[is_pos]).size)
+        counted["specificity"] = int(np.unique(inverse[~is_pos]).size)
     out: dict[str, Any] = {}
     for name in BOOTSTRAP_METRICS:
         if name not in point:
             continue
         est = float(point[name])
         rec: dict[str, Any] = {"estimate": None if np.isnan(est) else est, "ci95": None,
-                               "n_valid": 0}
+                               "n_valid": 0, "method": BOOTSTRAP_METHOD}
         if name in boot:
             values = np.asarray(boot[name], dtype=np.float64)
             values = values[~np.isnan(values)]
@@ -240,6 +330,14 @@ def cluster_bootstrap(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] 
             if values.size:
                 lo, hi = np.percentile(values, [tail, 100.0 - tail])
                 rec["ci95"] = [float(lo), float(hi)]
+            m = counted.get(name, 0)
+            if name in PROPORTION_METRICS and values.size and m >= 1 \
+                    and np.ptp(values) == 0.0 and est in (0.0, 1.0):
+                # degenerate at a perfect (or zero) score: exact interval, n = clusters
+                rec["ci95"] = list(clopper_pearson(round(est * m), m, level))
+                rec["method"] = (f"exact Clopper-Pearson (degenerate bootstrap; n = {m} "
+                                 f"{cluster_name}s)")
+                rec["n_effective"] = m
         out[name] = rec
     return {"cluster": cluster_name, "n_clusters": n_clusters, "n_resamples": int(n_resamples),
             "seed": int(seed), "level": float(level), "metrics": out}

@@ -5,8 +5,9 @@ When a run finishes, :func:`record_integrity` writes ``RUN/integrity.json``::
     {"format": "eegsnn-integrity", "version": 1, "algorithm": "sha256",
      "files": {"config.yaml": "<hex>", "model/checkpoint/model.safetensors": "<hex>", ...}}
 
-It lists the run's records (:data:`TRACKED`: the config, the data record, the splits, the
-environment, metrics.json, raster.npz) and every file below ``model/`` (the deployable
+It lists the run's records (:data:`TRACKED`: the config and its ``--set`` overrides
+(``overrides.json``), the data record, the splits, the environment, metrics.json,
+raster.npz) and every file below ``model/`` (the deployable
 model: weights, encoder, model config, readout, saved baseline, training recordings),
 ``folds/`` (every fold's model, checkpoints and results) and ``refit/``, temporary files
 aside. What later commands rewrite or add (``status.json``, the reports, ``plots/``,
@@ -38,8 +39,11 @@ INTEGRITY_FILE = "integrity.json"
 FORMAT = "eegsnn-integrity"
 VERSION = 1
 #: Top-level files of a run folder that integrity.json tracks (when present).
-TRACKED = ("config.yaml", "data.json", "splits.json", "environment.json", "metrics.json",
-           "raster.npz")
+#: ``overrides.json`` (the ``--set`` overrides) is rewritten by a resume, which is safe to
+#: track: run_pipeline verifies before it extends the record, mark_started then removes
+#: integrity.json, and the finished resume records the extended file anew.
+TRACKED = ("config.yaml", "overrides.json", "data.json", "splits.json", "environment.json",
+           "metrics.json", "raster.npz")
 #: Top-level folders whose every file integrity.json tracks.
 TRACKED_FOLDERS = ("model", "folds", "refit")
 _FIX = "the run cannot be trusted; retrain it or restore the file"

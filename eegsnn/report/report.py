@@ -32,8 +32,8 @@ import numpy as np
 from eegsnn.env import slow_path_note_from_record
 from eegsnn.errors import ConfigError, DataError
 from eegsnn.evaluate.energy import describe
+from eegsnn.evaluate.stats import interval_note
 from eegsnn.io.files import atomic_write_text, dump_yaml
-from eegsnn.nn import NEURONS
 from eegsnn.visualization import (
     confusion_matrix_plot,
     layer_rasters,
@@ -41,6 +41,7 @@ from eegsnn.visualization import (
     roc_curves_plot,
     write_figure,
 )
+from eegsnn.visualization.layers import neuron_layers, run_model_config
 
 __all__ = ["SCORE_METRICS", "as_text", "build_report", "display_path", "format_metric",
            "is_score", "neuron_layers", "scrub_paths", "write_report"]
@@ -330,16 +331,6 @@ def _summary_rows(summary: Mapping[str, Any] | None) -> dict[str, str]:
     return out
 
 
-def _model_config(run: Path) -> dict[str, Any] | None:
-    """The run's model config (``model/``, else fold 1's), or ``None``."""
-    for path in (run / "model" / "model_config.json",
-                 run / "folds" / "fold-1" / "model_config.json"):
-        if path.is_file():
-            cfg = _read_json(path)
-            return cfg if isinstance(cfg, dict) else None
-    return None
-
-
 def _raster_sizes(run: Path) -> dict[str, int]:
     """``raster key -> neurons`` of the run's ``raster.npz`` (empty without one)."""
     path = run / "raster.npz"
@@ -351,47 +342,6 @@ def _raster_sizes(run: Path) -> dict[str, int]:
                     if k.startswith("layer") and z[k].ndim == 2}
     except (OSError, ValueError) as exc:
         raise DataError(f"{path}: cannot read ({exc})") from exc
-
-
-def neuron_layers(model_cfg: Mapping[str, Any] | None, model_type: str | None = None,
-                  sizes: Mapping[str, int] | None = None) -> list[dict[str, Any]]:
-    """The neuron layers of a run's model, each with one human name for all of its records.
-
-    Returns one dict per neuron layer, input to output: ``rate_key`` (its key in
-    ``metrics.json``'s ``firing_rates``, e.g. ``layers.1.leaky``), ``raster_key`` (in
-    ``raster.npz``, e.g. ``layer0``), ``name`` (``"hidden 1 (Leaky, 128)"``, ``"output
-    (Leaky integrator, 3)"``, ``"reservoir (500 neurons)"``) and ``spiking`` (``False``
-    for an output that never spikes: no reset, read out from its membrane).
-
-    Args:
-        model_cfg: the run's ``model_config.json`` (``None``: no layers known).
-        model_type: ``metrics.json``'s ``model_type`` (``"lsm"``: one reservoir).
-        sizes: ``raster key -> neurons`` (from ``raster.npz``), preferred over the config.
-    """
-    sizes = dict(sizes or {})
-    if model_type == "lsm":
-        n = sizes.get("layer0") or ((model_cfg or {}).get("reservoir") or {}).get("n_neurons")
-        return [{"rate_key": "reservoir", "raster_key": "layer0", "spiking": True,
-                 "name": "reservoir" + (f" ({n} neurons)" if n else "")}]
-    layers = list((model_cfg or {}).get("layers") or [])
-    found = [(i, layer) for i, layer in enumerate(layers) if layer.get("type") in NEURONS]
-    out = []
-    for j, (i, layer) in enumerate(found):
-        kind = layer["type"]
-        size = sizes.get(f"layer{j}")
-        if size is None:  # the width of the layer feeding it
-            prev = [p for p in layers[:i] if "out_features" in p or "out_channels" in p]
-            if prev:
-                size = prev[-1].get("out_features", prev[-1].get("out_channels"))
-        cls = NEURONS[kind].__name__
-        last = j == len(found) - 1
-        spiking = not (last and layer.get("reset_mechanism") == "none"
-                       and (model_cfg or {}).get("readout") != "count")
-        what = f"{cls}{'' if spiking else ' integrator'}" + (f", {size}" if size else "")
-        out.append({"rate_key": f"layers.{i}.{kind}", "raster_key": f"layer{j}",
-                    "spiking": spiking,
-                    "name": f"output ({what})" if last else f"hidden {j + 1} ({what})"})
-    return out
 
 
 def _spikes_section(doc: _Doc, run: Path, metrics: Mapping[str, Any],
@@ -410,7 +360,7 @@ def _spikes_section(doc: _Doc, run: Path, metrics: Mapping[str, Any],
         return
     sizes = {k: int(v.shape[1]) for k, v in arrays.items()
              if k.startswith("layer") and v.ndim == 2}
-    model_cfg = _model_config(run)
+    model_cfg = run_model_config(run)
     readout = (model_cfg or {}).get("readout", "n/a")
     layers = neuron_layers(model_cfg, metrics.get("model_type"), sizes)
     window_s = data.get("window_s")
@@ -590,7 +540,7 @@ def _study_section(doc: _Doc, run: Path, metrics: Mapping[str, Any],
         rate = enc.get("spikes_per_s")
         rows.append(["spike encoder", f"{enc.get('method', 'n/a')}"
                      + (f", {as_text(rate)} steps per second" if rate else "")])
-    model_cfg = _model_config(run)
+    model_cfg = run_model_config(run)
     layers = neuron_layers(model_cfg, metrics.get("model_type"), _raster_sizes(run))
     kind = "LSM" if metrics.get("model_type") == "lsm" else "SNN"
     rows.append([f"model ({kind})", _model_text(cfg, layers, model_cfg)])
@@ -685,6 +635,12 @@ def _statistics_section(doc: _Doc, metrics: Mapping[str, Any], classes: list[str
         doc.table(header, [[_BOOT_LABELS.get(k, k), cell(v, k)]
                            + ([cell(bboot.get(k), k)] if base else [])
                            for k, v in boot.items()])
+        for who, rec in ((model_label, pooled.get("bootstrap")),
+                         (f"baseline: {(base or {}).get('type')}", bpooled.get("bootstrap"))):
+            note = interval_note(rec)
+            if note:  # every resample equal (a perfect or zero score): exact interval
+                doc.p(f"{who}: every resample gave the same value, so these intervals are "
+                      f"exact binomial ones over the recordings instead: {note}.")
     op = pooled.get("operating_point")
     pos = pooled.get("positive")
     if op and pos:
@@ -704,6 +660,8 @@ def _statistics_section(doc: _Doc, metrics: Mapping[str, Any], classes: list[str
             arg_ci = (boot.get(key) or {}).get("ci95")
             rows.append([_BOOT_LABELS.get(key, key), at, format_metric(key, arg, arg_ci)])
         doc.table(["metric (held-out windows)", "at the operating threshold", "arg-max"], rows)
+        if interval_note(op.get("bootstrap")):
+            doc.p(f"At the operating threshold: {interval_note(op.get('bootstrap'))}.")
     if pos and pos.get("sensitivity_at_specificity"):
         rows = [[f"sensitivity at specificity >= {_fmt(float(r))}", _fmt(v)]
                 for r, v in pos["sensitivity_at_specificity"].items()]
@@ -869,7 +827,7 @@ def build_report(run_dir: str | os.PathLike, fmt: str = "html") -> str:
 
     _spikes_section(doc, run, metrics, data, cfg, pdir)
     _energy_section(doc, (metrics.get("snn") or {}).get("synops"),
-                    neuron_layers(_model_config(run), metrics.get("model_type"),
+                    neuron_layers(run_model_config(run), metrics.get("model_type"),
                                   _raster_sizes(run)))
     curves_png = run / "folds" / "fold-1" / "train" / "curves.png"
     if curves_png.is_file():

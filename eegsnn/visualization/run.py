@@ -13,7 +13,8 @@ file                            from
 ``roc``                         ``predictions.csv`` (column ``true`` and ``p_<class>``)
 ``raster_<name>``               ``raster.npz`` arrays ``input``, ``layer0``, ...
 ``membrane``                    ``raster.npz`` array ``membrane``
-``firing_rates``                ``raster.npz`` layers (per-neuron rates of that window)
+``firing_rates``                ``raster.npz`` layers (per-neuron rates of that window;
+                                not a non-spiking integrator output, as in the report)
 ==============================  ==========================================================
 """
 
@@ -29,6 +30,7 @@ import numpy as np
 
 from eegsnn.errors import ConfigError, DataError
 from eegsnn.visualization._figure import save_figure
+from eegsnn.visualization.layers import neuron_layers, run_model_config
 from eegsnn.visualization.roc import roc_plot
 from eegsnn.visualization.spikes import firing_rate_histogram, membrane_traces, spike_raster
 from eegsnn.visualization.training import confusion_matrix_plot, training_curves
@@ -176,7 +178,11 @@ def plot_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike | None = Non
                 and arrays["membrane"].ndim == 2:
             save(membrane_traces(arrays["membrane"], dt_s=step_s(arrays["membrane"]),
                                  title="output membrane (one window)"), "membrane")
-        layers = {k: v for k, v in spikes.items() if k != "input"}
+        metrics = _read_json(metrics_path) if metrics_path.is_file() else {}
+        quiet = {la["raster_key"] for la in neuron_layers(
+            run_model_config(run), metrics.get("model_type") if isinstance(metrics, dict)
+            else None) if not la["spiking"]}  # an integrator output never spikes
+        layers = {k: v for k, v in spikes.items() if k != "input" and k not in quiet}
         steps = {v.shape[0] for v in layers.values()}
         if "rates" in kinds and layers:  # in Hz when every layer has the same step length
             save(firing_rate_histogram(

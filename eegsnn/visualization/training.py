@@ -1,8 +1,8 @@
-r"""Plots of training and evaluation: loss/accuracy curves, confusion matrix, ROC.
+r"""Plots of training and evaluation: loss/accuracy curves, confusion matrix (ROC curves
+are in :mod:`eegsnn.visualization.roc`).
 
 The plots take the engine's records directly (``history.json`` entries, ``metrics.json``'s
-``confusion_matrix``, the pipeline's ``roc`` points); ROC points come from
-:func:`eegsnn.evaluate.metrics.roc_curve`. The loss/accuracy figure is drawn by
+``confusion_matrix``). The loss/accuracy figure is drawn by
 :func:`eegsnn.train.history.history_figure` (the training loop writes ``curves.png`` with
 it, and ``train`` sits below this package).
 """
@@ -18,11 +18,10 @@ from typing import Any
 import numpy as np
 
 from eegsnn.errors import ConfigError, DataError
-from eegsnn.evaluate.metrics import roc_auc, roc_curve
 from eegsnn.train.history import history_figure
 from eegsnn.visualization._figure import as_numpy, new_figure
 
-__all__ = ["confusion_matrix_plot", "roc_curves_plot", "roc_plot", "training_curves"]
+__all__ = ["confusion_matrix_plot", "training_curves"]
 
 
 def _history(history: Sequence[Mapping[str, Any]] | str | os.PathLike) -> list[dict[str, Any]]:
@@ -94,65 +93,3 @@ def confusion_matrix_plot(confusion: Any, *, class_names: Sequence[str] | None =
            title=title or f"confusion matrix (accuracy {100 * acc:.1f}%)")
     return fig
 
-
-def roc_plot(y_true: Any, scores: Any, *, class_names: Sequence[str] | None = None,
-             title: str | None = None, figsize: tuple[float, float] = (4.8, 4.5)) -> Any:
-    """ROC curve(s) with their AUC.
-
-    Args:
-        y_true: ``[N]`` integer labels.
-        scores: ``[N]`` class-1 scores (two classes) or ``[N, K]`` per-class scores
-            (logits or probabilities): one curve per class, one-vs-rest (for ``K = 2``
-            only the positive class, scored by ``s[:, 1] - s[:, 0]``).
-    """
-    y = np.asarray(y_true).astype(np.int64).reshape(-1)
-    s = as_numpy(scores, "scores", (1, 2), "roc_plot")
-    curves: list[tuple[str, np.ndarray, np.ndarray]] = []
-    if s.ndim == 2 and s.shape[1] == 2:
-        s = s[:, 1] - s[:, 0]
-    if s.ndim == 1:
-        names = class_names or ("0", "1")
-        curves.append((str(names[1]), (y == 1).astype(int), s))
-    else:
-        names = class_names or [str(i) for i in range(s.shape[1])]
-        if len(names) != s.shape[1]:
-            raise ConfigError(f"roc_plot: {len(names)} class names for {s.shape[1]} classes")
-        for c in range(s.shape[1]):
-            if 0 < int((y == c).sum()) < y.size:
-                curves.append((f"{names[c]} vs rest", (y == c).astype(int), s[:, c]))
-    if not curves:
-        raise ConfigError("roc_plot: no class has both positive and negative samples")
-    fig, ax = new_figure(figsize=figsize)
-    for label, target, score in curves:
-        fpr, tpr, _ = roc_curve(target, score)
-        ax.plot(fpr, tpr, lw=1.5, label=f"{label} (AUC {roc_auc(target, score):.3f})")
-    ax.plot([0, 1], [0, 1], ls="--", color="0.6", lw=0.8)
-    ax.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1),
-           ylim=(0, 1.01), title=title or "ROC")
-    ax.legend(fontsize=8, loc="lower right")
-    ax.set_aspect("equal")
-    return fig
-
-
-def roc_curves_plot(curves: Mapping[str, Mapping[str, Any]], *, title: str | None = None,
-                    figsize: tuple[float, float] = (4.5, 4.2)) -> Any:
-    """ROC curves from points already computed, one step line per named curve.
-
-    Args:
-        curves: ``name -> {"fpr": [...], "tpr": [...], "auc": float | None}`` (the ``roc``
-            records of the pipeline's ``metrics.json``); the AUC is shown in the legend.
-    """
-    if not curves:
-        raise ConfigError("roc_curves_plot: no curves given")
-    fig, ax = new_figure(figsize=figsize)
-    for name, c in curves.items():
-        label = f"{name} (AUC {c['auc']:.3f})" if c.get("auc") is not None else name
-        ax.step(c["fpr"], c["tpr"], where="post", label=label)
-    ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
-    ax.set_xlabel("false-positive rate (1 - specificity)")
-    ax.set_ylabel("true-positive rate (sensitivity)")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.01)
-    ax.legend(loc="lower right", fontsize=8)
-    ax.set_title(title or "ROC")
-    return fig

@@ -116,3 +116,35 @@ def test_plot_run_rasters_in_seconds_from_the_run_window(tmp_path, monkeypatch):
     seen.clear()
     plot_run(tmp_path, kinds=("raster",), dt_s=0.01)  # an explicit step length wins
     assert seen == {50: 0.01, 25: 0.01}
+
+
+def test_plot_run_rates_leave_out_the_integrator_output(tmp_path, monkeypatch):
+    """The firing-rate histogram of ``eegsnn plot`` leaves out a non-spiking integrator
+    output (no reset, read from its membrane), as the report does: same helper
+    (eegsnn.visualization.layers.neuron_layers); a spiking output stays in."""
+    import eegsnn.visualization.run as run_module
+
+    rng = np.random.default_rng(3)
+    np.savez_compressed(tmp_path / "raster.npz",
+                        layer0=(rng.random((20, 8)) < 0.3).astype(np.float32),
+                        layer1=(rng.random((20, 2)) < 0.3).astype(np.float32))
+    layers = [{"type": "linear", "out_features": 8}, {"type": "leaky", "beta": 0.9},
+              {"type": "linear", "out_features": 2},
+              {"type": "leaky", "beta": 0.9, "reset_mechanism": "none"}]
+    (tmp_path / "model").mkdir()
+    cfg_path = tmp_path / "model" / "model_config.json"
+    cfg_path.write_text(json.dumps({"input_shape": [4], "layers": layers, "readout": "final"}))
+    seen = []
+    real = run_module.firing_rate_histogram
+
+    def spy(layer_spikes, **kwargs):
+        seen.append(sorted(layer_spikes))
+        return real(layer_spikes, **kwargs)
+
+    monkeypatch.setattr(run_module, "firing_rate_histogram", spy)
+    plot_run(tmp_path, kinds=("rates",))
+    assert seen == [["layer0"]]
+    # a count readout: the output spikes, so its rate is drawn
+    cfg_path.write_text(json.dumps({"input_shape": [4], "layers": layers, "readout": "count"}))
+    plot_run(tmp_path, kinds=("rates",))
+    assert seen[-1] == ["layer0", "layer1"]

@@ -99,6 +99,31 @@ def test_changed_weights_are_refused_naming_the_file(tiny_run, tiny_config, tmp_
     assert "overlap" not in json.loads((tmp_path / "ev" / "metrics.json").read_text())
 
 
+def test_overrides_json_is_tracked_and_a_resume_extends_it(tiny_run, tiny_config, tmp_path,
+                                                           capsys):
+    """overrides.json (the --set record) is in integrity.json: an edit is refused; a resume
+    verifies it before extending it, and the finished resume records the new file."""
+    import shutil
+
+    out = tmp_path / "copy"
+    shutil.copytree(tiny_run[0], out)
+    record = json.loads((out / "integrity.json").read_text())
+    assert "overrides.json" in record["files"]
+    path = out / "overrides.json"
+    saved = path.read_text()
+    path.write_text(saved.replace("}", ', "edited": true}', 1))
+    assert main(["report", str(out)]) == 3
+    err = capsys.readouterr().err
+    assert f"{path} changed after training" in err and err.count("\n") == 1, err
+    path.write_text(saved)
+    run_pipeline(tiny_config, out, overrides=["train.epochs=3"], resume=True, progress=False)
+    assert read_status(out)["status"] == "finished"
+    assert "train.epochs=3" in path.read_text()
+    assert verify_integrity(out) > 10
+    assert json.loads((out / "integrity.json").read_text())["files"]["overrides.json"] != \
+        record["files"]["overrides.json"]
+
+
 def test_evaluate_refuses_training_recordings_unless_allowed(tiny_run, tmp_path, capsys,
                                                              shared_data):
     out, result = tiny_run

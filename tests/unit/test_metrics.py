@@ -166,3 +166,41 @@ def test_metrics_match_sklearn():
 def test_bad_input_raises_config_error(call):
     with pytest.raises(ConfigError):
         call()
+
+
+def test_a_class_with_no_windows_matches_sklearn_and_is_na_per_class():
+    """Three classes, data holding two: macro-F1 and balanced accuracy as scikit-learn
+    gives them with ``labels=None`` (classes in y_true or y_pred), and the per-class table
+    says n/a (None) for what is undefined, never 0 or 1."""
+    import warnings
+
+    skm = pytest.importorskip("sklearn.metrics")
+    y = np.array([0] * 40 + [1] * 40)
+    # perfect on the two classes present: class 2 counts nowhere
+    rep = classification_report(y, y, num_classes=3)
+    assert rep["f1_macro"] == 1.0 == skm.f1_score(y, y, average="macro")
+    assert rep["balanced_accuracy"] == 1.0
+    assert rep["per_class"] == {"precision": [1.0, 1.0, None], "recall": [1.0, 1.0, None],
+                                "f1": [1.0, 1.0, None], "support": [40, 40, 0]}
+    # two windows of each class called the absent class: it counts, with F1 0
+    pred = y.copy()
+    pred[[0, 1, 40, 41]] = 2
+    rep = classification_report(y, pred, num_classes=3)
+    assert rep["f1_macro"] == pytest.approx(skm.f1_score(y, pred, average="macro"))
+    assert rep["f1_macro"] == pytest.approx(2 / 3 * (2 * 0.95 / 1.95))
+    with warnings.catch_warnings():  # sklearn warns about y_pred classes not in y_true
+        warnings.simplefilter("ignore")
+        assert rep["balanced_accuracy"] == pytest.approx(skm.balanced_accuracy_score(y, pred))
+    pc = rep["per_class"]
+    assert pc["recall"][2] is None and pc["precision"][2] == 0.0 and pc["f1"][2] == 0.0
+    assert pc["support"] == [40, 40, 0]
+    sp, sr, sf, _ = skm.precision_recall_fscore_support(y, pred, labels=[0, 1],
+                                                        zero_division=0)
+    np.testing.assert_allclose(pc["precision"][:2], sp)
+    np.testing.assert_allclose(pc["recall"][:2], sr)
+    np.testing.assert_allclose(pc["f1"][:2], sf)
+    # a class present but never predicted: precision n/a, recall and F1 0
+    pred = np.where(y == 1, 0, 0)
+    pc = classification_report(y, pred, num_classes=3)["per_class"]
+    assert pc["precision"][1] is None and pc["recall"][1] == 0.0 and pc["f1"][1] == 0.0
+    assert pc["precision"][2] is None and pc["f1"][2] is None

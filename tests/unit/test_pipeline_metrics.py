@@ -303,3 +303,34 @@ def test_the_encoder_is_fitted_without_the_validation_windows():
     np.testing.assert_array_equal(_encoder_windows(cfg, ws, LSMPipelineModel, train), train)
     no_val = {"split": {**split, "val_fraction": 0.0}}
     np.testing.assert_array_equal(_encoder_windows(no_val, ws, SNNPipelineModel, train), train)
+
+
+def test_full_report_snn_and_baseline_agree_with_sklearn_when_a_class_is_absent():
+    """The SNN and the baseline are scored by the same full_report: on the same windows of a
+    3-class task holding 2 classes, a perfect model gets macro-F1 1 whatever its
+    probabilities, one that calls the absent class gets sklearn's (labels=None) value; the
+    recording-level bootstrap estimate is the same number."""
+    skm = pytest.importorskip("sklearn.metrics")
+    from eegsnn.pipeline.metrics import window_statistics
+
+    names = ["Z", "F", "S"]
+    y = np.repeat([0, 1], 30)
+    recording = np.repeat(np.arange(12), 5).astype(str)
+    snn = np.full((60, 3), 0.05)
+    snn[np.arange(60), y] = 0.9
+    base = np.full((60, 3), 0.2)  # other probabilities, same arg-max
+    base[np.arange(60), y] = 0.6
+    wrong = snn.copy()
+    wrong[[0, 30, 31]] = [0.1, 0.1, 0.8]  # three windows called S (no S window exists)
+    for proba in (snn, base, wrong):
+        rep = full_report(y, proba, names)
+        pred = proba.argmax(axis=1)
+        assert rep["f1_macro"] == pytest.approx(skm.f1_score(y, pred, average="macro"))
+        assert rep["per_class"]["support"] == [30, 30, 0]
+        assert rep["per_class"]["recall"][2] is None
+        boot = window_statistics(y, proba, names, None, recording)["bootstrap"]["metrics"]
+        assert boot["f1_macro"]["estimate"] == pytest.approx(rep["f1_macro"])
+        assert boot["balanced_accuracy"]["estimate"] == pytest.approx(rep["balanced_accuracy"])
+    assert full_report(y, snn, names)["f1_macro"] == full_report(y, base, names)["f1_macro"] \
+        == 1.0
+    assert full_report(y, wrong, names)["f1_macro"] < 0.67

@@ -97,3 +97,26 @@ def test_contents_anchor_every_section(tmp_path, fmt):
     assert out.count(doc._TOC) == 0
     if fmt == "html":
         assert out.index('<nav id="contents"') < out.index('id="study"')
+
+
+def test_statistics_section_names_the_exact_fallback_and_na_per_class(tmp_path):
+    """A perfect SNN on a 3-class task with no windows of one class: the report says which
+    intervals are exact (degenerate bootstrap) and shows n/a, not 0 or 100 %, for the
+    class without windows."""
+    from eegsnn.pipeline.metrics import full_report, window_statistics
+    from eegsnn.report.report import _Doc, _statistics_section
+
+    names = ["Z", "F", "S"]
+    y = np.repeat([0, 1], 30)
+    rec = np.repeat(np.arange(12), 5).astype(str)
+    proba = np.full((60, 3), 0.05)
+    proba[np.arange(60), y] = 0.9
+    pooled = full_report(y, proba, names)
+    pooled.update(window_statistics(y, proba, names, None, rec))
+    doc = _Doc("md", tmp_path)
+    _statistics_section(doc, {"snn": {"pooled": pooled}}, names, "SNN")
+    out = doc.render("x")
+    assert "exact Clopper-Pearson (degenerate bootstrap; n = 12 recordings)" in out
+    assert "accuracy, balanced accuracy: exact" in out
+    s_row = next(line for line in out.splitlines() if line.startswith("| S |"))
+    assert s_row.count("n/a") == 3 and "| 0 |" in s_row

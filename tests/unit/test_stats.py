@@ -16,6 +16,7 @@ from eegsnn.evaluate.metrics import (
     roc_auc,
 )
 from eegsnn.evaluate.stats import (
+    clopper_pearson,
     cluster_bootstrap,
     cluster_weighted_auc,
     mcnemar_exact,
@@ -125,7 +126,7 @@ def test_bootstrap_is_deterministic_given_seed_and_estimates_match():
 def test_bootstrap_one_recording_has_no_interval_and_checks_lengths():
     b = cluster_bootstrap([0, 1, 1], [0, 1, 0], ["r", "r", "r"], num_classes=2)
     assert b["metrics"]["accuracy"] == {"estimate": pytest.approx(2 / 3), "ci95": None,
-                                        "n_valid": 0}
+                                        "n_valid": 0, "method": "cluster bootstrap"}
     assert "sensitivity" not in b["metrics"]
     with pytest.raises(ConfigError, match="cluster labels"):
         cluster_bootstrap([0, 1], [0, 1], ["a"], num_classes=2)
@@ -175,3 +176,73 @@ def test_training_curves_are_named_for_what_they_are(held_key):
     assert labels == ["training", "validation",
                       "held-out monitoring (not used for model selection)"]
     assert list(acc_ax.get_lines()[2].get_ydata()) == [70.0, 70.0, 70.0]
+
+
+def test_clopper_pearson_by_hand_and_against_scipy():
+    # k = n: [(a/2)^(1/n), 1]; k = 0: [0, 1 - (a/2)^(1/n)]
+    assert clopper_pearson(12, 12) == (pytest.approx(0.025 ** (1 / 12), abs=1e-12), 1.0)
+    assert clopper_pearson(0, 12) == (0.0, pytest.approx(1 - 0.025 ** (1 / 12), abs=1e-12))
+    assert clopper_pearson(1, 1, 0.9) == (pytest.approx(0.05, abs=1e-12), 1.0)
+    stats = pytest.importorskip("scipy.stats")
+    for k, n, level in ((5, 12, 0.95), (37, 80, 0.95), (3, 400, 0.9), (79, 80, 0.99)):
+        a = 1 - level
+        lo, hi = clopper_pearson(k, n, level)
+        assert lo == pytest.approx(stats.beta.ppf(a / 2, k, n - k + 1), abs=1e-10)
+        assert hi == pytest.approx(stats.beta.ppf(1 - a / 2, k + 1, n - k), abs=1e-10)
+    for bad in ((3, 2), (-1, 2), (0, 0)):
+        with pytest.raises(ConfigError, match="clopper_pearson"):
+            clopper_pearson(*bad)
+
+
+def test_degenerate_bootstrap_at_a_perfect_score_gives_an_exact_interval():
+    """Every recording right: the percentile interval would be [1, 1]; accuracy, balanced
+    accuracy, sensitivity and specificity get the exact interval over their recordings
+    (12 recordings: 6 positive, 6 negative) and say so; kappa keeps the bootstrap's."""
+    rec = np.repeat(np.arange(12), 5).astype(str)
+    y = np.repeat(np.arange(12) % 2, 5)
+    b = cluster_bootstrap(y, y, rec, num_classes=2, positive=1, n_resamples=200, seed=0)
+    m = b["metrics"]
+    for name, n in (("accuracy", 12), ("balanced_accuracy", 12), ("sensitivity", 6),
+                    ("specificity", 6)):
+        assert m[name]["estimate"] == 1.0
+        assert m[name]["ci95"] == [pytest.approx(0.025 ** (1 / n)), 1.0]
+        assert m[name]["n_effective"] == n
+        assert m[name]["method"] == (f"exact Clopper-Pearson (degenerate bootstrap; n = {n} "
+                                     "recordings)")
+    assert m["cohen_kappa"]["ci95"] == [1.0, 1.0]
+    assert m["cohen_kappa"]["method"] == "cluster bootstrap"
+    # every recording wrong: [0, upper]
+    z = cluster_bootstrap(y, 1 - y, rec, num_classes=2, positive=1, n_resamples=200)
+    assert z["metrics"]["accuracy"]["ci95"] == [0.0, pytest.approx(1 - 0.025 ** (1 / 12))]
+    # not degenerate: the percentile interval, no n_effective
+    p = y.copy()
+    p[:5] = 1  # recording 0 (negative) all wrong
+    c = cluster_bootstrap(y, p, rec, num_classes=2, positive=1, n_resamples=200)["metrics"]
+    assert c["accuracy"]["method"] == "cluster bootstrap" and "n_effective" not in c["accuracy"]
+    assert c["accuracy"]["ci95"][0] < c["accuracy"]["estimate"] < 1.0
+    # sensitivity is perfect in every resample that holds a positive: exact over 6
+    assert c["sensitivity"]["n_effective"] == 6
+
+
+def test_interval_note_and_the_summary_name_the_exact_fallback(capsys):
+    from eegsnn.commands.summary import print_scores
+    from eegsnn.evaluate.stats import interval_note
+
+    rec = np.repeat(np.arange(8), 3).astype(str)
+    y = np.repeat(np.arange(8) % 2, 3)
+    perfect = cluster_bootstrap(y, y, rec, num_classes=2, positive=1, n_resamples=100)
+    note = interval_note(perfect)
+    assert note == ("accuracy, balanced accuracy: exact Clopper-Pearson (degenerate "
+                    "bootstrap; n = 8 recordings); sensitivity, specificity: exact "
+                    "Clopper-Pearson (degenerate bootstrap; n = 4 recordings)")
+    p = y.copy()
+    p[:3] = 1
+    assert interval_note(cluster_bootstrap(y, p, rec, num_classes=2, n_resamples=100)) == ""
+    assert interval_note(None) == ""
+    rep = {"accuracy": 1.0, "balanced_accuracy": 1.0, "cohen_kappa": 1.0, "f1_macro": 1.0,
+           "bootstrap": perfect}
+    print_scores(rep, None, family="SNN", scope="", counts="24 windows")
+    out = capsys.readouterr().out
+    lo = 0.025 ** (1 / 8)
+    assert f"accuracy 1.0000 [{lo:.3f}, 1.000]" in out
+    assert f"  [{note}]" in out
