@@ -66,6 +66,19 @@ def test_lsm_run_writes_a_complete_run_directory(lsm_run):
         assert z["layer0"].shape == (80, 120) and z["input"].shape == (80, 10)
     assert "reservoir" in (out / "report.html").read_text()
     assert "LSM reservoir 120 neurons" in (out / "pipeline.log").read_text()
+    # synaptic operations per held-out window: reservoir input, recurrent W, readout
+    ops = metrics["snn"]["synops"]
+    assert [r["type"] for r in ops["per_layer"]] == ["reservoir.input",
+                                                     "reservoir.recurrent", "readout"]
+    rec, readout = ops["per_layer"][1], ops["per_layer"][2]
+    assert 0 < rec["ac"] < rec["dense_mac"]  # event-driven: fewer than every synapse
+    assert readout["dense_mac"] == 120 * 4 * 3  # D = 4 bins x 120 neurons, K = 3
+    assert ops["energy_pj"] == pytest.approx(0.9 * ops["per_prediction_ac"]
+                                             + 4.6 * ops["per_prediction_mac"])
+    assert ops["neuron_updates"] == 80 * 120 and ops["n_predictions"] == 125
+    assert ops["total_energy_pj"] == pytest.approx(ops["energy_pj"]
+                                                   + ops["encoder"]["energy_pj"])
+    assert "Synaptic operations and energy" in (out / "report.html").read_text()
 
 
 def test_lsm_evaluate_is_reproducible_and_matches_the_fold(lsm_run, tmp_path):
@@ -78,6 +91,8 @@ def test_lsm_evaluate_is_reproducible_and_matches_the_fold(lsm_run, tmp_path):
     assert (tmp_path / "a" / "metrics.json").read_text() == \
         (tmp_path / "b" / "metrics.json").read_text()
     np.testing.assert_array_equal(a.proba, b.proba)
+    ev = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    assert ev["synops"]["per_layer"][1]["type"] == "reservoir.recurrent"  # energy, as fit
     # the reservoir rebuilt from config + seed and the saved readout give the fold's
     # held-out probabilities (holdout: model/ is the fold's model)
     np.testing.assert_allclose(np.sort(a.proba, axis=0),
