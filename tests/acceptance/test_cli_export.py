@@ -5,6 +5,7 @@ shipped Bonn example (real data)."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -68,6 +69,22 @@ def test_export_refusals(run_dir, tmp_path, capsys):
     assert main(["export", str(run_dir), str(tmp_path / "n.nir"), "--form", "native"]) == 2
     err = capsys.readouterr().err
     assert "subtract" in err and "portable" in err and not (tmp_path / "n.nir").exists()
+    # the fix is said in CLI terms, not as a Python argument
+    assert "--form portable" in err and "on_unsupported" not in err
+    # no silent overwrite, no folders made up
+    out = tmp_path / "kept.nir"
+    out.write_bytes(b"mine")
+    assert main(["export", str(run_dir), str(out)]) == 2
+    assert "already exists" in capsys.readouterr().err and out.read_bytes() == b"mine"
+    assert main(["export", str(run_dir), str(out), "--overwrite"]) == 0
+    assert nir.read(out).nodes
+    missing = tmp_path / "no" / "such" / "dir" / "x.nir"
+    assert main(["export", str(run_dir), str(missing)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "no").exists()
+    capsys.readouterr()
+    assert main(["export", "--help"]) == 0
+    assert "--form native" not in capsys.readouterr().out.replace("\n", " ")
     assert main(["export", str(run_dir), str(tmp_path / "n.nir"), "--form", "x"]) == 2
 
 
@@ -97,7 +114,7 @@ def test_run_records_synaptic_operations_and_energy(run_dir, repo_root, tmp_path
     assert "Synaptic operations and energy" in report
     # rows named by the neuron layer they feed, energy in µJ (the CLI: ASCII uJ)
     assert "<td>into hidden 1 (" in report and "<td>into output (" in report
-    assert " µJ per prediction" in report and " uJ" not in report
+    assert re.search(r" [\d.]+ [pnµm]?J per prediction", report) and " uJ" not in report
     s_folder = repo_root / "examples" / "bonn_small" / "S"
     assert main(["evaluate", str(run_dir), str(s_folder), "--out", str(tmp_path / "e"),
                  "--allow-overlap"]) == 0
