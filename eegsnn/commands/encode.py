@@ -26,6 +26,13 @@ def encode(
     root: Annotated[Path | None, typer.Option("--root", help="Dataset root.")] = None,
     overwrite: Annotated[bool, typer.Option(
         "--overwrite", help="Replace an existing dataset at --out.")] = False,
+    cache: Annotated[bool | None, typer.Option(
+        "--cache/--no-cache", help="Window cache: reuse and keep the preprocessed windows "
+                                   "in ~/.cache/eegsnn/windows ($EEGSNN_CACHE_DIR, or the "
+                                   "config's cache_dir). Default: on with --config, off "
+                                   "with --encoder-from (no windows of new recordings are "
+                                   "left on disk). EEGSNN_CACHE=off turns it off always.",
+        show_default=False)] = None,
 ) -> None:
     """Encode recordings into a packed spike dataset (labels and metadata included).
 
@@ -36,7 +43,10 @@ def encode(
       eegsnn encode new_recordings/ --encoder-from runs/bonn_example --out new.spikes
 
     With --config the encoder is fitted on every window encoded; with --encoder-from the
-    run's fitted encoder and preprocessing are applied unchanged. Read the result with
+    run's fitted encoder and preprocessing are applied unchanged. Window cache: with
+    --config the preprocessed windows are cached in ~/.cache/eegsnn/windows
+    ($EEGSNN_CACHE_DIR moves it; --no-cache or EEGSNN_CACHE=off keeps none); with
+    --encoder-from nothing is cached unless --cache is given. Read the result with
     eegsnn.encode.load_spikes. Exit codes: 0 done, 2 bad config, 3 bad data.
     """
     from eegsnn.pipeline.encode import encode_dataset
@@ -45,7 +55,8 @@ def encode(
     if data:
         source = [str(p) for p in data] if len(data) > 1 else str(data[0])
     ds = encode_dataset(config, out, source=source, root=root, overrides=list(set_ or []),
-                        encoder_from=encoder_from, overwrite=overwrite)
+                        encoder_from=encoder_from, overwrite=overwrite,
+                        use_cache=cache)
     typer.echo(f"wrote {out}: {ds.num_windows} windows, {ds.num_steps} steps, "
                f"{ds.num_lines} lines ({ds.packing}, {ds.nbytes_packed / 1e6:.2f} MB, "
                f"{ds.compression_ratio:.1f}x smaller than float32)")

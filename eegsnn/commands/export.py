@@ -20,7 +20,10 @@ def export(
     form: Annotated[str, typer.Option(
         "--form", help="portable: exact forms snnTorch and Norse import (subtract reset "
                        "and readout integrator as loops); native: one NIR neuron node per "
-                       "layer (LI readout; refuses the subtract reset).")] = "portable",
+                       "layer (LI readout; refuses the subtract reset of the shipped "
+                       "configs: for models whose neurons reset to zero).")] = "portable",
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace an existing OUT file.")] = False,
 ) -> None:
     """Write a trained run's model/ to a NIR file, with its dt and readout recorded.
 
@@ -36,16 +39,24 @@ def export(
 
       eegsnn export runs/bonn_3class bonn_3class.nir
 
-      eegsnn export runs/mi --form native mi.nir
+      eegsnn export runs/mi mi.nir --dt-s 1e-3
 
-    Exit codes: 0 written, 2 a model NIR cannot carry or a bad option, 3 not a finished
-    run (or its files changed).
+    An existing OUT is kept unless --overwrite; its folder must exist. Exit codes: 0
+    written, 2 a model NIR cannot carry, a bad option or OUT exists, 3 not a finished run
+    (or its files changed).
     """
     from eegsnn.interop.nir import export_nir, export_reservoir, save_nir
+    from eegsnn.interop.nir.export import UnsupportedNIRError
     from eegsnn.pipeline.apply import load_run_model
 
     if out.suffix.lower() != ".nir":
         raise ConfigError(f"{out}: the output file must end in .nir")
+    if out.exists() and not (overwrite and out.is_file()):
+        raise ConfigError(f"{out}: already exists; choose another name or pass --overwrite"
+                          if out.is_file() else f"{out}: is a folder, not a file name")
+    if not out.parent.is_dir():
+        raise ConfigError(f"{out}: folder {out.parent} does not exist; create it first or "
+                          "write elsewhere")
     cfg, record, encoder, model = load_run_model(run_dir)
     meta: dict[str, object] = {"run": Path(run_dir).resolve().name,
                                "class_names": list(record.get("class_names") or [])}
@@ -56,7 +67,12 @@ def export(
     net = getattr(model, "net", None)
     lsm = getattr(model, "lsm", None)
     if net is not None:
-        graph = export_nir(net, dt_s=dt_s, form=form, metadata=meta)
+        try:
+            graph = export_nir(net, dt_s=dt_s, form=form, metadata=meta)
+        except UnsupportedNIRError as exc:  # its hint names Python arguments
+            raise ConfigError(f"{run_dir}: NIR export --form {form}: {exc.problem}; export "
+                              "with --form portable (the default: exact, imported by "
+                              "snnTorch and Norse)") from None
         readout = net.readout_mode
     elif lsm is not None and lsm.coef is not None:
         if form != "portable":

@@ -456,11 +456,16 @@ class EEGEncoder:
     # ------------------------------------------------------------------ fit / transform
 
     def fit(self, X: object, y: object = None, *, ch_names: Sequence[str] | None = None,
-            source: str | None = None) -> EEGEncoder:
+            source: str | None = None, groups: Sequence[str] | None = None) -> EEGEncoder:
         """Learn per-(channel, band) mean and standard deviation from training windows.
 
         Statistics are pooled over windows and samples, then frozen. Zero-variance sources
         raise :class:`DataError` (``on_flat="error"``) or are silenced (``"silence"``).
+        With ``groups`` (the recording of each window), a channel flat over all the
+        windows of one recording but alive in others (which pooled statistics miss) gets
+        the same policy: an error naming that recording and channel, or, with
+        ``"silence"``, the channel's lines stay silent in every recording (no spatial
+        filter; with one, the check only refuses).
 
         Args:
             X: training windows ``[B, C, N]`` (array or MNE object).
@@ -468,8 +473,13 @@ class EEGEncoder:
             ch_names: ``[C]`` channel names of an array ``X`` (MNE input carries its own),
                 named in errors and stored with the fit.
             source: what the windows come from (e.g. the recordings), named in errors.
+            groups: ``[B]`` recording of each window (named in a per-recording flat
+                channel error).
         """
         arr, names = self._read_input(X, "fit")
+        if groups is not None and len(groups) != arr.shape[0]:
+            raise ConfigError(f"EEGEncoder.fit: {len(groups)} groups for {arr.shape[0]} "
+                              "windows")
         if names is None and ch_names is not None:
             if len(ch_names) != arr.shape[1]:
                 raise ConfigError(f"EEGEncoder.fit: {len(ch_names)} ch_names for "
@@ -519,6 +529,27 @@ class EEGEncoder:
                 "or let their lines stay silent: --set encoder.on_flat=silence "
                 "(EEGEncoder(on_flat='silence'))"
             )
+        if groups is not None:
+            flat_in = _flat_per_group(arr, np.asarray(groups))  # [G, C] bool, names [G]
+            if self.filters_ is None:
+                flat_in[1][:, flat.all(axis=1)] = False  # flat when pooled: handled above
+            if self.filters_ is None and self.on_flat == "silence":
+                flat = flat | np.asarray(flat_in[1].any(axis=0))[:, None]
+            elif flat_in[1].any():
+                g = int(np.flatnonzero(flat_in[1].any(axis=1))[0])
+                n_flat = int(flat_in[1].any(axis=1).sum())
+                which = [names[i] for i in np.flatnonzero(flat_in[1][g])]
+                more = (f" (and {n_flat - 1} more recording(s))" if n_flat > 1 else "")
+                silence = ("--set encoder.on_flat=silence (EEGEncoder(on_flat='silence')) "
+                           "silences the channel(s) in every recording"
+                           if self.filters_ is None else
+                           "encoder.on_flat=silence does not apply with a spatial filter")
+                raise DataError(
+                    f"{flat_in[0][g]}: zero-variance (flat) signal in channel(s) "
+                    f"{', '.join(which)} over all its windows{more}, though the channel(s) "
+                    "vary in other training recordings (a disconnected electrode?); drop "
+                    "the recording, or the channel(s) (a 'pick' step, --channels), or "
+                    f"{silence}")
         self.ch_names_ = list(names)
         self.mean_ = mean.astype(np.float32)
         self.std_ = np.where(flat, 1.0, std).astype(np.float32)
@@ -586,7 +617,12 @@ class EEGEncoder:
         src = self._sources(arr)  # [B, C_s, K, N]
         s = src.shape[1] * self.n_bands
         x = src if isinstance(src, mx.array) else mx.array(np.ascontiguousarray(src))
-        return mx.transpose(x.reshape(b, s, n), (2, 0, 1)), n
+        x = mx.transpose(x.reshape(b, s, n), (2, 0, 1))
+        assert self.flat_ is not None and self.mean_ is not None  # (fitted)
+        if self.flat_.any():  # silenced sources held at their mean: no events from them
+            # (flat over the training windows, or in one recording: ``fit(groups=...)``)
+            x = mx.where(mx.array(self.flat_.reshape(s)), mx.array(self.mean_.reshape(s)), x)
+        return x, n
 
     def _stats(self) -> SourceStats:
         """The fitted statistics flattened to ``[S]`` sources (channel, then band)."""
@@ -693,6 +729,25 @@ class EEGEncoder:
         return code_report(sp, method=self.method, layout=layout,
                            source_names=self.source_names, n_samples=arr.shape[2],
                            sfreq_hz=self.sfreq_hz, reference=ref, decoded=est, mean=self.mean_)
+
+
+def _flat_per_group(arr: Any, groups: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """The groups (recordings) of ``[B]`` windows ``arr`` ``[B, C, N]`` and, ``[G, C]``,
+    whether each channel is constant over all the windows of each group (its range is at
+    most 1e-7 of its magnitude, the tolerance of the pooled check)."""
+    lo = np.empty(arr.shape[:2])
+    hi = np.empty(arr.shape[:2])
+    for start in range(0, arr.shape[0], _FIT_CHUNK):
+        chunk = np.asarray(arr[start : start + _FIT_CHUNK], dtype=np.float64)
+        lo[start : start + chunk.shape[0]] = chunk.min(axis=2)
+        hi[start : start + chunk.shape[0]] = chunk.max(axis=2)
+    names, inverse = np.unique(groups.astype(str), return_inverse=True)
+    flat = np.zeros((names.size, arr.shape[1]), dtype=bool)
+    for g in range(names.size):
+        g_lo, g_hi = lo[inverse == g].min(axis=0), hi[inverse == g].max(axis=0)
+        flat[g] = ~(g_hi - g_lo > 1e-7 * np.maximum(np.abs(g_lo), np.abs(g_hi))) \
+            | (g_hi == g_lo)
+    return [str(n) for n in names], flat
 
 
 def _is_continuous(X: object) -> bool:

@@ -231,12 +231,7 @@ class SNNClassifier(ClassifierMixin, BaseEstimator):
                 them from ``epochs.events`` / ``event_id``.
         """
         if y is None:
-            parts = _epochs_list(X) or ([X] if is_epochs(X) else None)
-            if parts is None:
-                raise ValueError("SNNClassifier requires y to be passed, but the target y is None "
-                             "(only MNE Epochs carry their labels)")
-            labels_of = [epochs_data(p) for p in parts]
-            y = np.concatenate([np.asarray(n)[c] for _, c, n, _, _ in labels_of])
+            y = _epochs_labels(X, "fit")
         arr, names, sfreq = self._read_X(X, "fit", reset=True)
         from sklearn.utils.multiclass import check_classification_targets
         from sklearn.utils.validation import column_or_1d
@@ -319,6 +314,13 @@ class SNNClassifier(ClassifierMixin, BaseEstimator):
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
 
+    def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:
+        """Accuracy on ``X``; for MNE Epochs, ``y=None`` takes the labels from their events
+        (as :meth:`fit` does, so ``cross_val_score(clf, epochs)`` scores without ``y``)."""
+        if y is None:
+            y = _epochs_labels(X, "score")
+        return float(super().score(X, y, sample_weight=sample_weight))
+
     # ------------------------------------------------------------------ pickling
 
     def __getstate__(self) -> dict[str, Any]:
@@ -347,6 +349,17 @@ class SNNClassifier(ClassifierMixin, BaseEstimator):
                                          for k, v in record["weights"].items()]))
             model.eval()
             self.model_ = model
+
+
+def _epochs_labels(X: Any, what: str) -> np.ndarray:
+    """``[n_epochs]`` labels (``event_id`` names) of Epochs or a list of them; ``ValueError``
+    for anything else (only Epochs carry their labels)."""
+    parts = _epochs_list(X) or ([X] if is_epochs(X) else None)
+    if parts is None:
+        raise ValueError(f"SNNClassifier.{what} requires y to be passed, but the target y is "
+                         "None (only MNE Epochs carry their labels)")
+    labels_of = [epochs_data(p) for p in parts]
+    return np.concatenate([np.asarray(n)[c] for _, c, n, _, _ in labels_of])
 
 
 def _epochs_list(X: Any) -> list[Any] | None:

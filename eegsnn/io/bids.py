@@ -43,7 +43,8 @@ from eegsnn.io.channels import standardize_channels
 from eegsnn.io.readers import Recording, anonymize, events_from_annotations
 
 __all__ = ["BIDS_ENTITIES", "BIDS_EXTENSIONS", "bids_ids", "bids_participants", "bids_sidecars",
-           "find_bids_recordings", "read_bids_recording", "validate_bids_filters"]
+           "check_bids_labels", "find_bids_recordings", "read_bids_recording",
+           "validate_bids_filters"]
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,21 @@ BIDS_EXTENSIONS = (".edf", ".bdf", ".vhdr", ".set", ".fif")
 
 def _mne_bids() -> Any:
     return require("mne_bids", "bids", "reading a BIDS dataset")
+
+
+def check_bids_labels(source: str) -> None:
+    """Refuse a ``labels.source`` that cannot read a BIDS dataset's labels.
+
+    Raises:
+        ConfigError: ``events_file`` (it looks for ``<stem>_events.tsv`` beside each
+            recording, which BIDS names otherwise); the fix is ``annotations``, which
+            reads ``*_events.tsv`` through mne-bids.
+    """
+    if source == "events_file":
+        raise ConfigError("labels.source 'events_file' with a BIDS root (dataset.bids): "
+                          "mne-bids reads each recording's *_events.tsv (trial_type) into "
+                          "its annotations; use labels.source: annotations (--labels "
+                          "annotations) and map the trial_type values in labels.mapping")
 
 
 def validate_bids_filters(filters: Any) -> dict[str, list[str] | None]:

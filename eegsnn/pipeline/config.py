@@ -297,9 +297,16 @@ def load_study_config(path: str | os.PathLike, overrides: Sequence[str] = ()
         DataError: the file cannot be read or is not YAML. ConfigError: a bad config.
     """
     path = Path(path)
-    data = apply_overrides(read_yaml_mapping(path, "config"), overrides)
-    data.setdefault("name", path.stem)
-    return resolve_study_config(data, base_dir=path.resolve().parent, source=str(path))
+    data = read_yaml_mapping(path, "config")
+    try:  # every config error names the file (the validators below name the key only)
+        data = apply_overrides(data, overrides)
+        data.setdefault("name", path.stem)
+        return resolve_study_config(data, base_dir=path.resolve().parent, source=str(path))
+    except ConfigError as exc:
+        if str(path) in str(exc) or path.name in str(exc):
+            raise
+        exc.args = (f"{path}: {exc}", *exc.args[1:])
+        raise
 
 
 def _resolve_path(value: Any, base_dir: Path) -> str:

@@ -36,7 +36,7 @@ def encode_dataset(config: Mapping[str, Any] | str | os.PathLike | None,
                    out: str | os.PathLike, *, source: Any = None,
                    root: str | os.PathLike | None = None, overrides: Sequence[str] = (),
                    encoder_from: str | os.PathLike | None = None,
-                   overwrite: bool = False) -> Any:
+                   overwrite: bool = False, use_cache: bool | None = None) -> Any:
     """Encode recordings into a packed spike dataset (:func:`eegsnn.encode.save_spikes`).
 
     Args:
@@ -47,6 +47,9 @@ def encode_dataset(config: Mapping[str, Any] | str | os.PathLike | None,
         root: dataset root for ``source``.
         encoder_from: a training run whose preprocessing and fitted encoder to apply.
         overwrite: replace an existing dataset at ``out``.
+        use_cache: read and write the window cache (``~/.cache/eegsnn/windows``);
+            ``None`` (default): on with ``config``, off with ``encoder_from`` (new
+            recordings leave no windows in the home folder unless asked, as ``evaluate``).
 
     Returns:
         the written :class:`eegsnn.encode.SpikeDataset`.
@@ -89,7 +92,10 @@ def encode_dataset(config: Mapping[str, Any] | str | os.PathLike | None,
     if isinstance(source, (list, tuple)) and len(source) == 1:
         source = source[0]
     root = default_root(source, root, cfg["dataset"])
-    ws = load_windows(source, cfg["dataset"], root=root, cache_dir=cfg.get("cache_dir"))
+    if use_cache is None:
+        use_cache = encoder_from is None
+    ws = load_windows(source, cfg["dataset"], root=root, cache_dir=cfg.get("cache_dir"),
+                      use_cache=use_cache)
     if record is not None:
         check_compatible(ws, record, str(source), Path(encoder_from))
     else:

@@ -36,13 +36,20 @@ from eegsnn.io.labels import EventTable
 from eegsnn.io.readers import anonymize, events_from_annotations
 from eegsnn.preprocess.windows import plan_windows
 
-__all__ = ["OBJECT_PREFIX", "check_object_config", "describe_objects", "epochs_windows",
+__all__ = ["MAX_PLAUSIBLE_V", "OBJECT_PREFIX", "check_object_config", "check_object_signal",
+           "describe_objects", "epochs_windows",
            "is_epochs", "is_mne_object", "is_object_description", "is_raw", "mne_objects",
-           "object_names", "object_recording", "object_sha256"]
+           "object_names", "object_recording", "object_sha256", "signal_sha256"]
 
 #: ``data.source`` entries of a run made from MNE objects start with this (``config.yaml``
 #: and ``data.json`` record ``mne:<kind>:<name>:sha256:<hex>``, never the data).
 OBJECT_PREFIX = "mne:"
+
+#: Largest plausible ``|sample|`` of a channel in volts (0.1 V = 1e5 µV; scalp EEG is
+#: ~1e-4 V, intracranial ~1e-3 V): beyond it a unit or a header is wrong (an EDF whose
+#: digital maximum equals its minimum reads as ~1e2 V through MNE).
+MAX_PLAUSIBLE_V = 0.1
+_FIFF_UNIT_V = 107
 
 
 def is_epochs(obj: Any) -> bool:
@@ -131,6 +138,36 @@ def object_sha256(obj: Any) -> str:
     return h.hexdigest()
 
 
+#: Quantum (in the recording's SI unit: volts for EEG) that samples are rounded to before
+#: :func:`signal_sha256` hashes them: 0.01 µV, finer than any EDF/BDF resolution in use, so
+#: two files with the same digital samples hash alike whatever their headers say.
+SIGNAL_QUANTUM = 1e-8
+
+
+def signal_sha256(data: np.ndarray) -> str:
+    """SHA-256 of a decoded signal (what a reader gives, before any preprocessing), for
+    recognising the same recording under another name, header or container.
+
+    ``data``: ``[C, N]`` (a Raw) or ``[E, C, N]`` (Epochs: each channel's epochs joined in
+    order), in SI units. Each channel is rounded to :data:`SIGNAL_QUANTUM` and hashed on
+    its own; the digest is over the sorted channel digests and the length, so it does not
+    depend on channel names, channel order, the file's header bytes (patient fields, dates),
+    its text layout (a trailing newline of a Bonn segment) or whether it came as a file or
+    an MNE object. Not matched: a resampled, filtered, cropped or re-scaled copy, and an
+    Epochs object cut from a Raw (its samples are a subset of the Raw's).
+    """
+    arr = np.asarray(data, dtype=np.float64)
+    if arr.ndim == 3:  # [E, C, N] -> [C, E * N]
+        arr = np.transpose(arr, (1, 0, 2)).reshape(arr.shape[1], -1)
+    arr = np.atleast_2d(arr)
+    q = np.round(np.nan_to_num(arr, nan=0.0, posinf=0.0, neginf=0.0) / SIGNAL_QUANTUM)
+    q = np.ascontiguousarray(np.clip(q, -2.0**62, 2.0**62).astype(np.int64))
+    channels = sorted(hashlib.sha256(row.tobytes()).hexdigest() for row in q)
+    h = hashlib.sha256(f"eegsnn-signal-v1:{arr.shape[1]}:".encode())
+    h.update("".join(channels).encode())
+    return h.hexdigest()
+
+
 def describe_objects(objects: Sequence[Any], names: Sequence[str] | None = None,
                      digests: Sequence[str] | None = None) -> list[str]:
     """``["mne:raw:S001R04.edf:sha256:<hex>", ...]``: what ``config.yaml`` records."""
@@ -149,12 +186,48 @@ def check_object_config(cfg: Mapping[str, Any]) -> None:
                           "labels.source 'annotations'")
 
 
-def object_recording(obj: Any, *, keep_identity: bool = False) -> tuple[Any, EventTable]:
+def check_object_signal(obj: Any, name: str) -> None:
+    """Refuse an object whose samples no recording can hold: NaN or infinite values, or a
+    channel in volts beyond :data:`MAX_PLAUSIBLE_V` (the file readers refuse the headers
+    that give such values; an object opened elsewhere comes unchecked).
+
+    Raises:
+        DataError: one line naming ``name``, the channel(s) and the fix.
+    """
+    data = np.asarray(obj.get_data())
+    if data.ndim == 3:  # Epochs [E, C, N] -> [C, E * N]
+        data = np.transpose(data, (1, 0, 2)).reshape(data.shape[1], -1)
+    names = list(obj.ch_names)
+    finite = np.isfinite(data)
+    if not finite.all():
+        bad = np.flatnonzero(~finite.all(axis=1))
+        first = int(np.argmax(~finite[bad[0]]))
+        raise DataError(f"{name}: NaN or infinite samples in {bad.size} channel(s) "
+                        f"({', '.join(names[i] for i in bad[:5])}"
+                        f"{'...' if bad.size > 5 else ''}); first at sample {first}")
+    volts = np.array([ch["unit"] == _FIFF_UNIT_V for ch in obj.info["chs"]], dtype=bool)
+    peak = np.abs(data).max(axis=1) if data.size else np.zeros(len(names))
+    bad = np.flatnonzero(volts & (peak > MAX_PLAUSIBLE_V))
+    if bad.size:
+        worst = float(peak[bad].max())
+        raise DataError(
+            f"{name}: channel(s) {', '.join(names[i] for i in bad[:5])}"
+            f"{'...' if bad.size > 5 else ''} reach {worst:.3g} V ({worst * 1e6:.3g} µV), "
+            f"more than any EEG (|x| <= {MAX_PLAUSIBLE_V:g} V); MNE holds volts: check the "
+            "unit (microvolt values given as volts? multiply by 1e-6) or the header of the "
+            "file the object was read from (a digital or physical range of zero), or drop "
+            "the channel(s) (raw.drop_channels)")
+
+
+def object_recording(obj: Any, *, keep_identity: bool = False, name: str | None = None
+                     ) -> tuple[Any, EventTable]:
     """An anonymised copy of ``obj`` with normalised channel names (what the reader gives
-    for a file) and its labelled events (a Raw's annotations; empty for Epochs)."""
+    for a file) and its labelled events (a Raw's annotations; empty for Epochs), its
+    samples checked (:func:`check_object_signal`, errors naming ``name``)."""
     obj = obj.copy()
     if not getattr(obj, "preload", True):
         obj.load_data(verbose="error")
+    check_object_signal(obj, name or object_names([obj])[0])
     if not keep_identity:
         anonymize(obj)
     standardize_channels(obj, montage=False)

@@ -360,7 +360,9 @@ def test_absent_event_code_is_named_with_the_codes_the_files_hold(pair, tmp_path
     code, err = run_subprocess(args, tmp_path)
     line = assert_one_error(code, err, 3, "only one class (right)", "code T9 (class left)",
                             "none of the 2 recording(s)", "hold T1, T2", "--event")
-    assert "rec1.edf" in line
+    # the cause leads; the files by name, comma-joined (no list repr, no folders)
+    assert line.startswith("error: rec1.edf, rec2.edf: labels.mapping code T9"), line
+    assert "[" not in line and str(tmp_path) not in line
     assert_nothing_complete(out)
 
 
@@ -423,6 +425,73 @@ def test_flat_channel_in_eegsnn_encode_names_the_file_and_the_channel(tmp_path, 
     assert "ch1" not in line and not out.exists()
 
 
+def test_channel_flat_in_one_recording_only(tmp_path, capsys):
+    """Cz dead in rec1 only: pooled statistics see a live channel; the per-recording check
+    names rec1 and Cz, and ``encoder.on_flat=silence`` lets it through."""
+    d = tmp_path / "data"
+    d.mkdir()
+    files = [write_recording(d / "rec1.edf", 1, flat="Cz"), write_recording(d / "rec2.edf", 2)]
+    cfg = tmp_path / "encode.yaml"
+    cfg.write_text("name: flat\ndata: {source: data}\n"
+                   "dataset:\n  windows: {mode: events, window_s: 2.0}\n"
+                   "  labels: {source: annotations, mapping: {T1: left, T2: right}}\n"
+                   "encoder: {method: delta, spikes_per_s: 80, threshold: 0.5}\n")
+    out = tmp_path / "flat.spikes"
+    args = ["encode", *map(str, files), "--config", str(cfg), "--out", str(out)]
+    code, err = run_in_process(args, capsys)
+    line = assert_one_error(code, err, 3, "channel(s) Cz over all its windows",
+                            "vary in other training recordings", "on_flat=silence")
+    assert line.startswith("error: rec1.edf: zero-variance (flat) signal"), line
+    assert not out.exists()
+    code, err = run_in_process([*args, "--set", "encoder.on_flat=silence"], capsys)
+    assert code == 0, err
+    from eegsnn.encode import load_spikes
+
+    flat = np.asarray(load_spikes(out).meta["encoder"]["state"]["flat"])  # [C, K]
+    assert flat[CHANNELS.index("Cz")].all() and not flat[0].any() and not flat[2].any()
+
+
+def test_raw_object_with_impossible_amplitude_is_refused_by_name(pair, tmp_path):
+    """An EDF whose digital maximum equals its minimum, opened with MNE by the user and
+    handed over as a ``Raw``: no file reader sees its header, the amplitude check does."""
+    import mne
+
+    from eegsnn.errors import DataError
+    from eegsnn.preprocess import load_windows
+
+    config = {"windows": {"mode": "events", "window_s": 2.0},
+              "labels": {"source": "annotations", "mapping": {"T1": "left", "T2": "right"}}}
+    patch_signal(pair[0], "digital_min", "Cz", "0")
+    patch_signal(pair[0], "digital_max", "Cz", "0")
+    raws = [mne.io.read_raw_edf(p, preload=True, verbose="error") for p in pair]
+    with pytest.raises(DataError) as info:
+        load_windows(raws, config, use_cache=False)
+    msg = str(info.value)
+    assert msg.startswith("rec1.edf: ") and "Cz" in msg, msg
+    assert "MNE holds volts" in msg and "V (" in msg, msg
+    assert "<Raw" not in msg and "\n" not in msg
+    # a Raw is named by its recording's name, not its repr, in the window planner's errors
+    good = mne.io.read_raw_edf(pair[1], preload=True, verbose="error")
+    with pytest.raises(DataError, match=r"^rec2\.edf: none of the requested events") as info:
+        load_windows([good], {**config, "labels": {"source": "annotations",
+                                                   "mapping": {"T9": "x", "T8": "y"}}},
+                     use_cache=False)
+    assert "<Raw" not in str(info.value)
+
+
+def test_encode_with_a_runs_encoder_caches_nothing_unless_asked(trained, tmp_path, capsys):
+    cache = tmp_path / "cache"
+    out = tmp_path / "new.spikes"
+    code, err = run_in_process(["encode", str(trained[1]), "--encoder-from", str(trained[0]),
+                                "--out", str(out)], capsys)
+    assert code == 0, err
+    assert out.exists() and (not cache.exists() or not list(cache.rglob("*.npz")))
+    code, err = run_in_process(["encode", str(trained[1]), "--encoder-from", str(trained[0]),
+                                "--out", str(tmp_path / "new2.spikes"), "--cache"], capsys)
+    assert code == 0, err
+    assert len(list(cache.rglob("*.npz"))) == 1
+
+
 # --------------------------------------------------------------------------- configs
 
 CONFIGS = {
@@ -482,6 +551,11 @@ STUDY_FILES = {
     "binary": (bytes(range(128, 256)) * 4, 3, ["study.yaml: not a text file"]),
     "a list": (b"- 1\n- 2\n", 2, ["study.yaml: a config is a YAML mapping, got list"]),
     "no data": (b"name: x\npipeline: generic\n", 2, ["data.source is required"]),
+    "hidden word": (b"pipeline: motor_imagery\ndata: {source: data}\nmodel: {hidden: abc}\n", 2,
+                    ["study.yaml: model.hidden must be a list"]),
+    "epochs word": (b"pipeline: motor_imagery\ndata: {source: data}\ntrain: {epochs: many}\n",
+                    2,
+                    ["study.yaml: train.epochs must be an integer"]),
 }
 
 
@@ -602,10 +676,10 @@ def test_not_a_run_folder(command, tmp_path, capsys):
 
 
 def test_cache_is_documented_in_help(capsys):
-    for command in ("train", "evaluate"):
+    for command in ("train", "evaluate", "encode"):
         capsys.readouterr()
         assert main([command, "--help"]) == 0
         out = " ".join(capsys.readouterr().out.split())
         assert "--cache" in out and ".cache/eegsnn" in out, command
-        if command == "train":
+        if command != "evaluate":
             assert "EEGSNN_CACHE=off" in out and "--no-cache" in out

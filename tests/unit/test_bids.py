@@ -102,6 +102,14 @@ def test_bids_errors_name_the_problem(bids_root, tmp_path):
     with pytest.raises(ConfigError, match="unknown key"):
         validate_bids_filters({"subjects": "01"})
     assert validate_bids_filters({"subject": "sub-01"})["subject"] == ["01"]
+    # labels.source events_file looks beside the recording under another name: the error
+    # points to the setting that reads events.tsv (not "events file ... not found")
+    cfg = {**CONFIG, "bids": {"subject": "01"},
+           "labels": {**CONFIG["labels"], "source": "events_file"}}
+    with pytest.raises(ConfigError, match=r"labels\.source 'events_file' with a BIDS root.*"
+                                          r"use labels\.source: annotations") as info:
+        load_windows(bids_root, cfg, cache_dir=tmp_path)
+    assert "not found beside it" not in str(info.value)
 
 
 def test_pipeline_on_a_bids_root_splits_by_subject(bids_root, tmp_path):

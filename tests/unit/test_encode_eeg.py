@@ -303,3 +303,28 @@ def test_each_method_is_one_code_object(windows):
     with pytest.raises(ConfigError, match="method"):
         make_code("latency", {})
     assert not is_mne(windows)
+
+
+def test_channel_flat_in_one_recording_is_caught_per_recording():
+    """Pooled statistics see channel 1 alive (it varies in recording b); the ``groups``
+    check names recording a and the channel, and ``on_flat="silence"`` silences it."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(0.0, 20.0, (8, 3, 64)).astype(np.float32)
+    X[:4, 1] = 3.0  # constant over every window of recording a
+    groups = np.array(["a.edf"] * 4 + ["b.edf"] * 4)
+    names = ["C3", "Cz", "C4"]
+    EEGEncoder("delta").fit(X, ch_names=names)  # pooled: not flat, no error
+    with pytest.raises(DataError, match=r"^a\.edf: zero-variance \(flat\) signal in "
+                                        r"channel\(s\) Cz over all its windows.*on_flat"):
+        EEGEncoder("delta").fit(X, ch_names=names, groups=groups)
+    for method in ("rate", "delta"):
+        enc = EEGEncoder(method, on_flat="silence").fit(X, ch_names=names, groups=groups)
+        assert enc.flat_[1].all() and not enc.flat_[[0, 2]].any()
+        spikes = np.asarray(enc.transform(X))  # [T, B, L]: Cz's lines silent everywhere
+        cz = [r["line"] for r in enc.layout if r["channel"] == "Cz"]
+        others = [r["line"] for r in enc.layout if r["channel"] != "Cz"]
+        assert spikes[:, :, cz].sum() == 0 and spikes[:, :, others].sum() > 0
+    X[:4, 1] = rng.normal(0.0, 20.0, (4, 64))  # alive in both: no error
+    EEGEncoder("delta").fit(X, ch_names=names, groups=groups)
+    with pytest.raises(ConfigError, match="groups"):
+        EEGEncoder("delta").fit(X, groups=groups[:3])

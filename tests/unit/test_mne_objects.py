@@ -252,3 +252,28 @@ def test_run_pipeline_and_evaluate_run_take_raw_objects(shared_data, tmp_path):
     assert rep.metrics["n_samples"] == 15
     with pytest.raises(ConfigError, match="same content"):
         evaluate_run(out, raws[:2])
+
+
+def test_objects_with_impossible_samples_are_refused_by_name():
+    """Samples no EEG holds (µV values given as volts, NaN) are one DataError naming the
+    object and channel; data in volts pass."""
+    from eegsnn.preprocess import load_windows
+
+    cfg = {"windows": {"mode": "sliding", "window_s": 1.0},
+           "labels": {"source": "annotations", "mapping": {"rest": "rest"}, "default": "rest"}}
+    x = np.random.default_rng(0).normal(0.0, 20e-6, (3, 800))  # volts
+    info = mne.create_info(["C3", "Cz", "C4"], 160.0, "eeg")
+    ok = load_windows([mne.io.RawArray(x, info, verbose="error")], cfg, use_cache=False)
+    assert len(ok) == 5 and 5 < np.abs(ok.X).max() < 200  # µV
+    micro = x.copy()
+    micro[1] *= 1e6  # Cz in µV, held as if volts
+    with pytest.raises(DataError, match=r"^raw-0: channel\(s\) Cz reach .* V .*MNE holds "
+                                        r"volts.*multiply by 1e-6"):
+        load_windows([mne.io.RawArray(micro, info, verbose="error")], cfg, use_cache=False)
+    bad = x.reshape(3, 5, 160).transpose(1, 0, 2).copy()
+    bad[2, 2, 7] = np.nan
+    epochs = mne.EpochsArray(bad, info, verbose="error")
+    with pytest.raises(DataError, match=r"^epochs-1: NaN or infinite samples in 1 "
+                                        r"channel\(s\) \(C4\)"):
+        load_windows([mne.io.RawArray(x, info, verbose="error"), epochs], cfg,
+                     use_cache=False)

@@ -15,7 +15,7 @@ import eegsnn  # noqa: F401  (BLAS before mlx.core)
 pytest.importorskip("sklearn")
 
 from sklearn.base import clone
-from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
+from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold, cross_val_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -248,10 +248,19 @@ def test_cross_val_score_and_pipeline_take_epochs_and_arrays():
     in_pipeline = cross_val_score(Pipeline([("snn", clf)]), epochs, y, cv=cv,
                                   error_score="raise")
     np.testing.assert_allclose(in_pipeline, on_epochs)
+    # no y at all: the labels come from the Epochs' events for fitting and for scoring
+    kf = KFold(n_splits=2, shuffle=True, random_state=1)
+    no_y = cross_val_score(clf, epochs, cv=kf, error_score="raise")
+    np.testing.assert_allclose(no_y, cross_val_score(clf, epochs, y, cv=kf,
+                                                     error_score="raise"))
+    assert np.all(np.isfinite(no_y)) and no_y.mean() >= 0.75, no_y
     # labels from the Epochs' events when y is omitted, list of Epochs accepted
     fitted = clone(clf).fit([epochs[:20], epochs[20:]])
     assert list(fitted.classes_) == ["a", "b"]
     assert fitted.predict(epochs).shape == (40,)
+    assert fitted.score(epochs) == fitted.score(epochs, y)
+    with pytest.raises(ValueError, match="score requires y"):
+        fitted.score(epochs.get_data())
     import mne
 
     other = mne.EpochsArray(epochs.get_data()[:, :3], mne.create_info(3, 160.0, "eeg"),

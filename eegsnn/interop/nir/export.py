@@ -26,7 +26,16 @@ from eegsnn.io.files import atomic_path
 from eegsnn.model.network import SpikingNet
 from eegsnn.nn import IF, Leaky, RLeaky, Synaptic
 
-__all__ = ["FORMS", "export_nir", "export_reservoir", "save_nir"]
+__all__ = ["FORMS", "UnsupportedNIRError", "export_nir", "export_reservoir", "save_nir"]
+
+
+class UnsupportedNIRError(ConfigError):
+    """A construct NIR cannot represent exactly (``on_unsupported="error"``); ``problem``
+    is the message without the Python hint, for callers (the CLI) that give their own."""
+
+    def __init__(self, message: str, problem: str) -> None:
+        super().__init__(message)
+        self.problem = problem
 
 
 def _value(neuron: Any, name: str) -> np.ndarray:
@@ -57,9 +66,9 @@ def _neuron_meta(neuron: Any) -> dict[str, str]:
 def _unsupported(message: str, on_unsupported: str) -> None:
     if on_unsupported == "error":
         hint = "export with form='portable' (exact) or " if "subtract" in message else ""
-        raise ConfigError(f"NIR export: {message}; {hint}pass on_unsupported='warn' to export "
-                          "NIR's reset-to-zero instead (the eegsnn neuron is kept in the node "
-                          "metadata)")
+        raise UnsupportedNIRError(
+            f"NIR export: {message}; {hint}pass on_unsupported='warn' to export NIR's "
+            "reset-to-zero instead (the eegsnn neuron is kept in the node metadata)", message)
     warnings.warn(f"NIR export: {message}; exported as NIR's reset to v_reset = 0, which "
                   "other tools will simulate", RuntimeWarning, stacklevel=4)
 
