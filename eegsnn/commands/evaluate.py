@@ -22,7 +22,8 @@ def _slug(paths: list[Path] | None) -> str:
 def evaluate(
     run_dir: Annotated[Path, typer.Argument(help="A finished run folder (eegsnn train --out).")],
     data: Annotated[list[Path] | None, typer.Argument(
-        help="Recordings, folders or a data manifest .yaml (default: the run's own data).",
+        help="Held-out recordings, folders or a data manifest .yaml (none: the run's own "
+             "data, which needs --allow-overlap).",
         show_default=False)] = None,
     root: Annotated[Path | None, typer.Option(
         "--root", help="Dataset root for a manifest or the files.")] = None,
@@ -56,23 +57,29 @@ def evaluate(
                           "(repeatable), e.g. --channel T7-T8=EEG.", show_default=False)
     ] = None,
     allow_overlap: Annotated[bool, typer.Option(
-        "--allow-overlap", help="Score recordings the run was trained on (same content) "
-                                "instead of refusing them; the output then names them.")
+        "--allow-overlap", help="Score recordings the run was trained on (same file or "
+                                "signal content), or the run's own data when no DATA is "
+                                "given, instead of refusing them; the output and the run's "
+                                "report then name them.")
     ] = False,
 ) -> None:
     """Score a trained run on recordings, with its exact preprocessing, encoder and model.
 
     Refuses data whose channels, sampling rate or window length do not fit the run,
-    recordings the run was trained on (same content; --allow-overlap scores them and says
-    so), and a run whose model files changed after training (integrity.json).
+    recordings the run was trained on (same file bytes or same decoded samples: a renamed
+    copy, an EDF with an edited header; --allow-overlap scores them and says so), no DATA
+    at all (the run's own data: --allow-overlap), and a run whose model files changed after
+    training (integrity.json) or that does not hold a finished run.
 
-    Examples:
-
-      eegsnn evaluate runs/bonn_3class ../shared/data/bonn --predict
+    Examples (held-out recordings the run never saw):
 
       eegsnn evaluate runs/mi S002R04.edf S002R08.edf --out runs/mi/eval-s002
 
       eegsnn evaluate runs/bonn_final site2/ --labels-table site2/labels.csv --sfreq 256
+
+      eegsnn evaluate runs/bonn_3class new_segments/ --predict
+
+      eegsnn evaluate runs/bonn_3class --allow-overlap   (its own data: not held-out)
 
     Scores the run's SNN/LSM and its saved baseline on the same windows and prints both
     side by side (windows, recordings, per class, whole recordings) and what the run's
@@ -109,7 +116,7 @@ def evaluate(
     print_scores(m, m.get("baseline"), family="LSM" if m.get("model_type") == "lsm" else "SNN",
                  scope="", counts=f"{m['n_samples']} windows{n_rec}")
     print_decision_and_comparison(m, m.get("operating_point"))
-    if data and "overlap" in m:
+    if "overlap" in m:
         ov = m["overlap"]
         typer.echo(f"note: {ov['n_files']} recording(s) ({ov['n_windows']} windows) were used "
                    "to train the run (--allow-overlap): these scores are not held-out",

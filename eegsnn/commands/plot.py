@@ -34,7 +34,8 @@ def plot(
     A pipeline run that did not finish is refused with exit code 3 ("incomplete run: ...",
     with the command that resumes it); the training curves so far of one of its folds are
     drawn by plotting that fold's training folder (RUN/folds/fold-1/train). A run whose files
-    changed after it finished (integrity.json) is refused, naming the file.
+    changed after it finished (integrity.json) is refused, naming the file, and so is a
+    folder of run files without status.json or integrity.json ("not a finished run").
     """
     from eegsnn.pipeline.integrity import verify_integrity
     from eegsnn.pipeline.runstate import require_finished

@@ -27,7 +27,11 @@ def report(
 
     A run that did not finish (interrupted or killed) is refused with exit code 3
     ("incomplete run: ...") and the command that resumes it; so is a run whose files changed
-    after it finished (integrity.json), naming the file.
+    after it finished (integrity.json), naming the file, and a folder of run files without
+    status.json or integrity.json ("not a finished run").
+
+    Lists the run's evaluations (RUN/evaluations/*: eegsnn evaluate) with their data,
+    windows, accuracy and any overlap with the training recordings.
     """
     from eegsnn.pipeline.integrity import verify_integrity
     from eegsnn.pipeline.runstate import require_finished

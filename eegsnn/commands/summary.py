@@ -109,11 +109,15 @@ def print_scores(rep: dict[str, Any], baseline: dict[str, Any] | None, *, family
 def print_energy(synops: dict[str, Any] | None) -> None:
     """The ``energy:`` line of a model's synaptic operations and energy per prediction
     (``metrics.json``'s ``synops``, :func:`eegsnn.evaluate.energy.describe`); nothing for
-    ``None`` (an LSM, or a run from before the count)."""
+    ``None`` (a run from before the count). The encoder front-end's operations, when
+    counted, follow on their own line (not included in the network's number)."""
     if synops:
-        from eegsnn.evaluate.energy import describe
+        from eegsnn.evaluate.energy import describe, describe_encoder
 
         typer.echo(f"  energy: {describe(synops)}")
+        front = describe_encoder(synops)
+        if front:
+            typer.echo(f"  encoder front-end: {front}")
 
 
 def print_decision_and_comparison(m: dict[str, Any], op: dict[str, Any] | None) -> None:

@@ -21,7 +21,7 @@ from typing import Annotated, Any
 import typer
 
 from eegsnn.commands.summary import print_summary as _print_summary  # shared with evaluate
-from eegsnn.errors import ConfigError, Interrupted
+from eegsnn.errors import ConfigError, DataError, Interrupted
 
 
 def _stage_logging(quiet: bool) -> logging.Handler | None:
@@ -333,11 +333,13 @@ def _existing_run(cfg: dict[str, Any], run_dir: Path, alone: bool
                   ) -> tuple[bool, dict[str, Any] | None]:
     """What ``train`` does with a run already in ``--out`` (no --resume/--overwrite given):
     ``(resume, metrics)``. The same config: an unfinished run is resumed, a finished one
-    is not trained again (its metrics are returned to be shown; in a process group it is
+    is not trained again (its metrics are returned to be shown once its files match its
+    integrity.json, else a DataError names the changed file; in a process group it is
     left to ``run_pipeline``, so that every rank does the same). Anything else is left to
     ``run_pipeline``, which refuses the folder and says why."""
     import json
 
+    from eegsnn.pipeline.integrity import verify_integrity
     from eegsnn.pipeline.runstate import inspect_run
 
     state = inspect_run(run_dir, cfg)
@@ -346,17 +348,19 @@ def _existing_run(cfg: dict[str, Any], run_dir: Path, alone: bool
     if state.kind == "finished":
         if not alone:
             return False, None
+        # the results shown are the ones the run wrote: its files (metrics.json, weights)
+        # must match integrity.json, else one line naming the file (exit 3)
+        verify_integrity(run_dir)
         try:
             metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             metrics = None
-        if isinstance(metrics, dict):
-            typer.echo(f"{run_dir}: this run already finished with the same config; its "
-                       "results (--overwrite trains it again):", err=True)
-            return False, metrics
-        typer.echo(f"{run_dir}: finished, but its metrics.json is missing or unreadable; "
-                   "resuming the run to write it again", err=True)
-        return True, None
+        if not isinstance(metrics, dict):  # not in integrity.json: never written whole
+            raise DataError(f"{run_dir / 'metrics.json'}: missing or not a metrics record; "
+                            "train the run again (--overwrite)")
+        typer.echo(f"{run_dir}: this run already finished with the same config; its "
+                   "results (--overwrite trains it again):", err=True)
+        return False, metrics
     status = state.status.get("status", "unfinished")
     typer.echo(f"{run_dir}: resuming the unfinished run there ({status}, same config; "
                "--overwrite starts it over)", err=True)

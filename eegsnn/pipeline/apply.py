@@ -273,9 +273,10 @@ def evaluate_run(run_dir: str | os.PathLike, source: Any = None, *,
             recordings leaves no windows of them in ``~/.cache/eegsnn``).
         threshold: positive-class decision threshold (overrides the one the run recorded
             in ``model/operating_point.json``; needs ``evaluate.positive_class``).
-        allow_overlap: score recordings the run was trained on (same content) instead of
-            refusing them; ``metrics["overlap"]`` then names them (the run's own data,
-            ``source=None``, is always allowed and named).
+        allow_overlap: score recordings the run was trained on (same file or decoded-signal
+            content, :func:`~eegsnn.pipeline.records.check_overlap`) instead of refusing
+            them; ``metrics["overlap"]`` then names them. The run's own data
+            (``source=None``) holds its training recordings: it needs this too.
         sfreq_hz, labels_table, mat_variable, channel_map: recordings of another site
             (see :func:`site_dataset` and :func:`conform_channels`): the rate of text
             segments and ``.mat`` arrays, a ``file,label`` table, the ``.mat`` variable,
@@ -284,10 +285,16 @@ def evaluate_run(run_dir: str | os.PathLike, source: Any = None, *,
     Raises:
         DataError: the data do not fit the run (channels, sampling rate, window length),
         or ``run_dir`` is not a finished run.
+        ConfigError: recordings the run was trained on (or no ``source``) without
+        ``allow_overlap``.
     """
     run_dir = Path(run_dir)
     cfg, record, encoder, model = load_run_model(run_dir)
-    allow_overlap = allow_overlap or source is None
+    if source is None and not allow_overlap:
+        raise ConfigError(f"{run_dir}: no data given: the run's own data holds the "
+                          "recordings it was trained on; give held-out recordings, or pass "
+                          "--allow-overlap (allow_overlap=True) to score its own data anyway "
+                          "(the metrics then say so)")
     if source is None:
         source, root = cfg["data"]["source"], cfg["data"]["root"] if root is None else root
     if isinstance(source, (list, tuple)) and len(source) == 1:
@@ -330,7 +337,8 @@ def evaluate_run(run_dir: str | os.PathLike, source: Any = None, *,
               "threshold": float(threshold)}
     rep = score_windows(cfg, ws, np.arange(len(ws)), pred.proba, operating_point=op)
     rep["firing_rates"] = pred.rates
-    ops = window_synops(getattr(model, "net", None), spikes)  # per prediction, <= 256 windows
+    ops = window_synops(model, spikes, encoder=encoder,  # per prediction, <= 256 windows
+                        n_samples=ws.n_samples)
     if ops is not None:
         rep["synops"] = ops
     if pred.warnings:

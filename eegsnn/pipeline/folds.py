@@ -3,7 +3,8 @@ the scores of held-out windows and the run's ``metrics.json``."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import mlx.core as mx
@@ -29,11 +30,13 @@ from eegsnn.preprocess import (
     group_train_test_split,
     leave_groups_out,
 )
+from eegsnn.preprocess.splits import identical_recordings, merge_identical_groups
 
 __all__ = ["ENCODE_CHUNK", "SUMMARY_METRICS", "aggregate_metrics", "encode_windows",
            "encoder_params", "fit_encoder", "make_folds", "score_windows"]
 
 
+log = logging.getLogger(__name__)
 ENCODE_CHUNK = 256  # windows encoded at once (bounds memory on long recordings)
 SUMMARY_METRICS = ("accuracy", "balanced_accuracy", "cohen_kappa", "f1_macro",
                    "roc_auc_ovr_macro")
@@ -48,7 +51,9 @@ def _pure_groups(groups: np.ndarray, y: np.ndarray) -> dict[str, int] | None:
     return out
 
 
-def make_folds(groups: np.ndarray, split: Mapping[str, Any], y: np.ndarray | None = None
+def make_folds(groups: np.ndarray, split: Mapping[str, Any], y: np.ndarray | None = None,
+               *, recording: np.ndarray | None = None,
+               files: Sequence[Mapping[str, Any]] | None = None
                ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Train/test index pairs from a ``split`` config; groups never straddle a split.
 
@@ -65,10 +70,27 @@ def make_folds(groups: np.ndarray, split: Mapping[str, Any], y: np.ndarray | Non
 
     ``split.method: none`` has no held-out test: no folds (``[]``); the stage runner
     trains ``model/`` on every window instead.
+
+    Given ``recording`` (of every window) and ``files`` (``provenance["files"]``),
+    recordings with the same content (file or decoded-signal sha256: a copy under another
+    name, ``[raw, raw.copy()]``) are kept on one side of every split: their groups are
+    merged (:func:`~eegsnn.preprocess.splits.merge_identical_groups`; a name that
+    ``split.test_groups``/``train_only`` lists stands for the merged group) and a warning
+    names them (``data.json`` lists them under ``identical_recordings``).
     """
     if split["method"] == "none":
         return []
     groups = np.asarray(groups).astype(str)
+    same = identical_recordings(files or []) if recording is not None else []
+    if same and recording is not None:
+        listed = [str(g) for g in [*(split.get("train_only") or []),
+                                   *(split.get("test_groups") or [])]]
+        groups, rename = merge_identical_groups(groups, recording, same, keep=listed)
+        log.warning("split: recordings with identical content kept on one side of every "
+                    "split: %s", "; ".join(" = ".join(s) for s in same))
+        split = {**split,
+                 **{k: list(dict.fromkeys(rename.get(str(g), str(g)) for g in split[k]))
+                    for k in ("train_only", "test_groups") if split.get(k)}}
     train_only = [str(g) for g in split.get("train_only") or []]
     if train_only:
         missing = sorted(set(train_only) - set(groups.tolist()))
@@ -154,12 +176,12 @@ def fit_encoder(cfg: Mapping[str, Any], ws: Any, fit_idx: np.ndarray | None = No
     (all: ``None``), with the channel names and recordings that a flat-channel error
     names (``rec1.edf: zero-variance (flat) signal in channel(s) Cz ...``)."""
     X, y = (ws.X, ws.y) if fit_idx is None else (ws.X[fit_idx], ws.y[fit_idx])
-    recs = list(dict.fromkeys((ws.recording if fit_idx is None else ws.recording[fit_idx])
-                              .tolist()))
+    groups = ws.recording if fit_idx is None else ws.recording[fit_idx]
+    recs = list(dict.fromkeys(groups.tolist()))
     source = ", ".join(recs[:3]) + (f" (and {len(recs) - 3} more recordings)"
                                      if len(recs) > 3 else "")
     return EEGEncoder(**encoder_params(cfg, ws.sfreq_hz)).fit(
-        X, y, ch_names=list(ws.ch_names), source=source)
+        X, y, ch_names=list(ws.ch_names), source=source, groups=groups)
 
 
 def encoder_params(cfg: Mapping[str, Any], sfreq_hz: float) -> dict[str, Any]:

@@ -17,8 +17,13 @@ so a deleted or edited ``integrity.json`` is noticed too.
 
 :func:`verify_integrity` (``eegsnn evaluate``, ``report``, ``plot`` and a resumed run call
 it) re-hashes the listed files and raises :class:`~eegsnn.errors.DataError` naming the
-first file that changed or went missing. Folders without ``integrity.json`` whose status
-does not name one (runs from before this record, engine runs of ``eegsnn.train.fit``) pass.
+first file that changed or went missing. A finished run passes only with both its
+``finished`` status and a matching ``integrity.json``: a finished run (or a folder of run
+files whose status.json is gone, :func:`~eegsnn.pipeline.runstate.read_status`) without
+the record is refused with the command that trains it again; runs from before this record
+are not trusted silently. An unfinished run keeps no record (its fold checkpoints carry
+their own sha256, :mod:`eegsnn.train.checkpoint`); folders of no pipeline run (engine runs
+of ``eegsnn.train.fit``) have nothing to verify.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from typing import Any
 
 from eegsnn.errors import DataError
 from eegsnn.io.files import atomic_write_json, is_temp_name, sha256_file
-from eegsnn.pipeline.runstate import read_status
+from eegsnn.pipeline.runstate import FINISHED, holds_run_files, read_status, retrain_command
 
 __all__ = ["INTEGRITY_FILE", "TRACKED", "TRACKED_FOLDERS", "record_integrity", "tracked_files",
            "verify_integrity"]
@@ -82,11 +87,17 @@ def _read_record(run_dir: Path) -> dict[str, Any] | None:
     """``integrity.json`` checked against the digest ``status.json`` holds (``None``: the run
     keeps no integrity record)."""
     path = run_dir / INTEGRITY_FILE
-    expected = (read_status(run_dir) or {}).get("integrity")
+    status = read_status(run_dir) or {}
+    expected = status.get("integrity")
     if not path.is_file():
         if expected:
             raise DataError(f"{path} is missing (status.json names it); {_FIX}")
         return None
+    if not expected and status.get("status") == FINISHED:
+        what = "names no integrity record" if (run_dir / "status.json").is_file() \
+            else "is missing"
+        raise DataError(f"{run_dir / 'status.json'} {what}, so {path} cannot be checked "
+                        f"against it; {_FIX}")
     if expected and sha256_file(path) != expected:
         raise DataError(f"{path} changed after the run finished (its sha256 differs from the "
                         f"one in status.json); {_FIX}")
@@ -107,15 +118,23 @@ def verify_integrity(run_dir: str | os.PathLike) -> int:
     """Check every file ``run_dir/integrity.json`` lists against its recorded sha256.
 
     Returns:
-        How many files were checked (0: the run keeps no integrity record).
+        How many files were checked (0: an unfinished run, or a folder of no pipeline run:
+        nothing to check).
 
     Raises:
         DataError: one line naming the first file that changed or is missing (or an
-        ``integrity.json`` that was edited, removed or is corrupt).
+        ``integrity.json`` that was edited, removed or is corrupt), or a finished run that
+        keeps no integrity record.
     """
     root = Path(run_dir)
     record = _read_record(root)
     if record is None:
+        status = read_status(root) or {}
+        if status.get("status") == FINISHED and holds_run_files(root):
+            raise DataError(f"{root / INTEGRITY_FILE} is missing: the finished run {root} "
+                            "keeps no record of its files' sha256 (removed, or a run from "
+                            "an eegsnn before integrity records), so its model cannot be "
+                            f"trusted; train it again with: {retrain_command(root)}")
         return 0
     files: dict[str, str] = record["files"]
     for rel, digest in sorted(files.items()):

@@ -23,12 +23,14 @@ from eegsnn.errors import ConfigError
 from eegsnn.io.files import atomic_write_json, atomic_write_text
 from eegsnn.manifest import load_manifest
 from eegsnn.pipeline.metrics import class_counts
+from eegsnn.preprocess.splits import identical_recordings
 
 __all__ = ["TRAINING_FILES", "FoldResult", "RunResult", "check_overlap", "data_record",
            "training_files", "write_predictions_csv", "write_training_files"]
 
-#: ``model/training_files.json``: the recordings (path, sha256) the deployable model and its
-#: encoder were fitted on (validation recordings included).
+#: ``model/training_files.json``: the recordings the deployable model and its encoder were
+#: fitted on (validation recordings included): path, file ``sha256`` and ``signal_sha256``
+#: (of the decoded samples, :func:`eegsnn.preprocess.objects.signal_sha256`).
 TRAINING_FILES = "training_files.json"
 
 
@@ -119,6 +121,9 @@ def data_record(cfg: Mapping[str, Any], ws: Any) -> dict[str, Any]:
         "cache": {k: v for k, v in (prov.get("cache") or {}).items() if k != "dir"},
         "recordings": prov.get("recordings", []),
     })
+    same = identical_recordings(prov.get("files", []))
+    if same:  # kept on one side of every split (eegsnn.pipeline.folds.make_folds)
+        record["identical_recordings"] = same
     return record
 
 
@@ -165,8 +170,11 @@ def training_files(run_dir: str | os.PathLike, cfg: Mapping[str, Any],
 def check_overlap(run_dir: str | os.PathLike, cfg: Mapping[str, Any],
                   record: Mapping[str, Any], ws: Any, source: str, *,
                   allow: bool = False) -> dict[str, Any] | None:
-    """Compare the content (sha256) of the recordings of ``ws`` with the run's training
-    recordings (:func:`training_files`).
+    """Compare the content of the recordings of ``ws`` with the run's training recordings
+    (:func:`training_files`): the same recording is one whose file sha256 or whose decoded
+    signal's sha256 (``signal_sha256``: a copy with an edited EDF header, a Bonn segment
+    with another line ending, an MNE ``Raw`` of a training file) is the run's. Runs from
+    before ``signal_sha256`` was recorded are compared by file sha256 only.
 
     Returns:
         ``None`` without overlap, else ``{"n_files", "files", "trained_as", "n_windows"}``
@@ -176,12 +184,23 @@ def check_overlap(run_dir: str | os.PathLike, cfg: Mapping[str, Any],
     Raises:
         ConfigError: an overlap and ``allow`` is false (one line naming the files).
     """
-    trained = {f["sha256"]: f["path"] for f in training_files(run_dir, cfg, record)
-               if f.get("sha256")}
-    hits = [f for f in ws.provenance.get("files", []) if f.get("sha256") in trained]
+    trained: dict[tuple[str, str], str] = {}
+    for f in training_files(run_dir, cfg, record):
+        for kind in ("sha256", "signal_sha256"):
+            if f.get(kind):
+                trained.setdefault((kind, str(f[kind])), str(f["path"]))
+
+    def match(f: Mapping[str, Any]) -> str | None:
+        for kind in ("sha256", "signal_sha256"):
+            if f.get(kind) and (kind, str(f[kind])) in trained:
+                return trained[(kind, str(f[kind]))]
+        return None
+
+    hits = [(f, match(f)) for f in ws.provenance.get("files", [])]
+    hits = [(f, t) for f, t in hits if t is not None]
     if not hits:
         return None
-    names = [str(f["path"]) for f in hits]
+    names = [str(f["path"]) for f, _ in hits]
     if not allow:
         shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5
                                         else "")
@@ -191,5 +210,5 @@ def check_overlap(run_dir: str | os.PathLike, cfg: Mapping[str, Any],
                           "(allow_overlap=True) to score them anyway (the metrics then "
                           "say so)")
     return {"n_files": len(names), "files": names,
-            "trained_as": [trained[f["sha256"]] for f in hits],
+            "trained_as": [t for _, t in hits],
             "n_windows": int(np.isin(ws.recording, names).sum())}

@@ -302,8 +302,10 @@ def _run(cfg: dict[str, Any], spec: Any, run_dir: Path | None, progress: bool | 
         assert fitted.test is not None
         fr = _evaluate_fold(cfg, spec, ws, k, train_idx, test_idx, fitted.test.proba,
                             fitted.test.rates, fitted.record)
-        # synaptic operations and energy per prediction on held-out windows (SNN only)
-        ops = window_synops(getattr(model, "net", None), spikes, test_idx)
+        # synaptic operations and energy per prediction on held-out windows (SNN or LSM),
+        # the encoder front-end's operations listed apart
+        ops = window_synops(model, spikes, test_idx, encoder=enc_config,
+                            n_samples=ws.n_samples)
         if ops is not None:
             fr.metrics["synops"] = ops
         if raster is None:
@@ -354,9 +356,12 @@ def _load(cfg: Mapping[str, Any], run_dir: Path | None, timing: dict[str, float]
     timing["load_s"] = time.perf_counter() - t0
     if len(np.unique(ws.y)) < 2:
         why = unused_labels(ws, cfg["dataset"])
-        raise DataError(f"{cfg['data']['source']}: the windows hold only one class "
-                        f"({ws.class_names[int(ws.y[0])]}); a classifier needs two or more"
-                        + (f": {why}; fix --event / dataset.labels.mapping" if why else ""))
+        recs = list(dict.fromkeys(ws.recording.tolist()))  # names, as the windows know them
+        files = ", ".join(recs[:3]) + (f" and {len(recs) - 3} more" if len(recs) > 3 else "")
+        only = (f"the windows hold only one class ({ws.class_names[int(ws.y[0])]}); a "
+                "classifier needs two or more")
+        raise DataError(f"{files}: {why}, so {only}; fix --event / dataset.labels.mapping"
+                        if why else f"{files}: {only}")
     unused = unused_labels(ws, cfg["dataset"])
     if unused:  # two or more classes remain: say so, do not stop
         log.warning("load: %s", unused)
@@ -373,7 +378,8 @@ def _split(cfg: Mapping[str, Any], spec: Any, ws: Any, run_dir: Path | None
            ) -> list[tuple[np.ndarray, np.ndarray]]:
     """split: the folds; writes ``splits.json``."""
     groups = ws.groups(cfg["split"]["by"])
-    folds = make_folds(groups, cfg["split"], ws.y) if "split" in spec.stages else []
+    folds = make_folds(groups, cfg["split"], ws.y, recording=ws.recording,  # copies: 1 side
+                       files=ws.provenance.get("files")) if "split" in spec.stages else []
     if run_dir is not None:
         atomic_write_json(run_dir / "splits.json", {
             "method": cfg["split"]["method"], "by": cfg["split"]["by"],

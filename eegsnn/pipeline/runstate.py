@@ -14,8 +14,14 @@ status is not ``finished`` is an incomplete run: a (re)started run removes the f
 of an earlier one first (:data:`FINAL_OUTPUTS`); ``eegsnn report``, ``plot`` and
 ``evaluate`` refuse it in one line ("incomplete run: ...") with the command that resumes it
 (:func:`resume_command`). A status of ``running`` whose process is gone (killed) is
-incomplete too. Folders written before ``status.json`` existed count as finished when they
-hold ``metrics.json``.
+incomplete too.
+
+A folder that holds a pipeline run's files (:data:`RUN_FILES`) but no ``status.json`` (it
+was deleted, or the run comes from an eegsnn before run records) is refused too ("not a
+finished run"): nothing says it finished, nor which files it finished with; it is trained
+again (``--overwrite``). :func:`read_status` still derives a record for it (``finished``
+with ``metrics.json``), which ``eegsnn train`` uses to recognise the folder; its integrity
+check (:func:`eegsnn.pipeline.integrity.verify_integrity`) then refuses it.
 """
 
 from __future__ import annotations
@@ -34,13 +40,27 @@ from typing import Any
 from eegsnn.errors import DataError, Interrupted
 from eegsnn.io.files import atomic_write_text, dump_yaml
 
-__all__ = ["STATUS_FILE", "RunState", "config_changes", "error_line", "inspect_run", "mark_ended",
-           "mark_started", "read_status", "require_finished", "resume_command"]
+__all__ = ["RUN_FILES", "STATUS_FILE", "RunState", "config_changes", "error_line",
+           "holds_run_files", "inspect_run", "mark_ended", "mark_started", "read_status",
+           "require_finished", "resume_command", "retrain_command"]
 
 STATUS_FILE = "status.json"
 FINISHED = "finished"
 #: Final outputs of a run, written last; removed when a run (re)starts in the folder.
 FINAL_OUTPUTS = ("metrics.json", "raster.npz", "report.html", "report.md", "integrity.json")
+#: Files and folders only a pipeline run writes (an engine folder of ``eegsnn.train.fit``
+#: holds ``config.json``, ``metrics.json`` and ``checkpoint/``, none of these).
+RUN_FILES = ("config.yaml", "data.json", "splits.json", "integrity.json", "overrides.json",
+             "raster.npz", "model", "folds", "refit")
+
+
+def holds_run_files(run_dir: str | os.PathLike) -> bool:
+    """Whether ``run_dir`` holds files of a pipeline run (:data:`RUN_FILES`; or a
+    ``metrics.json`` without the ``config.json`` of an engine folder)."""
+    root = Path(run_dir)
+    if any((root / name).exists() for name in RUN_FILES):
+        return True
+    return (root / "metrics.json").is_file() and not (root / "config.json").is_file()
 
 
 def _now() -> str:
@@ -128,6 +148,11 @@ def error_line(exc: BaseException) -> str:
     return " ".join((type(exc).__name__ + (f": {text}" if text else "")).split())
 
 
+def retrain_command(run_dir: str | os.PathLike) -> str:
+    """The command that trains the run in ``run_dir`` again from its saved config."""
+    return resume_command(run_dir) + " --overwrite"
+
+
 def resume_command(run_dir: str | os.PathLike) -> str:
     """The command that resumes the run in ``run_dir`` (its saved, resolved config)."""
     run = str(run_dir)
@@ -148,10 +173,18 @@ def _describe(record: Mapping[str, Any]) -> str:
 
 def require_finished(run_dir: str | os.PathLike) -> None:
     """Raise :class:`DataError` ("incomplete run: ...", one line) when ``run_dir`` holds a
-    run that did not finish.
+    run that did not finish, and ("not a finished run: ...") when it holds a run's files
+    (:func:`holds_run_files`) without ``status.json``.
 
     Folders that hold no pipeline run pass (the caller reports what it misses).
     """
+    if not (Path(run_dir) / STATUS_FILE).is_file() and holds_run_files(run_dir):
+        fix = (f"train it again with: {retrain_command(run_dir)}"
+               if (Path(run_dir) / "config.yaml").is_file() else "train it again")
+        raise DataError(f"not a finished run: {run_dir} holds a run's files but no "
+                        f"{STATUS_FILE} (removed, or written by an eegsnn before run "
+                        f"records), so nothing says the run finished or which files it "
+                        f"finished with; {fix}")
     record = read_status(run_dir)
     if record is None or record.get("status") == FINISHED:
         return

@@ -54,6 +54,7 @@ from eegsnn.errors import ChecksumError, ConfigError, DataError
 from eegsnn.io.bids import (
     bids_ids,
     bids_sidecars,
+    check_bids_labels,
     find_bids_recordings,
     read_bids_recording,
     validate_bids_filters,
@@ -82,6 +83,7 @@ from eegsnn.preprocess.objects import (
     object_names,
     object_recording,
     object_sha256,
+    signal_sha256,
 )
 from eegsnn.preprocess.steps import apply_steps, validate_steps
 from eegsnn.preprocess.windows import WindowPlan, WindowSet, extract_windows, plan_windows
@@ -164,6 +166,8 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
     if source not in LABEL_SOURCES:
         raise ConfigError(f"labels.source must be one of {', '.join(LABEL_SOURCES)}, got "
                           f"{source!r}")
+    if cfg.get("bids") is not None:
+        check_bids_labels(source)
     mapping = lab.get("mapping")
     if not isinstance(mapping, Mapping) or not mapping:
         raise ConfigError("labels.mapping must be a non-empty mapping {raw label: class name}")
@@ -444,8 +448,8 @@ def load_windows(
     use_cache = use_cache and cache_enabled()
     if use_cache:
         cached = cache.load(key)
-        if cached is not None:
-            cached.provenance["files"] = [{"path": r, "sha256": h} for r, h in hashes]
+        if cached is not None and "signals" in cached.provenance:  # (else: rebuilt)
+            cached.provenance["files"] = _file_records(hashes, cached.provenance)
             cached.provenance["cache"] = {"key": key, "hit": True, "dir": str(cache.dir)}
             log.info("window cache hit %s (%d windows)", key[:12], len(cached))
             return cached
@@ -456,7 +460,7 @@ def load_windows(
             raise DataError(f"{p}: the file changed while it was being read (sha256 "
                             "before and after differ); run again once it is complete")
     windows.provenance.update({
-        "config": cfg, "files": [{"path": r, "sha256": h} for r, h in hashes],
+        "config": cfg, "files": _file_records(hashes, windows.provenance),
         "versions": windowing_versions(),
     })
     if use_cache:
@@ -464,6 +468,17 @@ def load_windows(
     windows.provenance["cache"] = {"key": key, "hit": False, "used": use_cache,
                                    "dir": str(cache.dir)}
     return windows
+
+
+def _file_records(hashes: list[tuple[str, str]], provenance: Mapping[str, Any]
+                  ) -> list[dict[str, Any]]:
+    """``provenance["files"]``: ``{"path", "sha256"}`` of every file read, with the
+    ``signal_sha256`` of each recording's decoded samples
+    (:func:`~eegsnn.preprocess.objects.signal_sha256`: the same recording under another
+    name, header or text layout, or as an MNE object)."""
+    signal = provenance.get("signals") or {}
+    return [{"path": r, "sha256": h, **({"signal_sha256": signal[r]} if r in signal else {})}
+            for r, h in hashes]
 
 
 def _build(files: list[Path], rels: list[str], cfg: dict, root: Path,
@@ -474,10 +489,11 @@ def _build(files: list[Path], rels: list[str], cfg: dict, root: Path,
     ref_file = ref_sfreq = None
     summaries: dict = {}
     report: list[dict[str, Any]] = []
+    signals: dict[str, str] = {}  # recording -> signal_sha256 of its decoded samples
     codes: dict[str, int] = {}  # every raw label the recordings hold (for error messages)
     for path, rel in zip(files, rels, strict=True):
         if is_mne_object(path):  # an in-memory Raw/Epochs (anonymised copy)
-            raw, events = object_recording(path, keep_identity=keep_identity)
+            raw, events = object_recording(path, keep_identity=keep_identity, name=rel)
         else:
             rec = read_bids_recording(path, root, keep_identity=keep_identity) \
                 if cfg.get("bids") is not None else read_recording(
@@ -490,8 +506,10 @@ def _build(files: list[Path], rels: list[str], cfg: dict, root: Path,
             raw = rec.raw
         for code, n in events.counts().items():
             codes[code] = codes.get(code, 0) + n
+        signal = signal_sha256(raw.get_data())  # the decoded samples, before preprocessing
         t0 = getattr(raw, "first_time", 0.0)  # (Epochs have none)
-        apply_steps(raw, cfg["preprocess"], source=rel if is_mne_object(path) else str(path))
+        name = rel if is_mne_object(path) else str(path)  # an object by name, not repr
+        apply_steps(raw, cfg["preprocess"], source=name)
         shift = getattr(raw, "first_time", 0.0) - t0  # a crop step moves the first sample
         events = events.shifted(-shift)
         sfreq = float(raw.info["sfreq"])
@@ -504,14 +522,14 @@ def _build(files: list[Path], rels: list[str], cfg: dict, root: Path,
                 missing = [c for c in ref_names if c not in names]
                 extra = [c for c in names if c not in ref_names]
                 raise DataError(
-                    f"{path}: channels differ from {ref_file.name}: missing "
+                    f"{name}: channels differ from {ref_file.name}: missing "
                     f"{missing[:10] or 'none'}, extra {extra[:10] or 'none'}; add a 'pick' "
                     "step listing the channels every file has"
                 )
             if names != ref_names:
                 raw.reorder_channels(ref_names)
             if not np.isclose(sfreq, ref_sfreq):
-                raise DataError(f"{path}: sampling rate {sfreq:g} Hz differs from "
+                raise DataError(f"{name}: sampling rate {sfreq:g} Hz differs from "
                                 f"{ref_file.name} ({ref_sfreq:g} Hz); add a 'resample' step")
         units = [ch["unit"] for ch in raw.info["chs"]]
         scale = np.array([1e6 if (u == 107 and cfg["unit"] == "uV") else 1.0 for u in units],
@@ -522,7 +540,7 @@ def _build(files: list[Path], rels: list[str], cfg: dict, root: Path,
             y = np.array([index[c] for c in labels], dtype=np.int64)
         else:
             plan = plan_recording(cfg, n_times=raw.n_times, sfreq_hz=sfreq, events=events,
-                                  label=path_labels.get(rel), source=str(path))
+                                  label=path_labels.get(rel), source=name)
             X = extract_windows(raw.get_data(), plan.starts, plan.n_samples, scale)
             y, onset = plan.class_indices(lab["class_names"]), plan.onset_s + shift
             skipped = plan.n_out_of_bounds
@@ -537,6 +555,7 @@ def _build(files: list[Path], rels: list[str], cfg: dict, root: Path,
         })
         report.append({"path": rel, "windows": int(w),
                        "out_of_bounds": int(skipped)})
+        signals[rel] = signal
     assert ref_names is not None and ref_sfreq is not None
     ws = WindowSet(
         X=np.concatenate([p["X"] for p in parts]),
@@ -548,7 +567,8 @@ def _build(files: list[Path], rels: list[str], cfg: dict, root: Path,
         recording=np.concatenate([p["recording"] for p in parts]),
         onset_s=np.concatenate([p["onset_s"] for p in parts]),
         unit=cfg["unit"],
-        provenance={"recordings": report, "preprocess": copy.deepcopy(cfg["preprocess"]),
+        provenance={"recordings": report, "signals": signals,
+                    "preprocess": copy.deepcopy(cfg["preprocess"]),
                     "label_codes": dict(sorted(codes.items()))},
     )
     return ws

@@ -8,13 +8,14 @@ integer index arrays; :func:`check_disjoint` raises if a split leaks.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
 from eegsnn.errors import ConfigError, DataError
 
-__all__ = ["check_disjoint", "group_kfold", "group_train_test_split", "leave_groups_out"]
+__all__ = ["check_disjoint", "group_kfold", "group_train_test_split", "identical_recordings",
+           "leave_groups_out", "merge_identical_groups"]
 
 
 def _as_groups(groups: Sequence | np.ndarray) -> np.ndarray:
@@ -117,3 +118,81 @@ def check_disjoint(groups: Sequence | np.ndarray, train_idx: np.ndarray, test_id
         g[np.asarray(test_idx, dtype=np.int64)].tolist())
     if shared:
         raise DataError(f"split leaks: group(s) {sorted(shared)[:5]} in both train and test")
+
+
+def identical_recordings(files: Iterable[Mapping[str, object]]) -> list[list[str]]:
+    """Sets of recordings with the same content: ``files`` are ``{"path", "sha256",
+    "signal_sha256"}`` records (``WindowSet.provenance["files"]``); two recordings are the
+    same when their file sha256 or the sha256 of their decoded signal match (a copy, a
+    re-exported EDF with an edited header, a Bonn segment with another line ending, an MNE
+    object and its ``copy()``). Returns the sets of two or more paths, each sorted, in
+    order of their first path."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    first: dict[tuple[str, str], str] = {}
+    for f in files:
+        path = str(f.get("path"))
+        parent.setdefault(path, path)
+        for kind in ("sha256", "signal_sha256"):
+            digest = f.get(kind)
+            if not digest:
+                continue
+            other = first.setdefault((kind, str(digest)), path)
+            a, b = find(other), find(path)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    sets: dict[str, list[str]] = {}
+    for path in parent:
+        sets.setdefault(find(path), []).append(path)
+    return sorted((sorted(v) for v in sets.values() if len(v) > 1), key=lambda v: v[0])
+
+
+def merge_identical_groups(groups: Sequence | np.ndarray, recording: Sequence | np.ndarray,
+                           same: Sequence[Sequence[str]], keep: Iterable[str] = ()
+                           ) -> tuple[np.ndarray, dict[str, str]]:
+    """Groups in which every set of identical recordings (:func:`identical_recordings`)
+    lies in one group, so that no split tests a recording whose copy it trained on.
+
+    The groups holding a set's recordings are merged (transitively) under one name: the
+    first of them in ``keep`` (group names a split config lists), else the first in sorted
+    order.
+
+    Args:
+        groups, recording: group and recording of every window (``[W]``).
+        same: sets of recording paths with identical content.
+
+    Returns:
+        ``(groups [W], {merged group: the group it joined})``.
+    """
+    g = _as_groups(groups)
+    rec = np.asarray(recording).reshape(-1).astype(str)
+    if rec.shape != g.shape:
+        raise ConfigError(f"{rec.size} recordings for {g.size} windows")
+    parent = {name: name for name in np.unique(g).tolist()}
+    keep = {str(k) for k in keep}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    def rank(name: str) -> tuple[bool, str]:  # the smallest names a merged group
+        return name not in keep, name
+
+    for members in same:
+        owners = sorted(set(g[np.isin(rec, list(members))].tolist()))
+        for other in owners[1:]:
+            a, b = find(owners[0]), find(other)
+            if a != b:
+                top, low = (a, b) if rank(a) < rank(b) else (b, a)
+                parent[low] = top
+    rename = {name: find(name) for name in parent if find(name) != name}
+    if not rename:
+        return g, {}
+    return np.array([rename.get(x, x) for x in g.tolist()]), rename

@@ -31,7 +31,7 @@ import numpy as np
 
 from eegsnn.env import slow_path_note_from_record
 from eegsnn.errors import ConfigError, DataError
-from eegsnn.evaluate.energy import describe
+from eegsnn.evaluate.energy import describe, describe_encoder
 from eegsnn.evaluate.stats import interval_note
 from eegsnn.io.files import atomic_write_text, dump_yaml
 from eegsnn.visualization import (
@@ -435,16 +435,26 @@ def _energy_section(doc: _Doc, ops: Mapping[str, Any] | None,
     if not ops:
         return
     doc.h(2, "Synaptic operations and energy")
+    updates = ops.get("neuron_updates")
     doc.p(f"Per prediction (one window; {ops['n_predictions']} held-out windows counted): "
           + describe(dict(ops), micro="µ") + ". ACs: accumulates triggered by non-zero "
           "spikes, MACs: multiply-accumulates of non-zero analog inputs (NeuroBench's "
-          "effective operations); the ANN is the same network with every connection used "
-          "at every step. Memory access and neuron updates are not counted.")
+          "effective operations; spike counts above one per step are analog); the ANN is "
+          "the same network with every connection used at every step. Not counted: memory "
+          "access and neuron state updates"
+          + (f" ({updates:.4g} per prediction)" if updates else "") + ".")
     doc.table(["synapses", "type", "input", "ACs", "MACs", "ANN MACs", "input zeros"],
-              [[_synapse_name(int(r["layer"]), layers), r["type"], r["input"],
+              [[r.get("name") or _synapse_name(int(r["layer"]), layers), r["type"],
+                r["input"] + (" (counts)" if r.get("input_values") == "counts" else ""),
                 f"{r['ac']:.4g}", f"{r['mac']:.4g}", f"{r['dense_mac']:.4g}",
                 f"{r['input_sparsity']:.3f}"]
                for r in ops.get("per_layer", [])])
+    front = describe_encoder(dict(ops), micro="µ")
+    if front:
+        doc.p("Encoder front-end (before the network): " + front + ".")
+        doc.table(["stage", "MACs", "ACs", "size"],
+                  [[st["stage"], f"{st['mac']:.4g}", f"{st['ac']:.4g}", st["detail"]]
+                   for st in ops["encoder"]["stages"]])
 
 
 def _split_text(split: Mapping[str, Any]) -> str:
@@ -601,6 +611,39 @@ def _provenance_section(doc: _Doc, run: Path, data: Mapping[str, Any]) -> None:
                    for f in shown]
                   + ([[f"... and {len(files) - len(shown)} more (data.json)", ""]]
                      if len(files) > len(shown) else []))
+
+
+def _evaluations_section(doc: _Doc, run: Path) -> None:
+    """``eegsnn evaluate`` results kept in ``RUN/evaluations/*/metrics.json``: data, windows,
+    accuracy, and the overlap with the training recordings when it was allowed."""
+    rows, notes = [], []
+    for path in sorted((run / "evaluations").glob("*/metrics.json")):
+        try:
+            m = _read_json(path)
+        except (DataError, OSError, ValueError):
+            m = None
+        if not isinstance(m, Mapping):
+            notes.append(f"{path.parent.name}: unreadable metrics.json")
+            continue
+        src = (m.get("data") or {}).get("source")
+        data = as_text([display_path(str(p), run) for p in src]) if isinstance(src, list) \
+            else display_path(str(src), run)
+        ov = m.get("overlap")
+        rows.append([path.parent.name, data, as_text(m.get("n_samples")),
+                     _fmt(m.get("accuracy")),
+                     f"{ov.get('n_files')} recording(s), {ov.get('n_windows')} windows the "
+                     "run was trained on: not held-out" if isinstance(ov, Mapping)
+                     else "none"])
+    if not rows and not notes:
+        return
+    doc.h(2, "Evaluations (eegsnn evaluate)")
+    doc.p("Scores of this run's model on other data, as kept in evaluations/; an overlap "
+          "means recordings the model was trained on were scored (--allow-overlap).")
+    if rows:
+        doc.table(["evaluation", "data", "windows", "accuracy",
+                   "overlap with training recordings"], rows)
+    for note in notes:
+        doc.p(note)
 
 
 _BOOT_LABELS = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy",
@@ -771,6 +814,7 @@ def build_report(run_dir: str | os.PathLike, fmt: str = "html") -> str:
                   + (["baseline accuracy", "baseline balanced acc."] if base else []), rows)
 
     _statistics_section(doc, metrics, classes, model_label)
+    _evaluations_section(doc, run)
 
     doc.h(2, "Class balance")
     folds = snn.get("folds", [])

@@ -6,11 +6,15 @@ A checkpoint is a folder::
       model.safetensors       model parameters (flattened names, e.g. ``layers.0.weight``)
       optimizer.safetensors   optimizer state (Adam moments, step, learning rate)
       state.json              format version, model config, train config, epoch/step
-                              counters, seed, history, early-stopping state
+                              counters, seed, history, early-stopping state, and the
+                              sha256 of the two safetensors files (``sha256``)
 
 It is written into a temporary sibling folder and swapped in with ``os.replace``, so a run
 killed while saving leaves the previous checkpoint intact. :func:`load_checkpoint` refuses a
-checkpoint whose model config differs from the model it is loaded into (``ConfigError``).
+checkpoint whose model config differs from the model it is loaded into (``ConfigError``),
+and one whose safetensors files no longer have the sha256 that ``state.json`` recorded when
+it was written ("checkpoint <file> changed since it was written", ``DataError``: a resumed
+run never continues from edited weights). Checkpoints written before the record pass.
 """
 
 from __future__ import annotations
@@ -28,10 +32,11 @@ import mlx.optimizers as optim
 from mlx.utils import tree_flatten, tree_unflatten
 
 from eegsnn.errors import ConfigError, DataError
-from eegsnn.io.files import current_umask, json_default
+from eegsnn.io.files import current_umask, json_default, sha256_file
 
 FORMAT = "eegsnn-checkpoint"
 VERSION = 1
+TENSOR_FILES = ("model.safetensors", "optimizer.safetensors")
 
 
 
@@ -74,6 +79,8 @@ def save_checkpoint(directory: str | os.PathLike, model: nn.Module,
             "rng": "numpy SeedSequence([seed, epoch]) order, SeedSequence([seed, epoch, step])"
                    " step keys",
             **(state or {}),
+            "sha256": {name: sha256_file(tmp / name) for name in TENSOR_FILES
+                       if (tmp / name).is_file()},
         }
         (tmp / "state.json").write_text(json.dumps(record, indent=2, default=json_default)
                                         + "\n", encoding="utf-8")
@@ -150,7 +157,8 @@ def load_checkpoint(directory: str | os.PathLike, model: nn.Module,
         raise ConfigError(f"{directory}: checkpoint was saved from a different model config "
                           f"(saved layers: {_summary(saved_config)}; this model: "
                           f"{_summary(config)})")
-    weights = _load_tensors(directory / "model.safetensors")
+    weights = _load_tensors(directory / "model.safetensors")  # (NaN: "corrupt checkpoint")
+    verify_checkpoint(directory, record)
     expected = dict(tree_flatten(model.parameters()))
     if set(weights) != set(expected):
         missing, extra = sorted(set(expected) - set(weights)), sorted(set(weights) - set(expected))
@@ -167,6 +175,31 @@ def load_checkpoint(directory: str | os.PathLike, model: nn.Module,
             optimizer.state = tree_unflatten(list(_load_tensors(opt_path).items()))
     mx.eval(model.parameters())
     return record
+
+
+def verify_checkpoint(directory: str | os.PathLike, record: dict[str, Any] | None = None
+                      ) -> None:
+    """Check the checkpoint's safetensors files against the sha256 its ``state.json``
+    recorded when it was written (``record``: that state, read when ``None``).
+
+    Raises:
+        DataError: "checkpoint <file> changed since it was written" (or is missing).
+    """
+    directory = Path(directory)
+    record = read_checkpoint_state(directory) if record is None else record
+    digests = record.get("sha256") or {}
+    if not isinstance(digests, dict):
+        raise DataError(f"{directory / 'state.json'}: corrupt checkpoint state (sha256 is "
+                        "not a mapping)")
+    for name, digest in sorted(digests.items()):
+        path = directory / str(name)
+        if not path.is_file():
+            raise DataError(f"checkpoint {path} is missing (state.json lists it); restore "
+                            "it or train the run again (--overwrite)")
+        if sha256_file(path) != digest:
+            raise DataError(f"checkpoint {path} changed since it was written (its sha256 "
+                            "differs from state.json); restore it or train the run again "
+                            "(--overwrite)")
 
 
 def _summary(config: dict[str, Any]) -> str:

@@ -144,3 +144,13 @@ def test_evaluate_scores_model_and_saved_baseline_as_the_run_did(run_dir, repo_r
     fold_metrics = json.loads((run_dir / "metrics.json").read_text())
     assert m["baseline"]["pooled"]["accuracy"] == pytest.approx(
         fold_metrics["baseline"]["pooled"]["accuracy"])
+
+
+def test_evaluate_help_examples_score_held_out_data(capsys):
+    """The examples of ``evaluate --help`` are commands the overlap check lets through:
+    none scores the data a run was trained on without --allow-overlap."""
+    assert main(["evaluate", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.replace("\u2502", " ").split())  # (box lines)
+    assert "../shared/data/bonn --predict" not in text
+    assert "held-out recordings the run never saw" in text
+    assert "eegsnn evaluate runs/bonn_3class --allow-overlap" in text

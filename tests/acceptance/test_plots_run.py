@@ -70,6 +70,12 @@ def test_cli_plot_with_pipeline_files(engine_run, tmp_path, capsys):
                         layer0=(rng.random((50, 16)) < 0.1).astype(np.float32),
                         layer1=(rng.random((50, 2)) < 0.3).astype(np.float32),
                         membrane=rng.normal(size=(50, 2)).astype(np.float32))
+    assert main(["plot", str(run)]) == 3  # run files without status/integrity: refused
+    assert "not a finished run" in capsys.readouterr().err
+    from eegsnn.pipeline.integrity import record_integrity
+    from eegsnn.pipeline.runstate import mark_ended
+
+    mark_ended(run, integrity=record_integrity(run))  # as a finished run leaves it
     assert main(["plot", str(run), "--dt-s", "0.00625"]) == 0
     out = capsys.readouterr().out
     made = sorted(p.name for p in (run / "plots").iterdir())

@@ -158,6 +158,133 @@ def test_evaluate_refuses_training_recordings_unless_allowed(tiny_run, tmp_path,
     assert "overlap" not in json.loads((tmp_path / "held" / "metrics.json").read_text())
 
 
+def _copy(run: Path, dst: Path) -> Path:
+    import shutil
+
+    shutil.copytree(run, dst)
+    return dst
+
+
+def test_a_run_without_status_and_integrity_records_is_refused(tiny_run, tmp_path, capsys,
+                                                               shared_data):
+    """Deleting status.json and integrity.json turns no check off: every command that
+    uses the run says it is not a finished run, in one line (exit 3)."""
+    out = _copy(tiny_run[0], tmp_path / "run")
+    (out / "status.json").unlink()
+    (out / "integrity.json").unlink()
+    _flip_one_weight(out / "model" / "checkpoint" / "model.safetensors")
+    held_out = str(shared_data / "bonn" / "S" / "S010.txt")
+    for args in (["evaluate", str(out), held_out, "--out", str(tmp_path / "ev")],
+                 ["report", str(out)], ["plot", str(out), "--out", str(tmp_path / "p")],
+                 ["export", str(out), str(tmp_path / "m.nir")]):
+        assert main(args) == 3, args
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: not a finished run: {out} holds a run's files but "
+                              "no status.json") and err.count("\n") == 1, (args, err)
+        assert f"--out {out} --overwrite" in err
+    assert not (tmp_path / "ev").exists() and not (tmp_path / "m.nir").exists()
+    # a status.json put back without its integrity record does not pass either
+    (out / "status.json").write_text(json.dumps({"status": "finished"}))
+    assert main(["report", str(out)]) == 3
+    err = capsys.readouterr().err
+    assert "integrity.json is missing: the finished run" in err and err.count("\n") == 1
+
+
+def test_train_on_a_finished_run_verifies_it(tiny_run, tiny_config, tmp_path, capsys):
+    """The same train command on a finished run shows its results only when its files are
+    the ones it wrote."""
+    out = _copy(tiny_run[0], tmp_path / "run")
+    cmd = ["train", "--config", str(tiny_config), "--out", str(out), "--quiet",
+           "--no-progress"]
+    assert main(cmd) == 0
+    assert "already finished with the same config" in capsys.readouterr().err
+    weights = out / "model" / "checkpoint" / "model.safetensors"
+    _flip_one_weight(weights)
+    assert main(cmd) == 3
+    err = capsys.readouterr().err
+    assert f"{weights} changed after training" in err and err.count("\n") == 1, err
+    assert read_status(out)["status"] == "finished"  # nothing was retrained
+    (out / "metrics.json").unlink()  # a finished run that lost metrics.json: refused too
+    assert main(cmd) == 3
+    err = capsys.readouterr().err
+    assert "metrics.json is missing (listed in integrity.json)" in err, err
+
+
+def test_evaluate_refuses_the_same_samples_and_the_runs_own_data(tiny_run, tmp_path,
+                                                                 capsys, shared_data):
+    """A training segment with an extra trailing newline (other bytes, same samples) is
+    refused; no DATA (the run's own data) needs --allow-overlap; the report then lists
+    the evaluation and its overlap."""
+    out, result = tiny_run
+    out = _copy(out, tmp_path / "run")
+    fold = result.folds[0]
+    trained = sorted(set(result.windows.recording[fold.train_idx]))
+    copy = tmp_path / "data" / "Z" / "Z900.txt"
+    copy.parent.mkdir(parents=True)
+    copy.write_bytes((shared_data / "bonn" / trained[-1]).read_bytes() + b"\n")
+    assert main(["evaluate", str(out), str(copy), "--out", str(tmp_path / "ev")]) == 2
+    err = capsys.readouterr().err
+    assert "1 recording(s) have the same content" in err and "Z900.txt" in err, err
+    assert main(["evaluate", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "no data given" in err and "--allow-overlap" in err and err.count("\n") == 1
+    assert not (out / "evaluations").exists()
+    assert main(["evaluate", str(out), "--allow-overlap"]) == 0
+    assert "not held-out" in capsys.readouterr().err
+    metrics = json.loads((out / "evaluations" / "own-data" / "metrics.json").read_text())
+    assert metrics["overlap"]["n_files"] == 6 and metrics["n_samples"] == 40
+    assert main(["report", str(out), "--format", "md"]) == 0
+    md = (out / "report.md").read_text()
+    assert "## Evaluations (eegsnn evaluate)" in md
+    row = next(line for line in md.splitlines() if line.startswith("| own-data"))
+    assert "| 40 |" in row and "6 recording(s), 30 windows the run was trained on: not " \
+        "held-out" in row, row
+
+
+def test_copies_inside_one_study_stay_on_one_side_of_the_split(tiny_config, tmp_path,
+                                                               shared_data):
+    """A Bonn folder holding a segment and its copy (other name, an extra newline): the
+    copies are one group for the split (tested together or trained on together), named in
+    data.json and in the log."""
+    cfg = yaml.safe_load(tiny_config.read_text())
+    data = tmp_path / "bonn"
+    for rel in TRAIN:
+        (data / rel).parent.mkdir(parents=True, exist_ok=True)
+        (data / rel).write_bytes((shared_data / "bonn" / rel).read_bytes())
+    (data / "Z" / "Z003_copy.txt").write_bytes((data / "Z" / "Z003.txt").read_bytes() + b"\n")
+    cfg["data"]["source"] = str(data)
+    cfg["split"] = {"method": "kfold", "n_splits": 4, "by": "recording", "seed": 0}
+    out = tmp_path / "run"
+    run_pipeline(cfg, out, progress=False)
+    pair = ["Z/Z003.txt", "Z/Z003_copy.txt"]
+    assert json.loads((out / "data.json").read_text())["identical_recordings"] == [pair]
+    folds = json.loads((out / "splits.json").read_text())["folds"]
+    assert len(folds) == 4
+    assert [f["fold"] for f in folds if set(pair) <= set(f["test_groups"])] != []
+    assert all(set(f["test_groups"]) & set(pair) in (set(), set(pair)) for f in folds)
+    assert "identical content kept on one side of every split: Z/Z003.txt = " \
+        "Z/Z003_copy.txt" in (out / "pipeline.log").read_text()
+
+
+def test_resume_refuses_a_fold_checkpoint_changed_since_it_was_written(tiny_run, tiny_config,
+                                                                       tmp_path, capsys):
+    """An unfinished run keeps no integrity record; its fold checkpoints carry their own
+    sha256 (state.json), checked when training continues from them."""
+    from eegsnn.pipeline.runstate import mark_ended, mark_started
+
+    out = _copy(tiny_run[0], tmp_path / "run")
+    mark_started(out)
+    mark_ended(out, KeyboardInterrupt())
+    ckpt = out / "folds" / "fold-1" / "train" / "checkpoint" / "model.safetensors"
+    _flip_one_weight(ckpt)
+    assert main(["train", "--config", str(tiny_config), "--out", str(out), "--resume",
+                 "--set", "train.epochs=3", "--quiet", "--no-progress"]) == 3
+    err = capsys.readouterr().err
+    assert f"checkpoint {ckpt} changed since it was written" in err, err
+    assert err.count("\n") == 1, err
+    assert read_status(out)["status"] == "failed"
+
+
 def test_a_failed_run_logs_its_error_is_incomplete_and_resumes_clean(tiny_config, tmp_path,
                                                                      monkeypatch, capsys):
     import eegsnn.pipeline.run as run_module

@@ -93,10 +93,44 @@ def test_an_edited_or_removed_integrity_record_is_noticed(tmp_path):
     (run / INTEGRITY_FILE).unlink()
     with pytest.raises(DataError, match=r"integrity.json is missing \(status.json names it\)"):
         verify_integrity(run)
-    # runs without the record (older runs, engine folders) have nothing to verify
+    # a finished run without the record is refused with the command that retrains it
     mark_ended(run)
-    assert "integrity" not in read_status(run) and verify_integrity(run) == 0
-    assert verify_integrity(tmp_path / "nothing") == 0
+    assert "integrity" not in read_status(run)
+    with pytest.raises(DataError, match=r"integrity.json is missing: the finished run .* "
+                                        r"train it again with: eegsnn train .*--overwrite"):
+        verify_integrity(run)
+    # ... and so is a record that status.json does not name (status.json rewritten)
+    record_integrity(run)
+    with pytest.raises(DataError, match=r"status.json names no integrity record"):
+        verify_integrity(run)
+    # an unfinished run keeps none; engine folders and empty paths have nothing to verify
+    mark_started(run)
+    assert verify_integrity(run) == 0
+    engine = tmp_path / "engine"
+    (engine / "checkpoint").mkdir(parents=True)
+    for name in ("config.json", "metrics.json", "history.json"):
+        (engine / name).write_text("{}")
+    require_finished(engine)
+    assert verify_integrity(engine) == 0 and verify_integrity(tmp_path / "nothing") == 0
+
+
+def test_a_run_folder_without_status_and_integrity_is_not_a_finished_run(tmp_path):
+    """Deleting status.json and integrity.json does not turn the checks off."""
+    run = _fake_run(tmp_path / "run")
+    mark_ended(run, integrity=record_integrity(run))
+    require_finished(run)
+    assert verify_integrity(run) == 8
+    (run / "status.json").unlink()
+    (run / INTEGRITY_FILE).unlink()
+    with pytest.raises(DataError, match=r"^not a finished run: .* holds a run's files but no "
+                                        r"status.json .*--overwrite$") as err:
+        require_finished(run)
+    assert "\n" not in str(err.value)
+    with pytest.raises(DataError, match=r"integrity.json is missing: the finished run"):
+        verify_integrity(run)  # (read_status derives "finished" from metrics.json)
+    (run / "config.yaml").unlink()  # any run file is enough
+    with pytest.raises(DataError, match=r"^not a finished run"):
+        require_finished(run)
 
 
 def test_mark_started_drops_the_old_final_outputs_after_marking_running(tmp_path):
@@ -195,3 +229,136 @@ def test_overlap_of_runs_without_a_training_record(tmp_path):
     assert [f["path"] for f in training_files(run, holdout, record)] == ["Z/Z001.txt"]
     refit = {"split": {"by": "recording", "method": "kfold", "refit": True}}
     assert len(training_files(run, refit, record)) == 2
+
+
+# ------------------------------------------------- same recording, other bytes or form
+
+_EDF_CFG = {"labels": {"source": "annotations", "mapping": {"T1": "left", "T2": "right"}},
+            "windows": {"mode": "events", "window_s": 2.0},
+            "preprocess": [{"step": "pick", "channels": ["C3", "Cz", "C4"]}]}
+
+
+def test_signal_hash_matches_an_edited_header_an_mne_raw_and_a_text_layout(shared_data,
+                                                                            tmp_path):
+    """The decoded samples identify a recording: an EDF whose patient field was edited
+    (re-anonymised), the same file given as an MNE Raw, a Bonn segment with an extra
+    trailing newline; a different recording does not match."""
+    import mne
+
+    from eegsnn.preprocess import load_windows
+
+    edf = shared_data / "eegmmidb" / "S001" / "S001R04.edf"
+    edited = tmp_path / "anon.edf"
+    data = bytearray(edf.read_bytes())
+    data[8:16] = b"X" * 8  # the patient identification field of the header
+    edited.write_bytes(bytes(data))
+    raw = mne.io.read_raw_edf(edf, preload=True, verbose="error")
+    runs = [load_windows(src, _EDF_CFG, use_cache=False) for src in (edf, edited, raw)]
+    files = [ws.provenance["files"][0] for ws in runs]
+    assert files[0]["sha256"] != files[1]["sha256"] != files[2]["sha256"]
+    assert files[0]["signal_sha256"] == files[1]["signal_sha256"] == files[2]["signal_sha256"]
+    pyedflib = load_windows(edf, {**_EDF_CFG, "reader": "pyedflib"}, use_cache=False)
+    assert pyedflib.provenance["files"][0]["signal_sha256"] == files[0]["signal_sha256"]
+    other = load_windows(shared_data / "eegmmidb" / "S001" / "S001R08.edf", _EDF_CFG,
+                         use_cache=False).provenance["files"][0]
+    assert other["signal_sha256"] != files[0]["signal_sha256"]
+    # the run trained on the file refuses the edited copy and the Raw (by signal)
+    run = tmp_path / "run"
+    (run / "model").mkdir(parents=True)
+    write_training_files(run / "model" / "training_files.json", runs[0], None)
+    cfg: dict = {"split": {"by": "recording", "method": "holdout"}}
+    for ws, name in ((runs[1], "anon.edf"), (runs[2], "S001R04.edf")):
+        with pytest.raises(ConfigError, match=rf"1 recording\(s\) have the same content .*"
+                                              rf"\({name}\)"):
+            check_overlap(run, cfg, {}, ws, name)
+    assert check_overlap(run, cfg, {}, runs[1], "x", allow=True)["trained_as"] == [
+        "S001R04.edf"]
+    # Bonn text: a trailing newline changes the bytes, not the samples
+    z = shared_data / "bonn" / "Z" / "Z003.txt"
+    copy = tmp_path / "Z" / "Z003_copy.txt"
+    copy.parent.mkdir()
+    copy.write_bytes(z.read_bytes() + b"\n")
+    bonn = {"sfreq_hz": 173.61, "labels": {"source": "path", "mapping": {"Z": "healthy"}},
+            "windows": {"mode": "sliding", "window_s": 4.0}}
+    a, b = (load_windows([p], bonn, root=p.parent.parent, use_cache=False)
+            .provenance["files"][0] for p in (z, copy))
+    assert a["sha256"] != b["sha256"] and a["signal_sha256"] == b["signal_sha256"]
+
+
+def test_signal_sha256_ignores_channel_order_and_sees_a_changed_sample():
+    from eegsnn.preprocess.objects import signal_sha256
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 50e-6, (3, 500))
+    assert signal_sha256(x) == signal_sha256(x[::-1]) == signal_sha256(x + 1e-13)
+    y = x.copy()
+    y[1, 7] += 1e-7  # 0.1 µV
+    assert signal_sha256(y) != signal_sha256(x)
+    assert signal_sha256(x[:, :-1]) != signal_sha256(x)
+    epochs = np.stack([x[:, :250], x[:, 250:]])  # [E, C, N]: epochs joined per channel
+    assert signal_sha256(epochs) == signal_sha256(x)
+
+
+def test_identical_recordings_stay_on_one_side_of_every_split(caplog):
+    """Z003 and its copy (another name, same content) are one group for the split; the
+    merge is logged and the copies are named."""
+    from eegsnn.pipeline.folds import make_folds
+    from eegsnn.preprocess.splits import identical_recordings
+
+    recs = [f"Z/Z00{i}.txt" for i in range(1, 6)] + ["Z/Z003_copy.txt", "raw-0", "raw-1"]
+    files = [{"path": r, "sha256": f"{i:064x}", "signal_sha256": f"s{i}"}
+             for i, r in enumerate(recs)]
+    files[5]["signal_sha256"] = files[2]["signal_sha256"]  # same samples, other bytes
+    files[7]["sha256"] = files[6]["sha256"]  # [raw, raw.copy()]
+    same = identical_recordings(files)
+    assert same == [["Z/Z003.txt", "Z/Z003_copy.txt"], ["raw-0", "raw-1"]]
+    recording = np.repeat(recs, 3)
+    y = np.zeros(recording.size, dtype=int)
+    for split in ({"method": "kfold", "n_splits": 6, "seed": s} for s in range(4)):
+        with caplog.at_level("WARNING"):
+            folds = make_folds(recording, split, y, recording=recording, files=files)
+        assert "Z/Z003.txt = Z/Z003_copy.txt" in caplog.text
+        for tr, te in folds:
+            for pair in same:
+                sides = {bool(np.isin(recording[te], pair).any()),
+                         bool(np.isin(recording[tr], pair).any())}
+                assert sides != {True}, (pair, split)  # never on both sides
+                assert set(recording[te]) & set(pair) in (set(), set(pair))
+    # without the content records the copies are separate groups (the old behaviour)
+    assert len(make_folds(recording, {"method": "kfold", "n_splits": 8, "seed": 0}, y)) == 8
+    with pytest.raises(ConfigError, match=r"more than the 6 groups|must be in \[2, 6\]"):
+        make_folds(recording, {"method": "kfold", "n_splits": 8, "seed": 0}, y,
+                   recording=recording, files=files)
+    # a test group named in the config takes its copy to the test side
+    (tr, te), = make_folds(recording, {"method": "leave_groups_out", "seed": 0,
+                                       "test_groups": ["Z/Z003_copy.txt"]}, y,
+                           recording=recording, files=files)
+    assert set(recording[te]) == {"Z/Z003.txt", "Z/Z003_copy.txt"}
+
+
+def test_a_changed_checkpoint_is_refused_on_load(tmp_path):
+    import mlx.core as mx
+    import mlx.nn as nn
+    import mlx.optimizers as optim
+
+    from eegsnn.train.checkpoint import load_checkpoint, read_checkpoint_state, save_checkpoint
+
+    model = nn.Linear(3, 2)
+    opt = optim.Adam(learning_rate=1e-3)
+    opt.init(model.trainable_parameters())
+    ckpt = save_checkpoint(tmp_path / "checkpoint", model, opt, {"epoch": 1})
+    digests = read_checkpoint_state(ckpt)["sha256"]
+    assert digests == {n: sha256_file(ckpt / n)
+                       for n in ("model.safetensors", "optimizer.safetensors")}
+    load_checkpoint(ckpt, nn.Linear(3, 2), optim.Adam(learning_rate=1e-3))
+    for name in ("model.safetensors", "optimizer.safetensors"):
+        saved = (ckpt / name).read_bytes()
+        tensors = dict(mx.load(str(ckpt / name)))
+        key = sorted(tensors)[0]
+        tensors[key] = tensors[key] + 1
+        mx.save_safetensors(str(ckpt / name), tensors)
+        with pytest.raises(DataError, match=rf"^checkpoint {ckpt / name} changed since it "
+                                            r"was written"):
+            load_checkpoint(ckpt, nn.Linear(3, 2), optim.Adam(learning_rate=1e-3))
+        (ckpt / name).write_bytes(saved)
+    load_checkpoint(ckpt, nn.Linear(3, 2))
