@@ -1,5 +1,5 @@
 """BIDS input (extra ``bids``): a BIDS tree the test writes with mne-bids from EEGMMIDB S001
-(two "subjects" by copying), read back with entity filters, labels from events.tsv,
+(two "subjects" from four S001 runs), read back with entity filters, labels from events.tsv,
 subjects from participants.tsv, split by subject."""
 
 from __future__ import annotations
@@ -25,10 +25,13 @@ CONFIG = {"bids": {"task": "imagery", "datatype": "eeg"},
 def bids_root(shared_data, tmp_path_factory, require_extra):
     mne_bids = require_extra("mne_bids", "bids")  # skipped without it; a failure in CI
     root = tmp_path_factory.mktemp("bids") / "ds"
+    # sub-01 holds S001R04/R08; sub-02 other recordings (R06/R10, also imagined, T1/T2)
+    # under the same run numbers: identical copies would be merged into one split group
+    source = {"01": {4: 4, 8: 8}, "02": {4: 6, 8: 10}}
     for sub in ("01", "02"):
         for run in (4, 8):
             raw = mne.io.read_raw_edf(shared_data / "eegmmidb" / "S001" /
-                                      f"S001R{run:02d}.edf", verbose="error")
+                                      f"S001R{source[sub][run]:02d}.edf", verbose="error")
             path = mne_bids.BIDSPath(subject=sub, task="imagery", run=run, datatype="eeg",
                                      root=root)
             mne_bids.write_raw_bids(raw, path, overwrite=True, verbose="error")
