@@ -7,28 +7,25 @@ skip. Run: ``.venv-peers/bin/python -m pytest -q tests/peers``.
 
 from __future__ import annotations
 
-import logging
-import warnings
-
+import mlx.core as mx
 import numpy as np
 import pytest
+from nir_peer_helpers import (  # skips this module without torch, nirtorch, nir
+    DT,
+    PEERS,
+    first_spiking_head,
+    readout,
+    run_peer,
+    seeded_model,
+    spike_input,
+)
 
-import eegsnn  # noqa: F401  (BLAS before mlx)
-
-torch = pytest.importorskip("torch")
-pytest.importorskip("nirtorch")
-nir = pytest.importorskip("nir")
-import mlx.core as mx  # noqa: E402
-
-from eegsnn.interop.nir import export_nir  # noqa: E402
-from eegsnn.model import build_model  # noqa: E402
-from eegsnn.pipeline.modelspec import build_model_config, validate_model_spec  # noqa: E402
-
-DT = 1e-4  # snnTorch 1.0 reads every NIR file with dt = 1e-4
+from eegsnn.interop.nir import export_nir
 
 #: The model of each shipped config (configs/*.yaml through pipelines/*.py): the MLP of
 #: seizure_detection (hidden 128) and of sleep_staging / generic / long recordings
 #: (hidden 64), the band_power family of motor_imagery, and the recurrent family.
+#: test_shipped_configs_nir.py builds each config's own model.
 SHIPPED = {
     "mlp128": {"hidden": [128], "readout": "mean"},
     "mlp64": {"hidden": [64], "readout": "mean"},
@@ -36,84 +33,22 @@ SHIPPED = {
     "recurrent": {"family": "recurrent"},
 }
 
-
-def _model(spec: dict, n_in: int = 12, n_classes: int = 3, seed: int = 0):
-    mx.random.seed(seed)
-    model = build_model(build_model_config(validate_model_spec(spec), n_in, n_classes))
-    rng = np.random.default_rng(seed)
-    # weights large enough that every layer spikes often (random init barely fires)
-    for layer, kind in zip(model.layers, model.kinds, strict=True):
-        if kind == "linear":
-            layer.weight = mx.array(rng.normal(0, 1.0, layer.weight.shape).astype(np.float32))
-            if "bias" in layer:
-                layer.bias = mx.array(rng.normal(0, 0.2, layer.bias.shape).astype(np.float32))
-    model.eval()
-    return model
-
-
-def _input(n_in: int = 12, steps: int = 60, batch: int = 16, seed: int = 1) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    if n_in:
-        return (rng.random((steps, batch, n_in)) < 0.3).astype(np.float32)
-    return rng.random((steps, batch, 0)).astype(np.float32)
-
-
-def _snntorch(graph):
-    from snntorch.import_nir import import_from_nir
-
-    return import_from_nir(graph)
-
-
-def _norse(graph):
-    import norse.torch as norse
-
-    return norse.from_nir(graph, dt=DT)
-
-
-PEERS = {"snntorch": _snntorch, "norse": _norse}
-
-
-def _run_peer(peer: str, graph, x: np.ndarray) -> np.ndarray:
-    if peer == "snntorch":
-        pytest.importorskip("snntorch")
-    else:
-        pytest.importorskip("norse")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        logging.disable(logging.WARNING)
-        try:
-            net = PEERS[peer](graph)
-        finally:
-            logging.disable(logging.NOTSET)
-    out, state = [], None
-    with torch.no_grad():
-        for t in range(x.shape[0]):
-            o, state = net(torch.from_numpy(x[t]), state)
-            out.append(o.numpy())
-    return np.stack(out)
-
-
-def _readout(membrane: np.ndarray, mode: str) -> np.ndarray:
-    return {"mean": membrane.mean(axis=0), "final": membrane[-1],
-            "max": membrane.max(axis=0)}[mode]
-
-
 @pytest.mark.parametrize("peer", sorted(PEERS))
 @pytest.mark.parametrize("kind", sorted(SHIPPED))
 def test_shipped_model_runs_in_peer_with_same_predictions(kind, peer):
     spec = SHIPPED[kind]
     n_in = 12
-    model = _model(spec, n_in)
-    x = _input(n_in)
+    model = seeded_model(spec, n_in)
+    x = spike_input(n_in)
     out = model(mx.array(x))
     hidden = np.array(out["layer_spikes"][0])
     assert 0.05 < hidden.mean() < 0.8, "the test must exercise spikes and resets"
     graph = export_nir(model, dt_s=DT)
-    membrane = _run_peer(peer, graph, x)
+    membrane = run_peer(peer, graph, x)
     ours = np.array(out["membrane"])
     np.testing.assert_allclose(membrane, ours, rtol=1e-4, atol=1e-3)
     logits = np.array(out["logits"])
-    np.testing.assert_array_equal(_readout(membrane, model.readout_mode).argmax(-1),
+    np.testing.assert_array_equal(readout(membrane, model.readout_mode).argmax(-1),
                                   logits.argmax(-1))
 
 
@@ -121,20 +56,11 @@ def test_shipped_model_runs_in_peer_with_same_predictions(kind, peer):
 @pytest.mark.parametrize("kind", sorted(SHIPPED))
 def test_hidden_spikes_are_identical_in_peer(kind, peer):
     """The network up to its first spiking layer: the peer's spikes equal eegsnn's."""
-    model = _model(SHIPPED[kind])
-    cfg = model.config
-    first = next(i for i, k in enumerate(model.kinds) if k not in
-                 ("linear", "batchnorm", "dropout", "avgpool_time"))
-    cfg["layers"] = cfg["layers"][:first + 1]
-    cfg["readout"] = "count"
-    cfg.pop("output_shape", None)
-    head = build_model(cfg)
-    head.update({"layers": model.parameters()["layers"][:first + 1]})
-    head.eval()
-    x = _input()
+    head = first_spiking_head(seeded_model(SHIPPED[kind]))
+    x = spike_input()
     spikes = np.array(head(mx.array(x))["spikes"])
     assert spikes.sum() > 0
-    np.testing.assert_array_equal(_run_peer(peer, export_nir(head, dt_s=DT), x), spikes)
+    np.testing.assert_array_equal(run_peer(peer, export_nir(head, dt_s=DT), x), spikes)
 
 
 def test_what_no_peer_form_exists_for_is_refused():
@@ -143,7 +69,7 @@ def test_what_no_peer_form_exists_for_is_refused():
     for spec, match in (({"family": "spiking_eegnet"}, "conv_time"),
                         ({"family": "spiking_shallow"}, "conv_time")):
         with pytest.raises(ConfigError, match=match):
-            export_nir(_model(spec, 4, 2), dt_s=DT)
+            export_nir(seeded_model(spec, 4, 2), dt_s=DT)
 
 
 @pytest.mark.parametrize("peer", sorted(PEERS))
@@ -161,14 +87,14 @@ def test_lsm_reservoir_runs_in_peer_with_same_spikes_and_predictions(peer):
         "features": {"kind": "counts", "bins": 4},
         "readout": {"type": "ridge", "alpha": [0.1, 1, 10]}}
     lsm = LSMModel(spec, n_inputs=12, n_classes=3)
-    x = _input(12, steps=80, batch=24, seed=3) * 2.0  # strong enough to drive the reservoir
+    x = spike_input(12, steps=80, batch=24, seed=3) * 2.0  # strong enough to drive the reservoir
     ours, _ = lsm.reservoir(mx.array(x))
     ours = np.array(ours)
     assert 0.01 < ours.mean() < 0.8
     feats, _ = lsm.run(x)
     lsm.fit(feats, np.arange(24) % 3)
     graph = export_reservoir(lsm.reservoir, dt_s=DT)
-    theirs = _run_peer(peer, graph, x)
+    theirs = run_peer(peer, graph, x)
     np.testing.assert_array_equal(theirs, ours)
     from eegsnn.nn.readout import reservoir_features
 
