@@ -212,8 +212,14 @@ class ShardedSpikes:
             (packed shards + carried-over remainder), for checking the memory bound.
     """
 
-    def __init__(self, path: str | os.PathLike, *, verify: bool = False) -> None:
+    def __init__(self, path: str | os.PathLike, *, verify: bool = False,
+                 packed_batches: bool = False) -> None:
         self.path = Path(path)
+        #: yield batches as bits packed along the lines (``uint8 [T, b, ceil(L / 8)]``,
+        #: :func:`eegsnn.train.data.pack_spikes`' layout, which the training steps take:
+        #: the fused CPU step indexes the bits without unpacking) instead of float32
+        #: ``[T, b, L]``; only for ``packing: bits`` shards of 2 or more lines
+        self.packed_batches = bool(packed_batches)
         index = self.path / "index.json"
         try:
             record = json.loads(index.read_text(encoding="utf-8"))
@@ -236,6 +242,10 @@ class ShardedSpikes:
         for p in self.shard_paths:
             if not (p / "meta.json").is_file():
                 raise DataError(f"{p}: shard listed in {index} is missing")
+        if self.packed_batches and (self.packing != "bits" or self.num_lines < 2):
+            raise ConfigError(f"{index}: packed_batches needs 0/1 spikes stored as bits on 2 "
+                              f"or more lines (packing {self.packing!r}, {self.num_lines} "
+                              f"lines)")
 
     def __len__(self) -> int:
         return self.num_windows
@@ -261,10 +271,14 @@ class ShardedSpikes:
         return packed, labels
 
     def _unpack(self, packed: np.ndarray) -> mx.array:
+        """Stored ``[b, L, T/8]`` (bits along time) -> ``[T, b, L]`` float32, or with
+        ``packed_batches`` the bits repacked along the lines, ``uint8 [T, b, ceil(L/8)]``."""
         if self.packing == "bits":
             packed = np.unpackbits(packed, axis=-1, count=self.num_steps, bitorder="little")
-        return mx.array(np.ascontiguousarray(np.transpose(packed, (2, 0, 1)))).astype(
-            mx.float32)
+        steps_first = np.transpose(packed, (2, 0, 1))
+        if self.packed_batches:
+            return mx.array(np.packbits(steps_first, axis=-1))
+        return mx.array(np.ascontiguousarray(steps_first)).astype(mx.float32)
 
     def shard_order(self, epoch: int, seed: int, shuffle: bool = True) -> np.ndarray:
         if not shuffle:
@@ -302,7 +316,8 @@ class ShardedSpikes:
                      world_size: int = 1, partition: str = "batch",
                      shards_in_memory: int = 1,
                      ) -> Iterator[tuple[mx.array, mx.array, int]]:
-        """Yield ``(spikes [T, b, L] float32, labels [b] int32, global batch size)``.
+        """Yield ``(spikes [T, b, L] float32, labels [b] int32, global batch size)``
+        (``packed_batches``: ``uint8 [T, b, ceil(L / 8)]`` spikes).
 
         Args:
             batch_size: the global batch (``partition="shard"``: split evenly over ranks).

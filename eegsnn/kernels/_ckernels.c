@@ -217,9 +217,16 @@ int eegsnn_sparse_fill(const float *x, const uint8_t *packed, idx_t rows, idx_t 
             if (packed != NULL) {
                 const uint8_t *row = packed + r * ((cols + 7) / 8);
                 for (idx_t k = 0; k < (cols + 7) / 8; ++k) {
-                    if (row[k] == 0) continue;
-                    for (idx_t i = 8 * k; i < 8 * k + 8 && i < cols; ++i)
-                        if (row[k] & (0x80u >> (i & 7))) { col[j] = (int32_t)i; val[j++] = 1.0f; }
+                    /* visit only the set bits, highest (= lowest column) first */
+                    unsigned bits = row[k];
+                    while (bits != 0) {
+                        const int b = __builtin_clz(bits) - (int)(8 * sizeof(unsigned) - 8);
+                        const idx_t i = 8 * k + b;
+                        bits &= ~(0x80u >> b);
+                        if (i >= cols) break; /* padding bits of the last byte */
+                        col[j] = (int32_t)i;
+                        val[j++] = 1.0f;
+                    }
                 }
             } else if (buf != NULL) {
                 const float *row = x + r * cols;

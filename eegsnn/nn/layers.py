@@ -231,7 +231,9 @@ def avgpool_time(x: mx.array, kernel_size: int, stride: int | None = None) -> mx
         T' = \lfloor (T - K) / s \rfloor + 1
 
     with stride :math:`s` (default ``K``: non-overlapping windows). Trailing steps that do
-    not fill a window are dropped (no padding).
+    not fill a window are dropped (no padding). When :math:`s` divides :math:`K` the sums
+    are taken over blocks of :math:`s` steps first (:math:`K/s` slices instead of
+    :math:`K`).
 
     Raises:
         ConfigError: ``T < K``.
@@ -245,6 +247,14 @@ def avgpool_time(x: mx.array, kernel_size: int, stride: int | None = None) -> mx
     if stride == kernel_size:
         used = x[: out_steps * kernel_size]
         return used.reshape(out_steps, kernel_size, *x.shape[1:]).mean(axis=1)
+    if kernel_size % stride == 0:  # a window is m whole blocks of `stride` steps
+        m = kernel_size // stride
+        blocks = x[: (out_steps + m - 1) * stride]
+        blocks = blocks.reshape(out_steps + m - 1, stride, *x.shape[1:]).sum(axis=1)
+        total = blocks[:out_steps]
+        for i in range(1, m):
+            total = total + blocks[i:i + out_steps]
+        return total / kernel_size
     stop = stride * (out_steps - 1) + 1
     total = x[0:stop:stride]
     for k in range(1, kernel_size):

@@ -18,6 +18,13 @@ yielding this rank's ``(x, y, n_global)`` of every global batch of an epoch.
 :class:`eegsnn.encode.shards.ShardedSpikes` (packed spike shards streamed from disk), and
 :class:`StreamedBatches` makes one of a ``batches(epoch)`` callable that fixed its batches.
 
+Packed spike trains: ``ArrayDataset(..., packed=True)`` stores binary spike trains ``[T, N,
+F]`` as :func:`numpy.packbits` bytes along the features (``uint8 [T, N, ceil(F / 8)]``, big
+bit order: 1/32 of float32) and its batches stay packed: the fused CPU step projects their
+bits directly (:mod:`eegsnn.kernels.sparse_projection` reads packed rows) and the MLX step
+unpacks them inside the step (:func:`unpack_spikes`); the results are those of the float
+batches. :func:`is_packed_batch` tells a packed batch from a plain one.
+
 Reproducibility: the sample order of epoch ``e`` is a permutation drawn from
 ``numpy.random.default_rng([seed, e])`` and the PRNG key of step ``s`` of epoch ``e`` from
 ``SeedSequence([seed, e, s])``; both depend only on ``(seed, epoch, step)``, so a resumed run
@@ -70,21 +77,80 @@ class RateEncoder(Protocol):
     def __call__(self, x: mx.array, key: mx.array, /) -> mx.array: ...
 
 
+#: Time steps packed per chunk by :func:`pack_spikes` (bounds its temporary memory).
+_PACK_CHUNK_STEPS = 64
+
+
+def pack_spikes(x: mx.array | np.ndarray, where: str = "inputs") -> mx.array:
+    """Binary spike trains ``[T, N, F]`` (any dtype, values 0 or 1) -> ``uint8 [T, N,
+    ceil(F / 8)]`` :func:`numpy.packbits` bytes along the features (big bit order).
+
+    Raises:
+        ConfigError: not 3-d, or a value other than 0 and 1.
+    """
+    host = np.asarray(x)
+    if host.ndim != 3:
+        raise ConfigError(f"{where}: packed spikes must be [T, N, F], got {list(host.shape)}")
+    out = np.empty((*host.shape[:2], (host.shape[2] + 7) // 8), np.uint8)
+    for a in range(0, host.shape[0], _PACK_CHUNK_STEPS):  # bounded temporaries
+        chunk = host[a:a + _PACK_CHUNK_STEPS]
+        ones = chunk == 1
+        if not np.all(ones | (chunk == 0)):
+            raise ConfigError(f"{where}: packed=True needs binary spike trains (values 0 "
+                              f"and 1); steps {a}-{a + chunk.shape[0] - 1} hold others")
+        out[a:a + chunk.shape[0]] = np.packbits(ones, axis=-1)
+    return mx.array(out)
+
+
+def unpack_spikes(x: mx.array, features: int, dtype: mx.Dtype = mx.float32) -> mx.array:
+    """``uint8 [..., ceil(F / 8)]`` packed bytes (:func:`pack_spikes`) -> ``[..., F]`` 0/1
+    of ``dtype`` (lazy MLX ops: usable inside a compiled step)."""
+    shifts = mx.array([7, 6, 5, 4, 3, 2, 1, 0], dtype=mx.uint8)
+    bits = mx.right_shift(x[..., None], shifts) & 1
+    return bits.reshape(*x.shape[:-1], -1)[..., :features].astype(dtype)
+
+
+def is_packed_batch(x: mx.array | np.ndarray, features: int) -> bool:
+    """Whether ``x`` is a packed batch (:func:`pack_spikes`) of a model input with
+    ``features`` lines per step: ``uint8`` with ``ceil(features / 8)`` bytes in the last
+    axis. Unambiguous for ``features >= 2`` (an unpacked input has ``features`` there);
+    one input line is never packed."""
+    return (features >= 2 and x.dtype in (mx.uint8, np.uint8) and x.ndim == 3
+            and x.shape[-1] == (features + 7) // 8)
+
+
 @dataclass
 class ArrayDataset:
     """Inputs and integer labels held as MLX arrays.
 
     Attributes:
-        inputs: ``[N, ...]`` (``time_major=False``) or ``[T, N, ...]`` (``time_major=True``).
+        inputs: ``[N, ...]`` (``time_major=False``) or ``[T, N, ...]`` (``time_major=True``);
+            with ``packed``: ``uint8 [T, N, ceil(F / 8)]``.
         labels: ``[N]`` integer class labels (stored as int32).
         time_major: see module docstring.
+        packed: store binary spike trains ``[T, N, F]`` bit-packed along the features
+            (:func:`pack_spikes`; given float/bool/int spikes are packed here) and hand out
+            packed batches (module docstring); time-major only.
+        features: ``F`` of a packed dataset (set when packing; ``None`` otherwise).
     """
 
     inputs: mx.array
     labels: mx.array
     time_major: bool = False
+    packed: bool = False
+    features: int | None = None
 
     def __post_init__(self) -> None:
+        if self.packed:
+            if not self.time_major:
+                raise ConfigError("packed=True needs time-major spike trains [T, N, F]")
+            if self.features is None:  # given unpacked: pack them here
+                self.features = int(self.inputs.shape[-1]) if self.inputs.ndim == 3 else None
+                self.inputs = pack_spikes(self.inputs)
+            if self.features is None or not is_packed_batch(self.inputs, self.features):
+                raise ConfigError(f"packed inputs: expected uint8 [T, N, ceil(F / 8)] with "
+                                  f"F >= 2, got {list(self.inputs.shape)} "
+                                  f"{self.inputs.dtype} for F = {self.features}")
         self.inputs = mx.array(self.inputs) if not isinstance(self.inputs, mx.array) \
             else self.inputs
         labels = np.asarray(self.labels) if not isinstance(self.labels, mx.array) \
@@ -135,7 +201,8 @@ class ArrayDataset:
         """A new dataset holding only the samples ``index`` (host indices)."""
         idx = mx.array(np.asarray(index, dtype=np.int32))
         x = self.inputs[:, idx] if self.time_major else self.inputs[idx]
-        return ArrayDataset(x, np.array(self.labels)[np.asarray(index)], self.time_major)
+        return ArrayDataset(x, np.array(self.labels)[np.asarray(index)], self.time_major,
+                            self.packed, self.features)
 
 
 @dataclass

@@ -69,7 +69,7 @@ from eegsnn.nn import Leaky
 from eegsnn.nn.sequence import fixed_scalar
 from eegsnn.surrogate import Surrogate
 from eegsnn.train.config import ENGINES
-from eegsnn.train.data import Encoder, RateEncoder
+from eegsnn.train.data import Encoder, RateEncoder, is_packed_batch
 from eegsnn.train.losses import LossFn
 from eegsnn.train.step import make_eval_step, make_loss
 
@@ -243,14 +243,18 @@ class _Prefix:
             np.zeros(self.p.layers[j].hidden, np.float32)
         return weight, np.ascontiguousarray(bias, dtype=np.float32)
 
-    def _project(self, j: int, rows: np.ndarray) -> tuple[np.ndarray, Any]:
+    def _project(self, j: int, rows: np.ndarray, cols: int | None = None,
+                 ) -> tuple[np.ndarray, Any]:
         """``(rows W^T + b [R, H], saved input)`` of the ``j``-th pair for input ``rows
-        [R, F]``: event-driven unless the rows are dense."""
+        [R, F]`` (or packed bytes ``[R, ceil(F / 8)]`` with ``cols = F``): event-driven
+        unless the rows are dense."""
         from eegsnn.kernels import sparse_projection as sp
 
-        index = sp.sparse_rows(rows, max_density=DENSE_FRACTION)
+        index = sp.sparse_rows(rows, cols=cols, max_density=DENSE_FRACTION)
         if index is None:  # dense (e.g. direct-coded current): one GEMM
             linear = self.model.layers[2 * j]
+            if cols is not None:  # packed bits of a dense batch
+                rows = np.unpackbits(rows, axis=-1, count=cols).astype(np.float32)
             dense = mx.array(rows)
             out = np.array(linear(dense))
             return out, dense
@@ -280,6 +284,11 @@ class _Prefix:
             rp.project_forward(threshold, plan, stream, num_steps, weight, bias, current)
             flat = current.reshape(num_steps * batch, -1)
             source: Any = (threshold, stream)
+        elif is_packed_batch(x, p.in_features):  # packed bits: indexed without unpacking
+            x_host = np.asarray(x)
+            num_steps, batch = int(x_host.shape[0]), int(x_host.shape[1])
+            flat, source = self._project(0, np.ascontiguousarray(
+                x_host.reshape(num_steps * batch, -1)), cols=p.in_features)
         else:
             if x.dtype != mx.float32:
                 x = x.astype(mx.float32)

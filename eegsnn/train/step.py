@@ -24,7 +24,7 @@ import mlx.nn as nn
 import mlx.optimizers as optim
 
 from eegsnn.errors import ConfigError
-from eegsnn.train.data import Encoder
+from eegsnn.train.data import Encoder, is_packed_batch, unpack_spikes
 from eegsnn.train.losses import LossFn, rate_regularizer
 
 OPTIMIZERS: dict[str, Callable[..., optim.Optimizer]] = {
@@ -80,12 +80,23 @@ def build_optimizer(spec: dict[str, Any], schedule: dict[str, Any] | None = None
         raise ConfigError(f"optimizer {kind!r}: bad options {sorted(spec)}: {exc}") from exc
 
 
+def _unpacked(model: nn.Module, x: mx.array) -> mx.array:
+    """``x``, or the float32 spikes of a packed batch (:func:`eegsnn.train.data.is_packed_batch`
+    for the model's input lines)."""
+    if x.dtype != mx.uint8 or not hasattr(model, "config"):
+        return x
+    shape = model.config.get("input_shape", [])
+    if len(shape) == 1 and is_packed_batch(x, int(shape[0])):
+        return unpack_spikes(x, int(shape[0]))
+    return x
+
+
 def _forward(model: nn.Module, x: mx.array | list[mx.array], start: int) -> dict:
     """``model(x)``, or from ``layers[start]`` on when ``x`` is the spike output of the neuron
     layer ``layers[start - 1]`` (computed elsewhere: :mod:`eegsnn.train.fused`), or the list
     of the spikes of every neuron layer before ``start``, that one last."""
     if not start:
-        return model(x)
+        return model(_unpacked(model, cast(mx.array, x)))
     spikes = list(x) if isinstance(x, list | tuple) else [x]
     return model(spikes[-1], start=start, layer_spikes=spikes)
 
@@ -138,7 +149,7 @@ def make_train_step(model: nn.Module, optimizer: optim.Optimizer, loss_fn: LossF
         if encoder is not None:
             x = encoder(x, key)
         if augment is not None:
-            x = augment(x, mx.random.split(key)[1])
+            x = augment(_unpacked(model, x), mx.random.split(key)[1])
         (loss, correct), grads = loss_and_grad(model, x, y)
         if grad_clip is not None:
             grads, _ = optim.clip_grad_norm(grads, grad_clip)

@@ -355,3 +355,99 @@ def test_evaluate_runs_given_spike_trains_on_the_kernels_with_the_mlx_numbers(mo
     assert res.layer_rates.keys() == ref.layer_rates.keys()
     for name, rate in ref.layer_rates.items():
         assert res.layer_rates[name] == pytest.approx(rate, abs=1e-6)
+
+
+# -- spike datasets held bit-packed (ArrayDataset(packed=True)) ---------------------------
+
+def test_packed_dataset_round_trips_and_rejects_non_binary_input():
+    from eegsnn.train.data import is_packed_batch, unpack_spikes
+
+    x, y = _spike_batch(5, n=10)
+    data = ArrayDataset(x, np.array(y), time_major=True, packed=True)
+    assert data.features == 30 and data.inputs.dtype == mx.uint8
+    assert data.inputs.shape == (NUM_STEPS, 10, 4)  # ceil(30 / 8) bytes per step
+    bx, by = data.batch(mx.array([3, 1, 7]))
+    assert is_packed_batch(bx, 30) and not is_packed_batch(x, 30)
+    np.testing.assert_array_equal(np.array(unpack_spikes(bx, 30)), np.array(x)[:, [3, 1, 7]])
+    np.testing.assert_array_equal(np.array(by), np.array(y)[[3, 1, 7]])
+    sub = data.subset(np.array([2, 4]))
+    assert sub.packed and sub.features == 30
+    np.testing.assert_array_equal(np.array(unpack_spikes(sub.inputs, 30)),
+                                  np.array(x)[:, [2, 4]])
+    with pytest.raises(ConfigError, match="binary"):
+        ArrayDataset(x * 0.5, np.array(y), time_major=True, packed=True)
+    with pytest.raises(ConfigError, match="time-major"):
+        ArrayDataset(x[0], np.array(y), packed=True)
+
+
+@pytest.mark.parametrize("engine", ["auto", "mlx"])
+def test_fit_on_a_packed_dataset_equals_fit_on_the_float_spikes(tmp_path, engine):
+    """Packed batches: the fused step indexes the bits directly, the MLX step unpacks them
+    inside the step; either way the same run as on the float32 spikes, to the bit."""
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 4, 48)
+    rate = 0.03 + 0.3 * (np.arange(30)[None] % 4 == y[:, None])
+    x = mx.array((rng.random((NUM_STEPS, 48, 30)) < rate[None]).astype(np.float32))
+    train = {"epochs": 2, "batch_size": 16, "seed": 0, "engine": engine,
+             "optimizer": {"type": "adam", "learning_rate": 0.01}}
+    runs = []
+    for packed in (False, True):
+        data = ArrayDataset(x, y, time_major=True, packed=packed)
+        runs.append(fit(_config(), data, train, test=data, run_dir=tmp_path / str(packed),
+                        progress=False))
+    assert runs[0].engine == runs[1].engine == ("fused" if engine == "auto" else "mlx")
+    assert [e["train_loss"] for e in runs[0].history] == \
+        [e["train_loss"] for e in runs[1].history]
+    for (name, a), (_, b) in zip(tree_flatten(runs[0].model.parameters()),
+                                 tree_flatten(runs[1].model.parameters()), strict=True):
+        np.testing.assert_array_equal(np.array(a), np.array(b), err_msg=name)
+
+
+def test_fused_step_on_a_dense_packed_batch_takes_the_dense_product():
+    """A packed batch denser than DENSE_FRACTION is unpacked and projected by MLX: same
+    gradients as the float batch."""
+    mx.random.seed(2)
+    model = build_model(_config())
+    prefix, _ = fused_eligibility(model, None)
+    x, _ = _spike_batch(6, density=0.6)
+    from eegsnn.train.data import pack_spikes
+
+    loss_fn = get_loss("ce_count")[0]
+    step = FusedTrainStep(model, optim.Adam(learning_rate=0.0), loss_fn, prefix)
+    y = mx.array(np.arange(12) % 4)
+    got = [step.loss_and_grads(v, y, mx.random.key(0)) for v in (x, pack_spikes(x))]
+    assert float(got[0][0]) == float(got[1][0])
+    for (_, a), (_, b) in zip(tree_flatten(got[0][2]), tree_flatten(got[1][2]), strict=True):
+        np.testing.assert_array_equal(np.array(a), np.array(b))
+
+
+def test_packed_shard_batches_are_the_float_batches_bit_packed(tmp_path):
+    """ShardedSpikes(packed_batches=True) yields the same spikes, packed along the lines,
+    and a fused step on them gives the float batch's loss and gradients to the bit."""
+    from eegsnn.encode.shards import ShardedSpikes, ShardWriter
+    from eegsnn.train.data import is_packed_batch, unpack_spikes
+
+    x, y = _spike_batch(8, n=20)
+    with ShardWriter(tmp_path / "s", shard_windows=8) as writer:
+        writer.append(np.array(x), np.array(y))
+    plain = list(ShardedSpikes(tmp_path / "s").iter_batches(6, epoch=1, seed=3))
+    packed = list(ShardedSpikes(tmp_path / "s", packed_batches=True).iter_batches(
+        6, epoch=1, seed=3))
+    assert len(plain) == len(packed) == 4
+    for (xf, yf, nf), (xp, yp, np_) in zip(plain, packed, strict=True):
+        assert is_packed_batch(xp, 30) and xf.dtype == mx.float32 and nf == np_
+        np.testing.assert_array_equal(np.array(unpack_spikes(xp, 30)), np.array(xf))
+        np.testing.assert_array_equal(np.array(yf), np.array(yp))
+    mx.random.seed(2)
+    model = build_model(_config())
+    step = FusedTrainStep(model, optim.Adam(learning_rate=0.0), get_loss("ce_count")[0],
+                          fused_eligibility(model, None)[0])
+    (xf, yf, _), (xp, yp, _) = plain[0], packed[0]
+    got = [step.loss_and_grads(v, w, mx.random.key(0)) for v, w in ((xf, yf), (xp, yp))]
+    assert float(got[0][0]) == float(got[1][0])
+    for (_, a), (_, b) in zip(tree_flatten(got[0][2]), tree_flatten(got[1][2]), strict=True):
+        np.testing.assert_array_equal(np.array(a), np.array(b))
+    with pytest.raises(ConfigError, match="packed_batches"):
+        with ShardWriter(tmp_path / "one", shard_windows=8) as writer:
+            writer.append(np.array(x)[..., :1], np.array(y))
+        ShardedSpikes(tmp_path / "one", packed_batches=True)

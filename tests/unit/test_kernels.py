@@ -274,6 +274,25 @@ def test_sparse_rows_list_every_nonzero_in_order_and_packed_input_agrees():
     assert sp.sparse_rows(x, max_density=0.01) is None  # denser than asked: no lists
 
 
+def test_packed_rows_list_set_bits_in_column_order_and_skip_padding_bits():
+    """The packed listing visits set bits only: full bytes, single high/low bits and set
+    padding bits past the last column (ignored) give numpy's nonzeros."""
+    from eegsnn.kernels import sparse_projection as sp
+
+    rng = np.random.default_rng(11)
+    bits = rng.random((40, 21)) < 0.5
+    bits[0] = True            # every bit of every byte
+    bits[1] = False
+    bits[1, [0, 7, 8, 15, 20]] = True  # the first and last bit of bytes
+    packed = np.packbits(bits, axis=1)
+    packed[:, -1] |= 0x07     # 21 columns: the last byte's 3 padding bits set
+    index = sp.sparse_rows(packed, cols=21)
+    rows, cols = np.nonzero(bits)
+    np.testing.assert_array_equal(index.row_ptr, np.r_[0, np.cumsum(np.bincount(
+        rows, minlength=40))])
+    np.testing.assert_array_equal(index.col, cols)
+
+
 @pytest.mark.parametrize("hidden", [1, 70, 200])
 def test_sparse_projection_equals_dense_products(hidden):
     from eegsnn.kernels import sparse_projection as sp

@@ -98,6 +98,25 @@ def test_spatial_filter_and_avgpool_match_numpy():
         L.avgpool_time(mx.array(seq), 12)
 
 
+@pytest.mark.parametrize(("steps", "kernel", "stride"), [(23, 6, 3), (40, 8, 2), (21, 9, 3)])
+def test_overlapping_avgpool_by_whole_blocks_matches_numpy_and_its_gradient(steps, kernel,
+                                                                           stride):
+    """A stride that divides the kernel: block sums first (the spiking_shallow default 40 /
+    8); values and the input gradient as the window means."""
+    seq = RNG.normal(size=(steps, 2, 3)).astype(np.float32)
+    n_out = (steps - kernel) // stride + 1
+    ref = np.stack([seq[stride * j:stride * j + kernel].mean(0) for j in range(n_out)])
+    out = L.avgpool_time(mx.array(seq), kernel, stride=stride)
+    np.testing.assert_allclose(np.array(out), ref, atol=1e-6)
+    cot = RNG.normal(size=ref.shape).astype(np.float32)
+    grad = mx.vjp(lambda x: L.avgpool_time(x, kernel, stride=stride), [mx.array(seq)],
+                  [mx.array(cot)])[1][0]
+    expected = np.zeros_like(seq)
+    for j in range(n_out):
+        expected[stride * j:stride * j + kernel] += cot[j] / kernel
+    np.testing.assert_allclose(np.array(grad), expected, atol=1e-6)
+
+
 def test_batchnorm_train_and_eval_statistics():
     x = (RNG.normal(size=(7, 4, 3, 2)) * [2.0, 0.5] + [1.0, -3.0]).astype(np.float32)
     bn = L.BatchNormTime(2, momentum=0.1)
