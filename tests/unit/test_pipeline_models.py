@@ -46,3 +46,29 @@ def test_validation_is_split_off_before_oversampling():
     tr, va = split_validation(np.arange(30), 0.3, 1, groups=groups)
     assert va is not None and not set(groups[tr]) & set(groups[va])
     assert split_validation(np.arange(30), 0.0, 1)[1] is None
+
+
+@pytest.mark.parametrize("engine", ["auto", "mlx"])
+def test_binary_spikes_train_packed_exactly_as_unpacked(engine):
+    """train_snn hands binary spike trains to fit bit-packed (eegsnn.train.data): the trained
+    weights are the ones fit gives on the same spikes as float32, bit for bit."""
+    from mlx.utils import tree_flatten
+
+    from eegsnn.pipeline.modelspec import build_model_config, default_loss
+    from eegsnn.train import ArrayDataset, TrainConfig, fit
+
+    rng = np.random.default_rng(0)
+    spikes = mx.array((rng.random((30, 24, 20)) < 0.1).astype(np.float32))
+    y = np.arange(24) % 2
+    spec = {"hidden": [16]}
+    train = {"epochs": 2, "batch_size": 8, "seed": 1, "engine": engine,
+             "optimizer": {"type": "adam", "learning_rate": 1e-2}}
+    got = train_snn(spec, spikes, y, 2, train)
+    model_cfg = build_model_config(spec, 20, 2)
+    cfg = TrainConfig.from_dict({**train, "loss": default_loss(model_cfg["readout"])})
+    ref = fit(model_cfg, ArrayDataset(spikes, y, time_major=True), cfg, progress=False)
+    a = dict(tree_flatten(got.model.parameters()))
+    b = dict(tree_flatten(ref.model.parameters()))
+    assert a.keys() == b.keys()
+    for k in a:
+        np.testing.assert_array_equal(np.array(a[k]), np.array(b[k]))
