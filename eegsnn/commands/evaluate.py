@@ -42,7 +42,8 @@ def evaluate(
                         "recordings are left on disk.")] = False,
     sfreq: Annotated[float | None, typer.Option(
         "--sfreq", help="Sampling rate (Hz) of text segments and .mat arrays, which carry "
-                        "none (a .mat file's JSON sidecar wins); the run resamples every "
+                        "none (a .mat file's JSON sidecar wins); refused for EDF and other "
+                        "files whose header gives the rate. The run resamples every "
                         "recording to its own rate.", show_default=False)] = None,
     labels_table: Annotated[Path | None, typer.Option(
         "--labels-table", help="CSV/TSV table file,label giving each recording's label "
@@ -92,7 +93,9 @@ def evaluate(
     run": the message says how to resume it) or its files changed, 4 checksum mismatch.
     """
     from eegsnn.pipeline import evaluate_run
+    from eegsnn.pipeline.apply import channels_line, input_line
     from eegsnn.pipeline.runstate import require_finished
+    from eegsnn.report.report import NO_OVERLAP_FOUND
 
     require_finished(run_dir)  # an interrupted run: say so and how to resume it
     source = None
@@ -113,6 +116,8 @@ def evaluate(
     rec = m.get("recording_level") or {}
     n_rec = f", {rec['n_recordings']} recordings" if "n_recordings" in rec else ""
     typer.echo(trained_on_line(m.get("trained_on")))
+    typer.echo(input_line(m.get("data") or {}))
+    typer.echo(channels_line(m.get("channels") or {}))
     print_scores(m, m.get("baseline"), family="LSM" if m.get("model_type") == "lsm" else "SNN",
                  scope="", counts=f"{m['n_samples']} windows{n_rec}")
     print_decision_and_comparison(m, m.get("operating_point"))
@@ -121,6 +126,8 @@ def evaluate(
         typer.echo(f"note: {ov['n_files']} recording(s) ({ov['n_windows']} windows) were used "
                    "to train the run (--allow-overlap): these scores are not held-out",
                    err=True)
+    else:
+        typer.echo(f"overlap with training recordings: {NO_OVERLAP_FOUND}")
     if not data:
         typer.echo("note: scored on the run's own data, training windows included; pass "
                    "held-out recordings for an unbiased estimate", err=True)

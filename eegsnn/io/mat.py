@@ -105,8 +105,8 @@ def read_mat_signal(path: str | os.PathLike, *, variable: str | None = None,
     variable = meta.get("variable", variable)
     sfreq_hz = meta.get("sfreq_hz", sfreq_hz)
     unit = meta.get("unit", unit)
-    hint = (f"give it with --sfreq/--mat-var (dataset.sfreq_hz, dataset.mat_variable) or "
-            f"a sidecar {path.with_suffix('.json').name}")
+    hint = (f"give it with --sfreq (dataset.sfreq_hz) or a sidecar "
+            f"{path.with_suffix('.json').name}")
     if isinstance(sfreq_hz, bool) or not isinstance(sfreq_hz, (int, float)) or sfreq_hz <= 0:
         raise DataError(f"{path}: the sampling rate of a .mat file is not known ({sfreq_hz!r}); "
                         f"{hint} {{\"sfreq_hz\": 256}}")
@@ -119,8 +119,9 @@ def read_mat_signal(path: str | os.PathLike, *, variable: str | None = None,
         if len(arrays) != 1:
             listed = ", ".join(sorted(found)) or "none"
             raise DataError(f"{path}: {'no' if not arrays else len(arrays)} numeric signal "
-                            f"arrays (variables: {listed}); name one: {hint} "
-                            "{\"variable\": ...}")
+                            f"arrays (variables: {listed}); name one with --mat-var "
+                            f"(dataset.mat_variable) or a sidecar "
+                            f"{path.with_suffix('.json').name} {{\"variable\": ...}}")
         variable = next(iter(arrays))
     if variable not in found:
         raise DataError(f"{path}: no variable {variable!r} (variables: "

@@ -78,5 +78,7 @@ def read_text_segment(path: str | os.PathLike, *,
         if expected_samples <= 0:
             raise ConfigError(f"expected_samples must be positive, got {expected_samples}")
         if values.size != expected_samples:
-            raise DataError(f"{path}: {values.size} samples, expected {expected_samples}")
+            raise DataError(f"{path}: {values.size} samples, expected {expected_samples} "
+                            "(a text segment carries no sampling rate: one recorded at "
+                            "another rate needs it given, --sfreq / dataset.sfreq_hz)")
     return values

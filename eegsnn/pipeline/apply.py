@@ -9,7 +9,9 @@ preprocessing (:func:`site_dataset`, :func:`conform_channels`):
   it from the user (``sfreq_hz``) or a ``.mat`` file's JSON sidecar;
 * channels: picked and put in the run's order by name (names normalised as when reading),
   renamed first by ``channel_map`` (``{site name: run name}``); a one-channel run takes a
-  one-channel recording whatever its name (recorded under ``channels`` in the metrics);
+  one-channel recording of another name only when one name is generic (``EEG``: text
+  segments) and the data's is not another type (``ECG`` ...); the mapping used is
+  recorded under ``channels`` in the metrics and printed;
   a channel the run needs and the data lack is an error naming it;
 * labels: the run's labels (folders, annotations ...), or a ``file,label`` table
   (:mod:`eegsnn.io.label_table`) whose labels are the run's raw labels or class names.
@@ -20,7 +22,9 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,9 +37,10 @@ from eegsnn.encode import EEGEncoder
 from eegsnn.errors import ConfigError, DataError
 from eegsnn.evaluate.energy import window_synops
 from eegsnn.evaluate.stats import mcnemar_exact
-from eegsnn.io.channels import normalize_channel_name
+from eegsnn.io.channels import channel_type, normalize_channel_name
 from eegsnn.io.files import atomic_write_json
 from eegsnn.io.mat import mat_sidecar
+from eegsnn.io.readers import detect_format
 from eegsnn.pipeline.baselines import load_baseline
 from eegsnn.pipeline.contract import PipelineModel
 from eegsnn.pipeline.folds import encode_windows, score_windows
@@ -48,8 +53,11 @@ from eegsnn.preprocess import load_windows
 from eegsnn.preprocess.objects import describe_objects, mne_objects, object_names
 from eegsnn.visualization import confusion_matrix_plot, write_figure
 
-__all__ = ["EvaluationResult", "check_compatible", "conform_channels", "default_root",
-           "evaluate_run", "load_run_model", "read_about", "site_dataset"]
+__all__ = ["EvaluationResult", "channels_line", "check_compatible", "conform_channels",
+           "default_root", "evaluate_run", "input_line", "load_run_model", "read_about",
+           "site_dataset"]
+
+log = logging.getLogger("eegsnn.pipeline")
 
 
 @dataclass
@@ -170,6 +178,41 @@ def site_dataset(dataset: Mapping[str, Any], record: Mapping[str, Any], *,
     return out
 
 
+def _sfreq_check(source: Any, sfreq_hz: float | None) -> str | None:
+    """``--sfreq`` is for containers without a rate (text segments, ``.mat``): refused when
+    every recording of ``source`` carries its own (EDF, FIF ...), a note when some do
+    (their header rate is used)."""
+    if sfreq_hz is None:
+        return None
+    with_rate: list[Path] = []
+    n_without = 0
+    for item in source if isinstance(source, (list, tuple)) else [source]:
+        p = Path(item)
+        if p.suffix.lower() in (".yaml", ".yml"):
+            return None  # a manifest: its own dataset config decides
+        files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
+        for f in files:
+            try:
+                fmt = detect_format(f)
+            except DataError:
+                continue  # not a recording (a label table, a sidecar ...)
+            if fmt in ("text", "mat"):
+                n_without += 1
+            else:
+                with_rate.append(f)
+    if with_rate and not n_without:
+        raise ConfigError(f"--sfreq {sfreq_hz:g}: {with_rate[0]} carries its own sampling "
+                          "rate in its header, which is used; --sfreq is for text segments "
+                          "and .mat arrays, which carry none (drop --sfreq)")
+    if with_rate:
+        note = (f"--sfreq {sfreq_hz:g} applies to the text/.mat recordings only: "
+                f"{len(with_rate)} recording(s) such as {with_rate[0].name} use their "
+                "header's rate")
+        log.warning(note)
+        return note
+    return None
+
+
 def _mat_without_rate(source: Any) -> Path | None:
     """The first ``.mat`` file of ``source`` (files or folders) whose JSON sidecar gives no
     sampling rate: the run's own ``dataset.sfreq_hz`` (the rate of its text segments) is
@@ -189,6 +232,12 @@ def _mat_without_rate(source: Any) -> Path | None:
     return None
 
 
+def _generic_channel(name: str) -> bool:
+    """A name that says nothing about the electrode: ``EEG``, ``EEG001`` (what text
+    segments and ``.mat`` arrays without names are given)."""
+    return re.fullmatch(r"EEG\d*", normalize_channel_name(name).strip().upper()) is not None
+
+
 def conform_channels(ws: Any, record: Mapping[str, Any], source: str, run_dir: Path,
                      channel_map: Mapping[str, str] | None = None
                      ) -> tuple[Any, dict[str, str]]:
@@ -196,26 +245,41 @@ def conform_channels(ws: Any, record: Mapping[str, Any], source: str, run_dir: P
     data channel})``.
 
     Channels are renamed by ``channel_map`` (``{data name: run name}``), then picked by the
-    run's names; a one-channel run takes a one-channel recording whatever its name.
+    run's names. A one-channel run takes a one-channel recording of another name only when
+    one of the two names is generic (``EEG``, ``EEG001``: text segments, unnamed ``.mat``
+    arrays) and the data's channel is not of another type (``ECG``, ``EOG`` ...).
 
     Raises:
-        DataError: naming the run's channels the data lack (and what the data hold).
+        DataError: naming the run's channels the data lack (and what the data hold), a
+        one-channel recording whose name differs from the run's, or a channel map naming a
+        data channel that is not there or a run channel the run does not have.
     """
     trained = [str(c) for c in record["ch_names"]]
+    held = ", ".join(list(ws.ch_names)[:12]) + (" ..." if len(ws.ch_names) > 12 else "")
     rename = {normalize_channel_name(k): normalize_channel_name(v)
               for k, v in (channel_map or {}).items()}
     unknown = sorted(set(rename) - set(ws.ch_names))
     if unknown:
-        raise DataError(f"{source}: channel map names {unknown} that the data do not hold "
-                        f"(channels: {', '.join(list(ws.ch_names)[:12])})")
+        raise DataError(f"{source}: --channel names {', '.join(unknown)}, which the data do "
+                        f"not hold (data channels: {held})")
+    not_run = sorted({v for v in rename.values() if v not in trained})
+    if not_run:
+        raise DataError(f"{source}: --channel maps to {', '.join(not_run)}, which is not a "
+                        f"channel of the run {run_dir} (run channels: "
+                        f"{', '.join(trained[:12])}{' ...' if len(trained) > 12 else ''})")
     named = [rename.get(c, c) for c in ws.ch_names]
-    if len(trained) == 1 and len(named) == 1:
-        named = trained  # one channel for a one-channel run
+    if len(trained) == 1 and len(named) == 1 and named != trained:
+        data_ch, run_ch = str(ws.ch_names[0]), trained[0]
+        if channel_type(data_ch) != "eeg" or not (_generic_channel(data_ch)
+                                                  or _generic_channel(run_ch)):
+            raise DataError(f"{source}: its only channel {data_ch} is not the run's channel "
+                            f"{run_ch}; if it is the same signal, map it with --channel "
+                            f"{data_ch}={run_ch}")
+        named = trained  # a generic name on one side: the one channel is the run's
     missing = [c for c in trained if c not in named]
     if missing:
         raise DataError(f"{source}: channel(s) {', '.join(missing[:8])} of the run {run_dir} "
-                        f"are not in the data (channels: {', '.join(list(ws.ch_names)[:12])}"
-                        f"{' ...' if len(ws.ch_names) > 12 else ''}); map a channel with "
+                        f"are not in the data (channels: {held}); map a channel with "
                         "--channel DATA=RUN")
     used = {c: str(ws.ch_names[named.index(c)]) for c in trained}
     if list(ws.ch_names) == trained:
@@ -223,6 +287,16 @@ def conform_channels(ws: Any, record: Mapping[str, Any], source: str, run_dir: P
     idx = [named.index(c) for c in trained]
     return dataclasses.replace(ws, X=np.ascontiguousarray(ws.X[:, idx]),
                                ch_names=tuple(trained)), used
+
+
+def channels_line(used: Mapping[str, str]) -> str:
+    """One line saying which data channel fed each run channel (``{run: data}``)."""
+    moved = [f"{run} <- {data}" for run, data in used.items() if run != data]
+    if not moved:
+        return f"channels: the run's {len(used)} channel(s) by name"
+    same = len(used) - len(moved)
+    return ("channels (run <- data): " + ", ".join(moved[:12])
+            + (" ..." if len(moved) > 12 else "") + (f"; {same} more by name" if same else ""))
 
 
 def check_compatible(ws: Any, record: Mapping[str, Any], source: str, run_dir: Path) -> None:
@@ -247,6 +321,36 @@ def check_compatible(ws: Any, record: Mapping[str, Any], source: str, run_dir: P
     if ws.n_samples != int(record["n_samples"]):
         raise DataError(f"{source}: windows of {ws.n_samples} samples, the run {run_dir} "
                         f"was trained on {record['n_samples']}")
+
+
+def _input_record(ws: Any, record: Mapping[str, Any], dataset: Mapping[str, Any],
+                  sfreq_hz: float | None, sfreq_note: str | None) -> dict[str, Any]:
+    """What was done to the data to fit the run: the recordings' own rates and the
+    resampling to the run's rate, the rate given (``--sfreq``), the label table."""
+    rates = sorted({float(r) for r in (ws.provenance.get("sfreq_hz_read") or {}).values()})
+    run_rate = float(record["sfreq_hz"])
+    out: dict[str, Any] = {
+        "sfreq_hz_read": rates,  # distinct rates of the recordings as read
+        "resampled": None if not rates or all(np.isclose(r, run_rate) for r in rates)
+        else {"from_hz": [r for r in rates if not np.isclose(r, run_rate)], "to_hz": run_rate},
+        "sfreq_given_hz": None if sfreq_hz is None else float(sfreq_hz),
+        "labels": (f"table {Path(dataset['labels']['table']).name}"
+                   if dataset["labels"].get("source") == "table"
+                   else f"the run's ({dataset['labels'].get('source')})")}
+    if sfreq_note:
+        out["sfreq_note"] = sfreq_note
+    return out
+
+
+def input_line(data: Mapping[str, Any]) -> str:
+    """One line from :func:`evaluate_run`'s ``metrics["data"]``: rates, resampling, labels."""
+    rs = data.get("resampled")
+    rates = ", ".join(f"{r:g}" for r in data.get("sfreq_hz_read") or []) or "?"
+    rate = (f"resampled {', '.join(f'{r:g}' for r in rs['from_hz'])} -> {rs['to_hz']:g} Hz"
+            if rs else f"at the run's rate ({rates} Hz), not resampled")
+    given = (f" (--sfreq {data['sfreq_given_hz']:g})"
+             if data.get("sfreq_given_hz") is not None else "")
+    return f"data: {rate}{given}; labels from {data.get('labels', '?')}"
 
 
 def evaluate_run(run_dir: str | os.PathLike, source: Any = None, *,
@@ -310,6 +414,7 @@ def evaluate_run(run_dir: str | os.PathLike, source: Any = None, *,
         raise DataError(f"{no_rate}: the sampling rate of a .mat file is not known (the run's "
                         "rate is not assumed); give it with --sfreq (sfreq_hz) or a sidecar "
                         f"{no_rate.with_suffix('.json').name} {{\"sfreq_hz\": ...}}")
+    sfreq_note = None if objects is not None else _sfreq_check(source, sfreq_hz)
     dataset = site_dataset(cfg["dataset"], record, sfreq_hz=sfreq_hz,
                            labels_table=labels_table, mat_variable=mat_variable,
                            channel_map=channel_map)
@@ -347,7 +452,8 @@ def evaluate_run(run_dir: str | os.PathLike, source: Any = None, *,
                    str(source) if isinstance(source, (str, os.PathLike))
                    else [str(s) for s in source],
                    "files": ws.provenance.get("files", []), "n_windows": len(ws),
-                   "class_counts": class_counts(ws.y, ws.class_names)}
+                   "class_counts": class_counts(ws.y, ws.class_names),
+                   **_input_record(ws, record, dataset, sfreq_hz, sfreq_note)}
     rep["run"] = str(run_dir)
     rep["model_type"] = cfg["model"].get("type", "snn")
     rep["trained_on"] = read_about(run_dir)
@@ -372,8 +478,11 @@ def evaluate_run(run_dir: str | os.PathLike, source: Any = None, *,
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_json(out / "metrics.json", rep)
         if predict:
+            op_used = rep.get("operating_point") or {}
             write_predictions_csv(out / "predictions.csv", ws.recording, ws.onset_s, ws.y,
-                                  pred.proba, ws.class_names)
+                                  pred.proba, ws.class_names,
+                                  positive_class=cfg["evaluate"].get("positive_class"),
+                                  threshold=op_used.get("threshold"))
             if bproba is not None:
                 write_predictions_csv(out / "baseline_predictions.csv", ws.recording,
                                       ws.onset_s, ws.y, bproba, ws.class_names)

@@ -18,6 +18,7 @@ A study config names a pipeline and fills its stages; a new study is a new confi
       n_splits: 5                      # kfold
       test_groups: []                  # leave_groups_out
       val_fraction: 0.0                # validation groups held out of each training split
+                                       # (0 with train.early_stopping: 0.2, logged)
       seed: 0
       refit: true                      # kfold: model/ is trained again on all windows
                                        # (false: model/ is the last fold's model; holdout
@@ -63,6 +64,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -91,6 +93,8 @@ SPLIT_METHODS = ("holdout", "kfold", "leave_groups_out", "none")
 _TOP_KEYS = {"name", "pipeline", "description", "data", "dataset", "split", "balance",
              "encoder", "model", "train", "baseline", "evaluate", "report", "cache_dir",
              "notes"}
+# split.val_fraction used when train.early_stopping is on and none is given
+AUTO_VAL_FRACTION = 0.2
 _SPLIT_DEFAULTS: dict[str, Any] = {
     "method": "holdout", "by": "recording", "test_fraction": 0.2, "n_splits": 5,
     "test_groups": [], "val_fraction": 0.0, "seed": 0, "refit": True, "train_only": [],
@@ -429,6 +433,15 @@ def resolve_study_config(config: Mapping[str, Any], *, base_dir: str | os.PathLi
         raise ConfigError(f"{where}: set split.val_fraction (validation recordings), not "
                           "train.val_fraction (which would split windows of one recording)")
     cfg["train"] = TrainConfig.from_dict(train).to_dict()
+    if (cfg["train"].get("early_stopping") is not None and cfg["model"].get("type") != "lsm"
+            and float(split["val_fraction"]) <= 0):
+        # early stopping watches validation recordings: hold some out rather than fail
+        # after loading and encoding (the resolved config.yaml records the value used)
+        split["val_fraction"] = AUTO_VAL_FRACTION
+        logging.getLogger("eegsnn.pipeline").warning(
+            "%s: train.early_stopping needs validation recordings and split.val_fraction is "
+            "0: holding out %g of the training recordings for validation (set "
+            "split.val_fraction to choose)", where, AUTO_VAL_FRACTION)
 
     baseline = cfg.get("baseline")
     if baseline in (None, "none") or (isinstance(baseline, Mapping)

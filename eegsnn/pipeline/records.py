@@ -20,6 +20,7 @@ import numpy as np
 
 from eegsnn.encode import file_sha256
 from eegsnn.errors import ConfigError
+from eegsnn.evaluate.metrics import predict_with_threshold
 from eegsnn.io.files import atomic_write_json, atomic_write_text
 from eegsnn.manifest import load_manifest
 from eegsnn.pipeline.metrics import class_counts
@@ -76,13 +77,21 @@ class RunResult:
 
 def write_predictions_csv(path: Path, recording: np.ndarray, onset_s: np.ndarray,
                           y: np.ndarray | None, proba: np.ndarray,
-                          class_names: Sequence[str]) -> None:
-    """``predictions.csv``: recording, onset, true class (when known), predicted class and
-    the probability of every class, one row per window."""
+                          class_names: Sequence[str], *, positive_class: str | None = None,
+                          threshold: float | None = None) -> None:
+    """``predictions.csv``: recording, onset, true class (when known), predicted class
+    (arg-max) and the probability of every class, one row per window. With an operating
+    point (``positive_class`` and its ``threshold``) a column ``predicted_at_threshold``
+    holds the decision at that threshold (the one the operating-point metrics score)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
+    at = None
+    if isinstance(threshold, (int, float)) and positive_class is not None:
+        at = predict_with_threshold(proba, list(class_names).index(str(positive_class)),
+                                    float(threshold))
     header = ["recording", "onset_s"] + (["true"] if y is not None else []) + [
-        "predicted"] + [f"p_{c}" for c in class_names]
+        "predicted"] + (["predicted_at_threshold"] if at is not None else []) + [
+        f"p_{c}" for c in class_names]
     writer.writerow(header)
     pred = proba.argmax(axis=1)
     for i in range(proba.shape[0]):
@@ -90,6 +99,8 @@ def write_predictions_csv(path: Path, recording: np.ndarray, onset_s: np.ndarray
         if y is not None:
             row.append(class_names[int(y[i])])
         row.append(class_names[int(pred[i])])
+        if at is not None:
+            row.append(class_names[int(at[i])])
         row += [f"{float(p):.6f}" for p in proba[i]]
         writer.writerow(row)
     atomic_write_text(path, buf.getvalue())

@@ -464,8 +464,11 @@ def _write_fold(cfg: Mapping[str, Any], ws: Any, fold_dir: Path, fr: FoldResult,
                 raster: dict[str, np.ndarray] | None) -> None:
     test_idx = fr.test_idx
     atomic_write_json(fold_dir / "metrics.json", fr.metrics)
+    op = fr.metrics.get("operating_point") or {}
     write_predictions_csv(fold_dir / "predictions.csv", ws.recording[test_idx],
-                          ws.onset_s[test_idx], ws.y[test_idx], fr.proba, ws.class_names)
+                          ws.onset_s[test_idx], ws.y[test_idx], fr.proba, ws.class_names,
+                          positive_class=cfg["evaluate"]["positive_class"],
+                          threshold=op.get("threshold"))
     if fr.baseline_metrics is not None and fr.baseline_proba is not None:
         atomic_write_json(fold_dir / "baseline.json", {"baseline": cfg["baseline"],
                                                        **fr.baseline_metrics})
@@ -487,27 +490,34 @@ def _deployable_model(cfg: Mapping[str, Any], spec: Any, ws: Any, run_dir: Path,
                       last_train: np.ndarray | None, progress: bool | None
                       ) -> dict[str, Any]:
     """``model/``: k-fold with refit and ``split.method: none`` train on every window;
-    else the last fold's model. The baseline is fitted on the same windows and saved
-    beside it. Returns ``about.json``: what ``model/`` was trained on."""
+    else the last fold's model. The baseline is fitted on the same windows (validation
+    ones included: it does not stop early) and saved beside it. Returns ``about.json``:
+    windows and recordings fitted on, and those held out for validation."""
     method = cfg["split"]["method"]
     if method == "none" or (method == "kfold" and cfg["split"]["refit"]):
-        log.info("%s: training the final model on all %d windows",
-                 "split none" if method == "none" else "refit", len(ws))
         idx = np.arange(len(ws))
         model = pipeline_model(cfg)
-        spikes, enc_config = _encode(cfg, ws,
-                                     _encoder_windows(cfg, ws, model, np.arange(len(ws))))
+        fit_idx = _encoder_windows(cfg, ws, model, idx)
+        n_val = len(ws) - fit_idx.size
+        log.info("%s: training the final model on %d windows%s",
+                 "split none" if method == "none" else "refit", fit_idx.size,
+                 f" ({n_val} more from {cfg['split']['val_fraction']:g} of the recordings "
+                 "held out for early stopping)" if n_val else " (all)")
+        spikes, enc_config = _encode(cfg, ws, fit_idx)
         fitted = model.fit(_fold(cfg, ws, spikes, enc_config, np.arange(len(ws))),
                            run_dir / "refit", progress=progress, where="refit")
         _save_model(run_dir / "model", model, enc_config)
         if fitted.summary is not None:
             atomic_write_json(run_dir / "model" / "fit.json", fitted.summary)
-        note = ("trained on all windows; no held-out test in this run (split.method none)"
-                if method == "none" else "trained on all windows after cross-validation")
+        whole = ("all windows" if fit_idx.size == len(ws) else
+                 "all windows less its validation recordings")
+        note = (f"trained on {whole}; no held-out test in this run (split.method none)"
+                if method == "none" else f"trained on {whole} after cross-validation")
     else:
         assert last is not None and last_train is not None
         _save_model(run_dir / "model", *last)
         idx = last_train
+        fit_idx = _encoder_windows(cfg, ws, last[0], idx)
         note = ("the model of the last fold (split.refit false)" if method == "kfold"
                 else "the model of the training split; its held-out windows are in "
                      "metrics.json")
@@ -515,12 +525,17 @@ def _deployable_model(cfg: Mapping[str, Any], spec: Any, ws: Any, run_dir: Path,
         fit_baseline(cfg["baseline"], ws.X[idx], ws.y[idx], ws.sfreq_hz,
                      len(ws.class_names), seed=int(cfg["train"]["seed"])
                      ).save(run_dir / "model")
+    val_idx = np.setdiff1d(idx, fit_idx)
     about = {"note": note, "study": cfg["name"], "split": method,
-             "trained_on": {"windows": int(idx.size),
-                            "recordings": int(np.unique(ws.recording[idx]).size),
-                            "all_windows": bool(idx.size == len(ws)),
-                            "class_counts": class_counts(ws.y[idx], ws.class_names),
-                            "val_fraction": float(cfg["split"]["val_fraction"])},
+             "trained_on": {"windows": int(fit_idx.size),  # fitted on (validation excluded)
+                            "recordings": int(np.unique(ws.recording[fit_idx]).size),
+                            "validation_windows": int(val_idx.size),
+                            "validation_recordings":
+                                int(np.unique(ws.recording[val_idx]).size),
+                            "all_windows": bool(fit_idx.size == len(ws)),
+                            "class_counts": class_counts(ws.y[fit_idx], ws.class_names),
+                            "val_fraction": float(cfg["split"]["val_fraction"]),
+                            "baseline_windows": int(idx.size)},
              "baseline": None if cfg["baseline"] is None or "baseline" not in spec.stages
              else cfg["baseline"]["type"]}
     atomic_write_json(run_dir / "model" / "about.json", about)

@@ -410,8 +410,12 @@ def load_windows(
                 kept_rels.append(rel)
                 path_labels[rel] = lab["mapping"][raw_label]
         if not kept_files:
-            raise DataError(f"{root_path}: no file's path label is in labels.mapping "
-                            f"({', '.join(lab['mapping'])})")
+            example = f" such as {label_from_path(rels[0], lab['pattern'])!r}" if rels \
+                else ""
+            raise DataError(f"{root_path}: no file's path label (its folder name{example}) "
+                            f"is in labels.mapping ({', '.join(lab['mapping'])}); label the "
+                            "recordings with a file,label table (eegsnn evaluate "
+                            "--labels-table, labels.source: table)")
         files, rels = kept_files, kept_rels
     if lab["source"] == "table":
         table = read_label_table(root_path / lab["table"])
@@ -490,6 +494,7 @@ def _build(files: list[Path], rels: list[str], cfg: dict, root: Path,
     summaries: dict = {}
     report: list[dict[str, Any]] = []
     signals: dict[str, str] = {}  # recording -> signal_sha256 of its decoded samples
+    rates_read: dict[str, float] = {}  # recording -> its sampling rate as read (Hz)
     codes: dict[str, int] = {}  # every raw label the recordings hold (for error messages)
     for path, rel in zip(files, rels, strict=True):
         if is_mne_object(path):  # an in-memory Raw/Epochs (anonymised copy)
@@ -507,6 +512,7 @@ def _build(files: list[Path], rels: list[str], cfg: dict, root: Path,
         for code, n in events.counts().items():
             codes[code] = codes.get(code, 0) + n
         signal = signal_sha256(raw.get_data())  # the decoded samples, before preprocessing
+        sfreq_read = float(raw.info["sfreq"])  # the file's own rate, before any resampling
         t0 = getattr(raw, "first_time", 0.0)  # (Epochs have none)
         name = rel if is_mne_object(path) else str(path)  # an object by name, not repr
         apply_steps(raw, cfg["preprocess"], source=name)
@@ -555,6 +561,7 @@ def _build(files: list[Path], rels: list[str], cfg: dict, root: Path,
         })
         report.append({"path": rel, "windows": int(w),
                        "out_of_bounds": int(skipped)})
+        rates_read[rel] = sfreq_read
         signals[rel] = signal
     assert ref_names is not None and ref_sfreq is not None
     ws = WindowSet(
@@ -569,7 +576,8 @@ def _build(files: list[Path], rels: list[str], cfg: dict, root: Path,
         unit=cfg["unit"],
         provenance={"recordings": report, "signals": signals,
                     "preprocess": copy.deepcopy(cfg["preprocess"]),
-                    "label_codes": dict(sorted(codes.items()))},
+                    "label_codes": dict(sorted(codes.items())),
+                    "sfreq_hz_read": rates_read},  # each recording's own rate, as read
     )
     return ws
 

@@ -97,8 +97,9 @@ def test_final_model_has_no_held_out_score(final_run, capsys):
     assert about == metrics["final_model"]
     assert about["trained_on"] == {
         "windows": 500, "recordings": 100, "all_windows": True,
+        "validation_windows": 0, "validation_recordings": 0,
         "class_counts": {"healthy": 200, "interictal": 200, "ictal": 100},
-        "val_fraction": 0.0}
+        "val_fraction": 0.0, "baseline_windows": 500}
     assert about["baseline"] == "spectral"
     assert (final_run / "model" / "baseline.npz").is_file()
     # the same command again shows the finished run's summary, without training
@@ -108,6 +109,34 @@ def test_final_model_has_no_held_out_score(final_run, capsys):
     assert ("trained on all 500 windows / 100 recordings; no held-out evaluation in this "
             f"run — use `eegsnn evaluate {final_run} DATA`") in out
     assert "accuracy" not in out
+
+
+def test_split_none_with_early_stopping_holds_out_validation_and_says_so(repo_root, tmp_path,
+                                                                         capsys, caplog):
+    """``split.method: none`` + early stopping with no val_fraction: 0.2 of the recordings
+    are held out for validation (not a failure after encoding); about.json and the printed
+    line count the windows fitted on and the validation windows exactly."""
+    out = tmp_path / "run"
+    args = ["train", "--config", str(repo_root / "configs" / "bonn_final.yaml"),
+            "--set", f"data.source={repo_root / 'examples' / 'bonn_small.yaml'}", *SMALL,
+            "--set", "train.early_stopping={patience: 1}",
+            "--set", f"cache_dir={tmp_path / 'cache'}", "--out", str(out), "--no-progress"]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    t = json.loads((out / "model" / "about.json").read_text())["trained_on"]
+    assert t["val_fraction"] == 0.2 and t["all_windows"] is False
+    assert t["validation_recordings"] == 20 and t["recordings"] == 80
+    assert t["windows"] + t["validation_windows"] == 500 == t["baseline_windows"]
+    assert t["validation_windows"] == 100 and sum(t["class_counts"].values()) == 400
+    assert ("trained on 400 windows / 80 recordings (+ 100 validation windows / 20 "
+            "recordings)") in captured.out
+    assert ("training the final model on 400 windows (100 more from 0.2 of the recordings "
+            "held out for early stopping)") in captured.err
+    assert "holding out 0.2 of the training recordings" in caplog.text
+    assert (out / "refit" / "train" / "curves.png").is_file()
+    report = (out / "report.html").read_text()
+    assert "Training curves (model/)" in report
+    assert "100 validation windows / 20 recordings held out for early stopping" in report
 
 
 def test_apply_to_another_site_one_command(final_run, shared_data, tmp_path, capsys):
@@ -139,8 +168,15 @@ def test_apply_to_another_site_one_command(final_run, shared_data, tmp_path, cap
     assert m["channels"] == {"EEG": "EEG"}
     for text in ("model/ trained on all 500 windows / 100 recordings", "SNN accuracy",
                  "baseline spectral: accuracy", "whole recordings (16)", "per class",
-                 "baseline recall", "95 % bootstrap over 16 recordings"):
+                 "baseline recall", "bootstrap over 16 recordings",
+                 "data: resampled 256 -> 173.61 Hz (--sfreq 256); labels from table labels.csv",
+                 "channels: the run's 1 channel(s) by name",
+                 "overlap with training recordings: no identical content found (file or "
+                 "decoded-signal hash; resampled or filtered copies cannot be detected)"):
         assert text in out, text
+    assert m["data"]["resampled"] == {"from_hz": [256.0], "to_hz": 173.61}
+    assert m["data"]["sfreq_hz_read"] == [256.0] and m["data"]["labels"] == "table labels.csv"
+    assert "8 recording(s) such as" in m["data"]["sfreq_note"]  # the EDFs: header rate
     rows = list(csv.DictReader(open(ev / "baseline_predictions.csv")))
     assert len(rows) == 80 and {r["true"] for r in rows} == {"ictal", "healthy"}
 
@@ -204,11 +240,23 @@ def test_what_does_not_fit_is_named(final_run, shared_data, tmp_path, capsys):
                  "--out", str(tmp_path / "e5")]) == 0
     m = json.loads((tmp_path / "e5" / "metrics.json").read_text())
     assert m["channels"] == {"EEG": "T7-T8"} and m["data"]["class_counts"]["healthy"] == 5
-    capsys.readouterr()
+    assert "channels (run <- data): EEG <- T7-T8" in capsys.readouterr().out
     assert main(["evaluate", str(final_run), str(site / "case052z.edf"), "--labels-table",
                  str(site / "labels.csv"), "--channel", "Cz=EEG",
                  "--out", str(tmp_path / "e6")]) == 3
-    assert "channel map names ['Cz']" in capsys.readouterr().err
+    assert "--channel names Cz, which the data do not hold" in capsys.readouterr().err
+    # a one-channel EDF of another type is not the run's EEG channel
+    ecg = tmp_path / "ecg"
+    ecg.mkdir()
+    _write_edf(ecg / "case052z.edf", _resampled(bonn / "Z" / "Z052.txt")[:256 * 23], "ECG")
+    assert main(["evaluate", str(final_run), str(ecg / "case052z.edf"), "--labels-table",
+                 str(site / "labels.csv"), "--out", str(tmp_path / "e6b")]) == 3
+    assert ("only channel ECG is not the run's channel EEG; if it is the same signal, map it "
+            "with --channel ECG=EEG") in capsys.readouterr().err
+    # --sfreq on EDF only: its header rate is used, so --sfreq is refused
+    assert main(["evaluate", str(final_run), str(site / "case052z.edf"), "--labels-table",
+                 str(site / "labels.csv"), "--sfreq", "100", "--out", str(tmp_path / "e6c")]) == 2
+    assert "carries its own sampling rate" in capsys.readouterr().err
     # Bonn-style text at 256 Hz: --sfreq gives its rate (the run's 173.61 Hz is not assumed
     # to be the site's), the segment length check of the Bonn files no longer applies
     txt = tmp_path / "txt"
@@ -219,6 +267,18 @@ def test_what_does_not_fit_is_named(final_run, shared_data, tmp_path, capsys):
                  str(txt / "labels.tsv"), "--sfreq", "256", "--out", str(tmp_path / "e7")]) == 0
     m = json.loads((tmp_path / "e7" / "metrics.json").read_text())
     assert m["n_samples"] == 5 and m["data"]["class_counts"]["ictal"] == 5
+    capsys.readouterr()
+    # no label table and a folder name that is no label of the run: say --labels-table
+    assert main(["evaluate", str(final_run), str(txt / "seg051.txt"), "--sfreq", "256",
+                 "--out", str(tmp_path / "e8")]) == 3
+    err = capsys.readouterr().err
+    assert "label (its folder name such as 'txt')" in err and "--labels-table" in err
+    # a text segment at another rate without --sfreq: the length error says --sfreq
+    assert main(["evaluate", str(final_run), str(txt / "seg051.txt"), "--labels-table",
+                 str(txt / "labels.tsv"), "--out", str(tmp_path / "e9")]) == 3
+    err = capsys.readouterr().err
+    assert "samples, expected 4097 (a text segment carries no sampling rate" in err
+    assert "--sfreq" in err
 
 
 def test_split_none_and_holdout_without_test(repo_root):

@@ -125,8 +125,15 @@ def test_evaluate_scores_model_and_saved_baseline_as_the_run_did(run_dir, repo_r
     assert m["trained_on"]["trained_on"]["recordings"] == 100 - len(held_out)
     for line in (f"model/ trained on {m['trained_on']['trained_on']['windows']} windows",
                  "SNN accuracy", "baseline spectral: accuracy",
-                 f"whole recordings ({len(held_out)})", "baseline recall"):
+                 f"whole recordings ({len(held_out)})", "baseline recall",
+                 "data: at the run's rate (173.61 Hz), not resampled; labels from the run's "
+                 "(path)", "channels: the run's 1 channel(s) by name",
+                 "overlap with training recordings: no identical content found"):
         assert line in text, line
+    # holdout: model/ is the training side less its validation recordings (none here)
+    t = m["trained_on"]["trained_on"]
+    assert t["validation_windows"] == 0 and t["baseline_windows"] == t["windows"]
+    assert m["data"]["resampled"] is None and m["data"]["sfreq_hz_read"] == [173.61]
 
     def table(path):
         rows = sorted(csv.DictReader(open(path)), key=lambda r: (r["recording"],

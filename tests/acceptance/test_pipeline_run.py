@@ -228,3 +228,31 @@ def test_bonn_three_class_meets_the_target(repo_root, tmp_path):
     assert rec["accuracy"] >= 0.90
     assert rec["positive"]["sensitivity"] >= 0.95 and rec["positive"]["specificity"] >= 0.95
     shutil.rmtree(tmp_path / "run")
+
+
+def test_predictions_csv_holds_the_decision_at_the_operating_point(repo_root, tmp_path):
+    """With an operating point, the fold's predictions.csv and evaluate's hold the decision
+    at the recorded threshold beside the arg-max one (the metrics at the threshold score
+    that column)."""
+    out = tmp_path / "op"
+    result = run_pipeline(repo_root / "configs" / "bonn_example.yaml", out, overrides=[
+        *FAST, "split.val_fraction=0.25", f"cache_dir={tmp_path / 'cache'}",
+        "evaluate.operating_point={rule: target_sensitivity, value: 0.99, on: validation}"],
+        progress=False)
+    t = json.loads((out / "model" / "operating_point.json").read_text())["threshold"]
+    fold = json.loads((out / "folds" / "fold-1" / "metrics.json").read_text())
+    rows = list(csv.DictReader(open(out / "folds" / "fold-1" / "predictions.csv")))
+    at = np.array([r["predicted_at_threshold"] == "ictal" for r in rows])
+    assert np.array_equal(at, np.array([float(r["p_ictal"]) >= t for r in rows]))
+    truth = np.array([r["true"] == "ictal" for r in rows])
+    assert fold["operating_point"]["tp"] == int(np.sum(at & truth))
+    assert fold["operating_point"]["fp"] == int(np.sum(at & ~truth))
+    test_files = sorted(set(result.windows.recording[result.folds[0].test_idx]))
+    data_root = result.config["data"]["source"].replace(".yaml", "")
+    ev = evaluate_run(out, [f"{data_root}/{r}" for r in test_files], out_dir=tmp_path / "ev",
+                      predict=True, threshold=0.5)
+    rows = list(csv.DictReader(open(tmp_path / "ev" / "predictions.csv")))
+    assert [r["predicted_at_threshold"] == "ictal" for r in rows] == \
+        [float(r["p_ictal"]) >= 0.5 for r in rows]
+    assert ev.metrics["operating_point"]["tp"] == sum(
+        r["predicted_at_threshold"] == r["true"] == "ictal" for r in rows)

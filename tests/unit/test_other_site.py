@@ -4,6 +4,7 @@ eegsnn.io.label_table, eegsnn.pipeline.apply)."""
 
 from __future__ import annotations
 
+import csv
 import json
 
 import numpy as np
@@ -14,7 +15,15 @@ from eegsnn.errors import ConfigError, DataError
 from eegsnn.io.label_table import read_label_table
 from eegsnn.io.mat import read_mat_signal
 from eegsnn.io.readers import read_recording
-from eegsnn.pipeline.apply import conform_channels, site_dataset
+from eegsnn.io.text import read_text_segment
+from eegsnn.pipeline.apply import (
+    _sfreq_check,
+    channels_line,
+    conform_channels,
+    input_line,
+    site_dataset,
+)
+from eegsnn.pipeline.records import write_predictions_csv
 from eegsnn.preprocess.windows import WindowSet
 
 
@@ -94,10 +103,70 @@ def test_conform_channels_picks_orders_and_renames(tmp_path):
     assert used == {"C3": "C3", "Cz": "T7", "C4": "C4"}
     with pytest.raises(DataError, match=r"channel\(s\) Cz of the run .* are not in the data"):
         conform_channels(ws, record, "d", tmp_path)
-    with pytest.raises(DataError, match=r"channel map names \['O1'\]"):
+    with pytest.raises(DataError, match=r"--channel names O1, which the data do not hold"):
         conform_channels(ws, record, "d", tmp_path, {"O1": "Cz"})
+    with pytest.raises(DataError, match=r"maps to Foo, which is not a channel of the run"):
+        conform_channels(ws, record, "d", tmp_path, {"T7": "Foo"})
     one, used = conform_channels(_ws(["T7-T8"]), {"ch_names": ["EEG"]}, "d", tmp_path)
     assert one.ch_names == ("EEG",) and used == {"EEG": "T7-T8"}
+    assert channels_line(used) == "channels (run <- data): EEG <- T7-T8"
+    assert channels_line({"C3": "C3", "Cz": "Cz"}) == "channels: the run's 2 channel(s) by name"
+
+
+def test_one_channel_recording_is_taken_only_when_a_name_is_generic(tmp_path):
+    bonn_run = {"ch_names": ["EEG"]}  # Bonn text segments have no channel name
+    with pytest.raises(DataError, match=r"only channel ECG is not the run's channel EEG; "
+                                        r".*--channel ECG=EEG"):
+        conform_channels(_ws(["ECG"]), bonn_run, "ecg.edf", tmp_path)
+    _, used = conform_channels(_ws(["ECG"]), bonn_run, "ecg.edf", tmp_path, {"ECG": "EEG"})
+    assert used == {"EEG": "ECG"}  # named by the user: taken
+    with pytest.raises(DataError, match=r"only channel T7 is not the run's channel Cz"):
+        conform_channels(_ws(["T7"]), {"ch_names": ["Cz"]}, "d", tmp_path)
+    _, used = conform_channels(_ws(["EEG"]), {"ch_names": ["Cz"]}, "seg.txt", tmp_path)
+    assert used == {"Cz": "EEG"}  # the data's name is generic (a text segment)
+
+
+def test_sfreq_is_refused_for_containers_with_a_rate(tmp_path):
+    edf, txt = tmp_path / "a.edf", tmp_path / "b.txt"
+    edf.write_bytes(b"x")
+    txt.write_text("1\n2\n")
+    with pytest.raises(ConfigError, match=r"--sfreq 100: .*a\.edf carries its own sampling "
+                                          r"rate.*text segments and \.mat"):
+        _sfreq_check(str(edf), 100.0)
+    assert _sfreq_check(str(txt), 100.0) is None and _sfreq_check(str(edf), None) is None
+    note = _sfreq_check(str(tmp_path), 100.0)  # mixed: the EDF keeps its header's rate
+    assert note is not None and "a.edf use their header's rate" in note
+
+
+def test_input_line_says_resampling_and_label_table():
+    data = {"sfreq_hz_read": [256.0], "resampled": {"from_hz": [256.0], "to_hz": 173.61},
+            "sfreq_given_hz": 256.0, "labels": "table labels.csv"}
+    assert input_line(data) == ("data: resampled 256 -> 173.61 Hz (--sfreq 256); labels "
+                                "from table labels.csv")
+    assert "not resampled" in input_line({"sfreq_hz_read": [173.61], "resampled": None,
+                                          "labels": "the run's (path)"})
+
+
+def test_predictions_csv_has_the_decision_at_the_threshold(tmp_path):
+    proba = np.array([[0.7, 0.3], [0.2, 0.8], [0.9, 0.1]])
+    rec, onset, y = np.array(["r1", "r1", "r2"]), np.zeros(3), np.array([1, 1, 0])
+    write_predictions_csv(tmp_path / "p.csv", rec, onset, y, proba, ("rest", "ictal"),
+                          positive_class="ictal", threshold=0.25)
+    rows = list(csv.DictReader(open(tmp_path / "p.csv")))
+    assert [r["predicted"] for r in rows] == ["rest", "ictal", "rest"]
+    assert [r["predicted_at_threshold"] for r in rows] == ["ictal", "ictal", "rest"]
+    write_predictions_csv(tmp_path / "q.csv", rec, onset, y, proba, ("rest", "ictal"))
+    assert "predicted_at_threshold" not in open(tmp_path / "q.csv").readline()
+
+
+def test_text_length_and_mat_variable_hints(tmp_path):
+    (tmp_path / "s.txt").write_text("1\n2\n3\n")
+    with pytest.raises(DataError, match=r"3 samples, expected 4097 .*--sfreq"):
+        read_text_segment(tmp_path / "s.txt", expected_samples=4097)
+    savemat(tmp_path / "two.mat", {"a": np.zeros(50), "b": np.ones(50)})
+    with pytest.raises(DataError, match=r"name one with --mat-var") as info:
+        read_mat_signal(tmp_path / "two.mat", sfreq_hz=100.0)
+    assert "--sfreq" not in str(info.value)
 
 
 def test_site_dataset_resamples_first_and_maps_names(tmp_path):
