@@ -14,8 +14,8 @@ from typing import Any
 
 import typer
 
-__all__ = ["print_decision_and_comparison", "print_energy", "print_scores", "print_summary",
-           "trained_on_line"]
+__all__ = ["intervals_lines", "print_decision_and_comparison", "print_energy", "print_scores",
+           "print_summary", "trained_on_line"]
 
 
 def _ci(ci: Any) -> str:
@@ -28,36 +28,80 @@ def _num(v: Any, fmt: str = ".4f") -> str:
     return "n/a" if v is None else format(v, fmt)
 
 
-def _boot(rep: dict[str, Any], metric: str) -> str:
-    """`` [lo, hi]`` of ``metric`` from the report's recording-level (cluster) bootstrap."""
-    boot = ((rep.get("bootstrap") or {}).get("metrics") or {}).get(metric) or {}
-    return _ci(boot.get("ci95"))
+def _windows(n: Any) -> str:
+    """``"1 window"``, ``"3 windows"``."""
+    return f"{n} window{'' if int(n) == 1 else 's'}"
+
+
+def _boot(boot: dict[str, Any] | None, metric: str) -> str:
+    """`` [lo, hi]`` of ``metric`` from a recording-level (cluster) ``bootstrap`` record;
+    `` (interval not estimable: every resample gives 1.000)`` where the resamples of a
+    score all agree; ``""`` without an interval (the intervals note says why)."""
+    rec = ((boot or {}).get("metrics") or {}).get(metric) or {}
+    ci = _ci(rec.get("ci95"))
+    method = str(rec.get("method") or "")
+    if not ci and method.startswith("interval not estimable"):
+        return f" ({method})"
+    return ci
+
+
+def _acc_ci(rep: dict[str, Any]) -> str:
+    """Accuracy's interval: the recording-level one, else the window-level Wilson interval
+    named as such (windows taken as independent)."""
+    rec_ci = _boot(rep.get("bootstrap"), "accuracy")
+    if rec_ci:
+        return rec_ci
+    wilson = _ci(rep.get("accuracy_ci"))
+    return f"{wilson} (window Wilson)" if wilson else ""
+
+
+def intervals_lines(boot: dict[str, Any] | None, shown: tuple[str, ...] | None = None,
+                    header: bool = True) -> list[str]:
+    """The lines saying which intervals a ``bootstrap`` record gives: ``95 % cluster
+    bootstrap over N recordings`` where any metric has one (``header``), and every other
+    method (exact fallback, not estimated with too few recordings, not estimable), of the
+    metrics ``shown`` (default: all)."""
+    if not boot:
+        return []
+    from eegsnn.evaluate.stats import BOOTSTRAP_METHOD, interval_note
+
+    lines = []
+    metrics = {k: v for k, v in (boot.get("metrics") or {}).items()
+               if shown is None or k in shown}
+    boot = dict(boot, metrics=metrics)
+    methods = [(r or {}).get("method") for r in metrics.values()]
+    resampled = int(boot.get("n_clusters") or 0) >= int(boot.get("min_clusters", 2))
+    if header and (resampled or BOOTSTRAP_METHOD in methods):  # exceptions: the note
+        lines.append(f"intervals: 95 % cluster bootstrap over {boot.get('n_clusters')} "
+                     f"{boot.get('cluster', 'recording')}s")
+    note = interval_note(boot)
+    if note:
+        lines.append(note)
+    return lines
 
 
 def _block(name: str, rep: dict[str, Any], scope: str) -> None:
     """Lines of one model's report ``rep`` (a :func:`~eegsnn.pipeline.metrics.full_report`
     with ``recording_level``, ``events`` and ``bootstrap`` where scored). Intervals are the
     95 % recording-level bootstrap (windows of one recording resampled together) when the
-    report has one, else the Wilson interval of the window accuracy."""
-    boot = rep.get("bootstrap") or {}
-    acc_ci = _boot(rep, "accuracy") or _ci(rep.get("accuracy_ci"))
-    typer.echo(f"{name} {scope}accuracy {rep['accuracy']:.4f}{acc_ci}  "
-               f"balanced {rep['balanced_accuracy']:.4f}{_boot(rep, 'balanced_accuracy')}  "
-               f"kappa {rep['cohen_kappa']:.3f}  macro-F1 {rep['f1_macro']:.4f}")
+    report has one; the accuracy falls back to the window-level Wilson interval, labelled
+    ``(window Wilson)``; a line names every interval that is not the bootstrap's."""
+    boot = rep.get("bootstrap")
+    typer.echo(f"{name} {scope}accuracy {rep['accuracy']:.4f}{_acc_ci(rep)}  "
+               f"balanced {rep['balanced_accuracy']:.4f}{_boot(boot, 'balanced_accuracy')}  "
+               f"kappa {rep['cohen_kappa']:.3f}{_boot(boot, 'cohen_kappa')}  "
+               f"macro-F1 {rep['f1_macro']:.4f}{_boot(boot, 'f1_macro')}")
     if isinstance(rep.get("positive"), dict):
         pos = rep["positive"]
         typer.echo(f"  {pos['class']} vs rest: sensitivity {_num(pos['sensitivity'])}"
-                   f"{_boot(rep, 'sensitivity')}  specificity {_num(pos['specificity'])}"
-                   f"{_boot(rep, 'specificity')}  ROC-AUC {_num(pos['roc_auc'])}"
-                   f"{_boot(rep, 'roc_auc')}")
-    if boot.get("n_clusters"):
-        typer.echo(f"  [intervals: 95 % bootstrap over {boot['n_clusters']} "
-                   f"{boot.get('cluster', 'recording')}s]")
-        from eegsnn.evaluate.stats import interval_note
-
-        note = interval_note(boot)
-        if note:
-            typer.echo(f"  [{note}]")
+                   f"{_boot(boot, 'sensitivity')}  specificity {_num(pos['specificity'])}"
+                   f"{_boot(boot, 'specificity')}  ROC-AUC {_num(pos['roc_auc'])}"
+                   f"{_boot(boot, 'roc_auc')}")
+        fixed = _fixed_rates(pos)
+        if fixed:
+            typer.echo(f"  {fixed}")
+    for line in intervals_lines(boot):
+        typer.echo(f"  [{line}]")
     rec = rep.get("recording_level")
     if rec and "accuracy" in rec:
         typer.echo(f"  whole recordings ({rec['n_recordings']}): accuracy "
@@ -68,6 +112,19 @@ def _block(name: str, rep: dict[str, Any], scope: str) -> None:
         fa = ev["false_alarms_per_hour"]
         typer.echo(f"  events: {ev['detected']}/{ev['events']} detected, "
                    f"{'n/a' if fa is None else f'{fa:.2f}'} false alarms per hour")
+
+
+def _fixed_rates(pos: dict[str, Any]) -> str:
+    """``sensitivity at specificity >= 0.90: 0.950, ...; specificity at sensitivity >= ...``
+    of a ``positive`` block (read off the scored windows' own ROC curve); ``""`` without."""
+    parts = []
+    for key, what, given in (("sensitivity_at_specificity", "sensitivity", "specificity"),
+                             ("specificity_at_sensitivity", "specificity", "sensitivity")):
+        values = pos.get(key) or {}
+        if values:
+            parts.append(f"{what} at {given} " + ", ".join(
+                f">= {float(r):.2f}: {_num(v, '.3f')}" for r, v in values.items()))
+    return "; ".join(parts) + (" (read off these windows' ROC curve)" if parts else "")
 
 
 def print_scores(rep: dict[str, Any], baseline: dict[str, Any] | None, *, family: str,
@@ -133,14 +190,19 @@ def print_decision_and_comparison(m: dict[str, Any], op: dict[str, Any] | None) 
         thr = op["threshold"]
         thr_text = (", ".join(f"{t:.4g}" for t in thr) + " (per fold)"
                     if isinstance(thr, list) else f"{thr:.4g}")
+        ob = op.get("bootstrap")
         typer.echo(f"  at threshold {thr_text} ({how}): sensitivity "
-                   f"{_num(op.get('sensitivity'))}  specificity {_num(op.get('specificity'))}"
-                   f"  accuracy {_num(op.get('accuracy'))}")
+                   f"{_num(op.get('sensitivity'))}{_boot(ob, 'sensitivity')}  specificity "
+                   f"{_num(op.get('specificity'))}{_boot(ob, 'specificity')}  accuracy "
+                   f"{_num(op.get('accuracy'))}{_boot(ob, 'accuracy')}")
+        for line in intervals_lines(ob, ("sensitivity", "specificity", "accuracy"),
+                                    header=False):
+            typer.echo(f"    [at the threshold: {line}]")
     print_energy(m.get("synops") or (m.get("snn") or {}).get("synops"))
     if "mcnemar" in m:
         mc = m["mcnemar"]
         typer.echo(f"  McNemar exact, SNN vs baseline on the same windows: "
-                   f"{mc['snn_only_correct']} right only by the SNN, "
+                   f"{_windows(mc['snn_only_correct'])} right only by the SNN, "
                    f"{mc['baseline_only_correct']} only by the baseline, p = {mc['p_value']:.3g}")
     for note in m.get("warnings", []):
         typer.echo(f"warning: {note}", err=True)
@@ -155,7 +217,12 @@ def trained_on_line(about: dict[str, Any] | None) -> str:
         return f"model/: {about.get('note', 'not recorded')}"
     scope = "all " if t.get("all_windows") else ""
     val = t.get("val_fraction") or 0
-    inner = f", {val:g} of its recordings held out for validation" if val else ""
+    if "validation_windows" in t:  # fitted on / held out for early stopping, exactly
+        inner = (f" (+ {t['validation_windows']} validation windows / "
+                 f"{t['validation_recordings']} recordings held out for early stopping)"
+                 if t["validation_windows"] else "")
+    else:
+        inner = f", {val:g} of its recordings held out for validation" if val else ""
     return (f"model/ trained on {scope}{t['windows']} windows / {t['recordings']} recordings"
             f"{inner}: {about.get('note', '')}")
 
@@ -167,8 +234,12 @@ def print_summary(m: dict[str, Any], out: Path | None) -> None:
         if (m.get("split") or {}).get("method") == "none" and about:
             t = about["trained_on"]
             run = out if out is not None else "RUN"
-            typer.echo(f"trained on all {t['windows']} windows / {t['recordings']} "
-                       "recordings; no held-out evaluation in this run — use `eegsnn "
+            scope = "all " if t.get("all_windows", True) else ""
+            val = (f" (+ {t['validation_windows']} validation windows / "
+                   f"{t['validation_recordings']} recordings)"
+                   if t.get("validation_windows") else "")
+            typer.echo(f"trained on {scope}{t['windows']} windows / {t['recordings']} "
+                       f"recordings{val}; no held-out evaluation in this run — use `eegsnn "
                        f"evaluate {run} DATA`")
         else:
             typer.echo("no folds were trained")

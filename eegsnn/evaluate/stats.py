@@ -27,8 +27,15 @@ so a recording is the effective sample. E.g. 12 recordings all right: ``[0.735, 
 Each metric records its ``method`` (``"cluster bootstrap"`` or ``"exact Clopper-Pearson
 (degenerate bootstrap; n = 12 recordings)"``) and, for the fallback, ``n_effective``; the
 report and the ``train``/``evaluate`` summary name the fallback where it was used. Other
-metrics (kappa, macro-F1, ROC-AUC) are not proportions of independent trials and keep
-their (degenerate) percentile interval.
+metrics (kappa, macro-F1, ROC-AUC), and proportions away from 0 and 1, get no exact
+fallback: when their percentile interval has zero width (every resample, or at least
+95 % of them, give the same value) it is ``None`` (a zero-width ``[1, 1]`` would look
+informative) and ``method`` reads ``"interval not estimable: every resample gives
+1.000"`` (or ``"... at least 95 % of the resamples give 0.000"``).
+
+Too few clusters: below :data:`MIN_CLUSTERS` (5) recordings no bootstrap interval is
+given (``ci95`` ``None``, ``method`` ``"not estimated: only 2 recordings (a cluster
+bootstrap needs >= 5)"``); a proportion at 0 or 1 keeps its exact interval.
 * :func:`metrics_from_confusion`: the same metrics from ``[..., K, K]`` confusion matrices
   (the definitions of :mod:`eegsnn.evaluate.metrics`, batched).
 * :func:`weighted_auc`: ROC-AUC with per-window weights (ties count one half);
@@ -43,13 +50,15 @@ report and other readers::
     <report>.bootstrap = {                   # every window-level report (SNN, baseline,
       "cluster": "recording",                #   each fold, pooled, evaluate)
       "n_clusters": 80, "n_resamples": 2000, "seed": 0, "level": 0.95,
+      "min_clusters": 5,                     # fewer: no bootstrap interval (MIN_CLUSTERS)
       "metrics": {"accuracy": {"estimate": 0.97, "ci95": [0.94, 0.99], "n_valid": 2000,
                                "method": "cluster bootstrap"},
                   "balanced_accuracy": ..., "cohen_kappa": ..., "f1_macro": ...,
                   "sensitivity": ..., "specificity": ..., "roc_auc": ...}}
                                              # (the last three only with a positive class;
-                                             # ci95 None when fewer than 2 recordings or
-                                             # no resample defines the metric; a
+                                             # ci95 None when fewer than MIN_CLUSTERS
+                                             # recordings, every resample equal (not a
+                                             # proportion) or none defines it; a
                                              # degenerate proportion: method "exact
                                              # Clopper-Pearson (...)" and n_effective)
     <report>.operating_point.bootstrap       # the same for the thresholded predictions
@@ -66,14 +75,15 @@ operating point is described in :mod:`eegsnn.pipeline.metrics`.)
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from eegsnn.errors import ConfigError
 
-__all__ = ["BOOTSTRAP_METHOD", "BOOTSTRAP_METRICS", "PROPORTION_METRICS", "clopper_pearson",
+__all__ = ["BOOTSTRAP_METHOD", "BOOTSTRAP_METRICS", "MIN_CLUSTERS", "PROPORTION_METRICS",
+           "clopper_pearson",
            "cluster_bootstrap", "cluster_weighted_auc", "interval_note", "mcnemar_exact",
            "metrics_from_confusion", "single_class_warning", "weighted_auc"]
 
@@ -86,6 +96,12 @@ BOOTSTRAP_METRICS = ("accuracy", "balanced_accuracy", "cohen_kappa", "f1_macro",
 PROPORTION_METRICS = ("accuracy", "balanced_accuracy", "sensitivity", "specificity")
 #: the ``method`` of an interval from the resamples
 BOOTSTRAP_METHOD = "cluster bootstrap"
+#: fewest clusters (recordings) a cluster-bootstrap interval is reported for. With fewer,
+#: the resamples are a handful of distinct mixtures of the same recordings and the
+#: percentile interval is unreliable (with 2 recordings often narrower than the window
+#: Wilson interval); each metric's ``ci95`` is then ``None`` and its ``method`` says why,
+#: except a proportion at 0 or 1, which keeps its exact Clopper-Pearson interval.
+MIN_CLUSTERS = 5
 
 _AUC_CHUNK = 4_000_000  # resamples x windows weighed at once (bounds memory)
 
@@ -192,7 +208,7 @@ def cluster_weighted_auc(positive: np.ndarray, scores: np.ndarray, cluster: np.n
         return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
 
 
-def interval_note(bootstrap: dict[str, Any] | None) -> str:
+def interval_note(bootstrap: Mapping[str, Any] | None) -> str:
     """What a reader must be told about a ``bootstrap`` record's intervals that are not the
     bootstrap's (the exact fallback of a degenerate one), e.g. ``"accuracy, sensitivity:
     exact Clopper-Pearson (degenerate bootstrap; n = 12 recordings)"``; ``""`` when every
@@ -295,20 +311,21 @@ def cluster_bootstrap(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] 
     np.add.at(per_cluster, (inverse, y * k + p), 1.0)
     rng = np.random.default_rng(seed)
     counts = np.zeros((int(n_resamples), n_clusters))
-    if n_clusters >= 2:
+    resampled = n_clusters >= MIN_CLUSTERS
+    if resampled:
         draws = rng.integers(0, n_clusters, size=(int(n_resamples), n_clusters))
         np.add.at(counts, (np.repeat(np.arange(int(n_resamples)), n_clusters),
                            draws.reshape(-1)), 1.0)
     point = metrics_from_confusion(per_cluster.sum(axis=0).reshape(k, k), positive)
     boot = metrics_from_confusion((counts @ per_cluster).reshape(-1, k, k), positive) \
-        if n_clusters >= 2 else {}
+        if resampled else {}
     if positive is not None and scores is not None:
         s = np.asarray(scores, dtype=np.float64).reshape(-1)
         if s.size != y.size:
             raise ConfigError(f"cluster_bootstrap: {s.size} scores for {y.size} windows")
         pos = y == positive
         point["roc_auc"] = weighted_auc(pos, s, np.ones((1, y.size)))[0]
-        if n_clusters >= 2:
+        if resampled:
             boot["roc_auc"] = cluster_weighted_auc(pos, s, inverse, counts)
     tail = 100.0 * (1.0 - level) / 2.0
     counted = {"accuracy": n_clusters, "balanced_accuracy": n_clusters}  # clusters a
@@ -323,6 +340,7 @@ def cluster_bootstrap(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] 
         est = float(point[name])
         rec: dict[str, Any] = {"estimate": None if np.isnan(est) else est, "ci95": None,
                                "n_valid": 0, "method": BOOTSTRAP_METHOD}
+        flat = not resampled  # every resample equal (none drawn: the point estimate)
         if name in boot:
             values = np.asarray(boot[name], dtype=np.float64)
             values = values[~np.isnan(values)]
@@ -330,17 +348,30 @@ def cluster_bootstrap(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] 
             if values.size:
                 lo, hi = np.percentile(values, [tail, 100.0 - tail])
                 rec["ci95"] = [float(lo), float(hi)]
-            m = counted.get(name, 0)
-            if name in PROPORTION_METRICS and values.size and m >= 1 \
-                    and np.ptp(values) == 0.0 and est in (0.0, 1.0):
-                # degenerate at a perfect (or zero) score: exact interval, n = clusters
-                rec["ci95"] = list(clopper_pearson(round(est * m), m, level))
-                rec["method"] = (f"exact Clopper-Pearson (degenerate bootstrap; n = {m} "
-                                 f"{cluster_name}s)")
-                rec["n_effective"] = m
+            flat = bool(values.size) and np.ptp(values) == 0.0
+            zero_width = rec["ci95"] is not None and rec["ci95"][0] == rec["ci95"][1]
+            if zero_width and not (name in PROPORTION_METRICS and est in (0.0, 1.0)):
+                # zero width: no information about the metric (a proportion at 0 or 1
+                # gets the exact interval below instead)
+                rec["method"] = ("interval not estimable: " + (
+                    "every resample gives" if flat else "at least 95 % of the resamples "
+                    "give") + f" {float(rec['ci95'][0]):.3f}")
+                rec["ci95"] = None
+        elif not resampled:
+            rec["method"] = (f"not estimated: only {n_clusters} {cluster_name}"
+                             f"{'' if n_clusters == 1 else 's'} (a cluster bootstrap "
+                             f"needs >= {MIN_CLUSTERS})")
+        m = counted.get(name, 0)
+        if name in PROPORTION_METRICS and m >= 1 and flat and est in (0.0, 1.0):
+            # every resample equals a perfect (or zero) score: exact interval, n = clusters
+            rec["ci95"] = list(clopper_pearson(round(est * m), m, level))
+            rec["method"] = (f"exact Clopper-Pearson (degenerate bootstrap; n = {m} "
+                             f"{cluster_name}{'' if m == 1 else 's'})")
+            rec["n_effective"] = m
         out[name] = rec
     return {"cluster": cluster_name, "n_clusters": n_clusters, "n_resamples": int(n_resamples),
-            "seed": int(seed), "level": float(level), "metrics": out}
+            "seed": int(seed), "level": float(level), "min_clusters": MIN_CLUSTERS,
+            "metrics": out}
 
 
 def _binom_two_sided_half(k: int, n: int) -> float:

@@ -282,8 +282,10 @@ def aggregate_metrics(cfg: Mapping[str, Any], ws: Any, folds: list[FoldResult]
                   "summary": _summaries([f.metrics for f in folds]), "firing_rates": rates}
     out.update(model_class(cfg["model"]).summarize(cfg, [f.metrics for f in folds],
                                                    [f.firing_rates for f in folds]))
-    notes = list(dict.fromkeys([w for f in folds for w in f.metrics.get("warnings", [])]
-                               + pooled.get("warnings", [])))
+    raw = [w for f in folds for w in f.metrics.get("warnings", [])]
+    notes = list(dict.fromkeys([f"fold {f.index}: {w}" for f in folds  # name the fold
+                                for w in f.metrics.get("warnings", [])]
+                               + [w for w in pooled.get("warnings", []) if w not in raw]))
     for key in ("accuracy", "balanced_accuracy", "cohen_kappa", "f1_macro"):
         out[key] = pooled[key]
     if "positive" in pooled:

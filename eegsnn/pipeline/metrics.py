@@ -359,8 +359,8 @@ def window_statistics(y: np.ndarray, proba: np.ndarray, class_names: Sequence[st
 
     out: dict[str, Any] = {"bootstrap": boot(pred)}
     note = single_class_warning(pred, class_names, who) if np.unique(y).size > 1 else None
-    if note:
-        log.warning(note)
+    if note:  # info, not warning: the summary prints the report's warnings once
+        log.info(note)
         out["warnings"] = [note]
     if threshold is not None and positive is not None:
         t = np.asarray(threshold, dtype=np.float64)
@@ -370,8 +370,9 @@ def window_statistics(y: np.ndarray, proba: np.ndarray, class_names: Sequence[st
         bm = binary_metrics(y, proba, positive, op_pred)
         op: dict[str, Any] = {k_: v for k_, v in dict(operating_point or {}).items()
                               if k_ != "threshold"}
-        op["threshold"] = float(t) if t.ndim == 0 else \
-            sorted({float(v) for v in t.reshape(-1)})
+        # per-window thresholds (pooled k-fold): one per fold, in fold order
+        op["threshold"] = float(t) if t.ndim == 0 else list(
+            op.get("fold_thresholds") or dict.fromkeys(float(v) for v in t.reshape(-1)))
         op.update(rep)
         op.update({key: bm[key] for key in ("sensitivity", "specificity", "ppv", "npv", "tp",
                                             "fn", "tn", "fp", "ci")})
@@ -380,7 +381,7 @@ def window_statistics(y: np.ndarray, proba: np.ndarray, class_names: Sequence[st
                                        f"{who} at the operating threshold") \
             if np.unique(y).size > 1 else None
         if op_note:
-            log.warning(op_note)
+            log.info(op_note)
             out.setdefault("warnings", []).append(op_note)
         out["operating_point"] = op
     return out

@@ -265,9 +265,10 @@ class SNNPipelineModel(PipelineModel):
         op = choose_operating_point(spec, fold.y[idx], proba, positive, fold.class_names,
                                     "validation" if use_val else "training")
         if op["threshold"] is not None:
-            log.info("%s: operating point %s %s on %d %s windows: threshold %.4f "
-                     "(sensitivity %.3f, specificity %.3f there)", where, op["rule"],
-                     op["value"], op["windows"], op["on"], op["threshold"],
+            rule = op["rule"] + ("" if op.get("value") is None else f" {op['value']:g}")
+            log.info("%s: operating point %s on %d %s windows: threshold %.4f "
+                     "(sensitivity %.3f, specificity %.3f there)", where, rule,
+                     op["windows"], op["on"], op["threshold"],
                      op["selection"]["sensitivity"], op["selection"]["specificity"])
         return op
 

@@ -3,7 +3,8 @@
 :func:`write_report` reads a run directory written by
 :func:`eegsnn.pipeline.run_pipeline` and renders: the study and its config, data
 provenance (manifest, checksums, channels, classes), class balance, SNN metrics with 95 %
-confidence intervals (over folds, and Wilson intervals over windows), the non-spiking
+confidence intervals (over recordings by cluster bootstrap in the headline, over folds;
+window-level Wilson intervals only as named secondary rows), the non-spiking
 baseline beside the SNN, the confusion matrix, the ROC curve, a spike raster of one test
 window, firing rates per layer, training curves, and the environment.
 
@@ -288,22 +289,52 @@ def _confusion(cm: Any, classes: list[str], title: str) -> Any:
                                  title=title)
 
 
+def _boot_ci(rec: Mapping[str, Any] | None, key: str) -> str:
+    """The interval of one metric of a recording-level ``bootstrap`` record, formatted;
+    ``" (interval not estimable: every resample gives 1.000)"`` for a score whose
+    resamples all agree; ``" [n/a]"`` with no interval (the notes say why)."""
+    rec = rec or {}
+    if rec.get("ci95"):
+        return _ci(rec["ci95"], not is_score(key))
+    method = str(rec.get("method") or "")
+    return f" ({method})" if method.startswith("interval not estimable") else " [n/a]"
+
+
 def _metric_rows(block: Mapping[str, Any] | None) -> dict[str, str]:
-    """label -> formatted value (+CI) of a pooled report."""
+    """label -> formatted value (+CI) of a pooled report. With a recording-level
+    ``bootstrap`` record the brackets are its intervals (the headline), and the
+    window-level Wilson intervals follow in rows named as such (secondary: windows taken
+    as independent); without one, the brackets are the Wilson intervals."""
     if not block:
         return {}
+    boot = (block.get("bootstrap") or {}).get("metrics")
     out = {}
     for key, label in _ROWS:
         if key in block:
-            extra = _ci(block.get("accuracy_ci")) if key == "accuracy" else ""
+            if boot and key in boot:
+                extra = _boot_ci(boot[key], key)
+            else:
+                extra = _ci(block.get("accuracy_ci")) if key == "accuracy" else ""
             out[label] = _fmt(block[key], pct=not is_score(key)) + extra
     pos = block.get("positive")
     if pos:
         c = pos["class"]
-        out[f"sensitivity ({c})"] = _fmt(pos["sensitivity"]) + _ci(pos["ci"]["sensitivity"])
-        out[f"specificity ({c} vs rest)"] = _fmt(pos["specificity"]) + _ci(
-            pos["ci"]["specificity"])
-        out[f"ROC-AUC ({c} vs rest)"] = _fmt(pos["roc_auc"], pct=False)
+        labels = {"sensitivity": f"sensitivity ({c})",
+                  "specificity": f"specificity ({c} vs rest)",
+                  "roc_auc": f"ROC-AUC ({c} vs rest)"}
+        for key, label in labels.items():
+            if boot and key in boot:
+                extra = _boot_ci(boot[key], key)
+            else:
+                extra = _ci((pos.get("ci") or {}).get(key))
+            out[label] = _fmt(pos[key], pct=not is_score(key)) + extra
+    if boot:  # the window-level Wilson intervals, named: secondary
+        wilson = "window-level Wilson interval (windows as independent)"
+        if block.get("accuracy_ci"):
+            out[f"accuracy, {wilson}"] = _fmt(block["accuracy"]) + _ci(block["accuracy_ci"])
+        for key in ("sensitivity", "specificity"):
+            if pos and (pos.get("ci") or {}).get(key):
+                out[f"{labels[key]}, {wilson}"] = _fmt(pos[key]) + _ci(pos["ci"][key])
     ev = block.get("events")
     if ev:
         out["seizure events detected"] = f"{ev['detected']} / {ev['events']}"
@@ -429,14 +460,18 @@ def _synapse_name(index: int, layers: list[dict[str, Any]]) -> str:
 
 
 def _energy_section(doc: _Doc, ops: Mapping[str, Any] | None,
-                    layers: list[dict[str, Any]]) -> None:
+                    layers: list[dict[str, Any]], n_heldout: int | None = None) -> None:
     """Synaptic operations and energy per prediction (``metrics.json`` ``snn.synops``);
-    ``layers``: the model's :func:`neuron_layers`, which name the synapses' rows."""
+    ``layers``: the model's :func:`neuron_layers`, which name the synapses' rows;
+    ``n_heldout``: the held-out windows of the run (the count may use a subset)."""
     if not ops:
         return
     doc.h(2, "Synaptic operations and energy")
     updates = ops.get("neuron_updates")
-    doc.p(f"Per prediction (one window; {ops['n_predictions']} held-out windows counted): "
+    n = int(ops["n_predictions"])
+    counted = (f"counted on {n} of the {int(n_heldout)} held-out windows"
+               if n_heldout and int(n_heldout) > n else f"counted on {n} held-out windows")
+    doc.p(f"Per prediction (one window; {counted}): "
           + describe(dict(ops), micro="µ") + ". ACs: accumulates triggered by non-zero "
           "spikes, MACs: multiply-accumulates of non-zero analog inputs (NeuroBench's "
           "effective operations; spike counts above one per step are analog); the ANN is "
@@ -633,7 +668,7 @@ def _evaluations_section(doc: _Doc, run: Path) -> None:
                      _fmt(m.get("accuracy")),
                      f"{ov.get('n_files')} recording(s), {ov.get('n_windows')} windows the "
                      "run was trained on: not held-out" if isinstance(ov, Mapping)
-                     else "none"])
+                     else NO_OVERLAP_FOUND])
     if not rows and not notes:
         return
     doc.h(2, "Evaluations (eegsnn evaluate)")
@@ -646,10 +681,28 @@ def _evaluations_section(doc: _Doc, run: Path) -> None:
         doc.p(note)
 
 
+# what an evaluation without a detected overlap can say (eegsnn.pipeline.records
+# check_overlap compares file and decoded-signal hashes only)
+NO_OVERLAP_FOUND = ("no identical content found (file or decoded-signal hash; resampled or "
+                    "filtered copies cannot be detected)")
+
+
 _BOOT_LABELS = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy",
                 "cohen_kappa": "Cohen's kappa", "f1_macro": "macro-F1",
                 "sensitivity": "sensitivity", "specificity": "specificity",
                 "roc_auc": "ROC-AUC"}
+
+
+def _interval_notes(doc: _Doc, model_label: str, boot: Mapping[str, Any] | None,
+                    base: Mapping[str, Any] | None, bpooled: Mapping[str, Any] | None) -> None:
+    """One paragraph per model naming its intervals that are not the cluster bootstrap's
+    (:func:`~eegsnn.evaluate.stats.interval_note`: the exact fallback of a degenerate
+    bootstrap, too few recordings, a score every resample agrees on)."""
+    for who, rec in ((model_label, boot), (f"baseline: {(base or {}).get('type')}",
+                                           (bpooled or {}).get("bootstrap"))):
+        note = interval_note(rec)
+        if note:
+            doc.p(f"{who}, intervals that are not the cluster bootstrap's: {note}.")
 
 
 def _statistics_section(doc: _Doc, metrics: Mapping[str, Any], classes: list[str],
@@ -673,17 +726,13 @@ def _statistics_section(doc: _Doc, metrics: Mapping[str, Any], classes: list[str
         def cell(rec: Mapping[str, Any] | None, key: str) -> str:
             if not rec:
                 return ""
-            return format_metric(key, rec.get("estimate"), rec.get("ci95"))
+            return format_metric(key, rec.get("estimate")) + (
+                "" if rec.get("estimate") is None else _boot_ci(rec, key))
 
         doc.table(header, [[_BOOT_LABELS.get(k, k), cell(v, k)]
                            + ([cell(bboot.get(k), k)] if base else [])
                            for k, v in boot.items()])
-        for who, rec in ((model_label, pooled.get("bootstrap")),
-                         (f"baseline: {(base or {}).get('type')}", bpooled.get("bootstrap"))):
-            note = interval_note(rec)
-            if note:  # every resample equal (a perfect or zero score): exact interval
-                doc.p(f"{who}: every resample gave the same value, so these intervals are "
-                      f"exact binomial ones over the recordings instead: {note}.")
+        _interval_notes(doc, model_label, pooled.get("bootstrap"), base, bpooled)
     op = pooled.get("operating_point")
     pos = pooled.get("positive")
     if op and pos:
@@ -726,7 +775,8 @@ def _statistics_section(doc: _Doc, metrics: Mapping[str, Any], classes: list[str
     mc = metrics.get("mcnemar")
     if mc:
         doc.p(f"McNemar's exact test, {model_label} vs baseline on the same {mc['n']} held-out "
-              f"windows: {mc.get('snn_only_correct')} windows right only by {model_label}, "
+              f"windows: {mc.get('snn_only_correct')} window"
+              f"{'' if mc.get('snn_only_correct') == 1 else 's'} right only by {model_label}, "
               f"{mc.get('baseline_only_correct')} only by the baseline; two-sided p = "
               f"{float(mc['p_value']):.3g} (windows taken as independent pairs).")
 
@@ -778,20 +828,35 @@ def build_report(run_dir: str | os.PathLike, fmt: str = "html") -> str:
     split = metrics.get("split", {})
     if split.get("method") == "none":  # no held-out windows: say so, no empty table
         t = (metrics.get("final_model") or {}).get("trained_on") or {}
-        doc.p(f"None in this run (split.method none): model/ was trained on all "
-              f"{t.get('windows')} windows / {t.get('recordings')} recordings. Score it on "
+        val = (f" (+ {t['validation_windows']} validation windows / "
+               f"{t.get('validation_recordings')} recordings held out for early stopping)"
+               if t.get("validation_windows") else "")
+        doc.p(f"None in this run (split.method none): model/ was trained on "
+              f"{'all ' if t.get('all_windows', True) else ''}{t.get('windows')} windows / "
+              f"{t.get('recordings')} recordings{val}. Score it on "
               "other recordings with `eegsnn evaluate RUN DATA`, which scores the saved "
               "baseline on the same windows.")
     else:
+        pb = pooled.get("bootstrap")
+        brackets = (
+            f"brackets are 95 % intervals over the {pb.get('n_clusters')} held-out "
+            f"{pb.get('cluster', 'recording')}s (cluster bootstrap; exceptions are named "
+            "below the table); the rows named 'window-level Wilson interval' treat every "
+            "window as independent, are too narrow, and are given for reference only."
+            if pb and pb.get("metrics") else
+            "brackets are 95 % window-level Wilson intervals (every window taken as "
+            "independent: too narrow when windows of one recording agree).")
         doc.p(f"Split: {split.get('method')} by {split.get('by')} ({metrics.get('n_folds')} "
               f"fold(s)); windows of one {split.get('by')} are never on both sides. "
               "Values are pooled over every held-out window (each scored by its fold's "
-              "model); brackets are 95 % Wilson intervals.")
+              f"model); {brackets}")
     s_rows, b_rows = _metric_rows(pooled), _metric_rows(base["pooled"] if base else None)
     header = ["metric", model_label] + ([f"baseline: {base['type']}"] if base else [])
     if s_rows:
         doc.table(header, [[k, v] + ([b_rows.get(k, "")] if base else [])
                            for k, v in s_rows.items()])
+        _interval_notes(doc, model_label, pooled.get("bootstrap"), base,
+                        (base or {}).get("pooled"))
     rec = pooled.get("recording_level")
     if rec and "accuracy" in rec:
         doc.h(3, f"Whole recordings ({rec.get('n_recordings')} recordings, mean probability "
@@ -872,11 +937,14 @@ def build_report(run_dir: str | os.PathLike, fmt: str = "html") -> str:
     _spikes_section(doc, run, metrics, data, cfg, pdir)
     _energy_section(doc, (metrics.get("snn") or {}).get("synops"),
                     neuron_layers(run_model_config(run), metrics.get("model_type"),
-                                  _raster_sizes(run)))
+                                  _raster_sizes(run)), pooled.get("n_samples"))
     curves_png = run / "folds" / "fold-1" / "train" / "curves.png"
     if curves_png.is_file():
         doc.h(2, "Training curves (fold 1)")
         doc.image(curves_png, "loss and accuracy per epoch")
+    elif (run / "refit" / "train" / "curves.png").is_file():  # split.method none: model/'s
+        doc.h(2, "Training curves (model/)")
+        doc.image(run / "refit" / "train" / "curves.png", "loss and accuracy per epoch")
 
     _provenance_section(doc, run, data)
 

@@ -54,6 +54,7 @@ def history_figure(history: Sequence[Mapping[str, Any]], *, title: str | None = 
         raise ConfigError("training_curves: the history is empty (no epoch finished)")
     require("matplotlib", "plot", "Plotting")
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [h.get("epoch", i + 1) for i, h in enumerate(entries)]
     fig = Figure(figsize=figsize, layout="constrained")
@@ -72,6 +73,7 @@ def history_figure(history: Sequence[Mapping[str, Any]], *, title: str | None = 
     ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs: no 2.5 tick
         if ax.get_legend_handles_labels()[0]:
             ax.legend()
     if title:

@@ -163,8 +163,36 @@ def test_energy_section_names_the_synapses_by_layer_in_microjoules(tmp_path):
     (run / "metrics.json").write_text(json.dumps(metrics))
     md = build_report(run, "md")
     assert describe(ops, micro="µ") in md and "uJ" not in md
+    assert f"counted on {ops['n_predictions']} of the 8 held-out windows" in md
     rows = [line for line in md.splitlines() if line.startswith("| into ")]
     assert [r.split(" | ")[:3] for r in rows] == [
         ["| into hidden 1 (Leaky, 8)", "linear", "spikes"],
         ["| into output (Leaky integrator, 2)", "linear", "spikes"]]
     assert f"| {ops['per_layer'][0]['ac']:.4g} |" in rows[0]
+
+
+def test_headline_intervals_are_over_recordings_wilson_only_secondary(tmp_path):
+    """With a recording-level bootstrap the headline brackets are its intervals (exact
+    over recordings for a perfect sensitivity), and the window Wilson intervals are rows
+    named as such; the text says which is which."""
+    from eegsnn.evaluate.stats import clopper_pearson
+    from eegsnn.pipeline.metrics import window_statistics
+
+    run = _run_dir(tmp_path)
+    metrics = json.loads((run / "metrics.json").read_text())
+    y = np.array([0] * 4 + [1] * 4)
+    proba = np.array([[0.9, 0.1]] * 3 + [[0.2, 0.8]] + [[0.3, 0.7]] * 4)
+    rec = np.array([f"r{i}" for i in range(8)])  # one window per recording
+    stats = window_statistics(y, proba, ["rest", "seizure"], 1, rec)
+    metrics["snn"]["pooled"].update(stats)
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    md = build_report(run, "md")
+    acc = stats["bootstrap"]["metrics"]["accuracy"]["ci95"]
+    assert f"| accuracy | 87.5 % [{100 * acc[0]:.1f}, {100 * acc[1]:.1f}] |" in md
+    lo, _ = clopper_pearson(4, 4)  # 4 positive recordings, all right
+    assert f"| sensitivity (seizure) | 100.0 % [{100 * lo:.1f}, 100.0] |" in md
+    assert ("| accuracy, window-level Wilson interval (windows as independent) | "
+            "87.5 % [52.9, 97.8] |") in md
+    assert "brackets are 95 % intervals over the 8 held-out recordings (cluster bootstrap" in md
+    assert "95 % Wilson intervals." not in md
+    assert "exact Clopper-Pearson (degenerate bootstrap; n = 4 recordings)" in md

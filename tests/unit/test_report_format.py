@@ -120,3 +120,27 @@ def test_statistics_section_names_the_exact_fallback_and_na_per_class(tmp_path):
     assert "accuracy, balanced accuracy: exact" in out
     s_row = next(line for line in out.splitlines() if line.startswith("| S |"))
     assert s_row.count("n/a") == 3 and "| 0 |" in s_row
+
+
+def test_report_marks_too_few_recordings_and_not_estimable_scores(tmp_path):
+    """Two recordings: no cluster interval ([n/a], the reason named); a perfect AUC over
+    ten recordings: no zero-width [1.000, 1.000], the reason instead."""
+    from eegsnn.pipeline.metrics import full_report, window_statistics
+    from eegsnn.report.report import _Doc, _statistics_section
+
+    names = ["rest", "seizure"]
+    y = np.array([0, 1] * 10)
+    proba = np.stack([1 - np.where(y == 1, 0.8, 0.3), np.where(y == 1, 0.8, 0.3)], axis=1)
+    proba[0] = [0.4, 0.6]  # one rest window called seizure: accuracy not degenerate
+    outs = []
+    for rec in (np.repeat(["a", "b"], 10), np.repeat(np.arange(10), 2).astype(str)):
+        pooled = full_report(y, proba, names, "seizure")
+        pooled.update(window_statistics(y, proba, names, 1, rec))
+        doc = _Doc("md", tmp_path)
+        _statistics_section(doc, {"snn": {"pooled": pooled}}, names, "SNN")
+        outs.append(doc.render("x"))
+    few, many = outs
+    assert "| accuracy | 95.0 % [n/a] |" in few
+    assert "not estimated: only 2 recordings (a cluster bootstrap needs >= 5)" in few
+    assert "| ROC-AUC | 1.000 (interval not estimable: every resample gives 1.000) |" in many
+    assert "[1.000, 1.000]" not in many

@@ -125,8 +125,9 @@ def test_bootstrap_is_deterministic_given_seed_and_estimates_match():
 
 def test_bootstrap_one_recording_has_no_interval_and_checks_lengths():
     b = cluster_bootstrap([0, 1, 1], [0, 1, 0], ["r", "r", "r"], num_classes=2)
-    assert b["metrics"]["accuracy"] == {"estimate": pytest.approx(2 / 3), "ci95": None,
-                                        "n_valid": 0, "method": "cluster bootstrap"}
+    assert b["metrics"]["accuracy"] == {
+        "estimate": pytest.approx(2 / 3), "ci95": None, "n_valid": 0,
+        "method": "not estimated: only 1 recording (a cluster bootstrap needs >= 5)"}
     assert "sensitivity" not in b["metrics"]
     with pytest.raises(ConfigError, match="cluster labels"):
         cluster_bootstrap([0, 1], [0, 1], ["a"], num_classes=2)
@@ -209,8 +210,9 @@ def test_degenerate_bootstrap_at_a_perfect_score_gives_an_exact_interval():
         assert m[name]["n_effective"] == n
         assert m[name]["method"] == (f"exact Clopper-Pearson (degenerate bootstrap; n = {n} "
                                      "recordings)")
-    assert m["cohen_kappa"]["ci95"] == [1.0, 1.0]
-    assert m["cohen_kappa"]["method"] == "cluster bootstrap"
+    for name in ("cohen_kappa", "f1_macro"):  # not proportions: no zero-width interval
+        assert m[name]["ci95"] is None and m[name]["estimate"] == 1.0
+        assert m[name]["method"] == "interval not estimable: every resample gives 1.000"
     # every recording wrong: [0, upper]
     z = cluster_bootstrap(y, 1 - y, rec, num_classes=2, positive=1, n_resamples=200)
     assert z["metrics"]["accuracy"]["ci95"] == [0.0, pytest.approx(1 - 0.025 ** (1 / 12))]
@@ -233,7 +235,8 @@ def test_interval_note_and_the_summary_name_the_exact_fallback(capsys):
     perfect = cluster_bootstrap(y, y, rec, num_classes=2, positive=1, n_resamples=100)
     note = interval_note(perfect)
     assert note == ("accuracy, balanced accuracy: exact Clopper-Pearson (degenerate "
-                    "bootstrap; n = 8 recordings); sensitivity, specificity: exact "
+                    "bootstrap; n = 8 recordings); cohen kappa, f1 macro: interval not "
+                    "estimable: every resample gives 1.000; sensitivity, specificity: exact "
                     "Clopper-Pearson (degenerate bootstrap; n = 4 recordings)")
     p = y.copy()
     p[:3] = 1
@@ -246,3 +249,200 @@ def test_interval_note_and_the_summary_name_the_exact_fallback(capsys):
     lo = 0.025 ** (1 / 8)
     assert f"accuracy 1.0000 [{lo:.3f}, 1.000]" in out
     assert f"  [{note}]" in out
+
+
+def test_training_curve_epoch_ticks_are_whole_numbers():
+    pytest.importorskip("matplotlib")
+    from eegsnn.visualization import training_curves
+
+    fig = training_curves([{"epoch": e, "train_loss": 1.0 / e, "train_accuracy": 0.5}
+                           for e in (1, 2, 3)])
+    fig.canvas.draw()
+    for ax in fig.axes:
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks)
+
+
+def test_too_few_recordings_give_no_bootstrap_interval_but_keep_exact_ones():
+    """Below MIN_CLUSTERS recordings no percentile interval (n/a, method says why), except
+    a proportion at 1, which keeps its exact interval over its recordings."""
+    from eegsnn.evaluate.stats import MIN_CLUSTERS, interval_note
+
+    assert MIN_CLUSTERS == 5
+    rec = np.repeat(np.arange(4), 10).astype(str)
+    y = np.repeat(np.arange(4) % 2, 10)
+    p = y.copy()
+    p[:3] = 1  # recording 0: 3 of 10 wrong
+    s = np.where(y == 1, 0.9, 0.1)
+    b = cluster_bootstrap(y, p, rec, num_classes=2, positive=1, scores=s)
+    m = b["metrics"]
+    why = "not estimated: only 4 recordings (a cluster bootstrap needs >= 5)"
+    for name in ("accuracy", "balanced_accuracy", "cohen_kappa", "specificity", "roc_auc"):
+        assert m[name]["ci95"] is None and m[name]["method"] == why, name
+    assert m["sensitivity"]["estimate"] == 1.0  # 2 positive recordings all right: exact
+    assert m["sensitivity"]["ci95"] == [pytest.approx(0.025 ** 0.5), 1.0]
+    assert b["min_clusters"] == 5 and why in interval_note(b)
+    # five recordings: intervals again
+    rec5 = np.repeat(np.arange(5), 8).astype(str)
+    y5 = np.repeat(np.arange(5) % 2, 8)
+    p5 = y5.copy()
+    p5[:3] = 1
+    b5 = cluster_bootstrap(y5, p5, rec5, num_classes=2, n_resamples=200)
+    assert b5["metrics"]["accuracy"]["method"] == "cluster bootstrap"
+    assert b5["metrics"]["accuracy"]["ci95"] is not None
+
+
+def test_a_score_every_resample_agrees_on_has_no_zero_width_interval():
+    rec = np.repeat(np.arange(10), 4).astype(str)
+    y = np.repeat(np.arange(10) % 2, 4)
+    p = y.copy()
+    p[0] = 1  # one window wrong: accuracy is not degenerate, the AUC (scores) is
+    s = np.where(y == 1, 0.9, 0.1)
+    m = cluster_bootstrap(y, p, rec, num_classes=2, positive=1, scores=s,
+                          n_resamples=200)["metrics"]
+    assert m["roc_auc"]["estimate"] == 1.0 and m["roc_auc"]["ci95"] is None
+    assert m["roc_auc"]["method"] == "interval not estimable: every resample gives 1.000"
+    assert m["accuracy"]["method"] == "cluster bootstrap"
+
+
+def _rep(y, p, rec, s, **extra):
+    from eegsnn.pipeline.metrics import full_report, window_statistics
+
+    proba = np.stack([1 - s, s], axis=1)
+    rep = full_report(np.asarray(y), proba, ["rest", "seizure"], "seizure")
+    rep.update(window_statistics(np.asarray(y), proba, ["rest", "seizure"], 1,
+                                 np.asarray(rec), **extra))
+    return rep
+
+
+def test_summary_says_which_interval_it_shows(capsys):
+    """One recording: the accuracy interval is the window Wilson one and is named so; the
+    line never claims a bootstrap over 1 recording. Enough recordings: the bootstrap's,
+    with ROC-AUC at 1.000 marked not estimable, and the fixed-rate points printed."""
+    from eegsnn.commands.summary import print_scores
+
+    y = np.array([0, 1] * 10)
+    s = np.where(y == 1, 0.8, 0.3)
+    s[0] = 0.6  # one rest window called seizure
+    print_scores(_rep(y, (s > 0.5).astype(int), ["r"] * 20, s), None, family="SNN",
+                 scope="", counts="20 windows")
+    out = capsys.readouterr().out
+    assert "(window Wilson)" in out and "bootstrap over" not in out
+    assert "not estimated: only 1 recording (a cluster bootstrap needs >= 5)" in out
+    rec = np.repeat(np.arange(10), 2).astype(str)
+    print_scores(_rep(y, (s > 0.5).astype(int), rec, s), None, family="SNN", scope="",
+                 counts="20 windows")
+    out = capsys.readouterr().out
+    assert "[intervals: 95 % cluster bootstrap over 10 recordings]" in out
+    assert "(window Wilson)" not in out
+    assert "ROC-AUC 1.0000 (interval not estimable: every resample gives 1.000)" in out
+    assert "sensitivity at specificity >= 0.90: 1.000" in out
+    assert "specificity at sensitivity >= 0.90: " in out
+
+
+def test_operating_point_line_intervals_fold_order_and_plurals(capsys):
+    from eegsnn.commands.summary import print_decision_and_comparison
+
+    y = np.array([0, 1] * 10)
+    s = np.where(y == 1, 0.8, 0.3)
+    rec = np.repeat(np.arange(10), 2).astype(str)
+    thr = np.r_[np.full(10, 0.7), np.full(10, 0.2)]  # fold 1 then fold 2
+    choice = {"rule": "youden", "value": None, "on": "validation",
+              "fold_thresholds": [0.7, 0.2]}
+    op = _rep(y, (s > 0.5).astype(int), rec, s, threshold=thr,
+              operating_point=choice)["operating_point"]
+    assert op["threshold"] == [0.7, 0.2]  # fold order, not sorted
+    no_folds = _rep(y, (s > 0.5).astype(int), rec, s, threshold=thr,
+                    operating_point={"rule": "youden"})["operating_point"]
+    assert no_folds["threshold"] == [0.7, 0.2]
+    mc = {"snn_only_correct": 1, "baseline_only_correct": 0, "p_value": 1.0}
+    print_decision_and_comparison({"mcnemar": mc}, op)
+    out = capsys.readouterr().out
+    assert "at threshold 0.7, 0.2 (per fold) (youden, chosen on the validation" in out
+    assert "sensitivity 1.0000 [" in out and "youden None" not in out
+    assert "at the threshold: " in out
+    assert "1 window right only by the SNN" in out
+
+
+def test_collapse_warnings_of_a_run_name_their_fold():
+    from types import SimpleNamespace
+
+    from eegsnn.pipeline.folds import aggregate_metrics
+    from eegsnn.pipeline.metrics import full_report, window_statistics
+    from eegsnn.pipeline.records import FoldResult
+
+    names = ["left", "right"]
+    y = np.array([0, 1] * 6)
+    ws = SimpleNamespace(y=y, class_names=names, recording=np.repeat(np.arange(6), 2).astype(str))
+    cfg = {"name": "t", "pipeline": "motor_imagery", "balance": None,
+           "split": {"method": "kfold", "by": "recording", "train_only": None},
+           "train": {"seed": 0}, "model": {"type": "snn"}, "baseline": None,
+           "evaluate": {"positive_class": None, "aggregate": False, "events": None}}
+    folds = []
+    for k, idx in enumerate((np.arange(6), np.arange(6, 12))):
+        proba = np.zeros((6, 2))
+        proba[:, 0] = 1.0 if k == 1 else 0.0  # fold 2 predicts "left" for every window
+        proba[:, 1] = 1.0 - proba[:, 0]
+        proba[0] = [0.9, 0.1] if k == 0 else proba[0]  # fold 1 predicts both classes
+        rep = full_report(y[idx], proba, names)
+        rep.update(window_statistics(y[idx], proba, names, None, ws.recording[idx]))
+        folds.append(FoldResult(k + 1, idx, idx, proba, rep))
+    out = aggregate_metrics(cfg, ws, folds)
+    assert out["warnings"] == ["fold 2: SNN predicted a single class (left) for all 6 windows"]
+
+
+def test_collapse_warning_is_recorded_not_logged_as_a_warning(caplog):
+    """`evaluate` printed the collapse twice: Python's last-resort handler showed the
+    WARNING record bare, then the summary its ``warning:`` line. The record is info now;
+    the report's ``warnings`` carry it to the one printer."""
+    import logging
+
+    from eegsnn.pipeline.metrics import window_statistics
+
+    y = np.array([0, 1] * 5)
+    with caplog.at_level(logging.INFO, logger="eegsnn"):
+        out = window_statistics(y, np.c_[np.ones(10), np.zeros(10)], ["rest", "ictal"], 1,
+                                np.arange(10).astype(str), threshold=0.99)
+    assert len(out["warnings"]) == 2  # arg-max and at the threshold
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert sum("single class" in r.getMessage() for r in caplog.records) == 2
+
+
+def test_a_constant_predictor_gets_no_zero_width_intervals():
+    """Always "rest": balanced accuracy 0.5 and the AUC 0.5 in every resample, kappa 0 in
+    nearly all; none gets a zero-width interval, the exact fallback stays for 0 and 1."""
+    rec = np.arange(20).astype(str)
+    y = np.arange(20) % 2
+    m = cluster_bootstrap(y, np.zeros(20, dtype=int), rec, num_classes=2, positive=1,
+                          scores=np.full(20, 0.3), n_resamples=500)["metrics"]
+    assert m["balanced_accuracy"]["ci95"] is None
+    assert m["balanced_accuracy"]["method"] == \
+        "interval not estimable: every resample gives 0.500"
+    assert m["roc_auc"]["ci95"] is None and m["roc_auc"]["estimate"] == 0.5
+    assert m["cohen_kappa"]["ci95"] is None
+    assert m["cohen_kappa"]["method"].startswith("interval not estimable: ")
+    assert m["sensitivity"]["ci95"] == [0.0, pytest.approx(1 - 0.025 ** 0.1)]  # exact, 10
+    assert m["accuracy"]["ci95"][0] < 0.5 < m["accuracy"]["ci95"][1]
+
+
+def test_youden_operating_point_log_has_no_none(caplog):
+    """The choice's log line: "youden" alone (a rule without a value), never "youden None"."""
+    import logging
+    from types import SimpleNamespace
+
+    import mlx.core as mx
+
+    from eegsnn.pipeline.snn import SNNPipelineModel
+
+    y = np.array([0, 1] * 10)
+    s = np.where(y == 1, 0.8, 0.3)
+    model = SimpleNamespace(
+        cfg={"evaluate": {"positive_class": "ictal", "operating_point": {"rule": "youden"}}},
+        predict_proba=lambda spikes: SimpleNamespace(proba=np.c_[1 - s, s]))
+    fold = SimpleNamespace(spikes=mx.zeros((2, 20, 1)), y=y, class_names=["rest", "ictal"])
+    trained = SimpleNamespace(val_idx=None, train_idx=np.arange(20))
+    with caplog.at_level(logging.INFO, logger="eegsnn"):
+        op = SNNPipelineModel.choose_operating_point(model, fold, trained, "fold 1")
+    assert op is not None and op["rule"] == "youden"
+    line = next(r.getMessage() for r in caplog.records if "operating point" in r.getMessage())
+    assert "fold 1: operating point youden on 20 training windows" in line and "None" not in line
