@@ -74,11 +74,11 @@ operating point is described in :mod:`eegsnn.pipeline.metrics`.)
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from scipy import stats as scipy_stats
 
 from eegsnn.errors import ConfigError
 
@@ -221,27 +221,12 @@ def interval_note(bootstrap: Mapping[str, Any] | None) -> str:
     return "; ".join(f"{', '.join(names)}: {method}" for method, names in by_method.items())
 
 
-def _binom_cdf(k: int, n: int, p: float) -> float:
-    """``P(X <= k)`` for ``X ~ Binomial(n, p)`` (log-space terms, any ``n``)."""
-    if k < 0:
-        return 0.0
-    if k >= n or p <= 0.0:
-        return 1.0
-    if p >= 1.0:
-        return 0.0
-    lp, lq = math.log(p), math.log1p(-p)
-    logs = [math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * lp
-            + (n - i) * lq for i in range(k + 1)]
-    top = max(logs)
-    return min(1.0, math.exp(top) * sum(math.exp(v - top) for v in logs))
-
-
 def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
     """Exact (Clopper-Pearson) interval of a binomial proportion: ``k`` successes in ``n``
     trials, coverage ``level``. The lower end ``L`` solves ``P(X >= k | L) = a/2`` (0 when
     ``k = 0``), the upper ``U`` solves ``P(X <= k | U) = a/2`` (1 when ``k = n``), with
     ``a = 1 - level``; for ``k = n`` that is ``[(a/2)^(1/n), 1]``. Same numbers as the beta
-    quantiles ``scipy.stats.beta.ppf`` give (bisection to 1e-12 here, pure Python).
+    quantiles of ``scipy.stats.beta``, which compute it.
 
     Raises:
         ConfigError: ``n < 1``, ``k`` outside ``0 .. n`` or ``level`` outside (0, 1).
@@ -252,18 +237,9 @@ def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
     if not 0.0 < level < 1.0:
         raise ConfigError(f"clopper_pearson: level must be in (0, 1), got {level}")
     tail = (1.0 - level) / 2.0
-
-    def solve(f: Any) -> float:  # f increasing in p, f(0) < tail < f(1): its root
-        lo, hi = 0.0, 1.0
-        for _ in range(60):
-            mid = (lo + hi) / 2.0
-            lo, hi = (mid, hi) if f(mid) < tail else (lo, mid)
-        return (lo + hi) / 2.0
-
-    # P(X >= k | p) grows with p; the upper end is the lower end of the n - k failures
-    lower = 0.0 if k == 0 else solve(lambda p: 1.0 - _binom_cdf(k - 1, n, p))
-    upper = 1.0 if k == n else 1.0 - solve(lambda q: 1.0 - _binom_cdf(n - k - 1, n, q))
-    return float(lower), float(upper)
+    lower = 0.0 if k == 0 else float(scipy_stats.beta.ppf(tail, k, n - k + 1))
+    upper = 1.0 if k == n else float(scipy_stats.beta.ppf(1.0 - tail, k + 1, n - k))
+    return lower, upper
 
 
 def _clusters(clusters: Sequence[Any] | np.ndarray, n: int) -> tuple[np.ndarray, int]:
@@ -374,18 +350,6 @@ def cluster_bootstrap(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] 
             "metrics": out}
 
 
-def _binom_two_sided_half(k: int, n: int) -> float:
-    """Two-sided exact binomial p-value of ``k`` successes in ``n`` trials at p = 1/2
-    (``min(1, 2 P(X <= min(k, n-k)))``, what ``scipy.stats.binomtest`` gives)."""
-    if n == 0:
-        return 1.0
-    low = min(k, n - k)
-    if 2 * low == n:
-        return 1.0
-    tail = sum(math.comb(n, i) for i in range(low + 1))
-    return min(1.0, 2 * tail / 2 ** n)
-
-
 def mcnemar_exact(y_true: Sequence[int] | np.ndarray, pred_a: Sequence[int] | np.ndarray,
                   pred_b: Sequence[int] | np.ndarray, names: tuple[str, str] = ("a", "b")
                   ) -> dict[str, Any]:
@@ -406,7 +370,8 @@ def mcnemar_exact(y_true: Sequence[int] | np.ndarray, pred_a: Sequence[int] | np
             "n": int(y.size), "both_correct": int(np.sum(a & b)),
             f"{names[0]}_only_correct": only_a, f"{names[1]}_only_correct": only_b,
             "both_wrong": int(np.sum(~a & ~b)), "discordant": only_a + only_b,
-            "p_value": _binom_two_sided_half(only_a, only_a + only_b)}
+            "p_value": 1.0 if only_a + only_b == 0 else
+            float(scipy_stats.binomtest(only_a, only_a + only_b, 0.5).pvalue)}
 
 
 def single_class_warning(y_pred: Sequence[int] | np.ndarray, class_names: Sequence[str],

@@ -54,8 +54,8 @@ from eegsnn.preprocess.objects import describe_objects, mne_objects, object_name
 from eegsnn.visualization import confusion_matrix_plot, write_figure
 
 __all__ = ["EvaluationResult", "channels_line", "check_compatible", "conform_channels",
-           "default_root", "evaluate_run", "input_line", "load_run_model", "read_about",
-           "site_dataset"]
+           "data_source", "default_root", "evaluate_run", "input_line", "load_run_model",
+           "read_about", "site_dataset"]
 
 log = logging.getLogger("eegsnn.pipeline")
 
@@ -104,6 +104,16 @@ def load_run_model(run_dir: str | os.PathLike
     kind = model_class(model_cfg)
     need([model_dir / name for name in kind.files])
     return cfg, record, EEGEncoder.from_config(enc_cfg), kind.load(model_dir, cfg)
+
+
+def data_source(cfg: Mapping[str, Any], source: Any, root: Any) -> tuple[Any, Any]:
+    """``(source, root)`` to read: the given ones, or the run config's ``data`` when
+    ``source`` is ``None``; a one-item list becomes that item."""
+    if source is None:
+        source, root = cfg["data"]["source"], cfg["data"]["root"] if root is None else root
+    if isinstance(source, (list, tuple)) and len(source) == 1:
+        source = source[0]
+    return source, root
 
 
 def default_root(source: Any, root: Any, dataset: Mapping[str, Any]) -> Any:
@@ -399,10 +409,7 @@ def evaluate_run(run_dir: str | os.PathLike, source: Any = None, *,
                           "recordings it was trained on; give held-out recordings, or pass "
                           "--allow-overlap (allow_overlap=True) to score its own data anyway "
                           "(the metrics then say so)")
-    if source is None:
-        source, root = cfg["data"]["source"], cfg["data"]["root"] if root is None else root
-    if isinstance(source, (list, tuple)) and len(source) == 1:
-        source = source[0]
+    source, root = data_source(cfg, source, root)
     objects = mne_objects(source)  # in-memory Raw/Epochs (eegsnn.preprocess.objects)
     src_name = str(source) if not isinstance(source, (list, tuple)) else \
         f"{len(source)} files"

@@ -23,7 +23,7 @@ import numpy as np
 
 from eegsnn.encode import load_spikes, save_spikes
 from eegsnn.errors import ConfigError
-from eegsnn.pipeline.apply import check_compatible, default_root, load_run_model
+from eegsnn.pipeline.apply import check_compatible, data_source, default_root, load_run_model
 from eegsnn.pipeline.config import apply_overrides, load_study_config, resolve_study_config
 from eegsnn.pipeline.folds import encode_windows, fit_encoder
 from eegsnn.pipeline.metrics import class_counts
@@ -87,10 +87,7 @@ def encode_dataset(config: Mapping[str, Any] | str | os.PathLike | None,
                           "as an analog current, not spikes, so there is no spike dataset "
                           "to store; `eegsnn train` computes it from the windows (use a "
                           "spike code, e.g. --set encoder.method=delta, to store spikes)")
-    if source is None:
-        source, root = cfg["data"]["source"], cfg["data"]["root"] if root is None else root
-    if isinstance(source, (list, tuple)) and len(source) == 1:
-        source = source[0]
+    source, root = data_source(cfg, source, root)
     root = default_root(source, root, cfg["dataset"])
     if use_cache is None:
         use_cache = encoder_from is None

@@ -29,7 +29,6 @@ from typing import Any
 
 import eegsnn
 from eegsnn.errors import DataError
-from eegsnn.io.files import sha256_file
 from eegsnn.preprocess.windows import WindowSet
 
 __all__ = ["CACHE_ENV", "CACHE_FORMAT", "WindowCache", "cache_enabled", "cache_key",
@@ -110,9 +109,3 @@ class WindowCache:
         path = self.path(key)
         windows.save(path)
         return path
-
-    @staticmethod
-    def file_sha256(path: str | os.PathLike) -> str:
-        """sha256 of a file's content, read every time (a file edited in place can keep its
-        size and modification time). Raises :class:`DataError` naming an unreadable file."""
-        return sha256_file(path)

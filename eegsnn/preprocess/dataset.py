@@ -59,7 +59,7 @@ from eegsnn.io.bids import (
     read_bids_recording,
     validate_bids_filters,
 )
-from eegsnn.io.files import parse_recording_ids, read_yaml_mapping
+from eegsnn.io.files import parse_recording_ids, read_yaml_mapping, sha256_file
 from eegsnn.io.label_table import read_label_table
 from eegsnn.io.labels import (
     EventTable,
@@ -432,7 +432,7 @@ def load_windows(
     cache = WindowCache(cache_dir)
     hashes = []
     for p, rel in zip(files, rels, strict=True):
-        digest = cache.file_sha256(p) if objects is None else object_sha256(p)
+        digest = sha256_file(p) if objects is None else object_sha256(p)
         if rel in known and known[rel] != digest:  # changed since verify (race)
             raise ChecksumError(f"{p}: sha256 {digest} does not match the manifest")
         hashes.append((rel, digest))
@@ -442,12 +442,12 @@ def load_windows(
         extra += list(dict.fromkeys(recording_relpath(s, root_path) for p in files
                                     for s in bids_sidecars(p, root_path)))
     for rel in extra:
-        hashes.append((rel, cache.file_sha256(root_path / rel)))
+        hashes.append((rel, sha256_file(root_path / rel)))
     for p in files if objects is None else ():  # a .mat file's sidecar says how to read it
         side = mat_sidecar(p) if str(p).lower().endswith(".mat") else None
         if side is not None:
             hashes.append((f"{recording_relpath(side, root_path)} (sidecar)",
-                           cache.file_sha256(side)))
+                           sha256_file(side)))
     key = cache_key(hashes, cfg)
     use_cache = use_cache and cache_enabled()
     if use_cache:
@@ -460,7 +460,7 @@ def load_windows(
     windows = _build(files, rels, cfg, root_path, path_labels, keep_identity)
     read = [] if objects is not None else [*files, *(root_path / r for r in extra)]
     for p, (_, digest) in zip(read, hashes, strict=False):  # what was read = what was hashed
-        if cache.file_sha256(p) != digest:
+        if sha256_file(p) != digest:
             raise DataError(f"{p}: the file changed while it was being read (sha256 "
                             "before and after differ); run again once it is complete")
     windows.provenance.update({
