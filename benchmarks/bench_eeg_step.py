@@ -40,7 +40,10 @@ neurons ``snn.Leaky`` / ``snn.RLeaky`` stepped over time; sizes read from eegsnn
 Plus, on the reference MNIST network (784-256-10, T = 25, batch 128, rate-coded):
 
 * the **per-step API**: ``eegsnn.nn.Leaky`` called once per step in a Python loop
-  (Listing 2), against the same loop in snnTorch and mlx-snn (``perstep-*``);
+  (Listing 2), against the same loop in snnTorch and mlx-snn (``perstep-*``); each loop
+  rate-codes its batch with its own library's encoder (``eegsnn.encode.rate``,
+  ``snntorch.spikegen.rate``, ``mlxsnn.rate_encode``); ``perstep-eegsnn-compiled`` is the
+  same loop with the gradient and optimizer step wrapped in ``mx.compile`` (tutorial 01);
 * **inference** (``infer-*``): the evaluation forward of the trained-model code path
   (``fit``'s evaluation step, fused and MLX) in windows per second and peak RSS.
 
@@ -78,7 +81,8 @@ SHAPES = {  # T, batch, inputs, hidden, classes
 }
 BETA, SLOPE, LR, DENSITY, N_BATCHES = 0.9, 25.0, 1e-3, 0.05, 2
 TRAIN_IMPLS = ("eegsnn", "eegsnn-mlx", "snntorch", "mlxsnn")
-PERSTEP_IMPLS = ("perstep-eegsnn", "perstep-snntorch", "perstep-mlxsnn")
+PERSTEP_IMPLS = ("perstep-eegsnn", "perstep-eegsnn-compiled", "perstep-snntorch",
+                 "perstep-mlxsnn")
 INFER_IMPLS = ("infer-eegsnn", "infer-eegsnn-mlx")
 PEERS = {"snntorch", "mlxsnn", "perstep-snntorch", "perstep-mlxsnn"}
 MNIST_T, MNIST_B, MNIST_H = 25, 128, 256
@@ -537,12 +541,31 @@ def build_perstep(impl: str) -> tuple[Callable[[int], None], dict]:
     loss_and_grad = nn.value_and_grad(model, loss_fn)
     data_x, data_y = mx.array(x_np), mx.array(y_np)
 
+    if impl == "perstep-mlxsnn":
+        def encode(xb, i):
+            return mlxsnn.rate_encode(xb, MNIST_T, key=mx.random.key(i))
+    else:
+        from eegsnn.encode import rate
+
+        def encode(xb, i):
+            return rate(xb, MNIST_T, key=i, check=False)
+
+    def update(spikes, targets):
+        loss, grads = loss_and_grad(model, spikes, targets)
+        optimizer.update(model, grads)
+        return loss
+
+    if impl == "perstep-eegsnn-compiled":  # the same loop traced once by mx.compile
+        from functools import partial
+
+        state = [model.state, optimizer.state]
+        update = partial(mx.compile, inputs=state, outputs=state)(update)
+
     def step(i: int) -> None:
         b = i % 10
         xb = data_x[b * MNIST_B:(b + 1) * MNIST_B].astype(mx.float32) / 255.0
-        spikes = (mx.random.uniform(shape=(MNIST_T, *xb.shape)) < xb).astype(mx.float32)
-        loss, grads = loss_and_grad(model, spikes, data_y[b * MNIST_B:(b + 1) * MNIST_B])
-        optimizer.update(model, grads)
+        spikes = encode(xb, i)  # each library's own rate encoder, as snnTorch's spikegen.rate
+        loss = update(spikes, data_y[b * MNIST_B:(b + 1) * MNIST_B])
         mx.eval(model.parameters(), optimizer.state, loss)
 
     return step, {}
@@ -746,8 +769,9 @@ def main() -> int:
         per = {impl: median(impl, "mnist") for impl in PERSTEP_IMPLS}
         print("\nper-step API, reference MNIST network (784-256-10, T=25, batch 128): "
               + ", ".join(f"{impl[8:]} {v:.1f} ms" for impl, v in per.items() if v)
-              + (f"; eegsnn vs snnTorch {per['perstep-snntorch'] / per['perstep-eegsnn']:.2f}x"
-                 if per["perstep-eegsnn"] and per["perstep-snntorch"] else ""))
+              + "".join(f"; {impl[8:]} vs snnTorch {per['perstep-snntorch'] / per[impl]:.2f}x"
+                        for impl in ("perstep-eegsnn", "perstep-eegsnn-compiled")
+                        if per[impl] and per["perstep-snntorch"]))
     if not args.no_infer:
         print("\n| inference, shape | engine | windows/s | ms/batch | peak RSS (MiB) |")
         print("|---|---|---|---|---|")

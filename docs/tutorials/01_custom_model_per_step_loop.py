@@ -5,7 +5,10 @@ What it teaches:
     (fitted on the training windows only);
   * writing your own ``mlx.nn.Module`` from eegsnn's neurons (``eegsnn.nn.Leaky``): one
     ``neuron(x, state)`` call per time step, a non-spiking integrator as the readout;
-  * training it with ``mlx.nn.value_and_grad`` and an MLX optimizer, no eegsnn trainer.
+  * training it with ``mlx.nn.value_and_grad`` and an MLX optimizer, no eegsnn trainer,
+    the update wrapped in ``mx.compile`` (traced and compiled at the first call of each
+    batch shape, about a second here; then ~15 % faster per step on the MNIST network of
+    ``benchmarks/bench_eeg_step.py``, more than this tiny model gains back).
 
 Data: Bonn epilepsy segments, healthy eyes open (Z) vs seizure (S), 20 + 20 files cut
 into 4 s windows (single channel, 173.61 Hz). Run:
@@ -15,6 +18,7 @@ into 4 s windows (single channel, 173.61 Hz). Run:
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
 
 import eegsnn  # noqa: F401  (import eegsnn first: it loads a fast BLAS for MLX)
@@ -76,15 +80,22 @@ def main(epochs: int = 30) -> float:
     def loss_fn(model, x, y):
         return nn.losses.cross_entropy(model(x), y, reduction="mean")
 
-    step = nn.value_and_grad(model, loss_fn)
+    loss_and_grad = nn.value_and_grad(model, loss_fn)
+    state = [model.state, optimizer.state]
+
+    @partial(mx.compile, inputs=state, outputs=state)  # the model and optimizer it updates
+    def step(x: mx.array, y: mx.array) -> mx.array:
+        loss, grads = loss_and_grad(model, x, y)
+        optimizer.update(model, grads)
+        return loss
+
     rng = np.random.default_rng(0)
     for epoch in range(epochs):
         order = rng.permutation(len(train))
         for start in range(0, len(order), 32):
             idx = mx.array(order[start:start + 32])
-            loss, grads = step(model, x_train[:, idx], y_train[idx])
-            optimizer.update(model, grads)
-            mx.eval(model.parameters(), optimizer.state)
+            loss = step(x_train[:, idx], y_train[idx])
+            mx.eval(model.parameters(), optimizer.state, loss)
         if epoch % 10 == 9:
             print(f"epoch {epoch + 1}: loss {loss.item():.3f}")
     pred = np.array(mx.argmax(model(x_test), axis=1))

@@ -26,8 +26,10 @@ from eegsnn.encode.functional import (
     latency_times,
     level_crossings,
     rate,
+    rate_from_thresholds,
     send_on_delta_counts,
     snr_db,
+    uniform16,
 )
 from eegsnn.encode.metrics import firing_rate_hz, group_by, sparsity, spike_counts
 from eegsnn.encode.storage import (
@@ -59,10 +61,12 @@ __all__ = [
     "load_spikes",
     "packing_for",
     "rate",
+    "rate_from_thresholds",
     "resolve_bands",
     "save_spikes",
     "send_on_delta_counts",
     "snr_db",
     "sparsity",
     "spike_counts",
+    "uniform16",
 ]

@@ -20,8 +20,10 @@ from eegsnn.encode import (
     latency_times,
     level_crossings,
     rate,
+    rate_from_thresholds,
     send_on_delta_counts,
     snr_db,
+    uniform16,
 )
 from eegsnn.errors import ConfigError, DataError
 
@@ -275,3 +277,52 @@ def test_snr_db_hand_value():
     ref = np.array([1.0, -1.0, 1.0, -1.0])
     est = ref + 0.1
     assert snr_db(ref, est) == pytest.approx(10 * np.log10(4 / 0.04))
+
+
+def _splitmix64_low16(stream: int, counter: int) -> int:
+    """SplitMix64 output number ``counter`` of ``stream`` in plain Python integers."""
+    mask = (1 << 64) - 1
+    z = (stream + counter * 0x9E3779B97F4A7C15) & mask
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+    return (z ^ (z >> 31)) & 0xFFFF
+
+
+def test_uniform16_is_splitmix64_of_the_key_stream():
+    key = mx.random.key(11)
+    words = [int(w) for w in np.asarray(key)]
+    stream = (words[0] << 32) | words[1]
+    u = np.asarray(uniform16(key, (3, 5, 7)))
+    assert u.dtype == np.uint32 and u.shape == (3, 5, 7)
+    flat = u.reshape(-1)
+    for n in (0, 1, 2, 36, 57, 104):
+        assert int(flat[n]) == _splitmix64_low16(stream, n)
+    np.testing.assert_array_equal(np.asarray(uniform16(11, (3, 5, 7))), u)  # int seed
+
+
+@pytest.mark.parametrize("shape", [(), (7,), (4, 9), (3, 4, 5), (0, 3)])
+def test_rate_same_spikes_from_c_kernel_and_from_mlx_under_compile(shape):
+    x = np.random.default_rng(0).random(shape).astype(np.float32)
+    direct = np.asarray(rate(x, 6, key=5))
+    threshold = mx.round(mx.array(x) * 65536.0).astype(mx.uint32)
+    traced = np.asarray(mx.compile(lambda q: rate_from_thresholds(q, 6, key=5))(threshold))
+    assert direct.shape == traced.shape == (6, *shape)
+    np.testing.assert_array_equal(direct, traced)
+    # rate() draws on the C kernel when it is built: the same spikes as the MLX operations
+    u = np.asarray(uniform16(5, (6, *shape)))
+    np.testing.assert_array_equal(direct, (u < np.asarray(threshold)).astype(np.float32))
+
+
+def test_rate_draws_the_fused_steps_spikes():
+    """encode.rate on x / 255 gives the spikes the fused MNIST step draws for the key."""
+    rp = pytest.importorskip("eegsnn.kernels.rate_projection")
+    from eegsnn.kernels import _native
+
+    if _native.library() is None:
+        pytest.skip(_native.unavailable_reason())
+    x = np.random.default_rng(1).integers(0, 256, (16, 49), dtype=np.uint8)
+    key = mx.random.key(4)
+    fused = rp.rate_spikes(rp.rate_thresholds(x.astype(np.float32) / 255.0),
+                           rp.key_to_uint64(np.asarray(key)), 10)
+    np.testing.assert_array_equal(np.asarray(rate(x.astype(np.float32) / 255.0, 10, key=key)),
+                                  fused.astype(np.float32))
