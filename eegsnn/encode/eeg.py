@@ -98,6 +98,9 @@ __all__ = ["METHODS", "EEGEncoder"]
 
 _CONFIG_VERSION = 1
 _FIT_CHUNK = 64  # windows per chunk when fitting statistics
+#: A channel whose standard deviation is below this fraction of the median channel's is
+#: dead (flat): a band-passed disconnected electrode keeps ~1e-10 of the others' amplitude.
+_DEAD_RATIO = 1e-4
 
 
 class EEGEncoder:
@@ -517,6 +520,9 @@ class EEGEncoder:
             peak = np.maximum(peak, np.abs(src).max(axis=(0, 3)))
         std = np.sqrt(m2 / count)
         flat = ~(std > 1e-7 * np.maximum(np.abs(mean), peak)) | (std == 0)
+        if c >= 2 and self.filters_ is None:  # dead next to the others (a disconnected
+            # electrode after a band-pass keeps filter residue only)
+            flat |= std < _DEAD_RATIO * np.median(std, axis=0, keepdims=True)
         names = names or [f"ch{i}" for i in range(arr.shape[1])]
         src_names = names if self.spatial_filter is None else component_names(
             self.spatial_filter, c)  # (filters_ is set exactly when spatial_filter is)
@@ -637,6 +643,48 @@ class EEGEncoder:
         inv_std = mx.array((1.0 / stats.std).astype(np.float32))
         return (x - mx.array(stats.mean)) * inv_std, n
 
+    def flat_channels(self, X: object, groups: Sequence[str],
+                      ch_names: Sequence[str] | None = None
+                      ) -> dict[str, dict[str, tuple[int, int]]]:
+        """Channels that are flat in windows of a recording the fitted encoder is about to
+        encode (e.g. another site's recordings: a disconnected electrode there gives no
+        spikes, or only the spatial filter's mix of the others, and predictions that cannot
+        be trusted).
+
+        Flat in a window: constant, or (two or more channels) a standard deviation below
+        1e-4 of the window's median channel (a zeroed electrode after a band-pass). Channels
+        the fit already silenced (``on_flat="silence"``, flat in training) are not listed.
+
+        Args:
+            X: windows ``[B, C, N]`` (array or MNE object).
+            groups: ``[B]`` recording of each window.
+            ch_names: ``[C]`` names of an array ``X`` (default: the fit's names).
+
+        Returns:
+            ``{recording: {channel: (flat windows, windows of the recording)}}`` for the
+            recordings with a channel flat in at least one window.
+        """
+        self._require_fitted("flat_channels")
+        arr, names = self._read_input(X, "flat_channels")
+        if len(groups) != arr.shape[0]:
+            raise ConfigError(f"EEGEncoder.flat_channels: {len(groups)} groups for "
+                              f"{arr.shape[0]} windows")
+        names = names or ([str(c) for c in ch_names] if ch_names is not None else
+                          list(self.ch_names_ or [f"ch{i}" for i in range(arr.shape[1])]))
+        flat = _flat_windows(arr)
+        if self.filters_ is None and self.flat_ is not None and \
+                self.flat_.shape[0] == flat.shape[1]:
+            flat[:, np.asarray(self.flat_).all(axis=1)] = False  # silenced at fit
+        recordings, inverse = np.unique(np.asarray(groups).astype(str), return_inverse=True)
+        out: dict[str, dict[str, tuple[int, int]]] = {}
+        for g, rec in enumerate(recordings.tolist()):
+            rows = flat[inverse == g]
+            counts = rows.sum(axis=0)
+            if counts.any():
+                out[rec] = {names[c]: (int(counts[c]), int(rows.shape[0]))
+                            for c in np.flatnonzero(counts)}
+        return out
+
     def transform(self, X: object, key: mx.array | int | None = None) -> mx.array:
         """Encode windows ``[B, C, N]`` (numpy, mlx or MNE) into spikes ``[T, B, L]``.
 
@@ -731,22 +779,34 @@ class EEGEncoder:
                            sfreq_hz=self.sfreq_hz, reference=ref, decoded=est, mean=self.mean_)
 
 
-def _flat_per_group(arr: Any, groups: np.ndarray) -> tuple[list[str], np.ndarray]:
-    """The groups (recordings) of ``[B]`` windows ``arr`` ``[B, C, N]`` and, ``[G, C]``,
-    whether each channel is constant over all the windows of each group (its range is at
-    most 1e-7 of its magnitude, the tolerance of the pooled check)."""
-    lo = np.empty(arr.shape[:2])
-    hi = np.empty(arr.shape[:2])
+def _flat_windows(arr: Any) -> np.ndarray:
+    """``[B, C]``: whether each channel is flat in each window of ``arr [B, C, N]``.
+
+    Flat: constant (its range at most 1e-7 of its magnitude, the tolerance of the pooled
+    check), or, with two or more channels, a standard deviation below
+    :data:`_DEAD_RATIO` of the window's median channel: after a band-pass a disconnected
+    or zeroed electrode is not constant but filter residue ~1e-10 of the others.
+    """
+    out = np.zeros(arr.shape[:2], dtype=bool)
     for start in range(0, arr.shape[0], _FIT_CHUNK):
         chunk = np.asarray(arr[start : start + _FIT_CHUNK], dtype=np.float64)
-        lo[start : start + chunk.shape[0]] = chunk.min(axis=2)
-        hi[start : start + chunk.shape[0]] = chunk.max(axis=2)
+        lo, hi = chunk.min(axis=2), chunk.max(axis=2)
+        flat = ~(hi - lo > 1e-7 * np.maximum(np.abs(lo), np.abs(hi))) | (hi == lo)
+        if chunk.shape[1] >= 2:
+            std = chunk.std(axis=2)
+            flat |= std < _DEAD_RATIO * np.median(std, axis=1, keepdims=True)
+        out[start : start + chunk.shape[0]] = flat
+    return out
+
+
+def _flat_per_group(arr: Any, groups: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """The groups (recordings) of ``[B]`` windows ``arr`` ``[B, C, N]`` and, ``[G, C]``,
+    whether each channel is flat (:func:`_flat_windows`) in every window of each group."""
     names, inverse = np.unique(groups.astype(str), return_inverse=True)
+    per_window = _flat_windows(arr)
     flat = np.zeros((names.size, arr.shape[1]), dtype=bool)
     for g in range(names.size):
-        g_lo, g_hi = lo[inverse == g].min(axis=0), hi[inverse == g].max(axis=0)
-        flat[g] = ~(g_hi - g_lo > 1e-7 * np.maximum(np.abs(g_lo), np.abs(g_hi))) \
-            | (g_hi == g_lo)
+        flat[g] = per_window[inverse == g].all(axis=0)
     return [str(n) for n in names], flat
 
 

@@ -65,7 +65,11 @@ def make_key(key: mx.array | int | None, name: str = "key") -> mx.array:
     if isinstance(key, (bool, np.bool_)):
         raise ConfigError(f"{name}: expected an mx.random.key or an int seed, got a bool")
     if isinstance(key, (int, np.integer)):
+        if not 0 <= int(key) < 2**64:
+            raise ConfigError(f"{name}: an int seed must be in [0, 2**64), got {int(key)}")
         return mx.random.key(int(key))
+    if isinstance(key, np.ndarray):
+        key = mx.array(key)
     if isinstance(key, mx.array):
         if key.dtype != mx.uint32 or key.shape != (2,):
             raise ConfigError(
@@ -144,28 +148,44 @@ def rate(
 
     Each draw compares a uniform 16-bit integer with ``round(65536 p)`` (see
     :func:`rate_from_thresholds`): ``P(s = 1)`` equals ``p`` to within ``2**-17``, exactly 0
-    for ``p = 0`` and 1 for ``p = 1``. On CPU with eegsnn's C kernels the draws are made
-    there (~6x faster than ``mx.random.uniform``, the largest cost of a per-step training
-    loop on MNIST after its matmuls); elsewhere, and under :func:`mlx.core.compile` or
-    :func:`mlx.core.vmap`, by MLX operations that give the same spikes bit for bit.
+    for ``p = 0`` and 1 for ``p = 1``. On the CPU device with eegsnn's C kernels built the
+    draws are made there (~6x faster than ``mx.random.uniform`` on a ``[25, 128, 784]``
+    MNIST batch, the largest cost of a per-step training loop after its matmuls);
+    otherwise (another device, no kernels, or inside :func:`mlx.core.compile` /
+    :func:`mlx.core.vmap`) by MLX operations that give the same spikes bit for bit. With
+    the same key these are the spikes the fused MNIST step draws
+    (:mod:`eegsnn.kernels.rate_projection`).
 
     Args:
         data: values of any shape ``S`` (usually ``[B, F]``); values outside ``[0, 1]`` after
-            ``gain``/``offset`` are clipped.
+            ``gain``/``offset`` are clipped. ``uint8`` data (images) are read as ``x / 255``
+            (as :func:`eegsnn.train.data.rate_encoder` reads them; with ``gain=1, offset=0``
+            the thresholds are the exact integers ``round(65536 x / 255)``).
         num_steps: ``T``, number of time steps.
-        key: an ``mx.random.key`` or an int seed (required: same key, same spikes).
+        key: an ``mx.random.key`` or an int seed in ``[0, 2**64)`` (required: same key,
+            same spikes). Under :func:`mlx.core.vmap` every mapped sample gets the same
+            stream; map over keys to vary it.
         gain, offset: affine map applied before clipping.
-        check: refuse NaN/inf input (a NaN would silently give no spikes); the check reads
-            the data, so pass ``check=False`` inside :func:`mlx.core.compile`.
+        check: refuse NaN/inf input; the check reads the data, so pass ``check=False``
+            inside :func:`mlx.core.compile` (a NaN then gives no spikes, +inf always spikes).
 
     Returns:
         ``float32`` spikes ``[T, *S]``; the expected count per input is ``T * p``.
     """
     t = _check_steps(num_steps)
+    is_uint8 = (isinstance(data, mx.array) and data.dtype == mx.uint8) or \
+        (not isinstance(data, mx.array) and np.asarray(data).dtype == np.uint8)
+    if is_uint8 and gain == 1.0 and offset == 0.0:  # exact integers, no float rounding
+        pixels = data if isinstance(data, mx.array) else mx.array(np.asarray(data))
+        threshold = (pixels.astype(mx.uint32) * 65536 + 127) // 255
+        return rate_from_thresholds(threshold, t, key=key)
     x = _as_float_mx(data, "rate: data")
+    if is_uint8:
+        x = x * (1.0 / 255.0)
     if check:
         check_finite(x, "rate: data")
     p = mx.clip(x * gain + offset, 0.0, 1.0)
+    p = mx.where(mx.isnan(p), 0.0, p)  # (check=False) a NaN never fires, on every path
     threshold = mx.round(p * 65536.0).astype(mx.uint32)
     return rate_from_thresholds(threshold, t, key=key)
 
@@ -192,8 +212,17 @@ def uniform16(key: mx.array | int, shape: Sequence[int]) -> mx.array:
     :mod:`eegsnn.kernels.rate_projection` draw exactly these numbers. ``key``: an
     ``mx.random.key`` or an int seed (as :func:`make_key`).
     """
-    size = int(np.prod(tuple(shape), dtype=np.int64))
-    z = _key_uint64(make_key(key)) + mx.arange(size).astype(mx.uint64) * _uint64(_SPLITMIX[0])
+    shape = tuple(int(n) for n in shape)
+    if not shape:
+        counter = mx.zeros((), dtype=mx.uint64)
+    else:  # [T, S]: the flat index t S + s in uint64 (mx.arange alone stops at 2**31)
+        rest = int(np.prod(shape[1:], dtype=np.int64))
+        if max(shape[0], rest) >= 2**31:
+            raise ConfigError(f"uniform16: shape {list(shape)} has a dimension (or a product "
+                              "of the trailing ones) of 2**31 or more; draw it in parts")
+        counter = (mx.arange(shape[0]).astype(mx.uint64)[:, None] * _uint64(rest)
+                   + mx.arange(rest).astype(mx.uint64)[None, :])
+    z = _key_uint64(make_key(key)) + counter.reshape(-1) * _uint64(_SPLITMIX[0])
     z = (z ^ (z >> 30)) * _uint64(_SPLITMIX[1])
     z = (z ^ (z >> 27)) * _uint64(_SPLITMIX[2])
     z = z ^ (z >> 31)
@@ -202,9 +231,9 @@ def uniform16(key: mx.array | int, shape: Sequence[int]) -> mx.array:
 
 def _host_rate_spikes(threshold: mx.array, num_steps: int, key: mx.array) -> np.ndarray | None:
     """The C kernel's spikes ``uint8 [T, *S]``, or None (no kernels, or traced arrays)."""
-    from eegsnn.kernels import _native, rate_projection
+    from eegsnn.kernels import kernels_available, rate_projection
 
-    if _native.library() is None:
+    if not kernels_available() or mx.default_device() != mx.cpu:
         return None
     try:  # under mx.compile / mx.vmap the arrays have no values yet: MLX ops instead
         q = np.ascontiguousarray(np.asarray(threshold, dtype=np.uint32))
@@ -221,18 +250,27 @@ def rate_from_thresholds(threshold: mx.array, num_steps: int, *, key: mx.array |
     """Spikes ``float32 [T, *S]`` with ``s[t, i] = 1[u[t, i] < threshold[i]]``.
 
     Args:
-        threshold: spike probabilities in 1/65536 units, ``uint32 [*S]`` (0: never,
-            65536: always).
+        threshold: spike probabilities in 1/65536 units, an integer array ``[*S]`` (MLX or
+            NumPy; 0: never, 65536 or more: always; negative values count as 0). Float
+            probabilities are refused: :func:`rate` takes those.
         num_steps: ``T``.
         key: an ``mx.random.key`` or an int seed; ``u = uniform16(key, [T, *S])``.
     """
     t = _check_steps(num_steps)
+    if not isinstance(threshold, mx.array):
+        threshold = mx.array(np.asarray(threshold))
+    if not mx.issubdtype(threshold.dtype, mx.integer):
+        raise ConfigError(f"rate_from_thresholds: threshold must be integers in 1/65536 units "
+                          f"(got {threshold.dtype}); rate() takes probabilities")
+    if mx.issubdtype(threshold.dtype, mx.signedinteger):
+        threshold = mx.clip(threshold, 0, 65536)
+    threshold = mx.minimum(threshold.astype(mx.uint32), 65536)
     mkey = make_key(key, "rate: key")
     host = _host_rate_spikes(threshold, t, mkey)
     if host is not None:
         return mx.array(host).astype(mx.float32)
     u = uniform16(mkey, (t, *threshold.shape))
-    return (u < threshold.astype(mx.uint32)).astype(mx.float32)
+    return (u < threshold).astype(mx.float32)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -26,7 +26,6 @@ ways to write one build on it: :func:`save_spikes` (an array in memory, one appe
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -39,6 +38,7 @@ import mlx.core as mx
 import numpy as np
 
 from eegsnn.errors import ChecksumError, ConfigError, DataError
+from eegsnn.io.files import sha256_file
 
 __all__ = [
     "FORMAT",
@@ -56,16 +56,9 @@ _BITORDER: Final = "little"
 _CHUNK = 1024  # windows per chunk when a writer repacks its payload on close
 
 
-def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file (e.g. a source EDF, to record in the dataset's metadata)."""
-    h = hashlib.sha256()
-    try:
-        with open(path, "rb") as f:
-            while block := f.read(chunk):
-                h.update(block)
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read for checksum ({exc.strerror})") from exc
-    return h.hexdigest()
+#: Hex sha256 of a file (e.g. a source EDF, to record in the dataset's metadata): the one
+#: file-hash function of eegsnn, :func:`eegsnn.io.files.sha256_file`, under this module's name.
+file_sha256 = sha256_file
 
 
 def _to_numpy(spikes: object) -> np.ndarray:

@@ -54,8 +54,8 @@ from eegsnn.preprocess.objects import describe_objects, mne_objects, object_name
 from eegsnn.visualization import confusion_matrix_plot, write_figure
 
 __all__ = ["EvaluationResult", "channels_line", "check_compatible", "conform_channels",
-           "data_source", "default_root", "evaluate_run", "input_line", "load_run_model",
-           "read_about", "site_dataset"]
+           "data_source", "default_root", "evaluate_run", "flat_channel_warnings",
+           "input_line", "load_run_model", "read_about", "site_dataset"]
 
 log = logging.getLogger("eegsnn.pipeline")
 
@@ -346,7 +346,7 @@ def _input_record(ws: Any, record: Mapping[str, Any], dataset: Mapping[str, Any]
         "sfreq_given_hz": None if sfreq_hz is None else float(sfreq_hz),
         "labels": (f"table {Path(dataset['labels']['table']).name}"
                    if dataset["labels"].get("source") == "table"
-                   else f"the run's ({dataset['labels'].get('source')})")}
+                   else f"the run's rule ({dataset['labels'].get('source')})")}
     if sfreq_note:
         out["sfreq_note"] = sfreq_note
     return out
@@ -361,6 +361,27 @@ def input_line(data: Mapping[str, Any]) -> str:
     given = (f" (--sfreq {data['sfreq_given_hz']:g})"
              if data.get("sfreq_given_hz") is not None else "")
     return f"data: {rate}{given}; labels from {data.get('labels', '?')}"
+
+
+def flat_channel_warnings(encoder: Any, ws: Any) -> list[str]:
+    """One warning per recording with a channel flat in some of its windows
+    (:meth:`~eegsnn.encode.EEGEncoder.flat_channels`: constant, or ~0 next to the other
+    channels, e.g. a disconnected electrode at another site), kept in the evaluation's
+    ``warnings``. The windows are still scored."""
+    if not hasattr(encoder, "flat_channels"):  # (a run without an EEG encoder)
+        return []
+    found = encoder.flat_channels(ws.X, ws.recording, ch_names=list(ws.ch_names))
+    notes = []
+    for rec, chans in sorted(found.items()):
+        parts = [f"{ch} in all its {total} windows" if n == total else
+                 f"{ch} in {n} of its {total} windows" for ch, (n, total) in chans.items()]
+        notes.append(f"{Path(rec).name}: flat (constant or ~0 beside the other channels) "
+                     f"channel(s): {'; '.join(parts)} (a disconnected electrode?); the model "
+                     "was trained with signal there, so predictions of those windows are "
+                     "not reliable")
+    for note in notes:
+        log.info("evaluate: %s", note)
+    return notes
 
 
 def evaluate_run(run_dir: str | os.PathLike, source: Any = None, *,
@@ -432,6 +453,7 @@ def evaluate_run(run_dir: str | os.PathLike, source: Any = None, *,
     ws, channels = conform_channels(ws, record, src_name, run_dir, channel_map)
     check_compatible(ws, record, src_name, run_dir)
     overlap = check_overlap(run_dir, cfg, record, ws, src_name, allow=allow_overlap)
+    flat = flat_channel_warnings(encoder, ws)
     spikes = encode_windows(encoder, ws.X, int(cfg["train"]["seed"]))
     if spikes.shape[2] != model.n_inputs:
         raise DataError(f"{src_name}: encoder gives {spikes.shape[2]} lines, the model takes "
@@ -453,8 +475,8 @@ def evaluate_run(run_dir: str | os.PathLike, source: Any = None, *,
                         n_samples=ws.n_samples)
     if ops is not None:
         rep["synops"] = ops
-    if pred.warnings:
-        rep["warnings"] = pred.warnings + rep.get("warnings", [])
+    if pred.warnings or flat:
+        rep["warnings"] = flat + pred.warnings + rep.get("warnings", [])
     rep["data"] = {"source": describe_objects(objects) if objects is not None else
                    str(source) if isinstance(source, (str, os.PathLike))
                    else [str(s) for s in source],

@@ -15,7 +15,8 @@ A study config names a pipeline and fills its stages; a new study is a new confi
       by: recording                    # recording | session | subject: a group never
                                        # straddles train and test
       test_fraction: 0.2               # holdout
-      n_splits: 5                      # kfold
+      n_splits: 5                      # kfold ("all": one fold per group, i.e. leave
+                                       # one group out, however many groups the data has)
       test_groups: []                  # leave_groups_out
       val_fraction: 0.0                # validation groups held out of each training split
                                        # (0 with train.early_stopping: 0.2, logged)
@@ -123,7 +124,7 @@ _TYPES: dict[str, str] = {
     "dataset.labels.seizure_label": "str", "dataset.labels.table": "str|null",
     "dataset.mat_variable": "str|null",
     "split": "mapping|null", "split.method": "str", "split.by": "str",
-    "split.test_fraction": "number", "split.n_splits": "int", "split.test_groups": "list",
+    "split.test_fraction": "number", "split.n_splits": "int|str", "split.test_groups": "list",
     "split.val_fraction": "number", "split.seed": "int", "split.refit": "bool",
     "split.train_only": "list", "balance": "str|null",
     "encoder": "mapping", "encoder.method": "str", "encoder.num_steps": "int|null",
@@ -163,7 +164,11 @@ def _check_values(cfg: Mapping[str, Any], where: str) -> None:
                 raise ConfigError(f"{where}: {key} {pattern!r} is not a regular expression "
                                   f"({exc})") from None
     split = cfg.get("split") or {}
-    if "n_splits" in split and split["n_splits"] < 2 and split.get("method") == "kfold":
+    n_splits = split.get("n_splits")
+    if isinstance(n_splits, str) and n_splits != "all":
+        raise ConfigError(f"{where}: split.n_splits must be an int >= 2 or 'all' (one fold "
+                          f"per group), got {n_splits!r}")
+    if isinstance(n_splits, int) and n_splits < 2 and split.get("method") == "kfold":
         raise ConfigError(f"{where}: split.n_splits must be >= 2 for kfold, got "
                           f"{split['n_splits']}")
     if "seed" in split and split["seed"] < 0:

@@ -33,7 +33,7 @@ from eegsnn.preprocess import (
 from eegsnn.preprocess.splits import identical_recordings, merge_identical_groups
 
 __all__ = ["ENCODE_CHUNK", "SUMMARY_METRICS", "aggregate_metrics", "encode_windows",
-           "encoder_params", "fit_encoder", "make_folds", "score_windows"]
+           "encoder_params", "fit_encoder", "make_folds", "score_windows", "split_groups"]
 
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,59 @@ def _pure_groups(groups: np.ndarray, y: np.ndarray) -> dict[str, int] | None:
     for g, c in zip(groups.tolist(), np.asarray(y).tolist(), strict=True):
         if out.setdefault(g, c) != c:
             return None
+    return out
+
+
+def split_groups(groups: np.ndarray, split: Mapping[str, Any], *,
+                 recording: np.ndarray | None = None,
+                 files: Sequence[Mapping[str, Any]] | None = None
+                 ) -> tuple[np.ndarray, dict[str, Any], list[list[str]]]:
+    """The groups every split of a run uses: ``groups [W]`` with recordings of identical
+    content in one group.
+
+    Given ``recording`` (of every window) and ``files`` (``provenance["files"]``), the groups
+    holding a copy of the same recording (file or decoded-signal sha256) are merged
+    (:func:`~eegsnn.preprocess.splits.merge_identical_groups`; a name that
+    ``split.test_groups``/``train_only`` lists stands for the merged group). The outer folds
+    (:func:`make_folds`) and the SNN's inner validation split both use these groups, so
+    neither tests or validates on a copy of what it trained on.
+
+    Returns:
+        ``(groups [W] as str, split with train_only/test_groups renamed to the merged
+        names, the sets of identical recordings found)``.
+    """
+    groups = _listed_names(np.asarray(groups).astype(str), split)
+    same = identical_recordings(files or []) if recording is not None else []
+    if not same or recording is None:
+        return groups, dict(split), []
+    listed = [str(g) for g in [*(split.get("train_only") or []),
+                               *(split.get("test_groups") or [])]]
+    groups, rename = merge_identical_groups(groups, recording, same, keep=listed)
+    renamed = {k: list(dict.fromkeys(rename.get(str(g), str(g)) for g in split[k]))
+               for k in ("train_only", "test_groups") if split.get(k)}
+    return groups, {**split, **renamed}, [list(s) for s in same]
+
+
+def _listed_names(groups: np.ndarray, split: Mapping[str, Any]) -> np.ndarray:
+    """``groups`` with each group that ``split.train_only``/``test_groups`` names by its
+    file name only (``S001R03.edf``) relabelled to that name. Recordings are named relative
+    to the folder they share, so a run added from another folder turns
+    ``S001R03.edf`` into ``data/S001/S001R03.edf``; the config's names still mean it. A name
+    that ends two groups' paths is refused as ambiguous."""
+    listed = [str(g) for g in [*(split.get("train_only") or []),
+                               *(split.get("test_groups") or [])]]
+    present = set(groups.tolist())
+    out = groups
+    for name in dict.fromkeys(listed):
+        if name in present:
+            continue
+        ends = sorted(g for g in present if g.endswith("/" + name.lstrip("/")))
+        if len(ends) > 1:
+            raise ConfigError(f"split: {name} names more than one recording group "
+                              f"({', '.join(ends)}); write enough of the path to tell them "
+                              "apart")
+        if ends:
+            out = np.where(out == ends[0], name, out)
     return out
 
 
@@ -74,23 +127,15 @@ def make_folds(groups: np.ndarray, split: Mapping[str, Any], y: np.ndarray | Non
     Given ``recording`` (of every window) and ``files`` (``provenance["files"]``),
     recordings with the same content (file or decoded-signal sha256: a copy under another
     name, ``[raw, raw.copy()]``) are kept on one side of every split: their groups are
-    merged (:func:`~eegsnn.preprocess.splits.merge_identical_groups`; a name that
-    ``split.test_groups``/``train_only`` lists stands for the merged group) and a warning
-    names them (``data.json`` lists them under ``identical_recordings``).
+    merged (:func:`split_groups`) and a warning names them (``data.json`` lists them under
+    ``identical_recordings``).
     """
     if split["method"] == "none":
         return []
-    groups = np.asarray(groups).astype(str)
-    same = identical_recordings(files or []) if recording is not None else []
-    if same and recording is not None:
-        listed = [str(g) for g in [*(split.get("train_only") or []),
-                                   *(split.get("test_groups") or [])]]
-        groups, rename = merge_identical_groups(groups, recording, same, keep=listed)
+    groups, split, same = split_groups(groups, split, recording=recording, files=files)
+    if same:
         log.warning("split: recordings with identical content kept on one side of every "
                     "split: %s", "; ".join(" = ".join(s) for s in same))
-        split = {**split,
-                 **{k: list(dict.fromkeys(rename.get(str(g), str(g)) for g in split[k]))
-                    for k in ("train_only", "test_groups") if split.get(k)}}
     train_only = [str(g) for g in split.get("train_only") or []]
     if train_only:
         missing = sorted(set(train_only) - set(groups.tolist()))
@@ -112,6 +157,8 @@ def make_folds(groups: np.ndarray, split: Mapping[str, Any], y: np.ndarray | Non
 
     method = split["method"]
     seed = int(split["seed"])
+    if method == "kfold" and split.get("n_splits") == "all":  # leave one group out
+        split = {**split, "n_splits": int(np.unique(groups).size)}
     pure = _pure_groups(groups, y) if y is not None and method != "leave_groups_out" else None
     if pure is not None:
         rng = np.random.default_rng([seed, 31])

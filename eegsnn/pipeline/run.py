@@ -99,6 +99,7 @@ from eegsnn.pipeline.folds import (
     fit_encoder,
     make_folds,
     score_windows,
+    split_groups,
 )
 from eegsnn.pipeline.metrics import class_counts
 from eegsnn.pipeline.models import pipeline_model
@@ -393,6 +394,14 @@ def _split(cfg: Mapping[str, Any], spec: Any, ws: Any, run_dir: Path | None
     return folds
 
 
+def _groups(cfg: Mapping[str, Any], ws: Any) -> np.ndarray:
+    """Every window's split group, identical recordings merged (as the folds have them):
+    the inner validation split never validates on a copy of a training recording."""
+    groups, _, _ = split_groups(ws.groups(cfg["split"]["by"]), cfg["split"],
+                                recording=ws.recording, files=ws.provenance.get("files"))
+    return groups
+
+
 def _encoder_windows(cfg: Mapping[str, Any], ws: Any, model: PipelineModel,
                      train_idx: np.ndarray) -> np.ndarray:
     """The training windows the encoder is fitted on: ``train_idx`` less the validation
@@ -401,7 +410,7 @@ def _encoder_windows(cfg: Mapping[str, Any], ws: Any, model: PipelineModel,
     if not model.splits_validation or float(split["val_fraction"]) <= 0:
         return train_idx
     fit_idx, _ = split_validation(train_idx, float(split["val_fraction"]),
-                                  int(split["seed"]) + 1, groups=ws.groups(split["by"]),
+                                  int(split["seed"]) + 1, groups=_groups(cfg, ws),
                                   y=ws.y, keep_in_training=split.get("train_only") or ())
     return fit_idx
 
@@ -418,7 +427,7 @@ def _encode(cfg: Mapping[str, Any], ws: Any, fit_idx: np.ndarray | None
 
 def _fold(cfg: Mapping[str, Any], ws: Any, spikes: Any, enc_config: dict[str, Any],
           train_idx: np.ndarray, test_idx: np.ndarray | None = None) -> Fold:
-    return Fold(spikes, ws.y, ws.class_names, ws.groups(cfg["split"]["by"]), train_idx,
+    return Fold(spikes, ws.y, ws.class_names, _groups(cfg, ws), train_idx,
                 test_idx, int(spikes.shape[0]) * float(ws.sfreq_hz) / float(ws.n_samples),
                 enc_config)
 

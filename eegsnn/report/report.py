@@ -498,7 +498,9 @@ def _split_text(split: Mapping[str, Any]) -> str:
         text = (f"hold-out by {by}: {100 * float(split.get('test_fraction', 0)):g} % of the "
                 f"{by}s held out for testing")
     elif method == "kfold":
-        text = f"{split.get('n_splits')}-fold cross-validation by {by}"
+        text = (f"leave-one-{by}-out cross-validation (one fold per {by})"
+                if split.get("n_splits") == "all" else
+                f"{split.get('n_splits')}-fold cross-validation by {by}")
     elif method == "leave_groups_out":
         text = f"leave {by}s out: {as_text(split.get('test_groups'))} held out for testing"
     elif method == "none":
@@ -664,18 +666,21 @@ def _evaluations_section(doc: _Doc, run: Path) -> None:
         data = as_text([display_path(str(p), run) for p in src]) if isinstance(src, list) \
             else display_path(str(src), run)
         ov = m.get("overlap")
+        base = m.get("baseline") if isinstance(m.get("baseline"), Mapping) else {}
         rows.append([path.parent.name, data, as_text(m.get("n_samples")),
                      _fmt(m.get("accuracy")),
+                     f"{_fmt(base.get('accuracy'))} ({base.get('type')})" if base else "n/a",
                      f"{ov.get('n_files')} recording(s), {ov.get('n_windows')} windows the "
                      "run was trained on: not held-out" if isinstance(ov, Mapping)
                      else NO_OVERLAP_FOUND])
+        notes += [f"{path.parent.name}: warning: {w}" for w in m.get("warnings") or []]
     if not rows and not notes:
         return
     doc.h(2, "Evaluations (eegsnn evaluate)")
     doc.p("Scores of this run's model on other data, as kept in evaluations/; an overlap "
           "means recordings the model was trained on were scored (--allow-overlap).")
     if rows:
-        doc.table(["evaluation", "data", "windows", "accuracy",
+        doc.table(["evaluation", "data", "windows", "accuracy", "baseline accuracy",
                    "overlap with training recordings"], rows)
     for note in notes:
         doc.p(note)
@@ -683,8 +688,9 @@ def _evaluations_section(doc: _Doc, run: Path) -> None:
 
 # what an evaluation without a detected overlap can say (eegsnn.pipeline.records
 # check_overlap compares file and decoded-signal hashes only)
-NO_OVERLAP_FOUND = ("no identical content found (file or decoded-signal hash; resampled or "
-                    "filtered copies cannot be detected)")
+NO_OVERLAP_FOUND = ("no identical content found (file or decoded-signal hash; resampled, "
+                    "filtered, cropped, noisy, re-exported or channel-subset copies cannot "
+                    "be detected)")
 
 
 _BOOT_LABELS = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy",

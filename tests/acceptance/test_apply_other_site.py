@@ -172,7 +172,8 @@ def test_apply_to_another_site_one_command(final_run, shared_data, tmp_path, cap
                  "data: resampled 256 -> 173.61 Hz (--sfreq 256); labels from table labels.csv",
                  "channels: the run's 1 channel(s) by name",
                  "overlap with training recordings: no identical content found (file or "
-                 "decoded-signal hash; resampled or filtered copies cannot be detected)"):
+                 "decoded-signal hash; resampled, filtered, cropped, noisy, re-exported or "
+                 "channel-subset copies cannot be detected)"):
         assert text in out, text
     assert m["data"]["resampled"] == {"from_hz": [256.0], "to_hz": 173.61}
     assert m["data"]["sfreq_hz_read"] == [256.0] and m["data"]["labels"] == "table labels.csv"

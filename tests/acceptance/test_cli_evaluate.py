@@ -127,7 +127,7 @@ def test_evaluate_scores_model_and_saved_baseline_as_the_run_did(run_dir, repo_r
                  "SNN accuracy", "baseline spectral: accuracy",
                  f"whole recordings ({len(held_out)})", "baseline recall",
                  "data: at the run's rate (173.61 Hz), not resampled; labels from the run's "
-                 "(path)", "channels: the run's 1 channel(s) by name",
+                 "rule (path)", "channels: the run's 1 channel(s) by name",
                  "overlap with training recordings: no identical content found"):
         assert line in text, line
     # holdout: model/ is the training side less its validation recordings (none here)
@@ -161,3 +161,21 @@ def test_evaluate_help_examples_score_held_out_data(capsys):
     assert "../shared/data/bonn --predict" not in text
     assert "held-out recordings the run never saw" in text
     assert "eegsnn evaluate runs/bonn_3class --allow-overlap" in text
+
+
+def test_evaluate_warns_of_a_recording_with_a_flat_channel(run_dir, shared_data, tmp_path,
+                                                           capsys):
+    """A held-out segment whose only channel is constant (a disconnected electrode) is
+    still scored, with a warning naming it, printed and kept in metrics.json."""
+    folder = tmp_path / "S"
+    folder.mkdir()
+    (folder / "S080.txt").write_bytes((shared_data / "bonn" / "S" / "S080.txt").read_bytes())
+    (folder / "S999.txt").write_text("17\n" * 4097)
+    assert main(["evaluate", str(run_dir), str(folder), "--out", str(tmp_path / "ev")]) == 0
+    err = capsys.readouterr().err
+    assert err.count("warning: S999.txt: flat (constant or ~0 beside the other channels) "
+                     "channel(s): EEG in all its 5 windows") == 1, err
+    assert "S080.txt" not in err
+    metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert metrics["n_samples"] == 10
+    assert [w for w in metrics["warnings"] if w.startswith("S999.txt: flat ")]

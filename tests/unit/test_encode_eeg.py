@@ -328,3 +328,47 @@ def test_channel_flat_in_one_recording_is_caught_per_recording():
     EEGEncoder("delta").fit(X, ch_names=names, groups=groups)
     with pytest.raises(ConfigError, match="groups"):
         EEGEncoder("delta").fit(X, groups=groups[:3])
+
+
+def test_flat_channels_of_new_recordings_skip_channels_silenced_at_fit():
+    """flat_channels counts, per recording, the windows in which a channel is flat, except
+    for channels the fit silenced (flat in training already)."""
+    rng = np.random.default_rng(1)
+    names = ["C3", "Cz", "C4"]
+    train = rng.normal(0.0, 20.0, (6, 3, 64)).astype(np.float32)
+    train[:, 2] = 5.0  # C4 flat in training: silenced
+    enc = EEGEncoder("delta", on_flat="silence").fit(train, ch_names=names)
+    new = rng.normal(0.0, 20.0, (6, 3, 64)).astype(np.float32)
+    new[:3, 0] = -2.0  # C3 flat over all of x.edf
+    new[3:, 2] = 1.0  # C4 flat in y.edf: silenced anyway, not listed
+    new[3, 1] = 0.0  # Cz flat in one window of y.edf
+    groups = ["x.edf"] * 3 + ["y.edf"] * 3
+    assert enc.flat_channels(new, groups) == {"x.edf": {"C3": (3, 3)}, "y.edf": {"Cz": (1, 3)}}
+    assert EEGEncoder("delta").fit(new, ch_names=names).flat_channels(
+        new, groups, ch_names=["a", "b", "c"]) == {"x.edf": {"a": (3, 3)},
+                                                   "y.edf": {"b": (1, 3), "c": (3, 3)}}
+    with pytest.raises(ConfigError, match="groups"):
+        enc.flat_channels(new, groups[:2])
+    with pytest.raises(ConfigError, match="fit"):
+        EEGEncoder("delta").flat_channels(new, groups)
+
+
+def test_a_zeroed_channel_after_a_band_pass_is_flat():
+    """A disconnected electrode band-passed is not constant (filter residue ~1e-15 V) but
+    ~1e-10 of the other channels: flat for flat_channels and for fit's per-recording and
+    pooled checks."""
+    rng = np.random.default_rng(2)
+    X = rng.normal(0.0, 20e-6, (4, 3, 256))
+    X[:, 1] = rng.normal(0.0, 1e-15, (4, 256)) + 3e-15  # residue, not constant
+    groups = ["a.edf"] * 2 + ["b.edf"] * 2
+    names = ["C3", "Cz", "C4"]
+    enc = EEGEncoder("delta").fit(rng.normal(0.0, 20e-6, (4, 3, 256)), ch_names=names)
+    assert enc.flat_channels(X, groups) == {"a.edf": {"Cz": (2, 2)}, "b.edf": {"Cz": (2, 2)}}
+    with pytest.raises(DataError, match=r"flat\) signal in channel\(s\) Cz over all 4"):
+        EEGEncoder("delta").fit(X, ch_names=names)
+    Y = X.copy()
+    Y[2:, 1] = rng.normal(0.0, 20e-6, (2, 256))  # alive in b.edf: the per-recording check
+    with pytest.raises(DataError, match=r"^a\.edf: zero-variance \(flat\) signal in "
+                                        r"channel\(s\) Cz"):
+        EEGEncoder("delta").fit(Y, ch_names=names, groups=groups)
+    assert not EEGEncoder("delta").fit(rng.normal(0.0, 1e-9, (4, 3, 256))).flat_.any()

@@ -315,14 +315,41 @@ def test_rate_same_spikes_from_c_kernel_and_from_mlx_under_compile(shape):
 
 def test_rate_draws_the_fused_steps_spikes():
     """encode.rate on x / 255 gives the spikes the fused MNIST step draws for the key."""
-    rp = pytest.importorskip("eegsnn.kernels.rate_projection")
-    from eegsnn.kernels import _native
+    from eegsnn.kernels import kernels_available, unavailable_reason
+    from eegsnn.kernels import rate_projection as rp
 
-    if _native.library() is None:
-        pytest.skip(_native.unavailable_reason())
+    if not kernels_available():
+        pytest.skip(unavailable_reason())
     x = np.random.default_rng(1).integers(0, 256, (16, 49), dtype=np.uint8)
     key = mx.random.key(4)
     fused = rp.rate_spikes(rp.rate_thresholds(x.astype(np.float32) / 255.0),
                            rp.key_to_uint64(np.asarray(key)), 10)
     np.testing.assert_array_equal(np.asarray(rate(x.astype(np.float32) / 255.0, 10, key=key)),
                                   fused.astype(np.float32))
+
+
+def test_rate_reads_uint8_as_x_over_255_and_never_fires_on_nan():
+    x = np.array([[0, 1, 128, 255]], dtype=np.uint8)
+    s = np.asarray(rate(x, 4000, key=2))
+    np.testing.assert_allclose(s.mean(axis=0)[0], [0, 1 / 255, 128 / 255, 1.0], atol=0.025)
+    np.testing.assert_array_equal(np.asarray(rate(mx.array(x), 50, key=2)), s[:50])
+    doubled = np.minimum(2.0 * x.astype(np.float32) / 255, 1.0)
+    np.testing.assert_array_equal(np.asarray(rate(x, 50, key=2, gain=2.0)),
+                                  np.asarray(rate(doubled, 50, key=2)))
+    y = np.array([0.5, np.nan, np.inf, -np.inf, 0.5], dtype=np.float32)
+    direct = np.asarray(rate(y, 200, key=1, check=False))
+    traced = np.asarray(mx.compile(lambda v: rate(v, 200, key=1, check=False))(mx.array(y)))
+    np.testing.assert_array_equal(direct, traced)
+    np.testing.assert_array_equal(direct.mean(axis=0)[1:4], [0.0, 1.0, 0.0])
+
+
+def test_rate_keys_and_thresholds_are_checked():
+    with pytest.raises(ConfigError, match=r"\[0, 2\*\*64\)"):
+        rate(np.ones(3), 5, key=-1)
+    np.testing.assert_array_equal(np.asarray(rate(np.full(6, 0.5), 9, key=np.asarray(
+        mx.random.key(3)))), np.asarray(rate(np.full(6, 0.5), 9, key=3)))
+    with pytest.raises(ConfigError, match="integers in 1/65536 units"):
+        rate_from_thresholds(mx.array([0.5, 1.0]), 3, key=0)
+    q = np.array([70000, -1, 0, 65536], dtype=np.int64)  # clipped to [0, 65536]
+    np.testing.assert_array_equal(np.asarray(rate_from_thresholds(q, 3, key=0)),
+                                  np.tile([1.0, 0.0, 0.0, 1.0], (3, 1)))

@@ -336,6 +336,39 @@ def test_identical_recordings_stay_on_one_side_of_every_split(caplog):
     assert set(recording[te]) == {"Z/Z003.txt", "Z/Z003_copy.txt"}
 
 
+def test_inner_validation_split_keeps_copies_on_one_side():
+    """The SNN's inner validation split (early stopping, operating point) uses the same
+    merged groups as the folds: it never validates on a copy of a recording it fits on."""
+    from eegsnn.pipeline.folds import split_groups
+    from eegsnn.pipeline.snn import split_validation
+
+    recs = [f"Z/Z00{i}.txt" for i in range(1, 7)] + ["Z/Z003_copy.txt", "Z/Z005_copy.txt"]
+    files = [{"path": r, "sha256": f"{i:064x}", "signal_sha256": f"s{i}"}
+             for i, r in enumerate(recs)]
+    files[6]["signal_sha256"] = files[2]["signal_sha256"]
+    files[7]["sha256"] = files[4]["sha256"]
+    recording = np.repeat(recs, 3)
+    split = {"method": "kfold", "n_splits": 3, "seed": 0, "train_only": ["Z/Z005_copy.txt"]}
+    groups, renamed, same = split_groups(recording, split, recording=recording, files=files)
+    assert same == [["Z/Z003.txt", "Z/Z003_copy.txt"], ["Z/Z005.txt", "Z/Z005_copy.txt"]]
+    assert renamed["train_only"] == ["Z/Z005_copy.txt"]  # the listed name names the group
+    assert set(groups[recording == "Z/Z005.txt"]) == {"Z/Z005_copy.txt"}
+    pairs = [np.isin(recording, pair) for pair in same]
+    train_idx = np.arange(recording.size)
+    for seed in range(12):
+        fit, val = split_validation(train_idx, 0.3, seed, groups=groups,
+                                    keep_in_training=renamed["train_only"])
+        assert val is not None and val.size
+        for pair in pairs:
+            assert not (pair[fit].any() and pair[val].any()), seed
+        assert not pairs[1][val].any()  # the train-only pair is never drawn for validation
+    # the raw groups (before this change) let a copy straddle for some seed
+    raw = np.asarray(recording).astype(str)
+    assert any(pairs[0][split_validation(train_idx, 0.3, s, groups=raw)[0]].any()
+               and pairs[0][split_validation(train_idx, 0.3, s, groups=raw)[1]].any()
+               for s in range(12))
+
+
 def test_a_changed_checkpoint_is_refused_on_load(tmp_path):
     import mlx.core as mx
     import mlx.nn as nn

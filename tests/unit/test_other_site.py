@@ -144,7 +144,7 @@ def test_input_line_says_resampling_and_label_table():
     assert input_line(data) == ("data: resampled 256 -> 173.61 Hz (--sfreq 256); labels "
                                 "from table labels.csv")
     assert "not resampled" in input_line({"sfreq_hz_read": [173.61], "resampled": None,
-                                          "labels": "the run's (path)"})
+                                          "labels": "the run's rule (path)"})
 
 
 def test_predictions_csv_has_the_decision_at_the_threshold(tmp_path):

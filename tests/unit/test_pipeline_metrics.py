@@ -292,7 +292,8 @@ def test_the_encoder_is_fitted_without_the_validation_windows():
     from eegsnn.pipeline.snn import SNNPipelineModel, split_validation
 
     groups = np.array(["a", "b", "c", "d", "e", "t"]).repeat(3)
-    ws = SimpleNamespace(y=np.tile([0, 1, 1], 6), groups=lambda by: groups)
+    ws = SimpleNamespace(y=np.tile([0, 1, 1], 6), groups=lambda by: groups, recording=groups,
+                         provenance={})
     split = {**_SPLIT, "val_fraction": 0.4, "seed": 3, "train_only": ["t"]}
     cfg = {"split": split}
     train = np.arange(18)
@@ -334,3 +335,30 @@ def test_full_report_snn_and_baseline_agree_with_sklearn_when_a_class_is_absent(
     assert full_report(y, snn, names)["f1_macro"] == full_report(y, base, names)["f1_macro"] \
         == 1.0
     assert full_report(y, wrong, names)["f1_macro"] < 0.67
+
+
+def test_kfold_all_is_one_fold_per_tested_group_and_train_only_names_survive_other_folders():
+    """n_splits: all gives leave-one-group-out however many groups are listed; a run added
+    from another folder makes the recording names longer (relative to the shared folder),
+    and split.train_only's file names still mean their groups."""
+    from eegsnn.pipeline.config import resolve_study_config
+    from eegsnn.pipeline.folds import make_folds
+
+    runs = ["data/S001/S001R04.edf", "data/S001/S001R08.edf", "data/S001/S001R03.edf",
+            "data/S001/S001R07.edf", "new/S001R12.edf"]
+    groups = np.repeat(runs, 4)
+    y = np.tile([0, 1], 10)
+    split = {**_SPLIT, "n_splits": "all", "train_only": ["S001R03.edf", "S001R07.edf"]}
+    folds = make_folds(groups, split, y)
+    assert sorted(tuple(sorted(set(groups[te]))) for _, te in folds) == sorted(
+        (r,) for r in (runs[0], runs[1], runs[4]))
+    for tr, te in folds:
+        assert set(groups[tr]) == set(runs) - set(groups[te])  # train-only runs always in
+    two = make_folds(groups[:8], {**_SPLIT, "n_splits": "all"}, y[:8])
+    assert len(two) == 2
+    dup = np.repeat(["a/S001R03.edf", "b/S001R03.edf", "c/x.edf"], 2)
+    with pytest.raises(ConfigError, match="names more than one recording group"):
+        make_folds(dup, {**_SPLIT, "n_splits": "all", "train_only": ["S001R03.edf"]})
+    with pytest.raises(ConfigError, match="int >= 2 or 'all'"):
+        resolve_study_config({"pipeline": "seizure_detection", "data": {"source": "x"},
+                              "split": {"method": "kfold", "n_splits": "every"}})
