@@ -173,6 +173,8 @@ def full_report(y_true: np.ndarray, proba: np.ndarray, class_names: Sequence[str
     rep["class_names"] = list(class_names)
     correct = int(np.sum(pred == y))
     rep["accuracy_ci"] = wilson_interval(correct, y.size)
+    rep["accuracy_ci_method"] = ("Wilson 95 % over windows, as if independent (not over "
+                                 "recordings: see bootstrap)")
     ovr = {}
     for c, name in enumerate(class_names):
         if 0 < np.sum(y == c) < y.size:
