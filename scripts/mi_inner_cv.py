@@ -1,0 +1,97 @@
+"""Nested model selection for the motor-imagery SNN: score candidate designs by
+cross-validation *inside* each outer fold's training runs, never on its test run.
+
+For each of the four S001 tasks (configs/eegmmidb_*.yaml) and each outer fold (one tested
+run held out), the inner data are the fold's training runs: the other tested run and the
+two training-only runs of the other movement type. Each candidate design is run on them
+with leave-one-run-out (3 inner folds, every inner trial held out once), seeds 0-2, and
+scored by pooled inner accuracy. The candidate with the best mean inner accuracy over
+tasks, outer folds and seeds is the one to ship; the incumbent (the shipped default) wins
+ties. Outer test runs are not read by this script.
+
+    python scripts/mi_inner_cv.py [--out runs/mi_inner] [--seeds 0,1,2]
+
+Prints a table and writes OUT/inner_cv.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import statistics
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import eegsnn  # noqa: E402,F401  (BLAS before mlx.core)
+from eegsnn.pipeline import load_study_config, run_pipeline  # noqa: E402
+
+TASKS = ("imagery_lr", "real_lr", "imagery_ff", "real_ff")
+#: candidate encoders (the model is the shipped band_power family in both): the shipped
+#: broadband CSP, and filter-bank CSP (Ang et al. 2008) on the mu and beta bands.
+CANDIDATES = {
+    "shipped: CSP 8-30 Hz, 4 components": [],
+    "filter-bank CSP: mu 8-13 + beta 13-30 Hz, 4 components each": [
+        "encoder.bands=[[mu, 8, 13], [beta, 13, 30]]"],
+}
+
+
+def inner_sources(cfg: dict, test_run: str) -> list[str]:
+    return [s for s in cfg["data"]["source"] if Path(s).name != test_run]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default=str(ROOT / "runs" / "mi_inner"))
+    parser.add_argument("--seeds", default="0,1,2")
+    args = parser.parse_args()
+    logging.getLogger("eegsnn").setLevel(logging.WARNING)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    out = Path(args.out)
+    rows = []
+    for task in TASKS:
+        path = ROOT / "configs" / f"eegmmidb_{task}.yaml"
+        cfg = load_study_config(path)
+        tested = [Path(s).name for s in cfg["data"]["source"]
+                  if Path(s).name not in cfg["split"]["train_only"]]
+        for test_run in tested:
+            sources = inner_sources(cfg, test_run)
+            assert test_run not in [Path(s).name for s in sources]
+            for name, extra in CANDIDATES.items():
+                for seed in seeds:
+                    over = [f"data.source=[{', '.join(sources)}]", "split.train_only=[]",
+                            "split.n_splits=all", "split.refit=false", "baseline=none",
+                            "report.format=none", f"train.seed={seed}", *extra]
+                    run_dir = out / f"{task}-{test_run[:-4]}-{len(rows)}"
+                    res = run_pipeline(load_study_config(path, over), run_dir,
+                                       progress=False, overwrite=True)
+                    acc = float(res.metrics["accuracy"])
+                    rows.append({"task": task, "outer_test_run": test_run,
+                                 "inner_runs": [Path(s).name for s in sources],
+                                 "candidate": name, "seed": seed, "inner_accuracy": acc})
+                    print(f"{task:10s} outer test {test_run}  {name[:40]:40s} seed {seed}: "
+                          f"inner {acc:.4f}", flush=True)
+    print("\n| candidate | mean inner accuracy | per task |")
+    print("|---|---|---|")
+    means = {}
+    for name in CANDIDATES:
+        mine = [r for r in rows if r["candidate"] == name]
+        means[name] = statistics.mean(r["inner_accuracy"] for r in mine)
+        per_task = ", ".join(
+            f"{t} {statistics.mean(r['inner_accuracy'] for r in mine if r['task'] == t):.3f}"
+            for t in TASKS)
+        print(f"| {name} | {means[name]:.4f} | {per_task} |")
+    incumbent = next(iter(CANDIDATES))
+    best = max(CANDIDATES, key=lambda n: (means[n], n == incumbent))
+    print(f"\nselected (best mean inner accuracy; the shipped design wins ties): {best}")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "inner_cv.json").write_text(json.dumps({"rows": rows, "means": means,
+                                                    "selected": best}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
