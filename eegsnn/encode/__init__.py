@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 from eegsnn.encode.dataset import encode_to_file, packing_for
-from eegsnn.encode.eeg import METHODS, EEGEncoder
+from eegsnn.encode.eeg import METHODS, EEGEncoder, flat_windows
 from eegsnn.encode.filterbank import DEFAULT_BANDS, filter_bank, resolve_bands
 from eegsnn.encode.functional import (
     bernoulli,
@@ -54,6 +54,7 @@ __all__ = [
     "file_sha256",
     "filter_bank",
     "firing_rate_hz",
+    "flat_windows",
     "group_by",
     "latency",
     "latency_times",

@@ -94,13 +94,16 @@ from eegsnn.encode.spatial import (
 )
 from eegsnn.errors import ConfigError, DataError
 
-__all__ = ["METHODS", "EEGEncoder"]
+__all__ = ["METHODS", "EEGEncoder", "flat_windows"]
 
 _CONFIG_VERSION = 1
 _FIT_CHUNK = 64  # windows per chunk when fitting statistics
 #: A channel whose standard deviation is below this fraction of the median channel's is
 #: dead (flat): a band-passed disconnected electrode keeps ~1e-10 of the others' amplitude.
 _DEAD_RATIO = 1e-4
+#: A standard deviation below this (1 pV in volts, eegsnn's unit) is no recorded signal: the
+#: band-pass residue of a zeroed window (~1e-15 V), also when every channel is zero there.
+_NO_SIGNAL_STD = 1e-12
 
 
 class EEGEncoder:
@@ -542,19 +545,27 @@ class EEGEncoder:
             if self.filters_ is None and self.on_flat == "silence":
                 flat = flat | np.asarray(flat_in[1].any(axis=0))[:, None]
             elif flat_in[1].any():
+                everywhere = [names[i] for i in np.flatnonzero(flat_in[1].all(axis=0))]
+                if everywhere:  # (a spatial filter: the pooled check saw its components)
+                    raise DataError(
+                        f"{source + ': ' if source else 'EEGEncoder.fit: '}zero-variance "
+                        f"(flat) signal in channel(s) {', '.join(everywhere)} in every "
+                        "training recording (a reference or unused channel?); drop the "
+                        "channel(s) from the 'pick' step of dataset.preprocess (a spatial "
+                        "filter cannot use them)")
                 g = int(np.flatnonzero(flat_in[1].any(axis=1))[0])
                 n_flat = int(flat_in[1].any(axis=1).sum())
                 which = [names[i] for i in np.flatnonzero(flat_in[1][g])]
                 more = (f" (and {n_flat - 1} more recording(s))" if n_flat > 1 else "")
-                silence = ("--set encoder.on_flat=silence (EEGEncoder(on_flat='silence')) "
-                           "silences the channel(s) in every recording"
+                silence = (", or silence the channel(s) in every recording: --set "
+                           "encoder.on_flat=silence (EEGEncoder(on_flat='silence'))"
                            if self.filters_ is None else
-                           "encoder.on_flat=silence does not apply with a spatial filter")
+                           " (encoder.on_flat=silence does not apply with a spatial filter)")
                 raise DataError(
                     f"{flat_in[0][g]}: zero-variance (flat) signal in channel(s) "
                     f"{', '.join(which)} over all its windows{more}, though the channel(s) "
                     "vary in other training recordings (a disconnected electrode?); drop "
-                    "the recording, or the channel(s) (a 'pick' step, --channels), or "
+                    "the recording, or the channel(s) (a 'pick' step, --channels)"
                     f"{silence}")
         self.ch_names_ = list(names)
         self.mean_ = mean.astype(np.float32)
@@ -651,8 +662,9 @@ class EEGEncoder:
         spikes, or only the spatial filter's mix of the others, and predictions that cannot
         be trusted).
 
-        Flat in a window: constant, or (two or more channels) a standard deviation below
-        1e-4 of the window's median channel (a zeroed electrode after a band-pass). Channels
+        Flat in a window (:func:`flat_windows`): constant, below 1 pV, or (two or more
+        channels) a standard deviation below 1e-4 of the window's median channel (a zeroed
+        electrode after a band-pass). Channels
         the fit already silenced (``on_flat="silence"``, flat in training) are not listed.
 
         Args:
@@ -671,7 +683,7 @@ class EEGEncoder:
                               f"{arr.shape[0]} windows")
         names = names or ([str(c) for c in ch_names] if ch_names is not None else
                           list(self.ch_names_ or [f"ch{i}" for i in range(arr.shape[1])]))
-        flat = _flat_windows(arr)
+        flat = flat_windows(arr)
         if self.filters_ is None and self.flat_ is not None and \
                 self.flat_.shape[0] == flat.shape[1]:
             flat[:, np.asarray(self.flat_).all(axis=1)] = False  # silenced at fit
@@ -779,21 +791,24 @@ class EEGEncoder:
                            sfreq_hz=self.sfreq_hz, reference=ref, decoded=est, mean=self.mean_)
 
 
-def _flat_windows(arr: Any) -> np.ndarray:
-    """``[B, C]``: whether each channel is flat in each window of ``arr [B, C, N]``.
+def flat_windows(arr: Any) -> np.ndarray:
+    """``[B, C]``: whether each channel is flat in each window of ``arr [B, C, N]`` (an
+    array, or anything sliced along its first axis into arrays, e.g. lazy windows).
 
     Flat: constant (its range at most 1e-7 of its magnitude, the tolerance of the pooled
-    check), or, with two or more channels, a standard deviation below
-    :data:`_DEAD_RATIO` of the window's median channel: after a band-pass a disconnected
-    or zeroed electrode is not constant but filter residue ~1e-10 of the others.
+    check), a standard deviation below :data:`_NO_SIGNAL_STD`, or, with two or more
+    channels, below :data:`_DEAD_RATIO` of the window's median channel: after a band-pass a
+    disconnected or zeroed electrode is not constant but filter residue ~1e-10 of the
+    others.
     """
     out = np.zeros(arr.shape[:2], dtype=bool)
     for start in range(0, arr.shape[0], _FIT_CHUNK):
         chunk = np.asarray(arr[start : start + _FIT_CHUNK], dtype=np.float64)
         lo, hi = chunk.min(axis=2), chunk.max(axis=2)
-        flat = ~(hi - lo > 1e-7 * np.maximum(np.abs(lo), np.abs(hi))) | (hi == lo)
+        std = chunk.std(axis=2)
+        flat = ~(hi - lo > 1e-7 * np.maximum(np.abs(lo), np.abs(hi))) | (hi == lo) \
+            | (std < _NO_SIGNAL_STD)
         if chunk.shape[1] >= 2:
-            std = chunk.std(axis=2)
             flat |= std < _DEAD_RATIO * np.median(std, axis=1, keepdims=True)
         out[start : start + chunk.shape[0]] = flat
     return out
@@ -801,9 +816,9 @@ def _flat_windows(arr: Any) -> np.ndarray:
 
 def _flat_per_group(arr: Any, groups: np.ndarray) -> tuple[list[str], np.ndarray]:
     """The groups (recordings) of ``[B]`` windows ``arr`` ``[B, C, N]`` and, ``[G, C]``,
-    whether each channel is flat (:func:`_flat_windows`) in every window of each group."""
+    whether each channel is flat (:func:`flat_windows`) in every window of each group."""
     names, inverse = np.unique(groups.astype(str), return_inverse=True)
-    per_window = _flat_windows(arr)
+    per_window = flat_windows(arr)
     flat = np.zeros((names.size, arr.shape[1]), dtype=bool)
     for g in range(names.size):
         flat[g] = per_window[inverse == g].all(axis=0)

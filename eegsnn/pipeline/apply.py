@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from eegsnn.encode import EEGEncoder
+from eegsnn.encode import EEGEncoder, flat_windows
 from eegsnn.errors import ConfigError, DataError
 from eegsnn.evaluate.energy import window_synops
 from eegsnn.evaluate.stats import mcnemar_exact
@@ -367,7 +367,21 @@ def flat_channel_warnings(encoder: Any, ws: Any) -> list[str]:
     """One warning per recording with a channel flat in some of its windows
     (:meth:`~eegsnn.encode.EEGEncoder.flat_channels`: constant, or ~0 next to the other
     channels, e.g. a disconnected electrode at another site), kept in the evaluation's
-    ``warnings``. The windows are still scored."""
+    ``warnings``; those windows are still scored.
+
+    Raises:
+        DataError: windows in which every channel is flat (nothing to classify), naming
+        the recordings and how many of their windows.
+    """
+    dead = flat_windows(ws.X).all(axis=1)  # every channel flat: nothing to classify
+    if dead.any():
+        recs, counts = np.unique(np.asarray(ws.recording)[dead], return_counts=True)
+        totals = {r: int(np.sum(np.asarray(ws.recording) == r)) for r in recs.tolist()}
+        raise DataError("; ".join(f"{Path(r).name}: every channel is flat (constant or below "
+                                  f"1 pV) in {n} of its {totals[r]} windows"
+                                  for r, n in zip(recs.tolist(), counts.tolist(), strict=True))
+                        + " (no signal: a disconnected amplifier or a zero-filled gap); crop "
+                          "those parts or drop the recording before evaluating")
     if not hasattr(encoder, "flat_channels"):  # (a run without an EEG encoder)
         return []
     found = encoder.flat_channels(ws.X, ws.recording, ch_names=list(ws.ch_names))

@@ -69,7 +69,9 @@ def split_groups(groups: np.ndarray, split: Mapping[str, Any], *,
         ``(groups [W] as str, split with train_only/test_groups renamed to the merged
         names, the sets of identical recordings found)``.
     """
-    groups = _listed_names(np.asarray(groups).astype(str), split)
+    groups = np.asarray(groups).astype(str)
+    if split.get("by", "recording") == "recording":
+        groups = _listed_names(groups, split)
     same = identical_recordings(files or []) if recording is not None else []
     if not same or recording is None:
         return groups, dict(split), []
@@ -114,7 +116,8 @@ def make_folds(groups: np.ndarray, split: Mapping[str, Any], y: np.ndarray | Non
     recordings), holdout and k-fold splits are stratified: each class's groups are split
     on their own (holdout: ``test_fraction`` of each class's groups, at least one; k-fold:
     each class's shuffled groups dealt round-robin to the folds), so every test side holds
-    every class in about the data's proportions. Otherwise the group splitters of
+    every class in about the data's proportions (not with ``n_splits: all``: each fold then
+    tests one group, so one class, and a warning says so). Otherwise the group splitters of
     :mod:`eegsnn.preprocess.splits` are used as they are.
 
     ``split.train_only`` names groups that are never tested: the folds are made from the
@@ -157,9 +160,18 @@ def make_folds(groups: np.ndarray, split: Mapping[str, Any], y: np.ndarray | Non
 
     method = split["method"]
     seed = int(split["seed"])
-    if method == "kfold" and split.get("n_splits") == "all":  # leave one group out
-        split = {**split, "n_splits": int(np.unique(groups).size)}
     pure = _pure_groups(groups, y) if y is not None and method != "leave_groups_out" else None
+    if method == "kfold" and split.get("n_splits") == "all":  # leave one group out
+        n_groups = int(np.unique(groups).size)
+        if n_groups < 2:
+            raise ConfigError(f"split.n_splits: all needs two or more groups to test, there "
+                              f"is {n_groups} ({', '.join(np.unique(groups).tolist())})")
+        if pure is not None:
+            log.warning("split: n_splits: all with recordings of one label each: each of the "
+                        "%d folds tests one group of one class (per-fold scores are "
+                        "degenerate; read the pooled scores) and trains its own model",
+                        n_groups)
+        split = {**split, "n_splits": n_groups}
     if pure is not None:
         rng = np.random.default_rng([seed, 31])
         by_class: dict[int, list[str]] = {}

@@ -498,7 +498,7 @@ def _split_text(split: Mapping[str, Any]) -> str:
         text = (f"hold-out by {by}: {100 * float(split.get('test_fraction', 0)):g} % of the "
                 f"{by}s held out for testing")
     elif method == "kfold":
-        text = (f"leave-one-{by}-out cross-validation (one fold per {by})"
+        text = (f"leave-one-{by}-out cross-validation (one fold per tested {by})"
                 if split.get("n_splits") == "all" else
                 f"{split.get('n_splits')}-fold cross-validation by {by}")
     elif method == "leave_groups_out":
@@ -667,13 +667,15 @@ def _evaluations_section(doc: _Doc, run: Path) -> None:
             else display_path(str(src), run)
         ov = m.get("overlap")
         base = m.get("baseline") if isinstance(m.get("baseline"), Mapping) else {}
+        base_acc = (base.get("pooled") or {}).get("accuracy") if base else None
         rows.append([path.parent.name, data, as_text(m.get("n_samples")),
                      _fmt(m.get("accuracy")),
-                     f"{_fmt(base.get('accuracy'))} ({base.get('type')})" if base else "n/a",
+                     f"{_fmt(base_acc)} ({base.get('type')})" if base_acc is not None
+                     else "n/a",
                      f"{ov.get('n_files')} recording(s), {ov.get('n_windows')} windows the "
                      "run was trained on: not held-out" if isinstance(ov, Mapping)
                      else NO_OVERLAP_FOUND])
-        notes += [f"{path.parent.name}: warning: {w}" for w in m.get("warnings") or []]
+        notes += [f"Warning ({path.parent.name}): {w}" for w in m.get("warnings") or []]
     if not rows and not notes:
         return
     doc.h(2, "Evaluations (eegsnn evaluate)")

@@ -163,19 +163,26 @@ def test_evaluate_help_examples_score_held_out_data(capsys):
     assert "eegsnn evaluate runs/bonn_3class --allow-overlap" in text
 
 
-def test_evaluate_warns_of_a_recording_with_a_flat_channel(run_dir, shared_data, tmp_path,
-                                                           capsys):
-    """A held-out segment whose only channel is constant (a disconnected electrode) is
-    still scored, with a warning naming it, printed and kept in metrics.json."""
+def test_evaluate_refuses_a_recording_without_signal_and_reports_evaluations(
+        run_dir, shared_data, tmp_path, capsys):
+    """A held-out segment whose only channel is constant (a disconnected amplifier) has
+    nothing to classify: one error line naming it, exit 3. A held-out segment is scored,
+    kept in RUN/evaluations/ and listed in the report with the baseline's accuracy."""
     folder = tmp_path / "S"
     folder.mkdir()
     (folder / "S080.txt").write_bytes((shared_data / "bonn" / "S" / "S080.txt").read_bytes())
     (folder / "S999.txt").write_text("17\n" * 4097)
-    assert main(["evaluate", str(run_dir), str(folder), "--out", str(tmp_path / "ev")]) == 0
+    assert main(["evaluate", str(run_dir), str(folder), "--out", str(tmp_path / "ev")]) == 3
     err = capsys.readouterr().err
-    assert err.count("warning: S999.txt: flat (constant or ~0 beside the other channels) "
-                     "channel(s): EEG in all its 5 windows") == 1, err
-    assert "S080.txt" not in err
-    metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
-    assert metrics["n_samples"] == 10
-    assert [w for w in metrics["warnings"] if w.startswith("S999.txt: flat ")]
+    assert err.startswith("error: S999.txt: every channel is flat (constant or below 1 pV) "
+                          "in 5 of its 5 windows"), err
+    assert err.count("\n") == 1 and not (tmp_path / "ev" / "metrics.json").exists()
+    (folder / "S999.txt").unlink()
+    assert main(["evaluate", str(run_dir), str(folder)]) == 0
+    metrics = json.loads((run_dir / "evaluations" / "S" / "metrics.json").read_text())
+    capsys.readouterr()
+    assert main(["report", str(run_dir), "--format", "md"]) == 0
+    row = next(line for line in (run_dir / "report.md").read_text().splitlines()
+               if line.startswith("| S |"))
+    base = metrics["baseline"]["pooled"]["accuracy"]
+    assert f"| {100 * base:.1f} % (spectral) |" in row, row

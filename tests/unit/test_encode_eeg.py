@@ -372,3 +372,19 @@ def test_a_zeroed_channel_after_a_band_pass_is_flat():
                                         r"channel\(s\) Cz"):
         EEGEncoder("delta").fit(Y, ch_names=names, groups=groups)
     assert not EEGEncoder("delta").fit(rng.normal(0.0, 1e-9, (4, 3, 256))).flat_.any()
+
+
+def test_a_channel_flat_in_every_recording_with_a_spatial_filter_says_drop_the_channel():
+    """With CSP the pooled check sees components; a raw channel flat in every recording
+    (a reference channel) is named as such, with the pick-step advice, not 'drop the
+    recording'."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(0.0, 20e-6, (12, 4, 128))
+    X[:, 3] = 0.0  # REF
+    y = np.tile([0, 1], 6)
+    groups = np.repeat(["a.edf", "b.edf", "c.edf"], 4)
+    enc = EEGEncoder("direct", spatial_filter={"type": "csp", "n_components": 2})
+    with pytest.raises(DataError, match=r"channel\(s\) REF in every training recording "
+                                        r"\(a reference or unused channel\?\); drop the "
+                                        r"channel\(s\) from the 'pick' step"):
+        enc.fit(X, y, ch_names=["C3", "Cz", "C4", "REF"], groups=groups, source="recs")

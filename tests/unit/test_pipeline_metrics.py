@@ -362,3 +362,38 @@ def test_kfold_all_is_one_fold_per_tested_group_and_train_only_names_survive_oth
     with pytest.raises(ConfigError, match="int >= 2 or 'all'"):
         resolve_study_config({"pipeline": "seizure_detection", "data": {"source": "x"},
                               "split": {"method": "kfold", "n_splits": "every"}})
+
+
+def test_kfold_all_refuses_one_tested_group_and_names_only_match_recordings():
+    from eegsnn.pipeline.folds import make_folds, split_groups
+
+    with pytest.raises(ConfigError, match="n_splits: all needs two or more groups to test"):
+        make_folds(np.repeat(["a.edf", "b.edf"], 3),
+                   {**_SPLIT, "n_splits": "all", "train_only": ["a.edf"]}, np.tile([0, 1], 3))
+    sessions = np.repeat(["001/05", "001/06", "001/07"], 2)  # split.by: session
+    groups, _, _ = split_groups(sessions, {**_SPLIT, "by": "session", "train_only": ["05"]})
+    assert set(groups) == set(sessions)  # no file-name matching outside recordings
+
+
+def test_flat_channel_warnings_name_channels_and_refuse_windows_without_signal():
+    """evaluate's check: a channel flat in some windows is a warning per recording; windows
+    in which every channel is flat (band-pass residue of zeros) are refused."""
+    from types import SimpleNamespace
+
+    from eegsnn.encode import EEGEncoder
+    from eegsnn.pipeline.apply import flat_channel_warnings
+
+    rng = np.random.default_rng(0)
+    names = ("C3", "Cz", "C4")
+    enc = EEGEncoder("delta").fit(rng.normal(0, 20e-6, (6, 3, 128)), ch_names=list(names))
+    X = rng.normal(0, 20e-6, (6, 3, 128))
+    X[3:5, 0] = rng.normal(0, 1e-16, (2, 128))  # C3 zeroed, band-passed, in 2 windows of b
+    ws = SimpleNamespace(X=X, recording=np.repeat(["/d/a.edf", "/d/b.edf"], 3), ch_names=names)
+    assert flat_channel_warnings(enc, ws) == [
+        "b.edf: flat (constant or ~0 beside the other channels) channel(s): C3 in 2 of its 3 "
+        "windows (a disconnected electrode?); the model was trained with signal there, so "
+        "predictions of those windows are not reliable"]
+    X[1] = rng.normal(0, 1e-17, (3, 128))  # every channel of a window ~0
+    with pytest.raises(DataError, match=r"^a\.edf: every channel is flat \(constant or below "
+                                        r"1 pV\) in 1 of its 3 windows"):
+        flat_channel_warnings(enc, ws)
