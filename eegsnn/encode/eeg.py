@@ -654,6 +654,21 @@ class EEGEncoder:
         inv_std = mx.array((1.0 / stats.std).astype(np.float32))
         return (x - mx.array(stats.mean)) * inv_std, n
 
+    def flat_mask(self, X: object) -> np.ndarray:
+        """``[B, C]`` bool: each channel flat in each window (:func:`flat_windows`), except
+        the channels the fit silenced (``on_flat="silence"``, flat in training already).
+
+        Args:
+            X: windows ``[B, C, N]`` (array or MNE object) with the fit's channels.
+        """
+        self._require_fitted("flat_mask")
+        arr, _ = self._read_input(X, "flat_mask")
+        flat = flat_windows(arr)
+        if self.filters_ is None and self.flat_ is not None and \
+                self.flat_.shape[0] == flat.shape[1]:
+            flat[:, np.asarray(self.flat_).all(axis=1)] = False  # silenced at fit
+        return flat
+
     def flat_channels(self, X: object, groups: Sequence[str],
                       ch_names: Sequence[str] | None = None
                       ) -> dict[str, dict[str, tuple[int, int]]]:
@@ -683,10 +698,7 @@ class EEGEncoder:
                               f"{arr.shape[0]} windows")
         names = names or ([str(c) for c in ch_names] if ch_names is not None else
                           list(self.ch_names_ or [f"ch{i}" for i in range(arr.shape[1])]))
-        flat = flat_windows(arr)
-        if self.filters_ is None and self.flat_ is not None and \
-                self.flat_.shape[0] == flat.shape[1]:
-            flat[:, np.asarray(self.flat_).all(axis=1)] = False  # silenced at fit
+        flat = self.flat_mask(arr)
         recordings, inverse = np.unique(np.asarray(groups).astype(str), return_inverse=True)
         out: dict[str, dict[str, tuple[int, int]]] = {}
         for g, rec in enumerate(recordings.tolist()):

@@ -55,7 +55,7 @@ from eegsnn.visualization import confusion_matrix_plot, write_figure
 
 __all__ = ["EvaluationResult", "channels_line", "check_compatible", "conform_channels",
            "data_source", "default_root", "evaluate_run", "flat_channel_warnings",
-           "input_line", "load_run_model", "read_about", "site_dataset"]
+           "flat_channels_per_window", "input_line", "load_run_model", "read_about", "site_dataset"]
 
 log = logging.getLogger("eegsnn.pipeline")
 
@@ -363,6 +363,16 @@ def input_line(data: Mapping[str, Any]) -> str:
     return f"data: {rate}{given}; labels from {data.get('labels', '?')}"
 
 
+def flat_channels_per_window(encoder: Any, ws: Any) -> list[str] | None:
+    """Per window, the channels flat in it (``"C3;Cz"``, ``""`` for none), the
+    ``flat_channels`` column of ``predictions.csv``; ``None`` without an EEG encoder."""
+    if not hasattr(encoder, "flat_mask"):
+        return None
+    mask = encoder.flat_mask(ws.X)
+    names = [str(c) for c in ws.ch_names]
+    return [";".join(names[c] for c in np.flatnonzero(row)) for row in mask]
+
+
 def flat_channel_warnings(encoder: Any, ws: Any) -> list[str]:
     """One warning per recording with a channel flat in some of its windows
     (:meth:`~eegsnn.encode.EEGEncoder.flat_channels`: constant, or ~0 next to the other
@@ -525,7 +535,8 @@ def evaluate_run(run_dir: str | os.PathLike, source: Any = None, *,
             write_predictions_csv(out / "predictions.csv", ws.recording, ws.onset_s, ws.y,
                                   pred.proba, ws.class_names,
                                   positive_class=cfg["evaluate"].get("positive_class"),
-                                  threshold=op_used.get("threshold"))
+                                  threshold=op_used.get("threshold"),
+                                  flat_channels=flat_channels_per_window(encoder, ws))
             if bproba is not None:
                 write_predictions_csv(out / "baseline_predictions.csv", ws.recording,
                                       ws.onset_s, ws.y, bproba, ws.class_names)

@@ -78,11 +78,14 @@ class RunResult:
 def write_predictions_csv(path: Path, recording: np.ndarray, onset_s: np.ndarray,
                           y: np.ndarray | None, proba: np.ndarray,
                           class_names: Sequence[str], *, positive_class: str | None = None,
-                          threshold: float | None = None) -> None:
+                          threshold: float | None = None,
+                          flat_channels: Sequence[str] | None = None) -> None:
     """``predictions.csv``: recording, onset, true class (when known), predicted class
     (arg-max) and the probability of every class, one row per window. With an operating
     point (``positive_class`` and its ``threshold``) a column ``predicted_at_threshold``
-    holds the decision at that threshold (the one the operating-point metrics score)."""
+    holds the decision at that threshold (the one the operating-point metrics score).
+    ``flat_channels`` (one string per window, ``"C3;Cz"``) adds a last column of that name:
+    the channels flat in the window, whose prediction is not reliable."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     at = None
@@ -91,7 +94,8 @@ def write_predictions_csv(path: Path, recording: np.ndarray, onset_s: np.ndarray
                                     float(threshold))
     header = ["recording", "onset_s"] + (["true"] if y is not None else []) + [
         "predicted"] + (["predicted_at_threshold"] if at is not None else []) + [
-        f"p_{c}" for c in class_names]
+        f"p_{c}" for c in class_names] + (["flat_channels"] if flat_channels is not None
+                                          else [])
     writer.writerow(header)
     pred = proba.argmax(axis=1)
     for i in range(proba.shape[0]):
@@ -102,6 +106,8 @@ def write_predictions_csv(path: Path, recording: np.ndarray, onset_s: np.ndarray
         if at is not None:
             row.append(class_names[int(at[i])])
         row += [f"{float(p):.6f}" for p in proba[i]]
+        if flat_channels is not None:
+            row.append(flat_channels[i])
         writer.writerow(row)
     atomic_write_text(path, buf.getvalue())
 

@@ -397,3 +397,31 @@ def test_flat_channel_warnings_name_channels_and_refuse_windows_without_signal()
     with pytest.raises(DataError, match=r"^a\.edf: every channel is flat \(constant or below "
                                         r"1 pV\) in 1 of its 3 windows"):
         flat_channel_warnings(enc, ws)
+
+
+def test_predictions_csv_marks_the_windows_with_flat_channels(tmp_path):
+    """evaluate's predictions.csv ends with a flat_channels column: per window the channels
+    flat in it (a disconnected electrode), empty where none is."""
+    import csv
+    from types import SimpleNamespace
+
+    from eegsnn.encode import EEGEncoder
+    from eegsnn.pipeline.apply import flat_channels_per_window
+    from eegsnn.pipeline.records import write_predictions_csv
+
+    rng = np.random.default_rng(4)
+    names = ("C3", "Cz", "C4")
+    enc = EEGEncoder("delta").fit(rng.normal(0, 20e-6, (4, 3, 128)), ch_names=list(names))
+    X = rng.normal(0, 20e-6, (4, 3, 128))
+    X[1, 0] = 0.0
+    X[2, [0, 2]] = rng.normal(0, 1e-16, (2, 128))
+    ws = SimpleNamespace(X=X, ch_names=names)
+    flat = flat_channels_per_window(enc, ws)
+    assert flat == ["", "C3", "C3;C4", ""]
+    proba = np.tile([[0.25, 0.75]], (4, 1))
+    write_predictions_csv(tmp_path / "p.csv", np.array(["a.edf"] * 4), np.arange(4.0),
+                          np.array([0, 1, 0, 1]), proba, ["x", "y"], flat_channels=flat)
+    rows = list(csv.DictReader(open(tmp_path / "p.csv")))
+    assert list(rows[0]) == ["recording", "onset_s", "true", "predicted", "p_x", "p_y",
+                             "flat_channels"]
+    assert [r["flat_channels"] for r in rows] == flat
