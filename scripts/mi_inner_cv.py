@@ -9,7 +9,7 @@ scored by pooled inner accuracy. The candidate with the best mean inner accuracy
 tasks, outer folds and seeds is the one to ship; the incumbent (the shipped default) wins
 ties. Outer test runs are not read by this script.
 
-    python scripts/mi_inner_cv.py [--out runs/mi_inner] [--seeds 0,1,2]
+    python scripts/mi_inner_cv.py [--out runs/mi_inner] [--seeds 0,1,2] [--candidates 0,2]
 
 Prints a table and writes OUT/inner_cv.json.
 """
@@ -36,6 +36,8 @@ CANDIDATES = {
     "shipped: CSP 8-30 Hz, 4 components": [],
     "filter-bank CSP: mu 8-13 + beta 13-30 Hz, 4 components each": [
         "encoder.bands=[[mu, 8, 13], [beta, 13, 30]]"],
+    "CSP 8-30 Hz, 6 components (3 per class, Blankertz et al. 2008)": [
+        "encoder.spatial_filter.n_components=6"],
 }
 
 
@@ -47,7 +49,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=str(ROOT / "runs" / "mi_inner"))
     parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--candidates", default="",
+                        help="comma list of candidate numbers (0: shipped; default: all)")
     args = parser.parse_args()
+    if args.candidates:
+        keep = [list(CANDIDATES)[int(i)] for i in args.candidates.split(",")]
+        for name in list(CANDIDATES):
+            if name not in keep:
+                del CANDIDATES[name]
     logging.getLogger("eegsnn").setLevel(logging.WARNING)
     seeds = [int(s) for s in args.seeds.split(",")]
     out = Path(args.out)
