@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 from eegsnn.encode.dataset import encode_to_file, packing_for
-from eegsnn.encode.eeg import METHODS, EEGEncoder, flat_windows
+from eegsnn.encode.eeg import METHODS, EEGEncoder, flat_summary, flat_windows
 from eegsnn.encode.filterbank import DEFAULT_BANDS, filter_bank, resolve_bands
 from eegsnn.encode.functional import (
     bernoulli,
@@ -27,6 +27,7 @@ from eegsnn.encode.functional import (
     level_crossings,
     rate,
     rate_from_thresholds,
+    rate_thresholds,
     send_on_delta_counts,
     snr_db,
     uniform16,
@@ -54,6 +55,7 @@ __all__ = [
     "file_sha256",
     "filter_bank",
     "firing_rate_hz",
+    "flat_summary",
     "flat_windows",
     "group_by",
     "latency",
@@ -63,6 +65,7 @@ __all__ = [
     "packing_for",
     "rate",
     "rate_from_thresholds",
+    "rate_thresholds",
     "resolve_bands",
     "save_spikes",
     "send_on_delta_counts",

@@ -94,7 +94,7 @@ from eegsnn.encode.spatial import (
 )
 from eegsnn.errors import ConfigError, DataError
 
-__all__ = ["METHODS", "EEGEncoder", "flat_windows"]
+__all__ = ["METHODS", "EEGEncoder", "flat_summary", "flat_windows"]
 
 _CONFIG_VERSION = 1
 _FIT_CHUNK = 64  # windows per chunk when fitting statistics
@@ -654,16 +654,20 @@ class EEGEncoder:
         inv_std = mx.array((1.0 / stats.std).astype(np.float32))
         return (x - mx.array(stats.mean)) * inv_std, n
 
-    def flat_mask(self, X: object) -> np.ndarray:
+    def flat_mask(self, X: object, *, windows_flat: np.ndarray | None = None) -> np.ndarray:
         """``[B, C]`` bool: each channel flat in each window (:func:`flat_windows`), except
         the channels the fit silenced (``on_flat="silence"``, flat in training already).
 
         Args:
             X: windows ``[B, C, N]`` (array or MNE object) with the fit's channels.
+            windows_flat: :func:`flat_windows` of ``X`` when the caller already has it
+                (``X`` is then not read again).
         """
         self._require_fitted("flat_mask")
-        arr, _ = self._read_input(X, "flat_mask")
-        flat = flat_windows(arr)
+        if windows_flat is None:
+            arr, _ = self._read_input(X, "flat_mask")
+            windows_flat = flat_windows(arr)
+        flat = np.array(windows_flat, dtype=bool)
         if self.filters_ is None and self.flat_ is not None and \
                 self.flat_.shape[0] == flat.shape[1]:
             flat[:, np.asarray(self.flat_).all(axis=1)] = False  # silenced at fit
@@ -679,8 +683,8 @@ class EEGEncoder:
 
         Flat in a window (:func:`flat_windows`): constant, below 1 pV, or (two or more
         channels) a standard deviation below 1e-4 of the window's median channel (a zeroed
-        electrode after a band-pass). Channels
-        the fit already silenced (``on_flat="silence"``, flat in training) are not listed.
+        electrode after a band-pass). Channels the fit already silenced
+        (``on_flat="silence"``, flat in training) are not listed.
 
         Args:
             X: windows ``[B, C, N]`` (array or MNE object).
@@ -688,8 +692,8 @@ class EEGEncoder:
             ch_names: ``[C]`` names of an array ``X`` (default: the fit's names).
 
         Returns:
-            ``{recording: {channel: (flat windows, windows of the recording)}}`` for the
-            recordings with a channel flat in at least one window.
+            :func:`flat_summary` of :meth:`flat_mask`: ``{recording: {channel: (flat
+            windows, windows of the recording)}}``.
         """
         self._require_fitted("flat_channels")
         arr, names = self._read_input(X, "flat_channels")
@@ -698,16 +702,7 @@ class EEGEncoder:
                               f"{arr.shape[0]} windows")
         names = names or ([str(c) for c in ch_names] if ch_names is not None else
                           list(self.ch_names_ or [f"ch{i}" for i in range(arr.shape[1])]))
-        flat = self.flat_mask(arr)
-        recordings, inverse = np.unique(np.asarray(groups).astype(str), return_inverse=True)
-        out: dict[str, dict[str, tuple[int, int]]] = {}
-        for g, rec in enumerate(recordings.tolist()):
-            rows = flat[inverse == g]
-            counts = rows.sum(axis=0)
-            if counts.any():
-                out[rec] = {names[c]: (int(counts[c]), int(rows.shape[0]))
-                            for c in np.flatnonzero(counts)}
-        return out
+        return flat_summary(self.flat_mask(arr), groups, names)
 
     def transform(self, X: object, key: mx.array | int | None = None) -> mx.array:
         """Encode windows ``[B, C, N]`` (numpy, mlx or MNE) into spikes ``[T, B, L]``.
@@ -823,6 +818,23 @@ def flat_windows(arr: Any) -> np.ndarray:
         if chunk.shape[1] >= 2:
             flat |= std < _DEAD_RATIO * np.median(std, axis=1, keepdims=True)
         out[start : start + chunk.shape[0]] = flat
+    return out
+
+
+def flat_summary(mask: np.ndarray, groups: Sequence[str], names: Sequence[str]
+                 ) -> dict[str, dict[str, tuple[int, int]]]:
+    """``{recording: {channel: (flat windows, windows of the recording)}}`` from a ``[B, C]``
+    flat mask (:func:`flat_windows`, :meth:`EEGEncoder.flat_mask`), ``groups [B]`` (the
+    recording of each window) and channel ``names [C]``; recordings without a flat channel
+    are left out."""
+    recordings, inverse = np.unique(np.asarray(groups).astype(str), return_inverse=True)
+    out: dict[str, dict[str, tuple[int, int]]] = {}
+    for g, rec in enumerate(recordings.tolist()):
+        rows = mask[inverse == g]
+        counts = rows.sum(axis=0)
+        if counts.any():
+            out[rec] = {str(names[int(c)]): (int(counts[c]), int(rows.shape[0]))
+                        for c in np.flatnonzero(counts)}
     return out
 
 

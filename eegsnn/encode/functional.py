@@ -42,6 +42,7 @@ __all__ = [
     "make_key",
     "rate",
     "rate_from_thresholds",
+    "rate_thresholds",
     "send_on_delta_counts",
     "snr_db",
     "uniform16",
@@ -173,21 +174,33 @@ def rate(
         ``float32`` spikes ``[T, *S]``; the expected count per input is ``T * p``.
     """
     t = _check_steps(num_steps)
-    is_uint8 = (isinstance(data, mx.array) and data.dtype == mx.uint8) or \
-        (not isinstance(data, mx.array) and np.asarray(data).dtype == np.uint8)
-    if is_uint8 and gain == 1.0 and offset == 0.0:  # exact integers, no float rounding
-        pixels = data if isinstance(data, mx.array) else mx.array(np.asarray(data))
-        threshold = (pixels.astype(mx.uint32) * 65536 + 127) // 255
-        return rate_from_thresholds(threshold, t, key=key)
-    x = _as_float_mx(data, "rate: data")
-    if is_uint8:
-        x = x * (1.0 / 255.0)
-    if check:
-        check_finite(x, "rate: data")
-    p = mx.clip(x * gain + offset, 0.0, 1.0)
+    if isinstance(data, mx.array) and data.dtype == mx.uint8:
+        x = data
+    elif isinstance(data, np.ndarray) and data.dtype == np.uint8:
+        x = mx.array(data)
+    else:
+        x = _as_float_mx(data, "rate: data")
+        if check:
+            check_finite(x, "rate: data")
+    return rate_from_thresholds(rate_thresholds(x, gain=gain, offset=offset), t, key=key)
+
+
+def rate_thresholds(x: mx.array, *, gain: float = 1.0, offset: float = 0.0) -> mx.array:
+    """Spike probabilities ``p = clip(gain x + offset, 0, 1)`` in 1/65536 units:
+    ``uint32 [*S]``, ``round(65536 p)`` (what :func:`rate_from_thresholds` compares with).
+
+    ``uint8`` input is read as ``x / 255`` (with ``gain=1, offset=0`` in exact integers,
+    ``round(65536 x / 255)``); a NaN gives 0. The MLX twin of
+    :func:`eegsnn.kernels.rate_projection.rate_thresholds` (the same rule in NumPy for the
+    fused step), used by :func:`rate` and :func:`eegsnn.train.data.rate_encoder`.
+    """
+    if x.dtype == mx.uint8 and gain == 1.0 and offset == 0.0:  # exact integers
+        return (x.astype(mx.uint32) * 65536 + 127) // 255
+    p = x.astype(mx.float32) * (1.0 / 255.0 if x.dtype == mx.uint8 else 1.0)
+    p = p * gain + offset if offset else p * gain
+    p = mx.clip(p, 0.0, 1.0)
     p = mx.where(mx.isnan(p), 0.0, p)  # (check=False) a NaN never fires, on every path
-    threshold = mx.round(p * 65536.0).astype(mx.uint32)
-    return rate_from_thresholds(threshold, t, key=key)
+    return mx.round(p * 65536.0).astype(mx.uint32)
 
 
 #: SplitMix64's increment and output multipliers (Steele, Lea & Flood 2014).

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from eegsnn.encode import EEGEncoder, flat_windows
+from eegsnn.encode import EEGEncoder, flat_summary, flat_windows
 from eegsnn.errors import ConfigError, DataError
 from eegsnn.evaluate.energy import window_synops
 from eegsnn.evaluate.stats import mcnemar_exact
@@ -363,27 +363,33 @@ def input_line(data: Mapping[str, Any]) -> str:
     return f"data: {rate}{given}; labels from {data.get('labels', '?')}"
 
 
-def flat_channels_per_window(encoder: Any, ws: Any) -> list[str] | None:
+def flat_channels_per_window(encoder: Any, ws: Any, windows_flat: np.ndarray | None = None
+                             ) -> list[str] | None:
     """Per window, the channels flat in it (``"C3;Cz"``, ``""`` for none), the
-    ``flat_channels`` column of ``predictions.csv``; ``None`` without an EEG encoder."""
+    ``flat_channels`` column of ``predictions.csv``; ``None`` without an EEG encoder.
+    ``windows_flat``: :func:`~eegsnn.encode.flat_windows` of ``ws.X`` if already made."""
     if not hasattr(encoder, "flat_mask"):
         return None
-    mask = encoder.flat_mask(ws.X)
+    mask = encoder.flat_mask(ws.X, windows_flat=windows_flat)
     names = [str(c) for c in ws.ch_names]
     return [";".join(names[c] for c in np.flatnonzero(row)) for row in mask]
 
 
-def flat_channel_warnings(encoder: Any, ws: Any) -> list[str]:
+def flat_channel_warnings(encoder: Any, ws: Any, windows_flat: np.ndarray | None = None
+                          ) -> list[str]:
     """One warning per recording with a channel flat in some of its windows
-    (:meth:`~eegsnn.encode.EEGEncoder.flat_channels`: constant, or ~0 next to the other
+    (:meth:`~eegsnn.encode.EEGEncoder.flat_mask`: constant, or ~0 next to the other
     channels, e.g. a disconnected electrode at another site), kept in the evaluation's
-    ``warnings``; those windows are still scored.
+    ``warnings``; those windows are still scored. ``windows_flat``:
+    :func:`~eegsnn.encode.flat_windows` of ``ws.X`` if already made (else it is read here).
 
     Raises:
         DataError: windows in which every channel is flat (nothing to classify), naming
         the recordings and how many of their windows.
     """
-    dead = flat_windows(ws.X).all(axis=1)  # every channel flat: nothing to classify
+    if windows_flat is None:
+        windows_flat = flat_windows(ws.X)
+    dead = windows_flat.all(axis=1)  # every channel flat: nothing to classify
     if dead.any():
         recs, counts = np.unique(np.asarray(ws.recording)[dead], return_counts=True)
         totals = {r: int(np.sum(np.asarray(ws.recording) == r)) for r in recs.tolist()}
@@ -392,9 +398,10 @@ def flat_channel_warnings(encoder: Any, ws: Any) -> list[str]:
                                   for r, n in zip(recs.tolist(), counts.tolist(), strict=True))
                         + " (no signal: a disconnected amplifier or a zero-filled gap); crop "
                           "those parts or drop the recording before evaluating")
-    if not hasattr(encoder, "flat_channels"):  # (a run without an EEG encoder)
+    if not hasattr(encoder, "flat_mask"):  # (a run without an EEG encoder)
         return []
-    found = encoder.flat_channels(ws.X, ws.recording, ch_names=list(ws.ch_names))
+    found = flat_summary(encoder.flat_mask(ws.X, windows_flat=windows_flat), ws.recording,
+                         list(ws.ch_names))
     notes = []
     for rec, chans in sorted(found.items()):
         parts = [f"{ch} in all its {total} windows" if n == total else
@@ -477,7 +484,8 @@ def evaluate_run(run_dir: str | os.PathLike, source: Any = None, *,
     ws, channels = conform_channels(ws, record, src_name, run_dir, channel_map)
     check_compatible(ws, record, src_name, run_dir)
     overlap = check_overlap(run_dir, cfg, record, ws, src_name, allow=allow_overlap)
-    flat = flat_channel_warnings(encoder, ws)
+    windows_flat = flat_windows(ws.X)  # one pass over the data for both uses below
+    flat = flat_channel_warnings(encoder, ws, windows_flat)
     spikes = encode_windows(encoder, ws.X, int(cfg["train"]["seed"]))
     if spikes.shape[2] != model.n_inputs:
         raise DataError(f"{src_name}: encoder gives {spikes.shape[2]} lines, the model takes "
@@ -536,7 +544,8 @@ def evaluate_run(run_dir: str | os.PathLike, source: Any = None, *,
                                   pred.proba, ws.class_names,
                                   positive_class=cfg["evaluate"].get("positive_class"),
                                   threshold=op_used.get("threshold"),
-                                  flat_channels=flat_channels_per_window(encoder, ws))
+                                  flat_channels=flat_channels_per_window(encoder, ws,
+                                                                         windows_flat))
             if bproba is not None:
                 write_predictions_csv(out / "baseline_predictions.csv", ws.recording,
                                       ws.onset_s, ws.y, bproba, ws.class_names)

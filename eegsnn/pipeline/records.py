@@ -18,10 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from eegsnn.encode import file_sha256
 from eegsnn.errors import ConfigError
 from eegsnn.evaluate.metrics import predict_with_threshold
-from eegsnn.io.files import atomic_write_json, atomic_write_text
+from eegsnn.io.files import atomic_write_json, atomic_write_text, sha256_file
 from eegsnn.manifest import load_manifest
 from eegsnn.pipeline.metrics import class_counts
 from eegsnn.preprocess.splits import identical_recordings
@@ -120,7 +119,7 @@ def data_record(cfg: Mapping[str, Any], ws: Any) -> dict[str, Any]:
     if isinstance(src, str) and src.lower().endswith((".yaml", ".yml")):
         manifest = load_manifest(src)
         record["manifest"] = {"path": src, "name": manifest.name,
-                              "sha256": file_sha256(src),
+                              "sha256": sha256_file(src),
                               "license": getattr(manifest, "license", ""),
                               "citation": list(getattr(manifest, "citation", []) or [])}
     prov = ws.provenance

@@ -41,6 +41,7 @@ import mlx.core as mx
 import numpy as np
 
 from eegsnn.comm.sharding import shard_range
+from eegsnn.encode import rate_thresholds
 from eegsnn.errors import ConfigError
 
 Encoder = Callable[[mx.array, mx.array], mx.array]
@@ -307,13 +308,7 @@ def rate_encoder(num_steps: int, scale: float = 1.0) -> RateEncoder:
         raise ConfigError(f"scale must be > 0, got {scale}")
 
     def encode(x: mx.array, key: mx.array) -> mx.array:
-        if x.dtype == mx.uint8 and scale == 1.0:
-            p = x.astype(mx.uint32) * 65536
-            threshold = (p + 127) // 255          # round(65536 * x / 255), exact integers
-        else:
-            p = x.astype(mx.float32) * (1.0 / 255.0 if x.dtype == mx.uint8 else 1.0)
-            p = mx.clip(p * scale, 0.0, 1.0)
-            threshold = mx.round(p * 65536.0).astype(mx.uint32)
+        threshold = rate_thresholds(x, gain=scale)
         shape = (num_steps, *x.shape)
         size = int(np.prod(shape))
         words = mx.random.split(key, (size + 3) // 4)            # [size/4, 2] uint32
