@@ -6,9 +6,13 @@ leave-subjects-out (``split.by: subject``) when more subjects are available.
 
 The default model decodes band power the way CSP + LDA does, with spikes: the ``direct``
 encoder fits 4 CSP spatial filters on each fold's training windows and injects the
-filtered signal as current (``+I`` and ``-I`` lines), one Leaky neuron per line fires at a
-rate that grows with that component's amplitude, and a linear readout into a non-spiking
-integrator classifies the rates (``model.family: band_power``). The earlier default, a
+filtered signal as current (``+I`` and ``-I`` lines, each at gains 0.5, 1 and 2), one Leaky
+neuron per line fires at a rate that grows with that component's amplitude (the three
+gains set three amplitude thresholds an octave apart, so the population grades small
+amplitudes that one neuron at threshold 1 ignores), and a linear readout into a
+non-spiking integrator classifies the rates (``model.family: band_power``). The gains were
+chosen over a single gain by nested cross-validation inside the training runs
+(``scripts/mi_inner_cv.py``; results/pipelines/README.md). The earlier default, a
 delta spike code of 84 band-limited lines into a dense 32-neuron layer, was at chance on
 S001 (results/pipelines/README.md). Published reference: EEGNet reaches about 82 % on
 two-class EEGMMIDB across subjects.
@@ -38,7 +42,7 @@ PIPELINE = PipelineSpec(
         "split": {"method": "kfold", "by": "recording", "n_splits": 4, "refit": True},
         "balance": "oversample",
         "encoder": {"method": "direct", "spikes_per_s": 80, "bands": None,
-                    "polarity": "on_off",
+                    "polarity": "on_off", "gain": [0.5, 1.0, 2.0],
                     "spatial_filter": {"type": "csp", "n_components": 4}},
         "model": {"family": "band_power"},
         "train": {"epochs": 60, "batch_size": 8,

@@ -10,8 +10,11 @@ tasks, outer folds and seeds is the one to ship; the incumbent (the shipped defa
 ties. Outer test runs are not read by this script.
 
     python scripts/mi_inner_cv.py [--out runs/mi_inner] [--seeds 0,1,2] [--candidates 0,2]
+                                  [--baseline]
 
-Prints a table and writes OUT/inner_cv.json.
+Prints a table and writes OUT/inner_cv.json. ``--baseline`` also scores CSP + LDA on the
+same inner folds (for orientation; it is not a candidate). The numbers of 2026-12-06 are in
+results/pipelines/mi_inner_cv.json.
 """
 
 from __future__ import annotations
@@ -30,14 +33,17 @@ import eegsnn  # noqa: E402,F401  (BLAS before mlx.core)
 from eegsnn.pipeline import load_study_config, run_pipeline  # noqa: E402
 
 TASKS = ("imagery_lr", "real_lr", "imagery_ff", "real_ff")
-#: candidate encoders (the model is the shipped band_power family in both): the shipped
-#: broadband CSP, and filter-bank CSP (Ang et al. 2008) on the mu and beta bands.
+#: candidate encoders (the model is the shipped band_power family in all): the shipped
+#: broadband CSP with +I/-I lines at gains 0.5, 1 and 2, the single gain 1 shipped before
+#: 2026-12-06, filter-bank CSP (Ang et al. 2008) on the mu and beta bands, and 6 components.
 CANDIDATES = {
-    "shipped: CSP 8-30 Hz, 4 components": [],
-    "filter-bank CSP: mu 8-13 + beta 13-30 Hz, 4 components each": [
-        "encoder.bands=[[mu, 8, 13], [beta, 13, 30]]"],
-    "CSP 8-30 Hz, 6 components (3 per class, Blankertz et al. 2008)": [
-        "encoder.spatial_filter.n_components=6"],
+    "shipped: CSP 8-30 Hz, 4 components, gains 0.5/1/2": [],
+    "CSP 8-30 Hz, 4 components, one gain (1.0; shipped before 2026-12-06)": [
+        "encoder.gain=1.0"],
+    "filter-bank CSP: mu 8-13 + beta 13-30 Hz, 4 components each, gain 1": [
+        "encoder.bands=[[mu, 8, 13], [beta, 13, 30]]", "encoder.gain=1.0"],
+    "CSP 8-30 Hz, 6 components (3 per class, Blankertz et al. 2008), gain 1": [
+        "encoder.spatial_filter.n_components=6", "encoder.gain=1.0"],
 }
 
 
@@ -51,7 +57,10 @@ def main() -> int:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--candidates", default="",
                         help="comma list of candidate numbers (0: shipped; default: all)")
+    parser.add_argument("--baseline", action="store_true",
+                        help="also score CSP + LDA on the same inner folds")
     args = parser.parse_args()
+    incumbent = next(iter(CANDIDATES))  # the shipped design wins ties, even if not run
     if args.candidates:
         keep = [list(CANDIDATES)[int(i)] for i in args.candidates.split(",")]
         for name in list(CANDIDATES):
@@ -60,7 +69,8 @@ def main() -> int:
     logging.getLogger("eegsnn").setLevel(logging.WARNING)
     seeds = [int(s) for s in args.seeds.split(",")]
     out = Path(args.out)
-    rows = []
+    rows: list[dict] = []
+    baseline_rows: list[dict] = []
     for task in TASKS:
         path = ROOT / "configs" / f"eegmmidb_{task}.yaml"
         cfg = load_study_config(path)
@@ -71,8 +81,10 @@ def main() -> int:
             assert test_run not in [Path(s).name for s in sources]
             for name, extra in CANDIDATES.items():
                 for seed in seeds:
+                    keep_baseline = args.baseline and seed == seeds[0]  # seed-free
                     over = [f"data.source=[{', '.join(sources)}]", "split.train_only=[]",
-                            "split.n_splits=all", "split.refit=false", "baseline=none",
+                            "split.n_splits=all", "split.refit=false",
+                            *([] if keep_baseline else ["baseline=none"]),
                             "report.format=none", f"train.seed={seed}", *extra]
                     run_dir = out / f"{task}-{test_run[:-4]}-{len(rows)}"
                     res = run_pipeline(load_study_config(path, over), run_dir,
@@ -81,6 +93,11 @@ def main() -> int:
                     rows.append({"task": task, "outer_test_run": test_run,
                                  "inner_runs": [Path(s).name for s in sources],
                                  "candidate": name, "seed": seed, "inner_accuracy": acc})
+                    if keep_baseline:
+                        base = res.metrics["baseline"]["pooled"]["accuracy"]
+                        baseline_rows.append({"task": task, "outer_test_run": test_run,
+                                              "candidate": name,
+                                              "inner_accuracy": float(base)})
                     print(f"{task:10s} outer test {test_run}  {name[:40]:40s} seed {seed}: "
                           f"inner {acc:.4f}", flush=True)
     print("\n| candidate | mean inner accuracy | per task |")
@@ -93,11 +110,22 @@ def main() -> int:
             f"{t} {statistics.mean(r['inner_accuracy'] for r in mine if r['task'] == t):.3f}"
             for t in TASKS)
         print(f"| {name} | {means[name]:.4f} | {per_task} |")
-    incumbent = next(iter(CANDIDATES))
+    if baseline_rows:
+        first = baseline_rows[0]["candidate"]
+        mine = [r for r in baseline_rows if r["candidate"] == first]
+        per_task = ", ".join(
+            f"{t} {statistics.mean(r['inner_accuracy'] for r in mine if r['task'] == t):.3f}"
+            for t in TASKS)
+        print(f"| CSP + LDA on the same inner folds (not a candidate) | "
+              f"{statistics.mean(r['inner_accuracy'] for r in mine):.4f} | {per_task} |")
     best = max(CANDIDATES, key=lambda n: (means[n], n == incumbent))
+    if incumbent not in CANDIDATES:
+        print(f"(the shipped design, {incumbent!r}, was not run: the best of those run is "
+              "shown, ties to the first)")
     print(f"\nselected (best mean inner accuracy; the shipped design wins ties): {best}")
     out.mkdir(parents=True, exist_ok=True)
     (out / "inner_cv.json").write_text(json.dumps({"rows": rows, "means": means,
+                                                    "baseline_rows": baseline_rows,
                                                     "selected": best}, indent=1))
     return 0
 

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 TASKS=("${@:-imagery_lr real_lr imagery_ff real_ff}")
 read -r -a TASKS <<< "${TASKS[*]}"
 LSM='model={type: lsm, reservoir: {n_neurons: 500, topology: {kind: random, p: 0.1}, frac_excitatory: 0.8, spectral_radius: 0.9, input_connectivity: 0.3, input_gain: 1.0, neuron: {model: Leaky, beta: 0.95, threshold: 1.0}, seed: 0}, features: {kind: counts, bins: 4}, readout: {type: ridge, alpha: [0.1, 1, 10, 100, 1000, 10000]}}'
-EEGNET_ENC='encoder={method: direct, spikes_per_s: 80, bands: null, polarity: signed, spatial_filter: null}'
+EEGNET_ENC='encoder={method: direct, spikes_per_s: 80, bands: null, polarity: signed, gain: 1.0, spatial_filter: null}'
 DELTA_ENC='encoder={method: delta, threshold: 2.0, bands: [[mu, 8, 13], [beta, 13, 30]], spikes_per_s: 40, spatial_filter: null, polarity: signed}'
 train() { .venv/bin/eegsnn train --no-progress --overwrite "$@" 2>&1 | grep -E "held-out|baseline|train:" || true; }
 for task in "${TASKS[@]}"; do

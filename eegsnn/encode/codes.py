@@ -226,23 +226,42 @@ class ThresholdCode(Code):
 
 class DirectCode(Code):
     """No spike code: the z-scored signal times ``gain`` as input current, bin-averaged
-    (``polarity="on_off"``: ``+I`` and ``-I`` lines)."""
+    (``polarity="on_off"``: ``+I`` and ``-I`` lines).
+
+    ``gain`` a sequence ``[g_1, ..., g_K]``: every source gives ``K`` copies of its current,
+    one per gain (the code's levels, ``layout_levels``), so the neurons they drive respond
+    to amplitudes in the steps the gains set: a neuron with threshold :math:`\vartheta` on
+    the copy of gain :math:`g` fires exactly as one on :math:`I_t` with threshold
+    :math:`\vartheta / g`.
+    """
 
     method = "direct"
 
-    def __init__(self, gain: float = 1.0, polarity: str = "signed") -> None:
-        self.gain = float(gain)
+    def __init__(self, gain: float | Sequence[float] = 1.0, polarity: str = "signed") -> None:
+        self.gains: tuple[float, ...] | None = (
+            None if np.ndim(gain) == 0 else tuple(float(g) for g in np.ravel(gain)))
+        self.gain = 1.0 if self.gains is not None else float(np.asarray(gain))
         self.polarity = polarity
         self.kinds = ("pos", "neg") if polarity == "on_off" else ("analog",)
+
+    @property
+    def n_levels(self) -> int:
+        return 1 if self.gains is None else len(self.gains)
+
+    def layout_levels(self) -> list[float | None]:
+        """The gain of each copy of a source (``[None]``: one scalar ``gain``)."""
+        return [None] if self.gains is None else list(self.gains)
 
     def encode(self, x: mx.array, t: int, stats: SourceStats,
                key: mx.array | int | None = None) -> mx.array:
         _, bsz, s = x.shape
         gain = stats.inv_std * self.gain * ~stats.flat
         current = F.bin_mean((x - mx.array(stats.mean)) * mx.array(gain.astype(np.float32)), t)
+        if self.gains is not None:  # [T, B, S, K]: one copy per gain (level-major in a source)
+            current = current[..., None] * mx.array(np.asarray(self.gains, np.float32))
         if self.polarity == "on_off":
-            current = mx.stack([current, -current], axis=-1).reshape(t, bsz, 2 * s)
-        return current
+            current = mx.stack([current, -current], axis=-1)
+        return current.reshape(t, bsz, s * self.n_levels * len(self.kinds))
 
 
 #: method name -> code class (the order is :data:`METHODS`).

@@ -45,7 +45,10 @@ Pipeline for each window (all steps vectorised over batch, channels and time):
      ``polarity="on_off"`` each source gives two lines, :math:`+I_t` (``pos``) and
      :math:`-I_t` (``neg``): a Leaky neuron on each then fires on the positive and on the
      negative half-waves, so its rate grows with the source's amplitude (a spiking
-     band-power detector).
+     band-power detector). A list ``gain=[g_1, ..., g_K]`` gives ``K`` copies of every
+     line, one per gain (the code's levels): neurons of one threshold on them act as
+     detectors with thresholds in the gains' ratios, a population that grades amplitudes
+     over a wider range than one neuron (which is nearly silent below its threshold).
 
 4. time resolution: ``T = num_steps`` if given, else ``round(N * spikes_per_s / sfreq_hz)``
    if given, else ``T = N`` (one step per sample). Events are always computed at the native
@@ -55,7 +58,8 @@ Pipeline for each window (all steps vectorised over batch, channels and time):
    where a bin holds more than one event (0/1 elsewhere), ``"error"`` refuses with the
    ``num_steps`` needed for 0/1 spikes, ``"clip"`` keeps 0/1 and warns with the number lost.
 
-Output lines are ordered source-major: channel, then band, then (threshold) level, then
+Output lines are ordered source-major: channel, then band, then level (``threshold``:
+the crossing level; ``direct`` with a list of gains: the gain), then
 kind (``rate``; ``on``, ``off``; ``up``, ``down``): line
 ``((c * n_bands + b) * n_levels + level) * n_kinds + kind``; :attr:`EEGEncoder.layout`
 lists every line as a record.
@@ -134,7 +138,8 @@ class EEGEncoder:
         spatial_filter: ``None`` or ``{"type": "csp", "n_components": K, "reg": ...}``:
             filters fitted on the labelled training windows (``fit(X, y)``), one set per
             band (:mod:`eegsnn.encode.spatial`).
-        gain: ``"direct"`` only: input current per standard deviation of the signal.
+        gain: ``"direct"`` only: input current per standard deviation of the signal; a
+            strictly increasing list gives one copy of every line per gain.
         polarity: ``"direct"`` only: ``"signed"`` (one line per source) or ``"on_off"``
             (``+I`` and ``-I`` lines).
     """
@@ -157,7 +162,7 @@ class EEGEncoder:
         on_flat: Literal["error", "silence"] = "error",
         seed: int = 0,
         spatial_filter: dict[str, Any] | None = None,
-        gain: float = 1.0,
+        gain: float | Sequence[float] = 1.0,
         polarity: Literal["signed", "on_off"] = "signed",
     ) -> None:
         if method not in METHODS:
@@ -182,8 +187,19 @@ class EEGEncoder:
             raise ConfigError(f"EEGEncoder: overflow must be count/error/clip, got {overflow!r}")
         if on_flat not in ("error", "silence"):
             raise ConfigError(f"EEGEncoder: on_flat must be 'error' or 'silence', got {on_flat!r}")
-        if not (isinstance(gain, int | float) and np.isfinite(gain) and gain > 0):
-            raise ConfigError(f"EEGEncoder: gain must be > 0, got {gain!r}")
+        scalar_gain = (isinstance(gain, int | float | np.floating | np.integer | np.ndarray)
+                       and np.ndim(gain) == 0 and not isinstance(gain, bool | np.bool_))
+        gains: Any = [float(np.asarray(gain))] if scalar_gain else gain
+        if (isinstance(gains, str | bytes | bool) or not isinstance(gains, Sequence | np.ndarray)
+                or len(gains) == 0 or not all(
+                    isinstance(g, int | float | np.floating | np.integer)
+                    and not isinstance(g, bool | np.bool_) and np.isfinite(g) and g > 0
+                    for g in gains)):
+            raise ConfigError(f"EEGEncoder: gain must be > 0 (a number, or a non-empty list "
+                              f"of numbers), got {gain!r}")
+        if len(gains) > 1 and np.any(np.diff(np.asarray(gains, np.float64)) <= 0):
+            raise ConfigError(f"EEGEncoder: a list of gains must be strictly increasing, got "
+                              f"{list(gains)!r}")
         if polarity not in ("signed", "on_off"):
             raise ConfigError(f"EEGEncoder: polarity must be 'signed' or 'on_off', got "
                               f"{polarity!r}")
@@ -219,7 +235,8 @@ class EEGEncoder:
         self.on_flat = on_flat
         self.seed = int(seed)
         self.spatial_filter = validate_spatial_filter(spatial_filter)
-        self.gain = float(gain)
+        self.gain: float | list[float] = (
+            gains[0] if scalar_gain else [float(g) for g in gains])
         self.polarity = polarity
         if self.bands is not None and self.sfreq_hz is not None:
             resolve_bands(self.bands, self.sfreq_hz)
@@ -233,8 +250,9 @@ class EEGEncoder:
 
     # ------------------------------------------------------------------ params / config
 
-    def get_params(self) -> dict[str, Any]:
-        """Constructor arguments (JSON-serialisable) that rebuild this encoder unfitted."""
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Constructor arguments (JSON-serialisable) that rebuild this encoder unfitted
+        (``deep`` is accepted for scikit-learn and changes nothing: no nested estimators)."""
         return {
             "method": self.method,
             "num_steps": self.num_steps,
@@ -251,9 +269,24 @@ class EEGEncoder:
             "on_flat": self.on_flat,
             "seed": self.seed,
             "spatial_filter": copy.deepcopy(self.spatial_filter),
-            "gain": self.gain,
+            "gain": copy.deepcopy(self.gain),
             "polarity": self.polarity,
         }
+
+    def set_params(self, **params: Any) -> EEGEncoder:
+        """Change constructor arguments (checked as the constructor checks them); the
+        encoder is unfitted afterwards. For scikit-learn's ``set_params(encoder__gain=...)``.
+        """
+        unknown = sorted(set(params) - set(self.get_params()))
+        if unknown:
+            raise ConfigError(f"EEGEncoder.set_params: unknown parameter(s) {unknown}")
+        rebuilt = type(self)(**{**self.get_params(), **params})
+        self.__dict__.update(rebuilt.__dict__)
+        return self
+
+    def __sklearn_clone__(self) -> EEGEncoder:
+        """An unfitted copy with the same parameters (``sklearn.base.clone``)."""
+        return type(self)(**self.get_params())
 
     def to_config(self) -> dict[str, Any]:
         """Parameters plus fitted statistics; ``from_config`` rebuilds the encoder exactly."""
@@ -779,7 +812,8 @@ class EEGEncoder:
         ``sparsity`` (fraction of zero entries), ``max_count`` (> 1 means event counts),
         ``spikes_per_channel`` and ``sparsity_per_channel`` (over that channel's lines;
         the ``direct`` code, an analog current, reports ``current_rms``,
-        ``max_abs_current`` and ``current_rms_per_channel`` instead of these),
+        ``max_abs_current`` and ``current_rms_per_channel`` instead of these, over all of
+        a channel's lines: with a list of gains, its copies at every gain),
         ``rate_hz_per_line`` (mean events per second of signal, when ``sfreq_hz`` is known),
         and for ``"delta"``/``"threshold"`` the reconstruction ``snr_db`` overall and
         ``snr_db_per_channel`` (signal power about the fitted mean over error power, all

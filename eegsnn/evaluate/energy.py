@@ -75,6 +75,7 @@ import mlx.core as mx
 import numpy as np
 from mlx.utils import tree_flatten, tree_unflatten
 
+from eegsnn.encode.eeg import EEGEncoder
 from eegsnn.encode.filterbank import resolve_bands
 from eegsnn.errors import ConfigError
 from eegsnn.model.network import RECURRENT, STATELESS, SpikingNet
@@ -344,6 +345,14 @@ def encoder_ops(encoder: Any, n_samples: int) -> dict[str, Any] | None:
                    "detail": f"{_n(src, 'source')} x {_n(n, 'sample')}: "
                              "(x - mean) x scale"
                              + (", summed into the time bins" if direct else "")})
+    gains = params.get("gain")
+    if direct and isinstance(gains, list):
+        fitted = encoder if hasattr(encoder, "num_steps_for") else EEGEncoder.from_config(cfg)
+        t_steps = int(fitted.num_steps_for(n))
+        stages.append({"stage": "gain copies (direct current)",
+                       "mac": float(src * len(gains) * t_steps), "ac": 0.0,
+                       "detail": f"{_n(src, 'source')} x {_n(len(gains), 'gain')} x "
+                                 f"{_n(t_steps, 'step')}"})
     mac = float(sum(st["mac"] for st in stages))
     ac = float(sum(st["ac"] for st in stages))
     return {"stages": stages, "per_prediction_mac": mac, "per_prediction_ac": ac,

@@ -133,7 +133,7 @@ _TYPES: dict[str, str] = {
     "encoder.threshold_mode": "str", "encoder.levels": "int|list",
     "encoder.level_range": "number", "encoder.rate_sigma": "number",
     "encoder.overflow": "str", "encoder.on_flat": "str", "encoder.seed": "int",
-    "encoder.spatial_filter": "mapping|null", "encoder.gain": "number",
+    "encoder.spatial_filter": "mapping|null", "encoder.gain": "number|list",
     "encoder.polarity": "str", "model": "mapping|null", "train": "mapping|null",
     "baseline": "mapping|str|null", "evaluate": "mapping|null",
     "evaluate.positive_class": "str|int|null", "evaluate.aggregate": "bool",

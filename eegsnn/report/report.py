@@ -585,8 +585,11 @@ def _study_section(doc: _Doc, run: Path, metrics: Mapping[str, Any],
     enc = cfg.get("encoder") or {}
     if enc:
         rate = enc.get("spikes_per_s")
+        gains = enc.get("gain") if enc.get("method") == "direct" else None
         rows.append(["spike encoder", f"{enc.get('method', 'n/a')}"
-                     + (f", {as_text(rate)} steps per second" if rate else "")])
+                     + (f", {as_text(rate)} steps per second" if rate else "")
+                     + (f", gains {', '.join(as_text(g) for g in gains)}"
+                        if isinstance(gains, list) else "")])
     model_cfg = run_model_config(run)
     layers = neuron_layers(model_cfg, metrics.get("model_type"), _raster_sizes(run))
     kind = "LSM" if metrics.get("model_type") == "lsm" else "SNN"

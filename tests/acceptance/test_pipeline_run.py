@@ -111,6 +111,10 @@ def test_evaluate_refuses_data_that_do_not_fit(tmp_path, shared_data):
     assert result.metrics["n_folds"] == 2
     assert result.metrics["baseline"]["type"] == "csp_lda"
     assert "accuracy" in result.metrics["baseline"]["summary"]
+    # the pipeline's band-power detectors: +I/-I of every CSP component at three gains
+    encoder = json.loads((tmp_path / "mi" / "folds" / "fold-1" / "encoder.json").read_text())
+    assert encoder["params"]["gain"] == [0.5, 1.0, 2.0]
+    assert "gains 0.5, 1, 2" in (tmp_path / "mi" / "report.html").read_text()
     raw = mne.io.read_raw_edf(s001 / "S001R04.edf", preload=True, verbose="error")
     ann = raw.annotations
     # resampled copy: 128 Hz

@@ -140,6 +140,74 @@ def test_on_off_polarity_gives_plus_and_minus_lines():
         EEGEncoder("direct", polarity="both")
 
 
+def test_a_list_of_gains_gives_one_copy_of_every_line_per_gain():
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((3, 2, 160)).astype(np.float32)
+    one = np.asarray(EEGEncoder("direct", num_steps=80, polarity="on_off").fit(X).transform(X))
+    enc = EEGEncoder("direct", num_steps=80, polarity="on_off", gain=[0.5, 1, 2]).fit(X)
+    out = np.asarray(enc.transform(X))
+    assert out.shape == (80, 3, 2 * 3 * 2) and enc.n_lines == 12
+    # source-major, then gain (the code's level), then kind: (src, gain, +/-)
+    by_line = out.reshape(80, 3, 2, 3, 2)
+    for k, g in enumerate((0.5, 1.0, 2.0)):
+        np.testing.assert_allclose(by_line[:, :, :, k, :].reshape(one.shape), g * one,
+                                   rtol=1e-6, atol=1e-7)
+    assert [(r["channel"], r["level"], r["kind"]) for r in enc.layout[:4]] == [
+        (enc.ch_names_[0], 0.5, "pos"), (enc.ch_names_[0], 0.5, "neg"),
+        (enc.ch_names_[0], 1.0, "pos"), (enc.ch_names_[0], 1.0, "neg")]
+    assert enc.layout[6]["channel"] == enc.ch_names_[1]
+    again = EEGEncoder.from_config(json.loads(json.dumps(enc.to_config())))
+    assert again.gain == [0.5, 1.0, 2.0]
+    np.testing.assert_array_equal(np.asarray(again.transform(X)), out)
+    # a scalar gain keeps one line per source and kind, with no level
+    assert EEGEncoder("direct", gain=np.float32(2)).gain == 2.0
+    assert EEGEncoder("direct", gain=np.array(2.0)).gain == 2.0  # 0-d arrays are numbers
+    assert EEGEncoder("direct", gain=np.array([0.5, 1.0])).gain == [0.5, 1.0]
+    assert one.shape == (80, 3, 4)
+    for bad, match in (([], "gain must be > 0"), ([1.0, -1.0], "gain must be > 0"),
+                       ("2", "gain must be > 0"), ([1.0, float("nan")], "gain must be > 0"),
+                       ([2.0, 1.0], "strictly increasing"), ([1.0, 1.0], "strictly increasing"),
+                       (True, "gain must be > 0"), (np.array([[1.0, 2.0]]), "gain must be > 0"),
+                       (np.bool_(True), "gain must be > 0")):
+        with pytest.raises(ConfigError, match=match):
+            EEGEncoder("direct", gain=bad)
+
+
+def _leaky_by_hand(current: np.ndarray, threshold: float, beta: float = 0.9) -> list[int]:
+    """U[t] = beta U[t-1] + I[t] - S[t-1] threshold; S[t] = U[t] > threshold."""
+    mem, spike, out = 0.0, 0, []
+    for i in current:
+        mem = beta * mem + float(i) - spike * threshold
+        spike = int(mem > threshold)
+        out.append(spike)
+    return out
+
+
+def test_a_neuron_on_the_gain_g_copy_fires_as_one_with_threshold_over_g():
+    """Gain ``g`` at threshold 1 is threshold ``1 / g`` on the unscaled current: the copies
+    are detectors with thresholds an octave apart (the Leaky layer against a hand loop)."""
+    from eegsnn.nn.neurons import Leaky
+
+    rng = np.random.default_rng(5)
+    X = (rng.standard_normal((2, 1, 400)) * np.linspace(0.2, 2.0, 400)).astype(np.float32)
+    gains = [0.5, 1.0, 2.0]
+    one = EEGEncoder("direct", num_steps=200, polarity="on_off").fit(X)
+    many = EEGEncoder("direct", num_steps=200, polarity="on_off", gain=gains).fit(X)
+    base = np.asarray(one.transform(X))  # [T, B, 2]
+    copies = many.transform(X)  # [T, B, 6]: (g, +/-)
+    spikes = np.asarray(Leaky(beta=0.9, threshold=1.0).unroll(copies)[0])
+    per_threshold = np.asarray(Leaky(beta=0.9, threshold=mx.array(
+        np.repeat([1.0 / g for g in gains], 2).astype(np.float32))).unroll(
+            mx.array(np.tile(base, (1, 1, 3))))[0])
+    np.testing.assert_array_equal(spikes, per_threshold)
+    for k, g in enumerate(gains):
+        for line in (0, 1):
+            hand = _leaky_by_hand(base[:, 0, line], threshold=1.0 / g)
+            assert spikes[:, 0, 2 * k + line].astype(int).tolist() == hand
+    counts = spikes.sum(axis=(0, 1)).reshape(3, 2).sum(axis=1)
+    assert counts[2] > counts[1] > counts[0] > 0  # a higher gain is a lower threshold
+
+
 def test_report_of_the_direct_code_describes_the_current():
     rng = np.random.default_rng(3)
     X = rng.standard_normal((4, 3, 160)).astype(np.float32)

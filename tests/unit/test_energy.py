@@ -255,6 +255,18 @@ def test_csp_front_end_counts_by_hand():
     assert encoder_ops(EEGEncoder("direct"), 64) is None  # not fitted
 
 
+def test_gain_copies_count_one_mac_per_source_gain_and_step():
+    X, y = _two_class_windows(5, 64)
+    enc = EEGEncoder("direct", polarity="on_off", num_steps=16, gain=[0.5, 1.0, 2.0],
+                     spatial_filter={"type": "csp", "n_components": 2}).fit(X, y)
+    front = encoder_ops(enc, 64)
+    csp, zscore, copies = front["stages"]
+    assert copies["stage"] == "gain copies (direct current)"
+    assert copies["mac"] == 2 * 3 * 16 and copies["ac"] == 0.0  # sources x gains x steps
+    assert front["per_prediction_mac"] == csp["mac"] + zscore["mac"] + 96
+    assert encoder_ops(enc.to_config(), 64) == front
+
+
 def test_filter_bank_front_end_and_totals():
     X, _ = _two_class_windows(3, 320)
     enc = EEGEncoder("delta", bands=[("mu", 8, 13), ("beta", 13, 30)], sfreq_hz=160.0,

@@ -202,6 +202,30 @@ def test_model_families_and_the_direct_csp_input():
     assert eegnet.model_.config["layers"][0]["kernel_size"] == 10  # 0.1 s at 100 steps/s
 
 
+def test_an_encoder_object_clones_and_is_searched_over():
+    """An unfitted ``EEGEncoder`` as ``encoder=`` survives ``clone`` (GridSearchCV,
+    cross_val_score) and its parameters are searchable as ``encoder__<name>``."""
+    from eegsnn.encode import EEGEncoder
+    from eegsnn.errors import ConfigError
+
+    X, y = _blobs(n=40)
+    enc = EEGEncoder("direct", polarity="on_off", gain=[0.5, 1.0, 2.0])
+    clf = SNNClassifier(encoder=enc, num_steps=20, sfreq_hz=100.0,
+                        model={"family": "band_power"}, epochs=2, random_state=0)
+    copy = clone(clf)
+    assert copy.encoder is not enc and copy.encoder.get_params() == enc.get_params()
+    search = GridSearchCV(clf, {"encoder__gain": [1.0, [0.5, 1.0, 2.0]]},
+                          cv=KFold(2)).fit(X, y)
+    assert search.best_params_["encoder__gain"] in (1.0, [0.5, 1.0, 2.0])
+    assert search.best_estimator_.encoder_.n_lines == (
+        8 if search.best_params_["encoder__gain"] == 1.0 else 24)  # 4 channels x +/- x gains
+    assert enc.gain == [0.5, 1.0, 2.0] and not enc.is_fitted  # the user's object untouched
+    with pytest.raises(ConfigError, match="unknown parameter"):
+        EEGEncoder("direct").set_params(gains=[1.0])
+    with pytest.raises(ConfigError, match="strictly increasing"):
+        EEGEncoder("direct").set_params(gain=[2.0, 1.0])
+
+
 def test_the_encoders_own_num_steps_is_kept():
     from eegsnn.encode import EEGEncoder
 
