@@ -247,6 +247,9 @@ class EEGEncoder:
         self.flat_: np.ndarray | None = None  # [C, K] bool
         self.filters_: np.ndarray | None = None  # [K, K_s, C] spatial filters per band
         self.n_samples_: int | None = None  # window length fitted on (None: on a Raw)
+        #: [C] median over the training windows of each input channel's standard deviation
+        #: (before bands and spatial filters; :meth:`scale_mismatch`)
+        self.channel_scale_: np.ndarray | None = None
 
     # ------------------------------------------------------------------ params / config
 
@@ -304,6 +307,8 @@ class EEGEncoder:
                 state["filters"] = self.filters_.tolist()
             if self.n_samples_ is not None:
                 state["n_samples"] = self.n_samples_
+            if self.channel_scale_ is not None:
+                state["channel_scale"] = self.channel_scale_.astype(np.float64).tolist()
         return {
             "name": "EEGEncoder",
             "version": _CONFIG_VERSION,
@@ -331,6 +336,13 @@ class EEGEncoder:
             enc.std_ = np.asarray(state["std"], dtype=np.float32)
             enc.flat_ = np.asarray(state["flat"], dtype=bool)
             enc.n_samples_ = None if state.get("n_samples") is None else int(state["n_samples"])
+            scale = state.get("channel_scale")  # (absent in encoders saved before 2026-12-06)
+            enc.channel_scale_ = None if scale is None else np.asarray(scale, np.float64)
+            if enc.channel_scale_ is not None and enc.channel_scale_.shape != (
+                    len(enc.ch_names_),):
+                raise ConfigError(f"EEGEncoder.from_config: state channel_scale has shape "
+                                  f"{enc.channel_scale_.shape}, expected "
+                                  f"({len(enc.ch_names_)},)")
             if enc.spatial_filter is not None:
                 if "filters" not in state:
                     raise ConfigError("EEGEncoder.from_config: a spatial_filter encoder's "
@@ -605,7 +617,64 @@ class EEGEncoder:
         self.std_ = np.where(flat, 1.0, std).astype(np.float32)
         self.flat_ = flat
         self.n_samples_ = None if _is_continuous(X) else int(arr.shape[2])
+        self.channel_scale_ = np.median(window_std(arr), axis=0)
         return self
+
+    def scale_mismatch(self, X: object, groups: Sequence[str], *, factor: float = 100.0,
+                       windows_flat: np.ndarray | None = None
+                       ) -> dict[str, dict[str, float]]:
+        """Channels whose amplitude in a recording differs from training by more than
+        ``factor`` either way: a unit or gain error at another site (microvolts read as
+        volts, an amplifier gain), which the encoder's standardisation with the training
+        statistics turns into a silent or saturated input.
+
+        The ratio is the median over the recording's windows of the channel's standard
+        deviation (windows where it is flat left out: :meth:`flat_channels` reports
+        those) over the same median in training (:attr:`channel_scale_`). Channels the fit
+        silenced are skipped; an encoder saved before this check existed has no training
+        scale and reports nothing.
+
+        Args:
+            X: windows ``[B, C, N]`` (array or MNE object) with the fit's channels.
+            groups: ``[B]`` recording of each window.
+            factor: the ratio (> 1) beyond which a channel is reported. The default, 100,
+                is above what EEG itself does: in the Bonn set, ictal segments' median
+                window standard deviation is up to 11 times the median of all five sets'
+                windows, and unit errors are 1000 times or more.
+            windows_flat: :func:`flat_windows` of ``X`` when the caller already has it.
+
+        Returns:
+            ``{recording: {channel: ratio}}`` for the recordings with such a channel.
+        """
+        self._require_fitted("scale_mismatch")
+        if not (np.isfinite(factor) and factor > 1):
+            raise ConfigError(f"EEGEncoder.scale_mismatch: factor must be > 1, got {factor}")
+        if self.channel_scale_ is None:
+            return {}
+        arr, names = self._read_input(X, "scale_mismatch")
+        if len(groups) != arr.shape[0]:
+            raise ConfigError(f"EEGEncoder.scale_mismatch: {len(groups)} groups for "
+                              f"{arr.shape[0]} windows")
+        names = names or list(self.ch_names_ or [])
+        flat = flat_windows(arr) if windows_flat is None else np.asarray(windows_flat, bool)
+        std = np.where(flat, np.nan, window_std(arr))
+        silenced = np.zeros(arr.shape[1], dtype=bool)  # the fit's silenced channels
+        if self.filters_ is None and self.flat_ is not None \
+                and self.flat_.shape[0] == arr.shape[1]:
+            silenced = np.asarray(np.asarray(self.flat_).all(axis=1), dtype=bool)
+        out: dict[str, dict[str, float]] = {}
+        rec = np.asarray([str(g) for g in groups])
+        for group in dict.fromkeys(rec.tolist()):
+            rows = std[rec == group]
+            for c in range(arr.shape[1]):
+                col = rows[:, c][np.isfinite(rows[:, c])]
+                train = float(self.channel_scale_[c])
+                if silenced[c] or not col.size or not train > 0:
+                    continue
+                ratio = float(np.median(col)) / train
+                if ratio > factor or ratio < 1.0 / factor:
+                    out.setdefault(group, {})[names[c]] = ratio
+        return out
 
     def _check_channels(self, arr: Any, names: list[str] | None, what: str) -> None:
         assert self.ch_names_ is not None  # (fitted: checked by the caller)
@@ -852,6 +921,16 @@ def flat_windows(arr: Any) -> np.ndarray:
         if chunk.shape[1] >= 2:
             flat |= std < _DEAD_RATIO * np.median(std, axis=1, keepdims=True)
         out[start : start + chunk.shape[0]] = flat
+    return out
+
+
+def window_std(arr: Any) -> np.ndarray:
+    """``[B, C]`` standard deviation of each channel in each window of ``arr [B, C, N]``
+    (read in chunks, as :func:`flat_windows` does)."""
+    out = np.zeros(arr.shape[:2], dtype=np.float64)
+    for start in range(0, arr.shape[0], _FIT_CHUNK):
+        chunk = np.asarray(arr[start : start + _FIT_CHUNK], dtype=np.float64)
+        out[start : start + chunk.shape[0]] = chunk.std(axis=2)
     return out
 
 

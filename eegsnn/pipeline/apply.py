@@ -55,7 +55,8 @@ from eegsnn.visualization import confusion_matrix_plot, write_figure
 
 __all__ = ["EvaluationResult", "channels_line", "check_compatible", "conform_channels",
            "data_source", "default_root", "evaluate_run", "flat_channel_warnings",
-           "flat_channels_per_window", "input_line", "load_run_model", "read_about", "site_dataset"]
+           "flat_channels_per_window", "input_line", "load_run_model", "read_about",
+           "scale_warnings", "site_dataset"]
 
 log = logging.getLogger("eegsnn.pipeline")
 
@@ -415,6 +416,28 @@ def flat_channel_warnings(encoder: Any, ws: Any, windows_flat: np.ndarray | None
     return notes
 
 
+def scale_warnings(encoder: Any, ws: Any, windows_flat: np.ndarray | None = None
+                   ) -> list[str]:
+    """One warning per recording with a channel whose amplitude differs from the training
+    windows' by more than 100 times either way
+    (:meth:`~eegsnn.encode.EEGEncoder.scale_mismatch`: a unit or gain error at another
+    site), kept in the evaluation's ``warnings``; the windows are still scored."""
+    if not hasattr(encoder, "scale_mismatch"):  # (a run without an EEG encoder)
+        return []
+    found = encoder.scale_mismatch(ws.X, ws.recording, windows_flat=windows_flat)
+    notes = []
+    for rec, chans in sorted(found.items()):
+        parts = [f"{ch} {ratio:.3g}x" for ch, ratio in chans.items()]
+        notes.append(f"{Path(rec).name}: channel(s) at another scale than in training "
+                     f"(median window standard deviation over the training windows'): "
+                     f"{'; '.join(parts)} (a unit or gain error? microvolts read as volts "
+                     "is 1e6x); the model standardises with the training statistics, so "
+                     "predictions of this recording are not reliable")
+    for note in notes:
+        log.info("evaluate: %s", note)
+    return notes
+
+
 def evaluate_run(run_dir: str | os.PathLike, source: Any = None, *,
                  root: str | os.PathLike | None = None,
                  out_dir: str | os.PathLike | None = None, predict: bool = False,
@@ -485,7 +508,8 @@ def evaluate_run(run_dir: str | os.PathLike, source: Any = None, *,
     check_compatible(ws, record, src_name, run_dir)
     overlap = check_overlap(run_dir, cfg, record, ws, src_name, allow=allow_overlap)
     windows_flat = flat_windows(ws.X)  # one pass over the data for both uses below
-    flat = flat_channel_warnings(encoder, ws, windows_flat)
+    input_notes = flat_channel_warnings(encoder, ws, windows_flat) \
+        + scale_warnings(encoder, ws, windows_flat)
     spikes = encode_windows(encoder, ws.X, int(cfg["train"]["seed"]))
     if spikes.shape[2] != model.n_inputs:
         raise DataError(f"{src_name}: encoder gives {spikes.shape[2]} lines, the model takes "
@@ -507,8 +531,8 @@ def evaluate_run(run_dir: str | os.PathLike, source: Any = None, *,
                         n_samples=ws.n_samples)
     if ops is not None:
         rep["synops"] = ops
-    if pred.warnings or flat:
-        rep["warnings"] = flat + pred.warnings + rep.get("warnings", [])
+    if pred.warnings or input_notes:
+        rep["warnings"] = input_notes + pred.warnings + rep.get("warnings", [])
     rep["data"] = {"source": describe_objects(objects) if objects is not None else
                    str(source) if isinstance(source, (str, os.PathLike))
                    else [str(s) for s in source],

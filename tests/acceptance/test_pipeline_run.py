@@ -127,6 +127,15 @@ def test_evaluate_refuses_data_that_do_not_fit(tmp_path, shared_data):
     same = evaluate_run(tmp_path / "mi", s001 / "S001R04.edf", allow_overlap=True)
     assert low_res.metrics["n_samples"] == same.metrics["n_samples"] == 15
     np.testing.assert_array_equal(low_res.y, same.y)
+    assert not any("another scale" in w for w in same.metrics.get("warnings", []))
+    # C3 in millivolts where the run had volts: scored, with a warning naming it
+    data = raw.get_data()
+    data[raw.ch_names.index(next(c for c in raw.ch_names if c.rstrip(".") == "C3"))] *= 1e-3
+    write_edf(tmp_path / "S001R04_mV.edf", data, 160, raw.ch_names,
+              annotations=(ann.onset, ann.duration, ann.description))
+    scaled = evaluate_run(tmp_path / "mi", tmp_path / "S001R04_mV.edf", allow_overlap=True)
+    notes = [w for w in scaled.metrics["warnings"] if "another scale" in w]
+    assert len(notes) == 1 and notes[0].startswith("S001R04_mV.edf: ") and ": C3 0.00" in notes[0]
     # a recording without C4
     keep = [c for c in raw.ch_names if c.rstrip(".") != "C4"]
     sub = raw.copy().pick(keep)

@@ -399,6 +399,73 @@ def test_flat_channel_warnings_name_channels_and_refuse_windows_without_signal()
         flat_channel_warnings(enc, ws)
 
 
+def test_scale_warnings_name_channels_at_another_scale_than_in_training():
+    """evaluate's check: a channel 1000x smaller (millivolts read as volts) or 1e6x larger
+    (microvolts as volts) than in training is a warning per recording with its ratio;
+    ordinary differences between recordings (2x) are not; the flat check keeps its own."""
+    import json
+    from types import SimpleNamespace
+
+    from eegsnn.encode import EEGEncoder
+    from eegsnn.pipeline.apply import scale_warnings
+
+    rng = np.random.default_rng(1)
+    names = ("C3", "Cz", "C4")
+    train = rng.normal(0, 20e-6, (8, 3, 256))
+    enc = EEGEncoder("direct", spatial_filter={"type": "csp", "n_components": 2}).fit(
+        train, np.tile([0, 1], 4), ch_names=list(names))
+    np.testing.assert_allclose(enc.channel_scale_, np.median(train.std(axis=2), axis=0))
+    X = rng.normal(0, 20e-6, (9, 3, 256))
+    X[:3, 1] *= 2.0  # a.edf: Cz twice as large (not reported)
+    X[3:6, 0] *= 1e-3  # b.edf: C3 in millivolts read as volts
+    X[6:, 2] *= 1e6  # c.edf: C4 in microvolts read as volts
+    ws = SimpleNamespace(X=X, recording=np.repeat(["/d/a.edf", "/d/b.edf", "/d/c.edf"], 3),
+                         ch_names=names)
+    notes = scale_warnings(enc, ws)
+    assert len(notes) == 2
+    assert notes[0].startswith("b.edf: channel(s) at another scale than in training")
+    import re
+
+    assert re.search(r": C3 0\.00(09|10)\d*x \(a unit or gain error", notes[0])
+    assert re.search(r": C4 (9\.\d+e\+05|1(\.\d+)?e\+06)x", notes[1])
+    assert "Cz" not in " ".join(notes)
+    found = enc.scale_mismatch(X, ws.recording)
+    assert found["/d/b.edf"]["C3"] == pytest.approx(1e-3, rel=0.15)
+    assert enc.scale_mismatch(X, ws.recording, factor=1.5)["/d/a.edf"]["Cz"] == \
+        pytest.approx(2.0, rel=0.15)
+    # saved and loaded with the run's encoder.json; an encoder saved without it checks nothing
+    again = EEGEncoder.from_config(json.loads(json.dumps(enc.to_config())))
+    assert again.scale_mismatch(X, ws.recording) == found
+    old = enc.to_config()
+    del old["state"]["channel_scale"]
+    assert EEGEncoder.from_config(old).scale_mismatch(X, ws.recording) == {}
+    with pytest.raises(ConfigError, match="factor must be > 1"):
+        enc.scale_mismatch(X, ws.recording, factor=0.5)
+
+
+def test_seizures_are_not_taken_for_a_scale_error(shared_data):
+    """Real EEG varies a lot in amplitude: Bonn's ictal segments reach about 11 times the
+    median window standard deviation of all five sets. The default factor (100) must not
+    call them a unit error; a volts/millivolts mix-up (1000x) still is one."""
+    from eegsnn.encode import EEGEncoder
+
+    def windows(folder: str, n: int = 40) -> np.ndarray:
+        files = sorted(f for f in (shared_data / "bonn" / folder).iterdir()
+                       if f.suffix.lower() == ".txt")[:n]
+        x = np.stack([np.loadtxt(f)[: 5 * 695] for f in files])  # 5 windows of 4 s each
+        return x.reshape(-1, 1, 695) * 1e-6  # microvolts -> volts
+
+    train = np.concatenate([windows(s) for s in "ZONFS"])
+    enc = EEGEncoder("delta", threshold=0.2).fit(train)
+    ictal = windows("S", 100)  # every shared ictal segment
+    groups = np.repeat([f"S{i:03d}" for i in range(len(ictal) // 5)], 5)
+    ratios = [r for g in np.unique(groups) for r in
+              enc.scale_mismatch(ictal[groups == g], [g] * 5, factor=5.0).get(g, {}).values()]
+    assert ratios and max(ratios) < 20  # loud segments exist, far below the default 100
+    assert enc.scale_mismatch(ictal, groups) == {}
+    assert set(enc.scale_mismatch(ictal * 1e3, groups)) == set(groups)
+
+
 def test_predictions_csv_marks_the_windows_with_flat_channels(tmp_path):
     """evaluate's predictions.csv ends with a flat_channels column: per window the channels
     flat in it (a disconnected electrode), empty where none is."""
