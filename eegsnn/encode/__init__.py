@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 from eegsnn.encode.dataset import encode_to_file, packing_for
-from eegsnn.encode.eeg import METHODS, EEGEncoder, flat_summary, flat_windows
+from eegsnn.encode.eeg import METHODS, EEGEncoder, flat_summary, flat_windows, window_stats
 from eegsnn.encode.filterbank import DEFAULT_BANDS, filter_bank, resolve_bands
 from eegsnn.encode.functional import (
     bernoulli,
@@ -73,4 +73,5 @@ __all__ = [
     "sparsity",
     "spike_counts",
     "uniform16",
+    "window_stats",
 ]

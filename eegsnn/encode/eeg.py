@@ -79,6 +79,7 @@ short for ``spikes_per_s`` to give one step, and zero-variance sources at ``fit`
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -98,7 +99,7 @@ from eegsnn.encode.spatial import (
 )
 from eegsnn.errors import ConfigError, DataError
 
-__all__ = ["METHODS", "EEGEncoder", "flat_summary", "flat_windows"]
+__all__ = ["METHODS", "EEGEncoder", "flat_summary", "flat_windows", "window_stats"]
 
 _CONFIG_VERSION = 1
 _FIT_CHUNK = 64  # windows per chunk when fitting statistics
@@ -617,63 +618,87 @@ class EEGEncoder:
         self.std_ = np.where(flat, 1.0, std).astype(np.float32)
         self.flat_ = flat
         self.n_samples_ = None if _is_continuous(X) else int(arr.shape[2])
-        self.channel_scale_ = np.median(window_std(arr), axis=0)
+        win_flat, win_std = window_stats(arr)  # training scale: windows with signal only
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # (all-flat channel: no scale)
+            scale = np.nanmedian(np.where(win_flat, np.nan, win_std), axis=0)
+        self.channel_scale_ = np.nan_to_num(scale, nan=0.0)  # 0: not checked
         return self
 
     def scale_mismatch(self, X: object, groups: Sequence[str], *, factor: float = 100.0,
-                       windows_flat: np.ndarray | None = None
-                       ) -> dict[str, dict[str, float]]:
-        """Channels whose amplitude in a recording differs from training by more than
-        ``factor`` either way: a unit or gain error at another site (microvolts read as
-        volts, an amplifier gain), which the encoder's standardisation with the training
-        statistics turns into a silent or saturated input.
+                       relative_factor: float = 10.0,
+                       stats: tuple[np.ndarray, np.ndarray] | None = None,
+                       ch_names: Sequence[str] | None = None
+                       ) -> dict[str, dict[str, Any]]:
+        """Channels whose amplitude in a recording is off from training: a unit or gain
+        error at another site (millivolts read as volts, one amplifier channel's gain),
+        which the encoder's standardisation with the training statistics turns into a
+        silent or saturated input.
 
-        The ratio is the median over the recording's windows of the channel's standard
-        deviation (windows where it is flat left out: :meth:`flat_channels` reports
-        those) over the same median in training (:attr:`channel_scale_`). Channels the fit
-        silenced are skipped; an encoder saved before this check existed has no training
-        scale and reports nothing.
+        A channel's ratio is the median over the recording's windows of its standard
+        deviation (windows where it is flat left out: :meth:`flat_channels` reports those)
+        over the same median in training (:attr:`channel_scale_`, flat training windows
+        left out too). A channel is reported when its ratio is beyond ``factor`` either
+        way, or, with three or more channels, beyond ``relative_factor`` either way of the
+        recording's median channel ratio (one channel off while the others are not).
+        ``factor`` (100) is above what EEG itself does: Bonn's ictal segments reach 11
+        times the median of all five sets' windows, and a seizure raises all channels
+        together; unit errors are 1000 times or more. Channels the fit silenced, or
+        without signal in training, are skipped; an encoder saved before this check
+        existed has no training scale and reports nothing (``channel_scale_`` is None).
 
         Args:
             X: windows ``[B, C, N]`` (array or MNE object) with the fit's channels.
             groups: ``[B]`` recording of each window.
-            factor: the ratio (> 1) beyond which a channel is reported. The default, 100,
-                is above what EEG itself does: in the Bonn set, ictal segments' median
-                window standard deviation is up to 11 times the median of all five sets'
-                windows, and unit errors are 1000 times or more.
-            windows_flat: :func:`flat_windows` of ``X`` when the caller already has it.
+            factor: the ratio (> 1) to training beyond which a channel is reported.
+            relative_factor: the ratio (> 1) to the recording's median channel ratio
+                beyond which a channel is reported.
+            stats: :func:`window_stats` of ``X`` when the caller already has it.
+            ch_names: ``[C]`` names to report (default: those of ``X``, else the fit's).
 
         Returns:
-            ``{recording: {channel: ratio}}`` for the recordings with such a channel.
+            ``{recording: {"ratios": {channel: ratio}, "median_ratio": m}}`` for the
+            recordings with such a channel.
         """
         self._require_fitted("scale_mismatch")
-        if not (np.isfinite(factor) and factor > 1):
-            raise ConfigError(f"EEGEncoder.scale_mismatch: factor must be > 1, got {factor}")
+        for name, value in (("factor", factor), ("relative_factor", relative_factor)):
+            if not (np.isfinite(value) and value > 1):
+                raise ConfigError(f"EEGEncoder.scale_mismatch: {name} must be > 1, got "
+                                  f"{value}")
         if self.channel_scale_ is None:
             return {}
         arr, names = self._read_input(X, "scale_mismatch")
         if len(groups) != arr.shape[0]:
             raise ConfigError(f"EEGEncoder.scale_mismatch: {len(groups)} groups for "
                               f"{arr.shape[0]} windows")
-        names = names or list(self.ch_names_ or [])
-        flat = flat_windows(arr) if windows_flat is None else np.asarray(windows_flat, bool)
-        std = np.where(flat, np.nan, window_std(arr))
-        silenced = np.zeros(arr.shape[1], dtype=bool)  # the fit's silenced channels
+        names = ([str(c) for c in ch_names] if ch_names is not None else
+                 names or list(self.ch_names_ or []))
+        flat, std = window_stats(arr) if stats is None else stats
+        std = np.where(flat, np.nan, std)
+        checked = np.asarray(self.channel_scale_) > 0
         if self.filters_ is None and self.flat_ is not None \
                 and self.flat_.shape[0] == arr.shape[1]:
-            silenced = np.asarray(np.asarray(self.flat_).all(axis=1), dtype=bool)
-        out: dict[str, dict[str, float]] = {}
+            checked &= ~np.asarray(self.flat_).all(axis=1)  # silenced at fit
+        out: dict[str, dict[str, Any]] = {}
         rec = np.asarray([str(g) for g in groups])
         for group in dict.fromkeys(rec.tolist()):
             rows = std[rec == group]
-            for c in range(arr.shape[1]):
+            ratio = np.full(arr.shape[1], np.nan)
+            for c in np.flatnonzero(checked):
                 col = rows[:, c][np.isfinite(rows[:, c])]
-                train = float(self.channel_scale_[c])
-                if silenced[c] or not col.size or not train > 0:
-                    continue
-                ratio = float(np.median(col)) / train
-                if ratio > factor or ratio < 1.0 / factor:
-                    out.setdefault(group, {})[names[c]] = ratio
+                if col.size:
+                    ratio[c] = float(np.median(col)) / float(self.channel_scale_[c])
+            valid = np.isfinite(ratio)
+            if not valid.any():
+                continue
+            median = float(np.median(ratio[valid]))
+            off = valid & ((ratio > factor) | (ratio < 1.0 / factor))
+            if valid.sum() >= 3:
+                off |= valid & ((ratio > relative_factor * median)
+                                | (ratio < median / relative_factor))
+            if off.any():
+                out[group] = {"ratios": {names[c]: float(ratio[c]) for c in np.flatnonzero(off)},
+                              "median_ratio": median}
         return out
 
     def _check_channels(self, arr: Any, names: list[str] | None, what: str) -> None:
@@ -911,7 +936,14 @@ def flat_windows(arr: Any) -> np.ndarray:
     disconnected or zeroed electrode is not constant but filter residue ~1e-10 of the
     others.
     """
-    out = np.zeros(arr.shape[:2], dtype=bool)
+    return window_stats(arr)[0]
+
+
+def window_stats(arr: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(flat, std)``, both ``[B, C]``, in one pass over ``arr [B, C, N]``: whether each
+    channel is flat in each window (:func:`flat_windows`) and its standard deviation."""
+    flat_out = np.zeros(arr.shape[:2], dtype=bool)
+    std_out = np.zeros(arr.shape[:2], dtype=np.float64)
     for start in range(0, arr.shape[0], _FIT_CHUNK):
         chunk = np.asarray(arr[start : start + _FIT_CHUNK], dtype=np.float64)
         lo, hi = chunk.min(axis=2), chunk.max(axis=2)
@@ -920,18 +952,9 @@ def flat_windows(arr: Any) -> np.ndarray:
             | (std < _NO_SIGNAL_STD)
         if chunk.shape[1] >= 2:
             flat |= std < _DEAD_RATIO * np.median(std, axis=1, keepdims=True)
-        out[start : start + chunk.shape[0]] = flat
-    return out
-
-
-def window_std(arr: Any) -> np.ndarray:
-    """``[B, C]`` standard deviation of each channel in each window of ``arr [B, C, N]``
-    (read in chunks, as :func:`flat_windows` does)."""
-    out = np.zeros(arr.shape[:2], dtype=np.float64)
-    for start in range(0, arr.shape[0], _FIT_CHUNK):
-        chunk = np.asarray(arr[start : start + _FIT_CHUNK], dtype=np.float64)
-        out[start : start + chunk.shape[0]] = chunk.std(axis=2)
-    return out
+        flat_out[start : start + chunk.shape[0]] = flat
+        std_out[start : start + chunk.shape[0]] = std
+    return flat_out, std_out
 
 
 def flat_summary(mask: np.ndarray, groups: Sequence[str], names: Sequence[str]

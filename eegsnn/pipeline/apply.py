@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from eegsnn.encode import EEGEncoder, flat_summary, flat_windows
+from eegsnn.encode import EEGEncoder, flat_summary, flat_windows, window_stats
 from eegsnn.errors import ConfigError, DataError
 from eegsnn.evaluate.energy import window_synops
 from eegsnn.evaluate.stats import mcnemar_exact
@@ -416,22 +416,34 @@ def flat_channel_warnings(encoder: Any, ws: Any, windows_flat: np.ndarray | None
     return notes
 
 
-def scale_warnings(encoder: Any, ws: Any, windows_flat: np.ndarray | None = None
-                   ) -> list[str]:
-    """One warning per recording with a channel whose amplitude differs from the training
-    windows' by more than 100 times either way
-    (:meth:`~eegsnn.encode.EEGEncoder.scale_mismatch`: a unit or gain error at another
-    site), kept in the evaluation's ``warnings``; the windows are still scored."""
+def scale_warnings(encoder: Any, ws: Any,
+                   stats: tuple[np.ndarray, np.ndarray] | None = None) -> list[str]:
+    """One warning per recording with a channel whose amplitude is off from training
+    (:meth:`~eegsnn.encode.EEGEncoder.scale_mismatch`: more than 100 times either way, or
+    10 times off the recording's other channels: a unit or gain error at another site),
+    kept in the evaluation's ``warnings``; the windows are still scored. ``stats``:
+    :func:`~eegsnn.encode.window_stats` of ``ws.X`` if already made."""
     if not hasattr(encoder, "scale_mismatch"):  # (a run without an EEG encoder)
         return []
-    found = encoder.scale_mismatch(ws.X, ws.recording, windows_flat=windows_flat)
+    if getattr(encoder, "channel_scale_", None) is None:
+        log.info("evaluate: amplitude check against training not available (the run's "
+                 "encoder was saved before it recorded the training scale)")
+        return []
+    found = encoder.scale_mismatch(ws.X, ws.recording, stats=stats,
+                                   ch_names=list(ws.ch_names))
     notes = []
-    for rec, chans in sorted(found.items()):
-        parts = [f"{ch} {ratio:.3g}x" for ch, ratio in chans.items()]
+    for rec, hit in sorted(found.items()):
+        ratios = hit["ratios"]
+        if len(ratios) == len(ws.ch_names) and len(ratios) > 3:
+            what = (f"all {len(ratios)} channels, {min(ratios.values()):.3g}x to "
+                    f"{max(ratios.values()):.3g}x")
+        else:
+            what = "; ".join(f"{ch} {ratio:.3g}x" for ch, ratio in ratios.items())
         notes.append(f"{Path(rec).name}: channel(s) at another scale than in training "
-                     f"(median window standard deviation over the training windows'): "
-                     f"{'; '.join(parts)} (a unit or gain error? microvolts read as volts "
-                     "is 1e6x); the model standardises with the training statistics, so "
+                     f"(median window standard deviation over the training windows'; "
+                     f"the recording's median channel is at {hit['median_ratio']:.3g}x): "
+                     f"{what} (a unit or gain error? microvolts read as volts is 1e6x); "
+                     "the model standardises with the training statistics, so "
                      "predictions of this recording are not reliable")
     for note in notes:
         log.info("evaluate: %s", note)
@@ -507,9 +519,10 @@ def evaluate_run(run_dir: str | os.PathLike, source: Any = None, *,
     ws, channels = conform_channels(ws, record, src_name, run_dir, channel_map)
     check_compatible(ws, record, src_name, run_dir)
     overlap = check_overlap(run_dir, cfg, record, ws, src_name, allow=allow_overlap)
-    windows_flat = flat_windows(ws.X)  # one pass over the data for both uses below
+    stats = window_stats(ws.X)  # one pass over the data for the checks below
+    windows_flat = stats[0]
     input_notes = flat_channel_warnings(encoder, ws, windows_flat) \
-        + scale_warnings(encoder, ws, windows_flat)
+        + scale_warnings(encoder, ws, stats)
     spikes = encode_windows(encoder, ws.X, int(cfg["train"]["seed"]))
     if spikes.shape[2] != model.n_inputs:
         raise DataError(f"{src_name}: encoder gives {spikes.shape[2]} lines, the model takes "

@@ -401,46 +401,70 @@ def test_flat_channel_warnings_name_channels_and_refuse_windows_without_signal()
 
 def test_scale_warnings_name_channels_at_another_scale_than_in_training():
     """evaluate's check: a channel 1000x smaller (millivolts read as volts) or 1e6x larger
-    (microvolts as volts) than in training is a warning per recording with its ratio;
-    ordinary differences between recordings (2x) are not; the flat check keeps its own."""
+    (microvolts as volts) than in training, or one channel 20x off while the others are
+    not, is a warning per recording with its ratio; ordinary differences (2x one channel,
+    5x all of them) are not."""
     import json
+    import re
     from types import SimpleNamespace
 
     from eegsnn.encode import EEGEncoder
     from eegsnn.pipeline.apply import scale_warnings
 
     rng = np.random.default_rng(1)
-    names = ("C3", "Cz", "C4")
-    train = rng.normal(0, 20e-6, (8, 3, 256))
+    names = ("C3", "Cz", "C4", "CP3")
+    train = rng.normal(0, 20e-6, (8, 4, 256))
     enc = EEGEncoder("direct", spatial_filter={"type": "csp", "n_components": 2}).fit(
         train, np.tile([0, 1], 4), ch_names=list(names))
     np.testing.assert_allclose(enc.channel_scale_, np.median(train.std(axis=2), axis=0))
-    X = rng.normal(0, 20e-6, (9, 3, 256))
+    X = rng.normal(0, 20e-6, (15, 4, 256))
     X[:3, 1] *= 2.0  # a.edf: Cz twice as large (not reported)
     X[3:6, 0] *= 1e-3  # b.edf: C3 in millivolts read as volts
-    X[6:, 2] *= 1e6  # c.edf: C4 in microvolts read as volts
-    ws = SimpleNamespace(X=X, recording=np.repeat(["/d/a.edf", "/d/b.edf", "/d/c.edf"], 3),
-                         ch_names=names)
+    X[6:9, 2] *= 1e6  # c.edf: C4 in microvolts read as volts
+    X[9:12, 3] *= 20.0  # d.edf: one channel's gain 20x, the others as in training
+    X[12:] *= 5.0  # e.edf: every channel 5x (a loud recording, not an error)
+    recs = ["/d/a.edf", "/d/b.edf", "/d/c.edf", "/d/d.edf", "/d/e.edf"]
+    ws = SimpleNamespace(X=X, recording=np.repeat(recs, 3), ch_names=names)
     notes = scale_warnings(enc, ws)
-    assert len(notes) == 2
+    assert [n.split(":")[0] for n in notes] == ["b.edf", "c.edf", "d.edf"]
     assert notes[0].startswith("b.edf: channel(s) at another scale than in training")
-    import re
-
-    assert re.search(r": C3 0\.00(09|10)\d*x \(a unit or gain error", notes[0])
-    assert re.search(r": C4 (9\.\d+e\+05|1(\.\d+)?e\+06)x", notes[1])
+    assert re.search(r"\): C3 0\.00(09|10)\d*x \(a unit or gain error", notes[0])
+    assert re.search(r"\): C4 (9\.\d+e\+05|1(\.\d+)?e\+06)x", notes[1])
+    assert re.search(r"median channel is at (0\.9|1\.0)\d*x\): CP3 (19|20|21)\.?\d*x",
+                     notes[2])
     assert "Cz" not in " ".join(notes)
     found = enc.scale_mismatch(X, ws.recording)
-    assert found["/d/b.edf"]["C3"] == pytest.approx(1e-3, rel=0.15)
-    assert enc.scale_mismatch(X, ws.recording, factor=1.5)["/d/a.edf"]["Cz"] == \
+    assert found["/d/b.edf"]["ratios"]["C3"] == pytest.approx(1e-3, rel=0.15)
+    assert enc.scale_mismatch(X, ws.recording, factor=1.5)["/d/a.edf"]["ratios"]["Cz"] == \
         pytest.approx(2.0, rel=0.15)
+    everything = X * 1e-3  # all four channels in the wrong unit: said once, as a range
+    note = scale_warnings(enc, SimpleNamespace(X=everything, recording=ws.recording,
+                                               ch_names=names))[0]
+    assert "all 4 channels, 0.00" in note
     # saved and loaded with the run's encoder.json; an encoder saved without it checks nothing
     again = EEGEncoder.from_config(json.loads(json.dumps(enc.to_config())))
     assert again.scale_mismatch(X, ws.recording) == found
     old = enc.to_config()
     del old["state"]["channel_scale"]
     assert EEGEncoder.from_config(old).scale_mismatch(X, ws.recording) == {}
+    assert scale_warnings(EEGEncoder.from_config(old), ws) == []
     with pytest.raises(ConfigError, match="factor must be > 1"):
         enc.scale_mismatch(X, ws.recording, factor=0.5)
+
+
+def test_the_training_scale_leaves_out_flat_windows():
+    """A channel that is filter residue (~1e-15) in some training windows gets its scale
+    from the windows with signal, not a residue-sized one (which made every normal
+    recording look 1e10x off); a channel without signal in training is not checked."""
+    from eegsnn.encode import EEGEncoder
+
+    rng = np.random.default_rng(2)
+    train = rng.normal(0, 20e-6, (8, 3, 256))
+    train[[0, 1, 2, 4, 5], 1] = rng.normal(0, 1e-15, (5, 256))  # Cz dead in 5 of 8 windows
+    enc = EEGEncoder("delta").fit(train, groups=np.repeat(["a", "b"], 4))
+    assert enc.channel_scale_[1] == pytest.approx(20e-6, rel=0.2)
+    X = rng.normal(0, 20e-6, (4, 3, 256))
+    assert enc.scale_mismatch(X, ["new"] * 4) == {}
 
 
 def test_seizures_are_not_taken_for_a_scale_error(shared_data):
@@ -459,8 +483,8 @@ def test_seizures_are_not_taken_for_a_scale_error(shared_data):
     enc = EEGEncoder("delta", threshold=0.2).fit(train)
     ictal = windows("S", 100)  # every shared ictal segment
     groups = np.repeat([f"S{i:03d}" for i in range(len(ictal) // 5)], 5)
-    ratios = [r for g in np.unique(groups) for r in
-              enc.scale_mismatch(ictal[groups == g], [g] * 5, factor=5.0).get(g, {}).values()]
+    ratios = [r for g in np.unique(groups) for r in enc.scale_mismatch(
+        ictal[groups == g], [g] * 5, factor=5.0).get(g, {}).get("ratios", {}).values()]
     assert ratios and max(ratios) < 20  # loud segments exist, far below the default 100
     assert enc.scale_mismatch(ictal, groups) == {}
     assert set(enc.scale_mismatch(ictal * 1e3, groups)) == set(groups)
