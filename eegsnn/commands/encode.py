@@ -19,7 +19,8 @@ def encode(
         "--config", "-c", help="Study config giving the dataset and encoder sections.")
     ] = None,
     set_: Annotated[list[str] | None, typer.Option(
-        "--set", help="Override a config value: key.sub=value (repeatable).")] = None,
+        "--set", help="Override a config value: key.sub=value (repeatable); key.sub+=value "
+                      "adds to a list.")] = None,
     encoder_from: Annotated[Path | None, typer.Option(
         "--encoder-from", help="Use the preprocessing and fitted encoder of a training run "
                                "(leak-free encoding of held-out recordings).")] = None,

@@ -144,7 +144,8 @@ def train(
         "--config", "-c", help="Study config YAML (configs/*.yaml).")] = None,
     set_: Annotated[list[str] | None, typer.Option(
         "--set", help="Override a config value: key.sub=value (repeatable), e.g. "
-                      "train.epochs=5.")] = None,
+                      "train.epochs=5; key.sub+=value adds to a list, e.g. "
+                      "data.source+=S001R12.edf.")] = None,
     out: Annotated[Path | None, typer.Option(
         "--out", "-o", help="Run folder (default runs/<study name>).")] = None,
     resume: Annotated[bool, typer.Option(
@@ -181,8 +182,9 @@ def train(
     hidden: Annotated[str | None, typer.Option(
         "--hidden", help="Hidden layer sizes, comma-separated (e.g. 128,64).")] = None,
     epochs: Annotated[int | None, typer.Option("--epochs", help="Training epochs.")] = None,
-    folds: Annotated[int | None, typer.Option(
-        "--folds", help="K-fold cross-validation over groups (0: one held-out split).")
+    folds: Annotated[str | None, typer.Option(
+        "--folds", help="K-fold cross-validation over groups (0: one held-out split; all: "
+                        "one fold per group, e.g. leave one recording out).")
     ] = None,
     split_by: Annotated[str | None, typer.Option(
         "--split-by", help="Group kept on one side of a split: recording | session | "
@@ -271,12 +273,16 @@ def train(
                               "separated by commas (e.g. 128,64)")
         extra.append(f"model.hidden={sizes}")
     if folds is not None:
-        if folds == 0:
+        text = folds.strip().lower()
+        if text == "all":
+            extra += ["split.method=kfold", "split.n_splits=all"]
+        elif text.isdigit() and int(text) == 0:
             extra.append("split.method=holdout")
-        elif folds >= 2:
-            extra += ["split.method=kfold", f"split.n_splits={folds}"]
+        elif text.isdigit() and int(text) >= 2:
+            extra += ["split.method=kfold", f"split.n_splits={int(text)}"]
         else:
-            raise ConfigError(f"--folds must be 0 (held-out split) or >= 2, got {folds}")
+            raise ConfigError(f"--folds must be 0 (held-out split), an integer >= 2 or all "
+                              f"(one fold per group), got {folds!r}")
     if baseline is not None:
         extra.append("baseline=null" if baseline == "none" else f"baseline.type={baseline}")
     if config is not None:

@@ -232,7 +232,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         raise ConfigError(f"--set {text!r}: expected key=value (e.g. train.epochs=5)")
     key, raw = text.split("=", 1)
     parts = [p for p in key.strip().split(".")]
-    if not key.strip() or any(not p for p in parts):
+    if not key.strip() or any(not p.rstrip("+").strip() for p in parts):
         raise ConfigError(f"--set {text!r}: empty key")
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
@@ -247,16 +247,37 @@ def apply_overrides(config: Mapping[str, Any], overrides: Sequence[str]) -> dict
     An override below a mapping the config does not have (e.g.
     ``dataset.labels.mapping.T1=x`` where the pipeline's defaults hold the mapping) makes
     a patch that :func:`deep_merge` merges into the defaults' mapping, key by key.
+    ``key.sub+=value`` adds ``value`` (or each item of a list ``value``) to the list the
+    config holds at ``key.sub``, unless it is there already (e.g. one more recording:
+    ``data.source+=/data/S001R12.edf``); applied twice it changes nothing.
+
+    Raises:
+        ConfigError: ``+=`` on a key whose value in the config is not a list.
     """
     out = copy.deepcopy(dict(config))
     for text in overrides:
         parts, value = parse_override(text)
+        add = parts[-1].endswith("+")
+        if add:
+            parts[-1] = parts[-1][:-1].rstrip()
         node = out
         for p in parts[:-1]:
             if not isinstance(node.get(p), dict):
                 node[p] = _Patch()
             node = node[p]
-        node[parts[-1]] = value
+        if add:
+            current = node.get(parts[-1])
+            if isinstance(current, str):  # (a single source written as a string)
+                current = [current]
+            if not isinstance(current, list):
+                raise ConfigError(
+                    f"--set {text!r}: += adds to a list, but the config has "
+                    f"{'no ' + '.'.join(parts) if current is None else repr(current)} "
+                    f"there; give the whole value with {'.'.join(parts)}=...")
+            items = value if isinstance(value, list) else [value]
+            node[parts[-1]] = current + [v for v in items if v not in current]
+        else:
+            node[parts[-1]] = value
     return out
 
 

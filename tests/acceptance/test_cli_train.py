@@ -55,13 +55,14 @@ def test_train_from_config_with_overrides(repo_root, tmp_path, capsys):
     assert "different config (baseline" in err and err.count("\n") == 1
 
 
-def test_train_direct_mode_on_edf_files(shared_data, tmp_path):
+@pytest.mark.parametrize("folds", ["2", "all"])
+def test_train_direct_mode_on_edf_files(shared_data, tmp_path, folds):
     s001 = shared_data / "eegmmidb" / "S001"
     runner = CliRunner()
     result = runner.invoke(app, [
         "train", str(s001 / "S001R04.edf"), str(s001 / "S001R08.edf"),
         "--event", "T1=left", "--event", "T2=right", "--window", "2", "--tmin", "0.5",
-        "--channels", "C3,Cz,C4", "--bandpass", "8,30", "--folds", "2",
+        "--channels", "C3,Cz,C4", "--bandpass", "8,30", "--folds", folds,
         "--baseline", "csp_lda", "--encoder", "delta", "--spikes-per-s", "20",
         "--hidden", "8", "--epochs", "2", "--report", "none", "--quiet",
         "--set", f"cache_dir={tmp_path / 'cache'}", "--out", str(tmp_path / "mi")])
@@ -70,7 +71,8 @@ def test_train_direct_mode_on_edf_files(shared_data, tmp_path):
     cfg = yaml.safe_load((tmp_path / "mi" / "config.yaml").read_text())
     assert cfg["dataset"]["windows"] == {"mode": "events", "window_s": 2.0, "tmin_s": 0.5}
     assert cfg["dataset"]["preprocess"][0]["channels"] == ["C3", "Cz", "C4"]
-    assert cfg["split"]["method"] == "kfold" and cfg["split"]["n_splits"] == 2
+    assert cfg["split"]["method"] == "kfold"
+    assert cfg["split"]["n_splits"] == (2 if folds == "2" else "all")
     data = json.loads((tmp_path / "mi" / "data.json").read_text())
     assert data["ch_names"] == ["C3", "Cz", "C4"] and data["sfreq_hz"] == 160.0
     assert data["n_samples"] == 320
@@ -88,6 +90,8 @@ def test_train_direct_mode_on_edf_files(shared_data, tmp_path):
     (["train", "--config", "{cfg}", "--set", "split.method=random"], 2, "split.method"),
     (["train", "--config", "{cfg}", "--window", "2"], 2, "direct-mode flags"),
     (["train", "--config", "{cfg}", "--folds", "1"], 2, "--folds"),
+    (["train", "--config", "{cfg}", "--folds", "some"], 2, "an integer >= 2 or all"),
+    (["train", "--config", "{cfg}", "--set", "train.epochs+=3"], 2, "+= adds to a list"),
 ])
 def test_train_errors_are_one_line_with_exit_codes(repo_root, tmp_path, capsys, args, code,
                                                    message):

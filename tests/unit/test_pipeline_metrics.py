@@ -160,6 +160,31 @@ def test_overrides_and_merge():
     assert labels == {"labels": {"source": "path", "mapping": {"Z": "A", "S": "E"}}}
 
 
+def test_plus_equals_adds_to_a_list_once(repo_root):
+    """``key+=value`` adds a recording (or several) to the config's list, skipping those it
+    has, so re-applying it (a resumed run's overrides) changes nothing; a non-list refuses."""
+    cfg = {"data": {"source": ["a.edf", "b.edf"]}, "train": {"epochs": 3}}
+    once = apply_overrides(cfg, ["data.source+=c.edf"])
+    assert once["data"]["source"] == ["a.edf", "b.edf", "c.edf"]
+    assert apply_overrides(once, ["data.source+=[c.edf, d.edf, a.edf]"])["data"]["source"] \
+        == ["a.edf", "b.edf", "c.edf", "d.edf"]
+    assert cfg["data"]["source"] == ["a.edf", "b.edf"]  # the input is not changed
+    assert apply_overrides({"data": {"source": "dir/"}}, ["data.source+=x.edf"]) == {
+        "data": {"source": ["dir/", "x.edf"]}}
+    with pytest.raises(ConfigError, match=r"\+= adds to a list, but the config has 3"):
+        apply_overrides(cfg, ["train.epochs+=3"])
+    with pytest.raises(ConfigError, match=r"has no split\.train_only"):
+        apply_overrides(cfg, ["split.train_only+=[a.edf]"])
+    # a study config: one more run resolves like the config's own sources, as a tested run
+    from eegsnn.pipeline import load_study_config
+
+    path = repo_root / "configs" / "eegmmidb_imagery_lr.yaml"
+    extra = "../../shared/data/eegmmidb/S001/S001R12.edf"
+    study = load_study_config(path, [f"data.source+={extra}"])
+    assert len(study["data"]["source"]) == 5
+    assert study["data"]["source"][-1] == str((path.parent / extra).resolve())
+
+
 def test_pipelines_are_declared():
     names = list_pipelines()
     for name in ("motor_imagery", "seizure_detection", "sleep_staging",
