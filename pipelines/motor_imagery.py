@@ -12,7 +12,10 @@ gains set three amplitude thresholds an octave apart, so the population grades s
 amplitudes that one neuron at threshold 1 ignores), and a linear readout into a
 non-spiking integrator classifies the rates (``model.family: band_power``). The gains were
 chosen over a single gain by nested cross-validation inside the training runs
-(``scripts/mi_inner_cv.py``; results/pipelines/README.md). The earlier default, a
+(``scripts/mi_inner_cv.py``; results/pipelines/README.md). Models that learn their own
+filters from the channels (``spiking_eegnet``, ``spiking_shallow``, ``recurrent``, without
+CSP) want one line per channel: set ``encoder.gain: 1.0`` for them (as
+``scripts/motor_imagery_runs.sh`` does), or each channel arrives as three. The earlier default, a
 delta spike code of 84 band-limited lines into a dense 32-neuron layer, was at chance on
 S001 (results/pipelines/README.md). Published reference: EEGNet reaches about 82 % on
 two-class EEGMMIDB across subjects.

@@ -145,7 +145,8 @@ def train(
     set_: Annotated[list[str] | None, typer.Option(
         "--set", help="Override a config value: key.sub=value (repeatable), e.g. "
                       "train.epochs=5; key.sub+=value adds to a list, e.g. "
-                      "data.source+=S001R12.edf.")] = None,
+                      "data.source+=/data/S001R12.edf (relative paths are read from the "
+                      "config file's folder).")] = None,
     out: Annotated[Path | None, typer.Option(
         "--out", "-o", help="Run folder (default runs/<study name>).")] = None,
     resume: Annotated[bool, typer.Option(
@@ -276,9 +277,9 @@ def train(
         text = folds.strip().lower()
         if text == "all":
             extra += ["split.method=kfold", "split.n_splits=all"]
-        elif text.isdigit() and int(text) == 0:
+        elif text.isdecimal() and int(text) == 0:
             extra.append("split.method=holdout")
-        elif text.isdigit() and int(text) >= 2:
+        elif text.isdecimal() and int(text) >= 2:
             extra += ["split.method=kfold", f"split.n_splits={int(text)}"]
         else:
             raise ConfigError(f"--folds must be 0 (held-out split), an integer >= 2 or all "

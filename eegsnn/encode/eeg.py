@@ -584,8 +584,9 @@ class EEGEncoder:
                 "or let their lines stay silent: --set encoder.on_flat=silence "
                 "(EEGEncoder(on_flat='silence'))"
             )
+        win_flat, win_std = window_stats(arr)  # [B, C]: per-window flatness and std
         if groups is not None:
-            flat_in = _flat_per_group(arr, np.asarray(groups))  # [G, C] bool, names [G]
+            flat_in = _flat_per_group(win_flat, np.asarray(groups))  # [G, C] bool, names [G]
             if self.filters_ is None:
                 flat_in[1][:, flat.all(axis=1)] = False  # flat when pooled: handled above
             if self.filters_ is None and self.on_flat == "silence":
@@ -618,9 +619,9 @@ class EEGEncoder:
         self.std_ = np.where(flat, 1.0, std).astype(np.float32)
         self.flat_ = flat
         self.n_samples_ = None if _is_continuous(X) else int(arr.shape[2])
-        win_flat, win_std = window_stats(arr)  # training scale: windows with signal only
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # (all-flat channel: no scale)
+            # the training scale: median over the windows with signal only
             scale = np.nanmedian(np.where(win_flat, np.nan, win_std), axis=0)
         self.channel_scale_ = np.nan_to_num(scale, nan=0.0)  # 0: not checked
         return self
@@ -668,9 +669,14 @@ class EEGEncoder:
         if self.channel_scale_ is None:
             return {}
         arr, names = self._read_input(X, "scale_mismatch")
+        self._check_channels(arr, names, "scale_mismatch")
         if len(groups) != arr.shape[0]:
             raise ConfigError(f"EEGEncoder.scale_mismatch: {len(groups)} groups for "
                               f"{arr.shape[0]} windows")
+        if stats is not None and not (np.shape(stats[0]) == np.shape(stats[1])
+                                      == tuple(arr.shape[:2])):
+            raise ConfigError(f"EEGEncoder.scale_mismatch: stats of shape "
+                              f"{np.shape(stats[0])} for windows {tuple(arr.shape[:2])}")
         names = ([str(c) for c in ch_names] if ch_names is not None else
                  names or list(self.ch_names_ or []))
         flat, std = window_stats(arr) if stats is None else stats
@@ -974,12 +980,12 @@ def flat_summary(mask: np.ndarray, groups: Sequence[str], names: Sequence[str]
     return out
 
 
-def _flat_per_group(arr: Any, groups: np.ndarray) -> tuple[list[str], np.ndarray]:
-    """The groups (recordings) of ``[B]`` windows ``arr`` ``[B, C, N]`` and, ``[G, C]``,
-    whether each channel is flat (:func:`flat_windows`) in every window of each group."""
+def _flat_per_group(per_window: np.ndarray, groups: np.ndarray
+                    ) -> tuple[list[str], np.ndarray]:
+    """The groups (recordings) of ``[B]`` windows and, ``[G, C]``, whether each channel is
+    flat in every window of each group, from ``per_window [B, C]`` (:func:`flat_windows`)."""
     names, inverse = np.unique(groups.astype(str), return_inverse=True)
-    per_window = flat_windows(arr)
-    flat = np.zeros((names.size, arr.shape[1]), dtype=bool)
+    flat = np.zeros((names.size, per_window.shape[1]), dtype=bool)
     for g in range(names.size):
         flat[g] = per_window[inverse == g].all(axis=0)
     return [str(n) for n in names], flat

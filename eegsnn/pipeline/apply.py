@@ -440,8 +440,9 @@ def scale_warnings(encoder: Any, ws: Any,
         else:
             what = "; ".join(f"{ch} {ratio:.3g}x" for ch, ratio in ratios.items())
         notes.append(f"{Path(rec).name}: channel(s) at another scale than in training "
-                     f"(median window standard deviation over the training windows'; "
-                     f"the recording's median channel is at {hit['median_ratio']:.3g}x): "
+                     f"(median window standard deviation against that of the training "
+                     f"windows; the recording's median channel is at "
+                     f"{hit['median_ratio']:.3g}x): "
                      f"{what} (a unit or gain error? microvolts read as volts is 1e6x); "
                      "the model standardises with the training statistics, so "
                      "predictions of this recording are not reliable")

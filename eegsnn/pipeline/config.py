@@ -193,10 +193,35 @@ class _Patch(dict):
     instead of replacing it whole."""
 
 
+class _Append(list):
+    """Items that ``--set key+=value`` adds to a list the config itself does not hold:
+    :func:`deep_merge` adds them to the pipeline default's list (each item once).
+    ``key`` is the dotted key, for messages."""
+
+    key = ""
+
+    def refuse(self, found: Any) -> ConfigError:
+        return ConfigError(f"--set {self.key}+=...: += adds to a list, but neither the "
+                           f"config nor the pipeline's defaults have a list at {self.key}"
+                           f"{'' if found is None else f' (there: {found!r})'}; give the "
+                           f"whole value with {self.key}=...")
+
+
+def _add_items(current: list[Any], items: Sequence[Any]) -> list[Any]:
+    """``current`` plus each of ``items`` not in it yet (in order, each once)."""
+    out = list(current)
+    for item in items:
+        if item not in out:
+            out.append(item)
+    return out
+
+
 def _plain(value: Any) -> Any:
     """``value`` with every mapping a plain ``dict`` (no :class:`_Patch` left)."""
     if isinstance(value, Mapping):
         return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, _Append):  # nothing to add to: no default list there
+        raise value.refuse(None)
     if isinstance(value, list):
         return [_plain(v) for v in value]
     return value
@@ -212,6 +237,11 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
     """
     out = _plain(copy.deepcopy(dict(base)))
     for key, value in override.items():
+        if isinstance(value, _Append):
+            if not isinstance(out.get(key), list):
+                raise value.refuse(out.get(key))
+            out[key] = _add_items(out[key], _plain(list(value)))
+            continue
         if (isinstance(value, Mapping) and isinstance(out.get(key), Mapping)
                 and (key not in ATOMIC_KEYS or isinstance(value, _Patch))):
             out[key] = deep_merge(out[key], value)
@@ -247,12 +277,14 @@ def apply_overrides(config: Mapping[str, Any], overrides: Sequence[str]) -> dict
     An override below a mapping the config does not have (e.g.
     ``dataset.labels.mapping.T1=x`` where the pipeline's defaults hold the mapping) makes
     a patch that :func:`deep_merge` merges into the defaults' mapping, key by key.
-    ``key.sub+=value`` adds ``value`` (or each item of a list ``value``) to the list the
-    config holds at ``key.sub``, unless it is there already (e.g. one more recording:
-    ``data.source+=/data/S001R12.edf``); applied twice it changes nothing.
+    ``key.sub+=value`` adds ``value`` (or each item of a list ``value``) to the list at
+    ``key.sub`` (the config's, else the pipeline default's when :func:`deep_merge` merges
+    them), each item once (e.g. one more recording: ``data.source+=/data/S001R12.edf``);
+    applied twice it changes nothing.
 
     Raises:
-        ConfigError: ``+=`` on a key whose value in the config is not a list.
+        ConfigError: ``+=`` on a key whose value in the config is not a list (a single
+        path as ``data.source``: a folder or manifest, to which a file cannot be added).
     """
     out = copy.deepcopy(dict(config))
     for text in overrides:
@@ -267,15 +299,19 @@ def apply_overrides(config: Mapping[str, Any], overrides: Sequence[str]) -> dict
             node = node[p]
         if add:
             current = node.get(parts[-1])
-            if isinstance(current, str):  # (a single source written as a string)
-                current = [current]
-            if not isinstance(current, list):
-                raise ConfigError(
-                    f"--set {text!r}: += adds to a list, but the config has "
-                    f"{'no ' + '.'.join(parts) if current is None else repr(current)} "
-                    f"there; give the whole value with {'.'.join(parts)}=...")
             items = value if isinstance(value, list) else [value]
-            node[parts[-1]] = current + [v for v in items if v not in current]
+            if current is None:  # the pipeline's default list, when merged
+                node[parts[-1]] = _Append(items)
+                node[parts[-1]].key = ".".join(parts)
+            elif isinstance(current, list):
+                node[parts[-1]] = type(current)(_add_items(current, items))
+            else:
+                raise ConfigError(
+                    f"--set {text!r}: += adds to a list, but the config has {current!r} "
+                    f"there; give the whole value with {'.'.join(parts)}=..."
+                    + (" (a folder or manifest source cannot be added to: list the "
+                       "recordings, data.source=[...])" if parts == ["data", "source"]
+                       else ""))
         else:
             node[parts[-1]] = value
     return out
@@ -389,6 +425,10 @@ def resolve_study_config(config: Mapping[str, Any], *, base_dir: str | os.PathLi
         if not src:
             raise ConfigError(f"{where}: data.source is an empty list")
         resolved_src: Any = [_resolve_path(s, base) for s in src]
+        twice = sorted({s for s in resolved_src if resolved_src.count(s) > 1})
+        if twice:
+            raise ConfigError(f"{where}: data.source lists {', '.join(twice)} more than once "
+                              "(after resolving relative paths); each recording once")
     else:
         resolved_src = _resolve_path(src, base)
     unknown = set(data) - {"source", "root"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -169,12 +171,12 @@ def test_plus_equals_adds_to_a_list_once(repo_root):
     assert apply_overrides(once, ["data.source+=[c.edf, d.edf, a.edf]"])["data"]["source"] \
         == ["a.edf", "b.edf", "c.edf", "d.edf"]
     assert cfg["data"]["source"] == ["a.edf", "b.edf"]  # the input is not changed
-    assert apply_overrides({"data": {"source": "dir/"}}, ["data.source+=x.edf"]) == {
-        "data": {"source": ["dir/", "x.edf"]}}
+    assert apply_overrides(cfg, ["data.source+=[e.edf, e.edf]"])["data"]["source"] == [
+        "a.edf", "b.edf", "e.edf"]
+    with pytest.raises(ConfigError, match="a folder or manifest source cannot be added to"):
+        apply_overrides({"data": {"source": "dir/"}}, ["data.source+=x.edf"])
     with pytest.raises(ConfigError, match=r"\+= adds to a list, but the config has 3"):
         apply_overrides(cfg, ["train.epochs+=3"])
-    with pytest.raises(ConfigError, match=r"has no split\.train_only"):
-        apply_overrides(cfg, ["split.train_only+=[a.edf]"])
     # a study config: one more run resolves like the config's own sources, as a tested run
     from eegsnn.pipeline import load_study_config
 
@@ -182,7 +184,19 @@ def test_plus_equals_adds_to_a_list_once(repo_root):
     extra = "../../shared/data/eegmmidb/S001/S001R12.edf"
     study = load_study_config(path, [f"data.source+={extra}"])
     assert len(study["data"]["source"]) == 5
-    assert study["data"]["source"][-1] == str((path.parent / extra).resolve())
+    assert study["data"]["source"][-1] == os.path.normpath(path.parent / extra)
+    # the same recording spelled another way is refused, not read twice
+    again = os.path.normpath(path.parent / "../../shared/data/eegmmidb/S001/S001R04.edf")
+    with pytest.raises(ConfigError, match=r"S001R04\.edf more than once"):
+        load_study_config(path, [f"data.source+={again}"])
+    # a list only the pipeline's defaults hold is added to as well
+    study = load_study_config(path, ["encoder.gain+=4", "split.train_only+=[S001R12.edf]"])
+    assert study["encoder"]["gain"] == [0.5, 1.0, 2.0, 4]
+    assert study["split"]["train_only"] == ["S001R03.edf", "S001R07.edf", "S001R12.edf"]
+    for key in ("train.epochs+=3", "model.hidden+=[4]"):
+        with pytest.raises(ConfigError, match=rf"--set {key.split('+')[0]}\+=\.\.\.: "
+                                              r"\+= adds to a list, but neither the config"):
+            load_study_config(path, [key])
 
 
 def test_pipelines_are_declared():
