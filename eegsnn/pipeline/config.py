@@ -143,6 +143,10 @@ _TYPES: dict[str, str] = {
 }
 
 
+#: model families that learn spatial/temporal filters from their input lines as channels
+_CHANNEL_FAMILIES = ("spiking_eegnet", "spiking_shallow", "recurrent")
+
+
 def _check_values(cfg: Mapping[str, Any], where: str) -> None:
     """Ranges and regular expressions of values whose type :data:`_TYPES` checked."""
     ds = cfg.get("dataset") or {}
@@ -540,6 +544,17 @@ def resolve_study_config(config: Mapping[str, Any], *, base_dir: str | os.PathLi
     if fmt not in ("html", "md", "both", "none"):
         raise ConfigError(f"{where}: report.format must be html, md, both or none")
     cfg["report"] = {"format": fmt}
+    enc = cfg.get("encoder") or {}
+    family = (cfg.get("model") or {}).get("family")
+    gains = enc.get("gain")
+    if (enc.get("method") == "direct" and isinstance(gains, list) and len(gains) > 1
+            and family in _CHANNEL_FAMILIES):
+        # (the motor-imagery pipeline's default gains are for its band-power detectors)
+        logging.getLogger("eegsnn.pipeline").warning(
+            "%s: encoder.gain is a list (%s): every input line arrives %d times, and the "
+            "%s family learns its filters from the lines as channels; for one line per "
+            "channel set encoder.gain=1.0", where, ", ".join(f"{g:g}" for g in gains),
+            len(gains), family)
     return cfg
 
 

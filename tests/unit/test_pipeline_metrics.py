@@ -199,6 +199,25 @@ def test_plus_equals_adds_to_a_list_once(repo_root):
             load_study_config(path, [key])
 
 
+def test_gain_copies_into_a_family_that_learns_from_channels_are_warned_of(repo_root, caplog):
+    """The motor-imagery pipeline's gains are for its band-power detectors: switching the
+    family to one that learns filters from the channels says how to get one line each."""
+    import logging
+
+    from eegsnn.pipeline import load_study_config
+
+    path = repo_root / "configs" / "eegmmidb_imagery_lr.yaml"
+    with caplog.at_level(logging.WARNING, logger="eegsnn.pipeline"):
+        load_study_config(path, ["model={family: spiking_eegnet}"])
+    assert "encoder.gain is a list (0.5, 1, 2)" in caplog.text
+    assert "spiking_eegnet family" in caplog.text and "encoder.gain=1.0" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="eegsnn.pipeline"):
+        load_study_config(path, ["model={family: spiking_eegnet}", "encoder.gain=1.0"])
+        load_study_config(path)  # band_power: the gains are meant for it
+    assert "encoder.gain" not in caplog.text
+
+
 def test_pipelines_are_declared():
     names = list_pipelines()
     for name in ("motor_imagery", "seizure_detection", "sleep_staging",
