@@ -619,11 +619,8 @@ class EEGEncoder:
         self.std_ = np.where(flat, 1.0, std).astype(np.float32)
         self.flat_ = flat
         self.n_samples_ = None if _is_continuous(X) else int(arr.shape[2])
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # (all-flat channel: no scale)
-            # the training scale: median over the windows with signal only
-            scale = np.nanmedian(np.where(win_flat, np.nan, win_std), axis=0)
-        self.channel_scale_ = np.nan_to_num(scale, nan=0.0)  # 0: not checked
+        # the training scale: median over the windows with signal only (0: not checked)
+        self.channel_scale_ = np.nan_to_num(_signal_median(win_flat, win_std), nan=0.0)
         return self
 
     def scale_mismatch(self, X: object, groups: Sequence[str], *, factor: float = 100.0,
@@ -680,20 +677,14 @@ class EEGEncoder:
         names = ([str(c) for c in ch_names] if ch_names is not None else
                  names or list(self.ch_names_ or []))
         flat, std = window_stats(arr) if stats is None else stats
-        std = np.where(flat, np.nan, std)
-        checked = np.asarray(self.channel_scale_) > 0
-        if self.filters_ is None and self.flat_ is not None \
-                and self.flat_.shape[0] == arr.shape[1]:
-            checked &= ~np.asarray(self.flat_).all(axis=1)  # silenced at fit
+        scale = np.asarray(self.channel_scale_, dtype=np.float64)
+        checked = (scale > 0) & ~self._silenced(arr.shape[1])
         out: dict[str, dict[str, Any]] = {}
         rec = np.asarray([str(g) for g in groups])
         for group in dict.fromkeys(rec.tolist()):
-            rows = std[rec == group]
-            ratio = np.full(arr.shape[1], np.nan)
-            for c in np.flatnonzero(checked):
-                col = rows[:, c][np.isfinite(rows[:, c])]
-                if col.size:
-                    ratio[c] = float(np.median(col)) / float(self.channel_scale_[c])
+            here = rec == group
+            ratio = np.where(checked, _signal_median(flat[here], std[here])
+                             / np.where(checked, scale, 1.0), np.nan)
             valid = np.isfinite(ratio)
             if not valid.any():
                 continue
@@ -800,11 +791,15 @@ class EEGEncoder:
         if windows_flat is None:
             arr, _ = self._read_input(X, "flat_mask")
             windows_flat = flat_windows(arr)
-        flat = np.array(windows_flat, dtype=bool)
-        if self.filters_ is None and self.flat_ is not None and \
-                self.flat_.shape[0] == flat.shape[1]:
-            flat[:, np.asarray(self.flat_).all(axis=1)] = False  # silenced at fit
-        return flat
+        return np.array(windows_flat, dtype=bool) & ~self._silenced(np.shape(windows_flat)[1])
+
+    def _silenced(self, n_channels: int) -> np.ndarray:
+        """``[C]`` bool: the input channels the fit silenced (``on_flat="silence"``, flat in
+        training; none with a spatial filter, whose statistics are per component)."""
+        if self.filters_ is None and self.flat_ is not None \
+                and self.flat_.shape[0] == n_channels:
+            return np.asarray(np.asarray(self.flat_, dtype=bool).all(axis=1), dtype=bool)
+        return np.zeros(n_channels, dtype=bool)
 
     def flat_channels(self, X: object, groups: Sequence[str],
                       ch_names: Sequence[str] | None = None
@@ -961,6 +956,14 @@ def window_stats(arr: Any) -> tuple[np.ndarray, np.ndarray]:
         flat_out[start : start + chunk.shape[0]] = flat
         std_out[start : start + chunk.shape[0]] = std
     return flat_out, std_out
+
+
+def _signal_median(flat: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """``[C]``: the median over windows of each channel's standard deviation ``std [B, C]``,
+    leaving out the windows where it is ``flat [B, C]``; NaN for a channel flat in all."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # (an all-flat channel: NaN)
+        return np.nanmedian(np.where(flat, np.nan, std), axis=0)
 
 
 def flat_summary(mask: np.ndarray, groups: Sequence[str], names: Sequence[str]

@@ -202,7 +202,9 @@ class _Append(list):
     :func:`deep_merge` adds them to the pipeline default's list (each item once).
     ``key`` is the dotted key, for messages."""
 
-    key = ""
+    def __init__(self, items: Sequence[Any], key: str) -> None:
+        super().__init__(items)
+        self.key = key
 
     def refuse(self, found: Any) -> ConfigError:
         return ConfigError(f"--set {self.key}+=...: += adds to a list, but neither the "
@@ -304,11 +306,10 @@ def apply_overrides(config: Mapping[str, Any], overrides: Sequence[str]) -> dict
         if add:
             current = node.get(parts[-1])
             items = value if isinstance(value, list) else [value]
-            if current is None:  # the pipeline's default list, when merged
-                node[parts[-1]] = _Append(items)
-                node[parts[-1]].key = ".".join(parts)
+            if current is None or isinstance(current, _Append):  # the default's list
+                node[parts[-1]] = _Append(_add_items(current or [], items), ".".join(parts))
             elif isinstance(current, list):
-                node[parts[-1]] = type(current)(_add_items(current, items))
+                node[parts[-1]] = _add_items(current, items)
             else:
                 raise ConfigError(
                     f"--set {text!r}: += adds to a list, but the config has {current!r} "

@@ -192,6 +192,8 @@ def test_plus_equals_adds_to_a_list_once(repo_root):
     # a list only the pipeline's defaults hold is added to as well
     study = load_study_config(path, ["encoder.gain+=4", "split.train_only+=[S001R12.edf]"])
     assert study["encoder"]["gain"] == [0.5, 1.0, 2.0, 4]
+    twice = load_study_config(path, ["encoder.gain+=4", "encoder.gain+=[4, 8]"])
+    assert twice["encoder"]["gain"] == [0.5, 1.0, 2.0, 4, 8]
     assert study["split"]["train_only"] == ["S001R03.edf", "S001R07.edf", "S001R12.edf"]
     for key in ("train.epochs+=3", "model.hidden+=[4]"):
         with pytest.raises(ConfigError, match=rf"--set {key.split('+')[0]}\+=\.\.\.: "
