@@ -37,7 +37,9 @@ TASKS = ("imagery_lr", "real_lr", "imagery_ff", "real_ff")
 #: broadband CSP with +I/-I lines at gains 0.5, 1 and 2, the single gain 1 shipped before
 #: 2026-12-06, filter-bank CSP (Ang et al. 2008) on the mu and beta bands, 6 components, and
 #: the shipped encoder with cropped training (Schirrmeister et al. 2017), with and without
-#: amplitude scaling and noise (train.augment).
+#: amplitude scaling and noise (train.augment); then (2026-12-07) CSP with Ledoit-Wolf
+#: covariance shrinkage, and the detectors' membrane decay beta (time constant 1/(1 - beta)
+#: steps at 80 steps/s: 0.8 -> 62 ms, shipped 0.9 -> 125 ms, 0.95 -> 250 ms).
 CANDIDATES = {
     "shipped: CSP 8-30 Hz, 4 components, gains 0.5/1/2": [],
     "CSP 8-30 Hz, 4 components, one gain (1.0; shipped before 2026-12-06)": [
@@ -50,6 +52,10 @@ CANDIDATES = {
         "train.augment={crop_steps: 240}"],
     "gains 0.5/1/2, cropped training, amplitude scaling 0.2, noise 0.1": [
         "train.augment={crop_steps: 240, scale: 0.2, noise: 0.1}"],
+    "gains 0.5/1/2, CSP with Ledoit-Wolf covariance shrinkage": [
+        "encoder.spatial_filter.reg=ledoit_wolf"],
+    "gains 0.5/1/2, detector beta 0.95 (time constant 250 ms)": ["model.neuron.beta=0.95"],
+    "gains 0.5/1/2, detector beta 0.8 (time constant 62 ms)": ["model.neuron.beta=0.8"],
 }
 
 

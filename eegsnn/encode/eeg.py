@@ -463,8 +463,12 @@ class EEGEncoder:
         if not self.is_fitted:
             raise ConfigError(f"EEGEncoder.{what}: call fit(X_train) first")
 
-    def _read_input(self, X: object, what: str) -> tuple[Any, list[str] | None]:
-        """``X`` -> (array ``[B, C, N]`` as mx.array or float32 numpy, channel names or None)."""
+    def _read_input(self, X: object, what: str, *, finite_check: bool = True
+                    ) -> tuple[Any, list[str] | None]:
+        """``X`` -> (array ``[B, C, N]`` as mx.array or float32 numpy, channel names or None).
+
+        ``finite_check=False`` skips the pass over the values that refuses NaN/inf (for a
+        caller that has read them already)."""
         arr, names, sfreq = read_windows(X, what)
         if sfreq is not None:  # MNE input
             if self.sfreq_hz is None:
@@ -485,7 +489,8 @@ class EEGEncoder:
                     f"EEGEncoder.{what}: window of {n} samples is shorter than the {need} "
                     f"samples the filter bank needs at {self.sfreq_hz} Hz"
                 )
-        check_finite(arr, names or self.ch_names_, what)
+        if finite_check:
+            check_finite(arr, names or self.ch_names_, what)
         return arr, names
 
     def _bands(self, arr: Any) -> Any:
@@ -665,7 +670,8 @@ class EEGEncoder:
                                   f"{value}")
         if self.channel_scale_ is None:
             return {}
-        arr, names = self._read_input(X, "scale_mismatch")
+        # with the caller's window statistics, the values were read already: no second pass
+        arr, names = self._read_input(X, "scale_mismatch", finite_check=stats is None)
         self._check_channels(arr, names, "scale_mismatch")
         if len(groups) != arr.shape[0]:
             raise ConfigError(f"EEGEncoder.scale_mismatch: {len(groups)} groups for "

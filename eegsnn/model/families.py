@@ -6,6 +6,8 @@ components, about 80-160 steps/s). :func:`family_config` turns
 ``(name, options, n_inputs, n_classes)`` into a :func:`eegsnn.model.build_model` config;
 :func:`validate_family` checks the options and fills the defaults (study configs name a
 family as ``model: {family: spiking_eegnet, ...}``, see :mod:`eegsnn.pipeline.modelspec`).
+A ``neuron`` option without a ``type`` changes the family's default neuron key by key
+(``neuron: {beta: 0.95}`` keeps its type, threshold and surrogate).
 
 ``spiking_eegnet`` (EEGNet-8,2 of Lawhern et al. 2018 with spiking neurons for the ELUs;
 ``K1``, ``K2``, ``P1``, ``P2`` below are ``kernel``, ``separable_kernel``, ``pool1``,
@@ -141,6 +143,9 @@ def validate_family(spec: Mapping[str, Any]) -> dict[str, Any]:
     if unknown:
         raise ConfigError(f"model ({name}): unknown option(s) {sorted(unknown)}; known: "
                           f"{', '.join(sorted(defaults))}")
+    neuron = options.get("neuron")
+    if isinstance(neuron, Mapping) and "type" not in neuron:  # the default neuron, changed
+        options["neuron"] = {**copy.deepcopy(defaults["neuron"]), **neuron}
     out = {"family": name, **copy.deepcopy(defaults), **options}
     for key, value in out.items():
         if key in ("family", "neuron", "readout", "causal", "batchnorm") or value is None:

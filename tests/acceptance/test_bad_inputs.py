@@ -589,6 +589,27 @@ def test_set_merges_into_the_pipelines_label_mapping(tmp_path):
     assert cfg["dataset"]["labels"]["mapping"] == {"T2": "only", "T0": "rest"}
 
 
+def test_set_changes_one_option_of_the_pipelines_model_family(tmp_path):
+    """``--set model.neuron.beta=0.95`` on a config without a model section changes the
+    pipeline's model (it replaced the band_power family by the generic 64-neuron MLP,
+    silently); a whole ``model=...`` or a config's own model section still replaces it."""
+    from eegsnn.pipeline.config import load_study_config
+
+    study = tmp_path / "study.yaml"
+    study.write_text("pipeline: motor_imagery\ndata: {source: data}\n")
+    for override in ("model.neuron.beta=0.95", "model.neuron={beta: 0.95}"):
+        model = load_study_config(study, [override])["model"]
+        assert model["family"] == "band_power"
+        assert model["neuron"] == {"type": "leaky", "beta": 0.95, "threshold": 1.0,
+                                   "surrogate": {"type": "fast_sigmoid", "slope": 25.0}}
+    assert load_study_config(study, ["model.out_beta=0.8"])["model"]["family"] == "band_power"
+    model = load_study_config(study, ["model={hidden: [32]}"])["model"]
+    assert "family" not in model and model["hidden"] == [32]
+    study.write_text("pipeline: motor_imagery\ndata: {source: data}\nmodel: {hidden: [16]}\n")
+    model = load_study_config(study, ["model.dropout=0.1"])["model"]
+    assert "family" not in model and model["hidden"] == [16] and model["dropout"] == 0.1
+
+
 # ------------------------------------------------------------- a trained run, misused
 
 @pytest.fixture(scope="module")

@@ -70,6 +70,16 @@ def test_recurrent_expansion():
     assert validate_config(cfg)["layers"][2]["features"] == 32
 
 
+
+def test_a_neuron_without_type_changes_the_familys_default_neuron():
+    spec = validate_model_spec({"family": "recurrent", "neuron": {"beta": 0.8}})
+    assert spec["neuron"] == {"type": "rleaky", "beta": 0.8,
+                              "surrogate": {"type": "fast_sigmoid", "slope": 25.0}}
+    spec = validate_model_spec({"family": "band_power", "neuron": {"threshold": 0.5}})
+    assert spec["neuron"]["threshold"] == 0.5 and spec["neuron"]["beta"] == 0.9
+    spec = validate_model_spec({"family": "band_power", "neuron": {"type": "if"}})
+    assert spec["neuron"] == {"type": "if"}  # a named type is taken whole
+
 @pytest.mark.parametrize("spec, match", [
     ({"family": "eegnet"}, "model.family must be one of"),
     ({"family": "recurrent", "hiden": 3}, r"unknown option\(s\) \['hiden'\]"),
