@@ -56,6 +56,9 @@ CANDIDATES = {
         "encoder.spatial_filter.reg=ledoit_wolf"],
     "gains 0.5/1/2, detector beta 0.95 (time constant 250 ms)": ["model.neuron.beta=0.95"],
     "gains 0.5/1/2, detector beta 0.8 (time constant 62 ms)": ["model.neuron.beta=0.8"],
+    "gains 0.5/1/2, detector beta 0.7 (time constant 42 ms)": ["model.neuron.beta=0.7"],
+    "gains 1/2/4, detector beta 0.8 (62 ms; the shipped DC sensitivity, 1 / (1 - beta) "
+    "times the gain)": ["model.neuron.beta=0.8", "encoder.gain=[1.0, 2.0, 4.0]"],
 }
 
 

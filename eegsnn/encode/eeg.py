@@ -251,6 +251,9 @@ class EEGEncoder:
         #: [C] median over the training windows of each input channel's standard deviation
         #: (before bands and spatial filters; :meth:`scale_mismatch`)
         self.channel_scale_: np.ndarray | None = None
+        #: direct code with ``T < N``: median fraction of a source's variance its
+        #: bin-averaged current keeps (set by ``fit``; ``None`` otherwise)
+        self.variance_kept_: float | None = None
 
     # ------------------------------------------------------------------ params / config
 
@@ -561,6 +564,13 @@ class EEGEncoder:
         mean = np.zeros((c, self.n_bands))
         m2 = np.zeros((c, self.n_bands))
         peak = np.zeros((c, self.n_bands))
+        n = arr.shape[2]
+        # the direct code averages the samples of each time bin: how much of each source's
+        # variance the bins keep (a rhythm faster than the step rate is averaged away)
+        t_bins = (self.num_steps_for(n) if self.method == "direct" and not _is_continuous(X)
+                  else n)
+        edges = F._bin_edges(n, t_bins) if t_bins < n else None
+        binned = np.zeros((2, c, self.n_bands))  # (sum, sum of squares) of the bin means
         for start in range(0, b, _FIT_CHUNK):
             src = np.asarray(self._sources(arr[start : start + _FIT_CHUNK]), dtype=np.float64)
             k = src.shape[0] * src.shape[3]
@@ -572,6 +582,9 @@ class EEGEncoder:
             m2 = m2 + m2_k + delta**2 * (count * k / total)
             count = total
             peak = np.maximum(peak, np.abs(src).max(axis=(0, 3)))
+            if edges is not None:
+                bins = np.add.reduceat(src, edges[:-1], axis=3) / np.diff(edges)
+                binned += [bins.sum(axis=(0, 3)), (bins**2).sum(axis=(0, 3))]
         std = np.sqrt(m2 / count)
         flat = ~(std > 1e-7 * np.maximum(np.abs(mean), peak)) | (std == 0)
         if c >= 2 and self.filters_ is None:  # dead next to the others (a disconnected
@@ -619,6 +632,21 @@ class EEGEncoder:
                     "vary in other training recordings (a disconnected electrode?); drop "
                     "the recording, or the channel(s) (a 'pick' step, --channels)"
                     f"{silence}")
+        self.variance_kept_ = None
+        if edges is not None and not flat.all():
+            m = b * t_bins
+            kept = (binned[1] / m - (binned[0] / m) ** 2) / np.where(flat, 1.0, std**2)
+            self.variance_kept_ = float(np.median(kept[~flat]))
+            if self.variance_kept_ < 0.5:
+                rate = (f" ({t_bins / n * self.sfreq_hz:.4g} steps/s)" if self.sfreq_hz
+                        else "")
+                warnings.warn(
+                    f"{source + ': ' if source else ''}EEGEncoder (direct): averaging "
+                    f"{n / t_bins:.3g} samples per time step keeps only "
+                    f"{100 * self.variance_kept_:.0f} % of the signal's variance (median over "
+                    f"sources): the signal's rhythm is faster than the step rate{rate} can "
+                    "carry; raise spikes_per_s (or num_steps) towards the sampling rate",
+                    UserWarning, stacklevel=2)
         self.ch_names_ = list(names)
         self.mean_ = mean.astype(np.float32)
         self.std_ = np.where(flat, 1.0, std).astype(np.float32)

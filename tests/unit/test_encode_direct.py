@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import mlx.core as mx
 import numpy as np
@@ -47,6 +48,31 @@ def test_direct_is_the_standardised_signal_times_gain_binned():
     with pytest.raises(ConfigError, match="no spike decoder"):
         enc.decode(out)
 
+
+
+def test_fit_warns_when_the_time_bins_average_the_rhythm_away():
+    """A 20 Hz rhythm at 160 Hz averaged over 8-sample bins (20 steps/s) keeps a few per
+    cent of its variance: a silent input to the network, so fit warns with the fix; at
+    80 steps/s (2 samples per bin) it keeps cos^2(pi 20/160) = 85 %, and a 2 Hz rhythm
+    survives 20 steps/s."""
+    t = np.arange(640) / SFREQ
+    rng = np.random.default_rng(0)
+    phase = rng.uniform(0, 2 * np.pi, (8, 3, 1))
+    fast = np.sin(2 * np.pi * 20.0 * t + phase).astype(np.float32)
+    with pytest.warns(UserWarning, match=r"rec\.edf: EEGEncoder \(direct\): averaging 8 "
+                      r"samples per time step keeps only [0-9] % .* \(20 steps/s\)"):
+        enc = EEGEncoder("direct", spikes_per_s=20, sfreq_hz=SFREQ).fit(fast, source="rec.edf")
+    assert enc.variance_kept_ < 0.05
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        enc = EEGEncoder("direct", spikes_per_s=80, sfreq_hz=SFREQ).fit(fast)
+        assert enc.variance_kept_ == pytest.approx(np.cos(np.pi * 20 / 160) ** 2, abs=0.01)
+        slow = np.sin(2 * np.pi * 2.0 * t + phase).astype(np.float32)
+        assert EEGEncoder("direct", spikes_per_s=20, sfreq_hz=SFREQ).fit(
+            slow).variance_kept_ > 0.95
+        assert EEGEncoder("direct", sfreq_hz=SFREQ).fit(fast).variance_kept_ is None
+        assert EEGEncoder("delta", spikes_per_s=20, sfreq_hz=SFREQ).fit(
+            fast).variance_kept_ is None  # (event codes count, they do not average)
 
 def test_csp_finds_the_discriminative_direction():
     X, y = _two_class_windows()
