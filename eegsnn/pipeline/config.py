@@ -410,11 +410,14 @@ def resolve_study_config(config: Mapping[str, Any], *, base_dir: str | os.PathLi
     model = config.get("model")
     default_model = defaults.get("model") or {}
     patched = isinstance(model, _Patch) and not {"type", "family", "layers"} & set(model)
-    if (isinstance(model, Mapping) and not patched
-            and _model_form(model) != _model_form(default_model)):
-        # another model type or form (layer list, named family): the pipeline's model
-        # defaults do not apply. ``--set model.neuron.beta=...`` on a config without a
-        # model section (a patch naming no form) changes the pipeline's model instead.
+    if isinstance(model, Mapping) and not patched and (
+            _model_form(model) != _model_form(default_model)
+            or model.get("family", default_model.get("family"))
+            != default_model.get("family")):
+        # another model type, form (layer list, named family) or family: the pipeline's
+        # model defaults (options of its own family) do not apply. ``--set
+        # model.neuron.beta=...`` on a config without a model section (a patch naming no
+        # form) changes the pipeline's model instead.
         defaults = {k: v for k, v in defaults.items() if k != "model"}
     cfg = deep_merge(defaults, config)
     check_types(cfg, _TYPES, f"{where}: ")  # one line naming the key, value and type

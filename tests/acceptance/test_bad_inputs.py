@@ -610,6 +610,26 @@ def test_set_changes_one_option_of_the_pipelines_model_family(tmp_path):
     assert "family" not in model and model["hidden"] == [16] and model["dropout"] == 0.1
 
 
+def test_another_family_does_not_take_the_pipelines_family_options(monkeypatch):
+    """A pipeline's model defaults are options of its own family: a config naming another
+    family gets that family's defaults (a band_power neuron tuning must not reach the
+    recurrent family), the same family keeps them."""
+    from eegsnn.pipeline.config import get_pipeline, resolve_study_config
+
+    spec = get_pipeline("motor_imagery")
+    monkeypatch.setitem(spec.defaults, "model",
+                        {"family": "band_power", "neuron": {"beta": 0.8}})
+
+    def model(section):
+        return resolve_study_config({"pipeline": "motor_imagery", "data": {"source": "x"},
+                                     "encoder": {"gain": 1.0}, "model": section},
+                                    base_dir="/tmp")["model"]
+
+    assert model({"family": "recurrent"})["neuron"]["beta"] == 0.9
+    assert model({"family": "band_power"})["neuron"]["beta"] == 0.8
+    assert model({"family": "band_power", "dropout": 0.1})["neuron"]["beta"] == 0.8
+
+
 # ------------------------------------------------------------- a trained run, misused
 
 @pytest.fixture(scope="module")
