@@ -7,11 +7,12 @@ leave-subjects-out (``split.by: subject``) when more subjects are available.
 The default model decodes band power the way CSP + LDA does, with spikes: the ``direct``
 encoder fits 4 CSP spatial filters on each fold's training windows and injects the
 filtered signal as current (``+I`` and ``-I`` lines, each at gains 0.5, 1 and 2), one Leaky
-neuron per line fires at a rate that grows with that component's amplitude (the three
-gains set three amplitude thresholds an octave apart, so the population grades small
-amplitudes that one neuron at threshold 1 ignores), and a linear readout into a
-non-spiking integrator classifies the rates (``model.family: band_power``). The gains were
-chosen over a single gain by nested cross-validation inside the training runs
+neuron per line (membrane decay beta 0.8: a 62 ms time constant at 80 steps/s) fires at a
+rate that grows with that component's amplitude (the three gains set three amplitude
+thresholds an octave apart, so the population grades small amplitudes that one neuron at
+threshold 1 ignores), and a linear readout into a non-spiking integrator classifies the
+rates (``model.family: band_power``). The gains (over a single gain) and beta 0.8 (over
+0.7, 0.9 and 0.95) were chosen by nested cross-validation inside the training runs
 (``scripts/mi_inner_cv.py``; results/pipelines/README.md). Models that learn their own
 filters from the channels (``spiking_eegnet``, ``spiking_shallow``, ``recurrent``, without
 CSP) want one line per channel: set ``encoder.gain: 1.0`` for them (as
@@ -47,7 +48,7 @@ PIPELINE = PipelineSpec(
         "encoder": {"method": "direct", "spikes_per_s": 80, "bands": None,
                     "polarity": "on_off", "gain": [0.5, 1.0, 2.0],
                     "spatial_filter": {"type": "csp", "n_components": 4}},
-        "model": {"family": "band_power"},
+        "model": {"family": "band_power", "neuron": {"beta": 0.8}},
         "train": {"epochs": 60, "batch_size": 8,
                   "optimizer": {"type": "adam", "learning_rate": 1e-2}},
         "baseline": {"type": "csp_lda", "n_components": 4},
