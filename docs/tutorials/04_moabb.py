@@ -65,13 +65,14 @@ def main():
         "CSP+LDA": make_pipeline(CSP(n_components=4), LinearDiscriminantAnalysis()),
         # the motor-imagery pipeline's SNN: CSP spatial filters fitted inside the encoder
         # (on each training fold only), each filtered component injected as current into
-        # spiking band-power detectors (+I and -I lines at gains 0.5, 1 and 2), a linear
-        # readout; one step per sample (3 s at 80 Hz). With tens of training trials use a
-        # small batch: at the default 32 an epoch of 24 trials is a single Adam step.
+        # spiking band-power detectors (+I and -I lines at gains 0.5, 1 and 2; membrane
+        # decay 0.8), a linear readout; one step per sample (3 s at 80 Hz: fewer steps
+        # would average the 8-30 Hz rhythm away, and the encoder warns when they do).
         "CSP+SNN": make_pipeline(SNNClassifier(
             encoder={"method": "direct", "polarity": "on_off", "gain": [0.5, 1.0, 2.0],
                      "spatial_filter": {"type": "csp", "n_components": 4}},
-            num_steps=240, model={"family": "band_power"}, epochs=60, batch_size=8,
+            num_steps=240, model={"family": "band_power", "neuron": {"beta": 0.8}},
+            epochs=60, batch_size=8,
             lr=1e-2, balance="oversample", random_state=0)),
     }
     with tempfile.TemporaryDirectory() as tmp:  # MOABB's result cache, thrown away
