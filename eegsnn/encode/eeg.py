@@ -252,7 +252,8 @@ class EEGEncoder:
         #: (before bands and spatial filters; :meth:`scale_mismatch`)
         self.channel_scale_: np.ndarray | None = None
         #: direct code with ``T < N``: median fraction of a source's variance its
-        #: bin-averaged current keeps (set by ``fit``; ``None`` otherwise)
+        #: bin-averaged current keeps (set by ``fit``, a diagnostic of the training data:
+        #: not saved with the encoder; ``None`` otherwise)
         self.variance_kept_: float | None = None
 
     # ------------------------------------------------------------------ params / config
@@ -566,9 +567,9 @@ class EEGEncoder:
         peak = np.zeros((c, self.n_bands))
         n = arr.shape[2]
         # the direct code averages the samples of each time bin: how much of each source's
-        # variance the bins keep (a rhythm faster than the step rate is averaged away)
-        t_bins = (self.num_steps_for(n) if self.method == "direct" and not _is_continuous(X)
-                  else n)
+        # variance the bins keep (a rhythm faster than the step rate is averaged away); a
+        # continuous Raw is binned whole, as transform does
+        t_bins = self.num_steps_for(n) if self.method == "direct" else n
         edges = F._bin_edges(n, t_bins) if t_bins < n else None
         binned = np.zeros((2, c, self.n_bands))  # (sum, sum of squares) of the bin means
         for start in range(0, b, _FIT_CHUNK):
@@ -637,16 +638,6 @@ class EEGEncoder:
             m = b * t_bins
             kept = (binned[1] / m - (binned[0] / m) ** 2) / np.where(flat, 1.0, std**2)
             self.variance_kept_ = float(np.median(kept[~flat]))
-            if self.variance_kept_ < 0.5:
-                rate = (f" ({t_bins / n * self.sfreq_hz:.4g} steps/s)" if self.sfreq_hz
-                        else "")
-                warnings.warn(
-                    f"{source + ': ' if source else ''}EEGEncoder (direct): averaging "
-                    f"{n / t_bins:.3g} samples per time step keeps only "
-                    f"{100 * self.variance_kept_:.0f} % of the signal's variance (median over "
-                    f"sources): the signal's rhythm is faster than the step rate{rate} can "
-                    "carry; raise spikes_per_s (or num_steps) towards the sampling rate",
-                    UserWarning, stacklevel=2)
         self.ch_names_ = list(names)
         self.mean_ = mean.astype(np.float32)
         self.std_ = np.where(flat, 1.0, std).astype(np.float32)
@@ -654,6 +645,15 @@ class EEGEncoder:
         self.n_samples_ = None if _is_continuous(X) else int(arr.shape[2])
         # the training scale: median over the windows with signal only (0: not checked)
         self.channel_scale_ = np.nan_to_num(_signal_median(win_flat, win_std), nan=0.0)
+        if self.variance_kept_ is not None and self.variance_kept_ < 0.5:  # (fit complete)
+            rate = f" ({t_bins / n * self.sfreq_hz:.4g} steps/s)" if self.sfreq_hz else ""
+            warnings.warn(
+                f"{source + ': ' if source else ''}EEGEncoder (direct): averaging "
+                f"{n / t_bins:.3g} samples per time step keeps only "
+                f"{100 * self.variance_kept_:.0f} % of the signal's variance (median over "
+                f"sources): most of it lies at frequencies the step rate{rate} cannot carry; "
+                "raise spikes_per_s (or num_steps) towards the sampling rate",
+                UserWarning, stacklevel=2)
         return self
 
     def scale_mismatch(self, X: object, groups: Sequence[str], *, factor: float = 100.0,
@@ -684,7 +684,8 @@ class EEGEncoder:
             factor: the ratio (> 1) to training beyond which a channel is reported.
             relative_factor: the ratio (> 1) to the recording's median channel ratio
                 beyond which a channel is reported.
-            stats: :func:`window_stats` of ``X`` when the caller already has it.
+            stats: :func:`window_stats` of ``X`` when the caller already has it (its values
+                are then not checked again for NaN/inf: the caller has read them).
             ch_names: ``[C]`` names to report (default: those of ``X``, else the fit's).
 
         Returns:

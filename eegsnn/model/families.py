@@ -6,8 +6,10 @@ components, about 80-160 steps/s). :func:`family_config` turns
 ``(name, options, n_inputs, n_classes)`` into a :func:`eegsnn.model.build_model` config;
 :func:`validate_family` checks the options and fills the defaults (study configs name a
 family as ``model: {family: spiking_eegnet, ...}``, see :mod:`eegsnn.pipeline.modelspec`).
-A ``neuron`` option without a ``type`` changes the family's default neuron key by key
-(``neuron: {beta: 0.95}`` keeps its type, threshold and surrogate).
+A ``neuron`` option without a ``type``, or with the default's type, changes the family's
+default neuron key by key (``neuron: {beta: 0.95}`` keeps its type, threshold and
+surrogate; ``neuron: {surrogate: {slope: 10}}`` keeps the surrogate's type); a neuron of
+another type is taken whole (:func:`merge_neuron`).
 
 ``spiking_eegnet`` (EEGNet-8,2 of Lawhern et al. 2018 with spiking neurons for the ELUs;
 ``K1``, ``K2``, ``P1``, ``P2`` below are ``kernel``, ``separable_kernel``, ``pool1``,
@@ -65,7 +67,8 @@ at a rate that grows with that component's amplitude in the band, so the readout
 linear classifier of spike rates, the spiking counterpart of CSP + LDA's log-variance
 features. With the encoder's ``gain`` a list (the motor-imagery pipeline: 0.5, 1, 2) each
 half-wave drives one neuron per gain, i.e. detectors with thresholds an octave apart: on
-z-scored 8-30 Hz noise one neuron's rate grows as amplitude^2.6 between 0.5 and 1 standard
+z-scored 8-30 Hz noise (beta 0.9, this family's default; the pipeline uses 0.8, which
+changes the exponents little) one neuron's rate grows as amplitude^2.6 between 0.5 and 1 standard
 deviation (nearly silent, then threshold-like), the three together as amplitude^1.6, and
 both flatten above 2 (^0.7-0.8), a more graded amplitude code. Few parameters
 (``L K + K`` for ``L`` lines and ``K`` classes), which suits tens of training trials. Options
@@ -83,8 +86,8 @@ from typing import Any
 from eegsnn.errors import ConfigError
 from eegsnn.model.readout import READOUTS
 
-__all__ = ["FAMILIES", "band_power", "family_config", "recurrent_snn", "spiking_eegnet",
-           "spiking_shallow", "validate_family"]
+__all__ = ["FAMILIES", "band_power", "family_config", "family_neuron", "merge_neuron",
+           "recurrent_snn", "spiking_eegnet", "spiking_shallow", "validate_family"]
 
 _SURROGATE = {"type": "fast_sigmoid", "slope": 25.0}
 
@@ -143,9 +146,8 @@ def validate_family(spec: Mapping[str, Any]) -> dict[str, Any]:
     if unknown:
         raise ConfigError(f"model ({name}): unknown option(s) {sorted(unknown)}; known: "
                           f"{', '.join(sorted(defaults))}")
-    neuron = options.get("neuron")
-    if isinstance(neuron, Mapping) and "type" not in neuron:  # the default neuron, changed
-        options["neuron"] = {**copy.deepcopy(defaults["neuron"]), **neuron}
+    if isinstance(options.get("neuron"), Mapping):
+        options["neuron"] = merge_neuron(defaults["neuron"], options["neuron"])
     out = {"family": name, **copy.deepcopy(defaults), **options}
     for key, value in out.items():
         if key in ("family", "neuron", "readout", "causal", "batchnorm") or value is None:
@@ -182,6 +184,34 @@ def validate_family(spec: Mapping[str, Any]) -> dict[str, Any]:
         raise ConfigError(f"model ({name}): readout must be final, max or mean (the output "
                           f"is a non-spiking integrator), got {out['readout']!r}")
     return out
+
+
+def _same_type(base: Mapping[str, Any], given: Mapping[str, Any]) -> bool:
+    """Whether ``given`` names no ``type`` or the same one as ``base`` (any case)."""
+    return "type" not in given or str(given["type"]).lower() == str(base.get("type")).lower()
+
+
+def merge_neuron(base: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
+    """``given`` neuron options over ``base``'s: key by key when ``given`` names no type or
+    ``base``'s (its ``surrogate`` likewise, one level down), else ``given`` whole (another
+    neuron type takes none of ``base``'s options).
+
+    >>> merge_neuron({"type": "leaky", "beta": 0.9, "surrogate": {"type": "fast_sigmoid",
+    ...               "slope": 25}}, {"surrogate": {"slope": 10}})["surrogate"]
+    {'type': 'fast_sigmoid', 'slope': 10}
+    """
+    if not _same_type(base, given):
+        return copy.deepcopy(dict(given))
+    out = {**copy.deepcopy(dict(base)), **copy.deepcopy(dict(given))}
+    sur, base_sur = given.get("surrogate"), base.get("surrogate")
+    if isinstance(sur, Mapping) and isinstance(base_sur, Mapping) and _same_type(base_sur, sur):
+        out["surrogate"] = {**copy.deepcopy(dict(base_sur)), **copy.deepcopy(dict(sur))}
+    return out
+
+
+def family_neuron(name: Any) -> dict[str, Any] | None:
+    """The default ``neuron`` of family ``name`` (``None``: not a family)."""
+    return copy.deepcopy(FAMILIES[name]["neuron"]) if name in FAMILIES else None
 
 
 def _steps(opts: dict[str, Any], seconds: str, steps: str, rate: float | None) -> int:

@@ -60,6 +60,7 @@ import logging
 import os
 import shutil
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -91,7 +92,7 @@ from eegsnn.pipeline.config import (
     resolve_study_config,
     write_override_record,
 )
-from eegsnn.pipeline.contract import Fold, PipelineModel
+from eegsnn.pipeline.contract import Fold, PipelineModel, issue_warnings
 from eegsnn.pipeline.folds import (
     aggregate_metrics,
     encode_windows,
@@ -294,7 +295,8 @@ def _run(cfg: dict[str, Any], spec: Any, run_dir: Path | None, progress: bool | 
         model = pipeline_model(cfg)
         # the encoder (statistics, CSP) is fitted on the training windows only, without the
         # validation recordings the model will hold out
-        spikes, enc_config = _encode(cfg, ws, _encoder_windows(cfg, ws, model, train_idx))
+        spikes, enc_config, enc_notes = _encode(
+            cfg, ws, _encoder_windows(cfg, ws, model, train_idx), f"fold {k + 1}, encoder")
         timing[f"encode_s_fold{k + 1}"] = time.perf_counter() - t0
         if "train" not in spec.stages:
             continue
@@ -303,6 +305,8 @@ def _run(cfg: dict[str, Any], spec: Any, run_dir: Path | None, progress: bool | 
         assert fitted.test is not None
         fr = _evaluate_fold(cfg, spec, ws, k, train_idx, test_idx, fitted.test.proba,
                             fitted.test.rates, fitted.record)
+        if enc_notes:  # (aggregate_metrics names the fold)
+            fr.metrics["warnings"] = enc_notes + fr.metrics.get("warnings", [])
         # synaptic operations and energy per prediction on held-out windows (SNN or LSM),
         # the encoder front-end's operations listed apart
         ops = window_synops(model, spikes, test_idx, encoder=enc_config,
@@ -328,6 +332,9 @@ def _run(cfg: dict[str, Any], spec: Any, run_dir: Path | None, progress: bool | 
         metrics["snn"]["synops"] = pooled_ops
     if about is not None:
         metrics["final_model"] = about
+        refit_notes = [f"refit: {w}" for w in about.get("warnings", [])]
+        if refit_notes:
+            metrics["warnings"] = metrics.get("warnings", []) + refit_notes
     if cfg["split"]["method"] == "none":
         metrics["held_out"] = None  # no held-out score: never a number made up here
     timing["total_s"] = time.perf_counter() - t_start
@@ -415,14 +422,24 @@ def _encoder_windows(cfg: Mapping[str, Any], ws: Any, model: PipelineModel,
     return fit_idx
 
 
-def _encode(cfg: Mapping[str, Any], ws: Any, fit_idx: np.ndarray | None
-            ) -> tuple[Any, dict[str, Any]]:
-    """encode: fit the encoder on ``fit_idx`` windows (all: ``None``), encode every window."""
-    encoder = fit_encoder(cfg, ws, fit_idx)
+def _encode(cfg: Mapping[str, Any], ws: Any, fit_idx: np.ndarray | None, where: str
+            ) -> tuple[Any, dict[str, Any], list[str]]:
+    """encode: fit the encoder on ``fit_idx`` windows (all: ``None``), encode every window.
+
+    Returns the spikes, the encoder's config and the fit's warnings (e.g. a ``direct`` code
+    whose time bins average the signal away), logged and kept for the run's metrics."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        encoder = fit_encoder(cfg, ws, fit_idx)
+    for w in caught:  # others (a library's deprecations...) pass through unchanged
+        if not issubclass(w.category, UserWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    mine = [w for w in caught if issubclass(w.category, UserWarning)]
+    issue_warnings(where, mine)  # logged with where it happened
     spikes = encode_windows(encoder, ws.X, int(cfg["train"]["seed"]))
     log.info("encode: %s -> spikes [T=%d, W=%d, L=%d]", cfg["encoder"]["method"],
              spikes.shape[0], spikes.shape[1], spikes.shape[2])
-    return spikes, encoder.to_config()
+    return spikes, encoder.to_config(), [f"encoder: {w.message}" for w in mine]
 
 
 def _fold(cfg: Mapping[str, Any], ws: Any, spikes: Any, enc_config: dict[str, Any],
@@ -512,7 +529,7 @@ def _deployable_model(cfg: Mapping[str, Any], spec: Any, ws: Any, run_dir: Path,
                  "split none" if method == "none" else "refit", fit_idx.size,
                  f" ({n_val} more from {cfg['split']['val_fraction']:g} of the recordings "
                  "held out for early stopping)" if n_val else " (all)")
-        spikes, enc_config = _encode(cfg, ws, fit_idx)
+        spikes, enc_config, refit_notes = _encode(cfg, ws, fit_idx, "refit, encoder")
         fitted = model.fit(_fold(cfg, ws, spikes, enc_config, np.arange(len(ws))),
                            run_dir / "refit", progress=progress, where="refit")
         _save_model(run_dir / "model", model, enc_config)
@@ -527,6 +544,7 @@ def _deployable_model(cfg: Mapping[str, Any], spec: Any, ws: Any, run_dir: Path,
         _save_model(run_dir / "model", *last)
         idx = last_train
         fit_idx = _encoder_windows(cfg, ws, last[0], idx)
+        refit_notes = []  # (the last fold's encoder: its warnings are in its fold's)
         note = ("the model of the last fold (split.refit false)" if method == "kfold"
                 else "the model of the training split; its held-out windows are in "
                      "metrics.json")
@@ -547,6 +565,8 @@ def _deployable_model(cfg: Mapping[str, Any], spec: Any, ws: Any, run_dir: Path,
                             "baseline_windows": int(idx.size)},
              "baseline": None if cfg["baseline"] is None or "baseline" not in spec.stages
              else cfg["baseline"]["type"]}
+    if refit_notes:
+        about["warnings"] = refit_notes
     atomic_write_json(run_dir / "model" / "about.json", about)
     write_training_files(run_dir / "model" / TRAINING_FILES, ws, idx)
     return about

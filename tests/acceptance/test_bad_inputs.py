@@ -628,6 +628,14 @@ def test_another_family_does_not_take_the_pipelines_family_options(monkeypatch):
     assert model({"family": "recurrent"})["neuron"]["beta"] == 0.9
     assert model({"family": "band_power"})["neuron"]["beta"] == 0.8
     assert model({"family": "band_power", "dropout": 0.1})["neuron"]["beta"] == 0.8
+    # ... and its neuron options are for its neuron type: another type takes none of them
+    # (an IF neuron has no beta: the build failed after loading and encoding)
+    assert model({"family": "band_power", "neuron": {"type": "if"}})["neuron"] == {"type": "if"}
+    assert model({"family": "band_power", "neuron": {"type": "leaky"}})["neuron"] == {
+        "type": "leaky", "beta": 0.8, "threshold": 1.0,
+        "surrogate": {"type": "fast_sigmoid", "slope": 25.0}}
+    assert model({"neuron": {"surrogate": {"slope": 10}}, "family": "band_power"})[
+        "neuron"]["surrogate"] == {"type": "fast_sigmoid", "slope": 10}
 
 
 # ------------------------------------------------------------- a trained run, misused

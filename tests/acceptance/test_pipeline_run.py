@@ -154,6 +154,25 @@ def _stage_signal(stage: str, n: int, sfreq: float, rng) -> np.ndarray:
     return (x + rng.normal(0, 5, n)) * 1e-6
 
 
+def test_an_encoder_that_averages_the_rhythm_away_is_warned_of_in_the_run(tmp_path,
+                                                                         shared_data):
+    """The direct code at 20 steps/s averages 8 samples of the 8-30 Hz band per step: every
+    fold's encoder and the refit's warn, and the run keeps it (metrics.json, report)."""
+    s001 = shared_data / "eegmmidb" / "S001"
+    cfg = {"name": "mi", "pipeline": "motor_imagery",
+           "data": {"source": [str(s001 / "S001R04.edf"), str(s001 / "S001R08.edf")]},
+           "split": {"n_splits": 2}, "train": {"epochs": 1}, "baseline": None,
+           "encoder": {"spikes_per_s": 20}, "report": {"format": "html"}}
+    with pytest.warns(UserWarning, match="keeps only"):
+        result = run_pipeline(cfg, tmp_path / "mi", progress=False)
+    warned = [w for w in result.metrics["warnings"] if "keeps only" in w]
+    assert [w.split(":")[0] for w in warned] == ["fold 1", "fold 2", "refit"], warned
+    assert "averaging 8 samples per time step" in warned[0] and "(20 steps/s)" in warned[0]
+    assert "keeps only" in (tmp_path / "mi" / "report.html").read_text()
+    assert "keeps only" in json.loads(
+        (tmp_path / "mi" / "model" / "about.json").read_text())["warnings"][0]
+
+
 def test_sleep_staging_pipeline_on_written_recordings(tmp_path):
     """Four Sleep-EDF style nights (PSG + hypnogram EDF), split by subject."""
     rng = np.random.default_rng(0)

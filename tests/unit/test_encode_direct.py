@@ -71,6 +71,12 @@ def test_fit_warns_when_the_time_bins_average_the_rhythm_away():
         assert EEGEncoder("direct", spikes_per_s=20, sfreq_hz=SFREQ).fit(
             slow).variance_kept_ > 0.95
         assert EEGEncoder("direct", sfreq_hz=SFREQ).fit(fast).variance_kept_ is None
+    import mne  # a continuous recording is binned whole, and checked the same way
+
+    raw = mne.io.RawArray(fast[0].astype(np.float64),
+                          mne.create_info(3, SFREQ, "eeg"), verbose="error")
+    with pytest.warns(UserWarning, match="keeps only"):
+        assert EEGEncoder("direct", spikes_per_s=20).fit(raw).variance_kept_ < 0.05
         assert EEGEncoder("delta", spikes_per_s=20, sfreq_hz=SFREQ).fit(
             fast).variance_kept_ is None  # (event codes count, they do not average)
 

@@ -78,7 +78,16 @@ def test_a_neuron_without_type_changes_the_familys_default_neuron():
     spec = validate_model_spec({"family": "band_power", "neuron": {"threshold": 0.5}})
     assert spec["neuron"]["threshold"] == 0.5 and spec["neuron"]["beta"] == 0.9
     spec = validate_model_spec({"family": "band_power", "neuron": {"type": "if"}})
-    assert spec["neuron"] == {"type": "if"}  # a named type is taken whole
+    assert spec["neuron"] == {"type": "if"}  # another type is taken whole
+    spec = validate_model_spec({"family": "band_power", "neuron": {"type": "Leaky",
+                                                                   "beta": 0.7}})
+    assert spec["neuron"] == {"type": "leaky", "beta": 0.7, "threshold": 1.0,  # its own type:
+                              "surrogate": {"type": "fast_sigmoid", "slope": 25.0}}  # merged
+    spec = validate_model_spec({"family": "band_power", "neuron": {"surrogate": {"slope": 5}}})
+    assert spec["neuron"]["surrogate"] == {"type": "fast_sigmoid", "slope": 5}
+    spec = validate_model_spec({"family": "band_power",
+                                "neuron": {"surrogate": {"type": "atan", "alpha": 2.0}}})
+    assert spec["neuron"]["surrogate"] == {"type": "atan", "alpha": 2.0}
 
 @pytest.mark.parametrize("spec, match", [
     ({"family": "eegnet"}, "model.family must be one of"),
