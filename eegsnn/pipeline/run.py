@@ -332,7 +332,8 @@ def _run(cfg: dict[str, Any], spec: Any, run_dir: Path | None, progress: bool | 
         metrics["snn"]["synops"] = pooled_ops
     if about is not None:
         metrics["final_model"] = about
-        refit_notes = [f"refit: {w}" for w in about.get("warnings", [])]
+        final = "final model" if cfg["split"]["method"] == "none" else "refit"
+        refit_notes = [f"{final}: {w}" for w in about.get("warnings", [])]
         if refit_notes:
             metrics["warnings"] = metrics.get("warnings", []) + refit_notes
     if cfg["split"]["method"] == "none":
@@ -529,7 +530,8 @@ def _deployable_model(cfg: Mapping[str, Any], spec: Any, ws: Any, run_dir: Path,
                  "split none" if method == "none" else "refit", fit_idx.size,
                  f" ({n_val} more from {cfg['split']['val_fraction']:g} of the recordings "
                  "held out for early stopping)" if n_val else " (all)")
-        spikes, enc_config, refit_notes = _encode(cfg, ws, fit_idx, "refit, encoder")
+        spikes, enc_config, refit_notes = _encode(
+            cfg, ws, fit_idx, f"{'final model' if method == 'none' else 'refit'}, encoder")
         fitted = model.fit(_fold(cfg, ws, spikes, enc_config, np.arange(len(ws))),
                            run_dir / "refit", progress=progress, where="refit")
         _save_model(run_dir / "model", model, enc_config)
