@@ -10,7 +10,8 @@ Two forms. The short form builds a feedforward stack::
 
 giving ``linear(L->64) -> leaky -> linear(64->K) -> leaky(reset none)`` for ``L`` encoder
 lines and ``K`` classes; the output layer is a non-spiking integrator whose membrane is the
-readout (``readout: count`` keeps it spiking). The full form lists ``layers`` as
+readout (``readout: count`` keeps it spiking). A ``neuron`` without a ``type`` changes the
+default one shown above key by key (``neuron: {beta: 0.5}``). The full form lists ``layers`` as
 :func:`eegsnn.model.build_model` takes them; ``out_features: classes`` is replaced by the
 number of classes, and ``input_shape`` is filled in from the encoder.
 
@@ -77,7 +78,7 @@ from typing import Any
 
 from eegsnn.errors import ConfigError
 from eegsnn.model import READOUTS
-from eegsnn.model.families import family_config, validate_family
+from eegsnn.model.families import family_config, merge_neuron, validate_family
 from eegsnn.pipeline.lsm import validate_lsm_spec
 
 __all__ = ["build_model_config", "default_loss", "validate_model_spec"]
@@ -125,7 +126,10 @@ def validate_model_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
                                                    for h in hidden):
             raise ConfigError(f"model.hidden must be a list of positive ints, got {hidden!r}")
         neuron = spec.get("neuron", _DEFAULT_NEURON)
-        if not isinstance(neuron, Mapping) or "type" not in neuron:
+        if isinstance(neuron, Mapping) and "type" not in neuron:
+            # options without a type change the default neuron (--set model.neuron.beta=0.5)
+            neuron = merge_neuron(_DEFAULT_NEURON, neuron)
+        if not isinstance(neuron, Mapping):
             raise ConfigError("model.neuron must be a mapping with a 'type' (e.g. leaky)")
         p = spec.get("dropout", 0.0)
         if not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:

@@ -88,6 +88,12 @@ def test_a_neuron_without_type_changes_the_familys_default_neuron():
     spec = validate_model_spec({"family": "band_power",
                                 "neuron": {"surrogate": {"type": "atan", "alpha": 2.0}}})
     assert spec["neuron"]["surrogate"] == {"type": "atan", "alpha": 2.0}
+    # the short form's default neuron likewise (--set model.neuron.beta on a generic config)
+    spec = validate_model_spec({"hidden": [8], "neuron": {"beta": 0.5}})
+    assert spec["neuron"] == {"type": "leaky", "beta": 0.5,
+                              "surrogate": {"type": "fast_sigmoid", "slope": 25.0}}
+    spec = validate_model_spec({"neuron": {"type": "synaptic", "alpha": 0.8}})
+    assert spec["neuron"] == {"type": "synaptic", "alpha": 0.8}  # a type: taken whole
 
 @pytest.mark.parametrize("spec, match", [
     ({"family": "eegnet"}, "model.family must be one of"),
