@@ -67,11 +67,12 @@ at a rate that grows with that component's amplitude in the band, so the readout
 linear classifier of spike rates, the spiking counterpart of CSP + LDA's log-variance
 features. With the encoder's ``gain`` a list (the motor-imagery pipeline: 0.5, 1, 2) each
 half-wave drives one neuron per gain, i.e. detectors with thresholds an octave apart: on
-z-scored 8-30 Hz noise (beta 0.9, this family's default; the pipeline uses 0.8, which
-changes the exponents little) one neuron's rate grows as amplitude^2.6 between 0.5 and 1 standard
-deviation (nearly silent, then threshold-like), the three together as amplitude^1.6, and
-both flatten above 2 (^0.7-0.8), a more graded amplitude code. Few parameters
-(``L K + K`` for ``L`` lines and ``K`` classes), which suits tens of training trials. Options
+z-scored 8-30 Hz noise (beta 0.9, this family's default; the motor-imagery pipeline's 0.8
+gave nearly the same exponents in a simpler loop, results/pipelines/README.md) one neuron's
+rate grows as amplitude^2.6 between 0.5 and 1 standard deviation (nearly silent, then
+threshold-like), the three together as amplitude^1.6, and both flatten above 2
+(^0.7-0.8), a more graded amplitude code. Few parameters (``L K + K`` for ``L`` lines and
+``K`` classes), which suits tens of training trials. Options
 (defaults): ``hidden`` (None), ``neuron`` (``{type: leaky, beta: 0.9, threshold: 1.0,
 surrogate: {type: fast_sigmoid, slope: 25}}``; any non-recurrent spiking neuron),
 ``dropout`` (0.0), ``out_beta`` (0.9), ``readout`` (mean).

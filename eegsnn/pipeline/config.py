@@ -75,7 +75,7 @@ from typing import Any
 from eegsnn.encode import EEGEncoder
 from eegsnn.errors import ConfigError
 from eegsnn.io.files import atomic_write_json, read_yaml_mapping
-from eegsnn.model.families import family_neuron, merge_neuron
+from eegsnn.model.families import family_neuron
 from eegsnn.pipeline.baselines import validate_baseline
 from eegsnn.pipeline.modelspec import default_loss, validate_model_spec
 from eegsnn.pipeline.spec import get_pipeline
@@ -424,10 +424,10 @@ def resolve_study_config(config: Mapping[str, Any], *, base_dir: str | os.PathLi
           and isinstance(default_model.get("neuron"), Mapping)):
         # the pipeline's neuron options (e.g. beta 0.8) are for its neuron type: a neuron
         # of another type (model.neuron.type=if) takes none of them
-        base = merge_neuron(family_neuron(default_model.get("family")) or {},
-                            default_model["neuron"])
+        base_type = default_model["neuron"].get("type") or (
+            family_neuron(default_model.get("family")) or {}).get("type")
         given = model["neuron"].get("type")
-        if given is not None and str(given).lower() != str(base.get("type")).lower():
+        if given is not None and str(given).lower() != str(base_type).lower():
             defaults = {**defaults, "model": {k: v for k, v in default_model.items()
                                               if k != "neuron"}}
     cfg = deep_merge(defaults, config)

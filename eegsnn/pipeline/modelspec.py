@@ -11,9 +11,9 @@ Two forms. The short form builds a feedforward stack::
 giving ``linear(L->64) -> leaky -> linear(64->K) -> leaky(reset none)`` for ``L`` encoder
 lines and ``K`` classes; the output layer is a non-spiking integrator whose membrane is the
 readout (``readout: count`` keeps it spiking). A ``neuron`` without a ``type`` changes the
-default one shown above key by key (``neuron: {beta: 0.5}``). The full form lists ``layers`` as
-:func:`eegsnn.model.build_model` takes them; ``out_features: classes`` is replaced by the
-number of classes, and ``input_shape`` is filled in from the encoder.
+default one shown above key by key (``neuron: {beta: 0.5}``). The full form lists
+``layers`` as :func:`eegsnn.model.build_model` takes them; ``out_features: classes`` is
+replaced by the number of classes, and ``input_shape`` is filled in from the encoder.
 
 Families (:mod:`eegsnn.model.families`) name a ready network with EEG defaults, for direct
 multichannel input ``[T, B, C]`` (``C`` = channels or spatial-filter components)::

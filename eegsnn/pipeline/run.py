@@ -332,10 +332,8 @@ def _run(cfg: dict[str, Any], spec: Any, run_dir: Path | None, progress: bool | 
         metrics["snn"]["synops"] = pooled_ops
     if about is not None:
         metrics["final_model"] = about
-        final = "final model" if cfg["split"]["method"] == "none" else "refit"
-        refit_notes = [f"{final}: {w}" for w in about.get("warnings", [])]
-        if refit_notes:
-            metrics["warnings"] = metrics.get("warnings", []) + refit_notes
+        if about.get("warnings"):  # the final model's encoder (named there)
+            metrics["warnings"] = metrics.get("warnings", []) + about["warnings"]
     if cfg["split"]["method"] == "none":
         metrics["held_out"] = None  # no held-out score: never a number made up here
     timing["total_s"] = time.perf_counter() - t_start
@@ -432,10 +430,10 @@ def _encode(cfg: Mapping[str, Any], ws: Any, fit_idx: np.ndarray | None, where: 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
         encoder = fit_encoder(cfg, ws, fit_idx)
-    for w in caught:  # others (a library's deprecations...) pass through unchanged
-        if not issubclass(w.category, UserWarning):
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     mine = [w for w in caught if issubclass(w.category, UserWarning)]
+    for w in caught:  # others (a library's deprecations...) pass through unchanged
+        if w not in mine:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     issue_warnings(where, mine)  # logged with where it happened
     spikes = encode_windows(encoder, ws.X, int(cfg["train"]["seed"]))
     log.info("encode: %s -> spikes [T=%d, W=%d, L=%d]", cfg["encoder"]["method"],
@@ -530,8 +528,9 @@ def _deployable_model(cfg: Mapping[str, Any], spec: Any, ws: Any, run_dir: Path,
                  "split none" if method == "none" else "refit", fit_idx.size,
                  f" ({n_val} more from {cfg['split']['val_fraction']:g} of the recordings "
                  "held out for early stopping)" if n_val else " (all)")
-        spikes, enc_config, refit_notes = _encode(
-            cfg, ws, fit_idx, f"{'final model' if method == 'none' else 'refit'}, encoder")
+        final = "final model" if method == "none" else "refit"
+        spikes, enc_config, notes = _encode(cfg, ws, fit_idx, f"{final}, encoder")
+        refit_notes = [f"{final}: {n}" for n in notes]
         fitted = model.fit(_fold(cfg, ws, spikes, enc_config, np.arange(len(ws))),
                            run_dir / "refit", progress=progress, where="refit")
         _save_model(run_dir / "model", model, enc_config)
