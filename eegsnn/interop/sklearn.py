@@ -39,6 +39,7 @@ from eegsnn.extras import require
 from eegsnn.interop.mne import epochs_data, is_epochs
 from eegsnn.model import build_model
 from eegsnn.pipeline.metrics import softmax
+from eegsnn.pipeline.modelspec import check_neuron_layers, validate_model_spec
 from eegsnn.pipeline.snn import train_snn
 
 _sk = require("sklearn", "sklearn", "SNNClassifier")
@@ -241,6 +242,16 @@ class SNNClassifier(ClassifierMixin, BaseEstimator):
         if y.shape[0] != arr.shape[0]:
             raise ValueError(f"SNNClassifier.fit: X has {arr.shape[0]} epochs but y has "
                              f"{y.shape[0]} labels")
+        # the options, before the (slow) encoder fit and encoding
+        model_spec = validate_model_spec(self._model_spec())
+        check_neuron_layers(model_spec)
+        if self.balance not in (None, "oversample"):
+            raise ConfigError(f"SNNClassifier: balance must be None or 'oversample', got "
+                              f"{self.balance!r}")
+        val_fraction = float(self.val_fraction)
+        if not 0.0 <= val_fraction < 1.0:
+            raise ConfigError(f"SNNClassifier: val_fraction must be in [0, 1), got "
+                              f"{self.val_fraction!r}")
         labels = LabelEncoder().fit(y)
         self.classes_ = labels.classes_
         y_idx = labels.transform(y).astype(np.int64)
@@ -253,13 +264,6 @@ class SNNClassifier(ClassifierMixin, BaseEstimator):
         steps_per_s = None
         if self.encoder_.sfreq_hz is not None:
             steps_per_s = int(spikes.shape[0]) * self.encoder_.sfreq_hz / arr.shape[2]
-        if self.balance not in (None, "oversample"):
-            raise ConfigError(f"SNNClassifier: balance must be None or 'oversample', got "
-                              f"{self.balance!r}")
-        val_fraction = float(self.val_fraction)
-        if not 0.0 <= val_fraction < 1.0:
-            raise ConfigError(f"SNNClassifier: val_fraction must be in [0, 1), got "
-                              f"{self.val_fraction!r}")
         train = {"epochs": int(self.epochs), "batch_size": int(max(1, self.batch_size)),
                  "seed": self.seed_,
                  "optimizer": {"type": self.optimizer, "learning_rate": float(self.lr)},
@@ -267,7 +271,7 @@ class SNNClassifier(ClassifierMixin, BaseEstimator):
                  if self.patience and val_fraction > 0 else None,
                  "checkpoint_every": 0, "log_every": 10**6}
         # the pipeline's fold trainer: validation split, then oversampling, loss, fit
-        result = train_snn(self._model_spec(), spikes, y_idx, n_classes, train,
+        result = train_snn(model_spec, spikes, y_idx, n_classes, train,
                            balance=self.balance, val_fraction=val_fraction,
                            val_seed=self.seed_, steps_per_s=steps_per_s,
                            progress=bool(self.verbose))

@@ -69,8 +69,13 @@ def _surrogate_from(spec: Any, where: str) -> Callable[..., Any]:
         params = {k: v for k, v in spec.items() if k != "type"}
         if "type" not in spec:
             raise ConfigError(f"{where}: surrogate dict needs a 'type', got {dict(spec)!r}")
-        return _surrogate.get(spec["type"], **params)
-    return _surrogate.get(spec)
+        kind = spec["type"]
+    else:
+        kind, params = spec, {}
+    try:
+        return _surrogate.get(kind, **params)
+    except ValueError as exc:  # ConfigError included: unknown name, bad parameters
+        raise ConfigError(f"{where}: {exc}") from exc
 
 
 def build_neuron(type_name: str, options: Mapping[str, Any], *,
@@ -114,3 +119,5 @@ def _build(type_name: str, options: Mapping[str, Any], where: str | None,
         return NEURONS[kind](**kwargs)
     except TypeError as exc:
         raise ConfigError(f"{where}: {bad} {sorted(kwargs)}: {exc}") from exc
+    except ValueError as exc:  # ConfigError included: an option out of range
+        raise ConfigError(f"{where}: {exc}") from exc

@@ -77,7 +77,7 @@ from eegsnn.errors import ConfigError
 from eegsnn.io.files import atomic_write_json, read_yaml_mapping
 from eegsnn.model.families import family_neuron
 from eegsnn.pipeline.baselines import validate_baseline
-from eegsnn.pipeline.modelspec import default_loss, validate_model_spec
+from eegsnn.pipeline.modelspec import check_neuron_layers, default_loss, validate_model_spec
 from eegsnn.pipeline.spec import get_pipeline
 from eegsnn.preprocess import validate_config as validate_dataset
 from eegsnn.preprocess.objects import is_object_description
@@ -189,6 +189,15 @@ def _model_form(model: Mapping[str, Any]) -> tuple[str, str]:
     """``(type, form)`` of a ``model`` section: form ``layers``, ``family`` or ``short``."""
     form = "layers" if "layers" in model else "family" if "family" in model else "short"
     return str(model.get("type", "snn")), form
+
+
+def _model_label(model: Mapping[str, Any]) -> str:
+    """``family band_power``, ``type lsm``, ``layers`` or ``short form`` (for the log)."""
+    if str(model.get("type", "snn")).lower() != "snn":
+        return f"type {model['type']}"
+    if "family" in model:
+        return f"family {model['family']}"
+    return "layers" if "layers" in model else "short form"
 
 
 class _Patch(dict):
@@ -409,8 +418,16 @@ def resolve_study_config(config: Mapping[str, Any], *, base_dir: str | os.PathLi
     spec = get_pipeline(str(config.get("pipeline", "generic")))
     defaults = spec.defaults
     model = config.get("model")
+    if "model" in config and model is None:
+        # an empty section (``model:`` with nothing under it, ``--set model=null``): the
+        # pipeline's model, as without the key (null cannot mean "no model")
+        config = {k: v for k, v in config.items() if k != "model"}
     default_model = defaults.get("model") or {}
-    patched = isinstance(model, _Patch) and not {"type", "family", "layers"} & set(model)
+    # --set overrides naming no other form and no other type (model.neuron.beta=0.7,
+    # model.type=snn) change the pipeline's model
+    patched = (isinstance(model, _Patch) and not {"family", "layers"} & set(model)
+               and str(model.get("type", "snn")).lower()
+               == str(default_model.get("type", "snn")).lower())
     if isinstance(model, Mapping) and not patched and (
             _model_form(model) != _model_form(default_model)
             or model.get("family", default_model.get("family"))
@@ -420,6 +437,10 @@ def resolve_study_config(config: Mapping[str, Any], *, base_dir: str | os.PathLi
         # model.neuron.beta=...`` on a config without a model section (a patch naming no
         # form) changes the pipeline's model instead.
         defaults = {k: v for k, v in defaults.items() if k != "model"}
+        if default_model:
+            logging.getLogger("eegsnn.pipeline").info(
+                "%s: the config's model (%s) replaces the %s pipeline's (%s)", where,
+                _model_label(model), spec.name, _model_label(default_model))
     elif (isinstance(model, Mapping) and isinstance(model.get("neuron"), Mapping)
           and isinstance(default_model.get("neuron"), Mapping)):
         # the pipeline's neuron options (e.g. beta 0.8) are for its neuron type: a neuron
@@ -512,6 +533,7 @@ def resolve_study_config(config: Mapping[str, Any], *, base_dir: str | os.PathLi
         raise ConfigError(f"{where}: encoder: {exc}") from exc
 
     cfg["model"] = validate_model_spec(cfg.get("model") or {})
+    check_neuron_layers(cfg["model"])  # before, not after, the data are loaded and encoded
 
     train = dict(cfg.get("train") or {})
     check_types(train, TRAIN_TYPES, f"{where}: train.")

@@ -79,9 +79,10 @@ from typing import Any
 from eegsnn.errors import ConfigError
 from eegsnn.model import READOUTS
 from eegsnn.model.families import family_config, merge_neuron, validate_family
+from eegsnn.nn.registry import NEURONS, build_neuron
 from eegsnn.pipeline.lsm import validate_lsm_spec
 
-__all__ = ["build_model_config", "default_loss", "validate_model_spec"]
+__all__ = ["build_model_config", "check_neuron_layers", "default_loss", "validate_model_spec"]
 
 _DEFAULT_NEURON = {"type": "leaky", "beta": 0.9,
                    "surrogate": {"type": "fast_sigmoid", "slope": 25.0}}
@@ -173,6 +174,38 @@ def build_model_config(spec: Mapping[str, Any], n_inputs: int, n_classes: int,
             out["reset_mechanism"] = "none"
         layers.append(out)
     return {"input_shape": [int(n_inputs)], "layers": layers, "readout": spec["readout"]}
+
+
+def check_neuron_layers(spec: Mapping[str, Any]) -> None:
+    """Build every neuron layer of a validated ``model`` section once, at one unit.
+
+    A neuron's options (a misspelt ``beta``, a decay outside [0, 1], an unknown surrogate)
+    are otherwise checked only when the network is built, which in a pipeline run comes
+    after the data are loaded and encoded; this makes them fail when the config is read.
+    Layer sizes and lengths in seconds depend on the data: a network that cannot be laid
+    out on a placeholder input (one line at 80 steps/s) is left to the build.
+
+    Raises:
+        ConfigError: naming the layer and the bad option.
+    """
+    if spec.get("type") == "lsm":
+        return  # validate_lsm_spec builds the reservoir (and its neuron) itself
+    try:
+        layers = build_model_config(spec, 1, 2, steps_per_s=80.0)["layers"]
+    except ConfigError:
+        return
+    for index, layer in enumerate(layers):
+        kind = str(layer.get("type", "")).lower() if isinstance(layer, Mapping) else ""
+        if kind not in NEURONS:
+            continue
+        if "layers" in spec:
+            where = f"model.layers[{index}] ({kind})"
+        elif index == len(layers) - 1:
+            where = (f"model: the output layer ({kind}, from model."
+                     f"{'out_beta' if 'family' in spec else 'neuron'})")
+        else:
+            where = f"model.neuron ({kind})"
+        build_neuron(kind, {k: v for k, v in layer.items() if k != "type"}, where=where)
 
 
 def default_loss(readout: str) -> dict[str, Any]:

@@ -610,6 +610,71 @@ def test_set_changes_one_option_of_the_pipelines_model_family(tmp_path):
     assert "family" not in model and model["hidden"] == [16] and model["dropout"] == 0.1
 
 
+def test_set_model_type_snn_or_an_empty_model_keeps_the_pipelines_model(tmp_path, caplog):
+    """``--set model.type=snn`` (the type the pipeline's model has) and an empty model
+    section (``model:``, ``--set model=null``) keep the pipeline's band_power family; both
+    gave the generic 64-neuron MLP, silently. A model of another type or form replaces it,
+    and the log says so."""
+    import logging
+
+    from eegsnn.pipeline.config import load_study_config
+
+    study = tmp_path / "study.yaml"
+    study.write_text("pipeline: motor_imagery\ndata: {source: data}\n")
+    for overrides in (["model.type=snn"], ["model=null"],
+                      ["model.type=snn", "model.neuron.beta=0.7"]):
+        model = load_study_config(study, overrides)["model"]
+        assert model["family"] == "band_power", overrides
+        assert model["neuron"]["beta"] == (0.7 if len(overrides) == 2 else 0.8)
+    study.write_text("pipeline: motor_imagery\ndata: {source: data}\nmodel:\n")
+    assert load_study_config(study)["model"]["family"] == "band_power"
+    with caplog.at_level(logging.INFO, logger="eegsnn.pipeline"):
+        caplog.clear()
+        model = load_study_config(study, ["model.type=lsm"])["model"]
+        assert model["type"] == "lsm"
+        assert "the config's model (type lsm) replaces the motor_imagery pipeline's " \
+               "(family band_power)" in caplog.text
+        caplog.clear()
+        load_study_config(study, ["model.neuron.beta=0.7"])
+        assert "replaces" not in caplog.text
+
+
+@pytest.mark.parametrize("override, needles", [
+    ("model.neuron.betta=0.8", ["model.neuron (leaky)", "'betta'"]),
+    ("model.neuron.beta=1.5", ["model.neuron (leaky)", "beta must lie in [0.0, 1.0]"]),
+    ("model.neuron.surrogate.type=nope", ["model.neuron (leaky)", "unknown surrogate 'nope'"]),
+    ("model.neuron.surrogate.slop=3", ["model.neuron (leaky)", "'slop'"]),
+])
+def test_bad_neuron_option_fails_before_the_data_are_read(override, needles, tmp_path,
+                                                            capsys):
+    """A bad neuron option failed only when the network was built, after loading and
+    encoding every window; the config check now builds each neuron layer once. The data
+    source does not exist, so an error about it would mean the data were reached first."""
+    study = tmp_path / "study.yaml"
+    study.write_text("pipeline: motor_imagery\ndata: {source: no_such_folder}\n")
+    code, err = run_in_process(["train", "--config", str(study), "--set", override,
+                                "--out", str(tmp_path / "run"), "-q"], capsys)
+    assert_one_error(code, err, 2, *needles)
+    assert "no_such_folder" not in err
+    assert_nothing_complete(tmp_path / "run")
+
+
+def test_bad_neuron_option_of_a_layer_list_names_the_layer():
+    from eegsnn.errors import ConfigError
+    from eegsnn.pipeline.config import resolve_study_config
+
+    layers = [{"type": "linear", "out_features": 8}, {"type": "leaky", "beta": 0.9},
+              {"type": "linear", "out_features": "classes"},
+              {"type": "synaptic", "alpha": 0.9, "bta": 0.8, "reset_mechanism": "none"}]
+    with pytest.raises(ConfigError, match=r"model\.layers\[3\] \(synaptic\).*'bta'"):
+        resolve_study_config({"pipeline": "motor_imagery", "data": {"source": "x"},
+                              "model": {"layers": layers}}, base_dir="/tmp")
+    layers[3].pop("bta")
+    model = resolve_study_config({"pipeline": "motor_imagery", "data": {"source": "x"},
+                                  "model": {"layers": layers}}, base_dir="/tmp")["model"]
+    assert model["layers"][3] == {"type": "synaptic", "alpha": 0.9, "reset_mechanism": "none"}
+
+
 def test_another_family_does_not_take_the_pipelines_family_options(monkeypatch):
     """A pipeline's model defaults are options of its own family: a config naming another
     family gets that family's defaults (a band_power neuron tuning must not reach the

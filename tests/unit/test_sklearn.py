@@ -150,6 +150,14 @@ def test_bad_parameters_raise_clear_errors():
         SNNClassifier(encoder="morse", epochs=1).fit(X, y)
     with pytest.raises(ValueError, match="expecting 4 features"):
         SNNClassifier(**{**SMALL, "epochs": 1}).fit(X, y).predict(X[:, :3])
+    # a neuron option is checked before the encoder is fitted (it was: after encoding)
+    for model, match in (({"family": "band_power", "neuron": {"betta": 0.8}}, "'betta'"),
+                         ({"hidden": [4], "neuron": {"type": "leaky", "beta": 2}},
+                          r"model\.neuron \(leaky\).*beta must lie in")):
+        clf = SNNClassifier(model=model, epochs=1)
+        with pytest.raises(ValueError, match=match):
+            clf.fit(X, y)
+        assert not hasattr(clf, "encoder_")
 
 
 def test_missing_sklearn_gives_one_line(monkeypatch):
