@@ -194,7 +194,7 @@ class SNNClassifier(ClassifierMixin, BaseEstimator):
 
         parts = []
         for i, start in enumerate(range(0, arr.shape[0], ENCODE_CHUNK)):
-            chunk = arr[start:start + ENCODE_CHUNK]
+            chunk: Any = arr[start:start + ENCODE_CHUNK]
             if names is not None:  # keep the names check of MNE input
                 chunk = _NamedWindows(chunk, names, self.encoder_.sfreq_hz)
             spikes = self.encoder_.transform(chunk, key=self.seed_ + key_offset + i)
@@ -258,6 +258,8 @@ class SNNClassifier(ClassifierMixin, BaseEstimator):
         self.seed_ = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
         self.encoder_ = EEGEncoder(**self._encoder_kwargs(sfreq))
         self.encoder_.fit(arr if names is None else _NamedWindows(arr, names, sfreq), y_idx)
+        if self.encoder_.ch_names_ is None:  # fit names every input line
+            raise RuntimeError("SNNClassifier.fit: the encoder kept no channel names")
         self.ch_names_ = list(self.encoder_.ch_names_)
         spikes = self._encode(arr, names, 0)
         n_classes = max(len(self.classes_), 2)
@@ -335,10 +337,9 @@ class SNNClassifier(ClassifierMixin, BaseEstimator):
         if model is not None:
             from mlx.utils import tree_flatten
 
-            state["_model_record"] = {
-                "config": model.config,
-                "weights": {k: np.array(v) for k, v in tree_flatten(model.parameters())},
-            }
+            weights: Any = tree_flatten(model.parameters())  # [(name, array)]
+            state["_model_record"] = {"config": model.config,
+                                      "weights": {k: np.array(v) for k, v in weights}}
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -379,7 +380,7 @@ def _concat_epochs(parts: list[Any], what: str) -> tuple[np.ndarray, list[str], 
     arrays, names, sfreq = [], None, None
     for k, ep in enumerate(parts):
         arr, _, _, ch, rate = epochs_data(ep)
-        if names is None:
+        if names is None or sfreq is None:
             names, sfreq = ch, rate
         elif ch != names or abs(rate - sfreq) > 1e-6 * rate:
             raise ValueError(f"SNNClassifier.{what}: Epochs {k} has other channels or another "

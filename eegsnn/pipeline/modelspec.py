@@ -95,53 +95,53 @@ def validate_model_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
     """Check the ``model`` section and fill defaults (a new dict)."""
     if not isinstance(spec, Mapping):
         raise ConfigError(f"model: expected a mapping, got {type(spec).__name__}")
-    spec = copy.deepcopy(dict(spec))
-    model_type = spec.pop("type", "snn")
+    out: dict[str, Any] = copy.deepcopy(dict(spec))
+    model_type = out.pop("type", "snn")
     if model_type == "lsm":
-        return validate_lsm_spec({"type": "lsm", **spec})
+        return validate_lsm_spec({"type": "lsm", **out})
     if model_type != "snn":
         raise ConfigError(f"model.type must be 'snn' (feedforward SNN trained by BPTT) or "
                           f"'lsm' (liquid state machine), got {model_type!r}")
-    if "family" in spec:
-        if "layers" in spec:
+    if "family" in out:
+        if "layers" in out:
             raise ConfigError(f"model: give one of {_FORMS}")
 
-        return validate_family(spec)
-    if "layers" in spec:
-        unknown = set(spec) - _FULL_KEYS
+        return validate_family(out)
+    if "layers" in out:
+        unknown = set(out) - _FULL_KEYS
         if unknown:
             raise ConfigError(f"model: with 'layers', only 'readout' may be given too "
                               f"(unknown: {sorted(unknown)})")
-        if not isinstance(spec["layers"], list) or not spec["layers"]:
+        if not isinstance(out["layers"], list) or not out["layers"]:
             raise ConfigError("model.layers must be a non-empty list")
-        spec.setdefault("readout", "mean")
+        out.setdefault("readout", "mean")
     else:
-        unknown = set(spec) - _SHORT_KEYS
+        unknown = set(out) - _SHORT_KEYS
         if unknown:
             raise ConfigError(f"model: unknown key(s) {sorted(unknown)} (known: "
                               f"{', '.join(sorted(_SHORT_KEYS | _FULL_KEYS | {'family'}))})")
-        hidden = spec.get("hidden", [64])
+        hidden = out.get("hidden", [64])
         if isinstance(hidden, int):
             hidden = [hidden]
         if not isinstance(hidden, list) or not all(isinstance(h, int) and h > 0
                                                    for h in hidden):
             raise ConfigError(f"model.hidden must be a list of positive ints, got {hidden!r}")
-        neuron = spec.get("neuron", _DEFAULT_NEURON)
+        neuron = out.get("neuron", _DEFAULT_NEURON)
         if isinstance(neuron, Mapping) and "type" not in neuron:
             # options without a type change the default neuron (--set model.neuron.beta=0.5)
             neuron = merge_neuron(_DEFAULT_NEURON, neuron)
         if not isinstance(neuron, Mapping):
             raise ConfigError("model.neuron must be a mapping with a 'type' (e.g. leaky)")
-        p = spec.get("dropout", 0.0)
+        p = out.get("dropout", 0.0)
         if not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
             raise ConfigError(f"model.dropout must be in [0, 1), got {p!r}")
-        spec = {"hidden": hidden, "neuron": dict(neuron), "dropout": float(p),
-                "readout": spec.get("readout", "mean")}
+        out = {"hidden": hidden, "neuron": dict(neuron), "dropout": float(p),
+               "readout": out.get("readout", "mean")}
 
-    if spec["readout"] not in READOUTS:
+    if out["readout"] not in READOUTS:
         raise ConfigError(f"model.readout must be one of {', '.join(READOUTS)}, got "
-                          f"{spec['readout']!r}")
-    return spec
+                          f"{out['readout']!r}")
+    return out
 
 
 def build_model_config(spec: Mapping[str, Any], n_inputs: int, n_classes: int,
