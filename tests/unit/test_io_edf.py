@@ -239,6 +239,32 @@ def test_nan_samples_rejected(tmp_path):
         read_recording(tmp_path / "nan_raw.fif")
 
 
+def test_eeglab_set_is_read_through_mne(tmp_path, require_extra):
+    """An EEGLAB .set (MATLAB v5 file, data inside) as EEGLAB saves it: microvolts, event
+    latencies in samples counted from 1."""
+    require_extra("pymatreader", "eeglab")  # MNE's EEGLAB reader needs it
+    from scipy.io import savemat
+
+    x = (np.arange(2 * 300).reshape(2, 300) % 23 - 11).astype(np.float64)  # microvolts
+    chanlocs = np.zeros((2,), dtype=[("labels", "O"), ("X", "O"), ("Y", "O"), ("Z", "O"),
+                                     ("type", "O")])
+    for i, name in enumerate(["Cz", "Oz"]):
+        chanlocs[i] = (name, np.array([]), np.array([]), np.array([]), "")
+    event = np.zeros((2,), dtype=[("type", "O"), ("latency", "O"), ("duration", "O")])
+    event[0], event[1] = ("T1", 51.0, 0.0), ("T2", 151.0, 0.0)
+    eeg = {"setname": "rec", "nbchan": 2.0, "pnts": 300.0, "trials": 1.0, "srate": 100.0,
+           "xmin": 0.0, "xmax": 2.99, "data": x, "chanlocs": chanlocs, "event": event,
+           "icawinv": np.array([]), "icasphere": np.array([]), "icaweights": np.array([]),
+           "ref": "common", "epoch": np.array([])}
+    savemat(tmp_path / "rec.set", {"EEG": eeg}, appendmat=False, oned_as="row")
+    rec = read_recording(tmp_path / "rec.set")
+    assert rec.format == "eeglab" and rec.raw.ch_names == ["Cz", "Oz"]
+    assert rec.raw.info["sfreq"] == 100.0
+    np.testing.assert_allclose(rec.raw.get_data(), x * 1e-6, rtol=1e-6)
+    assert rec.events.counts() == {"T1": 1, "T2": 1}
+    np.testing.assert_allclose(rec.events.onset_s, [0.5, 1.5])
+
+
 @pytest.mark.parametrize("name", ["broken.set", "broken.gdf", "broken_raw.fif", "broken.vhdr"])
 def test_corrupt_files_of_other_formats(tmp_path, name):
     f = tmp_path / name

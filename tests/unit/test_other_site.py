@@ -43,6 +43,32 @@ def test_mat_one_array_volts_and_orientation(tmp_path):
     np.testing.assert_allclose(rec.raw.get_data(), two.T * 1e-3)
 
 
+def _write_mat73(path, variables):
+    """A MATLAB v7.3 file: HDF5 after MATLAB's 128-byte text header in a 512-byte user
+    block; arrays stored column-major (MATLAB's ``[n, C]`` is HDF5's ``[C, n]``)."""
+    import h5py
+
+    with h5py.File(path, "w", userblock_size=512) as f:
+        for name, value in variables.items():
+            f.create_dataset(name, data=np.asarray(value).T)
+            f[name].attrs["MATLAB_class"] = np.bytes_("double")
+    header = b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created by: eegsnn tests HDF5 schema 1.00 ."
+    with open(path, "r+b") as fh:
+        fh.write(header.ljust(116, b" ") + b"\x00" * 8 + b"\x00\x02" + b"IM")
+
+
+def test_mat_v73_is_read_with_pymatreader(tmp_path, require_extra):
+    require_extra("pymatreader", "eeglab")  # skipped without it; a failure in CI
+    x = np.arange(2 * 500, dtype=np.float64).reshape(500, 2) % 37 - 18  # MATLAB [n, C]
+    _write_mat73(tmp_path / "seg.mat", {"data": x})
+    sig = read_mat_signal(tmp_path / "seg.mat", sfreq_hz=173.61)
+    assert sig.variable == "data" and sig.ch_names == ["EEG001", "EEG002"]
+    np.testing.assert_allclose(sig.data, x.T * 1e-6)
+    (tmp_path / "broken.mat").write_bytes((tmp_path / "seg.mat").read_bytes()[:700])
+    with pytest.raises(DataError, match=r"broken\.mat: cannot read this MATLAB v7\.3 file"):
+        read_mat_signal(tmp_path / "broken.mat", sfreq_hz=1.0)
+
+
 def test_mat_sidecar_wins_and_errors_name_the_file(tmp_path):
     savemat(tmp_path / "s.mat", {"a": np.ones(50), "b": np.zeros(50)})
     with pytest.raises(DataError, match=r"s\.mat: 2 numeric signal arrays \(variables: a, b\)"):
