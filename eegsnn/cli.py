@@ -61,7 +61,7 @@ for _name in COMMAND_MODULES:
     _module.register(app)
 
 
-def _one_line(text: str) -> str:
+def _one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 

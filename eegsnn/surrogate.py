@@ -146,7 +146,7 @@ class Surrogate:
 
     def __call__(self, x: mx.array) -> mx.array:
         """``H(x)`` (``x > 0``), with this surrogate's derivative in the backward pass."""
-        return self._fn(x)
+        return self._fn(x)  # type: ignore[return-value]  # mlx stubs: custom_function returns object
 
     def grad(self, x: mx.array) -> mx.array:
         """The surrogate derivative ``dS/dx`` evaluated elementwise at ``x`` (for plots/tests)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -44,7 +44,7 @@ def create(
     from eegsnn.manifest import create_manifest, save_manifest
 
     output = output or Path(f"{folder.resolve().name}.yaml")
-    fields = {"license": license, "citation": list(citation or []), "task": task}
+    fields: dict[str, Any] = {"license": license, "citation": list(citation or []), "task": task}
     if url:
         fields["source"] = {"url": url}
     if relative_root:

@@ -20,6 +20,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +39,7 @@ from eegsnn.train.losses import get_loss
 from eegsnn.train.parallel import make_data_parallel_step
 from eegsnn.train.step import build_optimizer, make_train_step
 
-MODEL = {
+MODEL: dict[str, Any] = {
     "input_shape": [32],
     "layers": [
         {"type": "linear", "out_features": 48},
@@ -57,7 +58,7 @@ def synthetic(num: int, steps: int = 20, lines: int = 32, seed: int = 0) -> Arra
     y = np.arange(num) % 4
     p = 0.05 + 0.3 * (np.arange(lines)[None, :] % 4 == y[:, None])  # [N, L]
     x = (rng.random((steps, num, lines)) < p[None]).astype(np.float32)
-    return ArrayDataset(mx.array(x), y, time_major=True)
+    return ArrayDataset(mx.array(x), mx.array(y), time_major=True)
 
 
 def _params(model) -> dict[str, mx.array]:
@@ -83,7 +84,7 @@ def reference(out: Path, cfg: dict, data: ArrayDataset) -> None:
             mx.random.seed(seed_s)
             loss, _ = step(x, y, mx.random.key(seed_s ^ 0x5EED))
             mx.eval(model.state, opt.state)
-            losses.append(float(loss.item()))
+            losses.append(float(loss))
     mx.save_safetensors(str(out / "reference.safetensors"), _params(model))
     (out / "reference.json").write_text(json.dumps({"losses": losses}))
 

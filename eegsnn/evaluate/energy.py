@@ -347,7 +347,7 @@ def encoder_ops(encoder: Any, n_samples: int) -> dict[str, Any] | None:
                              + (", summed into the time bins" if direct else "")})
     gains = params.get("gain")
     if direct and isinstance(gains, list):
-        fitted = encoder if hasattr(encoder, "num_steps_for") else EEGEncoder.from_config(cfg)
+        fitted = encoder if hasattr(encoder, "num_steps_for") else EEGEncoder.from_config(dict(cfg))
         t_steps = int(fitted.num_steps_for(n))
         stages.append({"stage": "gain copies (direct current)",
                        "mac": float(src * len(gains) * t_steps), "ac": 0.0,

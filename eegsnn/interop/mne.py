@@ -106,13 +106,15 @@ def windows_from_epochs(epochs: Any, *, class_names: Sequence[str] | None = None
     ``session`` / ``run`` label every window (for grouped splits).
     """
     X, y, names, ch_names, sfreq = epochs_data(epochs, class_names=class_names, unit=unit)
-    first = int(getattr(epochs, "_raw", None).first_samp) if getattr(epochs, "_raw", None) \
-        is not None else 0
+    raw = getattr(epochs, "_raw", None)
+    first = int(raw.first_samp) if raw is not None else 0
     onset = (np.asarray(epochs.events)[:, 0] - first) / sfreq + float(epochs.tmin)
     w = X.shape[0]
     return WindowSet(X=X, y=y, class_names=tuple(names), ch_names=tuple(ch_names),
-                     sfreq_hz=sfreq, subject=[subject] * w, session=[session] * w,
-                     run=[run] * w, recording=[recording] * w, onset_s=onset, unit=unit,
+                     sfreq_hz=sfreq, subject=np.array([subject] * w, dtype=str),
+                     session=np.array([session] * w, dtype=str),
+                     run=np.array([run] * w, dtype=str),
+                     recording=np.array([recording] * w, dtype=str), onset_s=onset, unit=unit,
                      provenance={"source": "mne.Epochs", "tmin_s": float(epochs.tmin)})
 
 
@@ -197,8 +199,10 @@ def windows_from_raw(raw: Any, *, window_s: float, mapping: Mapping[str, str] | 
     w = len(plan)
     return WindowSet(X=X, y=plan.class_indices(class_names),
                      class_names=tuple(class_names), ch_names=tuple(raw.ch_names),
-                     sfreq_hz=sfreq, subject=[""] * w, session=[""] * w, run=[""] * w,
-                     recording=[recording] * w, onset_s=plan.onset_s, unit=unit,
+                     sfreq_hz=sfreq, subject=np.array([""] * w, dtype=str),
+                     session=np.array([""] * w, dtype=str), run=np.array([""] * w, dtype=str),
+                     recording=np.array([recording] * w, dtype=str), onset_s=plan.onset_s,
+                     unit=unit,
                      provenance={"source": "mne.io.Raw", "mode": mode, "window_s": window_s})
 
 

@@ -15,8 +15,10 @@ identification fields (bytes 8-168): they carry names, birth dates and hospital 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -355,7 +357,7 @@ def write_edf(
                 })
             writer.setStartdatetime(start or datetime.datetime(2000, 1, 1))
             ident = identity or {}
-            setters = {
+            setters: dict[str, Callable[[Any], None]] = {
                 "patient_name": writer.setPatientName, "patient_code": writer.setPatientCode,
                 "birthdate": writer.setBirthdate, "sex": writer.setSex,
                 "recording_additional": writer.setRecordingAdditional,

@@ -112,18 +112,22 @@ def read_events_table(path: str | os.PathLike, *, label_column: str | None = Non
         raise DataError(f"{path}: empty events table")
     header = [c.strip().lower() for c in rows[0]]
 
-    def col(candidates: tuple[str, ...], required: bool, what: str) -> int | None:
+    def col(candidates: tuple[str, ...]) -> int | None:
         for c in candidates:
             if c.lower() in header:
                 return header.index(c.lower())
-        if required:
-            raise DataError(f"{path}: no {what} column (looked for {', '.join(candidates)}; "
-                            f"found {', '.join(header)})")
         return None
 
-    i_on = col(_ONSET_COLS, True, "onset")
-    i_dur = col(_DURATION_COLS, False, "duration")
-    i_lab = col((label_column,) if label_column else _LABEL_COLS, True, "label")
+    def required_col(candidates: tuple[str, ...], what: str) -> int:
+        i = col(candidates)
+        if i is None:
+            raise DataError(f"{path}: no {what} column (looked for {', '.join(candidates)}; "
+                            f"found {', '.join(header)})")
+        return i
+
+    i_on = required_col(_ONSET_COLS, "onset")
+    i_dur = col(_DURATION_COLS)
+    i_lab = required_col((label_column,) if label_column else _LABEL_COLS, "label")
     onsets, durations, labels = [], [], []
     for lineno, row in enumerate(rows[1:], start=2):
         try:

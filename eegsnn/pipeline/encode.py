@@ -94,6 +94,7 @@ def encode_dataset(config: Mapping[str, Any] | str | os.PathLike | None,
     ws = load_windows(source, cfg["dataset"], root=root, cache_dir=cfg.get("cache_dir"),
                       use_cache=use_cache)
     if record is not None:
+        assert encoder is not None and encoder_from is not None  # set with record
         check_compatible(ws, record, str(source), Path(encoder_from))
     else:
         encoder = fit_encoder(cfg, ws)  # a flat-channel error names the channel and files

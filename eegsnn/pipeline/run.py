@@ -263,7 +263,9 @@ def _take_objects(config: Mapping[str, Any]) -> tuple[Mapping[str, Any], list[An
     and replaced by their descriptions (``mne:raw:NAME:sha256:HEX``, what ``config.yaml``
     records: no data, no identity); ``objects`` is ``None`` when there are none."""
     data = config.get("data")
-    objects = mne_objects(data.get("source")) if isinstance(data, Mapping) else None
+    if not isinstance(data, Mapping):
+        return config, None
+    objects = mne_objects(data.get("source"))
     if objects is None:
         return config, None
     return {**config, "data": {**data, "source": describe_objects(objects)}}, objects

@@ -387,6 +387,7 @@ def load_windows(
         config = load_config(config)
     cfg = validate_config(config)
     objects = mne_objects(source)
+    known: dict[str, str]  # {relpath: sha256 from a manifest}
     if objects is not None:  # in-memory Raw/Epochs: see eegsnn.preprocess.objects
         check_object_config(cfg)
         files, root_path, known = objects, Path.cwd(), {}
@@ -490,7 +491,8 @@ def _build(files: list[Path], rels: list[str], cfg: dict, root: Path,
     lab = cfg["labels"]
     parts: list[dict[str, Any]] = []
     ref_names: list[str] | None = None
-    ref_file = ref_sfreq = None
+    ref_file: Path | None = None
+    ref_sfreq: float | None = None
     summaries: dict = {}
     report: list[dict[str, Any]] = []
     signals: dict[str, str] = {}  # recording -> signal_sha256 of its decoded samples
@@ -524,6 +526,7 @@ def _build(files: list[Path], rels: list[str], cfg: dict, root: Path,
             ref_names, ref_sfreq = names, sfreq
             ref_file = Path(rel) if is_mne_object(path) else path
         else:
+            assert ref_file is not None and ref_sfreq is not None  # set with ref_names
             if set(names) != set(ref_names):
                 missing = [c for c in ref_names if c not in names]
                 extra = [c for c in names if c not in ref_names]

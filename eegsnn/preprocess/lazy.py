@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from eegsnn.errors import ConfigError, DataError
 from eegsnn.io.channels import standardize_channels
@@ -207,7 +208,7 @@ def iter_lazy_windows(
 class _NpyStream:
     """Write a ``.npy`` array of known shape sequentially (atomically on close)."""
 
-    def __init__(self, path: Path, shape: tuple[int, ...], dtype: np.dtype) -> None:
+    def __init__(self, path: Path, shape: tuple[int, ...], dtype: npt.DTypeLike) -> None:
         self.path = path
         self.tmp = path.with_name(f".{path.name}.{os.getpid()}.writing")
         self.fh = open(self.tmp, "wb")  # closed in close() / abort()
@@ -279,8 +280,10 @@ def lazy_windows(
     ids = parse_recording_ids(head["recording"], cfg["ids"]["pattern"])
     return WindowSet(
         X=X, y=np.concatenate(ys), class_names=head["class_names"], ch_names=head["ch_names"],
-        sfreq_hz=head["sfreq_hz"], subject=[ids["subject"]] * w, session=[ids["session"]] * w,
-        run=[ids["run"]] * w, recording=[head["recording"]] * w,
+        sfreq_hz=head["sfreq_hz"], subject=np.array([ids["subject"]] * w, dtype=str),
+        session=np.array([ids["session"]] * w, dtype=str),
+        run=np.array([ids["run"]] * w, dtype=str),
+        recording=np.array([head["recording"]] * w, dtype=str),
         onset_s=np.concatenate(onsets), unit=cfg["unit"],
         provenance={"config": cfg, "lazy": {"chunk_s": chunk_s, "pad_samples": head["pad"]}},
     )
@@ -309,7 +312,8 @@ def write_tiled_edf(src: str | os.PathLike, dst: str | os.PathLike, repeats: int
     with atomic_path(dst) as tmp:
         w = pyedflib.EdfWriter(str(tmp), ns, file_type=pyedflib.FILETYPE_EDFPLUS)
         try:
-            w.setSignalHeaders(headers)
+            # pyedflib types the reader's headers wider than the writer accepts (same dicts)
+            w.setSignalHeaders(headers)  # type: ignore[arg-type]
             for _ in range(repeats):
                 w.writeSamples([d.astype(np.int32) for d in digital], digital=True)
             for k in range(repeats):

@@ -669,7 +669,8 @@ def _evaluations_section(doc: _Doc, run: Path) -> None:
         data = as_text([display_path(str(p), run) for p in src]) if isinstance(src, list) \
             else display_path(str(src), run)
         ov = m.get("overlap")
-        base = m.get("baseline") if isinstance(m.get("baseline"), Mapping) else {}
+        baseline = m.get("baseline")
+        base: Mapping[str, Any] = baseline if isinstance(baseline, Mapping) else {}
         base_acc = (base.get("pooled") or {}).get("accuracy") if base else None
         rows.append([path.parent.name, data, as_text(m.get("n_samples")),
                      _fmt(m.get("accuracy")),
