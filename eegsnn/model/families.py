@@ -127,8 +127,11 @@ _FALLBACK_STEPS = {"kernel_steps": 32, "separable_kernel_steps": 8, "pool_steps"
 
 def _positive_int(name: str, value: Any, family: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        hint = (" (layer sizes as a list are the short form's: give the whole model, "
+                f"model={{hidden: {value!r}}})" if name == "hidden" and isinstance(value, list)
+                else "")
         raise ConfigError(f"model ({family}): {name} must be a positive integer, got "
-                          f"{value!r}")
+                          f"{value!r}{hint}")
     return value
 
 

@@ -296,7 +296,9 @@ def apply_overrides(config: Mapping[str, Any], overrides: Sequence[str]) -> dict
     ``key.sub+=value`` adds ``value`` (or each item of a list ``value``) to the list at
     ``key.sub`` (the config's, else the pipeline default's when :func:`deep_merge` merges
     them), each item once (e.g. one more recording: ``data.source+=/data/S001R12.edf``);
-    applied twice it changes nothing.
+    applied twice it changes nothing. An override below an empty mapping of the config, or
+    one that names only a type (``model: {}``, ``model: {type: snn}``), patches too: such a
+    section stands for the pipeline's.
 
     Raises:
         ConfigError: ``+=`` on a key whose value in the config is not a list (a single
@@ -312,6 +314,10 @@ def apply_overrides(config: Mapping[str, Any], overrides: Sequence[str]) -> dict
         for p in parts[:-1]:
             if not isinstance(node.get(p), dict):
                 node[p] = _Patch()
+            elif set(node[p]) <= {"type"} and not isinstance(node[p], _Patch):
+                # an empty mapping, or one naming only a type (model: {}, model: {type:
+                # snn}), stands for the pipeline's: the override patches that
+                node[p] = _Patch(node[p])
             node = node[p]
         if add:
             current = node.get(parts[-1])
@@ -410,7 +416,8 @@ def resolve_study_config(config: Mapping[str, Any], *, base_dir: str | os.PathLi
     """
     if not isinstance(config, Mapping):
         raise ConfigError(f"study config must be a mapping, got {type(config).__name__}")
-    where = source or "study config"
+    where = source or (f"study config {config['name']}" if isinstance(config.get("name"), str)
+                       else "study config")
     unknown = set(config) - _TOP_KEYS
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} (known: "
@@ -418,16 +425,20 @@ def resolve_study_config(config: Mapping[str, Any], *, base_dir: str | os.PathLi
     spec = get_pipeline(str(config.get("pipeline", "generic")))
     defaults = spec.defaults
     model = config.get("model")
-    if "model" in config and model is None:
-        # an empty section (``model:`` with nothing under it, ``--set model=null``): the
-        # pipeline's model, as without the key (null cannot mean "no model")
-        config = {k: v for k, v in config.items() if k != "model"}
     default_model = defaults.get("model") or {}
+    if "model" in config and (model is None or (
+            isinstance(model, Mapping) and not isinstance(model, _Patch)
+            and set(model) <= {"type"} and _model_form(model)[0].lower()
+            == _model_form(default_model)[0].lower())):
+        # an empty section (``model:`` or ``model: {}``, ``--set model=null``) or one that
+        # names only the type the pipeline's model has: the pipeline's model, as without
+        # the key (null cannot mean "no model")
+        config = {k: v for k, v in config.items() if k != "model"}
+        model = None
     # --set overrides naming no other form and no other type (model.neuron.beta=0.7,
     # model.type=snn) change the pipeline's model
     patched = (isinstance(model, _Patch) and not {"family", "layers"} & set(model)
-               and str(model.get("type", "snn")).lower()
-               == str(default_model.get("type", "snn")).lower())
+               and _model_form(model)[0].lower() == _model_form(default_model)[0].lower())
     if isinstance(model, Mapping) and not patched and (
             _model_form(model) != _model_form(default_model)
             or model.get("family", default_model.get("family"))

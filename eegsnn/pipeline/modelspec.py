@@ -77,7 +77,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from eegsnn.errors import ConfigError
-from eegsnn.model import READOUTS
+from eegsnn.model import LAYER_TYPES, READOUTS
 from eegsnn.model.families import family_config, merge_neuron, validate_family
 from eegsnn.nn.registry import NEURONS, build_neuron
 from eegsnn.pipeline.lsm import validate_lsm_spec
@@ -177,16 +177,18 @@ def build_model_config(spec: Mapping[str, Any], n_inputs: int, n_classes: int,
 
 
 def check_neuron_layers(spec: Mapping[str, Any]) -> None:
-    """Build every neuron layer of a validated ``model`` section once, at one unit.
+    """Check every layer type of a validated ``model`` section and build each neuron layer
+    once, at one unit.
 
-    A neuron's options (a misspelt ``beta``, a decay outside [0, 1], an unknown surrogate)
-    are otherwise checked only when the network is built, which in a pipeline run comes
-    after the data are loaded and encoded; this makes them fail when the config is read.
-    Layer sizes and lengths in seconds depend on the data: a network that cannot be laid
-    out on a placeholder input (one line at 80 steps/s) is left to the build.
+    Layer and neuron types and a neuron's options (a misspelt ``beta``, a decay outside
+    [0, 1], an unknown surrogate) are otherwise checked only when the network is built,
+    which in a pipeline run comes after the data are loaded and encoded; this makes them
+    fail when the config is read. Layer sizes and lengths in seconds depend on the data: a
+    network that cannot be laid out on a placeholder input (one line at 80 steps/s) is
+    left to the build.
 
     Raises:
-        ConfigError: naming the layer and the bad option.
+        ConfigError: naming the layer and the bad type or option.
     """
     if spec.get("type") == "lsm":
         return  # validate_lsm_spec builds the reservoir (and its neuron) itself
@@ -196,16 +198,22 @@ def check_neuron_layers(spec: Mapping[str, Any]) -> None:
         return
     for index, layer in enumerate(layers):
         kind = str(layer.get("type", "")).lower() if isinstance(layer, Mapping) else ""
-        if kind not in NEURONS:
-            continue
         if "layers" in spec:
-            where = f"model.layers[{index}] ({kind})"
+            where = f"model.layers[{index}]"
         elif index == len(layers) - 1:
-            where = (f"model: the output layer ({kind}, from model."
-                     f"{'out_beta' if 'family' in spec else 'neuron'})")
+            where = f"model: the output layer{'' if 'family' in spec else ' (model.neuron)'}"
         else:
-            where = f"model.neuron ({kind})"
-        build_neuron(kind, {k: v for k, v in layer.items() if k != "type"}, where=where)
+            where = "model.neuron"
+        if kind in LAYER_TYPES and kind not in NEURONS:
+            continue  # a stateless layer (linear, convolution, pooling...)
+        if not kind:
+            raise ConfigError(f"{where}: expected a mapping with a 'type', got {layer!r}")
+        if kind not in NEURONS:
+            known = LAYER_TYPES if "layers" in spec else tuple(NEURONS)
+            raise ConfigError(f"{where}: unknown {'layer' if 'layers' in spec else 'neuron'} "
+                              f"type {kind!r}; expected one of {', '.join(known)}")
+        build_neuron(kind, {k: v for k, v in layer.items() if k != "type"},
+                     where=f"{where} ({kind})")
 
 
 def default_loss(readout: str) -> dict[str, Any]:

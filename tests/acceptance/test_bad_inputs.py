@@ -617,6 +617,7 @@ def test_set_model_type_snn_or_an_empty_model_keeps_the_pipelines_model(tmp_path
     and the log says so."""
     import logging
 
+    from eegsnn.errors import ConfigError
     from eegsnn.pipeline.config import load_study_config
 
     study = tmp_path / "study.yaml"
@@ -626,8 +627,17 @@ def test_set_model_type_snn_or_an_empty_model_keeps_the_pipelines_model(tmp_path
         model = load_study_config(study, overrides)["model"]
         assert model["family"] == "band_power", overrides
         assert model["neuron"]["beta"] == (0.7 if len(overrides) == 2 else 0.8)
-    study.write_text("pipeline: motor_imagery\ndata: {source: data}\nmodel:\n")
-    assert load_study_config(study)["model"]["family"] == "band_power"
+    for section in ("model:", "model: {}", "model: {type: snn}"):
+        study.write_text(f"pipeline: motor_imagery\ndata: {{source: data}}\n{section}\n")
+        assert load_study_config(study)["model"]["family"] == "band_power", section
+        model = load_study_config(study, ["model.neuron.beta=0.7"])["model"]
+        assert model["family"] == "band_power" and model["neuron"]["beta"] == 0.7, section
+    # a list of layer sizes is the short form's: the error says how to give it
+    with pytest.raises(ConfigError, match=r"hidden must be a positive integer, got \[8\] "
+                                          r"\(layer sizes as a list are the short form's: "
+                                          r"give the whole model, model=\{hidden: \[8\]\}\)"):
+        load_study_config(study, ["model.hidden=[8]"])
+    assert load_study_config(study, ["model={hidden: [8]}"])["model"]["hidden"] == [8]
     with caplog.at_level(logging.INFO, logger="eegsnn.pipeline"):
         caplog.clear()
         model = load_study_config(study, ["model.type=lsm"])["model"]
@@ -644,6 +654,9 @@ def test_set_model_type_snn_or_an_empty_model_keeps_the_pipelines_model(tmp_path
     ("model.neuron.beta=1.5", ["model.neuron (leaky)", "beta must lie in [0.0, 1.0]"]),
     ("model.neuron.surrogate.type=nope", ["model.neuron (leaky)", "unknown surrogate 'nope'"]),
     ("model.neuron.surrogate.slop=3", ["model.neuron (leaky)", "'slop'"]),
+    ("model={hidden: [8], neuron: {type: lif}}", ["model.neuron: unknown neuron type 'lif'"]),
+    ("model={layers: [{type: linear, out_features: 4}, {type: leakyy}]}",
+     ["model.layers[1]: unknown layer type 'leakyy'"]),
 ])
 def test_bad_neuron_option_fails_before_the_data_are_read(override, needles, tmp_path,
                                                             capsys):
