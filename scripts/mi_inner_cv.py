@@ -63,6 +63,8 @@ CANDIDATES = {
     "gains 0.5/1/2, detector beta 0.7 (time constant 42 ms)": ["model.neuron.beta=0.7"],
     "gains 1/2/4, detector beta 0.8 (62 ms; the beta 0.9 detectors' DC sensitivity, "
     "1 / (1 - beta) times the gain)": ["encoder.gain=[1.0, 2.0, 4.0]"],
+    "gains 0.25/0.5/1/2, detector beta 0.8 (a fourth octave for large amplitudes, where "
+    "the three gains' rates flatten)": ["encoder.gain=[0.25, 0.5, 1.0, 2.0]"],
 }
 
 
