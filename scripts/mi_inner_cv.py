@@ -42,7 +42,7 @@ TASKS = ("imagery_lr", "real_lr", "imagery_ff", "real_ff")
 #: training (Schirrmeister et al. 2017) with and without amplitude scaling and noise
 #: (train.augment), CSP with Ledoit-Wolf covariance shrinkage, and the detectors' beta
 #: (time constant 1/(1 - beta) steps at 80 steps/s: 0.7 -> 42 ms, 0.8 -> 62 ms, 0.9 ->
-#: 125 ms, 0.95 -> 250 ms).
+#: 125 ms, 0.95 -> 250 ms), then at beta 0.8 gains 1/2/4 and a fourth gain 0.25.
 OLD_BETA = "model.neuron.beta=0.9"
 CANDIDATES = {
     "shipped: CSP 8-30 Hz, 4 components, gains 0.5/1/2, detector beta 0.8": [],
