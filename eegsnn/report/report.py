@@ -539,8 +539,75 @@ def _model_text(cfg: Mapping[str, Any], layers: list[dict[str, Any]],
         text = " -> ".join(la["name"] for la in layers)
         if model_cfg and model_cfg.get("readout"):
             text += f"; readout: {model_cfg['readout']}"
+        if model.get("family"):
+            text = f"family {model['family']}: {text}"
         return text
     return as_text({k: v for k, v in model.items() if not isinstance(v, (Mapping, list))})
+
+
+def _preprocess_text(steps: Any) -> str:
+    """A preprocessing chain (:mod:`eegsnn.preprocess.steps`) in words, in order."""
+    words = []
+    for step in steps if isinstance(steps, list) else []:
+        if not isinstance(step, Mapping):
+            continue
+        name = step.get("step")
+        if name == "bandpass":
+            lo, hi = step.get("l_freq"), step.get("h_freq")
+            text = (f"band-pass {as_text(lo)}-{as_text(hi)} Hz" if lo and hi else
+                    f"high-pass {as_text(lo)} Hz" if lo else
+                    f"low-pass {as_text(hi)} Hz" if hi else "band-pass (no edges)")
+            words.append(text + (" (IIR)" if step.get("method") == "iir" else ""))
+        elif name == "notch":
+            words.append(f"notch {as_text(step.get('freqs'))} Hz")
+        elif name == "resample":
+            words.append(f"resample to {as_text(step.get('sfreq'))} Hz")
+        elif name == "reref":
+            ref = step.get("ref", "average")
+            words.append("average reference" if ref == "average"
+                         else f"reference {as_text(ref)}")
+        elif name == "pick":
+            channels, types = step.get("channels"), step.get("types")
+            words.append("pick " + ", ".join(
+                ([f"{len(channels)} channel{'' if len(channels) == 1 else 's'}"]
+                 if isinstance(channels, list) else [])
+                + ([f"types {as_text(types)}"] if types else [])))
+        elif name == "crop":
+            words.append(f"crop {as_text(step.get('tmin_s'))}-"
+                         f"{as_text(step.get('tmax_s')) if step.get('tmax_s') else 'end'} s")
+        else:
+            words.append(str(name))
+    return " -> ".join(words) or "none"
+
+
+def _encoder_text(enc: Mapping[str, Any]) -> str:
+    """The spike encoder's settings that decide what the network sees, in words."""
+    method = enc.get("method", "n/a")
+    parts = [f"{method}" + (" (the signal as input current; spikes start in the first "
+                            "layer)" if method == "direct" else "")]
+    bands = enc.get("bands")
+    if isinstance(bands, str):
+        parts.append(f"filter bank {bands}")
+    elif isinstance(bands, list) and bands:
+        parts.append("filter bank " + ", ".join(
+            f"{b[0]} {as_text(b[1])}-{as_text(b[2])} Hz" if isinstance(b, list) and len(b) == 3
+            else as_text(b) for b in bands))
+    spatial = enc.get("spatial_filter")
+    if isinstance(spatial, Mapping):
+        reg = spatial.get("reg")
+        parts.append(f"{str(spatial.get('type', 'csp')).upper()} spatial filters ("
+                     f"{as_text(spatial.get('n_components'))} components"
+                     + (f", covariance {as_text(reg)}" if reg is not None else "")
+                     + ", fitted on each fold's training windows)")
+    if method == "direct" and enc.get("polarity") == "on_off":
+        parts.append("+I and -I lines (each half-wave to its own neurons)")
+    rate = enc.get("spikes_per_s")
+    if rate:
+        parts.append(f"{as_text(rate)} steps per second")
+    gains = enc.get("gain") if method == "direct" else None
+    if isinstance(gains, list):
+        parts.append(f"gains {', '.join(as_text(g) for g in gains)}")
+    return ", ".join(parts)
 
 
 def _overrides_text(run: Path) -> str | None:
@@ -582,14 +649,12 @@ def _study_section(doc: _Doc, run: Path, metrics: Mapping[str, Any],
                          f"{as_text(data.get('window_s'))} s, {n_ch} channel"
                          f"{'' if n_ch == 1 else 's'} at {as_text(data.get('sfreq_hz'))} Hz"])
     rows.append(["split", _split_text(cfg.get("split") or metrics.get("split") or {})])
+    steps = (cfg.get("dataset") or {}).get("preprocess")
+    if steps:
+        rows.append(["preprocessing", _preprocess_text(steps)])
     enc = cfg.get("encoder") or {}
     if enc:
-        rate = enc.get("spikes_per_s")
-        gains = enc.get("gain") if enc.get("method") == "direct" else None
-        rows.append(["spike encoder", f"{enc.get('method', 'n/a')}"
-                     + (f", {as_text(rate)} steps per second" if rate else "")
-                     + (f", gains {', '.join(as_text(g) for g in gains)}"
-                        if isinstance(gains, list) else "")])
+        rows.append(["spike encoder", _encoder_text(enc)])
     model_cfg = run_model_config(run)
     layers = neuron_layers(model_cfg, metrics.get("model_type"), _raster_sizes(run))
     kind = "LSM" if metrics.get("model_type") == "lsm" else "SNN"

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 from eegsnn.report.report import (
+    _encoder_text,
+    _preprocess_text,
     as_text,
     display_path,
     format_metric,
@@ -144,3 +146,27 @@ def test_report_marks_too_few_recordings_and_not_estimable_scores(tmp_path):
     assert "not estimated: only 2 recordings (a cluster bootstrap needs >= 5)" in few
     assert "| ROC-AUC | 1.000 (interval not estimable: every resample gives 1.000) |" in many
     assert "[1.000, 1.000]" not in many
+
+
+def test_study_table_says_the_preprocessing_and_the_encoder_in_words():
+    steps = [{"step": "pick", "channels": ["C3", "Cz", "C4"], "types": None},
+             {"step": "bandpass", "l_freq": 8.0, "h_freq": 30.0, "method": "fir"},
+             {"step": "bandpass", "l_freq": 0.5, "h_freq": None, "method": "iir"},
+             {"step": "notch", "freqs": [50.0], "method": "fir"},
+             {"step": "resample", "sfreq": 128.0}, {"step": "reref", "ref": "average"},
+             {"step": "crop", "tmin_s": 0.0, "tmax_s": None}]
+    assert _preprocess_text(steps) == (
+        "pick 3 channels -> band-pass 8-30 Hz -> high-pass 0.5 Hz (IIR) -> notch 50 Hz -> "
+        "resample to 128 Hz -> average reference -> crop 0-end s")
+    assert _preprocess_text([]) == "none"
+    direct = {"method": "direct", "spikes_per_s": 80, "bands": None, "polarity": "on_off",
+              "gain": [0.5, 1.0, 2.0],
+              "spatial_filter": {"type": "csp", "n_components": 4, "reg": None}}
+    assert _encoder_text(direct) == (
+        "direct (the signal as input current; spikes start in the first layer), CSP spatial "
+        "filters (4 components, fitted on each fold's training windows), +I and -I lines "
+        "(each half-wave to its own neurons), 80 steps per second, gains 0.5, 1, 2")
+    delta = {"method": "delta", "spikes_per_s": 40, "gain": 1.0,
+             "bands": [["mu", 8, 13], ["beta", 13, 30]]}
+    assert _encoder_text(delta) == "delta, filter bank mu 8-13 Hz, beta 13-30 Hz, 40 steps " \
+                                   "per second"
