@@ -252,8 +252,8 @@ class EEGEncoder:
         #: (before bands and spatial filters; :meth:`scale_mismatch`)
         self.channel_scale_: np.ndarray | None = None
         #: direct code with ``T < N``: median fraction of a source's variance its
-        #: bin-averaged current keeps (set by ``fit``, a diagnostic of the training data:
-        #: not saved with the encoder; ``None`` otherwise)
+        #: bin-averaged current keeps (set by ``fit``, a diagnostic of the training data,
+        #: saved with the encoder since 2026-12-07; ``None`` otherwise)
         self.variance_kept_: float | None = None
 
     # ------------------------------------------------------------------ params / config
@@ -314,6 +314,8 @@ class EEGEncoder:
                 state["n_samples"] = self.n_samples_
             if self.channel_scale_ is not None:
                 state["channel_scale"] = self.channel_scale_.astype(np.float64).tolist()
+            if self.variance_kept_ is not None:
+                state["variance_kept"] = self.variance_kept_
         return {
             "name": "EEGEncoder",
             "version": _CONFIG_VERSION,
@@ -341,6 +343,8 @@ class EEGEncoder:
             enc.std_ = np.asarray(state["std"], dtype=np.float32)
             enc.flat_ = np.asarray(state["flat"], dtype=bool)
             enc.n_samples_ = None if state.get("n_samples") is None else int(state["n_samples"])
+            kept = state.get("variance_kept")  # (absent before 2026-12-07: not recorded)
+            enc.variance_kept_ = None if kept is None else float(kept)
             scale = state.get("channel_scale")  # (absent in encoders saved before 2026-12-06)
             enc.channel_scale_ = None if scale is None else np.asarray(scale, np.float64)
             if enc.channel_scale_ is not None and enc.channel_scale_.shape != (

@@ -580,6 +580,16 @@ def _preprocess_text(steps: Any) -> str:
     return " -> ".join(words) or "none"
 
 
+def _variance_kept(run: Path) -> float | None:
+    """``variance_kept`` of ``model/encoder.json`` (direct code with fewer steps than
+    samples; absent in runs saved before 2026-12-07)."""
+    path = run / "model" / "encoder.json"
+    record = _read_json(path) if path.is_file() else None
+    state = record.get("state") if isinstance(record, Mapping) else None
+    kept = state.get("variance_kept") if isinstance(state, Mapping) else None
+    return float(kept) if isinstance(kept, int | float) else None
+
+
 def _encoder_text(enc: Mapping[str, Any]) -> str:
     """The spike encoder's settings that decide what the network sees, in words."""
     method = enc.get("method", "n/a")
@@ -654,7 +664,12 @@ def _study_section(doc: _Doc, run: Path, metrics: Mapping[str, Any],
         rows.append(["preprocessing", _preprocess_text(steps)])
     enc = cfg.get("encoder") or {}
     if enc:
-        rows.append(["spike encoder", _encoder_text(enc)])
+        text = _encoder_text(enc)
+        kept = _variance_kept(run)
+        if kept is not None:
+            text += (f"; its time bins keep {100 * kept:.0f} % of the signal's variance "
+                     "(median over sources, the deployable model's training windows)")
+        rows.append(["spike encoder", text])
     model_cfg = run_model_config(run)
     layers = neuron_layers(model_cfg, metrics.get("model_type"), _raster_sizes(run))
     kind = "LSM" if metrics.get("model_type") == "lsm" else "SNN"

@@ -114,7 +114,12 @@ def test_evaluate_refuses_data_that_do_not_fit(tmp_path, shared_data):
     # the pipeline's band-power detectors: +I/-I of every CSP component at three gains
     encoder = json.loads((tmp_path / "mi" / "folds" / "fold-1" / "encoder.json").read_text())
     assert encoder["params"]["gain"] == [0.5, 1.0, 2.0]
-    assert "gains 0.5, 1, 2" in (tmp_path / "mi" / "report.html").read_text()
+    report = (tmp_path / "mi" / "report.html").read_text()
+    assert "gains 0.5, 1, 2" in report and "CSP spatial filters (4 components" in report
+    kept = json.loads((tmp_path / "mi" / "model" / "encoder.json").read_text())["state"][
+        "variance_kept"]  # 2 samples per step at 160 Hz: most of the 8-30 Hz band is kept
+    assert 0.5 < kept < 1.0
+    assert f"its time bins keep {100 * kept:.0f} % of the signal" in report
     raw = mne.io.read_raw_edf(s001 / "S001R04.edf", preload=True, verbose="error")
     ann = raw.annotations
     # resampled copy: 128 Hz

@@ -67,6 +67,11 @@ def test_fit_warns_when_the_time_bins_average_the_rhythm_away():
         warnings.simplefilter("error")
         enc = EEGEncoder("direct", spikes_per_s=80, sfreq_hz=SFREQ).fit(fast)
         assert enc.variance_kept_ == pytest.approx(np.cos(np.pi * 20 / 160) ** 2, abs=0.01)
+        # saved with the encoder (encoder.json), read back; absent in older files: None
+        config = enc.to_config()
+        assert EEGEncoder.from_config(config).variance_kept_ == enc.variance_kept_
+        del config["state"]["variance_kept"]
+        assert EEGEncoder.from_config(config).variance_kept_ is None
         slow = np.sin(2 * np.pi * 2.0 * t + phase).astype(np.float32)
         assert EEGEncoder("direct", spikes_per_s=20, sfreq_hz=SFREQ).fit(
             slow).variance_kept_ > 0.95
