@@ -80,8 +80,10 @@ def direct_config(data: list[Path], *, events: list[str], labels: str, window_s:
     if bandpass:
         lo, hi = _floats(bandpass, "--bandpass", 2)
         steps.append({"step": "bandpass", "l_freq": lo, "h_freq": hi})
-    dataset: dict[str, Any] = {"preprocess": steps, "windows": windows,
+    dataset: dict[str, Any] = {"windows": windows,
                                "labels": {"source": labels, "mapping": mapping}}
+    if steps:  # else the pipeline's preprocessing (motor_imagery: 21 channels, 8-30 Hz)
+        dataset["preprocess"] = steps
     if sfreq_hz is not None:
         dataset["sfreq_hz"] = sfreq_hz
     source: Any = [str(p) for p in data]
@@ -168,7 +170,9 @@ def train(
     step: Annotated[float | None, typer.Option(
         "--step", help="Sliding windows: hop in seconds.")] = None,
     channels: Annotated[str | None, typer.Option(
-        "--channels", help="Channels to keep, comma-separated (e.g. C3,Cz,C4).")] = None,
+        "--channels", help="Channels to keep, comma-separated (e.g. C3,Cz,C4). With "
+                           "--channels or --bandpass the preprocessing is theirs; without "
+                           "either, the pipeline's.")] = None,
     bandpass: Annotated[str | None, typer.Option(
         "--bandpass", help="Band-pass filter LOW,HIGH in Hz (e.g. 8,30).")] = None,
     sfreq: Annotated[float | None, typer.Option(
@@ -255,6 +259,7 @@ def train(
     """
     from eegsnn.pipeline import run_pipeline
     from eegsnn.pipeline.config import apply_overrides, load_study_config, resolve_study_config
+    from eegsnn.pipeline.run import check_sources
 
     overrides = list(set_ or [])
     flag_overrides = {
@@ -321,6 +326,7 @@ def train(
     from eegsnn.env import print_slow_path_note
 
     print_slow_path_note()  # one stderr line if the reference BLAS or no C kernels
+    check_sources(cfg, config)  # (run_pipeline checks again, not knowing the config file)
     handler = _stage_logging(quiet)
     try:
         with window_cache(cache):

@@ -494,9 +494,9 @@ def evaluate_run(run_dir: str | os.PathLike, source: Any = None, *,
     cfg, record, encoder, model = load_run_model(run_dir)
     if source is None and not allow_overlap:
         raise ConfigError(f"{run_dir}: no data given: the run's own data holds the "
-                          "recordings it was trained on; give held-out recordings, or pass "
-                          "--allow-overlap (allow_overlap=True) to score its own data anyway "
-                          "(the metrics then say so)")
+                          "recordings it was trained on; give held-out recordings, or allow "
+                          "the overlap to score its own data anyway (--allow-overlap; "
+                          "allow_overlap=True in Python; the metrics then say so)")
     source, root = data_source(cfg, source, root)
     objects = mne_objects(source)  # in-memory Raw/Epochs (eegsnn.preprocess.objects)
     src_name = str(source) if not isinstance(source, (list, tuple)) else \

@@ -384,15 +384,28 @@ def load_study_config(path: str | os.PathLike, overrides: Sequence[str] = ()
         DataError: the file cannot be read or is not YAML. ConfigError: a bad config.
     """
     path = Path(path)
-    data = read_yaml_mapping(path, "config")
-    try:  # every config error names the file (the validators below name the key only)
-        data = apply_overrides(data, overrides)
+    raw = read_yaml_mapping(path, "config")
+
+    def resolve(changes: Sequence[str]) -> dict[str, Any]:
+        data = apply_overrides(raw, changes)
         data.setdefault("name", path.stem)
         return resolve_study_config(data, base_dir=path.resolve().parent, source=str(path))
+
+    try:  # every config error names the file (the validators below name the key only)
+        return resolve(overrides)
     except ConfigError as exc:
-        if str(path) in str(exc) or path.name in str(exc):
-            raise
-        exc.args = (f"{path}: {exc}", *exc.args[1:])
+        text = str(exc)
+        if not (str(path) in text or path.name in text):
+            text = f"{path}: {text}"
+        if overrides and text.startswith(f"{path}: "):
+            try:  # the file alone is valid: say that an override made the error
+                resolve(())
+            except ConfigError:
+                pass
+            else:
+                text = (f"{path} with its overrides (--set; the file alone is valid): "
+                        f"{text[len(str(path)) + 2:]}")
+        exc.args = (text, *exc.args[1:])
         raise
 
 

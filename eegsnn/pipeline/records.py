@@ -218,13 +218,15 @@ def check_overlap(run_dir: str | os.PathLike, cfg: Mapping[str, Any],
         return None
     names = [str(f["path"]) for f, _ in hits]
     if not allow:
-        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5
+        pairs = [name if t is None or Path(name).name == Path(t).name else
+                 f"{name} = {Path(t).name}" for name, (_, t) in zip(names, hits, strict=True)]
+        shown = ", ".join(pairs[:5]) + (f" and {len(pairs) - 5} more" if len(pairs) > 5
                                         else "")
         raise ConfigError(f"{source}: {len(names)} recording(s) have the same content as "
                           f"recordings the run {run_dir} was trained on ({shown}); "
-                          "evaluate held-out recordings, or pass --allow-overlap "
-                          "(allow_overlap=True) to score them anyway (the metrics then "
-                          "say so)")
+                          "evaluate held-out recordings, or allow the overlap to score "
+                          "them anyway (--allow-overlap; allow_overlap=True in Python; the "
+                          "metrics then say so)")
     return {"n_files": len(names), "files": names,
             "trained_as": [t for _, t in hits],
             "n_windows": int(np.isin(ws.recording, names).sum())}

@@ -119,8 +119,8 @@ from eegsnn.preprocess.dataset import unused_labels
 from eegsnn.preprocess.objects import describe_objects, is_object_description, mne_objects
 from eegsnn.report import write_report
 
-__all__ = ["EvaluationResult", "FoldResult", "RunResult", "check_compatible", "class_counts",
-           "default_root", "encode_windows", "encoder_params", "evaluate_run",
+__all__ = ["EvaluationResult", "FoldResult", "RunResult", "check_compatible", "check_sources",
+           "class_counts", "default_root", "encode_windows", "encoder_params", "evaluate_run",
            "load_run_model", "make_folds", "run_pipeline"]
 
 log = logging.getLogger("eegsnn.pipeline")
@@ -136,6 +136,23 @@ def _setup_log(run_dir: Path | None) -> logging.Handler | None:
         log.setLevel(logging.INFO)
     return handler
 
+
+
+def check_sources(cfg: Mapping[str, Any],
+                  config_file: str | os.PathLike | None = None) -> None:
+    """Every recording, folder or manifest of a resolved config's ``data.source`` exists.
+
+    Raises:
+        DataError: naming the first that does not; for a config read from ``config_file``,
+        saying that its relative paths (``--set`` ones too) were read from its folder.
+    """
+    src = cfg["data"]["source"]
+    for p in (src if isinstance(src, list) else [src]):
+        if not is_object_description(p) and not Path(p).exists():
+            hint = ("" if config_file is None else
+                    "; relative paths in a config file and in its --set overrides are read "
+                    f"from the config file's folder, {Path(config_file).resolve().parent}")
+            raise DataError(f"{p}: file or folder not found (data.source{hint})")
 
 
 def run_pipeline(config: Mapping[str, Any] | str | os.PathLike,
@@ -183,10 +200,7 @@ def run_pipeline(config: Mapping[str, Any] | str | os.PathLike,
         # Fail before any work (not after training) when the baseline's extra is missing.
 
         require_sklearn(cfg["baseline"]["type"])
-    src = cfg["data"]["source"]
-    for p in (src if isinstance(src, list) else [src]):
-        if not is_object_description(p) and not Path(p).exists():
-            raise DataError(f"{p}: file or folder not found (data.source)")
+    check_sources(cfg, config if isinstance(config, (str, os.PathLike)) else None)
     run_dir = Path(out_dir) if out_dir is not None else None
     if run_dir is not None:
         _check_run_dir(run_dir, cfg, resume=resume, overwrite=overwrite)
@@ -279,7 +293,8 @@ def _run(cfg: dict[str, Any], spec: Any, run_dir: Path | None, progress: bool | 
         atomic_write_text(run_dir / "config.yaml", dump_yaml(cfg))
         atomic_write_json(run_dir / "environment.json", env.environment_record())
     log.info("pipeline %s (%s): stages %s", cfg["name"], cfg["pipeline"],
-             " -> ".join(spec.stages))
+             " -> ".join(s for s in spec.stages  # (no baseline: its stage is skipped)
+                         if s != "baseline" or cfg.get("baseline") is not None))
     ws = _load(cfg, run_dir, timing, objects)
     folds = _split(cfg, spec, ws, run_dir)
 

@@ -176,8 +176,12 @@ def require_finished(run_dir: str | os.PathLike) -> None:
     run that did not finish, and ("not a finished run: ...") when it holds a run's files
     (:func:`holds_run_files`) without ``status.json``.
 
-    Folders that hold no pipeline run pass (the caller reports what it misses).
+    Folders that hold no pipeline run pass (the caller reports what it misses); a folder
+    that does not exist is ``"RUN: run folder not found"``.
     """
+    if not Path(run_dir).is_dir():
+        raise DataError(f"{run_dir}: run folder not found"
+                        + (" (a file, not a folder)" if Path(run_dir).exists() else ""))
     if not (Path(run_dir) / STATUS_FILE).is_file() and holds_run_files(run_dir):
         fix = (f"train it again with: {retrain_command(run_dir)}"
                if (Path(run_dir) / "config.yaml").is_file() else "train it again")

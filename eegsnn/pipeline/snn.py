@@ -218,8 +218,10 @@ class SNNPipelineModel(PipelineModel):
                           "encoder": fold.encoder.get("params"),
                           "class_names": list(fold.class_names)})
         if trained.batch_size < int(self.train["batch_size"]):
-            log.warning("training set (%d windows) is smaller than batch_size=%d: using %d",
-                        len(trained.fit_idx), self.train["batch_size"], trained.batch_size)
+            log.warning("training set (%d windows%s) is smaller than batch_size=%d: using %d",
+                        len(trained.fit_idx), ", after oversampling" if
+                        self.cfg["balance"] == "oversample" else "",
+                        self.train["batch_size"], trained.batch_size)
         self.net = trained.model
         epochs_run = len(trained.history) - trained.resumed_from_epoch
         if trained.resumed_from_epoch:

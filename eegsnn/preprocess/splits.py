@@ -45,7 +45,8 @@ def group_kfold(groups: Sequence | np.ndarray, n_splits: int = 5, *, seed: int |
         raise ConfigError(f"n_splits must be an integer >= 2, got {n_splits!r}")
     if n_splits > names.size:
         raise ConfigError(f"n_splits={n_splits} is more than the {names.size} groups "
-                          f"({', '.join(names[:5])}{'...' if names.size > 5 else ''})")
+                          f"({', '.join(names[:5])}{'...' if names.size > 5 else ''}); "
+                          "for one fold per group: --set split.n_splits=all")
     order = np.arange(names.size)
     if seed is not None:
         order = np.random.default_rng(seed).permutation(names.size)

@@ -906,7 +906,8 @@ def build_report(run_dir: str | os.PathLike, fmt: str = "html") -> str:
     doc.p(f"Pipeline '{cfg.get('pipeline')}', run folder {run.name}/, report generated "
           f"{datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}.")
     if cfg.get("notes"):
-        doc.p(as_text(cfg["notes"]))
+        doc.p(f"Note in the study config (its free text, not a result of this run): "
+              f"{as_text(cfg['notes'])}")
     doc.toc()
     _study_section(doc, run, metrics, data, cfg)
 
@@ -962,6 +963,10 @@ def build_report(run_dir: str | os.PathLike, fmt: str = "html") -> str:
         fs, fb = _summary_rows(snn.get("summary")), _summary_rows(
             base.get("summary") if base else None)
         doc.table(header, [[k, v] + ([fb.get(k, "")] if base else []) for k, v in fs.items()])
+        if metrics.get("n_folds") == 2:
+            doc.p("With 2 folds the t-interval uses t = 12.7 (1 degree of freedom) and spans "
+                  "almost the whole range (clipped to the metric's bounds): it says little; "
+                  "the two folds' values are below.")
         rows = []
         for i, f in enumerate(snn.get("folds", [])):
             bf = base["folds"][i] if base else None

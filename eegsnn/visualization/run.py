@@ -100,7 +100,11 @@ def plot_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike | None = Non
              fmt: str = "png", kinds: tuple[str, ...] = PLOT_KINDS,
              dt_s: float | None = None) -> list[Path]:
     """Write the run's plots; returns the paths written (in ``out_dir``, default
-    ``RUN/plots``).
+    ``RUN/plots``, beside the report's figures, whose names they do not take:
+    ``training_curves*``, ``confusion_matrix``, ``roc_per_class``, ``raster_*``,
+    ``membrane``, ``firing_rate_histogram``; the report writes ``raster``,
+    ``firing_rates``, ``confusion``, ``confusion_baseline`` and ``roc``, which its Markdown
+    form links to).
 
     Args:
         run_dir: a run folder of :func:`eegsnn.train.fit` or of the pipeline.
@@ -153,7 +157,7 @@ def plot_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike | None = Non
         if ys:
             y, proba = np.concatenate(ys), np.concatenate(probas)
             if len(np.unique(y)) >= 2:
-                save(roc_plot(y, proba, class_names=classes), "roc")
+                save(roc_plot(y, proba, class_names=classes), "roc_per_class")
     raster_path = run / "raster.npz"
     window_s = _window_s(run) if dt_s is None else None
 
@@ -187,7 +191,7 @@ def plot_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike | None = Non
         if "rates" in kinds and layers:  # in Hz when every layer has the same step length
             save(firing_rate_histogram(
                 layers, dt_s=step_s(next(iter(layers.values()))) if len(steps) == 1
-                else dt_s), "firing_rates")
+                else dt_s), "firing_rate_histogram")
     if not written:
         raise DataError(f"{run}: nothing to plot (no history.json, metrics.json with a "
                         "confusion matrix, predictions.csv or raster.npz)")

@@ -667,8 +667,24 @@ def test_bad_neuron_option_fails_before_the_data_are_read(override, needles, tmp
     study.write_text("pipeline: motor_imagery\ndata: {source: no_such_folder}\n")
     code, err = run_in_process(["train", "--config", str(study), "--set", override,
                                 "--out", str(tmp_path / "run"), "-q"], capsys)
-    assert_one_error(code, err, 2, *needles)
+    assert_one_error(code, err, 2, "study.yaml with its overrides (--set; the file alone is "
+                                   "valid): ", *needles)  # the file is not to blame
     assert "no_such_folder" not in err
+    assert_nothing_complete(tmp_path / "run")
+
+
+def test_a_missing_relative_source_says_where_relative_paths_are_read_from(tmp_path, capsys):
+    """``--set data.source+=../x.edf`` is read from the config file's folder, not the shell's:
+    the error says so (a newcomer looked for the file beside the shell)."""
+    (tmp_path / "configs").mkdir()
+    study = tmp_path / "configs" / "study.yaml"
+    study.write_text("pipeline: motor_imagery\ndata: {source: [a.edf]}\n")
+    code, err = run_in_process(["train", "--config", str(study), "--set",
+                                "data.source+=../b.edf", "--out", str(tmp_path / "run"),
+                                "-q"], capsys)
+    assert_one_error(code, err, 3, "a.edf: file or folder not found (data.source; relative "
+                     "paths in a config file and in its --set overrides are read from the "
+                     f"config file's folder, {study.parent.resolve()})")
     assert_nothing_complete(tmp_path / "run")
 
 

@@ -76,16 +76,22 @@ def test_cli_plot_with_pipeline_files(engine_run, tmp_path, capsys):
     from eegsnn.pipeline.runstate import mark_ended
 
     mark_ended(run, integrity=record_integrity(run))  # as a finished run leaves it
+    (run / "plots").mkdir()
+    report_figures = {"roc.png": b"report's ROC", "firing_rates.png": b"report's rates"}
+    for name, content in report_figures.items():  # the report's, which report.md links
+        (run / "plots" / name).write_bytes(content)
     assert main(["plot", str(run), "--dt-s", "0.00625"]) == 0
     out = capsys.readouterr().out
-    made = sorted(p.name for p in (run / "plots").iterdir())
-    assert made == ["confusion_matrix.png", "firing_rates.png", "membrane.png",
-                    "raster_input.png", "raster_layer0.png", "raster_layer1.png", "roc.png",
-                    "training_curves_folds_fold-0.png"]
+    made = sorted(p.name for p in (run / "plots").iterdir() if p.name not in report_figures)
+    assert made == ["confusion_matrix.png", "firing_rate_histogram.png", "membrane.png",
+                    "raster_input.png", "raster_layer0.png", "raster_layer1.png",
+                    "roc_per_class.png", "training_curves_folds_fold-0.png"]
     assert out.count("wrote ") == len(made)
+    for name, content in report_figures.items():  # plot overwrote the report's roc.png
+        assert (run / "plots" / name).read_bytes() == content
     assert main(["plot", str(run), "--only", "roc", "--format", "svg", "--out",
                  str(tmp_path / "svg")]) == 0
-    assert (tmp_path / "svg" / "roc.svg").read_text().lstrip().startswith("<?xml")
+    assert (tmp_path / "svg" / "roc_per_class.svg").read_text().lstrip().startswith("<?xml")
 
 
 def test_plot_errors(tmp_path, capsys):
