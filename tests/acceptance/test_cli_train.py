@@ -4,6 +4,7 @@ codes (through ``eegsnn.cli.main`` and typer's CliRunner)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -53,6 +54,24 @@ def test_train_from_config_with_overrides(repo_root, tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: ") and "--overwrite" in err
     assert "different config (baseline" in err and err.count("\n") == 1
+
+
+def test_direct_mode_keeps_the_pipelines_preprocessing_without_flags():
+    """Without --channels/--bandpass the pipeline's preprocessing applies (motor_imagery:
+    21 sensorimotor channels, 8-30 Hz; direct mode gave an empty chain, i.e. 64 unfiltered
+    channels); with either flag the chain is the flags'."""
+    from eegsnn.commands.train import direct_config
+    from eegsnn.pipeline.config import resolve_study_config
+
+    flags = {"events": ["T1=left", "T2=right"], "labels": "annotations", "window_s": 4.0,
+             "tmin_s": None, "step_s": None, "sfreq_hz": None, "pipeline": "motor_imagery"}
+    cfg = resolve_study_config(direct_config([Path("a.edf")], channels=None, bandpass=None,
+                                             **flags), base_dir="/tmp")
+    steps = cfg["dataset"]["preprocess"]
+    assert [s["step"] for s in steps] == ["pick", "bandpass"] and len(steps[0]["channels"]) == 21
+    cfg = resolve_study_config(direct_config([Path("a.edf")], channels="C3,C4", bandpass=None,
+                                             **flags), base_dir="/tmp")
+    assert [s["step"] for s in cfg["dataset"]["preprocess"]] == ["pick"]
 
 
 @pytest.mark.parametrize("folds", ["2", "all"])
