@@ -254,8 +254,8 @@ def encoder_params(cfg: Mapping[str, Any], sfreq_hz: float) -> dict[str, Any]:
 
 def score_windows(cfg: Mapping[str, Any], ws: Any, idx: np.ndarray, proba: np.ndarray,
                   *, operating_point: Mapping[str, Any] | None = None,
-                  threshold: float | np.ndarray | None = None, who: str | None = None
-                  ) -> dict[str, Any]:
+                  threshold: float | np.ndarray | None = None, who: str | None = None,
+                  log_warnings: bool = True) -> dict[str, Any]:
     """Window-level report plus recording-level and event-level scores where configured,
     with recording-level bootstrap intervals and single-class warnings
     (:func:`~eegsnn.pipeline.metrics.window_statistics`). ``operating_point`` (the fold's
@@ -271,7 +271,7 @@ def score_windows(cfg: Mapping[str, Any], ws: Any, idx: np.ndarray, proba: np.nd
     rep.update(window_statistics(
         y, proba, ws.class_names, positive, ws.recording[idx], threshold=threshold,
         operating_point=operating_point,
-        who=who or str(cfg["model"].get("type", "snn")).upper()))
+        who=who or str(cfg["model"].get("type", "snn")).upper(), log_warnings=log_warnings))
     if operating_point is not None and "operating_point" not in rep:
         rep["operating_point_skipped"] = dict(operating_point)  # no threshold: arg-max
     if ev["aggregate"]:
@@ -334,7 +334,8 @@ def aggregate_metrics(cfg: Mapping[str, Any], ws: Any, folds: list[FoldResult]
     proba = np.concatenate([f.proba for f in folds])
     thresholds, choice = _pooled_thresholds(folds)
     pooled = score_windows(cfg, ws, test, proba, threshold=thresholds,
-                           operating_point=choice or None)
+                           operating_point=choice or None,
+                           log_warnings=len(folds) > 1)  # (one fold: logged as the fold's)
     rates = {name: float(np.mean([f.firing_rates[name] for f in folds]))
              for name in folds[0].firing_rates}
     out["snn"] = {"pooled": pooled, "folds": [f.metrics for f in folds],

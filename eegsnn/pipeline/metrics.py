@@ -342,12 +342,12 @@ def window_statistics(y: np.ndarray, proba: np.ndarray, class_names: Sequence[st
                       positive: int | None, recording: np.ndarray, *,
                       threshold: float | np.ndarray | None = None,
                       operating_point: Mapping[str, Any] | None = None,
-                      who: str = "SNN") -> dict[str, Any]:
+                      who: str = "SNN", log_warnings: bool = True) -> dict[str, Any]:
     """The statistics a scored report gets beside :func:`full_report` (module docstring):
     ``bootstrap`` (recording-level, arg-max predictions), ``warnings`` (single-class
-    predictions, also logged) and, with a ``threshold`` (scalar or ``[N]``) and a
-    ``positive`` class, ``operating_point`` (the choice ``operating_point`` plus the
-    metrics of the thresholded predictions)."""
+    predictions, also logged unless ``log_warnings`` is false) and, with a ``threshold``
+    (scalar or ``[N]``) and a ``positive`` class, ``operating_point`` (the choice
+    ``operating_point`` plus the metrics of the thresholded predictions)."""
     y = np.asarray(y, dtype=np.int64)
     proba = np.asarray(proba, dtype=np.float64)
     k = len(class_names)
@@ -362,7 +362,8 @@ def window_statistics(y: np.ndarray, proba: np.ndarray, class_names: Sequence[st
     out: dict[str, Any] = {"bootstrap": boot(pred)}
     note = single_class_warning(pred, class_names, who) if np.unique(y).size > 1 else None
     if note:  # info, not warning: the summary prints the report's warnings once
-        log.info(note)
+        if log_warnings:
+            log.info(note)
         out["warnings"] = [note]
     if threshold is not None and positive is not None:
         t = np.asarray(threshold, dtype=np.float64)
@@ -383,7 +384,8 @@ def window_statistics(y: np.ndarray, proba: np.ndarray, class_names: Sequence[st
                                        f"{who} at the operating threshold") \
             if np.unique(y).size > 1 else None
         if op_note:
-            log.info(op_note)
+            if log_warnings:
+                log.info(op_note)
             out.setdefault("warnings", []).append(op_note)
         out["operating_point"] = op
     return out
