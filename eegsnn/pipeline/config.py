@@ -280,6 +280,9 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     parts = [p for p in key.strip().split(".")]
     if not key.strip() or any(not p.rstrip("+").strip() for p in parts):
         raise ConfigError(f"--set {text!r}: empty key")
+    if key.rstrip().endswith("-"):
+        raise ConfigError(f"--set {text!r}: -= (removing items) is not supported; give the "
+                          f"whole list, {key.rstrip()[:-1].rstrip()}=[...]")
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:

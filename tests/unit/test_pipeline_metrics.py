@@ -177,6 +177,9 @@ def test_plus_equals_adds_to_a_list_once(repo_root):
         apply_overrides({"data": {"source": "dir/"}}, ["data.source+=x.edf"])
     with pytest.raises(ConfigError, match=r"\+= adds to a list, but the config has 3"):
         apply_overrides(cfg, ["train.epochs+=3"])
+    with pytest.raises(ConfigError, match=r"-= \(removing items\) is not supported; give "
+                                          r"the whole list, data\.source=\[\.\.\.\]"):
+        apply_overrides(cfg, ["data.source-=a.edf"])
     # a study config: one more run resolves like the config's own sources, as a tested run
     from eegsnn.pipeline import load_study_config
 
