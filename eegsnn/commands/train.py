@@ -326,7 +326,9 @@ def train(
     from eegsnn.env import print_slow_path_note
 
     print_slow_path_note()  # one stderr line if the reference BLAS or no C kernels
-    check_sources(cfg, config)  # (run_pipeline checks again, not knowing the config file)
+    # (run_pipeline checks again, not knowing the config file; recordings given on the
+    # command line are the shell's, not the config's: no hint about its folder then)
+    check_sources(cfg, config if not data else None)
     handler = _stage_logging(quiet)
     try:
         with window_cache(cache):

@@ -357,7 +357,8 @@ def aggregate_metrics(cfg: Mapping[str, Any], ws: Any, folds: list[FoldResult]
         out["operating_point"] = pooled["operating_point"]
     if folds[0].baseline_proba is not None:
         bproba = np.concatenate([f.baseline_proba for f in folds])
-        bpooled = score_windows(cfg, ws, test, bproba, who=f"baseline {cfg['baseline']['type']}")
+        bpooled = score_windows(cfg, ws, test, bproba, who=f"baseline {cfg['baseline']['type']}",
+                                log_warnings=len(folds) > 1)
         notes += [w for w in bpooled.get("warnings", []) if w not in notes]
         out["baseline"] = {"type": cfg["baseline"]["type"], "config": cfg["baseline"],
                            "pooled": bpooled,

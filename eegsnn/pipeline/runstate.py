@@ -238,8 +238,13 @@ class RunState:
                                           for c in self.changes)
 
 
+#: top-level config keys of free text: a change in them does not make a different run
+FREE_TEXT_KEYS = ("description", "notes")
+
+
 def inspect_run(run_dir: str | os.PathLike, config: Mapping[str, Any]) -> RunState:
-    """Classify ``run_dir`` for a run with the resolved study config ``config``."""
+    """Classify ``run_dir`` for a run with the resolved study config ``config``; the
+    free-text keys (:data:`FREE_TEXT_KEYS`) are not compared."""
     import yaml
 
     run_dir = Path(run_dir)
@@ -260,4 +265,6 @@ def inspect_run(run_dir: str | os.PathLike, config: Mapping[str, Any]) -> RunSta
                         "--out folder or --overwrite") from exc
     new = yaml.safe_load(dump_yaml(config))  # the config as config.yaml would hold it
     kind = "finished" if record.get("status") == FINISHED else "unfinished"
+    if isinstance(old, Mapping) and isinstance(new, Mapping):  # free text changes no result
+        old, new = ({k: v for k, v in c.items() if k not in FREE_TEXT_KEYS} for c in (old, new))
     return RunState(kind, record, config_changes(old, new))

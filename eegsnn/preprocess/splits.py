@@ -46,7 +46,8 @@ def group_kfold(groups: Sequence | np.ndarray, n_splits: int = 5, *, seed: int |
     if n_splits > names.size:
         raise ConfigError(f"n_splits={n_splits} is more than the {names.size} groups "
                           f"({', '.join(names[:5])}{'...' if names.size > 5 else ''}); "
-                          "for one fold per group: --set split.n_splits=all")
+                          "for one fold per group, split.n_splits: all in a study config "
+                          "(--set split.n_splits=all; --folds all in direct mode)")
     order = np.arange(names.size)
     if seed is not None:
         order = np.random.default_rng(seed).permutation(names.size)

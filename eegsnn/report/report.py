@@ -608,7 +608,7 @@ def _encoder_text(enc: Mapping[str, Any]) -> str:
         parts.append(f"{str(spatial.get('type', 'csp')).upper()} spatial filters ("
                      f"{as_text(spatial.get('n_components'))} components"
                      + (f", covariance {as_text(reg)}" if reg is not None else "")
-                     + ", fitted on each fold's training windows)")
+                     + ", fitted on the training windows only)")
     if method == "direct" and enc.get("polarity") == "on_off":
         parts.append("+I and -I lines (each half-wave to its own neurons)")
     rate = enc.get("spikes_per_s")
@@ -660,7 +660,7 @@ def _study_section(doc: _Doc, run: Path, metrics: Mapping[str, Any],
                          f"{'' if n_ch == 1 else 's'} at {as_text(data.get('sfreq_hz'))} Hz"])
     rows.append(["split", _split_text(cfg.get("split") or metrics.get("split") or {})])
     steps = (cfg.get("dataset") or {}).get("preprocess")
-    if steps:
+    if isinstance(steps, list):
         rows.append(["preprocessing", _preprocess_text(steps)])
     enc = cfg.get("encoder") or {}
     if enc:
@@ -964,9 +964,10 @@ def build_report(run_dir: str | os.PathLike, fmt: str = "html") -> str:
             base.get("summary") if base else None)
         doc.table(header, [[k, v] + ([fb.get(k, "")] if base else []) for k, v in fs.items()])
         if metrics.get("n_folds") == 2:
-            doc.p("With 2 folds the t-interval uses t = 12.7 (1 degree of freedom) and spans "
-                  "almost the whole range (clipped to the metric's bounds): it says little; "
-                  "the two folds' values are below.")
+            doc.p("With 2 folds the t-interval uses t = 12.7 (1 degree of freedom): unless "
+                  "the two folds agree it spans most of the range (clipped to the metric's "
+                  "bounds), and with only two values it is not a reliable interval; the two "
+                  "folds' values are below.")
         rows = []
         for i, f in enumerate(snn.get("folds", [])):
             bf = base["folds"][i] if base else None

@@ -47,6 +47,14 @@ def test_train_from_config_with_overrides(repo_root, tmp_path, capsys):
                  "--report", "md", "--out", str(out), "--quiet", "--no-progress"])
     captured = capsys.readouterr()
     assert code == 0 and "already finished with the same config" in captured.err
+    # ... and with another description or notes (free text, no part of the result: a
+    # shipped config's reworded description refused every run made before the rewording)
+    code = main(["train", "--config", str(repo_root / "configs" / "bonn_example.yaml"),
+                 *FAST, "--set", f"cache_dir={tmp_path / 'cache'}", "--baseline", "none",
+                 "--report", "md", "--set", "description=reworded", "--set", "notes=new",
+                 "--out", str(out), "--quiet", "--no-progress"])
+    captured = capsys.readouterr()
+    assert code == 0 and "already finished with the same config" in captured.err
     # the same folder with another config (the baseline, report format and cache differ):
     # refused with a one-line error (exit 2) that names a change and suggests --overwrite
     code = main(["train", "--config", str(repo_root / "configs" / "bonn_example.yaml"),

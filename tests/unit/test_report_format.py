@@ -164,7 +164,7 @@ def test_study_table_says_the_preprocessing_and_the_encoder_in_words():
               "spatial_filter": {"type": "csp", "n_components": 4, "reg": None}}
     assert _encoder_text(direct) == (
         "direct (the signal as input current; spikes start in the first layer), CSP spatial "
-        "filters (4 components, fitted on each fold's training windows), +I and -I lines "
+        "filters (4 components, fitted on the training windows only), +I and -I lines "
         "(each half-wave to its own neurons), 80 steps per second, gains 0.5, 1, 2")
     delta = {"method": "delta", "spikes_per_s": 40, "gain": 1.0,
              "bands": [["mu", 8, 13], ["beta", 13, 30]]}
