@@ -239,8 +239,9 @@ def train(
 
     Running the same command again is safe: an unfinished run in --out (stopped by Ctrl-C
     or an error) resumes from its last checkpoints; a finished one is not trained again,
-    its results are shown. A different config for a non-empty --out is refused: use a new
-    --out, --overwrite, or --resume to continue a run with a changed train.epochs.
+    its results are shown. A different config for a non-empty --out is refused (its
+    free text, description and notes, aside): use a new --out, --overwrite, or --resume to
+    continue a run with a changed train.epochs.
 
     Exit codes: 0 done, 1 unexpected error, 2 bad config or arguments, 3 bad data, 4
     checksum mismatch, 130 interrupted (Ctrl-C: "Aborted", the folder stays unfinished).
