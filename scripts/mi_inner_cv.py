@@ -42,7 +42,8 @@ TASKS = ("imagery_lr", "real_lr", "imagery_ff", "real_ff")
 #: training (Schirrmeister et al. 2017) with and without amplitude scaling and noise
 #: (train.augment), CSP with Ledoit-Wolf covariance shrinkage, and the detectors' beta
 #: (time constant 1/(1 - beta) steps at 80 steps/s: 0.7 -> 42 ms, 0.8 -> 62 ms, 0.9 ->
-#: 125 ms, 0.95 -> 250 ms), then at beta 0.8 gains 1/2/4 and a fourth gain 0.25.
+#: 125 ms, 0.95 -> 250 ms), then at beta 0.8 gains 1/2/4, a fourth gain 0.25 and the
+#: classical two-class CSP component order.
 OLD_BETA = "model.neuron.beta=0.9"
 CANDIDATES = {
     "shipped: CSP 8-30 Hz, 4 components, gains 0.5/1/2, detector beta 0.8": [],
@@ -65,6 +66,9 @@ CANDIDATES = {
     "1 / (1 - beta) times the gain)": ["encoder.gain=[1.0, 2.0, 4.0]"],
     "gains 0.25/0.5/1/2, detector beta 0.8 (a fourth octave for large amplitudes, where "
     "the three gains' rates flatten)": ["encoder.gain=[0.25, 0.5, 1.0, 2.0]"],
+    "CSP components in the classical two-class order (largest and smallest eigenvalues "
+    "alternately; Ramoser et al. 2000, Blankertz et al. 2008) instead of MNE's "
+    "mutual-information order": ["encoder.spatial_filter.component_order=alternate"],
 }
 
 

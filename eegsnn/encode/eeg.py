@@ -136,9 +136,10 @@ class EEGEncoder:
         on_flat: ``"error"`` (``fit`` refuses zero-variance sources) or ``"silence"``.
         seed: seed of the default PRNG key for ``"rate"`` (``transform(X, key=...)``
             overrides it).
-        spatial_filter: ``None`` or ``{"type": "csp", "n_components": K, "reg": ...}``:
-            filters fitted on the labelled training windows (``fit(X, y)``), one set per
-            band (:mod:`eegsnn.encode.spatial`).
+        spatial_filter: ``None`` or ``{"type": "csp", "n_components": K, "reg": ...,
+            "component_order": "mutual_info" | "alternate"}``: filters fitted on the
+            labelled training windows (``fit(X, y)``), one set per band
+            (:mod:`eegsnn.encode.spatial`).
         gain: ``"direct"`` only: input current per standard deviation of the signal; a
             strictly increasing list gives one copy of every line per gain.
         polarity: ``"direct"`` only: ``"signed"`` (one line per source) or ``"on_off"``

@@ -37,7 +37,11 @@ SPATIAL_FILTERS = ("csp",)
 #: covariance estimators mne.decoding.CSP accepts by name for ``reg``
 _SHRINKAGE = ("empirical", "diagonal_fixed", "ledoit_wolf", "oas", "shrunk", "pca",
               "factor_analysis", "shrinkage")
-_KEYS = {"type", "n_components", "reg"}
+_KEYS = {"type", "n_components", "reg", "component_order"}
+#: how mne.decoding.CSP picks its components: by mutual information with the class
+#: (MNE's default), or, for two classes, the classical alternation of the largest and
+#: smallest eigenvalues (Ramoser et al. 2000; Blankertz et al. 2008)
+_ORDERS = ("mutual_info", "alternate")
 
 
 @overload
@@ -51,7 +55,8 @@ def validate_spatial_filter(spec: Mapping[str, Any] | None) -> dict[str, Any] | 
 def validate_spatial_filter(spec: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """Check a ``spatial_filter`` spec and fill defaults: ``{"type": "csp",
     "n_components": 6, "reg": None}`` (``reg``: covariance shrinkage, a float in [0, 1],
-    ``"ledoit_wolf"``/``"oas"`` or ``None``)."""
+    ``"ledoit_wolf"``/``"oas"`` or ``None``; ``component_order``: ``"mutual_info"``, the
+    default, left out of the returned spec, or ``"alternate"``, two classes only)."""
     if spec is None:
         return None
     if not isinstance(spec, Mapping):
@@ -74,7 +79,14 @@ def validate_spatial_filter(spec: Mapping[str, Any] | None) -> dict[str, Any] | 
             and 0.0 <= float(reg) <= 1.0)):
         raise ConfigError(f"spatial_filter: reg must be None, a float in [0, 1] or one of "
                           f"{', '.join(_SHRINKAGE)}, got {reg!r}")
-    return {"type": kind, "n_components": n, "reg": reg}
+    order = spec.get("component_order", "mutual_info")
+    if order not in _ORDERS:
+        raise ConfigError(f"spatial_filter: component_order must be one of "
+                          f"{', '.join(_ORDERS)}, got {order!r}")
+    out: dict[str, Any] = {"type": kind, "n_components": n, "reg": reg}
+    if order != "mutual_info":  # (the default is not written: earlier specs stay as they were)
+        out["component_order"] = order
+    return out
 
 
 def fit_spatial_filter(X: np.ndarray, y: np.ndarray | None, spec: Mapping[str, Any]
@@ -100,10 +112,15 @@ def fit_spatial_filter(X: np.ndarray, y: np.ndarray | None, spec: Mapping[str, A
     k = min(spec["n_components"], X.shape[1])
     if np.unique(y).size < 2:
         raise DataError("spatial_filter: CSP needs training windows of at least two classes")
+    order = spec.get("component_order", "mutual_info")
+    if order == "alternate" and np.unique(y).size != 2:
+        raise DataError(f"spatial_filter: component_order alternate is for two classes; the "
+                        f"training windows have {np.unique(y).size} (use mutual_info)")
     from mne.decoding import CSP
     from mne.utils import use_log_level
 
-    csp = CSP(n_components=k, reg=spec["reg"], log=None, transform_into="csp_space")
+    csp = CSP(n_components=k, reg=spec["reg"], log=None, transform_into="csp_space",
+              component_order=order)
     try:
         with warnings.catch_warnings(), use_log_level("error"):
             warnings.simplefilter("ignore")  # MNE's rank/logging chatter

@@ -120,6 +120,37 @@ def test_encoder_with_csp_round_trips_and_uses_only_training_labels():
     assert fb.transform(X).shape == (320, 40, 2 * 2 * 2)  # components x bands x ON/OFF
 
 
+def test_csp_component_order_alternate_takes_the_extremes_in_turn():
+    """The classical two-class CSP order (Ramoser et al. 2000): the filters of the largest
+    and the smallest class-1 / class-0 variance ratio, then the next two...;
+    MNE's default (mutual information) is left out of the spec, so earlier encoders keep
+    their parameters."""
+    rng = np.random.default_rng(3)
+    n, c, samples = 60, 8, 256
+    X = rng.standard_normal((n, c, samples))
+    y = np.repeat([0, 1], n // 2)
+    for channel, cls, scale in ((2, 1, 4.0), (5, 0, 2.5), (6, 1, 1.6)):  # graded effects
+        X[y == cls, channel] *= scale
+    filters = fit_spatial_filter(X, y, {"type": "csp", "n_components": 4,
+                                        "component_order": "alternate"})
+    projected = apply_spatial_filter(filters, X).astype(np.float64)
+    ratio = projected[y == 1].var(axis=(0, 2)) / projected[y == 0].var(axis=(0, 2))
+    # the two extremes first (one per class: ratios on both sides of 1), then the next two
+    assert {ratio[0], ratio[1]} == {max(ratio), min(ratio)}
+    assert min(ratio[:2]) < 1.0 < max(ratio[:2]) and min(ratio[2:]) < 1.0 < max(ratio[2:])
+    assert max(ratio[2:]) < max(ratio[:2]) and min(ratio[2:]) > min(ratio[:2])
+    assert validate_spatial_filter({"type": "csp"}) == {"type": "csp", "n_components": 6,
+                                                        "reg": None}
+    assert validate_spatial_filter({"component_order": "alternate"})["component_order"] == \
+        "alternate"
+    with pytest.raises(ConfigError, match="component_order must be one of mutual_info, "
+                                          "alternate, got 'eigen'"):
+        validate_spatial_filter({"component_order": "eigen"})
+    with pytest.raises(DataError, match="alternate is for two classes; the training windows "
+                                        "have 3"):
+        fit_spatial_filter(X, np.arange(n) % 3, {"component_order": "alternate"})
+
+
 def test_spatial_filter_errors():
     X, y = _two_class_windows()
     with pytest.raises(ConfigError, match="training labels"):
