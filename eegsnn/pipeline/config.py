@@ -186,14 +186,15 @@ ATOMIC_KEYS = ("mapping",)
 
 
 def _model_form(model: Mapping[str, Any]) -> tuple[str, str]:
-    """``(type, form)`` of a ``model`` section: form ``layers``, ``family`` or ``short``."""
+    """``(type, form)`` of a ``model`` section: type lower-cased, form ``layers``,
+    ``family`` or ``short``."""
     form = "layers" if "layers" in model else "family" if "family" in model else "short"
-    return str(model.get("type", "snn")), form
+    return str(model.get("type", "snn")).lower(), form
 
 
 def _model_label(model: Mapping[str, Any]) -> str:
     """``family band_power``, ``type lsm``, ``layers`` or ``short form`` (for the log)."""
-    if str(model.get("type", "snn")).lower() != "snn":
+    if _model_form(model)[0] != "snn":
         return f"type {model['type']}"
     if "family" in model:
         return f"family {model['family']}"
@@ -442,10 +443,10 @@ def resolve_study_config(config: Mapping[str, Any], *, base_dir: str | os.PathLi
     defaults = spec.defaults
     model = config.get("model")
     default_model = defaults.get("model") or {}
+    same_type = isinstance(model, Mapping) and \
+        _model_form(model)[0] == _model_form(default_model)[0]
     if "model" in config and (model is None or (
-            isinstance(model, Mapping) and not isinstance(model, _Patch)
-            and set(model) <= {"type"} and _model_form(model)[0].lower()
-            == _model_form(default_model)[0].lower())):
+            same_type and not isinstance(model, _Patch) and set(model) <= {"type"})):
         # an empty section (``model:`` or ``model: {}``, ``--set model=null``) or one that
         # names only the type the pipeline's model has: the pipeline's model, as without
         # the key (null cannot mean "no model")
@@ -453,8 +454,7 @@ def resolve_study_config(config: Mapping[str, Any], *, base_dir: str | os.PathLi
         model = None
     # --set overrides naming no other form and no other type (model.neuron.beta=0.7,
     # model.type=snn) change the pipeline's model
-    patched = (isinstance(model, _Patch) and not {"family", "layers"} & set(model)
-               and _model_form(model)[0].lower() == _model_form(default_model)[0].lower())
+    patched = same_type and isinstance(model, _Patch) and not {"family", "layers"} & set(model)
     if isinstance(model, Mapping) and not patched and (
             _model_form(model) != _model_form(default_model)
             or model.get("family", default_model.get("family"))
