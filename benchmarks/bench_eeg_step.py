@@ -70,9 +70,17 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-MAIN_PY = ROOT / ".venv" / "bin" / "python"
-PEERS_PY = ROOT / ".venv-peers" / "bin" / "python"
+from harness import (
+    MAIN_PY,
+    PEERS_PY,
+    ROOT,
+    mlxsnn_mlp,
+    mnist_train_batches,
+    peak_rss_mib,
+    preload_blas,
+    snntorch_mlp,
+    time_steps,
+)
 
 SHAPES = {  # T, batch, inputs, hidden, classes
     "bonn": (200, 64, 10, 128, 3),
@@ -101,18 +109,6 @@ FAMILY_RATE = 80.0  # steps per second: kernel and pool lengths of the family de
 
 
 # ----------------------------------------------------------------------------- children
-
-def _preload_blas() -> None:
-    """``import eegsnn`` first: it loads the pip OpenBLAS before ``mlx.core``."""
-    sys.path.insert(0, str(ROOT))
-    import eegsnn  # noqa: F401
-
-
-def _peak_rss_mib() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
 
 def _spike_data(shape: tuple[int, ...], seed: int = 0, packed: bool = False):
     """``N_BATCHES`` batches of binary spikes ``[T, n, N]`` (5 % ones) and labels;
@@ -167,7 +163,7 @@ def _eegsnn_config(shape: tuple[int, ...]) -> dict:
 
 def build_eegsnn(impl: str, shape_name: str) -> tuple[Callable[[int], None], dict]:
     """The step ``eegsnn.train.fit`` builds for this model and data (same selection)."""
-    _preload_blas()
+    preload_blas()
     import mlx.core as mx
 
     from eegsnn.model import build_model
@@ -217,32 +213,11 @@ def build_eegsnn(impl: str, shape_name: str) -> tuple[Callable[[int], None], dic
 def build_snntorch(shape: tuple[int, ...]) -> tuple[Callable[[int], None], dict]:
     import snntorch as snn
     import torch
-    from snntorch import surrogate
 
     _, batch, inputs, hidden, classes = shape
     x, y = _spike_data(shape)
     torch.manual_seed(0)
-    grad = surrogate.fast_sigmoid(slope=SLOPE)
-
-    class Net(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.fc1 = torch.nn.Linear(inputs, hidden)
-            self.lif1 = snn.Leaky(beta=BETA, spike_grad=grad)
-            self.fc2 = torch.nn.Linear(hidden, classes)
-            self.lif2 = snn.Leaky(beta=BETA, spike_grad=grad, reset_mechanism="none")
-
-        def forward(self, s):
-            mem1 = self.lif1.init_leaky()
-            mem2 = self.lif2.init_leaky()
-            rec = []
-            for t in range(s.shape[0]):
-                spk1, mem1 = self.lif1(self.fc1(s[t]), mem1)
-                _, mem2 = self.lif2(self.fc2(spk1), mem2)
-                rec.append(mem2)
-            return torch.stack(rec)
-
-    net = Net()
+    net = snntorch_mlp(inputs, hidden, classes, beta=BETA, slope=SLOPE)
     optimizer = torch.optim.Adam(net.parameters(), lr=LR)
     loss_fn = torch.nn.CrossEntropyLoss()
     data_x, data_y = torch.from_numpy(x), torch.from_numpy(y.astype("int64"))
@@ -382,7 +357,7 @@ def build_snntorch_family(name: str) -> tuple[Callable[[int], None], dict]:
 
 
 def build_mlxsnn(shape: tuple[int, ...]) -> tuple[Callable[[int], None], dict]:
-    _preload_blas()
+    preload_blas()
     import mlx.core as mx
     import mlx.nn as nn
     import mlx.optimizers as optim
@@ -391,28 +366,7 @@ def build_mlxsnn(shape: tuple[int, ...]) -> tuple[Callable[[int], None], dict]:
     _, batch, inputs, hidden, classes = shape
     x, y = _spike_data(shape)
     mx.random.seed(0)
-
-    class Net(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.fc1 = nn.Linear(inputs, hidden)
-            self.lif1 = mlxsnn.Leaky(beta=BETA, surrogate_fn="fast_sigmoid",
-                                     surrogate_scale=SLOPE)
-            self.fc2 = nn.Linear(hidden, classes)
-            self.lif2 = mlxsnn.Leaky(beta=BETA, surrogate_fn="fast_sigmoid",
-                                     surrogate_scale=SLOPE, reset_mechanism="none")
-
-        def __call__(self, s):
-            s1 = self.lif1.init_state(s.shape[1], hidden)
-            s2 = self.lif2.init_state(s.shape[1], classes)
-            mems = []
-            for t in range(s.shape[0]):
-                spk, s1 = self.lif1(self.fc1(s[t]), s1)
-                _, s2 = self.lif2(self.fc2(spk), s2)
-                mems.append(s2["mem"])
-            return mx.stack(mems)
-
-    model = Net()
+    model = mlxsnn_mlp(inputs, hidden, classes, beta=BETA, slope=SLOPE)
     optimizer = optim.Adam(learning_rate=LR)
 
     def loss_fn(model, s, targets):
@@ -434,7 +388,7 @@ def build_mlxsnn(shape: tuple[int, ...]) -> tuple[Callable[[int], None], dict]:
 
 def build_floor(shape: tuple[int, ...]) -> tuple[Callable[[int], None], dict]:
     """The two dense GEMMs of a dense first layer: ``X W`` and ``X^T G`` (MLX, pip BLAS)."""
-    _preload_blas()
+    preload_blas()
     import mlx.core as mx
 
     steps, batch, inputs, hidden, _ = shape
@@ -453,15 +407,9 @@ def build_floor(shape: tuple[int, ...]) -> tuple[Callable[[int], None], dict]:
 
 
 def _mnist_batches():
-    import numpy as np
-
-    sys.path.insert(0, str(ROOT))
-    from eegsnn.io.mnist import load_mnist
-
     data_dir = os.environ.get("EEGSNN_MNIST", str(ROOT.parent / "shared" / "data" / "mnist"))
-    x, y = load_mnist(data_dir, "train")
-    n = 10 * MNIST_B
-    return x[:n].reshape(n, 784), y[:n].astype(np.int32)
+    x, y = mnist_train_batches(data_dir, 10 * MNIST_B)
+    return x, y.astype("int32")
 
 
 def build_perstep(impl: str) -> tuple[Callable[[int], None], dict]:
@@ -496,7 +444,7 @@ def build_perstep(impl: str) -> tuple[Callable[[int], None], dict]:
 
         return step, {"torch_threads": torch.get_num_threads()}
 
-    _preload_blas()
+    preload_blas()
     import mlx.core as mx
     import mlx.nn as nn
     import mlx.optimizers as optim
@@ -573,7 +521,7 @@ def build_perstep(impl: str) -> tuple[Callable[[int], None], dict]:
 
 def build_infer(impl: str, shape: tuple[int, ...]) -> tuple[Callable[[int], None], dict]:
     """``fit``'s evaluation forward (no gradient) over one batch of windows."""
-    _preload_blas()
+    preload_blas()
     import mlx.core as mx
 
     from eegsnn.model import build_model
@@ -619,16 +567,10 @@ def run_child(impl: str, shape_name: str, steps: int, warmup: int) -> None:
         step, info = build_perstep(impl)
     else:
         step, info = build_infer(impl, shape)
-    times, cpu = [], []
-    for i in range(warmup + steps):
-        t0, c0 = time.perf_counter(), time.process_time()
-        step(i)
-        times.append(time.perf_counter() - t0)
-        cpu.append(time.process_time() - c0)
-    times, cpu = times[warmup:], cpu[warmup:]
+    times, cpu = time_steps(step, steps, warmup)
     print(json.dumps({"median_ms": 1e3 * statistics.median(times),
                       "min_ms": 1e3 * min(times), "cpu_ms": 1e3 * statistics.median(cpu),
-                      "peak_rss_mib": _peak_rss_mib(), **info}))
+                      "peak_rss_mib": peak_rss_mib(), **info}))
 
 
 # ----------------------------------------------------------------------------- parent

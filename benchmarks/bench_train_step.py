@@ -57,9 +57,17 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-MAIN_PY = ROOT / ".venv" / "bin" / "python"
-PEERS_PY = ROOT / ".venv-peers" / "bin" / "python"
+from harness import (
+    MAIN_PY,
+    PEERS_PY,
+    ROOT,
+    mlxsnn_mlp,
+    mnist_train_batches,
+    peak_rss_mib,
+    preload_blas,
+    snntorch_mlp,
+    time_steps,
+)
 
 T, B, HIDDEN, BETA, SLOPE, LR = 25, 128, 256, 0.85, 25.0, 1e-3
 N_BATCHES = 50
@@ -87,41 +95,11 @@ DEFAULT_IMPLS = "eegsnn,snntorch,mlxsnn"
 
 
 def _load_batches(data_dir: str):
-    import numpy as np
-
-    sys.path.insert(0, str(ROOT))
-    from eegsnn.io.mnist import load_mnist
-
-    x, y = load_mnist(data_dir, "train")
-    n = N_BATCHES * B
-    return x[:n].reshape(n, 784), y[:n].astype(np.int64)
-
-
-def _preload_blas() -> None:
-    """``import eegsnn`` first: it loads OpenBLAS before ``mlx.core`` (unless EEGSNN_BLAS=off)."""
-    sys.path.insert(0, str(ROOT))
-    import eegsnn  # noqa: F401
-
-
-def _peak_rss_mib() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def _time_steps(step, steps: int, warmup: int) -> tuple[list[float], list[float]]:
-    """Wall-clock and process CPU seconds (all threads) of each timed step."""
-    times, cpu = [], []
-    for i in range(warmup + steps):
-        t0, c0 = time.perf_counter(), time.process_time()
-        step(i)
-        times.append(time.perf_counter() - t0)
-        cpu.append(time.process_time() - c0)
-    return times[warmup:], cpu[warmup:]
+    return mnist_train_batches(data_dir, N_BATCHES * B)
 
 
 def build_eegsnn(variant: str, data_dir: str) -> tuple[Callable[[int], None], dict]:
-    _preload_blas()
+    preload_blas()
     import mlx.core as mx
     import mlx.optimizers as optim
     import numpy as np
@@ -211,34 +189,14 @@ def build_snntorch(variant: str, data_dir: str) -> tuple[Callable[[int], None], 
     import numpy as np
     import snntorch as snn
     import torch
-    from snntorch import spikegen, surrogate
+    from snntorch import spikegen
 
     if variant == "snntorch-1t":
         torch.set_num_threads(1)
 
     x_np, y_np = _load_batches(data_dir)
     torch.manual_seed(0)
-    grad = surrogate.fast_sigmoid(slope=SLOPE)
-
-    class Net(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.fc1 = torch.nn.Linear(784, HIDDEN)
-            self.lif1 = snn.Leaky(beta=BETA, spike_grad=grad)
-            self.fc2 = torch.nn.Linear(HIDDEN, 10)
-            self.lif2 = snn.Leaky(beta=BETA, spike_grad=grad, reset_mechanism="none")
-
-        def forward(self, x):
-            mem1 = self.lif1.init_leaky()
-            mem2 = self.lif2.init_leaky()
-            mem2_rec = []
-            for t in range(T):
-                spk1, mem1 = self.lif1(self.fc1(x[t]), mem1)
-                _, mem2 = self.lif2(self.fc2(spk1), mem2)
-                mem2_rec.append(mem2)
-            return torch.stack(mem2_rec)
-
-    net = Net()
+    net = snntorch_mlp(784, HIDDEN, 10, beta=BETA, slope=SLOPE)
     optimizer = torch.optim.Adam(net.parameters(), lr=LR)
     loss_fn = torch.nn.CrossEntropyLoss()
     data_x = torch.from_numpy(x_np)
@@ -262,7 +220,7 @@ def build_snntorch(variant: str, data_dir: str) -> tuple[Callable[[int], None], 
 def build_mlxsnn(variant: str, data_dir: str) -> tuple[Callable[[int], None], dict]:
     if variant == "mlxsnn-refblas":
         os.environ["EEGSNN_BLAS"] = "off"
-    _preload_blas()  # OpenBLAS unless EEGSNN_BLAS=off
+    preload_blas()  # OpenBLAS unless EEGSNN_BLAS=off
     import mlx.core as mx
     import mlx.nn as nn
     import mlx.optimizers as optim
@@ -270,28 +228,7 @@ def build_mlxsnn(variant: str, data_dir: str) -> tuple[Callable[[int], None], di
 
     x_np, y_np = _load_batches(data_dir)
     mx.random.seed(0)
-
-    class SpikingMLP(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.fc1 = nn.Linear(784, HIDDEN)
-            self.lif1 = mlxsnn.Leaky(beta=BETA, surrogate_fn="fast_sigmoid",
-                                     surrogate_scale=SLOPE)
-            self.fc2 = nn.Linear(HIDDEN, 10)
-            self.lif2 = mlxsnn.Leaky(beta=BETA, surrogate_fn="fast_sigmoid",
-                                     surrogate_scale=SLOPE, reset_mechanism="none")
-
-        def __call__(self, x):
-            s1 = self.lif1.init_state(x.shape[1], HIDDEN)
-            s2 = self.lif2.init_state(x.shape[1], 10)
-            mems = []
-            for t in range(x.shape[0]):
-                spk, s1 = self.lif1(self.fc1(x[t]), s1)
-                _, s2 = self.lif2(self.fc2(spk), s2)
-                mems.append(s2["mem"])
-            return mx.stack(mems)
-
-    model = SpikingMLP()
+    model = mlxsnn_mlp(784, HIDDEN, 10, beta=BETA, slope=SLOPE)
     optimizer = optim.Adam(learning_rate=LR)
 
     def loss_fn(model, spikes, targets):
@@ -315,7 +252,7 @@ def build_mlxsnn(variant: str, data_dir: str) -> tuple[Callable[[int], None], di
 def build_mlx_minimal(data_dir: str) -> tuple[Callable[[int], None], dict]:
     from functools import partial
 
-    _preload_blas()
+    preload_blas()
     import mlx.core as mx
     import mlx.nn as nn
     import mlx.optimizers as optim
@@ -387,7 +324,7 @@ def build(impl: str, data_dir: str) -> tuple[Callable[[int], None], dict]:
 def run_interleaved(args: argparse.Namespace) -> None:
     """All implementations in this one process, stepped round-robin: step i of each runs
     back to back, so every implementation sees the same machine load (for a busy machine)."""
-    _preload_blas()
+    preload_blas()
     impls = [s for s in args.impls.split(",") if s and s != "mlxsnn-refblas"]
     built = {impl: build(impl, args.data_dir) for impl in impls}
     times: dict[str, list[float]] = {impl: [] for impl in impls}
@@ -409,8 +346,8 @@ def run_child(args: argparse.Namespace) -> None:
         run_interleaved(args)
         return
     step, out = build(impl, args.data_dir)
-    out["times"], out["cpu"] = _time_steps(step, args.steps, args.warmup)
-    out["peak_rss_mib"] = _peak_rss_mib()
+    out["times"], out["cpu"] = time_steps(step, args.steps, args.warmup)
+    out["peak_rss_mib"] = peak_rss_mib()
     if not impl.startswith("snntorch"):
         import eegsnn
 
