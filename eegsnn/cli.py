@@ -10,6 +10,7 @@ shows the full traceback instead.
 from __future__ import annotations
 
 import importlib
+import inspect
 import signal
 import sys
 import threading
@@ -59,6 +60,35 @@ for _name in COMMAND_MODULES:
             raise
         continue
     _module.register(app)
+
+
+def reflow_help(text: str) -> str:
+    """A command's help text with the single line breaks of its prose removed.
+
+    typer's Rich help keeps every line break of a docstring and wraps each line at the
+    terminal's width on its own, so 90-column docstring lines broke mid-sentence in an
+    80-column terminal (or a pipe). Here each paragraph of prose (paragraphs are separated
+    by a blank line) becomes one line that Rich wraps as a whole; a paragraph whose first
+    line is indented (an example command) keeps its lines. What follows a form feed
+    (``\\f``, typer's end of the help) is kept as it is.
+    """
+    head, cut, tail = inspect.cleandoc(text).partition("\f")
+    paragraphs = [p if p[:1].isspace() else " ".join(p.split())
+                  for p in head.strip("\n").split("\n\n")]
+    return "\n\n".join(paragraphs) + cut + tail
+
+
+def _reflow_commands(typer_app: typer.Typer) -> None:
+    for info in typer_app.registered_commands:
+        doc = info.help if info.help is not None else inspect.getdoc(info.callback)
+        if doc:
+            info.help = reflow_help(doc)
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _reflow_commands(group.typer_instance)
+
+
+_reflow_commands(app)
 
 
 def _one_line(text: object) -> str:

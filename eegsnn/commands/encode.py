@@ -41,7 +41,8 @@ def encode(
 
       eegsnn encode --config configs/bonn_example.yaml --out bonn.spikes
 
-      eegsnn encode new_recordings/ --encoder-from runs/bonn_example --out new.spikes
+      eegsnn encode new_recordings/ --encoder-from runs/bonn_example \\
+          --out new.spikes
 
     With --config the encoder is fitted on every window encoded; with --encoder-from the
     run's fitted encoder and preprocessing are applied unchanged. Window cache: with

@@ -76,11 +76,12 @@ def evaluate(
 
       eegsnn evaluate runs/mi S002R04.edf S002R08.edf --out runs/mi/eval-s002
 
-      eegsnn evaluate runs/bonn_final site2/ --labels-table site2/labels.csv --sfreq 256
+      eegsnn evaluate runs/bonn_final site2/ --labels-table site2/labels.csv \\
+          --sfreq 256
 
       eegsnn evaluate runs/bonn_3class new_segments/ --predict
 
-      eegsnn evaluate runs/bonn_3class --allow-overlap   (its own data: not held-out)
+      eegsnn evaluate runs/bonn_3class --allow-overlap   # its own data: not held-out
 
     Scores the run's SNN/LSM and its saved baseline on the same windows and prints both
     side by side (windows, recordings, per class, whole recordings) and what the run's

@@ -225,12 +225,14 @@ def train(
 
       eegsnn train --config configs/bonn_example.yaml --out runs/bonn_example
 
-      eegsnn train -c configs/bonn_3class.yaml --set train.epochs=10 --set split.seed=1
+      eegsnn train -c configs/bonn_3class.yaml --set train.epochs=10 \\
+          --set split.seed=1
 
     Directly on recordings with the essentials as flags:
 
-      eegsnn train S001R04.edf S001R08.edf --event T1=left --event T2=right --window 4
-      --channels C3,Cz,C4 --bandpass 8,30 --folds 2 --baseline csp_lda --out runs/mi
+      eegsnn train S001R04.edf S001R08.edf --event T1=left --event T2=right \\
+          --window 4 --channels C3,Cz,C4 --bandpass 8,30 --folds 2 \\
+          --baseline csp_lda --out runs/mi
 
     The run folder holds the resolved config (and in overrides.json the config file's name
     and the --set / flag overrides applied to it), data checksums, environment, checkpoint,
@@ -255,8 +257,9 @@ def train(
     Data-parallel (every rank runs the pipeline; training shards each batch; rank 0 writes
     --out, the other ranks a temporary folder removed at the end):
 
-      mlx.launch --backend ring -n 2 --python .venv/bin/python -- .venv/bin/eegsnn train
-      -c configs/bonn_example.yaml --out runs/bonn_dp --distributed
+      mlx.launch --backend ring -n 2 --python .venv/bin/python -- \\
+          .venv/bin/eegsnn train -c configs/bonn_example.yaml --out runs/bonn_dp \\
+          --distributed
     """
     from eegsnn.pipeline import run_pipeline
     from eegsnn.pipeline.config import apply_overrides, load_study_config, resolve_study_config
