@@ -43,7 +43,8 @@ TASKS = ("imagery_lr", "real_lr", "imagery_ff", "real_ff")
 #: (train.augment), CSP with Ledoit-Wolf covariance shrinkage, and the detectors' beta
 #: (time constant 1/(1 - beta) steps at 80 steps/s: 0.7 -> 42 ms, 0.8 -> 62 ms, 0.9 ->
 #: 125 ms, 0.95 -> 250 ms), then at beta 0.8 gains 1/2/4, a fourth gain 0.25 and the
-#: classical two-class CSP component order.
+#: classical two-class CSP component order; then (2026-12-07, third session) the readout's
+#: regularisation by AdamW weight decay.
 OLD_BETA = "model.neuron.beta=0.9"
 CANDIDATES = {
     "shipped: CSP 8-30 Hz, 4 components, gains 0.5/1/2, detector beta 0.8": [],
@@ -69,6 +70,11 @@ CANDIDATES = {
     "CSP components in the classical two-class order (largest and smallest eigenvalues "
     "alternately; Ramoser et al. 2000, Blankertz et al. 2008) instead of MNE's "
     "mutual-information order": ["encoder.spatial_filter.component_order=alternate"],
+    "readout weight decay: AdamW, weight_decay 1.0 (the fists/feet readouts fit their "
+    "training trials to a loss of 0.01-0.02, the regime in which an unregularised "
+    "logistic readout drifts toward the max-margin solution; with Adam the decay bounds a "
+    "weight near 1 / weight_decay, about the readouts' mean weight of 0.6-0.9)": [
+        "train.optimizer={type: adamw, learning_rate: 0.01, weight_decay: 1.0}"],
 }
 
 
