@@ -48,7 +48,8 @@ Pipeline for each window (all steps vectorised over batch, channels and time):
      band-power detector). A list ``gain=[g_1, ..., g_K]`` gives ``K`` copies of every
      line, one per gain (the code's levels): neurons of one threshold on them act as
      detectors with thresholds in the gains' ratios, a population that grades amplitudes
-     over a wider range than one neuron (which is nearly silent below its threshold).
+     over a wider range than one neuron (whose rate rises steeply over the lowest octave
+     of amplitude and saturates at one spike per step).
 
 4. time resolution: ``T = num_steps`` if given, else ``round(N * spikes_per_s / sfreq_hz)``
    if given, else ``T = N`` (one step per sample). Events are always computed at the native

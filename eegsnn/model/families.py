@@ -66,13 +66,14 @@ weights: a Leaky neuron on the positive (or negative) half-wave of one CSP compo
 at a rate that grows with that component's amplitude in the band, so the readout is a
 linear classifier of spike rates, the spiking counterpart of CSP + LDA's log-variance
 features. With the encoder's ``gain`` a list (the motor-imagery pipeline: 0.5, 1, 2) each
-half-wave drives one neuron per gain, i.e. detectors with thresholds an octave apart: on
-z-scored 8-30 Hz noise (beta 0.9, this family's default; the motor-imagery pipeline's 0.8
-gave nearly the same exponents in a simpler loop, results/pipelines/README.md) one neuron's
-rate grows as amplitude^2.6 between 0.5 and 1 standard deviation (nearly silent, then
-threshold-like), the three together as amplitude^1.6, and both flatten above 2
-(^0.7-0.8), a more graded amplitude code. Few parameters (``L K + K`` for ``L`` lines and
-``K`` classes), which suits tens of training trials. Options
+half-wave drives one neuron per gain, i.e. detectors with thresholds an octave apart, a
+more graded amplitude code: on z-scored 8-30 Hz noise at 80 steps/s (beta 0.8, the
+motor-imagery pipeline's; ``scripts/detector_rate_curve.py``) one neuron at gain 1 fires
+0.01, 0.10, 0.26 and 0.51 spikes per step at 0.25, 0.5, 1 and 2 standard deviations
+(amplitude^3.4 over the lowest octave), the three gains together 0.04, 0.12, 0.29 and
+0.53 (amplitude^1.7 there), growing by a near-constant step per octave up to 4 standard
+deviations and saturating towards one spike per step above. Few parameters (``L K + K``
+for ``L`` lines and ``K`` classes), which suits tens of training trials. Options
 (defaults): ``hidden`` (None), ``neuron`` (``{type: leaky, beta: 0.9, threshold: 1.0,
 surrogate: {type: fast_sigmoid, slope: 25}}``; any non-recurrent spiking neuron),
 ``dropout`` (0.0), ``out_beta`` (0.9), ``readout`` (mean).
