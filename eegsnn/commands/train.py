@@ -303,7 +303,7 @@ def train(
             raise ConfigError(f"{', '.join(used)}: direct-mode flags; with --config change "
                               "the dataset section with --set dataset.windows.window_s=2 ...")
         if data:  # the recordings are in data.json, not among the recorded overrides
-            src = [str(p.resolve()) for p in data]
+            src = [os.path.abspath(p) for p in data]  # (links kept: recording_relpath)
             source_override = [f"data.source={src if len(src) > 1 else src[0]}"]
         else:
             source_override = []

@@ -125,10 +125,11 @@ def default_root(source: Any, root: Any, dataset: Mapping[str, Any]) -> Any:
     paths = [Path(p) for p in (source if isinstance(source, (list, tuple)) else [source])]
     if any(p.suffix.lower() in (".yaml", ".yml") for p in paths):
         return root  # a manifest names its own root
+    # (absolute, symbolic links kept: the folders are the dataset's, see recording_relpath)
     if len(paths) == 1 and paths[0].is_dir():
-        return paths[0].resolve().parent
+        return Path(os.path.abspath(paths[0])).parent
     if paths and all(p.is_file() for p in paths):
-        parents = {p.resolve().parent for p in paths}
+        parents = {Path(os.path.abspath(p)).parent for p in paths}
         if len(parents) == 1:
             return parents.pop().parent
     return root

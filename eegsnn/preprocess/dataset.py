@@ -258,16 +258,22 @@ def resolve_source(source, root, text: bool) -> tuple[list[Path], Path, dict[str
         if not p.is_file():
             raise DataError(f"{p}: file not found")
     if root is None:
-        root_path = Path(os.path.commonpath([str(p.resolve().parent) for p in files]))
+        root_path = Path(os.path.commonpath([os.path.dirname(os.path.abspath(p))
+                                             for p in files]))
     else:
         root_path = Path(root)
     return files, root_path, {}
 
 
 def recording_relpath(path: Path, root: Path) -> str:
-    """``path`` relative to the dataset ``root`` (POSIX), or its file name outside it."""
+    """``path`` relative to the dataset ``root`` (POSIX), or its file name outside it.
+
+    Paths are made absolute without following symbolic links: a recording is named by the
+    path it is given under (a DataLad / git-annex dataset's files are links to hashed
+    names), so its name, the labels read from its folders and ``split.train_only`` see the
+    dataset's layout."""
     try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
+        return Path(os.path.abspath(path)).relative_to(os.path.abspath(root)).as_posix()
     except ValueError:
         return path.name
 

@@ -201,6 +201,29 @@ def test_bonn_sets_load_with_their_labels(shared_data, tmp_path):
     assert ws2.class_counts() == {"seizure": 80 * n_per, "free": 160 * n_per}
 
 
+def test_symlinked_recordings_keep_the_names_and_folders_they_are_given_under(
+        shared_data, tmp_path):
+    """A DataLad / git-annex dataset: every file is a link to a hashed object name. The
+    recordings are named, and labelled from their folders, by the links, not the targets
+    (which hold neither the set's letter nor the segment's name)."""
+    store, dataset = tmp_path / "annex" / "objects", tmp_path / "bonn"
+    store.mkdir(parents=True)
+    for letter, name in (("Z", "Z001.txt"), ("Z", "Z002.txt"), ("S", "S001.txt"),
+                         ("S", "S002.txt")):
+        target = store / f"SHA256E-s{len(name)}--{letter}{name}.txt"
+        target.write_bytes((shared_data / "bonn" / letter / name).read_bytes())
+        (dataset / letter).mkdir(parents=True, exist_ok=True)
+        (dataset / letter / name).symlink_to(target)
+    cfg = {"sfreq_hz": 173.61, "expected_samples": 4097,
+           "windows": {"mode": "sliding", "window_s": 4097 / 173.61},
+           "labels": {"source": "path", "mapping": {"Z": "A", "S": "E"}}}
+    for source in (dataset, sorted(dataset.rglob("*.txt"))):  # a folder, or the files
+        ws = load_windows(source, cfg, cache_dir=tmp_path / "cache")
+        assert sorted(ws.recording) == ["S/S001.txt", "S/S002.txt", "Z/Z001.txt",
+                                        "Z/Z002.txt"]
+        assert ws.class_counts() == {"A": 2, "E": 2}
+
+
 def test_sleep_staging_from_hypnogram(tmp_path):
     rng = np.random.default_rng(0)
     start = datetime.datetime(1989, 4, 24, 16, 13)

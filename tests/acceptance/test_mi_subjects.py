@@ -1,0 +1,117 @@
+"""``scripts/mi_subjects.py``: the four motor-imagery task configs on every EEGMMIDB subject
+found under a folder, and the SNN against CSP + LDA across subjects.
+
+The shared data hold subject S001 only; other subjects are made here as links to its runs
+under other names (S002: the fists/feet runs; S003: one run), which also checks that
+recordings given as symbolic links keep their own names (``split.train_only`` names them).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+from scipy import stats
+
+
+@pytest.fixture(scope="module")
+def mi_subjects(repo_root):
+    spec = importlib.util.spec_from_file_location("mi_subjects",
+                                                  repo_root / "scripts" / "mi_subjects.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["mi_subjects"] = module
+    spec.loader.exec_module(module)
+    yield module
+    sys.modules.pop("mi_subjects", None)
+
+
+@pytest.fixture()
+def dataset(shared_data, tmp_path) -> Path:
+    root = tmp_path / "eegmmidb"
+    s001 = shared_data / "eegmmidb" / "S001"
+    (root / "S002").mkdir(parents=True)
+    for run in ("05", "06", "09", "10"):
+        (root / "S002" / f"S002R{run}.edf").symlink_to(s001 / f"S001R{run}.edf")
+    (root / "deeper" / "S003").mkdir(parents=True)
+    (root / "deeper" / "S003" / "S003R04.edf").symlink_to(s001 / "S001R04.edf")
+    (root / "S002" / "notes.txt").write_text("not a recording")
+    return root
+
+
+def test_subjects_are_found_and_planned_per_task(mi_subjects, dataset):
+    found = mi_subjects.find_recordings(dataset)
+    assert sorted(found) == [2, 3] and sorted(found[2]) == [5, 6, 9, 10]
+    assert found[3][4].name == "S003R04.edf"
+    assert mi_subjects.parse_subjects("1-3, 7") == [1, 2, 3, 7]
+    for bad in ("x", "3-1", "0"):
+        with pytest.raises(SystemExit):
+            mi_subjects.parse_subjects(bad)
+    items = {(it["subject"], it["task"]): it
+             for it in mi_subjects.plan(found, [2, 3], ["imagery_ff", "imagery_lr"])}
+    ff = items[("S002", "imagery_ff")]
+    assert "skip" not in ff
+    assert [p.name for p in ff["tested"]] == ["S002R06.edf", "S002R10.edf"]
+    assert [p.name for p in ff["train_only"]] == ["S002R05.edf", "S002R09.edf"]
+    assert "found none" in items[("S002", "imagery_lr")]["skip"]
+    assert "found S003R04.edf" in items[("S003", "imagery_lr")]["skip"]
+
+
+def test_summary_statistics_by_hand(mi_subjects):
+    rows = [  # SNN averaged over seeds first: S1 0.8, S2 0.6, S3 0.9, S4 0.7
+        {"subject": "S1", "task": "t", "snn": 0.7, "csp_lda": 0.7},
+        {"subject": "S1", "task": "t", "snn": 0.9, "csp_lda": 0.7},
+        {"subject": "S2", "task": "t", "snn": 0.6, "csp_lda": 0.8},
+        {"subject": "S3", "task": "t", "snn": 0.9, "csp_lda": 0.9},
+        {"subject": "S4", "task": "t", "snn": 0.7, "csp_lda": 0.65},
+        {"subject": "S5", "task": "t", "error": "truncated"},
+    ]
+    s = mi_subjects.summarize(rows, ["t", "empty"])
+    diffs = [0.1, -0.2, 0.0, 0.05]
+    assert s["t"]["n_subjects"] == 4
+    assert s["t"]["snn_mean"] == pytest.approx(0.75)
+    assert s["t"]["csp_lda_mean"] == pytest.approx(0.7625)
+    assert s["t"]["diff_mean"] == pytest.approx(-0.0125)
+    assert (s["t"]["wins"], s["t"]["ties"], s["t"]["losses"]) == (2, 1, 1)
+    sd = math.sqrt(sum((d + 0.0125) ** 2 for d in diffs) / 3)
+    half = stats.t.ppf(0.975, 3) * sd / 2
+    assert s["t"]["diff_ci95"] == pytest.approx([-0.0125 - half, -0.0125 + half])
+    assert s["t"]["wilcoxon_p"] == pytest.approx(stats.wilcoxon([0.1, -0.2, 0.05]).pvalue)
+    assert s["empty"] == {"n_subjects": 0}
+
+
+def test_runs_a_subject_and_skips_finished_runs(mi_subjects, dataset, tmp_path, capsys,
+                                                monkeypatch):
+    monkeypatch.setenv("EEGSNN_CACHE_DIR", str(tmp_path / "cache"))  # not the user's cache
+    out = tmp_path / "out"
+    argv = [str(dataset), "--subjects", "2-3", "--tasks", "imagery_ff", "--out", str(out),
+            "--set", "train.epochs=2"]
+    assert mi_subjects.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "skipped S003 imagery_ff: fewer than two tested runs" in printed
+    summary = json.loads((out / "summary.json").read_text())
+    (row,) = summary["rows"]
+    run = Path(row["run"])
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert row["snn"] == metrics["accuracy"]
+    assert row["csp_lda"] == metrics["baseline"]["pooled"]["accuracy"]
+    assert (row["n_trials"], row["n_folds"]) == (30, 2)
+    # leave one tested run out; the training-only runs, named by their links, never tested
+    folds = json.loads((run / "splits.json").read_text())["folds"]
+    assert [f["test_groups"] for f in folds] == [["S002R06.edf"], ["S002R10.edf"]]
+    assert summary["summary"]["imagery_ff"]["n_subjects"] == 1
+    stamp = (run / "metrics.json").stat().st_mtime_ns
+    assert mi_subjects.main(argv) == 0  # again: the finished run is not trained again
+    assert (run / "metrics.json").stat().st_mtime_ns == stamp
+    assert json.loads((out / "summary.json").read_text())["rows"] == [row]
+
+
+def test_bad_arguments_are_refused(mi_subjects, dataset, tmp_path):
+    for argv in ([str(tmp_path / "missing")], [str(dataset), "--tasks", "sleep"],
+                 [str(dataset), "--subjects", "50-60"], [str(dataset), "--seeds", "a"]):
+        with pytest.raises(SystemExit) as exc:
+            mi_subjects.main([*argv, "--out", str(tmp_path / "o")])
+        assert exc.value.code == 2
