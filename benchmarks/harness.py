@@ -2,9 +2,12 @@
 MNIST batches and the peers' reference network.
 
 ``bench_train_step.py`` and ``bench_eeg_step.py`` time each implementation in a child
-process. The children use this module, so every benchmark times the same peer code: the
-two-layer Leaky network of snnTorch's tutorials and of mlx-snn's paper (Listing 2),
-``Linear -> Leaky -> Linear -> Leaky (no reset)`` stepped once per time step in Python.
+process. The children use this module, so both benchmarks' training-step rows time the same
+peer network: the two-layer Leaky network of snnTorch's tutorials and of mlx-snn's paper
+(Listing 2), ``Linear -> Leaky -> Linear -> Leaky (no reset)`` stepped once per time step in
+Python, returning the output membrane of every step. (``bench_eeg_step.py``'s per-step API
+rows keep their own loop: it scores the last membrane only, and swaps in each library's
+neuron, eegsnn's included.)
 
 Imported by the scripts as ``harness`` (Python puts the script's folder, ``benchmarks/``,
 first on ``sys.path``). Peer packages (``torch``, ``snntorch``, ``mlxsnn``) are imported

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import re
 import signal
 import sys
 import threading
@@ -62,19 +63,33 @@ for _name in COMMAND_MODULES:
     _module.register(app)
 
 
+#: a line that starts a list item in a help text: "- ", "* ", "1. ", "2) "
+_LIST_ITEM = re.compile(r"^([-*]|\d+[.)])\s")
+
+
 def reflow_help(text: str) -> str:
     """A command's help text with the single line breaks of its prose removed.
 
     typer's Rich help keeps every line break of a docstring and wraps each line at the
     terminal's width on its own, so 90-column docstring lines broke mid-sentence in an
     80-column terminal (or a pipe). Here each paragraph of prose (paragraphs are separated
-    by a blank line) becomes one line that Rich wraps as a whole; a paragraph whose first
-    line is indented (an example command) keeps its lines. What follows a form feed
-    (``\\f``, typer's end of the help) is kept as it is.
+    by blank lines) becomes one line that Rich wraps as a whole. A paragraph keeps its
+    lines when one of them is indented (example commands), when a line after the first
+    starts a list item (``-``, ``*``, ``1.``), or when it starts with click's no-rewrap
+    marker ``\\b`` (which is dropped). What follows a form feed (``\\f``, typer's end of the
+    help) is kept as it is.
     """
     head, cut, tail = inspect.cleandoc(text).partition("\f")
-    paragraphs = [p if p[:1].isspace() else " ".join(p.split())
-                  for p in head.strip("\n").split("\n\n")]
+    paragraphs = []
+    for para in re.split(r"\n\s*\n", head.strip("\n")):
+        lines = para.strip("\n").split("\n")
+        if lines[0].strip() == "\b":
+            paragraphs.append("\n".join(lines[1:]))
+        elif any(line[:1].isspace() for line in lines) or any(
+                _LIST_ITEM.match(line) for line in lines[1:]):
+            paragraphs.append("\n".join(lines))
+        else:
+            paragraphs.append(" ".join(para.split()))
     return "\n\n".join(paragraphs) + cut + tail
 
 

@@ -81,7 +81,7 @@ def evaluate(
 
       eegsnn evaluate runs/bonn_3class new_segments/ --predict
 
-      eegsnn evaluate runs/bonn_3class --allow-overlap   # its own data: not held-out
+      eegsnn evaluate runs/bonn_3class --allow-overlap   # own data: not held-out
 
     Scores the run's SNN/LSM and its saved baseline on the same windows and prints both
     side by side (windows, recordings, per class, whole recordings) and what the run's
