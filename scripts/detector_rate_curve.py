@@ -5,12 +5,13 @@ forwards and backwards over Gaussian noise, fixed seed) the +I and -I half-waves
 detectors at gains 0.5, 1 and 2 (the motor-imagery pipeline's), at input amplitudes
 0.25-8 standard deviations, all in one batch of ``eegsnn.nn`` neurons. Prints, for each
 neuron kind, the rate of one detector at gain 1 and the mean rate of the three gains
-(spikes per neuron per step), and the local log-log slope between neighbouring amplitudes
-(the exponent of a power law through the two points). The numbers behind the band_power
-family's docstring (eegsnn/model/families.py) and the motor-imagery section of
-results/pipelines/README.md.
+(spikes per neuron per step), the local log-log slope between neighbouring amplitudes
+(the exponent of a power law through the two points) and the rate's step per octave of
+amplitude (constant for a rate that grows as the logarithm of the amplitude). The numbers
+behind the band_power family's docstring (eegsnn/model/families.py) and the motor-imagery
+section of results/pipelines/README.md.
 
-    python scripts/detector_rate_curve.py        # about 10 s
+    python scripts/detector_rate_curve.py        # about 15 s
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ def main() -> int:
         "Leaky beta 0.8 (the motor-imagery pipeline)": Leaky(beta=0.8, surrogate=slope25),
         "Leaky beta 0.9 (the band_power family default)": Leaky(beta=0.9, surrogate=slope25),
         "ALIF beta 0.8, rho 0.98, b 0.2": ALIF(beta=0.8, rho=0.98, b=0.2, surrogate=slope25),
+        "ALIF beta 0.8, rho 0.98, b 1.0": ALIF(beta=0.8, rho=0.98, b=1.0, surrogate=slope25),
     }
     amps = np.array(AMPLITUDES)
     print(f"amplitudes (standard deviations): {list(AMPLITUDES)}; gains {list(GAINS)}")
@@ -77,7 +79,8 @@ def main() -> int:
             with np.errstate(divide="ignore"):
                 slopes = np.diff(np.log(curve)) / np.diff(np.log(amps))
             print(f"{label}: rates {np.round(curve, 3).tolist()}  "
-                  f"log-log slopes {np.round(slopes, 2).tolist()}")
+                  f"log-log slopes {np.round(slopes, 2).tolist()}  "
+                  f"steps per octave {np.round(np.diff(curve), 3).tolist()}")
     return 0
 
 

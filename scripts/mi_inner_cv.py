@@ -70,10 +70,12 @@ CANDIDATES = {
     "CSP components in the classical two-class order (largest and smallest eigenvalues "
     "alternately; Ramoser et al. 2000, Blankertz et al. 2008) instead of MNE's "
     "mutual-information order": ["encoder.spatial_filter.component_order=alternate"],
+    # (training losses and weights read from the seed-0 runs of motor_imagery_runs.sh:
+    # runs/mi_*-seed0/folds/fold-*/train/history.json and checkpoint/, both folds)
     "readout weight decay: AdamW, weight_decay 1.0 (the fists/feet readouts fit their "
-    "training trials to a loss of 0.01-0.02, the regime in which an unregularised "
-    "logistic readout drifts toward the max-margin solution; with Adam the decay bounds a "
-    "weight near 1 / weight_decay, about the readouts' mean weight of 0.6-0.9)": [
+    "training trials to a loss of 0.011-0.020, the regime in which an unregularised "
+    "logistic readout drifts toward the max-margin solution; with Adam the decay holds a "
+    "weight near 1 / weight_decay, about the readouts' mean absolute weight of 0.59-0.99)": [
         "train.optimizer={type: adamw, learning_rate: 0.01, weight_decay: 1.0}"],
 }
 

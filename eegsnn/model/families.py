@@ -71,8 +71,9 @@ more graded amplitude code: on z-scored 8-30 Hz noise at 80 steps/s (beta 0.8, t
 motor-imagery pipeline's; ``scripts/detector_rate_curve.py``) one neuron at gain 1 fires
 0.01, 0.10, 0.26 and 0.51 spikes per step at 0.25, 0.5, 1 and 2 standard deviations
 (amplitude^3.4 over the lowest octave), the three gains together 0.04, 0.12, 0.29 and
-0.53 (amplitude^1.7 there), growing by a near-constant step per octave up to 4 standard
-deviations and saturating towards one spike per step above. Few parameters (``L K + K``
+0.53 (amplitude^1.7 there), then rising by 0.17-0.24 per octave up to 4 standard
+deviations (a logarithm would rise by a constant step) and saturating towards one spike per
+step above. Few parameters (``L K + K``
 for ``L`` lines and ``K`` classes), which suits tens of training trials. Options
 (defaults): ``hidden`` (None), ``neuron`` (``{type: leaky, beta: 0.9, threshold: 1.0,
 surrogate: {type: fast_sigmoid, slope: 25}}``; any non-recurrent spiking neuron),
