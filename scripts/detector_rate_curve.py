@@ -11,7 +11,7 @@ amplitude (constant for a rate that grows as the logarithm of the amplitude). Th
 behind the band_power family's docstring (eegsnn/model/families.py) and the motor-imagery
 section of results/pipelines/README.md.
 
-    python scripts/detector_rate_curve.py        # about 15 s
+    python scripts/detector_rate_curve.py        # about 20 s
 """
 
 from __future__ import annotations

@@ -65,6 +65,8 @@ CANDIDATES = {
     "gains 0.5/1/2, detector beta 0.7 (time constant 42 ms)": ["model.neuron.beta=0.7"],
     "gains 1/2/4, detector beta 0.8 (62 ms; the beta 0.9 detectors' DC sensitivity, "
     "1 / (1 - beta) times the gain)": ["encoder.gain=[1.0, 2.0, 4.0]"],
+    # (the flattening above 2 standard deviations was that of hand-written loops; eegsnn's
+    # neuron flattens above 4: scripts/detector_rate_curve.py, results/pipelines/README.md)
     "gains 0.25/0.5/1/2, detector beta 0.8 (a fourth octave for large amplitudes, where "
     "the three gains' rates flatten)": ["encoder.gain=[0.25, 0.5, 1.0, 2.0]"],
     "CSP components in the classical two-class order (largest and smallest eigenvalues "

@@ -23,16 +23,27 @@ Usage::
 
     python scripts/mi_subjects.py ROOT [--subjects 1-20,42] [--tasks imagery_lr,real_lr]
                                   [--seeds 0,1,2] [--out runs/mi_subjects] [--set KEY=VALUE]
+                                  [--overwrite]
 
-ROOT is searched recursively for ``S###R##.edf``. Each (subject, task, seed) is one
-``eegsnn train`` run in ``OUT/S###/TASK-seedN`` (no report); running the command again
-skips finished runs and resumes unfinished ones, as ``eegsnn train`` does. ``--set``
-overrides apply to every run (e.g. ``--set train.epochs=30``). A subject with fewer than two
-tested runs of a task is skipped for that task; a run that fails is recorded with its error
-and the others go on. Prints, per task, the subjects' mean accuracies, the mean paired
-difference SNN - CSP + LDA with its 95 % t-interval, wins / ties / losses and Wilcoxon's
-signed-rank test, and writes every number to ``OUT/summary.json``. About 15-20 s per run
-on 2 cores (109 subjects x 4 tasks, one seed: about 2.5 hours).
+ROOT is searched recursively (symbolic links followed) for ``S###R##.edf``. Each (subject,
+task, seed) is one ``eegsnn train`` run in ``OUT/S###/TASK-seedN`` (no report); running
+the command again skips finished runs and resumes unfinished ones, as ``eegsnn train``
+does. ``--set`` overrides apply to every run and are checked once before any run (e.g.
+``--set train.epochs=30``); runs already in OUT with other overrides are refused, so change
+them with a new ``--out`` or ``--overwrite``. A subject with fewer than two tested runs of
+a task is skipped for that task; one without the training-only runs is run without them
+and counted apart (``protocols`` in the summary); a run that fails is recorded with its
+error and the others go on; Ctrl-C stops after writing the summary of the runs so far.
+
+The summary covers the subjects, tasks and seeds of this command only: to add subjects,
+run it again with the whole range (finished runs are read, not trained again). Prints, per
+task, the subjects' mean accuracies, the mean paired difference SNN - CSP + LDA with its
+95 % t-interval, wins / ties / losses and Wilcoxon's signed-rank test (two-sided: below 6
+subjects with a difference its p cannot fall below 0.05), and writes every number to
+``OUT/summary.json``. Exit status: 0 when every run finished, 1 when one failed, 2 for bad
+arguments, 130 when interrupted. A run took 17-32 s on the shared 2-core machine for a
+subject laid out as S001 in ``../shared`` (two tested, two training-only runs; three of
+each, as in the full database, take longer); 109 subjects x 4 tasks, one seed: hours.
 """
 
 from __future__ import annotations
@@ -62,29 +73,46 @@ TASK_RUNS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
 _NAME = re.compile(r"^S(\d{3})R(\d{2})\.edf$", re.IGNORECASE)
 
 
-def find_recordings(root: Path) -> dict[int, dict[int, Path]]:
-    """``{subject: {run: path}}`` of the ``S###R##.edf`` files below ``root``; a subject
-    and run found twice (two copies) keeps the first path in sorted order."""
+def find_recordings(root: Path) -> tuple[dict[int, dict[int, Path]], list[str]]:
+    """``{subject: {run: path}}`` of the ``S###R##.edf`` files below ``root`` (folders
+    reached through symbolic links included, each real folder once), and a note for each
+    subject and run found twice (two copies: the first path in sorted order is kept)."""
     found: dict[int, dict[int, Path]] = {}
-    for path in sorted(root.rglob("*")):
-        match = _NAME.match(path.name)
-        if match and path.is_file():
-            found.setdefault(int(match[1]), {}).setdefault(int(match[2]), path)
-    return found
+    notes: list[str] = []
+    seen: set[str] = set()
+    for folder, dirs, files in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:  # a link back to a folder already walked (or a cycle)
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs.sort()
+        for name in sorted(files):
+            match = _NAME.match(name)
+            path = Path(folder) / name
+            if not match or not path.is_file():
+                continue
+            runs = found.setdefault(int(match[1]), {})
+            run = int(match[2])
+            if run in runs:
+                notes.append(f"{path}: a second copy of {runs[run].name}; "
+                             f"{runs[run]} is used")
+            else:
+                runs[run] = path
+    return found, notes
 
 
 def parse_subjects(text: str) -> list[int]:
-    """``"1-3,7"`` -> ``[1, 2, 3, 7]``."""
+    """``"1-3,7"`` -> ``[1, 2, 3, 7]``; ``ValueError`` naming the bad part."""
     subjects: set[int] = set()
     for part in filter(None, (p.strip() for p in text.split(","))):
         lo, _, hi = part.partition("-")
         try:
             first, last = int(lo), int(hi or lo)
         except ValueError:
-            raise SystemExit(f"--subjects: {part!r} is not a number or a range like 1-20"
-                             ) from None
+            raise ValueError(f"{part!r} is not a number or a range like 1-20") from None
         if first < 1 or last < first:
-            raise SystemExit(f"--subjects: bad range {part!r}")
+            raise ValueError(f"bad range {part!r}")
         subjects.update(range(first, last + 1))
     return sorted(subjects)
 
@@ -101,7 +129,9 @@ def plan(recordings: dict[int, dict[int, Path]], subjects: Sequence[int],
             tested = [runs[r] for r in tested_runs if r in runs]
             train_only = [runs[r] for r in extra_runs if r in runs]
             item: dict[str, Any] = {"subject": f"S{subject:03d}", "task": task,
-                                    "tested": tested, "train_only": train_only}
+                                    "tested": tested, "train_only": train_only,
+                                    "protocol": f"{len(tested)} tested, "
+                                                f"{len(train_only)} training-only runs"}
             if len(tested) < 2:
                 have = ", ".join(p.name for p in tested) or "none"
                 item["skip"] = (f"fewer than two tested runs of {task} "
@@ -110,25 +140,38 @@ def plan(recordings: dict[int, dict[int, Path]], subjects: Sequence[int],
     return items
 
 
-def run_one(item: dict[str, Any], seed: int, out: Path, sets: Sequence[str]) -> dict[str, Any]:
-    """``eegsnn train`` on one (subject, task, seed); its accuracies, or its error."""
+def run_one(item: dict[str, Any], seed: int, out: Path, sets: Sequence[str],
+            overwrite: bool = False) -> dict[str, Any]:
+    """``eegsnn train`` on one (subject, task, seed); its accuracies, or its error.
+
+    Raises:
+        KeyboardInterrupt: the run was interrupted (Ctrl-C); it stays unfinished in its
+            folder, and the same command resumes it.
+    """
     from eegsnn.cli import main as eegsnn_main
 
     run_dir = out / item["subject"] / f"{item['task']}-seed{seed}"
     config = ROOT / "configs" / f"eegmmidb_{item['task']}.yaml"
     names = [p.name for p in item["train_only"]]
+    description = (f"EEGMMIDB {item['subject']}, task {item['task']} ({item['protocol']}; "
+                   "scripts/mi_subjects.py)")
     argv = ["train", *[str(p) for p in [*item["tested"], *item["train_only"]]],
             "--config", str(config), "--set", f"split.train_only={json.dumps(names)}",
-            "--set", f"train.seed={seed}", *[a for s in sets for a in ("--set", s)],
-            "--report", "none", "--out", str(run_dir), "--quiet", "--no-progress"]
+            "--set", f"train.seed={seed}", "--set", f"description={json.dumps(description)}",
+            *[a for s in sets for a in ("--set", s)],
+            "--report", "none", "--out", str(run_dir), "--quiet", "--no-progress",
+            *(["--overwrite"] if overwrite else [])]
     err = io.StringIO()
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
         code = eegsnn_main(argv)
+    if code == 130:
+        raise KeyboardInterrupt(str(run_dir))
     row: dict[str, Any] = {"subject": item["subject"], "task": item["task"], "seed": seed,
-                           "run": str(run_dir)}
+                           "protocol": item["protocol"], "run": str(run_dir)}
     if code != 0:
         lines = [ln for ln in err.getvalue().splitlines() if ln.strip()]
-        row["error"] = lines[-1] if lines else f"exit code {code}"
+        message = lines[-1] if lines else f"exit code {code}"
+        row["error"] = message.removeprefix("error: ")
         return row
     metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
     row.update(snn=float(metrics["accuracy"]),
@@ -158,6 +201,13 @@ def summarize(rows: Sequence[dict[str, Any]], tasks: Sequence[str]) -> dict[str,
         diffs = [a - b for a, b in zip(snn, lda, strict=True)]
         n = len(diffs)
         summary: dict[str, Any] = {"n_subjects": n}
+        protocols = sorted({r["protocol"] for r in rows
+                            if r["task"] == task and "error" not in r and "protocol" in r})
+        if len(protocols) > 1:  # subjects with fewer runs pooled with the others
+            summary["protocols"] = {
+                p: sorted({r["subject"] for r in rows if r["task"] == task
+                           and "error" not in r and r.get("protocol") == p})
+                for p in protocols}
         if n:
             mean = sum(diffs) / n
             summary.update(snn_mean=sum(snn) / n, csp_lda_mean=sum(lda) / n,
@@ -186,48 +236,24 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f} %"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("root", type=Path, help="folder holding S###R##.edf files (any depth)")
-    parser.add_argument("--subjects", default="1-109", help="e.g. 1-20,42 (default 1-109)")
-    parser.add_argument("--tasks", default=",".join(TASK_RUNS),
-                        help=f"comma list of {', '.join(TASK_RUNS)} (default: all)")
-    parser.add_argument("--seeds", default="0", help="comma list of training seeds (0)")
-    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "mi_subjects")
-    parser.add_argument("--set", dest="sets", action="append", default=[],
-                        metavar="KEY=VALUE", help="config override for every run")
-    args = parser.parse_args(argv)
-    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
-    unknown = [t for t in tasks if t not in TASK_RUNS]
-    if unknown:
-        parser.error(f"--tasks: unknown {unknown}; known: {', '.join(TASK_RUNS)}")
-    try:
-        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    except ValueError:
-        parser.error(f"--seeds: {args.seeds!r} is not a comma list of integers")
-    if not args.root.is_dir():
-        parser.error(f"{args.root}: not a folder")
-    recordings = find_recordings(args.root)
-    subjects = [s for s in parse_subjects(args.subjects) if s in recordings]
-    if not subjects:
-        parser.error(f"{args.root}: no S###R##.edf recordings of subjects {args.subjects}")
-    items = plan(recordings, subjects, tasks)
-    args.out.mkdir(parents=True, exist_ok=True)
-    rows: list[dict[str, Any]] = []
-    skipped = [{k: it[k] for k in ("subject", "task", "skip")} for it in items if "skip" in it]
-    for item in (it for it in items if "skip" not in it):
-        for seed in seeds:
-            row = run_one(item, seed, args.out, args.sets)
-            rows.append(row)
-            result = (f"error: {row['error']}" if "error" in row else
-                      f"SNN {_pct(row['snn'])}, CSP + LDA {_pct(row['csp_lda'])} "
-                      f"({row['n_trials']} trials, {row['n_folds']} folds)")
-            print(f"{item['subject']} {item['task']:10s} seed {seed}: {result}", flush=True)
+def check_overrides(tasks: Sequence[str], sets: Sequence[str]) -> None:
+    """Resolve each task's config with the ``--set`` overrides once, before any run: a bad
+    override is one error, not one per run. Raises ConfigError."""
+    from eegsnn.pipeline import load_study_config
+
+    for task in tasks:
+        load_study_config(ROOT / "configs" / f"eegmmidb_{task}.yaml", list(sets))
+
+
+def _report(rows: list[dict[str, Any]], skipped: list[dict[str, Any]], notes: list[str],
+            tasks: Sequence[str], subjects: Sequence[int], seeds: Sequence[int],
+            args: argparse.Namespace) -> dict[str, Any]:
+    """Write ``OUT/summary.json`` and print the per-task table; the summary."""
     summary = summarize(rows, tasks)
     _write_json(args.out / "summary.json",
                 {"root": str(args.root), "subjects": [f"S{s:03d}" for s in subjects],
-                 "tasks": tasks, "seeds": seeds, "overrides": args.sets, "rows": rows,
-                 "skipped": skipped, "summary": summary})
+                 "tasks": list(tasks), "seeds": list(seeds), "overrides": args.sets,
+                 "rows": rows, "skipped": skipped, "notes": notes, "summary": summary})
     print("\n| task | subjects | SNN | CSP + LDA | SNN - CSP + LDA [95 % CI] "
           "| wins / ties / losses | Wilcoxon p |")
     print("|---|---|---|---|---|---|---|")
@@ -242,13 +268,80 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{_pct(s['csp_lda_mean'])} | {100 * s['diff_mean']:+.1f} points{ci_text} | "
               f"{s['wins']} / {s['ties']} / {s['losses']} | "
               f"{'-' if p is None else f'{p:.3g}'} |")
+    for task, s in summary.items():
+        for protocol, who in s.get("protocols", {}).items():
+            print(f"{task}: {protocol}: {', '.join(who)}")
     for item in skipped:
         print(f"skipped {item['subject']} {item['task']}: {item['skip']}")
-    failed = [r for r in rows if "error" in r]
-    for row in failed:
-        print(f"failed {row['subject']} {row['task']} seed {row['seed']}: {row['error']}")
+    for note in notes:
+        print(f"note: {note}")
+    for row in rows:
+        if "error" in row:
+            print(f"failed {row['subject']} {row['task']} seed {row['seed']}: "
+                  f"{row['error']}")
     print(f"\n{args.out / 'summary.json'}")
-    return 1 if failed else 0
+    return summary
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("root", type=Path,
+                        help="folder holding S###R##.edf files (any depth, links followed)")
+    parser.add_argument("--subjects", default="1-109", help="e.g. 1-20,42 (default 1-109)")
+    parser.add_argument("--tasks", default=",".join(TASK_RUNS),
+                        help=f"comma list of {', '.join(TASK_RUNS)} (default: all)")
+    parser.add_argument("--seeds", default="0", help="comma list of training seeds (0)")
+    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "mi_subjects")
+    parser.add_argument("--set", dest="sets", action="append", default=[],
+                        metavar="KEY=VALUE", help="config override for every run")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="train every run again, replacing the runs in OUT")
+    args = parser.parse_args(argv)
+    tasks = list(dict.fromkeys(t.strip() for t in args.tasks.split(",") if t.strip()))
+    unknown = [t for t in tasks if t not in TASK_RUNS]
+    if unknown:
+        parser.error(f"--tasks: unknown {unknown}; known: {', '.join(TASK_RUNS)}")
+    try:
+        seeds = list(dict.fromkeys(int(s) for s in args.seeds.split(",") if s.strip()))
+        wanted = parse_subjects(args.subjects)
+    except ValueError as exc:
+        parser.error(f"--seeds / --subjects: {exc}")
+    if not args.root.is_dir():
+        parser.error(f"{args.root}: not a folder")
+    from eegsnn.errors import ConfigError
+
+    try:
+        check_overrides(tasks, args.sets)
+    except ConfigError as exc:
+        parser.error(f"--set: {exc}")
+    recordings, notes = find_recordings(args.root)
+    subjects = [s for s in wanted if s in recordings]
+    if not subjects:
+        parser.error(f"{args.root}: no S###R##.edf recordings of subjects {args.subjects}")
+    items = plan(recordings, subjects, tasks)
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+    skipped = [{k: it[k] for k in ("subject", "task", "skip")} for it in items if "skip" in it]
+    try:
+        for item in (it for it in items if "skip" not in it):
+            for seed in seeds:
+                row = run_one(item, seed, args.out, args.sets, args.overwrite)
+                rows.append(row)
+                result = (f"error: {row['error']}" if "error" in row else
+                          f"SNN {_pct(row['snn'])}, CSP + LDA {_pct(row['csp_lda'])} "
+                          f"({row['n_trials']} trials, {row['n_folds']} folds; "
+                          f"{row['protocol']})")
+                print(f"{item['subject']} {item['task']:10s} seed {seed}: {result}",
+                      flush=True)
+    except KeyboardInterrupt as exc:
+        unfinished = (f": {exc} holds an unfinished run (the same command resumes it)"
+                      if str(exc) else "")
+        print(f"Aborted{unfinished}; the summary covers the runs before it",
+              file=sys.stderr)
+        _report(rows, skipped, notes, tasks, subjects, seeds, args)
+        return 130
+    _report(rows, skipped, notes, tasks, subjects, seeds, args)
+    return 1 if any("error" in r for r in rows) else 0
 
 
 if __name__ == "__main__":

@@ -42,20 +42,33 @@ def dataset(shared_data, tmp_path) -> Path:
     return root
 
 
-def test_subjects_are_found_and_planned_per_task(mi_subjects, dataset):
-    found = mi_subjects.find_recordings(dataset)
+def test_subjects_are_found_and_planned_per_task(mi_subjects, dataset, tmp_path):
+    found, notes = mi_subjects.find_recordings(dataset)
     assert sorted(found) == [2, 3] and sorted(found[2]) == [5, 6, 9, 10]
-    assert found[3][4].name == "S003R04.edf"
+    assert found[3][4].name == "S003R04.edf" and notes == []
+    # a subject folder reached through a link, and a second copy of a run
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / "S002").symlink_to(dataset / "S002", target_is_directory=True)
+    (linked / "loop").symlink_to(linked, target_is_directory=True)  # a cycle: walked once
+    (linked / "copy").mkdir()
+    (linked / "copy" / "S002R05.edf").symlink_to(dataset / "S002" / "S002R05.edf")
+    found, notes = mi_subjects.find_recordings(linked)
+    assert sorted(found[2]) == [5, 6, 9, 10]
+    assert found[2][5] == linked / "S002" / "S002R05.edf"
+    assert len(notes) == 1 and "second copy of S002R05.edf" in notes[0]
     assert mi_subjects.parse_subjects("1-3, 7") == [1, 2, 3, 7]
     for bad in ("x", "3-1", "0"):
-        with pytest.raises(SystemExit):
+        with pytest.raises(ValueError, match=bad):
             mi_subjects.parse_subjects(bad)
+    found, _ = mi_subjects.find_recordings(dataset)
     items = {(it["subject"], it["task"]): it
              for it in mi_subjects.plan(found, [2, 3], ["imagery_ff", "imagery_lr"])}
     ff = items[("S002", "imagery_ff")]
     assert "skip" not in ff
     assert [p.name for p in ff["tested"]] == ["S002R06.edf", "S002R10.edf"]
     assert [p.name for p in ff["train_only"]] == ["S002R05.edf", "S002R09.edf"]
+    assert ff["protocol"] == "2 tested, 2 training-only runs"
     assert "found none" in items[("S002", "imagery_lr")]["skip"]
     assert "found S003R04.edf" in items[("S003", "imagery_lr")]["skip"]
 
@@ -81,6 +94,12 @@ def test_summary_statistics_by_hand(mi_subjects):
     assert s["t"]["diff_ci95"] == pytest.approx([-0.0125 - half, -0.0125 + half])
     assert s["t"]["wilcoxon_p"] == pytest.approx(stats.wilcoxon([0.1, -0.2, 0.05]).pvalue)
     assert s["empty"] == {"n_subjects": 0}
+    assert "protocols" not in s["t"]  # rows without a protocol, or all alike
+    mixed = [{**r, "protocol": "2 tested, 0 training-only runs" if r["subject"] == "S2"
+              else "3 tested, 3 training-only runs"} for r in rows]
+    assert mi_subjects.summarize(mixed, ["t"])["t"]["protocols"] == {
+        "2 tested, 0 training-only runs": ["S2"],
+        "3 tested, 3 training-only runs": ["S1", "S3", "S4"]}
 
 
 def test_runs_a_subject_and_skips_finished_runs(mi_subjects, dataset, tmp_path, capsys,
@@ -99,6 +118,7 @@ def test_runs_a_subject_and_skips_finished_runs(mi_subjects, dataset, tmp_path, 
     assert row["snn"] == metrics["accuracy"]
     assert row["csp_lda"] == metrics["baseline"]["pooled"]["accuracy"]
     assert (row["n_trials"], row["n_folds"]) == (30, 2)
+    assert "EEGMMIDB S002, task imagery_ff" in (run / "config.yaml").read_text()
     # leave one tested run out; the training-only runs, named by their links, never tested
     folds = json.loads((run / "splits.json").read_text())["folds"]
     assert [f["test_groups"] for f in folds] == [["S002R06.edf"], ["S002R10.edf"]]
@@ -109,9 +129,35 @@ def test_runs_a_subject_and_skips_finished_runs(mi_subjects, dataset, tmp_path, 
     assert json.loads((out / "summary.json").read_text())["rows"] == [row]
 
 
-def test_bad_arguments_are_refused(mi_subjects, dataset, tmp_path):
+def test_bad_arguments_are_refused_before_any_run(mi_subjects, dataset, tmp_path, capsys):
     for argv in ([str(tmp_path / "missing")], [str(dataset), "--tasks", "sleep"],
-                 [str(dataset), "--subjects", "50-60"], [str(dataset), "--seeds", "a"]):
+                 [str(dataset), "--subjects", "50-60"], [str(dataset), "--seeds", "a"],
+                 [str(dataset), "--subjects", "2-x"],
+                 [str(dataset), "--set", "train.epochs=x"],
+                 [str(dataset), "--set", "trian.epochs=3"]):
         with pytest.raises(SystemExit) as exc:
             mi_subjects.main([*argv, "--out", str(tmp_path / "o")])
         assert exc.value.code == 2
+        assert capsys.readouterr().err.count("error:") == 1, argv
+    assert not (tmp_path / "o").exists()
+
+
+def test_ctrl_c_stops_and_keeps_the_summary_so_far(mi_subjects, dataset, tmp_path,
+                                                   monkeypatch, capsys):
+    calls = []
+
+    def fake_run(item, seed, out, sets, overwrite=False):
+        calls.append((item["subject"], item["task"]))
+        if len(calls) == 2:
+            raise KeyboardInterrupt(str(out / item["subject"]))
+        return {"subject": item["subject"], "task": item["task"], "seed": seed,
+                "protocol": item["protocol"], "snn": 0.9, "csp_lda": 0.8,
+                "n_trials": 30, "n_folds": 2, "run": "r"}
+
+    monkeypatch.setattr(mi_subjects, "run_one", fake_run)
+    assert mi_subjects.main([str(dataset), "--tasks", "imagery_ff,real_ff", "--subjects",
+                             "2", "--out", str(tmp_path / "o")]) == 130
+    assert calls == [("S002", "imagery_ff"), ("S002", "real_ff")]  # stopped at the second
+    assert "Aborted" in capsys.readouterr().err
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert [r["task"] for r in summary["rows"]] == ["imagery_ff"]
