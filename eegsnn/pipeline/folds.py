@@ -11,7 +11,7 @@ import mlx.core as mx
 import numpy as np
 
 from eegsnn.encode import EEGEncoder
-from eegsnn.errors import ConfigError
+from eegsnn.errors import ConfigError, DataError
 from eegsnn.evaluate.metrics import predict_with_threshold
 from eegsnn.evaluate.stats import mcnemar_exact
 from eegsnn.pipeline.metrics import (
@@ -83,6 +83,24 @@ def split_groups(groups: np.ndarray, split: Mapping[str, Any], *,
     return groups, {**split, **renamed}, [list(s) for s in same]
 
 
+def _copies_of_train_only(same: Sequence[Sequence[str]], train_only: Sequence[str]) -> str:
+    """What ``same`` (sets of recordings with identical content) says of recordings that
+    were to be tested but copy a ``train_only`` one, e.g. ``"S002R10.edf has the same
+    content as training-only S002R09.edf"`` (``""``: none)."""
+    def listed(rec: str) -> bool:
+        return any(rec == t or rec.endswith("/" + t.lstrip("/")) for t in train_only)
+
+    parts = []
+    for members in same:
+        trained = [r for r in members if listed(r)]
+        others = [r for r in members if not listed(r)]
+        if trained and others:
+            verb = "has" if len(others) == 1 else "have"
+            parts.append(f"{', '.join(others)} {verb} the same content as training-only "
+                         f"{', '.join(trained)}")
+    return "; ".join(parts)
+
+
 def _listed_names(groups: np.ndarray, split: Mapping[str, Any]) -> np.ndarray:
     """``groups`` with each group that ``split.train_only``/``test_groups`` names by its
     file name only (``S001R03.edf``) relabelled to that name. Recordings are named relative
@@ -149,12 +167,25 @@ def make_folds(groups: np.ndarray, split: Mapping[str, Any], y: np.ndarray | Non
         if both:
             raise ConfigError(f"split: {', '.join(both)} listed in both split.test_groups and "
                               "split.train_only (a recording is tested or only trained on)")
+        # a copy of a training-only recording joins it (never tested on what it trained on)
+        absorbed = _copies_of_train_only(same, train_only)
+        if absorbed:
+            log.warning("split: %s: trained on, never tested", absorbed)
         always = np.isin(groups, train_only)
         tested = np.flatnonzero(~always)
         if tested.size == 0:
+            if absorbed:
+                raise DataError(f"split: {absorbed}, so nothing is left to test; remove the "
+                                "copy or give another recording to test")
             raise ConfigError("split.train_only lists every group; nothing is left to test")
         inner = {**split, "train_only": []}
-        sub = make_folds(groups[tested], inner, None if y is None else np.asarray(y)[tested])
+        try:
+            sub = make_folds(groups[tested], inner,
+                             None if y is None else np.asarray(y)[tested])
+        except ConfigError as exc:
+            if not absorbed:
+                raise
+            raise DataError(f"split: {absorbed}, and then {exc}") from exc
         extra = np.flatnonzero(always)
         return [(np.sort(np.concatenate([tested[tr], extra])), tested[te]) for tr, te in sub]
 

@@ -168,6 +168,16 @@ def apply_steps(raw, steps: Sequence[Mapping[str, Any]], *, source: str = "recor
             if above:
                 raise DataError(f"{where}: notch at {above} Hz is not below the Nyquist "
                                 f"frequency {nyquist:g} Hz of this recording")
+        named = (step["channels"] if name == "pick" else
+                 step["ref"] if name == "reref" and step["ref"] != "average" else None)
+        for channel in named or ():
+            # two spellings of one electrode (C3 and C3..) both keep their spelling when
+            # read (standardize_channels): an exact match would take one at random
+            same = [n for n in raw.ch_names if normalize_channel_name(n) == channel]
+            if len(same) > 1:
+                raise DataError(f"{where}: channel {channel} is ambiguous in this recording: "
+                                f"{', '.join(same)} name the same electrode; rename or drop "
+                                "all but one")
         if name == "pick" and step["channels"] is not None:
             missing = [c for c in step["channels"] if c not in raw.ch_names]
             if missing:

@@ -337,6 +337,34 @@ def test_identical_recordings_stay_on_one_side_of_every_split(caplog):
     assert set(recording[te]) == {"Z/Z003.txt", "Z/Z003_copy.txt"}
 
 
+def test_a_copy_of_a_training_only_recording_is_named_not_tested(caplog):
+    """A recording to be tested that copies a training-only one (same content) is trained
+    on and never tested; the warning says so, and when it leaves too few recordings to test
+    the error names the copy (a data problem), not only the count of groups."""
+    from eegsnn.errors import DataError
+    from eegsnn.pipeline.folds import make_folds
+
+    recs = ["S002R06.edf", "S002R10.edf", "S002R13.edf", "S002R05.edf", "S002R09.edf"]
+    files = [{"path": r, "sha256": f"{i:064x}"} for i, r in enumerate(recs)]
+    files[1]["sha256"] = files[4]["sha256"]  # R10 is a copy of training-only R09
+    recording = np.repeat(recs, 4)
+    y = np.tile([0, 1], recording.size // 2)
+    split = {"method": "kfold", "n_splits": "all", "seed": 0,
+             "train_only": ["S002R05.edf", "S002R09.edf"]}
+    with caplog.at_level("WARNING"):
+        folds = make_folds(recording, split, y, recording=recording, files=files)
+    assert "S002R10.edf has the same content as training-only S002R09.edf" in caplog.text
+    tested = [sorted(set(recording[te])) for _, te in folds]
+    assert tested == [["S002R06.edf"], ["S002R13.edf"]]
+    for tr, _ in folds:
+        assert "S002R10.edf" in set(recording[tr])
+    two = np.isin(recording, recs[:2] + recs[3:])  # without R13: one run left to test
+    with pytest.raises(DataError, match=r"S002R10.edf has the same content as training-only "
+                                        r"S002R09.edf, and then split.n_splits: all needs"):
+        make_folds(recording[two], split, y[two], recording=recording[two],
+                   files=[f for f in files if f["path"] != "S002R13.edf"])
+
+
 def test_inner_validation_split_keeps_copies_on_one_side():
     """The SNN's inner validation split (early stopping, operating point) uses the same
     merged groups as the folds: it never validates on a copy of a recording it fits on."""

@@ -144,6 +144,24 @@ def test_recording_errors_name_the_file_and_step():
         apply_steps(_raw(), [{"step": "pick", "types": ["ecg"]}], source="x.edf")
 
 
+def test_two_spellings_of_one_electrode_are_refused_not_guessed():
+    """A recording holding both C3.. (EEGMMIDB's spelling) and C3 keeps both names when
+    read; picking or referencing C3 would take whichever matches exactly."""
+    from eegsnn.io.channels import standardize_channels
+
+    raw = _raw(names=["C3..", "C3", "Cz", "C4"])
+    standardize_channels(raw, montage=False)
+    assert raw.ch_names[:2] == ["C3..", "C3"]  # (the collision keeps both spellings)
+    for steps in ([{"step": "pick", "channels": ["C3", "C4"]}],
+                  [{"step": "reref", "ref": ["C3"]}]):
+        with pytest.raises(DataError, match=r"s\.edf: preprocess\[0\] \((pick|reref)\): "
+                                            r"channel C3 is ambiguous in this recording: "
+                                            r"C3\.\., C3 name the same electrode"):
+            apply_steps(raw.copy(), steps, source="s.edf")
+    picked = apply_steps(raw.copy(), [{"step": "pick", "channels": ["Cz", "C4"]}])
+    assert picked.ch_names == ["Cz", "C4"]  # unambiguous names still pick
+
+
 def test_standardizer_fit_on_train_only():
     rng = np.random.default_rng(0)
     train = rng.normal([[1.0], [-2.0], [0.0]], [[2.0], [0.5], [1.0]], (20, 3, 50)).astype(
