@@ -40,6 +40,7 @@ __all__ = [
     "atomic_write_json",
     "atomic_write_npz",
     "atomic_write_text",
+    "canonical_path",
     "current_umask",
     "dump_yaml",
     "is_temp_name",
@@ -51,6 +52,19 @@ __all__ = [
 ]
 
 _BLOCK = 1 << 20
+
+
+def canonical_path(path: str | os.PathLike) -> Path:
+    """``path`` absolute, its folders resolved (symbolic links followed, ``..`` removed),
+    its own name kept even when it is a link.
+
+    One recording has one such path however it is reached (through a linked working
+    directory, a relative or an absolute path), and it keeps the name it is given under: in
+    a DataLad / git-annex dataset every file is a link to a hashed object name, which
+    would otherwise become the recording's name.
+    """
+    path = Path(path)
+    return Path(os.path.realpath(path.parent if path.name else path)) / path.name
 
 
 def sha256_file(path: str | os.PathLike) -> str:

@@ -83,21 +83,26 @@ def split_groups(groups: np.ndarray, split: Mapping[str, Any], *,
     return groups, {**split, **renamed}, [list(s) for s in same]
 
 
-def _copies_of_train_only(same: Sequence[Sequence[str]], train_only: Sequence[str]) -> str:
+def _copies_of_train_only(same: Sequence[Sequence[str]], train_only: Sequence[str],
+                          group_of: Mapping[str, str]) -> str:
     """What ``same`` (sets of recordings with identical content) says of recordings that
     were to be tested but copy a ``train_only`` one, e.g. ``"S002R10.edf has the same
-    content as training-only S002R09.edf"`` (``""``: none)."""
-    def listed(rec: str) -> bool:
-        return any(rec == t or rec.endswith("/" + t.lstrip("/")) for t in train_only)
+    content as training-only S002R09.edf"`` (``""``: none). ``group_of``: each recording's
+    own group before copies are merged (a subject with ``split.by: subject``)."""
+    listed = set(train_only)
+
+    def name(rec: str) -> str:
+        group = group_of.get(rec, rec)
+        return rec if group == rec else f"{rec} (of {group})"
 
     parts = []
     for members in same:
-        trained = [r for r in members if listed(r)]
-        others = [r for r in members if not listed(r)]
+        trained = [r for r in members if group_of.get(r, r) in listed]
+        others = [r for r in members if group_of.get(r, r) not in listed]
         if trained and others:
             verb = "has" if len(others) == 1 else "have"
-            parts.append(f"{', '.join(others)} {verb} the same content as training-only "
-                         f"{', '.join(trained)}")
+            parts.append(f"{', '.join(map(name, others))} {verb} the same content as "
+                         f"training-only {', '.join(map(name, trained))}")
     return "; ".join(parts)
 
 
@@ -153,6 +158,12 @@ def make_folds(groups: np.ndarray, split: Mapping[str, Any], y: np.ndarray | Non
     """
     if split["method"] == "none":
         return []
+    own_groups = np.asarray(groups).astype(str)  # (before copies are merged)
+    if split.get("by", "recording") == "recording":
+        own_groups = _listed_names(own_groups, split)
+    group_of = ({} if recording is None else
+                dict(zip(np.asarray(recording).astype(str).tolist(), own_groups.tolist(),
+                         strict=True)))
     groups, split, same = split_groups(groups, split, recording=recording, files=files)
     if same:
         log.warning("split: recordings with identical content kept on one side of every "
@@ -163,12 +174,15 @@ def make_folds(groups: np.ndarray, split: Mapping[str, Any], y: np.ndarray | Non
         if missing:
             raise ConfigError(f"split.train_only: no windows of {', '.join(missing)} (the "
                               f"groups are {', '.join(sorted(set(groups.tolist())))})")
+        # a copy of a training-only recording joins it (never tested on what it trained on)
+        absorbed = _copies_of_train_only(same, train_only, group_of)
         both = sorted(set(train_only) & {str(g) for g in split.get("test_groups") or []})
         if both:
+            if absorbed:
+                raise DataError(f"split: {absorbed}, so it cannot be tested "
+                                "(split.test_groups); remove the duplicate recording")
             raise ConfigError(f"split: {', '.join(both)} listed in both split.test_groups and "
                               "split.train_only (a recording is tested or only trained on)")
-        # a copy of a training-only recording joins it (never tested on what it trained on)
-        absorbed = _copies_of_train_only(same, train_only)
         if absorbed:
             log.warning("split: %s: trained on, never tested", absorbed)
         always = np.isin(groups, train_only)
@@ -176,7 +190,7 @@ def make_folds(groups: np.ndarray, split: Mapping[str, Any], y: np.ndarray | Non
         if tested.size == 0:
             if absorbed:
                 raise DataError(f"split: {absorbed}, so nothing is left to test; remove the "
-                                "copy or give another recording to test")
+                                "duplicate recording or give another one to test")
             raise ConfigError("split.train_only lists every group; nothing is left to test")
         inner = {**split, "train_only": []}
         try:
@@ -185,7 +199,9 @@ def make_folds(groups: np.ndarray, split: Mapping[str, Any], y: np.ndarray | Non
         except ConfigError as exc:
             if not absorbed:
                 raise
-            raise DataError(f"split: {absorbed}, and then {exc}") from exc
+            if split.get("n_splits") == "all":  # the copy took the recording(s) it needed
+                raise DataError(f"split: {absorbed}, and then {exc}") from exc
+            raise ConfigError(f"{exc} ({absorbed}: trained on, never tested)") from exc
         extra = np.flatnonzero(always)
         return [(np.sort(np.concatenate([tested[tr], extra])), tested[te]) for tr, te in sub]
 

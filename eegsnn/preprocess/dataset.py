@@ -59,7 +59,12 @@ from eegsnn.io.bids import (
     read_bids_recording,
     validate_bids_filters,
 )
-from eegsnn.io.files import parse_recording_ids, read_yaml_mapping, sha256_file
+from eegsnn.io.files import (
+    canonical_path,
+    parse_recording_ids,
+    read_yaml_mapping,
+    sha256_file,
+)
 from eegsnn.io.label_table import read_label_table
 from eegsnn.io.labels import (
     EventTable,
@@ -258,8 +263,7 @@ def resolve_source(source, root, text: bool) -> tuple[list[Path], Path, dict[str
         if not p.is_file():
             raise DataError(f"{p}: file not found")
     if root is None:
-        root_path = Path(os.path.commonpath([os.path.dirname(os.path.abspath(p))
-                                             for p in files]))
+        root_path = Path(os.path.commonpath([str(canonical_path(p).parent) for p in files]))
     else:
         root_path = Path(root)
     return files, root_path, {}
@@ -268,12 +272,13 @@ def resolve_source(source, root, text: bool) -> tuple[list[Path], Path, dict[str
 def recording_relpath(path: Path, root: Path) -> str:
     """``path`` relative to the dataset ``root`` (POSIX), or its file name outside it.
 
-    Paths are made absolute without following symbolic links: a recording is named by the
-    path it is given under (a DataLad / git-annex dataset's files are links to hashed
+    Both are compared as :func:`~eegsnn.io.files.canonical_path` gives them: folders
+    resolved, so one recording has one name however it is reached, and a file that is a
+    symbolic link named as the link (a DataLad / git-annex dataset's files link to hashed
     names), so its name, the labels read from its folders and ``split.train_only`` see the
     dataset's layout."""
     try:
-        return Path(os.path.abspath(path)).relative_to(os.path.abspath(root)).as_posix()
+        return canonical_path(path).relative_to(os.path.realpath(root)).as_posix()
     except ValueError:
         return path.name
 

@@ -176,8 +176,9 @@ def apply_steps(raw, steps: Sequence[Mapping[str, Any]], *, source: str = "recor
             same = [n for n in raw.ch_names if normalize_channel_name(n) == channel]
             if len(same) > 1:
                 raise DataError(f"{where}: channel {channel} is ambiguous in this recording: "
-                                f"{', '.join(same)} name the same electrode; rename or drop "
-                                "all but one")
+                                f"{', '.join(same)} name the same electrode; the file must "
+                                "hold one channel of that name (remove or rename the others "
+                                "in it)")
         if name == "pick" and step["channels"] is not None:
             missing = [c for c in step["channels"] if c not in raw.ch_names]
             if missing:

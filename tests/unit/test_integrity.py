@@ -363,6 +363,29 @@ def test_a_copy_of_a_training_only_recording_is_named_not_tested(caplog):
                                         r"S002R09.edf, and then split.n_splits: all needs"):
         make_folds(recording[two], split, y[two], recording=recording[two],
                    files=[f for f in files if f["path"] != "S002R13.edf"])
+    # the copy named for testing: the copy is the problem, not a double listing
+    with pytest.raises(DataError, match=r"S002R10.edf has the same content as training-"
+                                        r"only S002R09.edf, so it cannot be tested"):
+        make_folds(recording, {"method": "leave_groups_out", "seed": 0,
+                               "test_groups": ["S002R10.edf"],
+                               "train_only": ["S002R05.edf", "S002R09.edf"]},
+                   y, recording=recording, files=files)
+    # recordings in folders, training-only runs named by file name
+    nested = np.char.add("data/", recording)
+    nested_files = [{**f, "path": "data/" + f["path"]} for f in files]
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        make_folds(nested, split, y, recording=nested, files=nested_files)
+    assert ("data/S002R10.edf has the same content as training-only data/S002R09.edf "
+            "(of S002R09.edf)") in caplog.text
+    # split by subject: a subject whose recording copies a training-only subject's
+    subject = np.array([r[:4] if r != "S002R10.edf" else "S003" for r in recording])
+    caplog.clear()
+    with caplog.at_level("WARNING"), pytest.raises(DataError, match="nothing is left to test"):
+        make_folds(subject, {"method": "kfold", "n_splits": "all", "seed": 0, "by": "subject",
+                             "train_only": ["S002"]}, y, recording=recording, files=files)
+    assert "S002R10.edf (of S003) has the same content as training-only S002R09.edf " \
+           "(of S002)" in caplog.text
 
 
 def test_inner_validation_split_keeps_copies_on_one_side():

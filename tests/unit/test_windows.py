@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from pathlib import Path
 
 import mne
 import numpy as np
@@ -222,6 +223,33 @@ def test_symlinked_recordings_keep_the_names_and_folders_they_are_given_under(
         assert sorted(ws.recording) == ["S/S001.txt", "S/S002.txt", "Z/Z001.txt",
                                         "Z/Z002.txt"]
         assert ws.class_counts() == {"A": 2, "E": 2}
+
+
+def test_a_recording_has_one_name_however_it_is_reached(shared_data, tmp_path,
+                                                        monkeypatch):
+    """Through a linked working directory, a relative path, an absolute path through the
+    link or the real folder: the same recordings, the same names (a cluster's /home is
+    often a link)."""
+    from eegsnn.io.files import canonical_path
+
+    real = tmp_path / "real" / "bonn"
+    for letter in ("Z", "S"):
+        (real / letter).mkdir(parents=True)
+        for name in (f"{letter}001.txt", f"{letter}002.txt"):
+            (real / letter / name).write_bytes((shared_data / "bonn" / letter / name)
+                                               .read_bytes())
+    (tmp_path / "link").symlink_to(tmp_path / "real", target_is_directory=True)
+    monkeypatch.chdir(tmp_path / "link" / "bonn")
+    cfg = {"sfreq_hz": 173.61, "expected_samples": 4097,
+           "windows": {"mode": "sliding", "window_s": 4097 / 173.61},
+           "labels": {"source": "path", "mapping": {"Z": "A", "S": "E"}}}
+    files = ["Z/Z001.txt", "Z/Z002.txt", "S/S001.txt", "S/S002.txt"]
+    spellings = [[Path(f) for f in files], [Path("..") / "bonn" / f for f in files],
+                 [tmp_path / "link" / "bonn" / f for f in files], [real / f for f in files]]
+    names = {tuple(sorted(load_windows(src, cfg, cache_dir=tmp_path / "c").recording))
+             for src in spellings}
+    assert names == {("S/S001.txt", "S/S002.txt", "Z/Z001.txt", "Z/Z002.txt")}
+    assert {canonical_path(src[0]) for src in spellings} == {real / "Z" / "Z001.txt"}
 
 
 def test_sleep_staging_from_hypnogram(tmp_path):
