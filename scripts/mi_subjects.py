@@ -41,9 +41,10 @@ task, the subjects' mean accuracies, the mean paired difference SNN - CSP + LDA 
 95 % t-interval, wins / ties / losses and Wilcoxon's signed-rank test (two-sided: below 6
 subjects with a difference its p cannot fall below 0.05), and writes every number to
 ``OUT/summary.json``. Exit status: 0 when every run finished, 1 when one failed, 2 for bad
-arguments, 130 when interrupted. A run took 17-32 s on the shared 2-core machine for a
-subject laid out as S001 in ``../shared`` (two tested, two training-only runs; three of
-each, as in the full database, take longer); 109 subjects x 4 tasks, one seed: hours.
+arguments (or nothing to run), 130 when interrupted. A run took 17-32 s on the shared
+2-core machine for a subject laid out as S001 in ``../shared`` (two tested, two
+training-only runs; three of each, as in the full database, take longer); 109 subjects x 4
+tasks, one seed: hours.
 """
 
 from __future__ import annotations
@@ -76,7 +77,8 @@ _NAME = re.compile(r"^S(\d{3})R(\d{2})\.edf$", re.IGNORECASE)
 def find_recordings(root: Path) -> tuple[dict[int, dict[int, Path]], list[str]]:
     """``{subject: {run: path}}`` of the ``S###R##.edf`` files below ``root`` (folders
     reached through symbolic links included, each real folder once), and a note for each
-    subject and run found twice (two copies: the first path in sorted order is kept)."""
+    subject and run found twice (two copies: the first one found is kept; a folder's files
+    are walked, in name order, before its subfolders, also in name order)."""
     found: dict[int, dict[int, Path]] = {}
     notes: list[str] = []
     seen: set[str] = set()
@@ -319,7 +321,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not subjects:
         parser.error(f"{args.root}: no S###R##.edf recordings of subjects {args.subjects}")
     items = plan(recordings, subjects, tasks)
-    args.out.mkdir(parents=True, exist_ok=True)
+    if all("skip" in it for it in items):
+        for it in items:
+            print(f"skipped {it['subject']} {it['task']}: {it['skip']}", file=sys.stderr)
+        parser.error("nothing to run: every subject was skipped for every task")
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        parser.error(f"--out {args.out}: cannot create it ({exc.strerror})")
     rows: list[dict[str, Any]] = []
     skipped = [{k: it[k] for k in ("subject", "task", "skip")} for it in items if "skip" in it]
     try:
@@ -334,8 +343,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"{item['subject']} {item['task']:10s} seed {seed}: {result}",
                       flush=True)
     except KeyboardInterrupt as exc:
-        unfinished = (f": {exc} holds an unfinished run (the same command resumes it)"
-                      if str(exc) else "")
+        resumes = ("the same command without --overwrite resumes it" if args.overwrite
+                   else "the same command resumes it")
+        unfinished = f": {exc} holds an unfinished run ({resumes})" if str(exc) else ""
         print(f"Aborted{unfinished}; the summary covers the runs before it",
               file=sys.stderr)
         _report(rows, skipped, notes, tasks, subjects, seeds, args)
