@@ -368,6 +368,17 @@ def write_edf(
                 if key not in setters:
                     raise ValueError(f"unknown identity field {key!r}")
                 setters[key](value)
+            if annotations is not None:
+                # one annotation per annotation signal and 1 s data record: more than one
+                # per second of recording needs more signals (64 at most), else pyedflib
+                # drops the excess without a word
+                n_records = max(1, -(-data_uv.shape[1] // round(sfreq_hz)))
+                signals = max(1, -(-len(annotations[0]) // n_records))
+                if signals > 64:
+                    raise ValueError(f"{len(annotations[0])} annotations do not fit an EDF+ of "
+                                     f"{n_records} s (64 per second at most)")
+                if signals > 1:
+                    writer.set_number_of_annotation_signals(signals)
             writer.writeSamples([np.ascontiguousarray(row) for row in data_uv])
             if annotations is not None:
                 for onset, duration, desc in zip(*annotations, strict=True):

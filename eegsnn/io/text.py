@@ -74,6 +74,11 @@ def read_text_segment(path: str | os.PathLike, *,
     if bad.size:
         raise DataError(f"{path}: non-finite value ({lines[bad[0]].strip()!r}) at line "
                         f"{bad[0] + 1} ({bad.size} in all)")
+    # the windows hold float32: a value beyond its range would become infinite there
+    huge = np.flatnonzero(np.abs(values) > np.finfo(np.float32).max)
+    if huge.size:
+        raise DataError(f"{path}: value {lines[huge[0]].strip()[:40]!r} at line "
+                        f"{huge[0] + 1} is beyond any signal's range ({huge.size} in all)")
     if expected_samples is not None:
         if expected_samples <= 0:
             raise ConfigError(f"expected_samples must be positive, got {expected_samples}")

@@ -72,7 +72,8 @@ def split_groups(groups: np.ndarray, split: Mapping[str, Any], *,
     groups = np.asarray(groups).astype(str)
     if split.get("by", "recording") == "recording":
         groups = _listed_names(groups, split)
-    same = identical_recordings(files or []) if recording is not None else []
+    same = (identical_recordings(files or [], np.unique(np.asarray(recording).astype(str)))
+            if recording is not None else [])
     if not same or recording is None:
         return groups, dict(split), []
     listed = [str(g) for g in [*(split.get("train_only") or []),
@@ -81,6 +82,18 @@ def split_groups(groups: np.ndarray, split: Mapping[str, Any], *,
     renamed = {k: list(dict.fromkeys(rename.get(str(g), str(g)) for g in split[k]))
                for k in ("train_only", "test_groups") if split.get(k)}
     return groups, {**split, **renamed}, [list(s) for s in same]
+
+
+def _label_conflicts(same: Sequence[Sequence[str]], recording: np.ndarray,
+                     y: np.ndarray) -> list[str]:
+    """The sets of identical recordings (``same``) whose members hold one label each, but
+    not the same one (``"S/S001.txt = Z/Z999.txt"``)."""
+    out = []
+    for members in same:
+        labels = [np.unique(y[recording == r]) for r in members]
+        if all(lab.size == 1 for lab in labels) and len({int(lab[0]) for lab in labels}) > 1:
+            out.append(" = ".join(members))
+    return out
 
 
 def _copies_of_train_only(same: Sequence[Sequence[str]], train_only: Sequence[str],
@@ -168,6 +181,12 @@ def make_folds(groups: np.ndarray, split: Mapping[str, Any], y: np.ndarray | Non
     if same:
         log.warning("split: recordings with identical content kept on one side of every "
                     "split: %s", "; ".join(" = ".join(s) for s in same))
+        if y is not None and recording is not None:
+            conflicts = _label_conflicts(same, np.asarray(recording).astype(str),
+                                         np.asarray(y))
+            if conflicts:
+                log.warning("split: %s: the same content with different labels (a "
+                            "mislabelled or misfiled copy?)", "; ".join(conflicts))
     train_only = [str(g) for g in split.get("train_only") or []]
     if train_only:
         missing = sorted(set(train_only) - set(groups.tolist()))

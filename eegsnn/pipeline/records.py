@@ -137,7 +137,7 @@ def data_record(cfg: Mapping[str, Any], ws: Any) -> dict[str, Any]:
         "cache": {k: v for k, v in (prov.get("cache") or {}).items() if k != "dir"},
         "recordings": prov.get("recordings", []),
     })
-    same = identical_recordings(prov.get("files", []))
+    same = identical_recordings(prov.get("files", []), np.unique(ws.recording).tolist())
     if same:  # kept on one side of every split (eegsnn.pipeline.folds.make_folds)
         record["identical_recordings"] = same
     return record

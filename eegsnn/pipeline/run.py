@@ -387,6 +387,13 @@ def _load(cfg: Mapping[str, Any], run_dir: Path | None, timing: dict[str, float]
         raise DataError(f"{files}: {why}, so {only}; fix --event / dataset.labels.mapping"
                         if why else f"{files}: {only}")
     unused = unused_labels(ws, cfg["dataset"])
+    positive = cfg.get("evaluate", {}).get("positive_class")
+    if positive is not None and not np.any(
+            ws.y == list(ws.class_names).index(str(positive))):
+        # sensitivity, specificity and ROC are all of this class: nothing to report
+        found = ", ".join(ws.class_names[int(i)] for i in np.unique(ws.y))
+        raise DataError(f"the windows hold no {positive} window (evaluate.positive_class)"
+                        + (f": {unused}" if unused else "") + f"; classes found: {found}")
     if unused:  # two or more classes remain: say so, do not stop
         log.warning("load: %s", unused)
     record = data_record(cfg, ws)

@@ -283,19 +283,38 @@ def recording_relpath(path: Path, root: Path) -> str:
         return path.name
 
 
+def _label_file(path: Path, lab: Mapping[str, Any]) -> Path | None:
+    """The file beside the recording at ``path`` that holds its labels (``labels.source``
+    hypnogram or events_file), which the window cache key must cover; ``None`` for the
+    other sources (their files are hashed by the caller) or an events file that is not
+    there (the error comes when the labels are read)."""
+    if lab["source"] == "hypnogram":
+        return find_hypnogram(path)
+    if lab["source"] == "events_file":
+        sidecar = _events_file(path, lab)
+        return sidecar if sidecar.is_file() else None
+    return None
+
+
+def _events_file(path: Path, lab: Mapping[str, Any]) -> Path:
+    return path.parent / lab["events_file"].format(stem=path.name.split(".")[0],
+                                                   name=path.name)
+
+
 def labelled_events(path: Path, annotations: EventTable, cfg: dict, root: Path,
-                    summaries: dict) -> EventTable:
+                    summaries: dict, duration_s: float | None = None) -> EventTable:
     """The labelled events of the recording at ``path`` (whose own annotations are
     ``annotations``), from the source the dataset config's ``labels`` section names
     (annotations, events file, hypnogram or seizure summary; ``summaries`` caches parsed
-    seizure summaries across recordings)."""
+    seizure summaries across recordings). ``duration_s``: the recording's length; a
+    seizure of the summary that starts after it is refused (a summary of another file?),
+    one that runs past it is cut there with a warning."""
     lab = cfg["labels"]
     source = lab["source"]
     if source == "annotations":
         return annotations
     if source == "events_file":
-        sidecar = path.parent / lab["events_file"].format(stem=path.name.split(".")[0],
-                                                          name=path.name)
+        sidecar = _events_file(path, lab)
         if not sidecar.is_file():
             raise DataError(f"{path}: events file {sidecar.name} not found beside it")
         return read_events_table(sidecar, label_column=lab["label_column"])
@@ -313,8 +332,25 @@ def labelled_events(path: Path, annotations: EventTable, cfg: dict, root: Path,
         table = summaries[summary]
         if path.name not in table:
             raise DataError(f"{path}: not listed in the seizure summary {summary}")
+        if duration_s is not None:
+            _check_seizure_spans(table[path.name], duration_s, path, summary)
         return seizure_events(table[path.name], lab["seizure_label"])
     raise ConfigError(f"labels.source {source!r} not handled here")  # path: handled by caller
+
+
+def _check_seizure_spans(spans: Sequence[tuple[float, float]], duration_s: float,
+                         path: Path, summary: Path) -> None:
+    """Refuse a seizure that starts after the recording ends; warn of one that ends after."""
+    for start, end in spans:
+        if start >= duration_s:
+            raise DataError(f"{path}: the seizure summary {summary.name} puts a seizure at "
+                            f"{start:g}-{end:g} s, after the recording's end "
+                            f"({duration_s:.1f} s): a summary of another file, or of a longer "
+                            "version of this one?")
+        if end > duration_s:
+            log.warning("%s: the seizure summary %s's seizure at %g-%g s runs past the "
+                        "recording's end (%.1f s); labelled up to the end", path,
+                        summary.name, start, end, duration_s)
 
 
 def plan_recording(cfg: Mapping[str, Any], *, n_times: int, sfreq_hz: float,
@@ -413,14 +449,23 @@ def load_windows(
     rels = (object_names(files) if objects is not None
             else [recording_relpath(p, root_path) for p in files])
     path_labels: dict[str, str] = {}
+    path_codes: dict[str, int] = {}  # path label (folder) -> recordings found
     if lab["source"] == "path":
         kept_files, kept_rels = [], []
         for p, rel in zip(files, rels, strict=True):
             raw_label = label_from_path(rel, lab["pattern"])
+            path_codes[raw_label] = path_codes.get(raw_label, 0) + 1
             if raw_label in lab["mapping"]:
                 kept_files.append(p)
                 kept_rels.append(rel)
                 path_labels[rel] = lab["mapping"][raw_label]
+        left_out = {k: n for k, n in path_codes.items() if k not in lab["mapping"]}
+        if left_out and kept_files:
+            log.warning("%s: %d recording(s) left out: their path label%s %s %s not in "
+                        "labels.mapping", root_path, sum(left_out.values()),
+                        "s" if len(left_out) > 1 else "",
+                        ", ".join(f"{k} ({n})" for k, n in sorted(left_out.items())),
+                        "are" if len(left_out) > 1 else "is")
         if not kept_files:
             example = f" such as {label_from_path(rels[0], lab['pattern'])!r}" if rels \
                 else ""
@@ -460,6 +505,10 @@ def load_windows(
         if side is not None:
             hashes.append((f"{recording_relpath(side, root_path)} (sidecar)",
                            sha256_file(side)))
+        labels_file = _label_file(p, lab)  # a hypnogram or events file decides the labels
+        if labels_file is not None:
+            hashes.append((f"{recording_relpath(labels_file, root_path)} (labels)",
+                           sha256_file(labels_file)))
     key = cache_key(hashes, cfg)
     use_cache = use_cache and cache_enabled()
     if use_cache:
@@ -467,6 +516,8 @@ def load_windows(
         if cached is not None and "signals" in cached.provenance:  # (else: rebuilt)
             cached.provenance["files"] = _file_records(hashes, cached.provenance)
             cached.provenance["cache"] = {"key": key, "hit": True, "dir": str(cache.dir)}
+            if path_codes:
+                cached.provenance["path_label_codes"] = dict(sorted(path_codes.items()))
             log.info("window cache hit %s (%d windows)", key[:12], len(cached))
             return cached
     windows = _build(files, rels, cfg, root_path, path_labels, keep_identity)
@@ -479,6 +530,8 @@ def load_windows(
         "config": cfg, "files": _file_records(hashes, windows.provenance),
         "versions": windowing_versions(),
     })
+    if path_codes:  # the path labels of every recording found, those left out included
+        windows.provenance["path_label_codes"] = dict(sorted(path_codes.items()))
     if use_cache:
         cache.save(key, windows)
     windows.provenance["cache"] = {"key": key, "hit": False, "used": use_cache,
@@ -519,9 +572,11 @@ def _build(files: list[Path], rels: list[str], cfg: dict, root: Path,
                 expected_samples=cfg["expected_samples"], text_unit=cfg["text_unit"],
                 keep_identity=keep_identity, montage=False, mat_variable=cfg["mat_variable"],
             )
+            read: Any = rec.raw  # (an MNE Raw)
             events = (EventTable.empty() if lab["source"] in ("path", "table")
-                      else labelled_events(path, rec.events, cfg, root, summaries))
-            raw = rec.raw
+                      else labelled_events(path, rec.events, cfg, root, summaries,
+                                           read.n_times / float(read.info["sfreq"])))
+            raw = read
         for code, n in events.counts().items():
             codes[code] = codes.get(code, 0) + n
         signal = signal_sha256(raw.get_data())  # the decoded samples, before preprocessing
@@ -606,7 +661,16 @@ def unused_labels(ws: WindowSet, cfg: Mapping[str, Any]) -> str:
     lab = cfg.get("labels") or {}  # (a dataset config, validated or as written)
     mapping = {str(k): str(v) for k, v in (lab.get("mapping") or {}).items()}
     if lab.get("source", "annotations") == "path":
-        return ""
+        found = ws.provenance.get("path_label_codes")
+        if found is None:  # (a window set from before the path labels were recorded)
+            return ""
+        missing = [k for k in mapping if k not in found]
+        if not missing:
+            return ""
+        what = ", ".join(f"{k} (class {mapping[k]})" for k in missing)
+        return (f"labels.mapping path label{'s' if len(missing) > 1 else ''} {what} "
+                f"name{'' if len(missing) > 1 else 's'} no recording; the recordings' path "
+                f"labels (folders) are {', '.join(found)}")
     codes = ws.provenance.get("label_codes")
     if codes is None:  # a window set from before the codes were recorded
         return ""

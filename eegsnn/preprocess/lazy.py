@@ -131,7 +131,8 @@ def _plan(path: Path, rel: str, raw, annotations: EventTable, cfg: dict, root: P
             raise DataError(f"{path}: path label {raw_label!r} is not in labels.mapping")
         label, events = lab["mapping"][raw_label], EventTable.empty()
     else:
-        events = labelled_events(path, annotations, cfg, root, {})
+        events = labelled_events(path, annotations, cfg, root, {},
+                                 raw.n_times / float(raw.info["sfreq"]))
     plan = plan_recording(cfg, n_times=raw.n_times, sfreq_hz=float(raw.info["sfreq"]),
                           events=events, label=label, start_s=start_s, stop_s=stop_s,
                           source=str(path))

@@ -122,13 +122,18 @@ def check_disjoint(groups: Sequence | np.ndarray, train_idx: np.ndarray, test_id
         raise DataError(f"split leaks: group(s) {sorted(shared)[:5]} in both train and test")
 
 
-def identical_recordings(files: Iterable[Mapping[str, object]]) -> list[list[str]]:
+def identical_recordings(files: Iterable[Mapping[str, object]],
+                         recordings: Iterable[str] | None = None) -> list[list[str]]:
     """Sets of recordings with the same content: ``files`` are ``{"path", "sha256",
     "signal_sha256"}`` records (``WindowSet.provenance["files"]``); two recordings are the
     same when their file sha256 or the sha256 of their decoded signal match (a copy, a
     re-exported EDF with an edited header, a Bonn segment with another line ending, an MNE
-    object and its ``copy()``). Returns the sets of two or more paths, each sorted, in
-    order of their first path."""
+    object and its ``copy()``). ``recordings``: the names that are recordings; the other
+    files read (label files such as two identical ``events.tsv``) are left out. Returns the
+    sets of two or more paths, each sorted, in order of their first path."""
+    if recordings is not None:
+        keep = set(recordings)
+        files = [f for f in files if str(f.get("path")) in keep]
     parent: dict[str, str] = {}
 
     def find(x: str) -> str:

@@ -827,3 +827,35 @@ def test_cache_is_documented_in_help(capsys):
         assert "--cache" in out and ".cache/eegsnn" in out, command
         if command != "evaluate":
             assert "EEGSNN_CACHE=off" in out and "--no-cache" in out
+
+
+def _bonn_subset(shared_data: Path, root: Path, folders: dict[str, str]) -> Path:
+    """Four segments of each Bonn set in ``folders`` ({shared folder: folder name here})."""
+    for src, dst in folders.items():
+        (root / dst).mkdir(parents=True, exist_ok=True)
+        for path in sorted((shared_data / "bonn" / src).iterdir())[:4]:
+            (root / dst / path.name).write_bytes(path.read_bytes())
+    return root
+
+
+def test_a_missing_positive_class_folder_is_an_error_and_unmapped_folders_are_named(
+        shared_data, tmp_path, caplog):
+    """The seizure pipeline's positive class (ictal, folder S) without a recording: the
+    folder spelt 's' (or empty) used to drop the class silently and report 'n/a'. Folders
+    not in labels.mapping are named when their recordings are left out."""
+    from eegsnn.errors import DataError
+    from eegsnn.pipeline import load_study_config, run_pipeline
+
+    root = _bonn_subset(shared_data, tmp_path / "bonn",
+                        {"Z": "Z", "N": "N", "S": "s", "O": "notes"})
+    cfg = load_study_config(Path(__file__).parents[2] / "configs" / "bonn_example.yaml",
+                            [f"data.source={root}", "train.epochs=1",
+                             f"cache_dir={tmp_path / 'cache'}"])
+    with caplog.at_level("WARNING"), pytest.raises(DataError) as exc:
+        run_pipeline(cfg, None, progress=False)
+    assert ("the windows hold no ictal window (evaluate.positive_class): labels.mapping path "
+            "labels O (class healthy), F (class interictal), S (class ictal) name no "
+            "recording; the recordings' path labels (folders) are N, Z, notes, s"
+            in str(exc.value))
+    assert "8 recording(s) left out: their path labels notes (4), s (4) are not in " \
+           "labels.mapping" in caplog.text

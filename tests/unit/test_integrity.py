@@ -325,6 +325,14 @@ def test_identical_recordings_stay_on_one_side_of_every_split(caplog):
                          bool(np.isin(recording[tr], pair).any())}
                 assert sides != {True}, (pair, split)  # never on both sides
                 assert set(recording[te]) & set(pair) in (set(), set(pair))
+    assert "different labels" not in caplog.text  # (the copies hold the same class)
+    conflicting = np.where(recording == "Z/Z003_copy.txt", 1, y)
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        make_folds(recording, {"method": "kfold", "n_splits": 3, "seed": 0}, conflicting,
+                   recording=recording, files=files)
+    assert ("Z/Z003.txt = Z/Z003_copy.txt: the same content with different labels"
+            in caplog.text)
     # without the content records the copies are separate groups (the old behaviour)
     assert len(make_folds(recording, {"method": "kfold", "n_splits": 8, "seed": 0}, y)) == 8
     with pytest.raises(ConfigError, match=r"more than the 6 groups|must be in \[2, 6\]"):
@@ -335,6 +343,20 @@ def test_identical_recordings_stay_on_one_side_of_every_split(caplog):
                                        "test_groups": ["Z/Z003_copy.txt"]}, y,
                            recording=recording, files=files)
     assert set(recording[te]) == {"Z/Z003.txt", "Z/Z003_copy.txt"}
+
+
+def test_identical_label_files_are_not_identical_recordings():
+    """Two runs of one paradigm can have byte-identical events.tsv files: label files read
+    beside the recordings are not recordings, and are never reported or merged as copies."""
+    from eegsnn.preprocess.splits import identical_recordings
+
+    files = [{"path": "sub-01/run-1_eeg.edf", "sha256": "a" * 64},
+             {"path": "sub-01/run-2_eeg.edf", "sha256": "b" * 64},
+             {"path": "sub-01/run-1_events.tsv", "sha256": "c" * 64},
+             {"path": "sub-01/run-2_events.tsv", "sha256": "c" * 64}]
+    assert identical_recordings(files) == [["sub-01/run-1_events.tsv",
+                                            "sub-01/run-2_events.tsv"]]
+    assert identical_recordings(files, ["sub-01/run-1_eeg.edf", "sub-01/run-2_eeg.edf"]) == []
 
 
 def test_a_copy_of_a_training_only_recording_is_named_not_tested(caplog):

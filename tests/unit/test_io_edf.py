@@ -344,3 +344,21 @@ def test_record_duration_checks(tmp_path):
         check_edf_header(header(["Cz", "EDF Annotations"], 0.0), "a.edf")
     with pytest.raises(DataError, match=r"duration -1 s"):
         check_edf_header(header(["EDF Annotations"], -1.0), "a.edf")
+
+
+def test_write_edf_keeps_every_annotation(tmp_path):
+    """pyedflib stores one annotation per annotation signal and 1 s data record: a
+    hypnogram of 30 s stages fits, but more annotations than seconds were dropped without a
+    word. write_edf adds annotation signals, and refuses what cannot fit."""
+    from eegsnn.io.labels import read_hypnogram
+
+    onsets = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.5]  # 7 annotations in a 2 s recording
+    write_edf(tmp_path / "a.edf", np.zeros((1, 200)), 100, ["x"],
+              annotations=(onsets, [0.1] * 7, [f"event {i}" for i in range(7)]))
+    events, _ = read_hypnogram(tmp_path / "a.edf")
+    assert list(events.description) == [f"event {i}" for i in range(7)]
+    np.testing.assert_allclose(events.onset_s, onsets)
+    with pytest.raises(ValueError, match="129 annotations do not fit an EDF\\+ of 2 s"):
+        write_edf(tmp_path / "b.edf", np.zeros((1, 200)), 100, ["x"],
+                  annotations=([0.0] * 129, [0.0] * 129, ["e"] * 129))
+    assert not (tmp_path / "b.edf").exists()  # (nothing half-written)

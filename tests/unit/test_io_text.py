@@ -54,6 +54,7 @@ def test_bonn_recording_is_one_channel_in_volts(shared_data):
         (b"\n\n", "empty text segment"),
         (b"1\n2\nabc\n4\n", r"line 3 is not a number: 'abc'"),
         (b"1\nnan\n3\n", r"non-finite value \('nan'\) at line 2"),
+        (b"1\n2\n1e308\n", r"value '1e308' at line 3 is beyond any signal's range"),
         (b"1\x002\n", r"not a text segment \(binary content\)"),
         (b"1\n\xe92\n", r"not a text segment \(non-ASCII byte at offset 2\)"),
     ],

@@ -288,6 +288,16 @@ def test_sleep_staging_from_hypnogram(tmp_path):
     assert [ws.class_names[i] for i in ws.y] == ["W", "W", "N1", "N2", "N2"]
     assert ws.ch_names == ("Fpz-Cz", "Pz-Oz") and ws.subject[0] == "C00"
     assert ws.session[0] == "1"
+    assert {f["path"] for f in ws.provenance["files"]} == {
+        "SC4001E0-PSG.edf", "SC4001EC-Hypnogram.edf (labels)"}  # its checksum is recorded
+    # a corrected hypnogram (the PSG unchanged) is read again, not taken from the cache
+    write_edf(tmp_path / "SC4001EC-Hypnogram.edf", np.zeros((1, 10)), 1, ["x"],
+              annotations=([0, 60, 90], [60, 30, 90],
+                           ["Sleep stage W", "Sleep stage 2", "Sleep stage 1"]),
+              start=start + datetime.timedelta(seconds=30))
+    again = load_windows([tmp_path / "SC4001E0-PSG.edf"], cfg, cache_dir=tmp_path / "c")
+    assert again.provenance["cache"]["hit"] is False
+    assert [again.class_names[i] for i in again.y] == ["W", "W", "N2", "N1", "N1", "N1"]
 
 
 def test_seizure_windows_from_chbmit_summary(tmp_path):
@@ -319,6 +329,28 @@ def test_seizure_windows_from_chbmit_summary(tmp_path):
     assert set(ws.run) == {"01", "03"} and set(ws.subject) == {"01"}
 
 
+def test_seizures_outside_the_recording_are_refused_or_cut(tmp_path, caplog):
+    """A summary that puts a seizure after a 60 s recording's end is a summary of another
+    file: refused, naming both. One that runs past the end is cut there, with a warning."""
+    write_edf(tmp_path / "chb01_03.edf", np.zeros((1, 256 * 60)) + 1e-6, 256, ["FP1-F7"])
+    cfg = {"windows": {"mode": "sliding", "window_s": 4, "step_s": 4},
+           "labels": {"source": "seizures", "summary": "chb01-summary.txt",
+                      "mapping": {"seizure": "seizure"}, "default": "background"}}
+    summary = tmp_path / "chb01-summary.txt"
+    summary.write_text("File Name: chb01_03.edf\nNumber of Seizures in File: 1\n"
+                       "Seizure Start Time: 300 seconds\nSeizure End Time: 400 seconds\n")
+    with pytest.raises(DataError, match=r"chb01_03.edf: the seizure summary "
+                                        r"chb01-summary.txt puts a seizure at 300-400 s, "
+                                        r"after the recording's end \(60.0 s\)"):
+        load_windows(tmp_path, cfg, cache_dir=tmp_path / "c")
+    summary.write_text("File Name: chb01_03.edf\nNumber of Seizures in File: 1\n"
+                       "Seizure Start Time: 40 seconds\nSeizure End Time: 400 seconds\n")
+    with caplog.at_level("WARNING"):
+        ws = load_windows(tmp_path, cfg, cache_dir=tmp_path / "c")
+    assert "seizure at 40-400 s runs past the recording's end (60.0 s)" in caplog.text
+    np.testing.assert_allclose(ws.onset_s[ws.y == 0], [40, 44, 48, 52, 56])
+
+
 def test_events_file_labels(tmp_path):
     write_edf(tmp_path / "sub-01_task-mi_run-1_eeg.edf", np.zeros((1, 1000)) + 1e-6, 100, ["Cz"])
     (tmp_path / "sub-01_task-mi_run-1_events.tsv").write_text(
@@ -338,6 +370,11 @@ def test_events_file_labels(tmp_path):
     np.testing.assert_allclose(ws.onset_s, [1.0, 5.0])
     assert ws.provenance["recordings"][0]["out_of_bounds"] == 1
     assert ws.subject[0] == "01" and ws.run[0] == "1"
+    # an edited events file is read again (the cache key covers it)
+    (tmp_path / "sub-01_task-mi_run-1_events.tsv").write_text(
+        "onset\ttrial_type\n1.0\tright\n5.0\tright\n")
+    again = load_windows([tmp_path / "sub-01_task-mi_run-1_eeg.edf"], cfg, cache_dir=tmp_path)
+    assert [again.class_names[i] for i in again.y] == ["R", "R"]
 
 
 def test_config_validation():
