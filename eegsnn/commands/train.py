@@ -22,7 +22,6 @@ import typer
 
 from eegsnn.commands.summary import print_summary as _print_summary  # shared with evaluate
 from eegsnn.errors import ConfigError, DataError, Interrupted
-from eegsnn.io.files import canonical_path
 
 
 def _stage_logging(quiet: bool) -> logging.Handler | None:
@@ -304,7 +303,7 @@ def train(
             raise ConfigError(f"{', '.join(used)}: direct-mode flags; with --config change "
                               "the dataset section with --set dataset.windows.window_s=2 ...")
         if data:  # the recordings are in data.json, not among the recorded overrides
-            src = [str(canonical_path(p)) for p in data]  # (see recording_relpath)
+            src = [os.path.abspath(p) for p in data]  # links kept (recording_relpath)
             source_override = [f"data.source={src if len(src) > 1 else src[0]}"]
         else:
             source_override = []

@@ -64,6 +64,7 @@ from eegsnn.errors import ConfigError, DataError
 from eegsnn.io.files import atomic_write_text, sha256_file
 from eegsnn.preprocess.cache import cache_key
 from eegsnn.preprocess.dataset import (
+    label_files,
     load_config,
     load_windows,
     recording_relpath,
@@ -185,8 +186,12 @@ def peak_rss_mb() -> float:
     return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
 
 
-def _output_key(rel: str, digest: str, cfg: dict, encoder_cfg: dict | None) -> str:
-    return cache_key([(rel, digest)], {"dataset": cfg, "encoder": encoder_cfg})
+def _output_key(rel: str, digest: str, cfg: dict, encoder_cfg: dict | None,
+                labels: Sequence[tuple[str, str]] = ()) -> str:
+    """The key of one recording's outputs: its content, the files that label it
+    (``labels``: ``(path, sha256)``; a corrected hypnogram makes new outputs), the dataset
+    and encoder configs."""
+    return cache_key([(rel, digest), *labels], {"dataset": cfg, "encoder": encoder_cfg})
 
 
 def _npz_complete(path: Path) -> bool:
@@ -214,7 +219,10 @@ def prepare_one(task: Mapping[str, Any]) -> dict[str, Any]:
         path = Path(task["path"])
         out_dir = Path(task["out_dir"])
         cfg, enc_cfg = task["config"], task.get("encoder")
-        key = _output_key(rel, sha256_file(path), validate_config(cfg), enc_cfg)
+        valid = validate_config(cfg)
+        labels = [(f.name, sha256_file(f))
+                  for f in label_files(path, valid, Path(task["root"]))]
+        key = _output_key(rel, sha256_file(path), valid, enc_cfg, labels)
         stem = Path(rel).name.split(".")[0]
         win_name = f"{stem}-{key[:16]}.npz"
         spk_name = f"{stem}-{key[:16]}.spikes" if enc_cfg is not None else None

@@ -64,7 +64,9 @@ def canonical_path(path: str | os.PathLike) -> Path:
     would otherwise become the recording's name.
     """
     path = Path(path)
-    return Path(os.path.realpath(path.parent if path.name else path)) / path.name
+    if path.name in ("", ".", ".."):  # a folder named by "." or "..": resolve it whole
+        return Path(os.path.realpath(path))
+    return Path(os.path.realpath(path.parent)) / path.name
 
 
 def sha256_file(path: str | os.PathLike) -> str:

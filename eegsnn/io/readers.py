@@ -192,7 +192,8 @@ def read_recording(
         factors = {"uV": 1e-6, "mV": 1e-3, "V": 1.0}
         if text_unit not in factors:
             raise ConfigError(f"text_unit must be one of uV, mV, V; got {text_unit!r}")
-        values = read_text_segment(path, expected_samples=expected_samples)
+        values = read_text_segment(path, expected_samples=expected_samples,
+                                   uv_per_unit=factors[text_unit] * 1e6)
         info = mne.create_info(["EEG"], float(sfreq_hz), ["eeg"])
         raw = mne.io.RawArray(values[None, :] * factors[text_unit], info, verbose="error")
         events = EventTable.empty()

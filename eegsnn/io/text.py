@@ -29,13 +29,17 @@ BONN_SETS = {
 
 
 def read_text_segment(path: str | os.PathLike, *,
-                      expected_samples: int | None = None) -> np.ndarray:
+                      expected_samples: int | None = None,
+                      uv_per_unit: float = 1.0) -> np.ndarray:
     """Read one single-channel text segment: one number per line, LF or CRLF endings.
 
     Args:
         path: the text file.
         expected_samples: if given, the number of samples the file must hold
             (4097 for Bonn).
+        uv_per_unit: microvolts per unit of the values (1 for microvolts, 1e3 for
+            millivolts, 1e6 for volts): a value whose microvolts exceed float32's range (the
+            windows' type) is refused.
 
     Returns:
         float64 array ``[N]`` of the values as written (Bonn: microvolts).
@@ -74,8 +78,8 @@ def read_text_segment(path: str | os.PathLike, *,
     if bad.size:
         raise DataError(f"{path}: non-finite value ({lines[bad[0]].strip()!r}) at line "
                         f"{bad[0] + 1} ({bad.size} in all)")
-    # the windows hold float32: a value beyond its range would become infinite there
-    huge = np.flatnonzero(np.abs(values) > np.finfo(np.float32).max)
+    # the windows hold float32 microvolts: a value beyond that range would become infinite
+    huge = np.flatnonzero(np.abs(values) * uv_per_unit > np.finfo(np.float32).max)
     if huge.size:
         raise DataError(f"{path}: value {lines[huge[0]].strip()[:40]!r} at line "
                         f"{huge[0] + 1} is beyond any signal's range ({huge.size} in all)")

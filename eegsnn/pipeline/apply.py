@@ -38,7 +38,7 @@ from eegsnn.errors import ConfigError, DataError
 from eegsnn.evaluate.energy import window_synops
 from eegsnn.evaluate.stats import mcnemar_exact
 from eegsnn.io.channels import channel_type, normalize_channel_name
-from eegsnn.io.files import atomic_write_json, canonical_path
+from eegsnn.io.files import atomic_write_json
 from eegsnn.io.mat import mat_sidecar
 from eegsnn.io.readers import detect_format
 from eegsnn.pipeline.baselines import load_baseline
@@ -125,11 +125,11 @@ def default_root(source: Any, root: Any, dataset: Mapping[str, Any]) -> Any:
     paths = [Path(p) for p in (source if isinstance(source, (list, tuple)) else [source])]
     if any(p.suffix.lower() in (".yaml", ".yml") for p in paths):
         return root  # a manifest names its own root
-    # (folders resolved, as recording_relpath compares them)
+    # (absolute, links kept: the folders as given name the labels, see recording_relpath)
     if len(paths) == 1 and paths[0].is_dir():
-        return paths[0].resolve().parent
+        return Path(os.path.abspath(paths[0])).parent
     if paths and all(p.is_file() for p in paths):
-        parents = {canonical_path(p).parent for p in paths}
+        parents = {Path(os.path.abspath(p)).parent for p in paths}
         if len(parents) == 1:
             return parents.pop().parent
     return root

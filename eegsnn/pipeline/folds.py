@@ -116,6 +116,9 @@ def _copies_of_train_only(same: Sequence[Sequence[str]], train_only: Sequence[st
             verb = "has" if len(others) == 1 else "have"
             parts.append(f"{', '.join(map(name, others))} {verb} the same content as "
                          f"training-only {', '.join(map(name, trained))}")
+            whole = sorted({group_of[r] for r in others if group_of.get(r, r) != r})
+            if whole:  # a group of several recordings goes with its copy
+                parts[-1] += (f", so all of {', '.join(whole)} is trained on with it")
     return "; ".join(parts)
 
 

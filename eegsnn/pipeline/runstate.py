@@ -267,4 +267,24 @@ def inspect_run(run_dir: str | os.PathLike, config: Mapping[str, Any]) -> RunSta
     kind = "finished" if record.get("status") == FINISHED else "unfinished"
     if isinstance(old, Mapping) and isinstance(new, Mapping):  # free text changes no result
         old, new = ({k: v for k, v in c.items() if k not in FREE_TEXT_KEYS} for c in (old, new))
+        old, new = _data_paths_resolved(old), _data_paths_resolved(new)
     return RunState(kind, record, config_changes(old, new))
+
+
+def _data_paths_resolved(config: Mapping[str, Any]) -> dict[str, Any]:
+    """``config`` with ``data.source`` and ``data.root`` paths resolved (links followed):
+    the same files spelt another way (through a linked working directory, /home that links
+    to /gpfs) are the same data, not a different run."""
+    data = config.get("data")
+    if not isinstance(data, Mapping):
+        return dict(config)
+
+    def real(value: Any) -> Any:
+        if isinstance(value, str):
+            return os.path.realpath(value)
+        if isinstance(value, list):
+            return [real(v) for v in value]
+        return value
+
+    return {**config, "data": {**data, **{k: real(data[k]) for k in ("source", "root")
+                                          if k in data}}}

@@ -93,9 +93,9 @@ from eegsnn.preprocess.objects import (
 from eegsnn.preprocess.steps import apply_steps, validate_steps
 from eegsnn.preprocess.windows import WindowPlan, WindowSet, extract_windows, plan_windows
 
-__all__ = ["LABEL_SOURCES", "RECORDING_SUFFIXES", "labelled_events", "list_recordings",
-           "load_config", "load_windows", "plan_recording", "recording_relpath",
-           "resolve_source", "unused_labels", "validate_config"]
+__all__ = ["LABEL_SOURCES", "RECORDING_SUFFIXES", "label_files", "labelled_events",
+           "list_recordings", "load_config", "load_windows", "plan_recording",
+           "recording_relpath", "resolve_source", "unused_labels", "validate_config"]
 
 log = logging.getLogger(__name__)
 
@@ -263,7 +263,8 @@ def resolve_source(source, root, text: bool) -> tuple[list[Path], Path, dict[str
         if not p.is_file():
             raise DataError(f"{p}: file not found")
     if root is None:
-        root_path = Path(os.path.commonpath([str(canonical_path(p).parent) for p in files]))
+        root_path = Path(os.path.commonpath([os.path.dirname(os.path.abspath(p))
+                                             for p in files]))
     else:
         root_path = Path(root)
     return files, root_path, {}
@@ -272,15 +273,33 @@ def resolve_source(source, root, text: bool) -> tuple[list[Path], Path, dict[str
 def recording_relpath(path: Path, root: Path) -> str:
     """``path`` relative to the dataset ``root`` (POSIX), or its file name outside it.
 
-    Both are compared as :func:`~eegsnn.io.files.canonical_path` gives them: folders
-    resolved, so one recording has one name however it is reached, and a file that is a
-    symbolic link named as the link (a DataLad / git-annex dataset's files link to hashed
-    names), so its name, the labels read from its folders and ``split.train_only`` see the
-    dataset's layout."""
-    try:
-        return canonical_path(path).relative_to(os.path.realpath(root)).as_posix()
-    except ValueError:
-        return path.name
+    Compared as written first (absolute, symbolic links kept): a recording is named by the
+    folders and file it is given under, so a DataLad / git-annex dataset (files that link
+    to hashed names) or a subject folder that links elsewhere keeps its layout in the
+    names, the labels read from folders and ``split.train_only``. Then, when ``root`` and
+    ``path`` are spelt through different links, as
+    :func:`~eegsnn.io.files.canonical_path` gives them (folders resolved)."""
+    tries = ((os.path.abspath(path), os.path.abspath(root)),
+             (canonical_path(path), os.path.realpath(root)))
+    for full, base in tries:
+        try:
+            return Path(full).relative_to(base).as_posix()
+        except ValueError:
+            continue
+    return path.name
+
+
+def label_files(path: Path, cfg: Mapping[str, Any], root: Path) -> list[Path]:
+    """The files besides the recording at ``path`` that decide its labels (a seizure
+    summary, a label table, a hypnogram or an events file; ``cfg``: a validated dataset
+    config), which anything keyed on the recording's content must cover too."""
+    lab = cfg["labels"]
+    if lab["source"] == "seizures":
+        return [root / lab["summary"]]
+    if lab["source"] == "table":
+        return [root / lab["table"]]
+    own = _label_file(path, lab)
+    return [] if own is None else [own]
 
 
 def _label_file(path: Path, lab: Mapping[str, Any]) -> Path | None:

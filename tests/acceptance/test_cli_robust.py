@@ -199,3 +199,24 @@ def test_run_status_records_how_a_run_ended(tmp_path, repo_root):
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_the_same_data_spelt_through_a_link_is_the_same_run(tmp_path):
+    """A run folder's saved config against a new one: data.source spelt through a link
+    (a cluster's /home that links to /gpfs, a linked working directory) is the same data;
+    another folder is a different run."""
+    from eegsnn.pipeline.runstate import inspect_run, mark_ended, mark_started
+
+    (tmp_path / "real" / "bonn").mkdir(parents=True)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real", target_is_directory=True)
+    run = tmp_path / "run"
+    run.mkdir()
+    mark_started(run)
+    (run / "config.yaml").write_text(
+        f"name: x\ndata:\n  source: [{tmp_path / 'real' / 'bonn'}]\n  root: null\n")
+    mark_ended(run)
+    same = {"name": "x", "data": {"source": [str(tmp_path / "link" / "bonn")], "root": None}}
+    assert inspect_run(run, same).changes == []
+    other = {"name": "x", "data": {"source": [str(tmp_path / "other")], "root": None}}
+    assert inspect_run(run, other).changes == ["data.source"]

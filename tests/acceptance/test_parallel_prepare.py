@@ -143,3 +143,26 @@ def test_dead_worker_fails_only_its_recording():
     assert status == {"S001R03.edf": "done", "S001R04.edf": "failed", "S001R05.edf": "done",
                       "S001R06.edf": "done", "S001R07.edf": "done"}
     assert "worker process died" in results[1]["error"]
+
+
+def test_prepared_outputs_follow_the_events_file(shared_data, tmp_path):
+    """An output is current for the recording's content, its configs and the file that
+    labels it: an edited events file makes it again (it was reported 'cached' with the old
+    labels)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(shared_data / "eegmmidb" / "S001" / "S001R04.edf", data / "S001R04.edf")
+    events = data / "S001R04_events.tsv"
+    events.write_text("onset\ttrial_type\n10\tleft\n30\tright\n")
+    cfg = {"windows": {"mode": "events", "window_s": 2.0},
+           "labels": {"source": "events_file", "events_file": "{stem}_events.tsv",
+                      "mapping": {"left": "left", "right": "right"}}}
+    out = tmp_path / "prepared"
+    first = prepare_recordings(data, cfg, out, max_workers=1)
+    assert [it.status for it in first.items] == ["done"]
+    assert [it.status for it in prepare_recordings(data, cfg, out, max_workers=1).items] \
+        == ["cached"]
+    events.write_text("onset\ttrial_type\n10\tright\n30\tright\n50\tleft\n")
+    again = prepare_recordings(data, cfg, out, max_workers=1)
+    assert [it.status for it in again.items] == ["done"]
+    assert again.items[0].n_windows == 3

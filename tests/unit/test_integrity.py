@@ -407,7 +407,7 @@ def test_a_copy_of_a_training_only_recording_is_named_not_tested(caplog):
         make_folds(subject, {"method": "kfold", "n_splits": "all", "seed": 0, "by": "subject",
                              "train_only": ["S002"]}, y, recording=recording, files=files)
     assert "S002R10.edf (of S003) has the same content as training-only S002R09.edf " \
-           "(of S002)" in caplog.text
+           "(of S002), so all of S003 is trained on with it" in caplog.text
 
 
 def test_inner_validation_split_keeps_copies_on_one_side():

@@ -66,6 +66,14 @@ def test_bad_text_segments(tmp_path, content, match):
         read_text_segment(f)
 
 
+def test_values_beyond_float32_microvolts_are_refused_in_any_unit(tmp_path):
+    f = tmp_path / "seg.txt"
+    f.write_bytes(b"1\n1e35\n")
+    assert read_text_segment(f)[1] == 1e35  # 1e35 microvolts fit float32
+    with pytest.raises(DataError, match=r"value '1e35' at line 2 is beyond any signal's"):
+        read_text_segment(f, uv_per_unit=1e6)  # 1e35 volts do not
+
+
 def test_wrong_length_and_missing_rate(tmp_path):
     f = tmp_path / "short.txt"
     f.write_text("1\n2\n3\n")

@@ -225,6 +225,27 @@ def test_symlinked_recordings_keep_the_names_and_folders_they_are_given_under(
         assert ws.class_counts() == {"A": 2, "E": 2}
 
 
+def test_linked_subject_folders_keep_their_names(shared_data, tmp_path):
+    """data/sub01 and data/sub02 link to store/s1 and store/s2, each holding a seg.txt:
+    the recordings are sub01/... and sub02/... (two recordings, the folders as given), with
+    the dataset root given or found."""
+    for sub, src in (("s1", "Z001.txt"), ("s2", "Z002.txt")):
+        (tmp_path / "store" / sub / "Z").mkdir(parents=True)
+        (tmp_path / "store" / sub / "Z" / "seg.txt").write_bytes(
+            (shared_data / "bonn" / "Z" / src).read_bytes())
+    data = tmp_path / "data"
+    data.mkdir()
+    for link, sub in (("sub01", "s1"), ("sub02", "s2")):
+        (data / link).symlink_to(tmp_path / "store" / sub, target_is_directory=True)
+    cfg = {"sfreq_hz": 173.61, "expected_samples": 4097,
+           "windows": {"mode": "sliding", "window_s": 4097 / 173.61},
+           "labels": {"source": "path", "mapping": {"Z": "A"}}}
+    files = [data / "sub01" / "Z" / "seg.txt", data / "sub02" / "Z" / "seg.txt"]
+    for root in (data, None):
+        ws = load_windows(files, cfg, root=root, cache_dir=tmp_path / "c")
+        assert sorted(set(ws.recording)) == ["sub01/Z/seg.txt", "sub02/Z/seg.txt"]
+
+
 def test_a_recording_has_one_name_however_it_is_reached(shared_data, tmp_path,
                                                         monkeypatch):
     """Through a linked working directory, a relative path, an absolute path through the
