@@ -479,12 +479,12 @@ def load_windows(
                 kept_rels.append(rel)
                 path_labels[rel] = lab["mapping"][raw_label]
         left_out = {k: n for k, n in path_codes.items() if k not in lab["mapping"]}
-        if left_out and kept_files:
-            log.warning("%s: %d recording(s) left out: their path label%s %s %s not in "
-                        "labels.mapping", root_path, sum(left_out.values()),
-                        "s" if len(left_out) > 1 else "",
-                        ", ".join(f"{k} ({n})" for k, n in sorted(left_out.items())),
-                        "are" if len(left_out) > 1 else "is")
+        if left_out and kept_files:  # (a deliberate subset, e.g. A vs E of Bonn: info)
+            log.info("%s: %d recording(s) left out: their path label%s %s %s not in "
+                     "labels.mapping", root_path, sum(left_out.values()),
+                     "s" if len(left_out) > 1 else "",
+                     ", ".join(f"{k} ({n})" for k, n in sorted(left_out.items())),
+                     "are" if len(left_out) > 1 else "is")
         if not kept_files:
             example = f" such as {label_from_path(rels[0], lab['pattern'])!r}" if rels \
                 else ""

@@ -851,7 +851,7 @@ def test_a_missing_positive_class_folder_is_an_error_and_unmapped_folders_are_na
     cfg = load_study_config(Path(__file__).parents[2] / "configs" / "bonn_example.yaml",
                             [f"data.source={root}", "train.epochs=1",
                              f"cache_dir={tmp_path / 'cache'}"])
-    with caplog.at_level("WARNING"), pytest.raises(DataError) as exc:
+    with caplog.at_level("INFO"), pytest.raises(DataError) as exc:
         run_pipeline(cfg, None, progress=False)
     assert ("the windows hold no ictal window (evaluate.positive_class): labels.mapping path "
             "labels O (class healthy), F (class interictal), S (class ictal) name no "
