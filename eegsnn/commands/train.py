@@ -251,8 +251,9 @@ def train(
     Window cache: the preprocessed windows are cached in ~/.cache/eegsnn/windows
     ($XDG_CACHE_HOME/eegsnn/windows; $EEGSNN_CACHE_DIR or the config's cache_dir moves it),
     keyed by the sha256 of every input file (recordings and the files that label them) and
-    the dataset config, so a second run skips reading and preprocessing. The windows hold the recordings' EEG (no header identity):
-    --no-cache, or EEGSNN_CACHE=off for every command, keeps none on disk.
+    the dataset config, so a second run skips reading and preprocessing. The windows hold
+    the recordings' EEG (no header identity): --no-cache, or EEGSNN_CACHE=off for every
+    command, keeps none on disk.
 
     Data-parallel (every rank runs the pipeline; training shards each batch; rank 0 writes
     --out, the other ranks a temporary folder removed at the end):

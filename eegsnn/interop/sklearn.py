@@ -28,6 +28,7 @@ turns into spikes, so static feature vectors work too.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -189,14 +190,16 @@ class SNNClassifier(ClassifierMixin, BaseEstimator):
             kwargs["sfreq_hz"] = float(rate)
         return kwargs
 
-    def _encode(self, arr: np.ndarray, names: list[str] | None, key_offset: int) -> Any:
+    def _encode(self, arr: np.ndarray, names: list[str] | None, key_offset: int,
+                sfreq: float | None = None) -> Any:
         import mlx.core as mx
 
         parts = []
+        rate = self.encoder_.sfreq_hz if self.encoder_.sfreq_hz is not None else sfreq
         for i, start in enumerate(range(0, arr.shape[0], ENCODE_CHUNK)):
             chunk: Any = arr[start:start + ENCODE_CHUNK]
             if names is not None:  # keep the names check of MNE input
-                chunk = _NamedWindows(chunk, names, self.encoder_.sfreq_hz)
+                chunk = _NamedWindows(chunk, names, rate)
             spikes = self.encoder_.transform(chunk, key=self.seed_ + key_offset + i)
             mx.eval(spikes)
             parts.append(spikes)
@@ -248,6 +251,12 @@ class SNNClassifier(ClassifierMixin, BaseEstimator):
         if self.balance not in (None, "oversample"):
             raise ConfigError(f"SNNClassifier: balance must be None or 'oversample', got "
                               f"{self.balance!r}")
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+                    or value < 1:
+                raise ConfigError(f"SNNClassifier: {name} must be an integer >= 1, got "
+                                  f"{value!r}")
         val_fraction = float(self.val_fraction)
         if not 0.0 <= val_fraction < 1.0:
             raise ConfigError(f"SNNClassifier: val_fraction must be in [0, 1), got "
@@ -256,7 +265,14 @@ class SNNClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = labels.classes_
         y_idx = labels.transform(y).astype(np.int64)
         self.seed_ = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
-        self.encoder_ = EEGEncoder(**self._encoder_kwargs(sfreq))
+        kwargs = self._encoder_kwargs(sfreq)
+        known = set(inspect.signature(EEGEncoder).parameters)
+        unknown = sorted(set(kwargs) - known)
+        if unknown:
+            raise ConfigError(f"SNNClassifier: encoder / encoder_params: unknown EEGEncoder "
+                              f"argument(s) {', '.join(unknown)} (known: "
+                              f"{', '.join(sorted(known))})")
+        self.encoder_ = EEGEncoder(**kwargs)
         self.encoder_.fit(arr if names is None else _NamedWindows(arr, names, sfreq), y_idx)
         if self.encoder_.ch_names_ is None:  # fit names every input line
             raise RuntimeError("SNNClassifier.fit: the encoder kept no channel names")
@@ -266,7 +282,7 @@ class SNNClassifier(ClassifierMixin, BaseEstimator):
         steps_per_s = None
         if self.encoder_.sfreq_hz is not None:
             steps_per_s = int(spikes.shape[0]) * self.encoder_.sfreq_hz / arr.shape[2]
-        train = {"epochs": int(self.epochs), "batch_size": int(max(1, self.batch_size)),
+        train = {"epochs": int(self.epochs), "batch_size": int(self.batch_size),
                  "seed": self.seed_,
                  "optimizer": {"type": self.optimizer, "learning_rate": float(self.lr)},
                  "early_stopping": {"patience": int(self.patience), "metric": "val_loss"}
@@ -292,7 +308,14 @@ class SNNClassifier(ClassifierMixin, BaseEstimator):
                 abs(sfreq - self.encoder_.sfreq_hz) > 1e-6 * sfreq:
             raise ValueError(f"Epochs sampled at {sfreq} Hz, the classifier was fitted at "
                              f"{self.encoder_.sfreq_hz} Hz")
-        spikes = self._encode(arr, names, 1_000_003)
+        fitted = getattr(self.encoder_, "n_samples_", None)
+        if fitted is not None and arr.shape[2] != int(fitted):
+            # (a 2-D X is [n, features, 1]): another length would be squeezed or stretched
+            # to the fitted number of steps, another time scale than the one trained on
+            raise ValueError(f"SNNClassifier.predict: X holds windows of {arr.shape[2]} "
+                             f"sample(s) per channel, the classifier was fitted on windows "
+                             f"of {int(fitted)}")
+        spikes = self._encode(arr, names, 1_000_003, sfreq)
         logits = []
         for start in range(0, arr.shape[0], 1000):
             out = self.model_(spikes[:, start:start + 1000])

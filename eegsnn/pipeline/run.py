@@ -186,11 +186,16 @@ def run_pipeline(config: Mapping[str, Any] | str | os.PathLike,
         still in progress. DataError / ChecksumError: bad or changed data.
     """
     objects = None  # in-memory MNE objects given as data.source
+    if isinstance(overrides, str):  # one "key=value", not its characters
+        overrides = [overrides]
     if isinstance(config, (str, os.PathLike)):
         cfg = load_study_config(config, overrides)
-    else:
+    elif isinstance(config, Mapping):
         config, objects = _take_objects(config)
         cfg = resolve_study_config(apply_overrides(config, overrides))
+    else:
+        raise ConfigError(f"run_pipeline: config must be a study config file or a mapping, "
+                          f"got {type(config).__name__}")
 
     spec = get_pipeline(cfg["pipeline"])
     if cfg["split"]["method"] == "none" and out_dir is None:
@@ -238,6 +243,12 @@ def run_pipeline(config: Mapping[str, Any] | str | os.PathLike,
 def _check_run_dir(run_dir: Path, cfg: dict[str, Any], *, resume: bool, overwrite: bool
                    ) -> None:
     """Refuse an output folder that ``run_pipeline`` must not write into (see there)."""
+    for folder in (run_dir, *run_dir.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise ConfigError(f"{run_dir}: the output folder cannot be made: {folder} "
+                                  "is a file")
+            break
     if overwrite:
         record = runstate.read_status(run_dir) if run_dir.is_dir() else None
         if record is not None and runstate.is_alive(record):
@@ -263,8 +274,9 @@ def _check_run_dir(run_dir: Path, cfg: dict[str, Any], *, resume: bool, overwrit
                           f"new --out folder, or --overwrite to replace it{hint}")
     if not resume:
         what = "a finished" if state.kind == "finished" else "an unfinished"
-        raise ConfigError(f"{run_dir}: holds {what} run with this config; use --resume to "
-                          "continue it or --overwrite to replace it")
+        raise ConfigError(f"{run_dir}: holds {what} run with this config; use --resume "
+                          "(resume=True) to continue it or --overwrite (overwrite=True) to "
+                          "replace it")
 
 
 

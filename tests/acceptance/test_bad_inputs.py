@@ -859,3 +859,36 @@ def test_a_missing_positive_class_folder_is_an_error_and_unmapped_folders_are_na
             in str(exc.value))
     assert "8 recording(s) left out: their path labels notes (4), s (4) are not in " \
            "labels.mapping" in caplog.text
+
+
+def test_run_pipeline_arguments_from_python_are_checked(repo_root, tmp_path):
+    """From a notebook: a config that is not a mapping, an output folder that is a file,
+    and one override given as a string (it was split into characters)."""
+    from eegsnn.errors import ConfigError
+    from eegsnn.pipeline import load_study_config, run_pipeline
+
+    for bad in (None, ["name: x"]):
+        with pytest.raises(ConfigError, match="config must be a study config file or a "
+                                              "mapping"):
+            run_pipeline(bad, None)
+    cfg = load_study_config(repo_root / "configs" / "bonn_example.yaml")
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    for out, kwargs in ((afile, {}), (afile, {"overwrite": True}), (afile / "run", {})):
+        with pytest.raises(ConfigError, match=f"{afile} is a file"):
+            run_pipeline(cfg, out, **kwargs)
+    assert afile.read_text() == "x"
+    with pytest.raises(ConfigError, match=r"train\.epochs must be an integer"):
+        run_pipeline(cfg, None, overrides="train.epochs=x")  # one override, whole
+
+
+def test_files_of_one_folder_are_labelled_by_its_name(shared_data):
+    """Bonn segments of one set given as files (no root): the root is the folder above, so
+    the path label is the set's folder (it was 'no parent folder to take the label from')."""
+    from eegsnn.preprocess import load_windows
+
+    cfg = {"sfreq_hz": 173.61, "expected_samples": 4097,
+           "windows": {"mode": "sliding", "window_s": 4097 / 173.61},
+           "labels": {"source": "path", "mapping": {"Z": "A", "S": "E"}}}
+    ws = load_windows([shared_data / "bonn" / "S" / "S001.txt"], cfg, use_cache=False)
+    assert list(ws.recording) == ["S/S001.txt"] and ws.class_counts() == {"A": 0, "E": 1}

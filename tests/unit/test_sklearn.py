@@ -160,6 +160,32 @@ def test_bad_parameters_raise_clear_errors():
         assert not hasattr(clf, "encoder_")
 
 
+def test_inputs_that_do_not_fit_the_fitted_windows_are_refused():
+    """Windows of another length (a 2-D X is windows of one sample) would be squeezed or
+    stretched to the fitted steps; misspelt encoder arguments and non-integer epochs or
+    batch sizes were taken in silence or failed deep inside."""
+    import mne
+
+    from eegsnn.errors import ConfigError
+
+    X, y = _blobs(n=20)
+    clf = SNNClassifier(**{**SMALL, "epochs": 1}).fit(X, y)
+    for bad in (X[:, :, 0], X[:, :, :10], np.concatenate([X, X], axis=2)):
+        with pytest.raises(ValueError, match=r"windows of \d+ sample\(s\) per channel, the "
+                                             r"classifier was fitted on windows of 40"):
+            clf.predict(bad)
+    # fitted on arrays without a rate, predicting Epochs: read at the Epochs' own rate
+    info = mne.create_info([f"EEG {i:03d}" for i in range(4)], 100.0, "eeg")
+    epochs = mne.EpochsArray(X.astype(np.float64), info, verbose="error")
+    np.testing.assert_array_equal(clf.predict(epochs), clf.predict(X))
+    for kwargs, match in (({"encoder_params": {"treshold": 0.2}}, "treshold"),
+                          ({"encoder": {"methd": "delta"}}, "methd"),
+                          ({"epochs": 1.5}, "epochs must be an integer"),
+                          ({"batch_size": 0}, "batch_size must be an integer")):
+        with pytest.raises(ConfigError, match=match):
+            SNNClassifier(**{**SMALL, "epochs": 1, **kwargs}).fit(X, y)
+
+
 def test_missing_sklearn_gives_one_line(monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn", None)
     monkeypatch.delitem(sys.modules, "eegsnn.interop.sklearn")
