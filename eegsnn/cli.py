@@ -132,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
       help and exits 2 as well (typer's ``no_args_is_help``: no command is a usage error);
     - :class:`~eegsnn.errors.EEGSNNError`: ``error: MESSAGE`` on one line, exit code of the
       error (2 config/arguments, 3 data, 4 checksum);
+    - an ``OSError`` the system raises on a path (read-only folder, a folder where a file
+      must go): ``error: PATH: REASON (...)`` on one line, exit 2;
     - any other exception: ``error: TYPE: MESSAGE (unexpected ...)`` on one line, exit 1;
     - Ctrl-C (SIGINT): ``Aborted`` on one line (and what the command left, e.g. how to
       resume a run), exit 130.
@@ -163,6 +165,14 @@ def main(argv: list[str] | None = None) -> int:
             raise
         typer.echo(f"error: {_one_line(exc)}", err=True)
         return exc.exit_code
+    except OSError as exc:  # a path the system refuses: read-only, a folder for a file ...
+        if _STATE["debug"]:
+            raise
+        where = exc.filename if exc.filename is not None else ""
+        typer.echo(f"error: {where}{': ' if where else ''}{exc.strerror or exc} (a file or "
+                   "folder this command must write or read; check the path and its "
+                   "permissions)", err=True)
+        return 2
     except Exception as exc:
         if _STATE["debug"]:
             raise

@@ -19,6 +19,26 @@ def _slug(paths: list[Path] | None) -> str:
     return re.sub(r"[^A-Za-z0-9_.+-]+", "_", name) or "data"
 
 
+def default_out(run_dir: Path, data: list[Path] | None) -> Path:
+    """``RUN/evaluations/<data name>``; when that folder holds an evaluation of other data
+    (two files or folders of one name in different places), the name gets a short hash of
+    the data's paths, so neither evaluation overwrites the other."""
+    import hashlib
+    import json
+
+    folder = run_dir / "evaluations" / _slug(data)
+    source = ([str(p) for p in data] if len(data) > 1 else str(data[0])) if data else None
+    try:
+        earlier = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+        earlier_source = (earlier.get("data") or {}).get("source")
+    except (OSError, ValueError, AttributeError):
+        return folder
+    if source is None or earlier_source in (None, source):
+        return folder
+    digest = hashlib.sha256(json.dumps(source).encode()).hexdigest()[:8]
+    return folder.with_name(f"{folder.name}-{digest}")
+
+
 def evaluate(
     run_dir: Annotated[Path, typer.Argument(help="A finished run folder (eegsnn train --out).")],
     data: Annotated[list[Path] | None, typer.Argument(
@@ -102,7 +122,7 @@ def evaluate(
     source = None
     if data:
         source = [str(p) for p in data] if len(data) > 1 else str(data[0])
-    out_dir = out if out is not None else run_dir / "evaluations" / _slug(data)
+    out_dir = out if out is not None else default_out(run_dir, data)
     channel_map = {}
     for item in channel or []:
         data_name, sep, run_name = item.partition("=")

@@ -27,7 +27,8 @@ def export(
 ) -> None:
     """Write a trained run's model/ to a NIR file, with its dt and readout recorded.
 
-    The graph's metadata["eegsnn"] records dt_s, the discretisation, the readout
+    The graph's metadata["eegsnn"] (a JSON string: json.loads it) records dt_s, the
+    discretisation, the readout
     (mean/final/max/count of the output trace), the input shape, the class names and the
     seconds of signal per step. docs/nir.md lists what each NIR node means and what has no
     NIR form (temporal convolutions and pooling of spiking_eegnet / spiking_shallow):

@@ -16,7 +16,10 @@ def report(
         "--format", "-f", help="html (self-contained, figures embedded), md, or both.")
     ] = "html",
     out: Annotated[Path | None, typer.Option(
-        "--out", "-o", help="Report file (default RUN_DIR/report.html or .md).")] = None,
+        "--out", "-o", help="Report file (default RUN_DIR/report.html or .md), outside the "
+                            "run folder.")] = None,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace an existing --out file.")] = False,
 ) -> None:
     """Write a run's report (self-contained HTML, or Markdown with PNG figures).
 
@@ -41,7 +44,7 @@ def report(
         raise ConfigError(f"--format must be html, md or both, got {fmt!r}")
     require_finished(run_dir)  # an interrupted run: say so and how to resume it
     verify_integrity(run_dir)  # the files it reports on are the ones the run wrote
-    for path in write_report(run_dir, fmt=fmt, out=out):
+    for path in write_report(run_dir, fmt=fmt, out=out, overwrite=overwrite):
         typer.echo(f"wrote {path}")
 
 

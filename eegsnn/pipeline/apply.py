@@ -452,6 +452,22 @@ def scale_warnings(encoder: Any, ws: Any,
     return notes
 
 
+def check_evaluation_folder(run_dir: Path, out_dir: Path) -> None:
+    """Refuse an evaluation output folder that would overwrite a run's own files (the run
+    folder itself or any folder in it but ``RUN/evaluations/...``) or that is a file;
+    checked before any work."""
+    run, out = Path(os.path.realpath(run_dir)), Path(os.path.realpath(out_dir))
+    if out == run or (run in out.parents and (run / "evaluations") not in out.parents):
+        raise ConfigError(f"--out {out_dir}: inside the run folder {run_dir}, whose files "
+                          "the run's integrity record covers; choose a folder outside it or "
+                          f"under {run_dir / 'evaluations'} (the default)")
+    for folder in (out, *out.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise ConfigError(f"--out {out_dir}: {folder} is a file, not a folder")
+            break
+
+
 def evaluate_run(run_dir: str | os.PathLike, source: Any = None, *,
                  root: str | os.PathLike | None = None,
                  out_dir: str | os.PathLike | None = None, predict: bool = False,
@@ -492,6 +508,8 @@ def evaluate_run(run_dir: str | os.PathLike, source: Any = None, *,
         ``allow_overlap``.
     """
     run_dir = Path(run_dir)
+    if out_dir is not None:
+        check_evaluation_folder(run_dir, Path(out_dir))
     cfg, record, encoder, model = load_run_model(run_dir)
     if source is None and not allow_overlap:
         raise ConfigError(f"{run_dir}: no data given: the run's own data holds the "
@@ -576,6 +594,11 @@ def evaluate_run(run_dir: str | os.PathLike, source: Any = None, *,
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
+        # an earlier evaluation's predictions in this folder are not this one's
+        stale = ([] if predict else ["predictions.csv", "baseline_predictions.csv"]) + \
+            (["baseline_predictions.csv"] if predict and bproba is None else [])
+        for name in stale:
+            (out / name).unlink(missing_ok=True)
         atomic_write_json(out / "metrics.json", rep)
         if predict:
             op_used = rep.get("operating_point") or {}

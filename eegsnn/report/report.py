@@ -1073,20 +1073,55 @@ def build_report(run_dir: str | os.PathLike, fmt: str = "html") -> str:
 
 
 def write_report(run_dir: str | os.PathLike, fmt: str = "html",
-                 out: str | os.PathLike | None = None) -> list[Path]:
+                 out: str | os.PathLike | None = None, *, overwrite: bool = False
+                 ) -> list[Path]:
     """Write ``report.html`` and/or ``report.md`` into ``run_dir`` (or ``out``).
 
     Args:
         fmt: ``"html"``, ``"md"`` or ``"both"``.
-        out: output file (single format only); default ``run_dir/report.<ext>``.
+        out: output file (single format only); default ``run_dir/report.<ext>`` (always
+            rewritten). An ``out`` inside the run folder (its files are the run's record)
+            or a folder is refused, an existing one unless ``overwrite``. A Markdown
+            report's links to the run's figures are written relative to ``out``.
     """
     formats = ["html", "md"] if fmt == "both" else [fmt]
     if out is not None and len(formats) > 1:
         raise ConfigError("--out names one file: pick --format html or md")
+    run_dir = Path(run_dir)
+    if out is not None:
+        _check_report_path(run_dir, Path(out), formats[0], overwrite)
     written = []
     for f in formats:
         text = build_report(run_dir, f)
-        path = Path(out) if out is not None else Path(run_dir) / f"report.{f}"
+        path = Path(out) if out is not None else run_dir / f"report.{f}"
+        if f == "md" and out is not None:
+            text = _links_from(text, run_dir, path.parent)
         atomic_write_text(path, text)
         written.append(path)
     return written
+
+
+def _check_report_path(run_dir: Path, out: Path, fmt: str, overwrite: bool) -> None:
+    real_run, real_out = Path(os.path.realpath(run_dir)), Path(os.path.realpath(out))
+    if real_out == real_run / f"report.{fmt}":  # the default report: always rewritten
+        return
+    if real_run == real_out or real_run in real_out.parents:
+        raise ConfigError(f"--out {out}: inside the run folder {run_dir}, whose files are the "
+                          f"run's record; write the report outside it (or leave --out out: "
+                          f"{run_dir / f'report.{fmt}'})")
+    if out.is_dir():
+        raise ConfigError(f"--out {out}: is a folder; give the report's file name")
+    if out.exists() and not overwrite:
+        raise ConfigError(f"--out {out}: exists; --overwrite replaces it")
+
+
+def _links_from(markdown: str, run_dir: Path, folder: Path) -> str:
+    """``markdown`` (links relative to ``run_dir``) with its relative links and images
+    made relative to ``folder``, where the report is written."""
+    import re
+
+    base = os.path.relpath(os.path.abspath(run_dir), os.path.abspath(folder))
+    if base == ".":
+        return markdown
+    return re.sub(r"\]\((?![a-zA-Z][a-zA-Z0-9+.-]*:|#|/)([^)\s]+)\)",
+                  lambda m: f"]({Path(base, m[1]).as_posix()})", markdown)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -124,6 +125,8 @@ def plot_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike | None = Non
     if unknown:
         raise ConfigError(f"plot kinds {sorted(unknown)} unknown; choose from "
                           f"{', '.join(PLOT_KINDS)}")
+    if dt_s is not None and not (math.isfinite(float(dt_s)) and float(dt_s) > 0):
+        raise ConfigError(f"dt_s must be a positive number of seconds, got {dt_s!r}")
     out = Path(out_dir) if out_dir is not None else run / "plots"
     written: list[Path] = []
 
@@ -193,6 +196,8 @@ def plot_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike | None = Non
                 layers, dt_s=step_s(next(iter(layers.values()))) if len(steps) == 1
                 else dt_s), "firing_rate_histogram")
     if not written:
-        raise DataError(f"{run}: nothing to plot (no history.json, metrics.json with a "
-                        "confusion matrix, predictions.csv or raster.npz)")
+        asked = "" if set(kinds) == set(PLOT_KINDS) else f" of {', '.join(kinds)}"
+        raise DataError(f"{run}: nothing to plot{asked} (no history.json, metrics.json with "
+                        "a confusion matrix, predictions.csv or raster.npz for it; an LSM run "
+                        "has no training history)")
     return written

@@ -186,3 +186,62 @@ def test_evaluate_refuses_a_recording_without_signal_and_reports_evaluations(
                if line.startswith("| S |"))
     base = metrics["baseline"]["pooled"]["accuracy"]
     assert f"| {100 * base:.1f} % (spectral) |" in row, row
+
+
+def test_outputs_never_overwrite_the_run_or_other_evaluations(run_dir, shared_data, tmp_path,
+                                                               capsys):
+    """evaluate --out and report --out into the run folder are refused (they overwrote
+    metrics.json / config.yaml, and the run was refused for good); a report --out that
+    exists needs --overwrite; a second evaluation into a folder drops the first one's
+    predictions; two data sets of one name get two folders; a bad --dt-s writes nothing."""
+    import json
+
+    from eegsnn.pipeline.integrity import verify_integrity
+
+    seg = shared_data / "bonn" / "S" / "S080.txt"
+    for out in (run_dir, run_dir / "folds" / "fold-1"):
+        assert main(["evaluate", str(run_dir), str(seg), "--out", str(out)]) == 2
+        assert "inside the run folder" in capsys.readouterr().err
+    for out in (run_dir / "config.yaml", run_dir / "notes.md"):
+        assert main(["report", str(run_dir), "--format", "md", "--out", str(out)]) == 2
+        assert "inside the run folder" in capsys.readouterr().err
+    verify_integrity(run_dir)  # untouched
+    mine = tmp_path / "mine.md"
+    mine.write_text("keep")
+    assert main(["report", str(run_dir), "--format", "md", "--out", str(mine)]) == 2
+    assert "exists; --overwrite replaces it" in capsys.readouterr().err
+    assert mine.read_text() == "keep"
+    assert main(["report", str(run_dir), "--format", "md", "--out", str(mine),
+                 "--overwrite"]) == 0
+    import re
+
+    figures = re.findall(r"\]\(([^)#][^)]*\.png)\)", mine.read_text())
+    assert figures and all((mine.parent / f).is_file() for f in figures)  # from mine.md
+    # re-evaluating into one folder: the earlier --predict's rows do not stay behind
+    ev = tmp_path / "ev"
+    assert main(["evaluate", str(run_dir), str(seg), "--out", str(ev), "--predict"]) == 0
+    assert (ev / "predictions.csv").is_file()
+    assert main(["evaluate", str(run_dir), str(shared_data / "bonn" / "S" / "S079.txt"),
+                 "--out", str(ev)]) == 0
+    assert not (ev / "predictions.csv").exists()
+    # one name, two places: the default folders differ
+    for folder in ("a", "b"):
+        (tmp_path / folder / "S").mkdir(parents=True)
+        (tmp_path / folder / "S" / "S001.txt").write_bytes(
+            (shared_data / "bonn" / "S" / ("S078.txt" if folder == "a" else "S077.txt"))
+            .read_bytes())
+        assert main(["evaluate", str(run_dir), str(tmp_path / folder / "S" / "S001.txt"),
+                     "--root", str(tmp_path / folder)]) == 0
+    capsys.readouterr()
+    sources = {json.loads(p.read_text())["data"]["source"]
+               for p in (run_dir / "evaluations").glob("S001.txt*/metrics.json")}
+    assert sources == {str(tmp_path / "a" / "S" / "S001.txt"),
+                       str(tmp_path / "b" / "S" / "S001.txt")}
+    assert main(["plot", str(run_dir), "--dt-s", "-1", "--out", str(tmp_path / "pl")]) == 2
+    assert "dt_s must be a positive number" in capsys.readouterr().err
+    assert not (tmp_path / "pl").exists()
+    # a path the system refuses: one line, exit 2 (it was 'unexpected', exit 1)
+    (tmp_path / "afile").write_text("x")
+    assert main(["plot", str(run_dir), "--out", str(tmp_path / "afile")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unexpected" not in err
