@@ -187,8 +187,9 @@ def read_recording(
     identity: dict = {}
     if fmt == "text":
         if sfreq_hz is None or not sfreq_hz > 0:
-            raise ConfigError(f"{path}: a text segment needs sfreq_hz > 0 (Bonn: 173.61), "
-                              f"got {sfreq_hz!r}")
+            raise ConfigError(f"{path}: a text segment carries no sampling rate: give it "
+                              f"(dataset.sfreq_hz, or --sfreq; Bonn: 173.61), got "
+                              f"{sfreq_hz!r}")
         factors = {"uV": 1e-6, "mV": 1e-3, "V": 1.0}
         if text_unit not in factors:
             raise ConfigError(f"text_unit must be one of uV, mV, V; got {text_unit!r}")

@@ -973,7 +973,8 @@ def build_report(run_dir: str | os.PathLike, fmt: str = "html") -> str:
             bf = base["folds"][i] if base else None
             rows.append([str(i + 1), _fmt(f["accuracy"]), _fmt(f["balanced_accuracy"])]
                         + ([_fmt(bf["accuracy"]), _fmt(bf["balanced_accuracy"])] if bf else []))
-        doc.table(["fold", "SNN accuracy", "SNN balanced acc."]
+        short = "LSM" if metrics.get("model_type") == "lsm" else "SNN"
+        doc.table(["fold", f"{short} accuracy", f"{short} balanced acc."]
                   + (["baseline accuracy", "baseline balanced acc."] if base else []), rows)
 
     _statistics_section(doc, metrics, classes, model_label)

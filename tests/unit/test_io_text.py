@@ -79,7 +79,7 @@ def test_wrong_length_and_missing_rate(tmp_path):
     f.write_text("1\n2\n3\n")
     with pytest.raises(DataError, match=r"short\.txt: 3 samples, expected 4097"):
         read_text_segment(f, expected_samples=4097)
-    with pytest.raises(ConfigError, match="needs sfreq_hz > 0"):
+    with pytest.raises(ConfigError, match="a text segment carries no sampling rate"):
         read_recording(f)
     with pytest.raises(ConfigError, match="text_unit"):
         read_recording(f, sfreq_hz=100, text_unit="furlong")
