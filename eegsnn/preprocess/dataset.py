@@ -290,7 +290,7 @@ def recording_relpath(path: Path, root: Path) -> str:
 
 
 def label_files(path: Path, cfg: Mapping[str, Any], root: Path) -> list[Path]:
-    """The files besides the recording at ``path`` that decide its labels (a seizure
+    """The files beside the recording at ``path`` that decide its labels (a seizure
     summary, a label table, a hypnogram or an events file; ``cfg``: a validated dataset
     config), which anything keyed on the recording's content must cover too."""
     lab = cfg["labels"]
