@@ -106,6 +106,16 @@ def _reflow_commands(typer_app: typer.Typer) -> None:
 _reflow_commands(app)
 
 
+def _refused_path(exc: OSError) -> bool:
+    """Whether ``exc`` is the system refusing a path the user gave (no permission, a file
+    where a folder must be or the reverse, an existing file, a full or read-only disk),
+    not a bug or a lost connection."""
+    import errno
+
+    return isinstance(exc, (PermissionError, IsADirectoryError, NotADirectoryError,
+                            FileExistsError)) or exc.errno in (errno.ENOSPC, errno.EROFS)
+
+
 def _one_line(text: object) -> str:
     return " ".join(str(text).split())
 
@@ -132,8 +142,8 @@ def main(argv: list[str] | None = None) -> int:
       help and exits 2 as well (typer's ``no_args_is_help``: no command is a usage error);
     - :class:`~eegsnn.errors.EEGSNNError`: ``error: MESSAGE`` on one line, exit code of the
       error (2 config/arguments, 3 data, 4 checksum);
-    - an ``OSError`` the system raises on a path (read-only folder, a folder where a file
-      must go): ``error: PATH: REASON (...)`` on one line, exit 2;
+    - the system refusing a path (no permission, a folder where a file must go, a full or
+      read-only disk): ``error: PATH: REASON (...)`` on one line, exit 2;
     - any other exception: ``error: TYPE: MESSAGE (unexpected ...)`` on one line, exit 1;
     - Ctrl-C (SIGINT): ``Aborted`` on one line (and what the command left, e.g. how to
       resume a run), exit 130.
@@ -166,8 +176,12 @@ def main(argv: list[str] | None = None) -> int:
         typer.echo(f"error: {_one_line(exc)}", err=True)
         return exc.exit_code
     except OSError as exc:  # a path the system refuses: read-only, a folder for a file ...
-        if _STATE["debug"]:
-            raise
+        if _STATE["debug"] or not _refused_path(exc):
+            if _STATE["debug"]:
+                raise
+            typer.echo(f"error: {type(exc).__name__}: {_one_line(exc)} (unexpected; run "
+                       "with eegsnn --debug ... for the traceback)", err=True)
+            return 1
         where = exc.filename if exc.filename is not None else ""
         typer.echo(f"error: {where}{': ' if where else ''}{exc.strerror or exc} (a file or "
                    "folder this command must write or read; check the path and its "

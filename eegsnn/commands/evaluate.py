@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Annotated
@@ -21,13 +22,15 @@ def _slug(paths: list[Path] | None) -> str:
 
 def default_out(run_dir: Path, data: list[Path] | None) -> Path:
     """``RUN/evaluations/<data name>``; when that folder holds an evaluation of other data
-    (two files or folders of one name in different places), the name gets a short hash of
-    the data's paths, so neither evaluation overwrites the other."""
+    (two files or folders of one name in different places; paths compared absolute), the
+    name gets a short hash of the data's paths, so neither evaluation overwrites the other.
+    A folder whose metrics.json cannot be read is reused."""
     import hashlib
     import json
 
     folder = run_dir / "evaluations" / _slug(data)
-    source = ([str(p) for p in data] if len(data) > 1 else str(data[0])) if data else None
+    paths = [os.path.abspath(p) for p in data or []]
+    source = (paths if len(paths) > 1 else paths[0]) if paths else None
     try:
         earlier = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
         earlier_source = (earlier.get("data") or {}).get("source")
@@ -120,8 +123,9 @@ def evaluate(
 
     require_finished(run_dir)  # an interrupted run: say so and how to resume it
     source = None
-    if data:
-        source = [str(p) for p in data] if len(data) > 1 else str(data[0])
+    if data:  # absolute: metrics.json names the data wherever the command ran
+        paths = [os.path.abspath(p) for p in data]
+        source = paths if len(paths) > 1 else paths[0]
     out_dir = out if out is not None else default_out(run_dir, data)
     channel_map = {}
     for item in channel or []:

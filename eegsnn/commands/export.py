@@ -34,7 +34,7 @@ def export(
     NIR form (temporal convolutions and pooling of spiking_eegnet / spiking_shallow):
     those are refused with the layer named. An LSM run exports its reservoir (the graph's
     output is the reservoir's spikes); the readout on binned spike counts is no NIR node and
-    travels in metadata["eegsnn"]["lsm_readout"] (features, coef, intercept).
+    travels in its lsm_readout entry (features, coef, intercept).
 
     Examples:
 

@@ -253,9 +253,10 @@ class SNNClassifier(ClassifierMixin, BaseEstimator):
                               f"{self.balance!r}")
         for name in ("epochs", "batch_size"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
-                    or value < 1:
-                raise ConfigError(f"SNNClassifier: {name} must be an integer >= 1, got "
+            whole = isinstance(value, (int, np.integer)) or (
+                isinstance(value, (float, np.floating)) and float(value).is_integer())
+            if isinstance(value, bool) or not whole or value < 1:
+                raise ConfigError(f"SNNClassifier: {name} must be a whole number >= 1, got "
                                   f"{value!r}")
         val_fraction = float(self.val_fraction)
         if not 0.0 <= val_fraction < 1.0:
@@ -309,9 +310,11 @@ class SNNClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"Epochs sampled at {sfreq} Hz, the classifier was fitted at "
                              f"{self.encoder_.sfreq_hz} Hz")
         fitted = getattr(self.encoder_, "n_samples_", None)
-        if fitted is not None and arr.shape[2] != int(fitted):
+        if (fitted is not None and self.encoder_.num_steps is not None
+                and arr.shape[2] != int(fitted)):
             # (a 2-D X is [n, features, 1]): another length would be squeezed or stretched
-            # to the fitted number of steps, another time scale than the one trained on
+            # to the fixed number of steps, another time scale than the one trained on
+            # (with spikes_per_s or one step per sample the steps follow the length)
             raise ValueError(f"SNNClassifier.predict: X holds windows of {arr.shape[2]} "
                              f"sample(s) per channel, the classifier was fitted on windows "
                              f"of {int(fitted)}")

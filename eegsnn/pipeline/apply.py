@@ -594,11 +594,13 @@ def evaluate_run(run_dir: str | os.PathLike, source: Any = None, *,
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        # an earlier evaluation's predictions in this folder are not this one's
-        stale = ([] if predict else ["predictions.csv", "baseline_predictions.csv"]) + \
-            (["baseline_predictions.csv"] if predict and bproba is None else [])
-        for name in stale:
-            (out / name).unlink(missing_ok=True)
+        # an earlier evaluation's predictions in this folder are not this one's (only
+        # over an earlier evaluation: a user's own predictions.csv elsewhere is kept)
+        if (out / "metrics.json").is_file():
+            stale = ([] if predict else ["predictions.csv", "baseline_predictions.csv"]) + \
+                (["baseline_predictions.csv"] if predict and bproba is None else [])
+            for name in stale:
+                (out / name).unlink(missing_ok=True)
         atomic_write_json(out / "metrics.json", rep)
         if predict:
             op_used = rep.get("operating_point") or {}

@@ -467,10 +467,10 @@ def load_windows(
     lab = cfg["labels"]
     rels = (object_names(files) if objects is not None
             else [recording_relpath(p, root_path) for p in files])
-    if (lab["source"] == "path" and lab["pattern"] is None and root is None
+    if (lab["source"] == "path" and lab["pattern"] is None and root is None and not known
             and objects is None and rels and all("/" not in r for r in rels)):
         # the files of one folder, labelled by its name (Bonn Z/): the root one level up
-        root_path = root_path.parent
+        root_path = Path(os.path.abspath(root_path)).parent
         rels = [recording_relpath(p, root_path) for p in files]
     path_labels: dict[str, str] = {}
     path_codes: dict[str, int] = {}  # path label (folder) -> recordings found

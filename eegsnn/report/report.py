@@ -1095,16 +1095,20 @@ def write_report(run_dir: str | os.PathLike, fmt: str = "html",
     for f in formats:
         text = build_report(run_dir, f)
         path = Path(out) if out is not None else run_dir / f"report.{f}"
-        if f == "md" and out is not None:
+        if f == "md" and out is not None and not _is_default_report(run_dir, path, f):
             text = _links_from(text, run_dir, path.parent)
         atomic_write_text(path, text)
         written.append(path)
     return written
 
 
+def _is_default_report(run_dir: Path, out: Path, fmt: str) -> bool:
+    return Path(os.path.realpath(out)) == Path(os.path.realpath(run_dir)) / f"report.{fmt}"
+
+
 def _check_report_path(run_dir: Path, out: Path, fmt: str, overwrite: bool) -> None:
     real_run, real_out = Path(os.path.realpath(run_dir)), Path(os.path.realpath(out))
-    if real_out == real_run / f"report.{fmt}":  # the default report: always rewritten
+    if _is_default_report(run_dir, out, fmt):  # the default report: always rewritten
         return
     if real_run == real_out or real_run in real_out.parents:
         raise ConfigError(f"--out {out}: inside the run folder {run_dir}, whose files are the "
@@ -1117,12 +1121,24 @@ def _check_report_path(run_dir: Path, out: Path, fmt: str, overwrite: bool) -> N
 
 
 def _links_from(markdown: str, run_dir: Path, folder: Path) -> str:
-    """``markdown`` (links relative to ``run_dir``) with its relative links and images
-    made relative to ``folder``, where the report is written."""
+    """``markdown`` (links to the run's files relative to ``run_dir``) with those links
+    made relative to ``folder``, where the report is written. Only targets that are files
+    of the run are rewritten, outside fenced code blocks (the config's text stays as it
+    is); a target with a space is written in angle brackets, as Markdown wants it."""
     import re
 
     base = os.path.relpath(os.path.abspath(run_dir), os.path.abspath(folder))
     if base == ".":
         return markdown
-    return re.sub(r"\]\((?![a-zA-Z][a-zA-Z0-9+.-]*:|#|/)([^)\s]+)\)",
-                  lambda m: f"]({Path(base, m[1]).as_posix()})", markdown)
+
+    def link(m: re.Match[str]) -> str:
+        target = m[1]
+        if not (run_dir / target).is_file():
+            return m[0]
+        new = Path(base, target).as_posix()
+        return f"](<{new}>)" if " " in new else f"]({new})"
+
+    parts = re.split(r"(^```.*?^```[^\n]*$)", markdown, flags=re.M | re.S)
+    return "".join(part if part.startswith("```") else
+                   re.sub(r"\]\((?![a-zA-Z][a-zA-Z0-9+.-]*:|#|/)([^)\s]+)\)", link, part)
+                   for part in parts)

@@ -197,7 +197,8 @@ def plot_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike | None = Non
                 else dt_s), "firing_rate_histogram")
     if not written:
         asked = "" if set(kinds) == set(PLOT_KINDS) else f" of {', '.join(kinds)}"
+        lsm = (run / "model" / "readout.npz").is_file()
         raise DataError(f"{run}: nothing to plot{asked} (no history.json, metrics.json with "
-                        "a confusion matrix, predictions.csv or raster.npz for it; an LSM run "
-                        "has no training history)")
+                        "a confusion matrix, predictions.csv or raster.npz for it"
+                        + ("; an LSM run has no training history" if lsm else "") + ")")
     return written

@@ -245,3 +245,35 @@ def test_outputs_never_overwrite_the_run_or_other_evaluations(run_dir, shared_da
     assert main(["plot", str(run_dir), "--out", str(tmp_path / "afile")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "unexpected" not in err
+
+
+def test_evaluation_folders_keep_what_is_not_theirs(run_dir, shared_data, tmp_path,
+                                                     monkeypatch, capsys):
+    """A user's own predictions.csv in --out is kept (only an earlier evaluation's go); one
+    relative name from two working directories is two data sets, two folders; an OSError
+    that is no refused path stays 'unexpected' (exit 1)."""
+    import json
+
+    own = tmp_path / "results"
+    own.mkdir()
+    (own / "predictions.csv").write_text("mine")
+    seg = shared_data / "bonn" / "S" / "S076.txt"
+    assert main(["evaluate", str(run_dir), str(seg), "--out", str(own)]) == 0
+    assert (own / "predictions.csv").read_text() == "mine"
+    for folder, src in (("c", "S075.txt"), ("d", "S074.txt")):
+        (tmp_path / folder / "S").mkdir(parents=True)
+        (tmp_path / folder / "S" / "X1.txt").write_bytes(
+            (shared_data / "bonn" / "S" / src).read_bytes())
+        monkeypatch.chdir(tmp_path / folder)
+        assert main(["evaluate", str(run_dir), "S/X1.txt", "--root", "."]) == 0
+    sources = {json.loads(p.read_text())["data"]["source"]
+               for p in (run_dir / "evaluations").glob("X1.txt*/metrics.json")}
+    assert sources == {str(tmp_path / f / "S" / "X1.txt") for f in ("c", "d")}
+    capsys.readouterr()
+
+    def broken(*args, **kwargs):
+        raise ConnectionResetError(104, "Connection reset by peer")
+
+    monkeypatch.setattr("eegsnn.pipeline.evaluate_run", broken)
+    assert main(["evaluate", str(run_dir), str(seg)]) == 1
+    assert "unexpected" in capsys.readouterr().err

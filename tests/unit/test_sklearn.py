@@ -180,10 +180,15 @@ def test_inputs_that_do_not_fit_the_fitted_windows_are_refused():
     np.testing.assert_array_equal(clf.predict(epochs), clf.predict(X))
     for kwargs, match in (({"encoder_params": {"treshold": 0.2}}, "treshold"),
                           ({"encoder": {"methd": "delta"}}, "methd"),
-                          ({"epochs": 1.5}, "epochs must be an integer"),
-                          ({"batch_size": 0}, "batch_size must be an integer")):
+                          ({"epochs": 1.5}, "epochs must be a whole number"),
+                          ({"batch_size": 0}, "batch_size must be a whole number")):
         with pytest.raises(ConfigError, match=match):
             SNNClassifier(**{**SMALL, "epochs": 1, **kwargs}).fit(X, y)
+    SNNClassifier(**{**SMALL, "epochs": 1.0, "batch_size": 16.0}).fit(X, y)  # (from YAML)
+    # steps at a rate: a longer window is more steps at the same rate, nothing stretched
+    rated = SNNClassifier(num_steps=None, hidden=8, epochs=1, sfreq_hz=100.0,
+                          encoder_params={"spikes_per_s": 50}, random_state=0).fit(X, y)
+    assert rated.predict(np.concatenate([X, X], axis=2)).shape == (20,)
 
 
 def test_missing_sklearn_gives_one_line(monkeypatch):
