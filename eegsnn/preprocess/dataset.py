@@ -42,6 +42,7 @@ recording yields windows, and caches the result (see :mod:`eegsnn.preprocess.cac
 from __future__ import annotations
 
 import copy
+import itertools
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -359,7 +360,13 @@ def labelled_events(path: Path, annotations: EventTable, cfg: dict, root: Path,
 
 def _check_seizure_spans(spans: Sequence[tuple[float, float]], duration_s: float,
                          path: Path, summary: Path) -> None:
-    """Refuse a seizure that starts after the recording ends; warn of one that ends after."""
+    """Refuse a seizure that starts after the recording ends; warn of one that ends after,
+    and of seizures that overlap (a summary's typo? they are labelled as one)."""
+    ordered = sorted(spans)
+    for (s0, e0), (s1, e1) in itertools.pairwise(ordered):
+        if s1 < e0:
+            log.warning("%s: the seizure summary %s's seizures at %g-%g s and %g-%g s "
+                        "overlap; labelled as one", path, summary.name, s0, e0, s1, e1)
     for start, end in spans:
         if start >= duration_s:
             raise DataError(f"{path}: the seizure summary {summary.name} puts a seizure at "

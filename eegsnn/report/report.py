@@ -1116,6 +1116,12 @@ def _check_report_path(run_dir: Path, out: Path, fmt: str, overwrite: bool) -> N
                           f"{run_dir / f'report.{fmt}'})")
     if out.is_dir():
         raise ConfigError(f"--out {out}: is a folder; give the report's file name")
+    suffix = out.suffix.lower()
+    if suffix in (".html", ".htm", ".md", ".markdown") and \
+            (suffix in (".md", ".markdown")) != (fmt == "md"):
+        raise ConfigError(f"--out {out}: --format {fmt} writes "
+                          f"{'Markdown' if fmt == 'md' else 'HTML'}; name the file "
+                          f"report.{fmt}, or give --format {'html' if fmt == 'md' else 'md'}")
     if out.exists() and not overwrite:
         raise ConfigError(f"--out {out}: exists; --overwrite replaces it")
 

@@ -210,6 +210,9 @@ def test_outputs_never_overwrite_the_run_or_other_evaluations(run_dir, shared_da
     mine.write_text("keep")
     assert main(["report", str(run_dir), "--format", "md", "--out", str(mine)]) == 2
     assert "exists; --overwrite replaces it" in capsys.readouterr().err
+    assert main(["report", str(run_dir), "--format", "md", "--out",
+                 str(tmp_path / "r.html")]) == 2
+    assert "--format md writes Markdown" in capsys.readouterr().err
     assert mine.read_text() == "keep"
     assert main(["report", str(run_dir), "--format", "md", "--out", str(mine),
                  "--overwrite"]) == 0

@@ -370,6 +370,13 @@ def test_seizures_outside_the_recording_are_refused_or_cut(tmp_path, caplog):
         ws = load_windows(tmp_path, cfg, cache_dir=tmp_path / "c")
     assert "seizure at 40-400 s runs past the recording's end (60.0 s)" in caplog.text
     np.testing.assert_allclose(ws.onset_s[ws.y == 0], [40, 44, 48, 52, 56])
+    summary.write_text("File Name: chb01_03.edf\nNumber of Seizures in File: 2\n"
+                       "Seizure 1 Start Time: 8 seconds\nSeizure 1 End Time: 20 seconds\n"
+                       "Seizure 2 Start Time: 16 seconds\nSeizure 2 End Time: 24 seconds\n")
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        load_windows(tmp_path, cfg, cache_dir=tmp_path / "c")
+    assert "seizures at 8-20 s and 16-24 s overlap; labelled as one" in caplog.text
 
 
 def test_events_file_labels(tmp_path):
