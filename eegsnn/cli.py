@@ -175,21 +175,15 @@ def main(argv: list[str] | None = None) -> int:
             raise
         typer.echo(f"error: {_one_line(exc)}", err=True)
         return exc.exit_code
-    except OSError as exc:  # a path the system refuses: read-only, a folder for a file ...
-        if _STATE["debug"] or not _refused_path(exc):
-            if _STATE["debug"]:
-                raise
-            typer.echo(f"error: {type(exc).__name__}: {_one_line(exc)} (unexpected; run "
-                       "with eegsnn --debug ... for the traceback)", err=True)
-            return 1
-        where = exc.filename if exc.filename is not None else ""
-        typer.echo(f"error: {where}{': ' if where else ''}{exc.strerror or exc} (a file or "
-                   "folder this command must write or read; check the path and its "
-                   "permissions)", err=True)
-        return 2
     except Exception as exc:
         if _STATE["debug"]:
             raise
+        if isinstance(exc, OSError) and _refused_path(exc):  # read-only, a file for a folder
+            where = exc.filename if exc.filename is not None else ""
+            typer.echo(f"error: {where}{': ' if where else ''}{exc.strerror or exc} (a file "
+                       "or folder this command must write or read; check the path and its "
+                       "permissions)", err=True)
+            return 2
         typer.echo(f"error: {type(exc).__name__}: {_one_line(exc)} (unexpected; run with "
                    "eegsnn --debug ... for the traceback)", err=True)
         return 1

@@ -20,17 +20,16 @@ def _slug(paths: list[Path] | None) -> str:
     return re.sub(r"[^A-Za-z0-9_.+-]+", "_", name) or "data"
 
 
-def default_out(run_dir: Path, data: list[Path] | None) -> Path:
+def default_out(run_dir: Path, data: list[Path] | None, source: str | list[str] | None
+                ) -> Path:
     """``RUN/evaluations/<data name>``; when that folder holds an evaluation of other data
-    (two files or folders of one name in different places; paths compared absolute), the
-    name gets a short hash of the data's paths, so neither evaluation overwrites the other.
-    A folder whose metrics.json cannot be read is reused."""
+    (two files or folders of one name in different places: ``source``, the absolute paths
+    that evaluate_run records, differs), the name gets a short hash of them, so neither
+    evaluation overwrites the other. A folder whose metrics.json cannot be read is reused."""
     import hashlib
     import json
 
     folder = run_dir / "evaluations" / _slug(data)
-    paths = [os.path.abspath(p) for p in data or []]
-    source = (paths if len(paths) > 1 else paths[0]) if paths else None
     try:
         earlier = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
         earlier_source = (earlier.get("data") or {}).get("source")
@@ -126,7 +125,7 @@ def evaluate(
     if data:  # absolute: metrics.json names the data wherever the command ran
         paths = [os.path.abspath(p) for p in data]
         source = paths if len(paths) > 1 else paths[0]
-    out_dir = out if out is not None else default_out(run_dir, data)
+    out_dir = out if out is not None else default_out(run_dir, data, source)
     channel_map = {}
     for item in channel or []:
         data_name, sep, run_name = item.partition("=")

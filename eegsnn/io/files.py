@@ -43,6 +43,7 @@ __all__ = [
     "canonical_path",
     "current_umask",
     "dump_yaml",
+    "file_in_the_way",
     "is_temp_name",
     "json_default",
     "parse_recording_ids",
@@ -67,6 +68,16 @@ def canonical_path(path: str | os.PathLike) -> Path:
     if path.name in ("", ".", ".."):  # a folder named by "." or "..": resolve it whole
         return Path(os.path.realpath(path))
     return Path(os.path.realpath(path.parent)) / path.name
+
+
+def file_in_the_way(folder: str | os.PathLike) -> Path | None:
+    """The first of ``folder`` and its parents that exists, when it is not a folder: the
+    file that keeps ``folder`` from being made (``None``: nothing is in the way)."""
+    path = Path(folder)
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            return None if candidate.is_dir() else candidate
+    return None
 
 
 def sha256_file(path: str | os.PathLike) -> str:

@@ -38,7 +38,7 @@ from eegsnn.errors import ConfigError, DataError
 from eegsnn.evaluate.energy import window_synops
 from eegsnn.evaluate.stats import mcnemar_exact
 from eegsnn.io.channels import channel_type, normalize_channel_name
-from eegsnn.io.files import atomic_write_json
+from eegsnn.io.files import atomic_write_json, file_in_the_way
 from eegsnn.io.mat import mat_sidecar
 from eegsnn.io.readers import detect_format
 from eegsnn.pipeline.baselines import load_baseline
@@ -461,11 +461,9 @@ def check_evaluation_folder(run_dir: Path, out_dir: Path) -> None:
         raise ConfigError(f"--out {out_dir}: inside the run folder {run_dir}, whose files "
                           "the run's integrity record covers; choose a folder outside it or "
                           f"under {run_dir / 'evaluations'} (the default)")
-    for folder in (out, *out.parents):
-        if folder.exists():
-            if not folder.is_dir():
-                raise ConfigError(f"--out {out_dir}: {folder} is a file, not a folder")
-            break
+    blocking = file_in_the_way(out)
+    if blocking is not None:
+        raise ConfigError(f"--out {out_dir}: {blocking} is a file, not a folder")
 
 
 def evaluate_run(run_dir: str | os.PathLike, source: Any = None, *,

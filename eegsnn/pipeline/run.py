@@ -75,6 +75,7 @@ from eegsnn.io.files import (
     atomic_write_npz,
     atomic_write_text,
     dump_yaml,
+    file_in_the_way,
     remove_temp_files,
 )
 from eegsnn.pipeline import integrity, runstate
@@ -243,12 +244,9 @@ def run_pipeline(config: Mapping[str, Any] | str | os.PathLike,
 def _check_run_dir(run_dir: Path, cfg: dict[str, Any], *, resume: bool, overwrite: bool
                    ) -> None:
     """Refuse an output folder that ``run_pipeline`` must not write into (see there)."""
-    for folder in (run_dir, *run_dir.parents):
-        if folder.exists():
-            if not folder.is_dir():
-                raise ConfigError(f"{run_dir}: the output folder cannot be made: {folder} "
-                                  "is a file")
-            break
+    blocking = file_in_the_way(run_dir)
+    if blocking is not None:
+        raise ConfigError(f"{run_dir}: the output folder cannot be made: {blocking} is a file")
     if overwrite:
         record = runstate.read_status(run_dir) if run_dir.is_dir() else None
         if record is not None and runstate.is_alive(record):
