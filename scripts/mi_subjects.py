@@ -355,4 +355,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except KeyboardInterrupt:  # outside the runs (searching ROOT, checking --set): one line
+        print("Aborted", file=sys.stderr)
+        raise SystemExit(130) from None

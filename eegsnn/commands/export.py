@@ -74,6 +74,8 @@ def export(
             raise ConfigError(f"{run_dir}: NIR export --form {form}: {exc.problem}; export "
                               "with --form portable (the default: exact, imported by "
                               "snnTorch and Norse)") from None
+        except ConfigError as exc:  # a layer NIR has no node for: name the run too
+            raise ConfigError(f"{run_dir}: {exc}") from None
         readout = net.readout_mode
     elif lsm is not None and lsm.coef is not None:
         if form != "portable":
@@ -82,7 +84,10 @@ def export(
         # the window-level readout is no NIR node: its features and weights travel as data
         meta["lsm_readout"] = {"features": lsm.spec["features"],
                                "coef": lsm.coef.tolist(), "intercept": lsm.intercept.tolist()}
-        graph = export_reservoir(lsm.reservoir, dt_s=dt_s, metadata=meta)
+        try:
+            graph = export_reservoir(lsm.reservoir, dt_s=dt_s, metadata=meta)
+        except ConfigError as exc:
+            raise ConfigError(f"{run_dir}: {exc}") from None
         readout = f"LSM {lsm.spec['features']['kind']} features + linear map (metadata)"
     else:
         kind = cfg.get("model", {}).get("type", "snn")

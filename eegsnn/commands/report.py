@@ -17,9 +17,12 @@ def report(
     ] = "html",
     out: Annotated[Path | None, typer.Option(
         "--out", "-o", help="Report file (default RUN_DIR/report.html or .md), outside the "
-                            "run folder.")] = None,
+                            "run folder, in a folder that exists. The run folder is then "
+                            "only read: HTML embeds its figures, Markdown writes them "
+                            "beside the report (OUT's name + _figures/).")] = None,
     overwrite: Annotated[bool, typer.Option(
-        "--overwrite", help="Replace an existing --out file.")] = False,
+        "--overwrite", help="Replace an existing --out file (and its _figures/).")
+    ] = False,
 ) -> None:
     """Write a run's report (self-contained HTML, or Markdown with PNG figures).
 

@@ -355,6 +355,11 @@ class SpikingNet(nn.Module):
             self.layers.append(module)
 
     @property
+    def min_num_steps(self) -> int:
+        """The fewest input steps ``T`` the model takes (:func:`min_num_steps`)."""
+        return min_num_steps(self._config)
+
+    @property
     def config(self) -> dict[str, Any]:
         """The resolved config that rebuilds this model (a deep copy)."""
         return copy.deepcopy(self._config)
@@ -386,6 +391,8 @@ class SpikingNet(nn.Module):
             if x.ndim != len(expected) + 2 or tuple(x.shape[2:]) != expected:
                 raise ConfigError(f"model input: expected [T, B, "
                                   f"{', '.join(map(str, expected))}], got {list(x.shape)}")
+            if x.shape[0] < self.min_num_steps:
+                raise ConfigError(_too_few_steps(self._config, x.shape[0]))
         elif not 0 < start < len(self.layers):
             raise ConfigError(f"start must be in [0, {len(self.layers)}), got {start}")
         batch = x.shape[1]
@@ -411,6 +418,29 @@ class SpikingNet(nn.Module):
         logits = readout(spikes, membrane, self.readout_mode)
         return {"spikes": spikes, "membrane": membrane, "logits": logits,
                 "layer_spikes": layer_spikes}
+
+
+def min_num_steps(config: dict[str, Any]) -> int:
+    """The fewest input steps ``T`` a (validated) model config takes: its ``avgpool_time``
+    layers drop steps (``T' = floor((T - K) / s) + 1``); every other layer keeps ``T``."""
+    needed = 1
+    for layer in reversed(config["layers"]):
+        if layer["type"] == "avgpool_time":
+            kernel = int(layer["kernel_size"])
+            needed = (needed - 1) * int(layer.get("stride", kernel)) + kernel
+    return needed
+
+
+def _too_few_steps(config: dict[str, Any], num_steps: int) -> str:
+    pools = [f"{layer['kernel_size']}" + (f" (stride {layer['stride']})"
+                                          if layer.get("stride", layer["kernel_size"])
+                                          != layer["kernel_size"] else "")
+             for layer in config["layers"] if layer["type"] == "avgpool_time"]
+    return (f"model input: {num_steps} time steps per window, but the model's time pooling "
+            f"(avgpool_time over {' then '.join(pools)} steps) needs at least "
+            f"{min_num_steps(config)}: give the encoder more steps (num_steps, or "
+            "spikes_per_s for a longer window) or pool over fewer steps (a family's pool1/"
+            "pool2, pool_s/pool_steps)")
 
 
 def _build_sequence_layer(kind: str, opts: dict[str, Any]) -> nn.Module:

@@ -24,6 +24,7 @@ import html
 import json
 import os
 import re
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path, PureWindowsPath
 from typing import Any
@@ -170,9 +171,10 @@ class _Doc:
 
     _TOC = "\x00toc\x00"  # where render() puts the table of contents
 
-    def __init__(self, fmt: str, asset_dir: Path) -> None:
+    def __init__(self, fmt: str, asset_dir: Path, link_dir: Path | None = None) -> None:
         self.fmt = fmt
-        self.asset_dir = asset_dir
+        self.asset_dir = asset_dir  # the run folder: paths in the text are shown from it
+        self.link_dir = asset_dir if link_dir is None else link_dir  # Markdown links' base
         self.parts: list[str] = []
         #: ``(level, text, anchor)`` of every section heading (levels 2 and 3), in order
         self.sections: list[tuple[int, str, str]] = []
@@ -259,8 +261,9 @@ class _Doc:
                               f'src="data:image/png;base64,{data}"/>'
                               f"<figcaption>{html.escape(alt)}</figcaption></figure>")
         else:
-            rel = os.path.relpath(path, self.asset_dir)
-            self.parts.append(f"![{alt}]({Path(rel).as_posix()})\n")
+            rel = Path(os.path.relpath(os.path.abspath(path),
+                                       os.path.abspath(self.link_dir))).as_posix()
+            self.parts.append(f"![{alt}](<{rel}>)\n" if " " in rel else f"![{alt}]({rel})\n")
 
     def render(self, title: str) -> str:
         if self.fmt == "html":
@@ -873,10 +876,14 @@ def _statistics_section(doc: _Doc, metrics: Mapping[str, Any], classes: list[str
               f"{float(mc['p_value']):.3g} (windows taken as independent pairs).")
 
 
-def build_report(run_dir: str | os.PathLike, fmt: str = "html") -> str:
+def build_report(run_dir: str | os.PathLike, fmt: str = "html", *,
+                 figures_dir: str | os.PathLike | None = None,
+                 link_dir: str | os.PathLike | None = None) -> str:
     """The report of ``run_dir`` as a string (``fmt``: ``"html"`` or ``"md"``).
 
-    Figures are written to ``run_dir/plots/`` (and embedded for HTML).
+    Figures are written to ``figures_dir`` (default ``run_dir/plots/``) and embedded for
+    HTML; a Markdown report links them, and the run's training curves, relative to
+    ``link_dir`` (default ``run_dir``: the folder the report is written to).
 
     Raises:
         DataError: ``run_dir`` lacks ``metrics.json``/``config.yaml``/``data.json``.
@@ -894,8 +901,8 @@ def build_report(run_dir: str | os.PathLike, fmt: str = "html") -> str:
     cfg_text = (run / "config.yaml").read_text(encoding="utf-8")
     cfg = yaml.safe_load(cfg_text)
     env = _read_json(run / "environment.json") if (run / "environment.json").is_file() else {}
-    pdir = run / "plots"
-    doc = _Doc(fmt, run)
+    pdir = run / "plots" if figures_dir is None else Path(figures_dir)
+    doc = _Doc(fmt, run, None if link_dir is None else Path(link_dir))
     classes = metrics.get("class_names", data.get("class_names", []))
     snn = metrics.get("snn", {})
     base = metrics.get("baseline")
@@ -1081,25 +1088,42 @@ def write_report(run_dir: str | os.PathLike, fmt: str = "html",
     Args:
         fmt: ``"html"``, ``"md"`` or ``"both"``.
         out: output file (single format only); default ``run_dir/report.<ext>`` (always
-            rewritten). An ``out`` inside the run folder (its files are the run's record)
-            or a folder is refused, an existing one unless ``overwrite``. A Markdown
-            report's links to the run's figures are written relative to ``out``.
+            rewritten, figures in ``run_dir/plots/``). An ``out`` inside the run folder (its
+            files are the run's record), a folder, or one in a missing folder is refused,
+            an existing one unless ``overwrite``. With ``out`` the run folder is only read
+            (it may be read-only): an HTML report embeds its figures, a Markdown report
+            writes them beside itself into ``<out stem>_figures/`` (refused when that
+            exists, unless ``overwrite``) and links them, and the run's training curves,
+            relative to itself.
     """
     formats = ["html", "md"] if fmt == "both" else [fmt]
     if out is not None and len(formats) > 1:
         raise ConfigError("--out names one file: pick --format html or md")
     run_dir = Path(run_dir)
-    if out is not None:
-        _check_report_path(run_dir, Path(out), formats[0], overwrite)
-    written = []
-    for f in formats:
-        text = build_report(run_dir, f)
-        path = Path(out) if out is not None else run_dir / f"report.{f}"
-        if f == "md" and out is not None and not _is_default_report(run_dir, path, f):
-            text = _links_from(text, run_dir, path.parent)
-        atomic_write_text(path, text)
-        written.append(path)
-    return written
+    if out is not None and _is_default_report(run_dir, Path(out), formats[0]):
+        out = None  # the default report, named: written as without --out
+    if out is None:
+        written = []
+        for f in formats:
+            path = run_dir / f"report.{f}"
+            atomic_write_text(path, build_report(run_dir, f))
+            written.append(path)
+        return written
+    out = Path(out)
+    _check_report_path(run_dir, out, formats[0], overwrite)
+    if formats[0] == "md":
+        text = build_report(run_dir, "md", figures_dir=report_figures_dir(out),
+                            link_dir=out.parent)
+    else:
+        with tempfile.TemporaryDirectory(prefix="eegsnn-report-") as tmp:
+            text = build_report(run_dir, "html", figures_dir=tmp)
+    atomic_write_text(out, text)
+    return [out]
+
+
+def report_figures_dir(out: Path) -> Path:
+    """Where a Markdown report written to ``out`` (outside its run) keeps its figures."""
+    return out.parent / f"{out.stem}_figures"
 
 
 def _is_default_report(run_dir: Path, out: Path, fmt: str) -> bool:
@@ -1116,6 +1140,9 @@ def _check_report_path(run_dir: Path, out: Path, fmt: str, overwrite: bool) -> N
                           f"{run_dir / f'report.{fmt}'})")
     if out.is_dir():
         raise ConfigError(f"--out {out}: is a folder; give the report's file name")
+    if not out.parent.is_dir():
+        raise ConfigError(f"--out {out}: folder {out.parent} does not exist; create it "
+                          "first or write elsewhere")
     suffix = out.suffix.lower()
     if suffix in (".html", ".htm", ".md", ".markdown") and \
             (suffix in (".md", ".markdown")) != (fmt == "md"):
@@ -1124,27 +1151,8 @@ def _check_report_path(run_dir: Path, out: Path, fmt: str, overwrite: bool) -> N
                           f"report.{fmt}, or give --format {'html' if fmt == 'md' else 'md'}")
     if out.exists() and not overwrite:
         raise ConfigError(f"--out {out}: exists; --overwrite replaces it")
-
-
-def _links_from(markdown: str, run_dir: Path, folder: Path) -> str:
-    """``markdown`` (links to the run's files relative to ``run_dir``) with those links
-    made relative to ``folder``, where the report is written. Only targets that are files
-    of the run are rewritten, outside fenced code blocks (the config's text stays as it
-    is); a target with a space is written in angle brackets, as Markdown wants it."""
-    import re
-
-    base = os.path.relpath(os.path.abspath(run_dir), os.path.abspath(folder))
-    if base == ".":
-        return markdown
-
-    def link(m: re.Match[str]) -> str:
-        target = m[1]
-        if not (run_dir / target).is_file():
-            return m[0]
-        new = Path(base, target).as_posix()
-        return f"](<{new}>)" if " " in new else f"]({new})"
-
-    parts = re.split(r"(^```.*?^```[^\n]*$)", markdown, flags=re.M | re.S)
-    return "".join(part if part.startswith("```") else
-                   re.sub(r"\]\((?![a-zA-Z][a-zA-Z0-9+.-]*:|#|/)([^)\s]+)\)", link, part)
-                   for part in parts)
+    figures = report_figures_dir(out)
+    if fmt == "md" and figures.exists() and not (overwrite and figures.is_dir()):
+        raise ConfigError(f"--out {out}: its figures' folder {figures} exists; "
+                          + ("--overwrite replaces its figures" if figures.is_dir() else
+                             "it is a file: write the report elsewhere"))

@@ -220,6 +220,20 @@ def test_outputs_never_overwrite_the_run_or_other_evaluations(run_dir, shared_da
 
     figures = re.findall(r"\]\(([^)#][^)]*\.png)\)", mine.read_text())
     assert figures and all((mine.parent / f).is_file() for f in figures)  # from mine.md
+    assert "](mine_figures/confusion.png)" in mine.read_text()  # drawn beside it
+    assert main(["report", str(run_dir), "--format", "md", "--out",
+                 str(tmp_path / "nowhere" / "r.md")]) == 2
+    assert "nowhere does not exist" in capsys.readouterr().err
+    (tmp_path / "other.md").write_text("x")
+    (tmp_path / "other_figures").mkdir()
+    assert main(["report", str(run_dir), "--format", "md", "--out",
+                 str(tmp_path / "new.md")]) == 0
+    assert main(["report", str(run_dir), "--format", "md", "--out",
+                 str(tmp_path / "other.md"), "--overwrite"]) == 0
+    (tmp_path / "new.md").unlink()
+    assert main(["report", str(run_dir), "--format", "md", "--out",
+                 str(tmp_path / "new.md")]) == 2  # its figures' folder is left from before
+    assert "new_figures exists; --overwrite" in capsys.readouterr().err
     # re-evaluating into one folder: the earlier --predict's rows do not stay behind
     ev = tmp_path / "ev"
     assert main(["evaluate", str(run_dir), str(seg), "--out", str(ev), "--predict"]) == 0
@@ -248,6 +262,36 @@ def test_outputs_never_overwrite_the_run_or_other_evaluations(run_dir, shared_da
     assert main(["plot", str(run_dir), "--out", str(tmp_path / "afile")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "unexpected" not in err
+
+
+def test_report_out_only_reads_the_run(run_dir, tmp_path, capsys):
+    """report --out leaves the run folder as it was (it drew its figures into RUN/plots
+    first, so a read-only run, e.g. an archived or shared one, could not be reported):
+    HTML embeds them, Markdown writes them beside itself."""
+    import shutil
+    import stat
+
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    shutil.rmtree(run / "plots", ignore_errors=True)
+    before = sorted(p.relative_to(run) for p in run.rglob("*"))
+    modes = {p: p.stat().st_mode for p in [run, *run.rglob("*")]}
+    for p in modes:  # read-only (root ignores this: the listing below checks too)
+        p.chmod(stat.S_IMODE(modes[p]) & ~0o222)
+    try:
+        out = tmp_path / "out"
+        out.mkdir()
+        assert main(["report", str(run), "--out", str(out / "r.html")]) == 0
+        assert 'src="data:image/png;base64,' in (out / "r.html").read_text()
+        assert main(["report", str(run), "--format", "md", "--out", str(out / "r.md")]) == 0
+        assert (out / "r_figures" / "confusion.png").is_file()
+        assert "](r_figures/confusion.png)" in (out / "r.md").read_text()
+    finally:
+        for p, mode in modes.items():
+            p.chmod(stat.S_IMODE(mode))
+    assert sorted(p.relative_to(run) for p in run.rglob("*")) == before
+    assert sorted(p.name for p in out.iterdir()) == ["r.html", "r.md", "r_figures"]
+    capsys.readouterr()
 
 
 def test_evaluation_folders_keep_what_is_not_theirs(run_dir, shared_data, tmp_path,

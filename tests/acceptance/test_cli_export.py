@@ -121,3 +121,19 @@ def test_run_records_synaptic_operations_and_energy(run_dir, repo_root, tmp_path
     assert "energy:" in capsys.readouterr().out
     ev = json.loads((tmp_path / "e" / "metrics.json").read_text())
     assert ev["synops"]["n_predictions"] == 100
+
+
+def test_export_of_a_layer_nir_lacks_names_the_run(run_dir, tmp_path, monkeypatch, capsys):
+    """A model with a layer NIR has no node for (spiking EEGNet's time convolution) is
+    refused with the run's name in the one line, and nothing is written."""
+    import eegsnn.pipeline.apply as apply
+    from eegsnn.model import build_model, family_config
+
+    cfg, record, encoder, model = apply.load_run_model(run_dir)
+    model.net = build_model(family_config({"family": "spiking_eegnet"}, 4, 2))
+    record = {k: v for k, v in record.items() if k != "n_samples"}
+    monkeypatch.setattr(apply, "load_run_model", lambda run: (cfg, record, encoder, model))
+    assert main(["export", str(run_dir), str(tmp_path / "n.nir")]) == 2
+    err = capsys.readouterr().err
+    assert f"{run_dir}: NIR export" in err and "conv_time" in err and err.count("\n") == 1
+    assert not (tmp_path / "n.nir").exists()

@@ -204,3 +204,24 @@ def test_band_power_neurons_are_driven_by_the_input_current():
     assert _types(hidden) == ["linear", "leaky", "dropout", "linear", "leaky"]
     with pytest.raises(ConfigError, match="neuron type"):
         family_config({"family": "band_power", "neuron": {"type": "rleaky"}}, 4, 2)
+
+
+def test_too_few_steps_for_the_pooling_names_the_need():
+    """A window shorter than the families' pooling needs is refused up front with the
+    number of steps it needs (it failed inside the second pooling layer, naming neither
+    the window nor the family's options)."""
+    from eegsnn.model.network import min_num_steps
+
+    eegnet = build_model(family_config({"family": "spiking_eegnet"}, 4, 2))
+    assert eegnet.min_num_steps == 4 * 8
+    eegnet.eval()
+    assert eegnet(mx.zeros((32, 1, 4)))["logits"].shape == (1, 2)
+    with pytest.raises(ConfigError, match=r"16 time steps .* 4 then 8 steps\) needs at "
+                                          r"least 32"):
+        eegnet(mx.zeros((16, 1, 4)))
+    shallow = family_config({"family": "spiking_shallow", "pool_steps": 10,
+                             "pool_stride_steps": 5}, 4, 2)
+    assert min_num_steps(shallow) == 10  # floor((T - 10) / 5) + 1 >= 1
+    two = {"layers": [{"type": "avgpool_time", "kernel_size": 10, "stride": 5},
+                      {"type": "avgpool_time", "kernel_size": 3}]}
+    assert min_num_steps(two) == (3 - 1) * 5 + 10
