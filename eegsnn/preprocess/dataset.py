@@ -519,11 +519,13 @@ def load_windows(
         detect_format(p)
     cache = WindowCache(cache_dir)
     hashes = []
+    hashed_files: list[Path] = []  # the file of each entry of `hashes` (files on disk only)
     for p, rel in zip(files, rels, strict=True):
         digest = sha256_file(p) if objects is None else object_sha256(p)
         if rel in known and known[rel] != digest:  # changed since verify (race)
             raise ChecksumError(f"{p}: sha256 {digest} does not match the manifest")
         hashes.append((rel, digest))
+        hashed_files += [p] if objects is None else []
     extra = [cfg["labels"]["summary"]] if lab["source"] == "seizures" else []
     extra += [cfg["labels"]["table"]] if lab["source"] == "table" else []
     if cfg.get("bids") is not None:  # events.tsv, participants.tsv decide labels, subjects
@@ -531,15 +533,18 @@ def load_windows(
                                     for s in bids_sidecars(p, root_path)))
     for rel in extra:
         hashes.append((rel, sha256_file(root_path / rel)))
+        hashed_files.append(root_path / rel)
     for p in files if objects is None else ():  # a .mat file's sidecar says how to read it
         side = mat_sidecar(p) if str(p).lower().endswith(".mat") else None
         if side is not None:
             hashes.append((f"{recording_relpath(side, root_path)} (sidecar)",
                            sha256_file(side)))
+            hashed_files.append(side)
         labels_file = _label_file(p, lab)  # a hypnogram or events file decides the labels
         if labels_file is not None:
             hashes.append((f"{recording_relpath(labels_file, root_path)} (labels)",
                            sha256_file(labels_file)))
+            hashed_files.append(labels_file)
     key = cache_key(hashes, cfg)
     use_cache = use_cache and cache_enabled()
     if use_cache:
@@ -552,8 +557,9 @@ def load_windows(
             log.info("window cache hit %s (%d windows)", key[:12], len(cached))
             return cached
     windows = _build(files, rels, cfg, root_path, path_labels, keep_identity)
-    read = [] if objects is not None else [*files, *(root_path / r for r in extra)]
-    for p, (_, digest) in zip(read, hashes, strict=False):  # what was read = what was hashed
+    # what was read = what was hashed: recordings, and the files that label them
+    hashed = hashes if objects is None else hashes[len(files):]
+    for p, (_, digest) in zip(hashed_files, hashed, strict=True):
         if sha256_file(p) != digest:
             raise DataError(f"{p}: the file changed while it was being read (sha256 "
                             "before and after differ); run again once it is complete")

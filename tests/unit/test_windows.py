@@ -405,6 +405,33 @@ def test_events_file_labels(tmp_path):
     assert [again.class_names[i] for i in again.y] == ["R", "R"]
 
 
+
+def test_label_file_changed_while_read_is_refused(tmp_path, monkeypatch):
+    """An events file edited between its hashing and its reading is refused, as a
+    recording is (its windows were cached under the old file's key)."""
+    import eegsnn.preprocess.dataset as dataset_mod
+    from eegsnn.errors import DataError
+
+    edf = tmp_path / "sub-01_task-mi_run-1_eeg.edf"
+    write_edf(edf, np.zeros((1, 1000)) + 1e-6, 100, ["Cz"])
+    events = tmp_path / "sub-01_task-mi_run-1_events.tsv"
+    events.write_text("onset\tduration\ttrial_type\n1.0\t2\tleft\n5.0\t2\tright\n")
+    cfg = {"windows": {"mode": "events", "window_s": 2.0},
+           "labels": {"source": "events_file", "mapping": {"left": "L", "right": "R"},
+                      "events_file": events.name}}
+    real = dataset_mod.read_recording
+
+    def read_then_edit(path, **kwargs):
+        rec = real(path, **kwargs)
+        events.write_text("onset\tduration\ttrial_type\n1.0\t2\tright\n5.0\t2\tright\n")
+        return rec
+
+    monkeypatch.setattr(dataset_mod, "read_recording", read_then_edit)
+    with pytest.raises(DataError, match=r"_events\.tsv: the file changed while it was being "
+                                        "read"):
+        load_windows([edf], cfg, cache_dir=tmp_path / "cache")
+    assert not list((tmp_path / "cache").glob("**/*.npz"))
+
 def test_config_validation():
     base = {
         "windows": {"mode": "events", "window_s": 4},
