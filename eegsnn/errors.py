@@ -6,6 +6,9 @@ as one line (naming the file and the problem) and exits with :attr:`EEGSNNError.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from typing import Any
+
 
 class EEGSNNError(Exception):
     """Base class of the errors a user can cause; the CLI prints them as one line."""
@@ -52,3 +55,25 @@ class MissingExtraError(ConfigError, ImportError):
     Both an :class:`ImportError` (what Python code expects) and a :class:`ConfigError` (the
     configuration asks for something not installed; the CLI prints it as one line).
     """
+
+
+def refuse_unknown_options(what: str, options: Iterable[str], make: Callable[..., Any],
+                           ignore: Iterable[str] = ()) -> None:
+    """Raise a :class:`ConfigError` naming the ``options`` that ``make`` (a class or a
+    function built from config keys) does not take, and those it takes: ``"{what}: unknown
+    option(s) bta (known: beta, threshold, ...)"`` instead of Python's ``__init__() got an
+    unexpected keyword argument``. ``ignore``: parameters that are not config keys."""
+    import inspect
+
+    try:
+        params = inspect.signature(make).parameters
+    except (TypeError, ValueError):  # no signature to read: Python's own error follows
+        return
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return
+    known = {name for name, p in params.items()
+             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)} - {"self", *ignore}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ConfigError(f"{what}: unknown option(s) {', '.join(unknown)} (known: "
+                          f"{', '.join(sorted(known))})")

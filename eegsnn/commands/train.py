@@ -11,6 +11,7 @@ Examples::
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import sys
@@ -148,7 +149,8 @@ def train(
         "--set", help="Override a config value: key.sub=value (repeatable), e.g. "
                       "train.epochs=5; key.sub+=value adds to a list, e.g. "
                       "data.source+=/data/S001R12.edf (relative paths are read from the "
-                      "config file's folder).")] = None,
+                      "config file's folder; a name or path already there is not added "
+                      "twice).")] = None,
     out: Annotated[Path | None, typer.Option(
         "--out", "-o", help="Run folder (default runs/<study name>).")] = None,
     resume: Annotated[bool, typer.Option(
@@ -305,7 +307,8 @@ def train(
                               "the dataset section with --set dataset.windows.window_s=2 ...")
         if data:  # the recordings are in data.json, not among the recorded overrides
             src = [os.path.abspath(p) for p in data]  # links kept (recording_relpath)
-            source_override = [f"data.source={src if len(src) > 1 else src[0]}"]
+            # as JSON (a YAML flow value): a path with ' #', ': ' or quotes stays whole
+            source_override = [f"data.source={json.dumps(src if len(src) > 1 else src[0])}"]
         else:
             source_override = []
         cfg = load_study_config(config, overrides + source_override + extra)

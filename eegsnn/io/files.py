@@ -34,6 +34,7 @@ from eegsnn.errors import ConfigError, DataError
 
 __all__ = [
     "ID_PATTERNS",
+    "ConfigLoader",
     "atomic_open",
     "atomic_path",
     "atomic_write_bytes",
@@ -46,10 +47,12 @@ __all__ = [
     "file_in_the_way",
     "is_temp_name",
     "json_default",
+    "load_config_yaml",
     "parse_recording_ids",
     "read_yaml_mapping",
     "remove_temp_files",
     "sha256_file",
+    "yaml_error_text",
 ]
 
 _BLOCK = 1 << 20
@@ -128,7 +131,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp
         os.replace(tmp, dest)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # (a read-only disk: keep the writer's error)
+            tmp.unlink(missing_ok=True)
         raise
 
 
@@ -187,11 +191,61 @@ def current_umask() -> int:
     return mask
 
 
+class ConfigLoader(yaml.SafeLoader):
+    """PyYAML's safe loader for configs, with two changes a config writer expects:
+
+    * a number in exponent form without a dot (``1e-2``, ``5E3``) is a float, as in YAML
+      1.2 and JSON (PyYAML's YAML 1.1 rules read it as the *string* ``"1e-2"``, which then
+      failed deep inside training);
+    * a key given twice in one mapping is an error naming both lines (PyYAML keeps the
+      last silently, so a second ``train:`` section replaced the first). Keys merged in
+      with ``<<`` may still be overridden.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                first = seen.setdefault(key, key_node.start_mark.line)
+            except TypeError:  # an unhashable key: PyYAML's own error follows
+                continue
+            if first != key_node.start_mark.line:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first on line {first + 1})",
+                    key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
+ConfigLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."))
+
+
+def load_config_yaml(text: str) -> Any:
+    """``text`` parsed as YAML with :class:`ConfigLoader` (configs and ``--set`` values)."""
+    return yaml.load(text, Loader=ConfigLoader)
+
+
+def yaml_error_text(exc: yaml.YAMLError) -> str:
+    """``line L, column C: problem`` of a PyYAML error (its first line when unmarked)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None)
+    if mark is None or not problem:
+        return str(exc).splitlines()[0]
+    hint = (" (YAML indents with spaces, not tabs)" if "'\\t'" in problem or "\t" in problem
+            else "")
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}{hint}"
+
+
 def read_yaml_mapping(path: str | os.PathLike, what: str, loader: Any = None) -> Any:
     """Parse the YAML file ``path`` (a ``what``: "config", "manifest"...).
 
     Args:
-        loader: a PyYAML loader class (default ``yaml.SafeLoader``).
+        loader: a PyYAML loader class (default :class:`ConfigLoader`).
 
     Returns:
         The parsed document; :class:`ConfigError` unless it is a mapping.
@@ -201,11 +255,12 @@ def read_yaml_mapping(path: str | os.PathLike, what: str, loader: Any = None) ->
     """
     path = Path(path)
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader or yaml.SafeLoader)
+        data = yaml.load(path.read_text(encoding="utf-8"),
+                         Loader=loader or ConfigLoader)
     except OSError as exc:
         raise DataError(f"{path}: cannot read {what} ({exc.strerror or exc})") from exc
     except yaml.YAMLError as exc:
-        raise DataError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from exc
+        raise DataError(f"{path}: not valid YAML: {yaml_error_text(exc)}") from exc
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not a text file (byte {exc.start} is not UTF-8); a {what} "
                         "is a YAML text file") from exc

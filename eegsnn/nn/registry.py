@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from eegsnn import surrogate as _surrogate
-from eegsnn.errors import ConfigError
+from eegsnn.errors import ConfigError, refuse_unknown_options
 from eegsnn.nn.base import SpikingNeuron
 from eegsnn.nn.neurons import ALIF, IF, Alpha, Izhikevich, Leaky, Synaptic
 from eegsnn.nn.recurrent import RLeaky, RSynaptic
@@ -115,6 +115,7 @@ def _build(type_name: str, options: Mapping[str, Any], where: str | None,
     kwargs = dict(options)
     if "surrogate" in kwargs and not callable(kwargs["surrogate"]):
         kwargs["surrogate"] = _surrogate_from(kwargs["surrogate"], where)
+    refuse_unknown_options(where, kwargs, NEURONS[kind])
     try:
         return NEURONS[kind](**kwargs)
     except TypeError as exc:

@@ -73,12 +73,12 @@ from pathlib import Path
 from typing import Any
 
 from eegsnn.encode import EEGEncoder
-from eegsnn.errors import ConfigError
-from eegsnn.io.files import atomic_write_json, read_yaml_mapping
+from eegsnn.errors import ConfigError, refuse_unknown_options
+from eegsnn.io.files import atomic_write_json, load_config_yaml, read_yaml_mapping
 from eegsnn.model.families import family_neuron
 from eegsnn.pipeline.baselines import validate_baseline
 from eegsnn.pipeline.modelspec import check_neuron_layers, default_loss, validate_model_spec
-from eegsnn.pipeline.spec import get_pipeline
+from eegsnn.pipeline.spec import get_pipeline, list_pipelines
 from eegsnn.preprocess import validate_config as validate_dataset
 from eegsnn.preprocess.objects import is_object_description
 from eegsnn.train import TrainConfig
@@ -210,7 +210,7 @@ class _Patch(dict):
 
 class _Append(list):
     """Items that ``--set key+=value`` adds to a list the config itself does not hold:
-    :func:`deep_merge` adds them to the pipeline default's list (each item once).
+    :func:`deep_merge` adds them to the pipeline default's list (:func:`_add_items`).
     ``key`` is the dotted key, for messages."""
 
     def __init__(self, items: Sequence[Any], key: str) -> None:
@@ -225,10 +225,12 @@ class _Append(list):
 
 
 def _add_items(current: list[Any], items: Sequence[Any]) -> list[Any]:
-    """``current`` plus each of ``items`` not in it yet (in order, each once)."""
+    """``current`` plus ``items`` in order: a name or path (a string) that is there already
+    is not added twice (``data.source``, ``split.train_only``...); other items are added
+    as given (``model.hidden+=128`` adds a layer of 128 to ``[128]``)."""
     out = list(current)
     for item in items:
-        if item not in out:
+        if not (isinstance(item, str) and item in out):
             out.append(item)
     return out
 
@@ -285,7 +287,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         raise ConfigError(f"--set {text!r}: -= (removing items) is not supported; give the "
                           f"whole list, {key.rstrip()[:-1].rstrip()}=[...]")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = load_config_yaml(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
     return parts, value
@@ -299,10 +301,11 @@ def apply_overrides(config: Mapping[str, Any], overrides: Sequence[str]) -> dict
     a patch that :func:`deep_merge` merges into the defaults' mapping, key by key.
     ``key.sub+=value`` adds ``value`` (or each item of a list ``value``) to the list at
     ``key.sub`` (the config's, else the pipeline default's when :func:`deep_merge` merges
-    them), each item once (e.g. one more recording: ``data.source+=/data/S001R12.edf``);
-    applied twice it changes nothing. An override below an empty mapping of the config, or
-    one that names only a type (``model: {}``, ``model: {type: snn}``), patches too: such a
-    section stands for the pipeline's.
+    them): a name or path already there is not added twice (one more recording:
+    ``data.source+=/data/S001R12.edf``; applied twice it changes nothing), other items
+    (numbers: ``model.hidden+=128``) are added as given. An override below an empty mapping
+    of the config, or one that names only a type (``model: {}``, ``model: {type: snn}``),
+    patches too: such a section stands for the pipeline's.
 
     Raises:
         ConfigError: ``+=`` on a key whose value in the config is not a list (a single
@@ -439,7 +442,11 @@ def resolve_study_config(config: Mapping[str, Any], *, base_dir: str | os.PathLi
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} (known: "
                           f"{', '.join(sorted(_TOP_KEYS))})")
-    spec = get_pipeline(str(config.get("pipeline", "generic")))
+    name = config.get("pipeline", "generic")
+    if not isinstance(name, str):  # `pipeline:` left empty reads as null
+        raise ConfigError(f"{where}: pipeline must be a pipeline's name (known: "
+                          f"{', '.join(list_pipelines())}), got {name!r}")
+    spec = get_pipeline(name)
     defaults = spec.defaults
     model = config.get("model")
     default_model = defaults.get("model") or {}
@@ -554,6 +561,7 @@ def resolve_study_config(config: Mapping[str, Any], *, base_dir: str | os.PathLi
     if not isinstance(enc, Mapping) or "method" not in enc:
         raise ConfigError(f"{where}: an 'encoder' section with a method is required")
 
+    refuse_unknown_options(f"{where}: encoder", enc, EEGEncoder)
     try:
         EEGEncoder(**{k: v for k, v in enc.items() if k != "sfreq_hz"})
     except TypeError as exc:
@@ -590,7 +598,8 @@ def resolve_study_config(config: Mapping[str, Any], *, base_dir: str | os.PathLi
     ev = cfg.get("evaluate") or {}
     unknown = set(ev) - set(_EVAL_DEFAULTS)
     if unknown:
-        raise ConfigError(f"{where}: evaluate: unknown key(s) {sorted(unknown)}")
+        raise ConfigError(f"{where}: evaluate: unknown key(s) {sorted(unknown)} (known: "
+                          f"{', '.join(_EVAL_DEFAULTS)})")
     ev = {**_EVAL_DEFAULTS, **ev}
     classes = _class_names(cfg["dataset"])
     if ev["positive_class"] is not None and str(ev["positive_class"]) not in classes:
@@ -601,12 +610,19 @@ def resolve_study_config(config: Mapping[str, Any], *, base_dir: str | os.PathLi
             raise ConfigError(f"{where}: evaluate.events needs evaluate.positive_class")
         if cfg["dataset"]["windows"].get("mode") != "sliding":
             raise ConfigError(f"{where}: evaluate.events needs sliding windows")
+        unknown = set(ev["events"]) - {"min_windows"}
+        if unknown:
+            raise ConfigError(f"{where}: evaluate.events: unknown key(s) {sorted(unknown)} "
+                              "(known: min_windows)")
         ev["events"] = {"min_windows": 1, **dict(ev["events"])}
     if ev["operating_point"] is not None:
         ev["operating_point"] = _operating_point(ev["operating_point"], ev, where)
     cfg["evaluate"] = ev
 
     rep = cfg.get("report") or {}
+    if set(rep) - {"format"}:
+        raise ConfigError(f"{where}: report: unknown key(s) {sorted(set(rep) - {'format'})} "
+                          "(known: format)")
     fmt = rep.get("format", "html")
     if fmt not in ("html", "md", "both", "none"):
         raise ConfigError(f"{where}: report.format must be html, md, both or none")

@@ -209,10 +209,10 @@ def run_pipeline(config: Mapping[str, Any] | str | os.PathLike,
     check_sources(cfg, config if isinstance(config, (str, os.PathLike)) else None)
     run_dir = Path(out_dir) if out_dir is not None else None
     if run_dir is not None:
-        _check_run_dir(run_dir, cfg, resume=resume, overwrite=overwrite)
-        if resume and not overwrite:  # a finished run continued: its files must be intact
-            integrity.verify_integrity(run_dir)
-        if overwrite and run_dir.exists():
+        replace = _check_run_dir(run_dir, cfg, resume=resume, overwrite=overwrite)
+        if resume and not (overwrite or replace):  # a finished run continued: its files
+            integrity.verify_integrity(run_dir)  # must be intact
+        if (overwrite or replace) and run_dir.exists():
             shutil.rmtree(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         remove_temp_files(run_dir)  # left by a run killed while writing
@@ -242,8 +242,11 @@ def run_pipeline(config: Mapping[str, Any] | str | os.PathLike,
 
 
 def _check_run_dir(run_dir: Path, cfg: dict[str, Any], *, resume: bool, overwrite: bool
-                   ) -> None:
-    """Refuse an output folder that ``run_pipeline`` must not write into (see there)."""
+                   ) -> bool:
+    """Refuse an output folder that ``run_pipeline`` must not write into (see there);
+    ``True`` when the run there failed before training anything (a config or data error):
+    nothing to keep, so it is replaced (it blocked the corrected run as "a different
+    config")."""
     blocking = file_in_the_way(run_dir)
     if blocking is not None:
         raise ConfigError(f"{run_dir}: the output folder cannot be made: {blocking} is a file")
@@ -252,16 +255,21 @@ def _check_run_dir(run_dir: Path, cfg: dict[str, Any], *, resume: bool, overwrit
         if record is not None and runstate.is_alive(record):
             raise ConfigError(f"{run_dir}: a run is in progress there (pid {record['pid']}); "
                               "stop it before --overwrite")
-        return
+        return False
     state = runstate.inspect_run(run_dir, cfg)
     if state.kind == "empty":
-        return
+        return False
     if state.kind == "busy":
         raise ConfigError(f"{run_dir}: a run is in progress there (pid {state.status['pid']}); "
                           "wait for it, or use another --out folder")
     if state.kind == "foreign":
         raise ConfigError(f"{run_dir}: folder exists, is not empty and holds no eegsnn run; "
                           "use another --out folder (--overwrite deletes what it holds)")
+    if state.status.get("status") == "failed" and not any(
+            (run_dir / name).exists() for name in ("folds", "model", "refit")):
+        log.info("%s: replacing the run that failed there before training anything (%s)",
+                 run_dir, state.status.get("error", "no error recorded"))
+        return True
     changes = [c for c in state.changes if not (resume and c.startswith("train.epochs"))]
     if changes:
         shown = ", ".join(changes[:4]) + (f" and {len(changes) - 4} more"
@@ -275,6 +283,7 @@ def _check_run_dir(run_dir: Path, cfg: dict[str, Any], *, resume: bool, overwrit
         raise ConfigError(f"{run_dir}: holds {what} run with this config; use --resume "
                           "(resume=True) to continue it or --overwrite (overwrite=True) to "
                           "replace it")
+    return False
 
 
 

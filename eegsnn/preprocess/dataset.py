@@ -44,6 +44,7 @@ from __future__ import annotations
 import copy
 import itertools
 import logging
+import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -125,6 +126,10 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(config, Mapping):
         raise ConfigError(f"dataset config must be a mapping, got {type(config).__name__}")
     _check_keys(config, _TOP_KEYS, "dataset config")
+    ids = config.get("ids") or {}
+    if not isinstance(ids, Mapping) or set(ids) - {"pattern"}:
+        raise ConfigError("ids must be a mapping with one key, pattern (a regular expression "
+                          f"with named groups subject, session, run), got {ids!r}")
     cfg: dict[str, Any] = {
         "reader": config.get("reader", "auto"),
         "sfreq_hz": config.get("sfreq_hz"),
@@ -132,7 +137,7 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
         "mat_variable": config.get("mat_variable"),
         "text_unit": config.get("text_unit", "uV"),
         "unit": config.get("unit", "uV"),
-        "ids": {"pattern": (config.get("ids") or {}).get("pattern")},
+        "ids": {"pattern": ids.get("pattern")},
         "preprocess": validate_steps(config.get("preprocess")),
     }
     if config.get("bids") is not None:  # data.source is a BIDS root (eegsnn.io.bids)
@@ -152,7 +157,15 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(window_s, bool) or not isinstance(window_s, (int, float)) or window_s <= 0:
         raise ConfigError(f"windows.window_s must be a positive number of seconds, got "
                           f"{window_s!r}")
-    tmin_s = float(win.get("tmin_s", 0.0))
+    tmin_s = win.get("tmin_s", 0.0)
+    if isinstance(tmin_s, bool) or not isinstance(tmin_s, (int, float)) or \
+            not math.isfinite(tmin_s):
+        raise ConfigError(f"windows.tmin_s must be a number of seconds, got {tmin_s!r}")
+    tmin_s = float(tmin_s)
+    if mode == "sliding" and tmin_s != 0.0:  # (it was ignored)
+        raise ConfigError("windows.tmin_s (the start of a window after its event) applies "
+                          "to mode 'events' only; sliding windows start at the recording's "
+                          "start (crop it with a preprocess 'crop' step)")
     step_s = win.get("step_s")
     if mode == "sliding":
         step_s = window_s if step_s is None else step_s
@@ -177,6 +190,12 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
     mapping = lab.get("mapping")
     if not isinstance(mapping, Mapping) or not mapping:
         raise ConfigError("labels.mapping must be a non-empty mapping {raw label: class name}")
+    booleans = [f"{k!r}: {v!r}" for k, v in mapping.items()
+                if isinstance(k, bool) or isinstance(v, bool)]
+    if booleans:  # `Z: no` in a YAML file: the class would be named "False"
+        raise ConfigError(f"labels.mapping: {', '.join(booleans)}: a boolean, where a label "
+                          "or class name belongs (YAML reads yes/no/on/off/true/false "
+                          "without quotes as booleans); quote it, e.g. Z: 'no'")
     mapping = {str(k): str(v) for k, v in mapping.items()}
     default = lab.get("default")
     if default is not None and mode != "sliding":

@@ -21,21 +21,23 @@ from typing import Any
 from eegsnn.errors import ConfigError
 from eegsnn.train.augment import validate_augment
 from eegsnn.train.losses import get_loss
-from eegsnn.train.step import OPTIMIZERS, SCHEDULES
+from eegsnn.train.step import build_optimizer
 
 
 def _is_number(v: Any) -> bool:
-    """An int/float, or a string YAML 1.1 leaves unparsed such as ``"1e-3"``."""
-    if isinstance(v, bool):
+    """An int/float (NumPy scalars too), not a bool and not a string: ``1e-3`` in a YAML
+    config is a float (:class:`eegsnn.io.files.ConfigLoader`); a string ``"1e-3"`` (quoted,
+    or from Python) is refused, as it failed inside training (it was taken for a number)."""
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def _quoted_number(v: Any) -> bool:
+    if not isinstance(v, str):
         return False
-    if isinstance(v, numbers.Real):  # int, float and NumPy scalars
-        return True
-    if isinstance(v, str):
-        try:
-            return math.isfinite(float(v))
-        except ValueError:
-            return False
-    return False
+    try:
+        return math.isfinite(float(v))
+    except ValueError:
+        return False
 
 
 #: value kinds of :func:`check_types`: (test, how the error names it)
@@ -77,8 +79,10 @@ def check_types(data: Mapping[str, Any], schema: Mapping[str, str], where: str) 
             names = kinds.split("|")
             if not any(VALUE_KINDS[k][0](node) for k in names):
                 expected = " or ".join(VALUE_KINDS[k][1] for k in names)
+                hint = ("; write it without quotes" if "number" in names
+                        and _quoted_number(node) else "")
                 raise ConfigError(f"{where}{key} must be {expected}, got {node!r} "
-                                  f"({type(node).__name__})")
+                                  f"({type(node).__name__}){hint}")
 
 
 #: value types of the train config (checked before anything reads the values)
@@ -173,15 +177,10 @@ class TrainConfig:
                               f"{self.val_fraction}")
         if self.grad_clip is not None and not float(self.grad_clip) > 0:
             raise ConfigError(f"train config: grad_clip must be > 0, got {self.grad_clip}")
-        opt = str(self.optimizer.get("type", "adam")).lower()
-        if opt not in OPTIMIZERS:
-            raise ConfigError(f"train config: unknown optimizer {opt!r}; expected one of "
-                              f"{', '.join(sorted(OPTIMIZERS))}")
-        if self.schedule is not None:
-            kind = str(self.schedule.get("type", "")).lower()
-            if kind not in SCHEDULES:
-                raise ConfigError(f"train config: unknown schedule {kind!r}; expected one of "
-                                  f"{', '.join(sorted(SCHEDULES))}")
+        try:  # every option of both, before any data is read (a cheap object)
+            build_optimizer(self.optimizer, self.schedule)
+        except ConfigError as exc:
+            raise ConfigError(f"train config: {exc}") from None
         self.augment = validate_augment(self.augment)
         if self.engine not in ENGINES:
             raise ConfigError(f"train config: engine must be one of {', '.join(ENGINES)}, "

@@ -23,7 +23,7 @@ import mlx.core as mx
 import mlx.nn as nn
 import mlx.optimizers as optim
 
-from eegsnn.errors import ConfigError
+from eegsnn.errors import ConfigError, refuse_unknown_options
 from eegsnn.train.data import Encoder, is_packed_batch, unpack_spikes
 from eegsnn.train.losses import LossFn, rate_regularizer
 
@@ -60,24 +60,44 @@ def build_optimizer(spec: dict[str, Any], schedule: dict[str, Any] | None = None
     if kind not in OPTIMIZERS:
         raise ConfigError(f"unknown optimizer {kind!r}; expected one of "
                           f"{', '.join(sorted(OPTIMIZERS))}")
+    _check_options(f"optimizer {kind!r}", spec, OPTIMIZERS[kind])
     lr = spec.pop("learning_rate", 1e-3)
     if schedule:
         schedule = dict(schedule)
-        skind = str(schedule.pop("type", "")).lower()
+        if "type" not in schedule:
+            raise ConfigError(f"schedule: give its type ({', '.join(sorted(SCHEDULES))}), "
+                              f"got the options {sorted(schedule)}")
+        skind = str(schedule.pop("type")).lower()
         if skind not in SCHEDULES:
             raise ConfigError(f"unknown schedule {skind!r}; expected one of "
                               f"{', '.join(sorted(SCHEDULES))}")
+        _check_options(f"schedule {skind!r}", schedule, SCHEDULES[skind])
         if skind != "linear_schedule":
             schedule.setdefault("init", lr)
         try:
             lr = SCHEDULES[skind](**schedule)
-        except TypeError as exc:
-            raise ConfigError(f"schedule {skind!r}: bad options {sorted(schedule)}: {exc}") \
-                from exc
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"schedule {skind!r}: {exc}") from exc
     try:
         return OPTIMIZERS[kind](learning_rate=lr, **spec)
-    except TypeError as exc:
-        raise ConfigError(f"optimizer {kind!r}: bad options {sorted(spec)}: {exc}") from exc
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"optimizer {kind!r}: {exc}") from exc
+
+
+def _check_options(what: str, options: dict[str, Any], make: Callable[..., Any]) -> None:
+    """Refuse options ``make`` (an optimizer class or schedule function) does not take
+    (:func:`~eegsnn.errors.refuse_unknown_options`), and a non-number where it takes a
+    number."""
+    import inspect
+
+    refuse_unknown_options(what, options, make)
+    params = inspect.signature(make).parameters
+    for name, value in options.items():
+        default = params[name].default
+        numeric = name == "learning_rate" or (isinstance(default, float | int)
+                                              and not isinstance(default, bool))
+        if numeric and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise ConfigError(f"{what}: {name} must be a number, got {value!r}")
 
 
 def _unpacked(model: nn.Module, x: mx.array) -> mx.array:

@@ -650,7 +650,8 @@ def test_set_model_type_snn_or_an_empty_model_keeps_the_pipelines_model(tmp_path
 
 
 @pytest.mark.parametrize("override, needles", [
-    ("model.neuron.betta=0.8", ["model.neuron (leaky)", "'betta'"]),
+    ("model.neuron.betta=0.8", ["model.neuron (leaky)", "unknown option(s) betta (known: "
+                                "beta, "]),
     ("model.neuron.beta=1.5", ["model.neuron (leaky)", "beta must lie in [0.0, 1.0]"]),
     ("model.neuron.surrogate.type=nope", ["model.neuron (leaky)", "unknown surrogate 'nope'"]),
     ("model.neuron.surrogate.slop=3", ["model.neuron (leaky)", "'slop'"]),
@@ -695,7 +696,8 @@ def test_bad_neuron_option_of_a_layer_list_names_the_layer():
     layers = [{"type": "linear", "out_features": 8}, {"type": "leaky", "beta": 0.9},
               {"type": "linear", "out_features": "classes"},
               {"type": "synaptic", "alpha": 0.9, "bta": 0.8, "reset_mechanism": "none"}]
-    with pytest.raises(ConfigError, match=r"model\.layers\[3\] \(synaptic\).*'bta'"):
+    with pytest.raises(ConfigError, match=r"model\.layers\[3\] \(synaptic\): unknown "
+                                          r"option\(s\) bta \(known: alpha, beta"):
         resolve_study_config({"pipeline": "motor_imagery", "data": {"source": "x"},
                               "model": {"layers": layers}}, base_dir="/tmp")
     layers[3].pop("bta")

@@ -150,3 +150,36 @@ def test_help_texts_have_examples():
         result = runner.invoke(app, [cmd, "--help"])
         assert result.exit_code == 0
         assert f"eegsnn {cmd}" in result.output, cmd
+
+
+def test_recordings_with_yaml_characters_in_their_path_stay_whole(repo_root, tmp_path, capsys):
+    """Recordings given on the command line with --config are paths, not YAML: one with
+    ' #' (a YAML comment) or ': ' (a mapping) in its name was cut or made a mapping."""
+    config = str(repo_root / "configs" / "eegmmidb_imagery_lr.yaml")
+    for name in ("d #2", "d: x"):
+        missing = tmp_path / name / "S001R04.edf"
+        assert main(["train", "--config", config, str(missing), "--out",
+                     str(tmp_path / "run"), "--quiet", "--no-progress"]) == 3
+        err = capsys.readouterr().err
+        assert f"{missing}: file or folder not found" in err, err
+
+
+def test_a_run_that_failed_before_training_does_not_block_the_corrected_one(repo_root,
+                                                                              tmp_path,
+                                                                              capsys):
+    """A run stopped by a data error before any training leaves a failed folder; the
+    corrected command replaces it (it was refused as "a different config" and needed
+    --overwrite). A failed run that trained something is still kept."""
+    out = tmp_path / "run"
+    base = ["train", "--config", str(repo_root / "configs" / "bonn_example.yaml"), *FAST,
+            "--set", f"cache_dir={tmp_path / 'cache'}", "--baseline", "none", "--report",
+            "none", "--out", str(out), "--quiet", "--no-progress"]
+    assert main([*base, "--set", "dataset.windows.window_s=0.001"]) == 2
+    assert "shorter than one sample" in capsys.readouterr().err
+    assert json.loads((out / "status.json").read_text())["status"] == "failed"
+    assert main(base) == 0, capsys.readouterr().err
+    assert json.loads((out / "status.json").read_text())["status"] == "finished"
+    status = json.loads((out / "status.json").read_text())
+    (out / "status.json").write_text(json.dumps({**status, "status": "failed"}))
+    assert main([*base, "--set", "train.epochs=2"]) == 2  # trained folds: kept
+    assert "holds a run with a different config" in capsys.readouterr().err

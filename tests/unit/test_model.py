@@ -187,7 +187,8 @@ LEAKY_OUT = {"type": "leaky", "beta": 0.9, "reset_mechanism": "none"}
 @pytest.mark.parametrize("cfg, message", [
     (_with_layers([{"type": "lstm"}, LEAKY_OUT]), "unknown layer type 'lstm'"),
     (_with_layers([{"type": "linear", "out_features": 3},
-                   {"type": "leaky", "beta": 0.9, "gamma": 2}]), "bad options"),
+                   {"type": "leaky", "beta": 0.9, "gamma": 2}]),
+     r"unknown option\(s\) gamma \(known: beta"),
     (_with_layers([{"type": "linear", "in_features": 12, "out_features": 3}, LEAKY_OUT]),
      "in_features=12 but the previous layer gives 10"),
     (_with_layers([{"type": "linear"}, LEAKY_OUT]), "out_features"),

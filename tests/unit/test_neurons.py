@@ -647,7 +647,7 @@ def test_config_errors():
         neuron_from_config({"model": "LIF"})
     with pytest.raises(ConfigError, match="'model' key"):
         neuron_from_config({"beta": 0.9})
-    with pytest.raises(ConfigError, match="bad arguments"):
+    with pytest.raises(ConfigError, match=r"unknown option\(s\) tau \(known: beta, "):
         neuron_from_config({"model": "Leaky", "tau": 5})
     with pytest.raises(ConfigError, match="needs a 'name'"):
         neuron_from_config({"model": "Leaky", "surrogate": {"slope": 3}})

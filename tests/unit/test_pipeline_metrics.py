@@ -164,7 +164,8 @@ def test_overrides_and_merge():
 
 def test_plus_equals_adds_to_a_list_once(repo_root):
     """``key+=value`` adds a recording (or several) to the config's list, skipping those it
-    has, so re-applying it (a resumed run's overrides) changes nothing; a non-list refuses."""
+    has, so re-applying it changes nothing; numbers are added as given; a non-list
+    refuses."""
     cfg = {"data": {"source": ["a.edf", "b.edf"]}, "train": {"epochs": 3}}
     once = apply_overrides(cfg, ["data.source+=c.edf"])
     assert once["data"]["source"] == ["a.edf", "b.edf", "c.edf"]
@@ -195,8 +196,17 @@ def test_plus_equals_adds_to_a_list_once(repo_root):
     # a list only the pipeline's defaults hold is added to as well
     study = load_study_config(path, ["encoder.gain+=4", "split.train_only+=[S001R12.edf]"])
     assert study["encoder"]["gain"] == [0.5, 1.0, 2.0, 4]
-    twice = load_study_config(path, ["encoder.gain+=4", "encoder.gain+=[4, 8]"])
-    assert twice["encoder"]["gain"] == [0.5, 1.0, 2.0, 4, 8]
+    twice = load_study_config(path, ["split.train_only+=S001R12.edf",
+                                     "split.train_only+=[S001R12.edf, S001R14.edf]"])
+    assert twice["split"]["train_only"][-2:] == ["S001R12.edf", "S001R14.edf"]  # names once
+    # numbers are added as given: a second hidden layer of the same size is a layer more
+    # (it was dropped silently as a repeat)
+    assert apply_overrides({"model": {"hidden": [128]}}, ["model.hidden+=128"]) == \
+        {"model": {"hidden": [128, 128]}}
+    assert load_study_config(path, ["encoder.gain+=[4, 8]"])["encoder"]["gain"] == \
+        [0.5, 1.0, 2.0, 4, 8]
+    with pytest.raises(ConfigError, match=r"strictly increasing, got \[0\.5, 1\.0, 2\.0, 2\.0"):
+        load_study_config(path, ["encoder.gain+=2.0"])  # a repeated gain is named
     assert study["split"]["train_only"] == ["S001R03.edf", "S001R07.edf", "S001R12.edf"]
     for key in ("train.epochs+=3", "model.hidden+=[4]"):
         with pytest.raises(ConfigError, match=rf"--set {key.split('+')[0]}\+=\.\.\.: "
@@ -258,6 +268,37 @@ def test_study_config_validation_names_the_key(tmp_path):
         (tmp_path / "bad.yaml").write_text("a: [1, 2\n")
         load_study_config(tmp_path / "bad.yaml")
 
+
+
+def test_config_yaml_as_a_config_writer_means_it(tmp_path):
+    """Config files: ``1e-2`` is a number (PyYAML's YAML 1.1 made it the string '1e-2',
+    which failed inside training), a key given twice is refused (the last one won
+    silently), and a syntax error says where and what (the line and problem were cut)."""
+    from eegsnn.io.files import load_config_yaml
+    from eegsnn.pipeline import load_study_config
+
+    assert load_config_yaml("a: 1e-2\nb: 5E3\nc: .5e1\nd: -2e-1\ne: '1e-2'\nf: 1e") == {
+        "a": 0.01, "b": 5000.0, "c": 5.0, "d": -0.2, "e": "1e-2", "f": "1e"}
+    assert load_config_yaml("base: &b {x: 1, y: 2}\nm:\n  <<: *b\n  x: 3\n")["m"] == \
+        {"x": 3, "y": 2}  # a merged key may be overridden
+    study = tmp_path / "study.yaml"
+    for text, match in (
+            ("name: a\ntrain:\n  epochs: 3\npipeline: motor_imagery\ntrain:\n  seed: 1\n",
+             r"study\.yaml: not valid YAML: line 5, column 1: duplicate key 'train' \(first on "
+             r"line 2\)"),
+            ("name: a\ntrain:\n\tepochs: 3\n",
+             r"line 3, column 1: found character '\\t' that cannot start any token \(YAML "
+             r"indents with spaces, not tabs\)"),
+            ("name: a\nnotes: {x: 1\n", r"line 3, column 1: expected ',' or '}'")):
+        study.write_text(text)
+        with pytest.raises(DataError, match=match):
+            load_study_config(study)
+    study.write_text("name: a\npipeline: seizure_detection\ndata: {source: x}\n"
+                     "train: {optimizer: {type: adamw, learning_rate: 2e-3, weight_decay: 1e-2}}"
+                     "\n")
+    cfg = load_study_config(study, ["train.grad_clip=1e0"])
+    assert cfg["train"]["optimizer"]["weight_decay"] == 0.01
+    assert cfg["train"]["grad_clip"] == 1.0
 
 def test_model_config_from_short_and_full_forms():
     cfg = build_model_config({"hidden": [16, 8], "dropout": 0.1}, n_inputs=10, n_classes=3)
@@ -579,3 +620,27 @@ def test_predictions_csv_marks_the_windows_with_flat_channels(tmp_path):
     assert list(rows[0]) == ["recording", "onset_s", "true", "predicted", "p_x", "p_y",
                              "flat_channels"]
     assert [r["flat_channels"] for r in rows] == flat
+
+
+def test_misspelt_keys_are_named_in_every_section(repo_root):
+    """A misspelt key is named with the known ones wherever it is (report, ids and
+    evaluate.events took any key silently; encoder and neuron options gave Python's
+    'unexpected keyword argument' or listed valid options as bad)."""
+    from eegsnn.pipeline import load_study_config
+
+    path = repo_root / "configs" / "bonn_example.yaml"
+    for override, match in (
+            ("report.fmt=md", r"report: unknown key\(s\) \['fmt'\] \(known: format\)"),
+            ("dataset.ids.patern=x", r"ids must be a mapping with one key, pattern"),
+            ("evaluate.events={min_windowz: 2}",
+             r"evaluate\.events: unknown key\(s\) \['min_windowz'\] \(known: min_windows\)"),
+            ("encoder.treshold=0.3", r"encoder: unknown option\(s\) treshold \(known: .*"
+                                     r"threshold"),
+            ("model.neuron.bta=0.5", r"unknown option\(s\) bta \(known: beta, ")):
+        with pytest.raises(ConfigError, match=match):
+            load_study_config(path, [override])
+    from eegsnn.pipeline.config import resolve_study_config
+
+    with pytest.raises(ConfigError, match=r"pipeline must be a pipeline's name \(known: "
+                                          r"generic, motor_imagery.*got None"):
+        resolve_study_config({"name": "x", "pipeline": None, "data": {"source": "x"}})

@@ -115,8 +115,22 @@ def test_optimizer_schedule_and_errors():
         build_optimizer({"type": "adamz"})
     with pytest.raises(ConfigError, match="unknown schedule"):
         build_optimizer({"type": "sgd"}, {"type": "warp"})
-    with pytest.raises(ConfigError, match="bad options"):
+    with pytest.raises(ConfigError, match=r"optimizer 'sgd': unknown option\(s\) betas "
+                                          r"\(known: dampening, learning_rate, momentum"):
         build_optimizer({"type": "sgd", "learning_rate": 0.1, "betas": [0.9]})
+    with pytest.raises(ConfigError, match=r"schedule 'cosine_decay': unknown option\(s\) "
+                                          r"decay_stpes \(known: decay_steps, end, init\)"):
+        build_optimizer({"type": "adam"}, {"type": "cosine_decay", "decay_stpes": 10})
+    with pytest.raises(ConfigError, match=r"schedule: give its type .* \['tpye'\]"):
+        build_optimizer({"type": "adam"}, {"tpye": "cosine_decay"})
+    with pytest.raises(ConfigError, match=r"weight_decay must be a number, got 'x'"):
+        build_optimizer({"type": "adamw", "weight_decay": "x"})
+    # caught with the config, before any data is read (it failed at the first step)
+    with pytest.raises(ConfigError, match=r"train config: optimizer 'adam': unknown option"):
+        TrainConfig.from_dict({"optimizer": {"type": "adam", "lr": 0.1}})
+    with pytest.raises(ConfigError, match=r"learning_rate must be a number, got '1e-2' "
+                                          r"\(str\); write it without quotes"):
+        TrainConfig.from_dict({"optimizer": {"type": "adam", "learning_rate": "1e-2"}})
 
 
 def test_train_config_validation():

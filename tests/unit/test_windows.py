@@ -456,6 +456,12 @@ def test_config_validation():
             "needs labels.summary",
         ),
         ({**base, "reader": "edflib"}, "reader must be one of"),
+        ({**base, "windows": {"mode": "sliding", "window_s": 4, "tmin_s": 100}},
+         "tmin_s .* applies to mode 'events' only"),
+        ({**base, "windows": {"mode": "events", "window_s": 4, "tmin_s": "x"}},
+         "tmin_s must be a number"),
+        ({**base, "labels": {"source": "annotations", "mapping": {"T1": False}}},
+         r"'T1': False: a boolean.*quote it"),
         ({"labels": base["labels"]}, "needs a 'windows' mapping"),
     ]
     for conf, match in bad:
