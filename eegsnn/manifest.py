@@ -54,6 +54,7 @@ MANIFEST_VERSION = 1
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TOP_KEYS = ("manifest_version", "name", "description", "license", "citation", "source",
              "task", "label_mapping", "root", "layout", "notes", "files")
+_FILE_KEYS = ("path", "size", "sha256", "subject", "session", "run", "label")
 
 
 @dataclass
@@ -140,6 +141,11 @@ def load_manifest(path: str | os.PathLike) -> Manifest:
         if not isinstance(entry, Mapping) or "path" not in entry:
             raise ConfigError(f"{where} must be a mapping with a 'path'")
         rel = _check_relpath(str(entry["path"]), where)
+        unknown = set(entry) - set(_FILE_KEYS)
+        if unknown:  # a typo ("sha:") would otherwise silently turn off checking
+            raise ConfigError(f"{where} ({rel}): unknown key(s) "
+                              f"{', '.join(sorted(map(str, unknown)))}; known keys: "
+                              f"{', '.join(_FILE_KEYS)}")
         if rel in seen:
             raise ConfigError(f"{where}: {rel} listed twice")
         seen.add(rel)
@@ -149,7 +155,8 @@ def load_manifest(path: str | os.PathLike) -> Manifest:
             if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
                 raise ConfigError(f"{where}: sha256 of {rel} is not 64 hex digits")
         size = entry.get("size")
-        if size is not None and (not isinstance(size, int) or size < 0):
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int)
+                                 or size < 0):
             raise ConfigError(f"{where}: size of {rel} must be a non-negative integer")
         files.append(ManifestFile(
             path=rel, size=size, sha256=sha, subject=str(entry.get("subject") or ""),
@@ -208,35 +215,51 @@ def create_manifest(
             ``label_mapping``, ``description``, ``layout``, ``notes``, ``root``).
 
     Raises:
-        DataError: ``folder`` is not a folder or holds no files.
+        DataError: ``folder`` does not exist or is not a folder, no file passes the
+            filters, or a listed path is a broken symbolic link.
     """
     import fnmatch
 
     folder = Path(folder)
     if not folder.is_dir():
-        raise DataError(f"{folder}: not a folder")
+        raise DataError(f"{folder}: is a file, not a folder" if folder.exists()
+                        else f"{folder}: folder does not exist")
     unknown = set(fields) - set(_TOP_KEYS)
     if unknown:
         raise ConfigError(f"unknown manifest field(s) {', '.join(sorted(unknown))}")
     include, exclude = list(include), list(exclude)
     entries = []
+    n_files = n_included = 0
     for p in sorted(folder.rglob("*")):
-        if not p.is_file():
+        broken = p.is_symlink() and not p.exists()
+        if not (broken or p.is_file()):
             continue
         rel = p.relative_to(folder).as_posix()
         if any(part.startswith(".") for part in rel.split("/")):
             continue
+        n_files += 1
         if not any(fnmatch.fnmatch(rel, pat) for pat in include):
             continue
+        n_included += 1
         if any(fnmatch.fnmatch(rel, pat) for pat in exclude):
             continue
+        if broken:
+            raise DataError(f"{p}: broken symbolic link (its target {os.readlink(p)} does not "
+                            "exist); fix or remove it, or leave it out with --exclude")
         ids = parse_recording_ids(rel, id_pattern, fallback_to_stem=False)
         entries.append(ManifestFile(
             path=rel, size=p.stat().st_size, sha256=sha256_file(p), **ids,
             label=(p.parent.name if label_from_folder and p.parent != folder else None),
         ))
     if not entries:
-        raise DataError(f"{folder}: no files to list in a manifest")
+        def quoted(patterns: list[str]) -> str:
+            return " ".join(repr(pat) for pat in patterns)
+        why = ("it holds no (non-hidden) files" if not n_files else
+               f"none of its {n_files} file(s) matches --include {quoted(include)}"
+               if not n_included else
+               f"all {n_included} file(s) matching --include {quoted(include)} are left out "
+               f"by --exclude {quoted(exclude)}")
+        raise DataError(f"{folder}: no files to list in a manifest: {why}")
     if isinstance(fields.get("citation"), str):
         fields["citation"] = [fields["citation"]]
     return Manifest(name=name or folder.resolve().name, files=entries, **fields)
@@ -253,6 +276,10 @@ class VerifyReport:
         changed: ``(path, problem)`` for files whose size or sha256 differ.
         unchecked: paths present but without a recorded sha256.
         skipped: absent paths, with ``allow_missing=True``.
+        manifest: the manifest file checked (or its name), for messages.
+
+    :attr:`passed` means nothing is missing or changed; :attr:`verified` also needs at
+    least one file whose sha256 was compared and matched.
     """
 
     root: Path
@@ -261,10 +288,18 @@ class VerifyReport:
     changed: list[tuple[str, str]] = field(default_factory=list)
     unchecked: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    manifest: str = "manifest"
 
     @property
     def passed(self) -> bool:
+        """No file is missing or changed (absent files with ``allow_missing`` and files
+        without a checksum do not count against it)."""
         return not self.missing and not self.changed
+
+    @property
+    def verified(self) -> bool:
+        """:attr:`passed`, and at least one file's sha256 was checked and matched."""
+        return self.passed and bool(self.ok)
 
     def lines(self) -> list[str]:
         """Human-readable report, one line per problem plus a summary."""
@@ -278,8 +313,13 @@ class VerifyReport:
                    f"changed, {len(self.unchecked)} unchecked{skipped} (root {self.root})")
         return out
 
-    def raise_for_problems(self) -> None:
-        """Raise :class:`ChecksumError` (changed files) or :class:`DataError` (missing)."""
+    def raise_for_problems(self, *, require_checked: bool = False) -> None:
+        """Raise :class:`ChecksumError` (changed files) or :class:`DataError` (missing).
+
+        With ``require_checked``, also raise :class:`DataError` when no file's sha256 was
+        checked (an empty file list, every file absent, or no checksums recorded): what
+        ``eegsnn manifest verify`` requires before it reports success.
+        """
         if self.changed:
             p, why = self.changed[0]
             more = f" and {len(self.changed) - 1} more" if len(self.changed) > 1 else ""
@@ -288,6 +328,19 @@ class VerifyReport:
             more = f" and {len(self.missing) - 1} more" if len(self.missing) > 1 else ""
             raise DataError(f"{self.root / self.missing[0]}: file listed in the manifest is "
                             f"missing{more}")
+        if require_checked and not self.ok:
+            raise DataError(self._nothing_checked())
+
+    def _nothing_checked(self) -> str:
+        if not self.unchecked and not self.skipped:
+            return f"{self.manifest}: lists no files; nothing to verify"
+        if not self.unchecked:
+            return (f"{self.root}: none of the {len(self.skipped)} files listed in "
+                    f"{self.manifest} is present under this data root; check --root")
+        absent = f" ({len(self.skipped)} more absent)" if self.skipped else ""
+        return (f"{self.manifest}: no file could be checked: no sha256 recorded for the "
+                f"{len(self.unchecked)} file(s) present{absent}; run 'eegsnn manifest create' "
+                "to record them")
 
 
 def verify_manifest(manifest: Manifest | str | os.PathLike,
@@ -295,8 +348,9 @@ def verify_manifest(manifest: Manifest | str | os.PathLike,
                     allow_missing: bool = False) -> VerifyReport:
     """Check every file of a manifest under ``root`` (default: the manifest's root).
 
-    Size is compared first (cheap), then the sha256. Nothing is raised for problems:
-    inspect the report or call :meth:`VerifyReport.raise_for_problems`.
+    Size is compared first (cheap), then the sha256. A listed path that is a folder counts
+    as changed. Nothing is raised for problems: inspect the report or call
+    :meth:`VerifyReport.raise_for_problems`.
 
     Args:
         allow_missing: files that are absent are counted in ``skipped`` instead of
@@ -308,9 +362,13 @@ def verify_manifest(manifest: Manifest | str | os.PathLike,
     if not root_path.is_dir():
         raise DataError(f"{root_path}: data root of manifest {manifest.name!r} is not a folder "
                         "(pass --root)")
-    report = VerifyReport(root=root_path)
+    report = VerifyReport(root=root_path, manifest=str(manifest.manifest_path or
+                                                       f"manifest {manifest.name!r}"))
     for entry in manifest.files:
         p = root_path / entry.path
+        if p.is_dir():
+            report.changed.append((entry.path, "is a folder, not a file"))
+            continue
         if not p.is_file():
             (report.skipped if allow_missing else report.missing).append(entry.path)
             continue

@@ -34,16 +34,30 @@ def create(
     relative_root: Annotated[bool, typer.Option(
         "--relative-root/--no-root",
         help="Record the folder as root, relative to the manifest.")] = True,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace an existing --output manifest.")] = False,
 ) -> None:
     """Write a manifest listing every file under FOLDER with its size and sha256.
 
-    Example: ``eegsnn manifest create ../shared/data/bonn -o bonn.yaml --label-from-folder``
+    An existing --output is kept (its curated notes and labels would be lost) unless
+    --overwrite. Example:
+    ``eegsnn manifest create ../shared/data/bonn -o bonn.yaml --label-from-folder``
     """
     import os
 
+    from eegsnn.errors import ConfigError
+    from eegsnn.io.files import file_in_the_way
     from eegsnn.manifest import create_manifest, save_manifest
 
     output = output or Path(f"{folder.resolve().name}.yaml")
+    if output.is_dir():
+        raise ConfigError(f"--output {output}: is a folder; give the manifest's file name")
+    if output.exists() and not overwrite:
+        raise ConfigError(f"{output}: already exists; choose another --output or pass "
+                          "--overwrite")
+    blocker = file_in_the_way(output.parent)
+    if blocker is not None:
+        raise ConfigError(f"--output {output}: {blocker} is a file, not a folder")
     fields: dict[str, Any] = {"license": license, "citation": list(citation or []), "task": task}
     if url:
         fields["source"] = {"url": url}
@@ -72,15 +86,19 @@ def verify(
 ) -> None:
     """Check every file of MANIFEST: report what is missing or changed.
 
-    Exits 0 when all files match, 3 when files are missing, 4 when files changed.
-    Example: ``eegsnn manifest verify data_manifests/bonn_shared.yaml --root ../shared/data/bonn``
+    Exits 0 only when no file is missing or changed and at least one file's sha256 was
+    checked and matched (files without a recorded sha256 are counted "unchecked" in the
+    summary); 3 when files are missing or nothing could be checked (no files listed, none
+    present under the root with --allow-missing, or no checksums recorded); 4 when files
+    changed. Example:
+    ``eegsnn manifest verify data_manifests/bonn_shared.yaml --root ../shared/data/bonn``
     """
     from eegsnn.manifest import verify_manifest
 
     report = verify_manifest(manifest, root, allow_missing=allow_missing)
     for line in report.lines():
         typer.echo(line)
-    report.raise_for_problems()
+    report.raise_for_problems(require_checked=True)
 
 
 def register(app: typer.Typer) -> None:
