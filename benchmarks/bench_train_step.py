@@ -404,6 +404,11 @@ def run_parent(args: argparse.Namespace) -> int:
             entry.update(res)
             print(f"  round {rnd + 1}: {impl:18s} median {entry['round_medians'][-1]:8.1f} "
                   f"ms/step  peak RSS {entry['peak_rss_mib']:7.1f} MiB", file=sys.stderr)
+    if not raw:  # every implementation skipped or failed: no table to print, no ratio
+        print("nothing was measured (see the lines above); eegsnn runs from --main-python, "
+              "the peers from --peers-python (benchmarks/README.md: the peers' environment)",
+              file=sys.stderr)
+        return 1
     results: dict[str, dict] = {}
     for impl, entry in raw.items():
         times = entry.pop("times")

@@ -79,7 +79,8 @@ def export(
         readout = net.readout_mode
     elif lsm is not None and lsm.coef is not None:
         if form != "portable":
-            raise ConfigError("--form native: an LSM reservoir exports in the portable form "
+            raise ConfigError(f"{run_dir}: --form native: an LSM reservoir exports in the "
+                              "portable form "
                               "only (its subtract reset and connections as a loop)")
         # the window-level readout is no NIR node: its features and weights travel as data
         meta["lsm_readout"] = {"features": lsm.spec["features"],

@@ -195,6 +195,10 @@ def require_finished(run_dir: str | os.PathLike) -> None:
     if record.get("status") == "running" and is_alive(record):
         raise DataError(f"incomplete run: {run_dir}: the run is still in progress (pid "
                         f"{record.get('pid')}); wait until `eegsnn train` finishes")
+    if record == {"status": "unknown"}:  # status.json unreadable (read_status)
+        raise DataError(f"{Path(run_dir) / STATUS_FILE}: unreadable (not a JSON status "
+                        "record), so nothing says whether the run finished; train it again "
+                        f"with: {retrain_command(run_dir)}")
     raise DataError(f"incomplete run: {run_dir}: the run did not finish "
                     f"({_describe(record)}); resume it with: {resume_command(run_dir)}")
 

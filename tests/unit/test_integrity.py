@@ -128,6 +128,11 @@ def test_a_run_folder_without_status_and_integrity_is_not_a_finished_run(tmp_pat
     assert "\n" not in str(err.value)
     with pytest.raises(DataError, match=r"integrity.json is missing: the finished run"):
         verify_integrity(run)  # (read_status derives "finished" from metrics.json)
+    (run / "status.json").write_text("{")  # unreadable: said so, not "did not finish"
+    with pytest.raises(DataError, match=r"status\.json: unreadable \(not a JSON status "
+                                        r"record\).*train it again with: .*--overwrite$"):
+        require_finished(run)
+    (run / "status.json").unlink()
     (run / "config.yaml").unlink()  # any run file is enough
     with pytest.raises(DataError, match=r"^not a finished run"):
         require_finished(run)
