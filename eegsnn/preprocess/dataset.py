@@ -258,11 +258,34 @@ def list_recordings(folder: str | os.PathLike, *, text: bool = True) -> list[Pat
     return out
 
 
+def _is_manifest(source: Any) -> bool:
+    return (isinstance(source, (str, os.PathLike))
+            and Path(source).suffix.lower() in (".yaml", ".yml"))
+
+
+def _check_manifest_labels(manifest_path: str | os.PathLike, rels: Sequence[str],
+                           pattern: str | None) -> None:
+    """Refuse recordings whose label in the data manifest differs from their path label
+    (``labels.source: path`` labels by the path; a manifest that says otherwise was
+    ignored without a word)."""
+    listed = {e.path: e.label for e in load_manifest(manifest_path).files
+              if e.label is not None}
+    wrong = [(rel, listed[rel], label_from_path(rel, pattern)) for rel in rels
+             if rel in listed and listed[rel] != label_from_path(rel, pattern)]
+    if wrong:
+        shown = "; ".join(f"{rel}: {m!r} in the manifest, {p!r} by its path"
+                          for rel, m, p in wrong[:3])
+        more = f" and {len(wrong) - 3} more" if len(wrong) > 3 else ""
+        raise DataError(f"{manifest_path}: {len(wrong)} recording(s) labelled otherwise than "
+                        f"their path ({shown}{more}); the run labels by path (labels.source: "
+                        "path): correct the manifest's labels or move the files")
+
+
 def resolve_source(source, root, text: bool) -> tuple[list[Path], Path, dict[str, str]]:
     """The recordings ``source`` names (files, a folder or a data manifest, verified):
     ``(files, root, {relpath: sha256 from a manifest})``; ``text``: Bonn-style text files
     count as recordings."""
-    if isinstance(source, (str, os.PathLike)) and Path(source).suffix.lower() in (".yaml", ".yml"):
+    if _is_manifest(source):
         manifest = load_manifest(source)
         root_path = Path(root) if root is not None else manifest.default_root()
         report = verify_manifest(manifest, root_path)
@@ -498,6 +521,8 @@ def load_windows(
         # the files of one folder, labelled by its name (Bonn Z/): the root one level up
         root_path = Path(os.path.abspath(root_path)).parent
         rels = [recording_relpath(p, root_path) for p in files]
+    if lab["source"] == "path" and _is_manifest(source):
+        _check_manifest_labels(source, rels, lab["pattern"])
     path_labels: dict[str, str] = {}
     path_codes: dict[str, int] = {}  # path label (folder) -> recordings found
     if lab["source"] == "path":

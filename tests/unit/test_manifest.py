@@ -157,3 +157,30 @@ def test_public_dataset_manifests_say_where_and_how(name):
     m = load_manifest(MANIFESTS / name)
     assert m.source["url"].startswith("https://") and m.license and m.citation
     assert m.layout and "eegsnn manifest create" in m.notes
+
+
+def test_manifest_labels_that_contradict_the_path_labels_are_refused(shared_data, tmp_path):
+    """A run labelling Bonn segments by folder (labels.source: path) from a manifest whose
+    per-file labels say otherwise is refused, naming the files (the manifest's labels were
+    ignored without a word); agreeing labels pass."""
+    from eegsnn.preprocess import load_windows
+
+    bonn = shared_data / "bonn"
+    files = [{"path": p, "label": p[0]} for p in ("Z/Z001.txt", "Z/Z002.txt", "S/S001.txt",
+                                                    "S/S002.txt")]
+    config = {"sfreq_hz": 173.61, "windows": {"mode": "sliding", "window_s": 23.6},
+              "labels": {"source": "path", "mapping": {"Z": "healthy", "S": "ictal"}}}
+    path = tmp_path / "m.yaml"
+
+    def write(entries):
+        path.write_text(yaml.safe_dump({"manifest_version": 1, "name": "b",
+                                        "root": str(bonn), "files": entries}))
+
+    write(files)
+    assert len(load_windows(path, config, cache_dir=tmp_path / "c")) == 4
+    files[1]["label"] = "S"
+    write(files)
+    with pytest.raises(DataError, match=r"m\.yaml: 1 recording\(s\) labelled otherwise than "
+                                        r"their path \(Z/Z002\.txt: 'S' in the manifest, 'Z' "
+                                        r"by its path\)"):
+        load_windows(path, config, cache_dir=tmp_path / "c")
