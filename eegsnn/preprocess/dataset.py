@@ -48,7 +48,7 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -258,7 +258,7 @@ def list_recordings(folder: str | os.PathLike, *, text: bool = True) -> list[Pat
     return out
 
 
-def _is_manifest(source: Any) -> bool:
+def _is_manifest(source: Any) -> TypeGuard[str | os.PathLike]:
     return (isinstance(source, (str, os.PathLike))
             and Path(source).suffix.lower() in (".yaml", ".yml"))
 
