@@ -10,23 +10,28 @@ import typer
 
 def encode(
     data: Annotated[list[Path] | None, typer.Argument(
-        help="Recordings, folders or a data manifest .yaml (default: the config's "
-             "data.source).", show_default=False)] = None,
+        help="One folder, one data manifest (.yaml) or one or more recording files, each "
+             "given once (default: the config's or the run's data.source).",
+        show_default=False)] = None,
     out: Annotated[Path, typer.Option(
-        "--out", "-o", help="Spike dataset folder to write (e.g. bonn.spikes).")] = Path(
+        "--out", "-o", help="Spike dataset folder to write (e.g. bonn.spikes); checked "
+                            "before anything is read.")] = Path(
         "spikes.spikes"),
     config: Annotated[Path | None, typer.Option(
-        "--config", "-c", help="Study config giving the dataset and encoder sections.")
+        "--config", "-c", help="Study config giving the dataset and encoder sections "
+                               "(not with --encoder-from).")
     ] = None,
     set_: Annotated[list[str] | None, typer.Option(
         "--set", help="Override a config value: key.sub=value (repeatable); key.sub+=value "
                       "adds to a list.")] = None,
     encoder_from: Annotated[Path | None, typer.Option(
         "--encoder-from", help="Use the preprocessing and fitted encoder of a training run "
-                               "(leak-free encoding of held-out recordings).")] = None,
+                               "(leak-free encoding of held-out recordings); refused with "
+                               "--config or --set.")] = None,
     root: Annotated[Path | None, typer.Option("--root", help="Dataset root.")] = None,
     overwrite: Annotated[bool, typer.Option(
-        "--overwrite", help="Replace an existing dataset at --out.")] = False,
+        "--overwrite", help="Replace an existing spike dataset at --out (never another "
+                            "file or folder, an input or the current folder).")] = False,
     cache: Annotated[bool | None, typer.Option(
         "--cache/--no-cache", help="Window cache: reuse and keep the preprocessed windows "
                                    "in ~/.cache/eegsnn/windows ($EEGSNN_CACHE_DIR, or the "
@@ -44,8 +49,12 @@ def encode(
       eegsnn encode new_recordings/ --encoder-from runs/bonn_example \\
           --out new.spikes
 
-    With --config the encoder is fitted on every window encoded; with --encoder-from the
-    run's fitted encoder and preprocessing are applied unchanged. Window cache: with
+    DATA is one folder, one data manifest (.yaml) or one or more recording files (a
+    folder or manifest cannot be mixed with other inputs; a file given twice is refused;
+    recordings with the same content under two names are encoded with a warning). With
+    --config the encoder is fitted on every window encoded; with --encoder-from the run's
+    fitted encoder and preprocessing are applied unchanged (--config and --set are refused
+    with it). Event counts above 255 per step are stored as uint16. Window cache: with
     --config the preprocessed windows are cached in ~/.cache/eegsnn/windows
     ($EEGSNN_CACHE_DIR moves it; --no-cache or EEGSNN_CACHE=off keeps none); with
     --encoder-from nothing is cached unless --cache is given. Read the result with

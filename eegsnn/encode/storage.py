@@ -4,10 +4,11 @@ An encoded dataset is a folder (suggested suffix ``.spikes``)::
 
     data.spikes/
       spikes.npy   uint8 [N, L, ceil(T/8)]  numpy.packbits along time, bitorder "little"
-                   (or uint8 [N, L, T] event counts when the code is not 0/1, see below)
+                   (or uint8/uint16 [N, L, T] event counts when the code is not 0/1, below)
       labels.npy   int64 [N]                (only when labels were given)
-      meta.json    format, version, shapes, packing, sha256 of both arrays, and the
-                   caller's metadata (channels, sfreq_hz, encoder config, layout, sources)
+      meta.json    format, version, shapes, packing, dtype, sha256 of both arrays, the
+                   eegsnn/MLX/NumPy versions that wrote it, and the caller's metadata
+                   (channels, sfreq_hz, encoder config, layout, sources)
 
 ``N`` windows, ``L`` lines, ``T`` steps. Writing goes to a temporary folder beside the
 target, then ``os.replace``: a reader never sees a half-written dataset. Loading memory-maps
@@ -15,8 +16,16 @@ target, then ``os.replace``: a reader never sees a half-written dataset. Loading
 windows asked for, as ``mx.array [T, b, L]`` float32 (time-major, what the SNN layers take).
 
 Codes that are not 0/1 (event counts from ``overflow="count"``) are stored losslessly as
-one uint8 per entry (``"packing": "counts"``, up to 255 events); signed or fractional values
-are refused (split signed spikes into ON/OFF lines first).
+one integer per entry (``"packing": "counts"``): uint8 while every count is at most 255,
+uint16 (``"dtype": "uint16"`` in ``meta.json``, format version 2) when a step holds more
+events, up to 65535; signed or fractional values are refused (split signed spikes into
+ON/OFF lines first). ``"version"`` is the oldest format version that reads the dataset: 1
+for every dataset with uint8 storage (what eegsnn releases before uint16 counts read), 2
+for uint16 counts.
+
+Replacing: with ``overwrite`` a writer replaces only an existing eegsnn spike dataset (a
+folder whose ``meta.json`` says ``"format": "eegsnn-spikes"``), never another file or
+folder, nor the current folder (:func:`check_target`).
 
 One writer: :class:`SpikeWriter` is the only code that writes a spike dataset. The other
 ways to write one build on it: :func:`save_spikes` (an array in memory, one append),
@@ -37,6 +46,7 @@ from typing import Any, Final
 import mlx.core as mx
 import numpy as np
 
+from eegsnn.env import package_versions
 from eegsnn.errors import ChecksumError, ConfigError, DataError
 from eegsnn.io.files import sha256_file
 
@@ -45,14 +55,21 @@ __all__ = [
     "VERSION",
     "SpikeDataset",
     "SpikeWriter",
+    "check_target",
     "file_sha256",
+    "is_spike_dataset",
     "load_spikes",
     "save_spikes",
 ]
 
 FORMAT = "eegsnn-spikes"
-VERSION = 1
+#: newest format version (2: event counts may be stored as uint16); load_spikes reads 1 and 2
+VERSION = 2
 _BITORDER: Final = "little"
+#: dtypes of stored event counts, narrowest first (``"packing": "counts"``)
+_COUNT_DTYPES: Final = (np.dtype(np.uint8), np.dtype(np.uint16))
+#: the most events one entry can hold (uint16)
+MAX_COUNT: Final = int(np.iinfo(np.uint16).max)
 _CHUNK = 1024  # windows per chunk when a writer repacks its payload on close
 
 
@@ -82,13 +99,69 @@ def _pack(arr: np.ndarray, packing: str, what: str) -> np.ndarray:
                 "or 'clip' for 0/1 spikes"
             )
         return np.packbits(arr.astype(bool), axis=-1, bitorder=_BITORDER)
-    if np.any(arr < 0) or np.any(arr != np.round(arr)) or np.any(arr > 255):
+    if np.any(arr < 0) or np.any(arr != np.round(arr)) or np.any(arr > MAX_COUNT):
         raise DataError(
-            f"{what}: spikes must be 0/1 or integer event counts in [0, 255] "
+            f"{what}: spikes must be 0/1 or integer event counts in [0, {MAX_COUNT}] "
             f"(found values in [{arr.min()}, {arr.max()}]); split signed spikes into "
             "ON/OFF lines first"
         )
-    return arr.astype(np.uint8)
+    return arr.astype(_count_dtype(arr))
+
+
+def _count_dtype(arr: np.ndarray) -> np.dtype:
+    """The narrowest of :data:`_COUNT_DTYPES` holding the counts ``arr`` (checked <= 65535)."""
+    peak = int(arr.max(initial=0))
+    return next(d for d in _COUNT_DTYPES if peak <= np.iinfo(d).max)
+
+
+def is_spike_dataset(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a folder holding an eegsnn spike dataset: its ``meta.json`` reads
+    as JSON with ``"format": "eegsnn-spikes"`` (the marker every writer records)."""
+    meta_path = Path(path) / "meta.json"
+    if not Path(path).is_dir() or not meta_path.is_file():
+        return False
+    try:
+        with open(meta_path, encoding="utf-8") as f:
+            record = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and record.get("format") == FORMAT
+
+
+def check_target(path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Check that a spike dataset may be written at ``path``, before any work is done.
+
+    ``path`` must not be the current folder or one above it; if it exists, ``overwrite``
+    must be given and it must be an eegsnn spike dataset (:func:`is_spike_dataset`), the
+    only thing a writer replaces; its folder must exist and be writable.
+
+    Raises:
+        ConfigError: one line naming the path and the problem.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+    """
+    path = Path(path)
+    full = Path(os.path.abspath(path))
+    cwd = Path(os.path.abspath(os.getcwd()))
+    if full == cwd or full in cwd.parents:
+        raise ConfigError(f"{path}: is the current folder{'' if full == cwd else ' or above it'}"
+                          "; name a new folder for the spike dataset (e.g. out.spikes)")
+    if path.exists() or path.is_symlink():
+        if not overwrite:
+            raise ConfigError(f"{path}: already exists; choose another name, or pass "
+                              "--overwrite (Python: overwrite=True) to replace it")
+        if not is_spike_dataset(path):
+            what = "a folder" if path.is_dir() else "a file"
+            raise ConfigError(f"{path}: {what} that is not an eegsnn spike dataset (no "
+                              f"meta.json with format {FORMAT!r}); --overwrite only replaces "
+                              "a spike dataset: choose another name")
+    parent = full.parent
+    if not parent.is_dir():
+        raise ConfigError(f"{path.parent}: folder does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"{path.parent}: folder is not writable (cannot write {path.name})")
+    return path
 
 
 def _labels(labels: object, n: int, what: str) -> np.ndarray:
@@ -128,12 +201,16 @@ class SpikeWriter:
     Args:
         num_windows: windows the dataset holds (with ``close(partial=True)``: at most).
         packing: ``"bits"`` (0/1 spikes, 8 per byte; a batch that is not 0/1 raises),
-            ``"counts"`` (one uint8 event count per entry) or ``"auto"`` (counts while
-            writing; packed to bits on :meth:`close` when every entry is 0/1).
+            ``"counts"`` (one event count per entry: uint8, widened to uint16 as soon as a
+            batch holds a count above 255) or ``"auto"`` (counts while writing; packed to
+            bits on :meth:`close` when every entry is 0/1).
         labels: whether every batch comes with labels.
         compress: also deflate the packed array (``spikes.npz``; sparse codes shrink several
             times more). A compressed dataset is read into memory (still packed) when
             opened instead of being memory-mapped.
+        overwrite: replace an existing spike dataset at ``path`` on :meth:`close` (never
+            anything else; :func:`check_target` checks ``path`` when the writer opens and
+            again before the move).
     """
 
     def __init__(
@@ -160,10 +237,8 @@ class SpikeWriter:
         if packing not in ("bits", "counts", "auto"):
             raise ConfigError(f"SpikeWriter: packing must be 'bits', 'counts' or 'auto', got "
                               f"{packing!r}")
-        if self.path.exists() and not overwrite:
-            raise ConfigError(f"{self.path}: already exists (pass overwrite=True to replace it)")
-        if not self.path.parent.is_dir():
-            raise ConfigError(f"{self.path.parent}: folder does not exist")
+        check_target(self.path, overwrite=overwrite)
+        self.overwrite = bool(overwrite)
         self.num_windows, self.num_steps, self.num_lines = (
             int(num_windows),
             int(num_steps),
@@ -209,15 +284,33 @@ class SpikeWriter:
             )
         payload = _pack(arr, "counts" if self.packing == "auto" else self.packing,
                         str(self.path))
+        assert self._spikes is not None  # open until closed (checked above)
+        if payload.dtype.itemsize > self._spikes.dtype.itemsize:
+            self._widen(payload.dtype)
         if self._labels is not None:
             if labels is None:
                 raise DataError(f"{self.path}: this dataset needs labels for every batch")
             self._labels[self._pos : self._pos + b] = _labels(labels, b, str(self.path))
         elif labels is not None:
             raise DataError(f"{self.path}: writer was opened with labels=False")
-        assert self._spikes is not None  # open until closed (checked above)
+        assert self._spikes is not None  # (open; _widen keeps it open)
         self._spikes[self._pos : self._pos + b] = payload
         self._pos += b
+
+    def _widen(self, dtype: np.dtype) -> None:
+        """Store counts as ``dtype`` (uint16) from now on: the windows written so far are
+        copied chunk by chunk into a wider ``spikes.npy`` (bounded memory)."""
+        old = self._spikes
+        assert old is not None  # (open)
+        wide = np.lib.format.open_memmap(self._tmp / "wide.npy", mode="w+", dtype=dtype,
+                                         shape=old.shape)
+        for a in range(0, self._pos, _CHUNK):
+            wide[a:min(self._pos, a + _CHUNK)] = old[a:min(self._pos, a + _CHUNK)]
+        wide.flush()
+        del old, wide
+        self._spikes = None
+        os.replace(self._tmp / "wide.npy", self._tmp / "spikes.npy")
+        self._spikes = np.lib.format.open_memmap(self._tmp / "spikes.npy", mode="r+")
 
     def close(self, meta: dict[str, Any] | None = None, *, partial: bool = False) -> Path:
         """Finish: checksums, ``meta.json``, atomic move into place. Returns the folder.
@@ -236,6 +329,7 @@ class SpikeWriter:
         assert self._spikes is not None  # open until closed (checked above)
         try:
             self._spikes.flush()
+            dtype = self._spikes.dtype
             self._finish_payload()
             if self.compress:
                 spikes_name = "spikes.npz"
@@ -254,23 +348,30 @@ class SpikeWriter:
             if self._labels is not None:
                 sums["labels.npy"] = _save_npy(self._tmp / "labels.npy",
                                                self._labels[:self.num_windows])
+            if self.packing == "bits":
+                dtype = np.dtype(np.uint8)
             record = {
                 "format": FORMAT,
-                "version": VERSION,
+                # the oldest version that reads it: 1 unless counts need uint16
+                "version": 1 if dtype == np.uint8 else VERSION,
                 "num_windows": self.num_windows,
                 "num_steps": self.num_steps,
                 "num_lines": self.num_lines,
                 "packing": self.packing,
+                "dtype": dtype.name,
                 "bitorder": _BITORDER,
                 "has_labels": self._labels is not None,
                 "compressed": self.compress,
                 "sha256": sums,
+                "versions": {k: v for k, v in package_versions().items()
+                             if k in ("eegsnn", "mlx", "numpy")},
                 "meta": user_meta,
             }
             with open(self._tmp / "meta.json", "w", encoding="utf-8") as f:
                 json.dump(record, f, indent=1)
                 f.flush()
                 os.fsync(f.fileno())
+            check_target(self.path, overwrite=self.overwrite)  # (again: it may have changed)
             if self.path.exists():
                 trash = self.path.parent / f".{self.path.name}.old-{uuid.uuid4().hex[:8]}"
                 os.replace(self.path, trash)
@@ -298,8 +399,10 @@ class SpikeWriter:
         repack = packing != self.packing and packing == "bits"
         if repack or n < self.num_windows:
             last = (self.num_steps + 7) // 8 if packing == "bits" else self.num_steps
-            final = np.lib.format.open_memmap(self._tmp / "final.npy", mode="w+",
-                                              dtype=np.uint8, shape=(n, self.num_lines, last))
+            final = np.lib.format.open_memmap(
+                self._tmp / "final.npy", mode="w+",
+                dtype=np.uint8 if packing == "bits" else raw.dtype,
+                shape=(n, self.num_lines, last))
             for a in range(0, n, _CHUNK):
                 part = np.asarray(raw[a:min(n, a + _CHUNK)])
                 final[a:a + part.shape[0]] = (
@@ -342,13 +445,14 @@ def save_spikes(
     Args:
         path: target folder (created; its parent must exist).
         spikes: ``[T, N, L]`` (``time_major=True``, what encoders return) or ``[N, T, L]``;
-            values 0/1 (packed 8 per byte) or non-negative integer counts <= 255 (stored one
-            byte each).
+            values 0/1 (packed 8 per byte) or non-negative integer counts <= 65535 (stored
+            as uint8, or uint16 when a count exceeds 255).
         labels: optional ``[N]`` integer labels.
         meta: JSON-serialisable metadata (channels, ``sfreq_hz``, encoder config and layout,
             source-file checksums from :func:`file_sha256`...), stored under ``"meta"``.
         compress: deflate the packed array too (see :class:`SpikeWriter`).
-        overwrite: replace an existing dataset at ``path``.
+        overwrite: replace an existing spike dataset at ``path`` (never anything else:
+            :func:`check_target`).
 
     Returns:
         The dataset folder. For datasets too large for memory use :class:`SpikeWriter`.
@@ -400,6 +504,7 @@ class SpikeDataset:
         labels: ``[N]`` int64 or ``None``.
         meta: the metadata given to :func:`save_spikes`.
         packing: ``"bits"`` or ``"counts"``.
+        dtype: the stored array's dtype (uint8; uint16 for counts above 255).
     """
 
     def __init__(self, path: Path, record: dict[str, Any], packed: np.ndarray, labels) -> None:
@@ -408,6 +513,7 @@ class SpikeDataset:
         self.num_steps = int(record["num_steps"])
         self.num_lines = int(record["num_lines"])
         self.packing = str(record["packing"])
+        self.dtype = packed.dtype
         self.meta: dict[str, Any] = record.get("meta", {})
         self.labels: np.ndarray | None = labels
         self._packed = packed
@@ -454,7 +560,8 @@ class SpikeDataset:
         return idx
 
     def batch_numpy(self, indices: int | slice | Sequence[int] | np.ndarray) -> np.ndarray:
-        """Unpack the windows ``indices``: ``[T, b, L]`` uint8 (0/1 or counts)."""
+        """Unpack the windows ``indices``: ``[T, b, L]`` uint8 (0/1 or counts), uint16 for
+        a dataset whose counts exceed 255."""
         idx = self._indices(indices)
         block = np.asarray(self._packed[idx])
         if self.packing == "bits":
@@ -511,8 +618,17 @@ def load_spikes(path: str | os.PathLike, *, verify: bool = True, mmap: bool = Tr
         raise DataError(f"{meta_path}: unreadable metadata ({exc})") from exc
     if record.get("format") != FORMAT:
         raise DataError(f"{meta_path}: format {record.get('format')!r}, expected {FORMAT!r}")
-    if record.get("version") != VERSION:
-        raise DataError(f"{meta_path}: unsupported version {record.get('version')!r}")
+    version = record.get("version")
+    if version not in (1, VERSION):
+        raise DataError(f"{meta_path}: unsupported version {version!r} (this eegsnn reads "
+                        f"versions 1 to {VERSION})")
+    dtype_name = record.get("dtype", "uint8")  # (version 1 from older eegsnn: no "dtype")
+    allowed = ["uint8"] if version == 1 or record.get("packing") == "bits" else [
+        d.name for d in _COUNT_DTYPES]
+    if dtype_name not in allowed:
+        raise DataError(f"{meta_path}: dtype {dtype_name!r} for packing "
+                        f"{record.get('packing')!r} in version {version} (expected "
+                        f"{' or '.join(allowed)})")
     spikes_name = "spikes.npz" if record.get("compressed") else "spikes.npy"
     files = [spikes_name] + (["labels.npy"] if record.get("has_labels") else [])
     for name in files:
@@ -540,10 +656,10 @@ def load_spikes(path: str | os.PathLike, *, verify: bool = True, mmap: bool = Tr
         raise DataError(f"{path}: cannot read arrays ({exc})") from exc
     n, n_lines, t = record["num_windows"], record["num_lines"], record["num_steps"]
     last = (t + 7) // 8 if record["packing"] == "bits" else t
-    if packed.shape != (n, n_lines, last) or packed.dtype != np.uint8:
+    if packed.shape != (n, n_lines, last) or packed.dtype != np.dtype(dtype_name):
         raise DataError(
             f"{path / spikes_name}: array {packed.shape} {packed.dtype} does not match "
-            f"meta.json (expected {(n, n_lines, last)} uint8)"
+            f"meta.json (expected {(n, n_lines, last)} {dtype_name})"
         )
     if labels is not None and labels.shape != (n,):
         raise DataError(f"{path / 'labels.npy'}: {labels.shape} labels for {n} windows")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,6 +39,8 @@ CACHE_FORMAT = 1
 #: environment variable that turns the window cache off (``off``, ``0``, ``no``, ``false``)
 CACHE_ENV = "EEGSNN_CACHE"
 _OFF = ("off", "0", "no", "false", "none")
+
+log = logging.getLogger(__name__)
 
 
 def cache_enabled() -> bool:
@@ -96,13 +99,17 @@ class WindowCache:
         return self.dir / f"{key}.npz"
 
     def load(self, key: str) -> WindowSet | None:
-        """The cached set for ``key``, or ``None`` (a corrupt entry is ignored and replaced)."""
+        """The cached set for ``key``, or ``None``: a miss, or a damaged entry (truncated,
+        empty, corrupt), which is ignored with a warning naming the file; the caller's
+        :meth:`save` then replaces it."""
         path = self.path(key)
         if not path.is_file():
             return None
         try:
             return WindowSet.load(path)
-        except DataError:
+        except DataError as exc:
+            log.warning("damaged window-cache entry ignored (the windows are rebuilt and "
+                        "the entry replaced): %s", exc)
             return None
 
     def save(self, key: str, windows: WindowSet) -> Path:

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -402,5 +404,7 @@ class WindowSet:
                     **{k: z[k] for k in _META_FIELDS}, onset_s=z["onset_s"],
                     unit=meta["unit"], provenance=meta["provenance"],
                 )
-        except (OSError, KeyError, ValueError, json.JSONDecodeError) as exc:
-            raise DataError(f"{path}: not a readable window set ({exc})") from exc
+        except (OSError, EOFError, KeyError, TypeError, ValueError, zipfile.BadZipFile,
+                zlib.error) as exc:  # a damaged file: truncated, empty, bad CRC, bad JSON
+            raise DataError(f"{path}: not a readable window set "
+                            f"({type(exc).__name__}: {exc})") from exc

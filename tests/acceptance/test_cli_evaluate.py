@@ -69,15 +69,25 @@ def test_encode_with_config_and_with_a_runs_encoder(run_dir, repo_root, tmp_path
 
     cfg = repo_root / "configs" / "bonn_example.yaml"
     out = tmp_path / "all.spikes"
-    # the example's fine delta step packs too many events per step for uint8 storage
+    # the --help example: the example's fine delta step puts more than 255 events in some
+    # steps; they are stored as uint16 counts, losslessly
     assert main(["encode", "--config", str(cfg), "--set", f"cache_dir={tmp_path / 'c'}",
-                 "--out", str(out)]) == 2
-    assert "at most 255" in capsys.readouterr().err and not out.exists()
+                 "--out", str(tmp_path / "fine.spikes")]) == 0
+    fine = load_spikes(tmp_path / "fine.spikes")
+    assert fine.packing == "counts" and fine.dtype == np.uint16
+    assert fine.batch_numpy(np.arange(fine.num_windows)).max() > 255
+    from eegsnn.encode import EEGEncoder
+    from eegsnn.preprocess import load_windows
+
+    ws = load_windows(repo_root / "examples" / "bonn_small.yaml", fine.meta["dataset"],
+                      cache_dir=tmp_path / "c")
+    expected = np.asarray(EEGEncoder.from_config(fine.meta["encoder"]).transform(ws.X[:40]))
+    np.testing.assert_array_equal(fine.batch_numpy(np.arange(40)), expected)
     assert main(["encode", "--config", str(cfg), "--set", "encoder.threshold=0.5",
                  "--set", f"cache_dir={tmp_path / 'c'}", "--out", str(out)]) == 0
     ds = load_spikes(out)
     assert ds.num_windows == 500 and ds.num_steps == 200 and ds.num_lines == 10
-    assert ds.packing == "counts"
+    assert ds.packing == "counts" and ds.dtype == np.uint8
     assert ds.meta["class_counts"] == {"healthy": 200, "interictal": 200, "ictal": 100}
     assert len(ds.meta["recording"]) == 500 and ds.layout[0]["band"] == "delta"
     # the run's encoder, applied to held-out files, equals the run's own encoding
@@ -93,6 +103,26 @@ def test_encode_with_config_and_with_a_runs_encoder(run_dir, repo_root, tmp_path
                  str(out2)]) == 2  # exists
     assert main(["encode", "--out", str(tmp_path / "x.spikes")]) == 2
     assert "--encoder-from" in capsys.readouterr().err
+
+
+def test_encode_with_a_runs_encoder_names_the_run_when_storage_overflows(
+        run_dir, repo_root, tmp_path, capsys, monkeypatch):
+    """More events per step than a spike dataset holds, with --encoder-from: the error
+    names the run's config and does not advise --set (refused with --encoder-from)."""
+    import mlx.core as mx
+
+    import eegsnn.pipeline.encode as encode_mod
+
+    monkeypatch.setattr(encode_mod, "encode_windows",
+                        lambda enc, X, seed: mx.full((4, len(X), 2), 70000.0))
+    out = tmp_path / "s.spikes"
+    capsys.readouterr()
+    assert main(["encode", str(repo_root / "examples" / "bonn_small" / "S"),
+                 "--encoder-from", str(run_dir), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{run_dir / 'config.yaml'}: the run's encoder puts up to 70000 events" in err
+    assert "--set" not in err and "train a run with a higher encoder.threshold" in err
+    assert not out.exists()
 
 
 def test_report_command_markdown_and_html(run_dir, capsys):

@@ -85,6 +85,29 @@ def test_corrupt_entry_is_rebuilt(run04, tmp_path):
     assert load_windows([run04], CFG, cache_dir=cache).provenance["cache"]["hit"] is True
 
 
+@pytest.mark.parametrize("damage", ["truncated", "empty", "bad_crc"])
+def test_damaged_entry_is_a_miss_with_a_warning_and_is_replaced(run04, tmp_path, damage,
+                                                                caplog):
+    """A truncated .npz (zipfile.BadZipFile), a 0-byte one (EOFError) or one with a flipped
+    byte (bad CRC) is ignored with a warning naming the file, rebuilt and replaced."""
+    cache = tmp_path / "cache"
+    key = load_windows([run04], CFG, cache_dir=cache).provenance["cache"]["key"]
+    entry = cache / f"{key}.npz"
+    data = bytearray(entry.read_bytes())
+    if damage == "truncated":
+        data = data[: len(data) // 2]
+    elif damage == "empty":
+        data = bytearray()
+    else:
+        data[200] ^= 0xFF  # inside the first array's data
+    entry.write_bytes(bytes(data))
+    with caplog.at_level("WARNING", logger="eegsnn.preprocess.cache"):
+        again = load_windows([run04], CFG, cache_dir=cache)
+    assert again.provenance["cache"]["hit"] is False and len(again) == 15
+    assert "damaged window-cache entry" in caplog.text and str(entry) in caplog.text
+    assert load_windows([run04], CFG, cache_dir=cache).provenance["cache"]["hit"] is True
+
+
 def test_in_place_edit_with_same_size_and_mtime_is_not_served(shared_data, tmp_path):
     """A Bonn text file edited in place, size and modification time restored: the cache
     is keyed by content, so the windows are rebuilt and the provenance records the sha256

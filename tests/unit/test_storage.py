@@ -9,7 +9,7 @@ import mlx.core as mx
 import numpy as np
 import pytest
 
-import eegsnn  # noqa: F401  (BLAS before mlx.core)
+import eegsnn  # (BLAS before mlx.core; eegsnn.__version__ below)
 from eegsnn.encode import (
     EEGEncoder,
     SpikeWriter,
@@ -225,3 +225,97 @@ def test_encode_to_file_real_epochs(tmp_path, shared_data):
     )
     with pytest.raises(ConfigError, match="not fitted"):
         encode_to_file(tmp_path / "z", epochs, EEGEncoder("rate"))
+
+
+def test_counts_above_255_are_stored_as_uint16_and_read_back(tmp_path):
+    """A step holding more than 255 events (a fine delta code) is stored losslessly as
+    uint16, recorded in meta.json (dtype, format version 2); uint8 datasets stay version 1."""
+    counts = np.random.default_rng(2).integers(0, 300, size=(13, 4, 3)).astype(np.float32)
+    counts[5, 1, 2] = 65535
+    path = save_spikes(tmp_path / "wide", counts, np.arange(4))
+    record = json.loads((path / "meta.json").read_text())
+    assert (record["packing"], record["dtype"], record["version"]) == ("counts", "uint16", 2)
+    ds = load_spikes(path)
+    assert ds.dtype == np.uint16 and ds.batch_numpy([1]).dtype == np.uint16
+    np.testing.assert_array_equal(np.asarray(ds.to_dense()), counts)
+    narrow = save_spikes(tmp_path / "narrow", np.minimum(counts, 255))
+    record = json.loads((narrow / "meta.json").read_text())
+    assert (record["dtype"], record["version"]) == ("uint8", 1)
+    assert load_spikes(narrow).dtype == np.uint8
+    with pytest.raises(DataError, match=r"\[0, 65535\]"):
+        save_spikes(tmp_path / "over", counts + 1)
+
+
+def test_spike_writer_widens_to_uint16_mid_stream(tmp_path):
+    """Batches of small counts, then one above 255: the windows already written are kept
+    (copied into uint16 storage), also through a partial close and compression."""
+    rng = np.random.default_rng(3)
+    small = rng.integers(0, 4, size=(9, 5, 2)).astype(np.float32)
+    big = rng.integers(0, 1000, size=(9, 3, 2)).astype(np.float32)
+    for compress in (False, True):
+        out = tmp_path / f"w{int(compress)}"
+        with SpikeWriter(out, 10, 9, 2, packing="auto", compress=compress) as w:
+            w.append(small, np.zeros(5))
+            w.append(big, np.ones(3))
+            w.close(partial=True)
+        ds = load_spikes(out)
+        assert (len(ds), ds.packing, ds.dtype) == (8, "counts", np.uint16)
+        np.testing.assert_array_equal(np.asarray(ds.to_dense()),
+                                      np.concatenate([small, big], axis=1))
+        np.testing.assert_array_equal(ds.labels, [0] * 5 + [1] * 3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w0", "w1"]
+
+
+def test_version_1_dataset_without_dtype_still_loads(tmp_path):
+    """Datasets written before uint16 counts (no "dtype" in meta.json) still read; a
+    version-1 record claiming uint16 is refused by name."""
+    counts = np.random.default_rng(4).integers(0, 9, size=(6, 2, 3)).astype(np.float32)
+    path = save_spikes(tmp_path / "old", counts)
+    meta_path = path / "meta.json"
+    record = json.loads(meta_path.read_text())
+    del record["dtype"], record["versions"]
+    meta_path.write_text(json.dumps(record))
+    np.testing.assert_array_equal(np.asarray(load_spikes(path).to_dense()), counts)
+    record["dtype"] = "uint16"
+    meta_path.write_text(json.dumps(record))
+    with pytest.raises(DataError, match=r"meta\.json: dtype 'uint16'.*version 1"):
+        load_spikes(path)
+
+
+def test_meta_json_records_the_versions_that_wrote_it(tmp_path):
+    import importlib.metadata
+
+    path = save_spikes(tmp_path / "v", _random_spikes(8, 2, 2))
+    versions = json.loads((path / "meta.json").read_text())["versions"]
+    assert versions["eegsnn"] == eegsnn.__version__
+    assert versions["mlx"] == importlib.metadata.version("mlx")
+
+
+def test_overwrite_replaces_only_a_spike_dataset(tmp_path, monkeypatch):
+    """overwrite=True never replaces a folder or file that is not a spike dataset, nor the
+    current folder; the 'already exists' message names the CLI flag and the argument."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "NOTES.md").write_text("keep me")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("keep me too")
+    for target, kind in ((data, "a folder"), (notes, "a file")):
+        with pytest.raises(ConfigError, match=f"{kind} that is not an eegsnn spike dataset"):
+            save_spikes(target, _random_spikes(8, 2, 2), overwrite=True)
+    assert (data / "NOTES.md").read_text() == "keep me" and notes.read_text() == "keep me too"
+    # a folder whose meta.json is some other format is not a spike dataset either
+    (data / "meta.json").write_text('{"format": "something-else"}')
+    with pytest.raises(ConfigError, match="not an eegsnn spike dataset"):
+        SpikeWriter(data, 2, 8, 2, overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "notes.txt"]  # no temp
+    ds_path = save_spikes(tmp_path / "a.spikes", _random_spikes(8, 2, 2))
+    with pytest.raises(ConfigError, match=r"already exists.*--overwrite.*overwrite=True"):
+        save_spikes(ds_path, _random_spikes(8, 2, 2))
+    save_spikes(ds_path, _random_spikes(5, 1, 2), overwrite=True)  # a dataset: replaced
+    assert load_spikes(ds_path).num_steps == 5
+    monkeypatch.chdir(ds_path)
+    for here in (".", "..", str(ds_path)):
+        with pytest.raises(ConfigError, match="is the current folder"):
+            save_spikes(here, _random_spikes(8, 2, 2), overwrite=True)
+    assert load_spikes(ds_path).num_steps == 5
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.spikes", "data", "notes.txt"]
