@@ -34,6 +34,7 @@ from eegsnn.errors import ConfigError, DataError
 
 __all__ = [
     "ID_PATTERNS",
+    "ConfigDumper",
     "ConfigLoader",
     "atomic_open",
     "atomic_path",
@@ -203,26 +204,31 @@ class ConfigLoader(yaml.SafeLoader):
     """
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
-        seen: dict[Any, int] = {}
+        seen: dict[Any, yaml.Mark] = {}
         for key_node, _ in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 continue
             key = self.construct_object(key_node, deep=deep)
             try:
-                first = seen.setdefault(key, key_node.start_mark.line)
+                first = seen.setdefault(key, key_node.start_mark)
             except TypeError:  # an unhashable key: PyYAML's own error follows
                 continue
-            if first != key_node.start_mark.line:
+            if first is not key_node.start_mark:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r} (first on line {first + 1})",
-                    key_node.start_mark)
+                    None, None, f"duplicate key {key!r} (first on line {first.line + 1}, "
+                    f"column {first.column + 1})", key_node.start_mark)
         return super().construct_mapping(node, deep=deep)
 
 
-ConfigLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
-    list("-+0123456789."))
+class ConfigDumper(yaml.SafeDumper):
+    """The dumper of :func:`dump_yaml`: it quotes a string that :class:`ConfigLoader`
+    would read as a number (``'1e3'``), so a saved config reads back as it was."""
+
+
+_EXPONENT_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$")
+for _cls in (ConfigLoader, ConfigDumper):
+    _cls.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT_FLOAT,
+                               list("-+0123456789."))
 
 
 def load_config_yaml(text: str) -> Any:
@@ -300,8 +306,8 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
 
 def dump_yaml(obj: Any) -> str:
     """``obj`` as YAML text, keys in their order (NumPy values converted as for JSON)."""
-    return yaml.safe_dump(json.loads(json.dumps(obj, default=json_default)), sort_keys=False,
-                          allow_unicode=True, width=100)
+    return yaml.dump(json.loads(json.dumps(obj, default=json_default)), Dumper=ConfigDumper,
+                     sort_keys=False, allow_unicode=True, width=100)
 
 
 # Named groups ``subject``, ``session``, ``run``; tried in order against the file name.

@@ -288,7 +288,9 @@ def parse_override(text: str) -> tuple[list[str], Any]:
                           f"whole list, {key.rstrip()[:-1].rstrip()}=[...]")
     try:
         value = load_config_yaml(raw) if raw.strip() else ""
-    except yaml.YAMLError:
+    except yaml.constructor.ConstructorError as exc:  # a key given twice
+        raise ConfigError(f"--set {text!r}: {exc.problem}") from None
+    except yaml.YAMLError:  # not YAML: the text itself (a path, a name)
         value = raw
     return parts, value
 

@@ -76,6 +76,7 @@ from eegsnn.io.files import (
     atomic_write_text,
     dump_yaml,
     file_in_the_way,
+    is_temp_name,
     remove_temp_files,
 )
 from eegsnn.pipeline import integrity, runstate
@@ -241,12 +242,18 @@ def run_pipeline(config: Mapping[str, Any] | str | os.PathLike,
     return result
 
 
+#: what a run writes before it trains anything: a failed run folder holding only these
+#: is replaced by the next run (anything else in it, a user's file too, keeps it)
+_EARLY_RUN_FILES = frozenset({"config.yaml", "overrides.json", "environment.json",
+                              "pipeline.log", "status.json", "data.json", "splits.json"})
+
+
 def _check_run_dir(run_dir: Path, cfg: dict[str, Any], *, resume: bool, overwrite: bool
                    ) -> bool:
     """Refuse an output folder that ``run_pipeline`` must not write into (see there);
-    ``True`` when the run there failed before training anything (a config or data error):
-    nothing to keep, so it is replaced (it blocked the corrected run as "a different
-    config")."""
+    ``True`` when the run there failed before training anything (a config or data error)
+    and the folder holds nothing else (:data:`_EARLY_RUN_FILES`): nothing to keep, so it is
+    replaced (it blocked the corrected run as "a different config")."""
     blocking = file_in_the_way(run_dir)
     if blocking is not None:
         raise ConfigError(f"{run_dir}: the output folder cannot be made: {blocking} is a file")
@@ -265,8 +272,8 @@ def _check_run_dir(run_dir: Path, cfg: dict[str, Any], *, resume: bool, overwrit
     if state.kind == "foreign":
         raise ConfigError(f"{run_dir}: folder exists, is not empty and holds no eegsnn run; "
                           "use another --out folder (--overwrite deletes what it holds)")
-    if state.status.get("status") == "failed" and not any(
-            (run_dir / name).exists() for name in ("folds", "model", "refit")):
+    if state.status.get("status") == "failed" and all(
+            p.name in _EARLY_RUN_FILES or is_temp_name(p.name) for p in run_dir.iterdir()):
         log.info("%s: replacing the run that failed there before training anything (%s)",
                  run_dir, state.status.get("error", "no error recorded"))
         return True

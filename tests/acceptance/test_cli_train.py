@@ -177,6 +177,11 @@ def test_a_run_that_failed_before_training_does_not_block_the_corrected_one(repo
     assert main([*base, "--set", "dataset.windows.window_s=0.001"]) == 2
     assert "shorter than one sample" in capsys.readouterr().err
     assert json.loads((out / "status.json").read_text())["status"] == "failed"
+    (out / "NOTES.md").write_text("mine")  # a file of the user's: the folder is kept
+    assert main(base) == 2
+    assert "holds a run with a different config" in capsys.readouterr().err
+    assert (out / "NOTES.md").read_text() == "mine"
+    (out / "NOTES.md").unlink()
     assert main(base) == 0, capsys.readouterr().err
     assert json.loads((out / "status.json").read_text())["status"] == "finished"
     status = json.loads((out / "status.json").read_text())

@@ -274,22 +274,30 @@ def test_config_yaml_as_a_config_writer_means_it(tmp_path):
     """Config files: ``1e-2`` is a number (PyYAML's YAML 1.1 made it the string '1e-2',
     which failed inside training), a key given twice is refused (the last one won
     silently), and a syntax error says where and what (the line and problem were cut)."""
-    from eegsnn.io.files import load_config_yaml
+    from eegsnn.io.files import dump_yaml, load_config_yaml
     from eegsnn.pipeline import load_study_config
 
     assert load_config_yaml("a: 1e-2\nb: 5E3\nc: .5e1\nd: -2e-1\ne: '1e-2'\nf: 1e") == {
         "a": 0.01, "b": 5000.0, "c": 5.0, "d": -0.2, "e": "1e-2", "f": "1e"}
     assert load_config_yaml("base: &b {x: 1, y: 2}\nm:\n  <<: *b\n  x: 3\n")["m"] == \
         {"x": 3, "y": 2}  # a merged key may be overridden
+    # a saved config reads back as written: a string that looks like 1e3 is quoted
+    saved = {"name": "1e3", "mapping": {"2E5": "a", "x": "1e-1"}, "lr": 1e-5}
+    assert load_config_yaml(dump_yaml(saved)) == saved
+    with pytest.raises(ConfigError, match=r"--set .*duplicate key 'type' \(first on line 1, "
+                                          r"column 2\)"):
+        apply_overrides({}, ["train.optimizer={type: adam, type: sgd}"])
     study = tmp_path / "study.yaml"
     for text, match in (
             ("name: a\ntrain:\n  epochs: 3\npipeline: motor_imagery\ntrain:\n  seed: 1\n",
              r"study\.yaml: not valid YAML: line 5, column 1: duplicate key 'train' \(first on "
-             r"line 2\)"),
+             r"line 2, column 1\)"),
             ("name: a\ntrain:\n\tepochs: 3\n",
              r"line 3, column 1: found character '\\t' that cannot start any token \(YAML "
              r"indents with spaces, not tabs\)"),
-            ("name: a\nnotes: {x: 1\n", r"line 3, column 1: expected ',' or '}'")):
+            ("name: a\nnotes: {x: 1\n", r"line 3, column 1: expected ',' or '}'"),
+            ("name: a\ntrain: {epochs: 2, epochs: 5}\n",
+             r"line 2, column 20: duplicate key 'epochs' \(first on line 2, column 9\)")):
         study.write_text(text)
         with pytest.raises(DataError, match=match):
             load_study_config(study)

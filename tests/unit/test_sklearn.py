@@ -151,7 +151,8 @@ def test_bad_parameters_raise_clear_errors():
     with pytest.raises(ValueError, match="expecting 4 features"):
         SNNClassifier(**{**SMALL, "epochs": 1}).fit(X, y).predict(X[:, :3])
     # a neuron option is checked before the encoder is fitted (it was: after encoding)
-    for model, match in (({"family": "band_power", "neuron": {"betta": 0.8}}, "'betta'"),
+    for model, match in (({"family": "band_power", "neuron": {"betta": 0.8}},
+                          r"unknown option\(s\) betta"),
                          ({"hidden": [4], "neuron": {"type": "leaky", "beta": 2}},
                           r"model\.neuron \(leaky\).*beta must lie in")):
         clf = SNNClassifier(model=model, epochs=1)
