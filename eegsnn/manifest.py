@@ -199,6 +199,7 @@ def create_manifest(
     exclude: Iterable[str] = (),
     label_from_folder: bool = False,
     id_pattern: str | None = None,
+    leave_out: str | None = None,
     **fields: Any,
 ) -> Manifest:
     """Describe every (non-hidden) file under ``folder``: relative path, size, sha256, ids.
@@ -211,6 +212,8 @@ def create_manifest(
         label_from_folder: set each file's ``label`` to its parent folder's name (Bonn).
         id_pattern: regular expression for subject/session/run (see
             :func:`eegsnn.io.files.parse_recording_ids`).
+        leave_out: one relative path that is not listed (the manifest itself, when it is
+            written into ``folder``).
         **fields: other manifest fields (``license``, ``citation``, ``source``, ``task``,
             ``label_mapping``, ``description``, ``layout``, ``notes``, ``root``).
 
@@ -235,7 +238,7 @@ def create_manifest(
         if not (broken or p.is_file()):
             continue
         rel = p.relative_to(folder).as_posix()
-        if any(part.startswith(".") for part in rel.split("/")):
+        if any(part.startswith(".") for part in rel.split("/")) or rel == leave_out:
             continue
         n_files += 1
         if not any(fnmatch.fnmatch(rel, pat) for pat in include):
@@ -254,7 +257,8 @@ def create_manifest(
     if not entries:
         def quoted(patterns: list[str]) -> str:
             return " ".join(repr(pat) for pat in patterns)
-        why = ("it holds no (non-hidden) files" if not n_files else
+        why = ("it holds no (non-hidden) files"
+               + (" but the manifest being written" if leave_out else "") if not n_files else
                f"none of its {n_files} file(s) matches --include {quoted(include)}"
                if not n_included else
                f"all {n_included} file(s) matching --include {quoted(include)} are left out "

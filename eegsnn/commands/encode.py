@@ -49,6 +49,9 @@ def encode(
       eegsnn encode new_recordings/ --encoder-from runs/bonn_example \\
           --out new.spikes
 
+    With --encoder-from the recordings are labelled as the run's were (Bonn: one folder
+    per class, new_recordings/S/S001.txt ...).
+
     DATA is one folder, one data manifest (.yaml) or one or more recording files (a
     folder or manifest cannot be mixed with other inputs; a file given twice is refused;
     recordings with the same content under two names are encoded with a warning). With

@@ -65,12 +65,13 @@ def create(
         fields["root"] = Path(os.path.relpath(folder.resolve(),
                                               output.resolve().parent)).as_posix()
     exclude = list(exclude or [])
-    try:
-        exclude.append(output.resolve().relative_to(folder.resolve()).as_posix())
+    try:  # the manifest itself, when written into the folder, is not one of its files
+        itself = output.resolve().relative_to(folder.resolve()).as_posix()
     except ValueError:
-        pass
+        itself = None
     manifest = create_manifest(folder, name=name, include=include or ["*"], exclude=exclude,
-                               label_from_folder=label_from_folder, **fields)
+                               label_from_folder=label_from_folder, leave_out=itself,
+                               **fields)
     save_manifest(manifest, output)
     total = sum(f.size or 0 for f in manifest.files)
     typer.echo(f"wrote {output} ({len(manifest.files)} files, {total / 1e6:.1f} MB)")

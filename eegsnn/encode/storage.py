@@ -48,7 +48,7 @@ import numpy as np
 
 from eegsnn.env import package_versions
 from eegsnn.errors import ChecksumError, ConfigError, DataError
-from eegsnn.io.files import sha256_file
+from eegsnn.io.files import file_in_the_way, sha256_file
 
 __all__ = [
     "FORMAT",
@@ -152,11 +152,15 @@ def check_target(path: str | os.PathLike, *, overwrite: bool = False) -> Path:
             raise ConfigError(f"{path}: already exists; choose another name, or pass "
                               "--overwrite (Python: overwrite=True) to replace it")
         if not is_spike_dataset(path):
-            what = "a folder" if path.is_dir() else "a file"
+            what = ("a folder" if path.is_dir() else "a link to nothing"
+                    if not path.exists() else "a file")
             raise ConfigError(f"{path}: {what} that is not an eegsnn spike dataset (no "
                               f"meta.json with format {FORMAT!r}); --overwrite only replaces "
                               "a spike dataset: choose another name")
     parent = full.parent
+    blocking = file_in_the_way(parent)
+    if blocking is not None:
+        raise ConfigError(f"{path}: {blocking} is a file, not a folder")
     if not parent.is_dir():
         raise ConfigError(f"{path.parent}: folder does not exist")
     if not os.access(parent, os.W_OK | os.X_OK):

@@ -190,9 +190,9 @@ def encode_dataset(config: Mapping[str, Any] | str | os.PathLike | None,
         use_cache = encoder_from is None
     ws = load_windows(source, cfg["dataset"], root=root, cache_dir=cfg.get("cache_dir"),
                       use_cache=use_cache)
-    unused = unused_labels(ws, cfg["dataset"])
-    if unused:  # mapping entries that label nothing (as `eegsnn train` warns)
-        log.warning("encode: %s", unused)
+    unused = None if encoder_from is not None else unused_labels(ws, cfg["dataset"])
+    if unused:  # mapping entries that label nothing (as `eegsnn train` warns; new
+        log.warning("encode: %s", unused)  # recordings for a run's encoder need not)
     if record is not None:
         assert encoder is not None and encoder_from is not None  # set with record
         check_compatible(ws, record, str(source), Path(encoder_from))

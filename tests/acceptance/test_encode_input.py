@@ -183,3 +183,9 @@ def test_a_class_of_the_mapping_that_labels_nothing_is_warned_of(work, capsys, c
         assert main(["encode", "--config", "t0.yaml", "-o", "t0.spikes"]) == 0
     assert "T9 (class rest)" in caplog.text, caplog.text
     capsys.readouterr()
+
+
+def test_out_under_a_file_is_named(work, capsys):
+    (work / "afile").write_text("x")
+    code, err = _run(["--config", "enc.yaml", "-o", "afile/x.spikes"], capsys)
+    _one_error(code, err, "afile is a file, not a folder")

@@ -143,6 +143,12 @@ def test_create_folder_problems_are_named(folder, tmp_path):
         create_manifest(folder, include=["*.edf"])
     with pytest.raises(DataError, match=r"left out by --exclude 'Z/\*'"):
         create_manifest(folder, exclude=["Z/*"])
+    only = tmp_path / "only"
+    only.mkdir()
+    (only / "m.yaml").write_text("x")  # the manifest being rewritten is not blamed on --exclude
+    with pytest.raises(DataError, match=r"holds no \(non-hidden\) files but the manifest "
+                                        r"being written$"):
+        create_manifest(only, leave_out="m.yaml")
 
 
 def test_create_refuses_a_broken_symlink(folder, tmp_path, capsys):
