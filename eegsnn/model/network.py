@@ -379,18 +379,27 @@ class SpikingNet(nn.Module):
 
     def __call__(self, x: mx.array, *, start: int = 0,
                  layer_spikes: list[mx.array] | None = None) -> dict[str, Any]:
-        """Run the network on ``x [T, B, *input_shape]``.
+        """Run the network on ``x [T, B, *input_shape]`` (integer or boolean ``x``, spike
+        counts or 0/1, is taken as float32).
 
         ``start > 0`` runs only ``layers[start:]`` on ``x``, the output ``[T, B, ...]`` of
         ``layers[start - 1]`` computed elsewhere (the fused CPU step computes the first
         layers with :mod:`eegsnn.kernels`); ``layer_spikes`` are the spikes of the neuron
         layers before ``start``, kept in the output's ``"layer_spikes"``.
         """
+        if not isinstance(x, mx.array):
+            raise ConfigError(f"model input must be an mlx array (mx.array(...)), got "
+                              f"{type(x).__name__}")
+        if not mx.issubdtype(x.dtype, mx.floating):  # spike counts or 0/1 as int/bool
+            x = x.astype(mx.float32)
         if start == 0:
             expected = tuple(self._config["input_shape"])
             if x.ndim != len(expected) + 2 or tuple(x.shape[2:]) != expected:
                 raise ConfigError(f"model input: expected [T, B, "
                                   f"{', '.join(map(str, expected))}], got {list(x.shape)}")
+            if x.shape[0] == 0 or x.shape[1] == 0:
+                empty = "time steps (T = 0)" if x.shape[0] == 0 else "samples (B = 0)"
+                raise ConfigError(f"model input {list(x.shape)} has no {empty}")
             if x.shape[0] < self.min_num_steps:
                 raise ConfigError(_too_few_steps(self._config, x.shape[0]))
         elif not 0 < start < len(self.layers):

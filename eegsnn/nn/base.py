@@ -91,6 +91,14 @@ def _as_value(
     return mx.array(arr.astype(np.float32))
 
 
+
+def _broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    """Whether an array of ``shape`` broadcasts to ``target`` without growing it."""
+    try:
+        return tuple(np.broadcast_shapes(shape, target)) == target
+    except ValueError:
+        return False
+
 class SpikingNeuron(nn.Module):
     """Base class: parameters, surrogate, reset options, state checks and the time loop.
 
@@ -235,16 +243,39 @@ class SpikingNeuron(nn.Module):
     def _step(self, x: mx.array, state: State, p: dict[str, Any]) -> tuple[mx.array, State]:
         raise NotImplementedError
 
+    def _input(self, x: Any, where: str, lead: int) -> mx.array:
+        """``x`` checked for :meth:`__call__` (``lead`` 1: ``[B, ...]``) or :meth:`unroll`
+        (``lead`` 2: ``[T, B, ...]``): an MLX array (integer or boolean input, spike counts
+        or 0/1, is taken as float32: the neuron's decays and thresholds are real numbers),
+        whose feature shape every per-neuron parameter broadcasts to."""
+        owner = type(self).__name__
+        if not isinstance(x, mx.array):
+            raise ConfigError(f"{owner}.{where}: the input must be an mlx array "
+                              f"(mx.array(...)), got {type(x).__name__}")
+        if not mx.issubdtype(x.dtype, mx.floating):
+            x = x.astype(mx.float32)
+        features = tuple(x.shape[lead:])
+        for name in self._clips:
+            value = getattr(self, name)
+            if isinstance(value, mx.array) and value.ndim and not _broadcasts_to(
+                    tuple(value.shape), features):
+                raise ConfigError(f"{owner}.{where}: {name} has one value per neuron of shape "
+                                  f"{tuple(value.shape)}, which does not fit the input's "
+                                  f"features {features} (input {tuple(x.shape)})")
+        return x
+
     def __call__(self, x: mx.array, state: State | None = None) -> tuple[mx.array, State]:
         """One time step.
 
         Args:
-            x: Input at this step, ``[B, F]`` (or ``[B, ...]``).
+            x: Input at this step, ``[B, F]`` (or ``[B, ...]``); integer or boolean input
+                is taken as float32.
             state: Dict from :meth:`init_state` or a previous call; ``None`` for zeros.
 
         Returns:
             ``(spk, state)``: spikes of ``x``'s shape (float 0/1) and the new state.
         """
+        x = self._input(x, "__call__", 1)
         if state is None:
             state = self.init_state(x.shape[0], tuple(x.shape[1:]), dtype=x.dtype)
         else:
@@ -257,7 +288,8 @@ class SpikingNeuron(nn.Module):
         """Run over a time-major sequence.
 
         Args:
-            x_seq: Input ``[T, B, F]`` (or ``[T, B, ...]``), time first.
+            x_seq: Input ``[T, B, F]`` (or ``[T, B, ...]``), time first; integer or boolean
+                input is taken as float32.
             state: Initial state (``None``: zeros).
 
         Returns:
@@ -267,6 +299,7 @@ class SpikingNeuron(nn.Module):
         owner = type(self).__name__
         if not isinstance(x_seq, mx.array):
             raise ConfigError(f"{owner}.unroll: x_seq must be an mlx array, got {type(x_seq)}")
+        x_seq = self._input(x_seq, "unroll", 2)
         if x_seq.ndim < 3:
             raise ConfigError(
                 f"{owner}.unroll: x_seq must be time-major [T, B, F], got shape "

@@ -161,6 +161,10 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check_types(dataclasses.asdict(self), TRAIN_TYPES, "train config: ")
+        for f in dataclasses.fields(self):  # NumPy integers (np.int64(3)) as Python ints
+            value = getattr(self, f.name)
+            if isinstance(value, numbers.Integral) and not isinstance(value, (bool, int)):
+                setattr(self, f.name, int(value))
         for name in ("epochs", "batch_size", "eval_batch_size", "log_every"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -170,13 +174,15 @@ class TrainConfig:
         if not isinstance(self.checkpoint_every, int) or self.checkpoint_every < 0:
             raise ConfigError("train config: checkpoint_every must be an integer >= 0")
         lr = self.optimizer.get("learning_rate", 1e-3)
-        if not float(lr) >= 0:
-            raise ConfigError(f"train config: optimizer.learning_rate must be >= 0, got {lr!r}")
+        if not 0 <= float(lr) < math.inf:
+            raise ConfigError(f"train config: optimizer.learning_rate must be a finite number "
+                              f">= 0, got {lr!r}")
         if not 0.0 <= float(self.val_fraction) < 1.0:
             raise ConfigError(f"train config: val_fraction must be in [0, 1), got "
                               f"{self.val_fraction}")
-        if self.grad_clip is not None and not float(self.grad_clip) > 0:
-            raise ConfigError(f"train config: grad_clip must be > 0, got {self.grad_clip}")
+        if self.grad_clip is not None and not 0 < float(self.grad_clip) < math.inf:
+            raise ConfigError(f"train config: grad_clip must be a finite number > 0 (or null "
+                              f"for none), got {self.grad_clip}")
         try:  # every option of both, before any data is read (a cheap object)
             build_optimizer(self.optimizer, self.schedule)
         except ConfigError as exc:

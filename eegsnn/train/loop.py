@@ -64,7 +64,7 @@ from eegsnn.comm.group import (
     single_process,
     sync_parameters,
 )
-from eegsnn.errors import ConfigError
+from eegsnn.errors import ConfigError, DataError
 from eegsnn.evaluate.metrics import classification_report
 from eegsnn.io.files import atomic_write_json
 from eegsnn.model.network import NEURONS, SpikingNet, build_model
@@ -209,6 +209,42 @@ def _checkpoint_due(cfg: TrainConfig, epoch: int, epochs_run: int,
             or (stop_after_epochs is not None and epochs_run >= stop_after_epochs))
 
 
+def check_datasets(model: SpikingNet, datasets: dict[str, Any],
+                   encoder: Encoder | None) -> None:
+    """Refuse data that ``model`` cannot be trained or scored on, before any step: a label
+    outside ``0 .. C - 1`` for a model of ``C`` outputs (it indexed past the logits: the
+    process crashed, or trained on a loss of -1e28), inputs that are not time-major
+    ``[T, N, ...]`` without an ``encoder``, and NaN or infinite inputs (a NaN membrane never
+    spikes: the network ran on without a sign). Streamed sources are checked by their
+    labels only (when they have them).
+
+    Raises:
+        DataError: naming the dataset (``train``, ``val``, ``test``) and the problem.
+        ConfigError: ``[N, ...]`` inputs with no encoder.
+    """
+    outputs = model.config.get("output_shape") or []
+    n_out = int(np.prod(outputs)) if outputs else None
+    for name, data in datasets.items():
+        if data is None:
+            continue
+        labels = getattr(data, "labels", None)
+        if isinstance(labels, (mx.array, np.ndarray)) and n_out is not None:
+            arr = np.asarray(labels)
+            if arr.size and (int(arr.max()) >= n_out or int(arr.min()) < 0):
+                bad = int(arr.max()) if int(arr.max()) >= n_out else int(arr.min())
+                raise DataError(f"{name} data: label {bad} is out of range for a model of "
+                                f"{n_out} outputs (labels 0 to {n_out - 1})")
+        if not isinstance(data, ArrayDataset):
+            continue
+        if encoder is None and not data.time_major:
+            raise ConfigError(f"{name} data: [N, ...] inputs (time_major=False) need an "
+                              "encoder= that makes [T, B, ...] spikes; for inputs that are "
+                              "already spike trains [T, N, ...] give time_major=True")
+        inputs = data.inputs
+        if mx.issubdtype(inputs.dtype, mx.inexact) and not bool(mx.isfinite(inputs).all()):
+            raise DataError(f"{name} data: the inputs hold NaN or infinite values")
+
+
 def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset | BatchSource,
         config: TrainConfig | dict,
         *, val: ArrayDataset | None = None, test: ArrayDataset | None = None,
@@ -258,6 +294,7 @@ def fit(model: SpikingNet | dict[str, Any], train: ArrayDataset | BatchSource,
         mx.random.seed(cfg.seed)
         model = build_model(model)
     model = cast(SpikingNet, model)  # mypy cannot tell a Module from a config dict (both dicts)
+    check_datasets(model, {"train": train, "val": val, "test": test}, encoder)
     in_memory = isinstance(train, ArrayDataset)
     if val is None and cfg.val_fraction > 0:
         if not isinstance(train, ArrayDataset):

@@ -213,3 +213,20 @@ LEAKY_OUT = {"type": "leaky", "beta": 0.9, "reset_mechanism": "none"}
 def test_bad_configs_raise_config_error(cfg, message):
     with pytest.raises(ConfigError, match=message):
         build_model(cfg)
+
+
+def test_model_input_checks():
+    """SpikingNet names what is wrong with its input: not an MLX array (NumPy gave MLX's
+    addmm error), no samples or no steps (a reshape error, or a pooling message listing no
+    pool); integer spike counts run as float32."""
+    net = build_model({"input_shape": [4], "readout": "count",
+                       "layers": [{"type": "leaky", "beta": 0.5}]})
+    with pytest.raises(ConfigError, match=r"model input must be an mlx array .*ndarray"):
+        net(np.ones((3, 2, 4), np.float32))
+    with pytest.raises(ConfigError, match=r"model input \[3, 0, 4\] has no samples \(B = 0\)"):
+        net(mx.ones((3, 0, 4)))
+    with pytest.raises(ConfigError, match=r"has no time steps \(T = 0\)"):
+        net(mx.ones((0, 2, 4)))
+    counts = net(mx.ones((4, 2, 4), dtype=mx.int32))["logits"]
+    assert counts.dtype == mx.float32
+    np.testing.assert_array_equal(np.array(counts), np.array(net(mx.ones((4, 2, 4)))["logits"]))

@@ -680,3 +680,36 @@ def test_every_learnable_option_receives_a_gradient(factory, scale, names):
     for name in names:
         value = float(grads[name])
         assert math.isfinite(value) and value != 0.0, (name, value)
+
+
+def test_integer_and_boolean_input_is_taken_as_float():
+    """Spike counts or 0/1 given as int or bool: the fused unroll cast beta and the
+    threshold to the input's dtype (beta 0.5 became 0), so its membrane and spikes differed
+    from the step loop's; now both run in float32, as with float input."""
+    expected_mem = [1.0, 1.5, 0.75, 1.375]  # beta 0.5, threshold 1, subtract reset
+    for dtype in (mx.int32, mx.bool_, mx.uint8):
+        for fused in (True, False):
+            neuron = Leaky(beta=0.5)
+            neuron.fused = fused
+            spk, mem, _ = neuron.unroll(mx.ones((4, 1, 1), dtype=dtype))
+            assert mem.dtype == mx.float32
+            np.testing.assert_allclose(np.array(mem).ravel(), expected_mem, rtol=1e-6)
+            np.testing.assert_array_equal(np.array(spk).ravel(), [0, 1, 0, 1])
+        spk, state = Leaky(beta=0.5)(mx.ones((1, 1), dtype=dtype))
+        assert state["mem"].dtype == mx.float32 and float(state["mem"][0, 0]) == 1.0
+
+
+def test_per_neuron_parameters_must_fit_the_features_not_the_batch():
+    """beta with one value per neuron must broadcast to the features: two values for one
+    feature and a batch of two gave a [T, 2, 2] output; three for four gave MLX's
+    broadcast error; a NumPy input to a step, MLX's zeros() error."""
+    with pytest.raises(ConfigError, match=r"Leaky\.unroll: beta has one value per neuron of "
+                                          r"shape \(2,\), which does not fit the input's "
+                                          r"features \(1,\)"):
+        Leaky(beta=[0.1, 0.2]).unroll(mx.ones((3, 2, 1)))
+    with pytest.raises(ConfigError, match=r"Leaky\.__call__: beta .* \(3,\).*features \(4,\)"):
+        Leaky(beta=[0.1, 0.2, 0.3])(mx.ones((2, 4)))
+    spk, _, _ = Leaky(beta=[0.1, 0.2]).unroll(mx.ones((3, 5, 2)))
+    assert spk.shape == (3, 5, 2)
+    with pytest.raises(ConfigError, match=r"the input must be an mlx array .*got ndarray"):
+        Leaky(beta=0.5)(np.ones((2, 4), np.float32))

@@ -240,3 +240,32 @@ def test_fit_input_errors():
         ArrayDataset(mx.zeros((5, 3)), np.zeros(4, dtype=int))
     with pytest.raises(ConfigError, match=r"expected \[T, B, 7\]"):
         fit(_linear_cfg(7), data, {"epochs": 1, "batch_size": 8}, progress=False)
+
+
+def test_fit_refuses_data_the_model_cannot_take():
+    """Checked before any step: a label beyond the model's outputs (it indexed past the
+    logits: the process crashed with a double free, or trained on a loss of -1e28), [N, T,
+    F] inputs without an encoder (a logits/targets shape error from MLX), NaN inputs (a NaN
+    membrane never spikes: training went on without a sign)."""
+    from eegsnn.errors import DataError
+
+    model = {"input_shape": [3], "readout": "mean",
+             "layers": [{"type": "linear", "out_features": 2},
+                        {"type": "leaky", "beta": 0.9, "reset_mechanism": "none"}]}
+    x = mx.ones((5, 8, 3))
+    cfg = {"epochs": 1, "batch_size": 4}
+    with pytest.raises(DataError, match=r"train data: label 2 is out of range for a model of "
+                                        r"2 outputs \(labels 0 to 1\)"):
+        fit(model, ArrayDataset(x, mx.array([0, 2] * 4), time_major=True), cfg)
+    ok = ArrayDataset(x, mx.array([0, 1] * 4), time_major=True)
+    with pytest.raises(DataError, match=r"val data: label 5"):
+        fit(model, ok, cfg, val=ArrayDataset(x, mx.array([0, 5] * 4), time_major=True))
+    with pytest.raises(ConfigError, match=r"train data: \[N, \.\.\.\] inputs \(time_major="
+                                          r"False\) need an encoder="):
+        fit(model, ArrayDataset(mx.ones((8, 5, 3)), mx.array([0, 1] * 4)), cfg)
+    nan = mx.where(mx.arange(3) == 1, mx.nan, 1.0) * mx.ones((5, 8, 3))
+    with pytest.raises(DataError, match=r"train data: the inputs hold NaN or infinite"):
+        fit(model, ArrayDataset(nan, mx.array([0, 1] * 4), time_major=True), cfg)
+    assert TrainConfig(seed=np.int64(3), epochs=np.int32(2)).seed == 3  # NumPy integers
+    with pytest.raises(ConfigError, match=r"learning_rate must be a finite number"):
+        TrainConfig(optimizer={"type": "adam", "learning_rate": float("inf")})
