@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import os
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,10 +27,12 @@ from eegsnn.errors import ConfigError, DataError
 from eegsnn.io.edf import inspect_edf_header
 
 __all__ = [
+    "FREE_TEXT",
     "EventTable",
     "find_hypnogram",
     "label_from_path",
     "parse_chbmit_summary",
+    "public_event_counts",
     "read_events_table",
     "read_hypnogram",
     "seizure_events",
@@ -81,6 +84,34 @@ class EventTable:
     def counts(self) -> dict[str, int]:
         names, counts = np.unique(self.description, return_counts=True)
         return {str(n): int(c) for n, c in zip(names, counts, strict=True)}
+
+
+#: the key under which :func:`public_event_counts` counts descriptions it does not show
+FREE_TEXT = "(other annotation text, not shown)"
+#: descriptions shown as they are: event codes (T0, 768, W, BAD_ACQ_SKIP, stim/1) ...
+_CODE = re.compile(r"^[A-Za-z0-9_.:/+?#-]{1,16}$")
+#: ... and the standard texts of public data sets (Sleep-EDF's hypnogram)
+_STANDARD_TEXT = re.compile(r"^(Sleep stage [0-9WRN?]|Movement time)$")
+
+
+def public_event_counts(counts: Mapping[str, int], keep: Iterable[str] = ()
+                        ) -> dict[str, int]:
+    """``counts`` (event description -> occurrences) fit for error messages, logs and the
+    window cache: event codes (no space, at most 16 characters), Sleep-EDF's standard
+    stage texts and the descriptions named in ``keep`` (a config's ``labels.mapping``:
+    the user's own words) as they are; any other text (an EDF+ annotation is free text
+    and may name the patient or staff) counted under :data:`FREE_TEXT`."""
+    keep = {str(k) for k in keep}
+    out: dict[str, int] = {}
+    hidden = 0
+    for text, n in counts.items():
+        if text in keep or _CODE.match(text) or _STANDARD_TEXT.match(text):
+            out[text] = out.get(text, 0) + int(n)
+        else:
+            hidden += int(n)
+    if hidden:
+        out[FREE_TEXT] = hidden
+    return out
 
 
 _ONSET_COLS = ("onset", "onset_s", "start", "start_s", "time")

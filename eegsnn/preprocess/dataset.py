@@ -73,6 +73,7 @@ from eegsnn.io.labels import (
     find_hypnogram,
     label_from_path,
     parse_chbmit_summary,
+    public_event_counts,
     read_events_table,
     read_hypnogram,
     seizure_events,
@@ -726,7 +727,9 @@ def _build(files: list[Path], rels: list[str], cfg: dict, root: Path,
         unit=cfg["unit"],
         provenance={"recordings": report, "signals": signals,
                     "preprocess": copy.deepcopy(cfg["preprocess"]),
-                    "label_codes": dict(sorted(codes.items())),
+                    # (codes and the mapping's words; free text counted, not kept)
+                    "label_codes": dict(sorted(public_event_counts(
+                        codes, keep=lab["mapping"]).items())),
                     "sfreq_hz_read": rates_read},  # each recording's own rate, as read
     )
     return ws

@@ -34,7 +34,7 @@ import numpy as np
 
 from eegsnn.errors import ConfigError, DataError
 from eegsnn.io.files import atomic_open
-from eegsnn.io.labels import EventTable
+from eegsnn.io.labels import EventTable, public_event_counts
 
 __all__ = [
     "WindowPlan",
@@ -214,7 +214,7 @@ def plan_windows(
             raise DataError(
                 f"{source}: none of the requested events {sorted(mapping)} "
                 + (f"fit in the {span} ({n_out} run past its ends)" if n_out else
-                   f"found (events present: {events.counts() or 'none'})")
+                   f"found (events present: {_present(events, mapping)})")
                 + ", so there is no window to cut")
         return WindowPlan(starts, labels, n, float(sfreq_hz), n_out)
     if mode != "sliding":
@@ -230,8 +230,14 @@ def plan_windows(
     keep = np.array([x is not None for x in names], dtype=bool)
     if not keep.any():
         raise DataError(f"{source}: no window lies inside a span labelled {sorted(mapping)} "
-                        f"(events present: {events.counts() or 'none'})")
+                        f"(events present: {_present(events, mapping)})")
     return WindowPlan(starts[keep], names[keep].astype(str), n, float(sfreq_hz))
+
+
+def _present(events: EventTable, mapping: Any) -> Any:
+    """The events of a recording for an error message: codes and the mapping's own words,
+    free text counted, not shown (:func:`eegsnn.io.labels.public_event_counts`)."""
+    return public_event_counts(events.counts(), keep=mapping) or "none"
 
 
 def extract_windows(data: np.ndarray, starts: np.ndarray, n_samples: int,

@@ -626,3 +626,31 @@ def test_config_from_yaml_file(shared_data, tmp_path):
     (tmp_path / "bad.yaml").write_text("- 1\n")
     with pytest.raises(ConfigError, match=r"bad\.yaml: a dataset config is a YAML mapping"):
         load_windows(_eegmmidb(shared_data, 8), tmp_path / "bad.yaml", cache_dir=tmp_path)
+
+
+def test_free_text_annotations_stay_out_of_errors_and_the_cache(tmp_path):
+    """EDF+ annotations are free text and may name the patient: an error listing the events
+    present, and the windows' provenance (kept in the window cache), show event codes and
+    the mapping's own words, and count the rest (they copied every text)."""
+    from eegsnn.io.labels import FREE_TEXT
+
+    rng = np.random.default_rng(0)
+    texts = ["Patient Jane Doe coughed", "Nurse Smith: JD-19700101", "T1"]
+    write_edf(tmp_path / "a.edf", rng.normal(0, 20e-6, (1, 100 * 30)), 100, ["Cz"],
+              annotations=([1.0, 5.0, 9.0], [1.0, 1.0, 2.0], texts))
+    cfg = {"windows": {"mode": "events", "window_s": 2.0},
+           "labels": {"source": "annotations", "mapping": {"T7": "left", "T8": "right"}}}
+    with pytest.raises(DataError) as err:
+        load_windows([tmp_path / "a.edf"], cfg, cache_dir=tmp_path / "c")
+    message = str(err.value)
+    assert "'T1': 1" in message and f"'{FREE_TEXT}': 2" in message, message
+    assert "Jane" not in message and "Smith" not in message
+    cfg["labels"]["mapping"] = {"T1": "left", "Patient Jane Doe coughed": "cough"}
+    ws = load_windows([tmp_path / "a.edf"], cfg, cache_dir=tmp_path / "c")
+    codes = ws.provenance["label_codes"]  # the mapping's own words are the user's: kept
+    assert codes == {"Patient Jane Doe coughed": 1, "T1": 1, FREE_TEXT: 1}, codes
+    import zipfile
+
+    for npz in (tmp_path / "c").rglob("*.npz"):
+        with zipfile.ZipFile(npz) as z:
+            assert not any(b"Smith" in z.read(n) for n in z.namelist())
