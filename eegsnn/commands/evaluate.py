@@ -142,8 +142,9 @@ def evaluate(
     typer.echo(trained_on_line(m.get("trained_on")))
     typer.echo(input_line(m.get("data") or {}))
     typer.echo(channels_line(m.get("channels") or {}))
+    windows = f"{m['n_samples']} window{'' if m['n_samples'] == 1 else 's'}"
     print_scores(m, m.get("baseline"), family="LSM" if m.get("model_type") == "lsm" else "SNN",
-                 scope="", counts=f"{m['n_samples']} windows{n_rec}")
+                 scope="", counts=f"{windows}{n_rec}")
     print_decision_and_comparison(m, m.get("operating_point"))
     if "overlap" in m:
         ov = m["overlap"]

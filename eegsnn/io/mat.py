@@ -22,6 +22,7 @@ MATLAB v4-v7.2 files are read with :func:`scipy.io.loadmat`; v7.3 (HDF5) files n
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,7 +108,12 @@ def read_mat_signal(path: str | os.PathLike, *, variable: str | None = None,
     unit = meta.get("unit", unit)
     hint = (f"give it with --sfreq (dataset.sfreq_hz) or a sidecar "
             f"{path.with_suffix('.json').name}")
-    if isinstance(sfreq_hz, bool) or not isinstance(sfreq_hz, (int, float)) or sfreq_hz <= 0:
+    side = path.with_suffix(".json").name
+    if variable is not None and not isinstance(variable, str):
+        raise DataError(f"{path}: the array's name (sidecar {side} 'variable', or "
+                        f"--mat-var) must be a string, got {variable!r}")
+    if isinstance(sfreq_hz, bool) or not isinstance(sfreq_hz, (int, float)) or \
+            not 0 < sfreq_hz < math.inf:
         raise DataError(f"{path}: the sampling rate of a .mat file is not known ({sfreq_hz!r}); "
                         f"{hint} {{\"sfreq_hz\": 256}}")
     if unit not in _UNITS:
@@ -141,4 +147,8 @@ def read_mat_signal(path: str | os.PathLike, *, variable: str | None = None,
     if not isinstance(names, list) or len(names) != data.shape[0]:
         raise DataError(f"{path}: the sidecar's ch_names {names!r} do not name the "
                         f"{data.shape[0]} channel(s) of the array {variable!r}")
+    twice = sorted({str(n) for n in names if [str(m) for m in names].count(str(n)) > 1})
+    if twice:
+        raise DataError(f"{path}: the sidecar {side} names channel(s) {', '.join(twice)} "
+                        "more than once; give each channel its own name")
     return MatSignal(data * _UNITS[unit], float(sfreq_hz), [str(n) for n in names], variable)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -133,6 +134,21 @@ def _read_mne(path: Path, fmt: str):
                             f"({type(exc).__name__}: {exc})") from exc
 
 
+def _warn_duplicate_labels(path: Path, labels: Sequence[str]) -> None:
+    """Warn of a signal label the header gives twice: MNE reads them as ``C3-0`` and
+    ``C3-1``, so a pick of ``C3`` then finds neither."""
+    seen: dict[str, list[int]] = {}
+    for i, label in enumerate(labels):
+        seen.setdefault(label, []).append(i + 1)
+    twice = {k: v for k, v in seen.items() if len(v) > 1 and k not in ("EDF Annotations",
+                                                                          "BDF Annotations")}
+    if twice:
+        log.warning("%s: signal label(s) given more than once in the header: %s; they are "
+                    "read as LABEL-0, LABEL-1, ... (a pick of LABEL finds none of them)",
+                    path.name, "; ".join(f"{k} (signals {', '.join(map(str, v))})"
+                                         for k, v in twice.items()))
+
+
 def _identity_from_mne(raw) -> dict:
     info = raw.info.get("subject_info") or {}
     return {k: str(v) for k, v in dict(info).items()}
@@ -208,7 +224,13 @@ def read_recording(
         used = "scipy"
     else:
         if fmt in ("edf", "bdf"):
-            inspect_edf_header(path)
+            header = inspect_edf_header(path)
+            is_bdf = header.kind == "BDF"
+            if is_bdf != (fmt == "bdf"):  # a 24-bit file read as 16-bit, or the reverse
+                raise DataError(f"{path}: the header says {header.kind}, the suffix "
+                                f".{path.suffix.lstrip('.').lower()}; rename it to "
+                                f"{path.stem}.{'bdf' if is_bdf else 'edf'}")
+            _warn_duplicate_labels(path, header.labels)
         use_pyedflib = reader == "pyedflib"
         if use_pyedflib and fmt not in ("edf", "bdf"):
             raise ConfigError(f"{path}: reader 'pyedflib' reads EDF/BDF only, not {fmt}")
@@ -235,6 +257,10 @@ def read_recording(
             used = "mne"
     if raw.n_times == 0:
         raise DataError(f"{path}: recording holds no samples")
+    if raw.info["bads"]:  # (FIF, BrainVision...): read as they are, said so
+        log.warning("%s: channel(s) %s are marked bad in the file; they are read and used "
+                    "as they are (leave them out with a preprocess pick step)", path.name,
+                    ", ".join(raw.info["bads"]))
     data = raw._data
     finite = np.isfinite(data)
     if not finite.all():

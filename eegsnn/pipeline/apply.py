@@ -351,6 +351,10 @@ def _input_record(ws: Any, record: Mapping[str, Any], dataset: Mapping[str, Any]
                    else f"the run's rule ({dataset['labels'].get('source')})")}
     if sfreq_note:
         out["sfreq_note"] = sfreq_note
+    dropped = {r["path"]: int(r["out_of_bounds"]) for r in
+               ws.provenance.get("recordings") or [] if r.get("out_of_bounds")}
+    if dropped:  # events whose window runs past a recording's ends: not scored
+        out["out_of_bounds"] = dropped
     return out
 
 
@@ -362,7 +366,10 @@ def input_line(data: Mapping[str, Any]) -> str:
             if rs else f"at the run's rate ({rates} Hz), not resampled")
     given = (f" (--sfreq {data['sfreq_given_hz']:g})"
              if data.get("sfreq_given_hz") is not None else "")
-    return f"data: {rate}{given}; labels from {data.get('labels', '?')}"
+    dropped = data.get("out_of_bounds") or {}
+    cut = (f"; {sum(dropped.values())} event window(s) run past the ends of "
+           f"{len(dropped)} recording(s), not scored" if dropped else "")
+    return f"data: {rate}{given}; labels from {data.get('labels', '?')}{cut}"
 
 
 def flat_channels_per_window(encoder: Any, ws: Any, windows_flat: np.ndarray | None = None
@@ -592,14 +599,14 @@ def evaluate_run(run_dir: str | os.PathLike, source: Any = None, *,
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        # an earlier evaluation's predictions in this folder are not this one's (only
-        # over an earlier evaluation: a user's own predictions.csv elsewhere is kept)
+        # an earlier evaluation's files in this folder are not this one's (only over an
+        # earlier evaluation: a user's own predictions.csv elsewhere is kept); its
+        # metrics.json goes first and this one's is written last, so a folder never pairs
+        # one evaluation's metrics with another's predictions (a failure leaves none)
         if (out / "metrics.json").is_file():
-            stale = ([] if predict else ["predictions.csv", "baseline_predictions.csv"]) + \
-                (["baseline_predictions.csv"] if predict and bproba is None else [])
-            for name in stale:
+            (out / "metrics.json").unlink()
+            for name in ("predictions.csv", "baseline_predictions.csv", "confusion.png"):
                 (out / name).unlink(missing_ok=True)
-        atomic_write_json(out / "metrics.json", rep)
         if predict:
             op_used = rep.get("operating_point") or {}
             write_predictions_csv(out / "predictions.csv", ws.recording, ws.onset_s, ws.y,
@@ -615,5 +622,6 @@ def evaluate_run(run_dir: str | os.PathLike, source: Any = None, *,
         write_figure(out / "confusion.png", confusion_matrix_plot,
                      np.asarray(rep["confusion_matrix"]), class_names=ws.class_names,
                      normalize=True, title="Confusion matrix")
+        atomic_write_json(out / "metrics.json", rep)  # last: the evaluation is complete
     return EvaluationResult(copy.deepcopy(rep), pred.proba, ws.y, ws.recording, ws.onset_s,
                             ws.class_names, out)

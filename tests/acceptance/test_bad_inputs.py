@@ -504,7 +504,7 @@ CONFIGS = {
     "compile word": (["--set", "train.compile=maybe"],
                      ["train.compile must be true or false, got 'maybe'"]),
     "negative learning rate": (["--set", "train.optimizer.learning_rate=-0.1"],
-                               ["learning_rate must be >= 0, got -0.1"]),
+                               ["learning_rate must be a finite number >= 0, got -0.1"]),
     "unknown key": (["--set", "nonsense=1"], ["unknown key(s) nonsense"]),
     "unknown train key": (["--set", "train.epoch=3"], ["unknown key(s) ['epoch']"]),
     "negative window": (["--window", "-4"], ["windows.window_s must be a positive number"]),

@@ -354,3 +354,31 @@ def test_evaluation_folders_keep_what_is_not_theirs(run_dir, shared_data, tmp_pa
     monkeypatch.setattr("eegsnn.pipeline.evaluate_run", broken)
     assert main(["evaluate", str(run_dir), str(seg)]) == 1
     assert "unexpected" in capsys.readouterr().err
+
+
+def test_a_failed_reevaluation_leaves_no_mixed_folder(run_dir, shared_data, tmp_path,
+                                                      monkeypatch, capsys):
+    """An evaluation into a folder of an earlier one that fails part way leaves no
+    metrics.json beside the earlier one's predictions (metrics.json was replaced first,
+    then predictions.csv failed: the folder paired one evaluation's metrics with another's
+    predictions)."""
+    import json
+
+    import eegsnn.pipeline.apply as apply
+
+    ev = tmp_path / "ev"
+    seg = shared_data / "bonn" / "S" / "S080.txt"
+    assert main(["evaluate", str(run_dir), str(seg), "--out", str(ev), "--predict"]) == 0
+    assert json.loads((ev / "metrics.json").read_text())["data"]["source"] == str(seg)
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device", str(ev / "predictions.csv"))
+
+    monkeypatch.setattr(apply, "write_predictions_csv", full_disk)
+    other = shared_data / "bonn" / "S" / "S079.txt"
+    assert main(["evaluate", str(run_dir), str(other), "--out", str(ev), "--predict"]) == 2
+    capsys.readouterr()
+    assert not (ev / "metrics.json").exists() and not (ev / "predictions.csv").exists()
+    monkeypatch.undo()
+    assert main(["evaluate", str(run_dir), str(other), "--out", str(ev), "--predict"]) == 0
+    assert json.loads((ev / "metrics.json").read_text())["data"]["source"] == str(other)

@@ -362,3 +362,25 @@ def test_write_edf_keeps_every_annotation(tmp_path):
         write_edf(tmp_path / "b.edf", np.zeros((1, 200)), 100, ["x"],
                   annotations=([0.0] * 129, [0.0] * 129, ["e"] * 129))
     assert not (tmp_path / "b.edf").exists()  # (nothing half-written)
+
+
+def test_suffix_against_header_duplicate_labels_and_bad_channels(tmp_path, caplog):
+    """An EDF named .bdf is named as such (MNE's 'invalid byte in an annotations channel'
+    before); a label given twice in the header and channels a FIF marks bad are warned of
+    (they were read without a word, the duplicates as C3-0 and C3-1)."""
+    rng = np.random.default_rng(0)
+    write_edf(tmp_path / "a.edf", rng.normal(0, 20e-6, (3, 1000)), 100, ["C3", "C3", "Cz"])
+    shutil.copy(tmp_path / "a.edf", tmp_path / "b.bdf")
+    with pytest.raises(DataError, match=r"b\.bdf: the header says EDF\+C, the suffix \.bdf; "
+                                        r"rename it to b\.edf"):
+        read_recording(tmp_path / "b.bdf")
+    with caplog.at_level("WARNING"):
+        raw = read_recording(tmp_path / "a.edf").raw
+    assert "a.edf: signal label(s) given more than once in the header: C3 (signals 1, 2)" \
+        in caplog.text
+    raw.info["bads"] = ["Cz"]
+    raw.save(tmp_path / "a_raw.fif", verbose="error")
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        read_recording(tmp_path / "a_raw.fif")
+    assert "a_raw.fif: channel(s) Cz are marked bad in the file" in caplog.text

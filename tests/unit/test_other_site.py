@@ -213,3 +213,35 @@ def test_site_dataset_resamples_first_and_maps_names(tmp_path):
                         )["preprocess"] == chain  # the chain resamples itself
     with pytest.raises(ConfigError, match="--sfreq"):
         site_dataset(dataset, {"sfreq_hz": 173.61}, sfreq_hz=-1)
+
+
+def test_mat_sidecar_values_are_checked(tmp_path):
+    """A sidecar 'variable' that is not a string (an 'unexpected' TypeError), a NaN rate
+    (MNE's 'cannot convert float NaN' at the resample) and a channel named twice (MNE
+    renamed them, so a pick found neither) are refused naming the file."""
+    savemat(tmp_path / "a.mat", {"data": np.zeros((2, 500))})
+    side = tmp_path / "a.json"
+    for meta, match in (({"variable": ["data"], "sfreq_hz": 250}, r"must be a string"),
+                        ({"sfreq_hz": float("nan")}, r"sampling rate .* not known \(nan\)"),
+                        ({"sfreq_hz": 250, "ch_names": ["C3", "C3"]},
+                         r"a\.json names channel\(s\) C3 more than once")):
+        side.write_text(json.dumps(meta))
+        with pytest.raises(DataError, match=match):
+            read_mat_signal(tmp_path / "a.mat")
+
+
+def test_evaluate_says_which_event_windows_ran_past_a_recording(tmp_path):
+    """Event windows that run past a recording's ends are not scored; evaluate now says so
+    (training recorded them in data.json, evaluate dropped them without a word)."""
+    from types import SimpleNamespace
+
+    from eegsnn.pipeline.apply import _input_record
+
+    ws = SimpleNamespace(provenance={"sfreq_hz_read": {"a.edf": 160.0}, "recordings": [
+        {"path": "a.edf", "windows": 1, "out_of_bounds": 1},
+        {"path": "b.edf", "windows": 3, "out_of_bounds": 0}]})
+    data = _input_record(ws, {"sfreq_hz": 160.0}, {"labels": {"source": "annotations"}},
+                         None, None)
+    assert data["out_of_bounds"] == {"a.edf": 1}
+    assert input_line(data).endswith("; 1 event window(s) run past the ends of 1 "
+                                      "recording(s), not scored")
