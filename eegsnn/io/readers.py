@@ -258,9 +258,9 @@ def read_recording(
     if raw.n_times == 0:
         raise DataError(f"{path}: recording holds no samples")
     if raw.info["bads"]:  # (FIF, BrainVision...): read as they are, said so
-        log.warning("%s: channel(s) %s are marked bad in the file; they are read and used "
-                    "as they are (leave them out with a preprocess pick step)", path.name,
-                    ", ".join(raw.info["bads"]))
+        log.warning("%s: channel(s) %s are marked bad in the file; eegsnn does not drop "
+                    "them (a preprocess pick step that names the channels to use leaves "
+                    "them out)", path.name, ", ".join(raw.info["bads"]))
     data = raw._data
     finite = np.isfinite(data)
     if not finite.all():

@@ -93,7 +93,10 @@ def _as_value(
 
 
 def _broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
-    """Whether an array of ``shape`` broadcasts to ``target`` without growing it."""
+    """Whether an array of ``shape`` broadcasts to ``target`` without growing it (leading
+    axes of size 1, e.g. ``(1, F)`` for ``[B, F]``, are fine: they fit any batch)."""
+    while len(shape) > len(target) and shape[0] == 1:
+        shape = shape[1:]
     try:
         return tuple(np.broadcast_shapes(shape, target)) == target
     except ValueError:

@@ -35,7 +35,7 @@ import numpy as np
 
 from eegsnn.errors import ConfigError, DataError
 from eegsnn.extras import require
-from eegsnn.io.files import atomic_write_json
+from eegsnn.io.files import atomic_open, atomic_write_json
 
 __all__ = ["BASELINES", "BASELINE_FILES", "FittedBaseline", "fit_baseline", "load_baseline",
            "run_baseline", "spectral_features", "validate_baseline"]
@@ -185,10 +185,8 @@ class FittedBaseline:
                     raise ConfigError(f"baseline {self.spec['type']}: cannot save the fitted "
                                       f"attribute {name}.{key} ({type(value).__name__})")
             steps.append({"name": name, "class": type(step).__name__, "scalars": scalars})
-        tmp = dest / "baseline.npz.tmp"
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
-        tmp.replace(dest / "baseline.npz")
+        with atomic_open(dest / "baseline.npz") as fh:  # (a temp name remove_temp_files
+            np.savez(fh, **arrays)                     # knows, fsync, then rename)
         versions = {"sklearn": sklearn.__version__}
         if self.spec["type"] == "csp_lda":
             import mne

@@ -35,7 +35,8 @@ from eegsnn.preprocess.windows import WindowSet
 __all__ = ["CACHE_ENV", "CACHE_FORMAT", "WindowCache", "cache_enabled", "cache_key",
            "default_cache_dir", "windowing_versions"]
 
-CACHE_FORMAT = 1
+#: 2 (2026-12-07): label_codes hold no free annotation text (entries of format 1 may)
+CACHE_FORMAT = 2
 #: environment variable that turns the window cache off (``off``, ``0``, ``no``, ``false``)
 CACHE_ENV = "EEGSNN_CACHE"
 _OFF = ("off", "0", "no", "false", "none")

@@ -32,7 +32,7 @@ import numpy as np
 
 from eegsnn.errors import ConfigError, DataError
 from eegsnn.io.channels import standardize_channels
-from eegsnn.io.labels import EventTable
+from eegsnn.io.labels import EventTable, public_event_counts
 from eegsnn.io.readers import anonymize, events_from_annotations
 from eegsnn.preprocess.windows import plan_windows
 
@@ -256,8 +256,10 @@ def epochs_windows(epochs: Any, cfg: Mapping[str, Any], scale: np.ndarray, *,
     names = [inverse.get(int(c), str(int(c))) for c in np.asarray(epochs.events)[:, 2]]
     keep = np.array([nm in lab["mapping"] for nm in names], dtype=bool)
     if not keep.any():
+        held = public_event_counts({nm: names.count(nm) for nm in set(names)},
+                                   keep=lab["mapping"])  # (EDF+ annotation text: free)
         raise DataError(f"{source}: no epoch of the events {sorted(lab['mapping'])} "
-                        f"(the Epochs hold {sorted(set(names))})")
+                        f"(the Epochs hold {dict(sorted(held.items()))})")
     tmin = float(epochs.tmin)
     mode = win["mode"]
     # one plan serves every epoch: the event sits at -tmin seconds into each of them

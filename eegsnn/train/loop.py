@@ -228,6 +228,8 @@ def check_datasets(model: SpikingNet, datasets: dict[str, Any],
         if data is None:
             continue
         labels = getattr(data, "labels", None)
+        if callable(labels) and not isinstance(data, ArrayDataset):  # ShardedSpikes.labels()
+            labels = labels()
         if isinstance(labels, (mx.array, np.ndarray)) and n_out is not None:
             arr = np.asarray(labels)
             if arr.size and (int(arr.max()) >= n_out or int(arr.min()) < 0):

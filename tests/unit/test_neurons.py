@@ -711,5 +711,7 @@ def test_per_neuron_parameters_must_fit_the_features_not_the_batch():
         Leaky(beta=[0.1, 0.2, 0.3])(mx.ones((2, 4)))
     spk, _, _ = Leaky(beta=[0.1, 0.2]).unroll(mx.ones((3, 5, 2)))
     assert spk.shape == (3, 5, 2)
+    spk, _, _ = Leaky(threshold=mx.ones((1, 2))).unroll(mx.ones((3, 5, 2)))  # (1, F): fits
+    assert spk.shape == (3, 5, 2)
     with pytest.raises(ConfigError, match=r"the input must be an mlx array .*got ndarray"):
         Leaky(beta=0.5)(np.ones((2, 4), np.float32))

@@ -225,3 +225,22 @@ def test_array_dataset_batches_are_the_engine_order(spikes):
         merged = np.concatenate([np.asarray(ranks[r][s][0]) for r in range(3)], axis=1)
         np.testing.assert_array_equal(merged, np.asarray(xb))
         assert all(ranks[r][s][2] == n for r in range(3))
+
+
+def test_fit_refuses_a_label_beyond_the_models_outputs_in_shards(tmp_path):
+    """A streamed source's labels are checked before any step, as an in-memory set's (a
+    label 5 for a model of two outputs crashed the process with a double free)."""
+    from eegsnn.errors import DataError
+    from eegsnn.train import fit
+
+    rng = np.random.default_rng(0)
+    x = (rng.random((10, 64, 8)) < 0.3).astype(np.float32)
+    y = rng.integers(0, 2, 64)
+    y[::7] = 5
+    with ShardWriter(tmp_path / "sh", shard_windows=32) as w:
+        w.append(x, y)
+    model = {"input_shape": [8], "layers": [{"type": "linear", "out_features": 2},
+                                            {"type": "leaky"}]}
+    with pytest.raises(DataError, match=r"train data: label 5 is out of range for a model "
+                                        r"of 2 outputs"):
+        fit(model, ShardedSpikes(tmp_path / "sh"), {"epochs": 1, "batch_size": 16})
