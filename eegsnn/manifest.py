@@ -26,7 +26,7 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, TypeGuard
 
 import yaml
 
@@ -44,6 +44,7 @@ __all__ = [
     "ManifestFile",
     "VerifyReport",
     "create_manifest",
+    "is_manifest_path",
     "load_manifest",
     "save_manifest",
     "verify_manifest",
@@ -55,6 +56,13 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TOP_KEYS = ("manifest_version", "name", "description", "license", "citation", "source",
              "task", "label_mapping", "root", "layout", "notes", "files")
 _FILE_KEYS = ("path", "size", "sha256", "subject", "session", "run", "label")
+
+
+def is_manifest_path(source: Any) -> TypeGuard[str | os.PathLike]:
+    """Whether ``source`` (a data source: a path, a list, an MNE object...) names a data
+    manifest: one path ending in ``.yaml`` or ``.yml``."""
+    return (isinstance(source, (str, os.PathLike))
+            and Path(source).suffix.lower() in (".yaml", ".yml"))
 
 
 @dataclass

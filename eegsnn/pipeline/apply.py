@@ -41,6 +41,7 @@ from eegsnn.io.channels import channel_type, normalize_channel_name
 from eegsnn.io.files import atomic_write_json, file_in_the_way
 from eegsnn.io.mat import mat_sidecar
 from eegsnn.io.readers import detect_format
+from eegsnn.manifest import is_manifest_path
 from eegsnn.pipeline.baselines import load_baseline
 from eegsnn.pipeline.contract import PipelineModel
 from eegsnn.pipeline.folds import encode_windows, score_windows
@@ -123,7 +124,7 @@ def default_root(source: Any, root: Any, dataset: Mapping[str, Any]) -> Any:
     if root is not None or (dataset.get("labels") or {}).get("source") != "path":
         return root
     paths = [Path(p) for p in (source if isinstance(source, (list, tuple)) else [source])]
-    if any(p.suffix.lower() in (".yaml", ".yml") for p in paths):
+    if any(is_manifest_path(p) for p in paths):
         return root  # a manifest names its own root
     # (absolute, links kept: the folders as given name the labels, see recording_relpath)
     if len(paths) == 1 and paths[0].is_dir():
@@ -200,7 +201,7 @@ def _sfreq_check(source: Any, sfreq_hz: float | None) -> str | None:
     n_without = 0
     for item in source if isinstance(source, (list, tuple)) else [source]:
         p = Path(item)
-        if p.suffix.lower() in (".yaml", ".yml"):
+        if is_manifest_path(p):
             return None  # a manifest: its own dataset config decides
         files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
         for f in files:

@@ -32,7 +32,7 @@ from eegsnn.encode import load_spikes, save_spikes
 from eegsnn.encode.storage import MAX_COUNT, check_target
 from eegsnn.errors import ConfigError
 from eegsnn.io.files import canonical_path
-from eegsnn.manifest import load_manifest
+from eegsnn.manifest import is_manifest_path, load_manifest
 from eegsnn.pipeline.apply import check_compatible, data_source, default_root, load_run_model
 from eegsnn.pipeline.config import apply_overrides, load_study_config, resolve_study_config
 from eegsnn.pipeline.folds import encode_windows, fit_encoder
@@ -47,10 +47,6 @@ log = logging.getLogger(__name__)
 
 _FORMS = ("DATA takes one folder, one data manifest (.yaml) or one or more recording "
           "files")
-
-
-def _is_manifest(path: Path) -> bool:
-    return path.suffix.lower() in (".yaml", ".yml")
 
 
 def check_inputs(source: Any) -> None:
@@ -69,7 +65,7 @@ def check_inputs(source: Any) -> None:
         if not isinstance(item, (str, os.PathLike)):
             continue
         p = Path(item)
-        if p.is_dir() or _is_manifest(p):
+        if p.is_dir() or is_manifest_path(p):
             what = "a folder" if p.is_dir() else "a data manifest"
             raise ConfigError(f"{p}: {what} cannot be combined with other inputs; {_FORMS} "
                               "(encode each folder on its own, or list the files)")
@@ -87,7 +83,7 @@ def _input_paths(source: Any, root: Any) -> list[Path]:
     items = list(source) if isinstance(source, (list, tuple)) else [source]
     out = [Path(p) for p in items if isinstance(p, (str, os.PathLike))]
     for p in list(out):
-        if _is_manifest(p) and p.is_file():
+        if is_manifest_path(p) and Path(p).is_file():
             try:
                 out.append(Path(root) if root is not None else load_manifest(p).default_root())
             except Exception:  # (a bad manifest: load_windows names its problem)

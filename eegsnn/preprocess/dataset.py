@@ -48,7 +48,7 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import Any
 
 import numpy as np
 
@@ -80,7 +80,7 @@ from eegsnn.io.labels import (
 )
 from eegsnn.io.mat import mat_sidecar
 from eegsnn.io.readers import READERS, detect_format, read_recording
-from eegsnn.manifest import load_manifest, verify_manifest
+from eegsnn.manifest import is_manifest_path, load_manifest, verify_manifest
 from eegsnn.preprocess.cache import WindowCache, cache_enabled, cache_key, windowing_versions
 from eegsnn.preprocess.objects import (
     check_object_config,
@@ -259,11 +259,6 @@ def list_recordings(folder: str | os.PathLike, *, text: bool = True) -> list[Pat
     return out
 
 
-def _is_manifest(source: Any) -> TypeGuard[str | os.PathLike]:
-    return (isinstance(source, (str, os.PathLike))
-            and Path(source).suffix.lower() in (".yaml", ".yml"))
-
-
 def _check_manifest_labels(manifest_path: str | os.PathLike, rels: Sequence[str],
                            pattern: str | None) -> None:
     """Refuse recordings whose label in the data manifest differs from their path label
@@ -286,7 +281,7 @@ def resolve_source(source, root, text: bool) -> tuple[list[Path], Path, dict[str
     """The recordings ``source`` names (files, a folder or a data manifest, verified):
     ``(files, root, {relpath: sha256 from a manifest})``; ``text``: Bonn-style text files
     count as recordings."""
-    if _is_manifest(source):
+    if is_manifest_path(source):
         manifest = load_manifest(source)
         root_path = Path(root) if root is not None else manifest.default_root()
         report = verify_manifest(manifest, root_path)
@@ -522,7 +517,7 @@ def load_windows(
         # the files of one folder, labelled by its name (Bonn Z/): the root one level up
         root_path = Path(os.path.abspath(root_path)).parent
         rels = [recording_relpath(p, root_path) for p in files]
-    if lab["source"] == "path" and _is_manifest(source):
+    if lab["source"] == "path" and is_manifest_path(source):
         _check_manifest_labels(source, rels, lab["pattern"])
     path_labels: dict[str, str] = {}
     path_codes: dict[str, int] = {}  # path label (folder) -> recordings found
