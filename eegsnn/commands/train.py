@@ -158,7 +158,8 @@ def train(
                          "(an unfinished run with the same config resumes without it).")
     ] = False,
     overwrite: Annotated[bool, typer.Option(
-        "--overwrite", help="Delete what --out holds and start a new run.")] = False,
+        "--overwrite", help="Replace what --out holds with a new run (kept aside until "
+                            "the new run trains; put back if it stops before).")] = False,
     event: Annotated[list[str] | None, typer.Option(
         "--event", help="Direct mode: label mapping RAW=CLASS (repeatable), e.g. T1=left.")
     ] = None,

@@ -173,7 +173,9 @@ def run_pipeline(config: Mapping[str, Any] | str | os.PathLike,
         progress: progress bars (``None``: only on a terminal).
         resume: continue the run in ``out_dir`` (same config; ``train.epochs`` may
             differ): each fold's training resumes from its last checkpoint.
-        overwrite: delete an existing run in ``out_dir`` first.
+        overwrite: replace an existing run in ``out_dir``: it is kept aside (a hidden
+            sibling folder) until the new run has trained, and put back when the new run
+            stops before training anything (a config or data error, Ctrl-C while loading).
         provenance: ``(config file, overrides)`` recorded in ``out_dir/overrides.json``
             (:func:`~eegsnn.pipeline.config.write_override_record`; default: ``config``
             when it is a file, and ``overrides``), e.g. ``eegsnn train``'s ``--set``.
@@ -209,10 +211,13 @@ def run_pipeline(config: Mapping[str, Any] | str | os.PathLike,
         require_sklearn(cfg["baseline"]["type"])
     check_sources(cfg, config if isinstance(config, (str, os.PathLike)) else None)
     run_dir = Path(out_dir) if out_dir is not None else None
+    earlier: Path | None = None  # the run --overwrite replaces, until this one trains
     if run_dir is not None:
         replace = _check_run_dir(run_dir, cfg, resume=resume, overwrite=overwrite)
         if resume and not (overwrite or replace):  # a finished run continued: its files
             integrity.verify_integrity(run_dir)  # must be intact
+        if overwrite and run_dir.exists():
+            earlier = _set_aside(run_dir)
         if (overwrite or replace) and run_dir.exists():
             shutil.rmtree(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -225,21 +230,63 @@ def run_pipeline(config: Mapping[str, Any] | str | os.PathLike,
         write_override_record(run_dir, *provenance, resume=resume)
     handler = _setup_log(run_dir)
     try:
-        result = _run(cfg, spec, run_dir, progress, objects)
-    except BaseException as exc:  # Ctrl-C or an error: the folder stays marked incomplete
-        if handler is not None:  # pipeline.log ends with what stopped the run (not stderr)
-            handler.handle(log.makeRecord(log.name, logging.ERROR, __file__, 0, "stopped: %s",
-                                          (runstate.error_line(exc),), None))
-        if run_dir is not None:
-            runstate.mark_ended(run_dir, exc)
+        try:
+            result = _run(cfg, spec, run_dir, progress, objects)
+        except BaseException as exc:  # Ctrl-C or an error: the folder stays incomplete
+            if handler is not None:  # pipeline.log ends with what stopped the run
+                handler.handle(log.makeRecord(log.name, logging.ERROR, __file__, 0,
+                                              "stopped: %s", (runstate.error_line(exc),),
+                                              None))
+            if run_dir is not None:
+                runstate.mark_ended(run_dir, exc)
+            raise
+        finally:
+            if handler is not None:
+                log.removeHandler(handler)
+                handler.close()
+        if run_dir is not None:  # last: integrity.json, then status.json says finished
+            runstate.mark_ended(run_dir, integrity=integrity.record_integrity(run_dir))
+    except BaseException:
+        if earlier is not None and run_dir is not None:
+            _give_back(run_dir, earlier)
         raise
-    finally:
-        if handler is not None:
-            log.removeHandler(handler)
-            handler.close()
-    if run_dir is not None:  # last: integrity.json, then status.json says finished
-        runstate.mark_ended(run_dir, integrity=integrity.record_integrity(run_dir))
+    if earlier is not None:  # replaced for good
+        shutil.rmtree(earlier, ignore_errors=True)
     return result
+
+
+def _set_aside(run_dir: Path) -> Path | None:
+    """Move the run that ``--overwrite`` replaces to a hidden sibling (``.NAME.replaced-
+    XXXXXXXX``) until the new run has trained (:func:`_give_back`); ``None`` where it
+    cannot be moved (a mount point...): it is then deleted at once, as before."""
+    import uuid
+
+    aside = run_dir.with_name(f".{run_dir.name}.replaced-{uuid.uuid4().hex[:8]}")
+    try:
+        os.replace(run_dir, aside)
+    except OSError:
+        return None
+    return aside
+
+
+def _give_back(run_dir: Path, earlier: Path) -> None:
+    """The new run in ``run_dir`` stopped: when it trained nothing (a config or data error,
+    Ctrl-C while loading: its folder holds only :data:`_EARLY_RUN_FILES`) the run it was to
+    replace is put back; otherwise the new, resumable run stays and the earlier one goes."""
+    early = not run_dir.exists() or all(p.name in _EARLY_RUN_FILES or is_temp_name(p.name)
+                                        for p in run_dir.iterdir())
+    if not early:
+        shutil.rmtree(earlier, ignore_errors=True)
+        return
+    try:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        os.replace(earlier, run_dir)
+    except OSError as exc:
+        log.warning("%s: the run --overwrite was to replace could not be put back (%s); it "
+                    "is in %s", run_dir, exc, earlier)
+        return
+    log.warning("%s: the new run stopped before training anything; the run it was to "
+                "replace (--overwrite) is kept", run_dir)
 
 
 #: what a run writes before it trains anything: a failed run folder holding only these

@@ -188,3 +188,23 @@ def test_a_run_that_failed_before_training_does_not_block_the_corrected_one(repo
     (out / "status.json").write_text(json.dumps({**status, "status": "failed"}))
     assert main([*base, "--set", "train.epochs=2"]) == 2  # trained folds: kept
     assert "holds a run with a different config" in capsys.readouterr().err
+
+
+def test_overwrite_keeps_the_earlier_run_until_the_new_one_trains(repo_root, tmp_path,
+                                                                   capsys):
+    """--overwrite with a new run that stops on a data error before training gives the
+    earlier run back (it was deleted first: a finished run lost to a typo); a new run that
+    finishes replaces it, and nothing is left beside the folder."""
+    out = tmp_path / "run"
+    base = ["train", "--config", str(repo_root / "configs" / "bonn_example.yaml"), *FAST,
+            "--set", f"cache_dir={tmp_path / 'cache'}", "--baseline", "none", "--report",
+            "none", "--out", str(out), "--quiet", "--no-progress"]
+    assert main(base) == 0
+    before = (out / "metrics.json").read_bytes()
+    assert main([*base, "--overwrite", "--set", "dataset.windows.window_s=0.001"]) == 2
+    capsys.readouterr()
+    assert (out / "metrics.json").read_bytes() == before
+    assert json.loads((out / "status.json").read_text())["status"] == "finished"
+    assert main([*base, "--overwrite", "--set", "train.seed=1"]) == 0
+    assert yaml.safe_load((out / "config.yaml").read_text())["train"]["seed"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "run"]
