@@ -14,6 +14,7 @@ identification fields (bytes 8-168): they carry names, birth dates and hospital 
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from eegsnn.io.files import atomic_path
 
 __all__ = ["EdfHeader", "check_edf_header", "inspect_edf_header", "read_pyedflib_arrays",
            "write_edf"]
+
+log = logging.getLogger(__name__)
 
 # Physical-dimension strings -> factor to volts (as MNE's EDF reader does).
 _VOLT_FACTORS = {"v": 1.0, "mv": 1e-3, "uv": 1e-6, "µv": 1e-6, "μv": 1e-6, "nv": 1e-9}
@@ -230,6 +233,10 @@ def inspect_edf_header(path: str | os.PathLike) -> EdfHeader:
             f"data records = {expected} bytes; {missing} bytes missing, "
             f"{max(have, 0):.1f} records present)"
         )
+    if expected is not None and size > expected:  # (readers ignore them: said so)
+        log.warning("%s: %d bytes after the last of the %d data records the header announces "
+                    "(ignored; a file appended to, or a header that undercounts its records?)",
+                    path.name, size - expected, n_records)
     return header
 
 

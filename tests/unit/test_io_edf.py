@@ -384,3 +384,14 @@ def test_suffix_against_header_duplicate_labels_and_bad_channels(tmp_path, caplo
     with caplog.at_level("WARNING"):
         read_recording(tmp_path / "a_raw.fif")
     assert "a_raw.fif: channel(s) Cz are marked bad in the file" in caplog.text
+
+
+def test_bytes_after_the_last_record_are_warned_of(tmp_path, caplog):
+    """Bytes beyond the data records the header announces are ignored by the readers; now
+    with a warning (a file appended to was read without a word)."""
+    write_edf(tmp_path / "a.edf", np.zeros((1, 200)) + 1e-6, 100, ["Cz"])
+    with open(tmp_path / "a.edf", "ab") as fh:
+        fh.write(b"\x00" * 5000)
+    with caplog.at_level("WARNING"):
+        inspect_edf_header(tmp_path / "a.edf")
+    assert "a.edf: 5000 bytes after the last of the 2 data records" in caplog.text
