@@ -261,7 +261,9 @@ def preload_blas() -> BlasStatus:
                     f"{ENV_VAR}={raw} is not a loadable library exporting "
                     f"{', '.join(REQUIRED_SYMBOLS)}; MLX uses its bundled reference BLAS"
                 )
-                warnings.warn(f"eegsnn: {status.reason}", RuntimeWarning, stacklevel=3)
+                # (named by the variable, with no source line: one line on a terminal)
+                warnings.warn_explicit(f"eegsnn: {status.reason}", RuntimeWarning,
+                                       ENV_VAR, 0)
             else:
                 why = {"wheel": f"the {PIP_OPENBLAS} wheel is not installed",
                        "shim": "eegsnn's BLAS shim was not built (no C compiler when eegsnn "

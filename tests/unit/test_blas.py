@@ -128,6 +128,13 @@ def test_bogus_path_warns_and_falls_back(tmp_path):
     assert status["tried"] == [str(bogus)]
     assert any(str(bogus) in w and "cblas_sgemm" in w for w in result["warnings"])
     assert_matmul_correct(result)
+    # on a terminal: one line, named by the variable (the console script's source line
+    # followed it)
+    proc = subprocess.run([sys.executable, "-c", "import eegsnn"], capture_output=True,
+                          text=True, env={**os.environ, "EEGSNN_BLAS": str(bogus)})
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("EEGSNN_BLAS:0: RuntimeWarning: eegsnn: "), \
+        proc.stderr
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="BLAS preload is Linux-only")
