@@ -345,7 +345,12 @@ def train(
                                   overwrite=overwrite,
                                   provenance=(config, overrides + extra))
     except Interrupted as exc:
-        exc.hint = (f"{run_dir} holds an unfinished run (see its status.json); the same "
+        from eegsnn.pipeline.runstate import FINISHED, read_status
+
+        status = (read_status(run_dir) or {}).get("status")
+        exc.hint = (f"{run_dir} holds the finished run --overwrite was to replace (the new "
+                    "one had trained nothing)" if status == FINISHED else
+                    f"{run_dir} holds an unfinished run (see its status.json); the same "
                     "command resumes it")
         raise
     finally:

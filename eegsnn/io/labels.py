@@ -90,23 +90,21 @@ class EventTable:
 FREE_TEXT = "(other annotation text, not shown)"
 #: descriptions shown as they are: event codes (T0, 768, W, BAD_ACQ_SKIP, stim/1) ...
 _CODE = re.compile(r"^[A-Za-z0-9_.:/+?#-]{1,16}$")
-#: ... the standard texts of public data sets and formats (Sleep-EDF's hypnogram,
-#: BrainVision markers as MNE names them: Stimulus/S  1) and short lower-case labels
-#: (BIDS trial_type values such as "left hand"); names are capitalised
-_STANDARD_TEXT = re.compile(r"^(Sleep stage [0-9WRN?]|Movement time|"
-                            r"(Stimulus|Response|Comment|New Segment|SyncStatus|Marker|"
-                            r"Optic)(/[A-Za-z0-9 _]{0,16})?|"
-                            r"[a-z0-9_/-]{1,16}( [a-z0-9_/-]{1,16}){0,2})$")
+#: ... and the standard texts of public data sets and formats: Sleep-EDF's hypnogram,
+#: BrainVision stimulus and response markers as MNE names them (Stimulus/S  1: a letter
+#: and a number; a Comment/ marker is typed text, so not shown)
+_STANDARD_TEXT = re.compile(r"^(Sleep stage [0-9WRN?]|Movement time|New Segment/|"
+                            r"(Stimulus|Response)/[A-Za-z]? {0,3}[0-9]{1,3})$")
 
 
 def public_event_counts(counts: Mapping[str, int], keep: Iterable[str] = ()
                         ) -> dict[str, int]:
     """``counts`` (event description -> occurrences) fit for error messages, logs and the
     window cache: event codes (no space, at most 16 characters), the standard texts of
-    Sleep-EDF and BrainVision, lower-case labels of up to three words (``left hand``)
-    and the descriptions named in ``keep`` (a config's ``labels.mapping``: the user's own
-    words) as they are; any other text (an EDF+ annotation is free text
-    and may name the patient or staff) counted under :data:`FREE_TEXT`."""
+    Sleep-EDF and BrainVision and the descriptions named in ``keep`` (a config's
+    ``labels.mapping``: the user's own words) as they are; any other text (an EDF+
+    annotation is free text and may name the patient or staff) counted under
+    :data:`FREE_TEXT`."""
     keep = {str(k) for k in keep}
     out: dict[str, int] = {}
     hidden = 0

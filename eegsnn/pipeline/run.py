@@ -56,6 +56,7 @@ predict, raster, save, load; one class per ``model.type``). The pieces live in
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
 import shutil
@@ -216,20 +217,23 @@ def run_pipeline(config: Mapping[str, Any] | str | os.PathLike,
         replace = _check_run_dir(run_dir, cfg, resume=resume, overwrite=overwrite)
         if resume and not (overwrite or replace):  # a finished run continued: its files
             integrity.verify_integrity(run_dir)  # must be intact
+        _warn_set_aside(run_dir)
         if overwrite and run_dir.exists():
             earlier = _set_aside(run_dir)
-        if (overwrite or replace) and run_dir.exists():
+        if (overwrite or replace) and earlier is None and run_dir.exists():
             shutil.rmtree(run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        remove_temp_files(run_dir)  # left by a run killed while writing
-        # status.json says "running" until the very end (metrics.json and report written)
-        runstate.mark_started(run_dir)
-        if provenance is None:
-            provenance = (config if isinstance(config, (str, os.PathLike)) else None,
-                          overrides)
-        write_override_record(run_dir, *provenance, resume=resume)
-    handler = _setup_log(run_dir)
+    handler = None
     try:
+        if run_dir is not None:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            remove_temp_files(run_dir)  # left by a run killed while writing
+            # status.json says "running" until the very end (metrics.json, report written)
+            runstate.mark_started(run_dir)
+            if provenance is None:
+                provenance = (config if isinstance(config, (str, os.PathLike)) else None,
+                              overrides)
+            write_override_record(run_dir, *provenance, resume=resume)
+        handler = _setup_log(run_dir)
         try:
             result = _run(cfg, spec, run_dir, progress, objects)
         except BaseException as exc:  # Ctrl-C or an error: the folder stays incomplete
@@ -255,38 +259,79 @@ def run_pipeline(config: Mapping[str, Any] | str | os.PathLike,
     return result
 
 
+_ASIDE = ".replaced-"  # .NAME.replaced-XXXXXXXX: what --overwrite set aside
+
+
 def _set_aside(run_dir: Path) -> Path | None:
-    """Move the run that ``--overwrite`` replaces to a hidden sibling (``.NAME.replaced-
-    XXXXXXXX``) until the new run has trained (:func:`_give_back`); ``None`` where it
-    cannot be moved (a mount point...): it is then deleted at once, as before."""
+    """Move what ``--overwrite`` replaces to a hidden sibling (``.NAME.replaced-XXXXXXXX``)
+    until the new run has trained (:func:`_give_back`); ``None`` where it cannot be moved
+    (a link, a mount point...): it is then deleted at once, as before.
+
+    Raises:
+        ConfigError: ``run_dir`` is the current folder or one above it.
+    """
     import uuid
 
-    aside = run_dir.with_name(f".{run_dir.name}.replaced-{uuid.uuid4().hex[:8]}")
+    full = Path(os.path.abspath(run_dir))
+    cwd = Path(os.path.abspath(os.getcwd()))
+    if full == cwd or full in cwd.parents:
+        where = "" if full == cwd else " or one above it"
+        raise ConfigError(f"{run_dir}: --overwrite of the current folder{where}; give the "
+                          "run folder by its name from its parent folder")
+    real = Path(os.path.realpath(run_dir))  # a link: the folder it points to
+    aside = real.with_name(f".{real.name}{_ASIDE}{uuid.uuid4().hex[:8]}")
     try:
-        os.replace(run_dir, aside)
+        os.replace(real, aside)
     except OSError:
+        return None
+    try:
+        real.mkdir()  # (where a link points: run_dir itself then reads as a folder)
+    except OSError:
+        os.replace(aside, real)
         return None
     return aside
 
 
+def _trained_something(run_dir: Path) -> bool:
+    """Whether the run in ``run_dir`` holds anything a resume would use: a checkpoint, a
+    fold's results, the final model."""
+    return (run_dir / "model").exists() or any(
+        any(run_dir.glob(pattern)) for pattern in (
+            "folds/*/train/checkpoint", "folds/*/checkpoint", "folds/*/metrics.json",
+            "refit/**/checkpoint"))
+
+
 def _give_back(run_dir: Path, earlier: Path) -> None:
     """The new run in ``run_dir`` stopped: when it trained nothing (a config or data error,
-    Ctrl-C while loading: its folder holds only :data:`_EARLY_RUN_FILES`) the run it was to
-    replace is put back; otherwise the new, resumable run stays and the earlier one goes."""
-    early = not run_dir.exists() or all(p.name in _EARLY_RUN_FILES or is_temp_name(p.name)
-                                        for p in run_dir.iterdir())
-    if not early:
+    Ctrl-C or a full disk before its first checkpoint) what it was to replace is put back;
+    otherwise the new, resumable run stays and the earlier one goes."""
+    real = Path(os.path.realpath(run_dir))
+    if real.exists() and _trained_something(real):
         shutil.rmtree(earlier, ignore_errors=True)
         return
     try:
-        shutil.rmtree(run_dir, ignore_errors=True)
-        os.replace(earlier, run_dir)
+        if real.exists():
+            shutil.rmtree(real)
+        os.replace(earlier, real)
     except OSError as exc:
-        log.warning("%s: the run --overwrite was to replace could not be put back (%s); it "
-                    "is in %s", run_dir, exc, earlier)
+        log.warning("%s: what the new run was to replace could not be put back (%s); it is "
+                    "in %s", run_dir, exc, earlier)
         return
-    log.warning("%s: the new run stopped before training anything; the run it was to "
-                "replace (--overwrite) is kept", run_dir)
+    log.warning("%s: the new run stopped before it trained anything; what it was to "
+                "replace is kept", run_dir)
+
+
+def _warn_set_aside(run_dir: Path) -> None:
+    """Name folders that an ``--overwrite`` killed before it finished (SIGTERM, SIGKILL)
+    left beside ``run_dir``: they hold what it was to replace."""
+    full = Path(os.path.realpath(run_dir))
+    if not full.parent.is_dir():
+        return
+    left = sorted(full.parent.glob(f".{glob.escape(full.name)}{_ASIDE}*"))
+    if left:
+        log.warning("%s: %s beside it hold%s what an --overwrite killed before it "
+                    "finished was to replace; move one back or delete it", run_dir,
+                    ", ".join(p.name for p in left), "s" if len(left) == 1 else "")
 
 
 #: what a run writes before it trains anything: a failed run folder holding only these

@@ -208,3 +208,43 @@ def test_overwrite_keeps_the_earlier_run_until_the_new_one_trains(repo_root, tmp
     assert main([*base, "--overwrite", "--set", "train.seed=1"]) == 0
     assert yaml.safe_load((out / "config.yaml").read_text())["train"]["seed"] == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "run"]
+
+
+def test_overwrite_gives_back_until_a_checkpoint_and_handles_links_and_dot(
+        repo_root, tmp_path, capsys, monkeypatch, caplog):
+    """A new run that stops after its fold folder exists but before any checkpoint gives
+    the earlier run back (only the names of a run's first files counted: the earlier run
+    was deleted); an --out that is a link replaces the run where it points and keeps the
+    link; '.' is refused; a folder set aside by a killed --overwrite is named."""
+    import eegsnn.pipeline.snn as snn
+
+    base = ["train", "--config", str(repo_root / "configs" / "bonn_example.yaml"), *FAST,
+            "--set", f"cache_dir={tmp_path / 'cache'}", "--baseline", "none", "--report",
+            "none", "--quiet", "--no-progress"]
+    real = tmp_path / "real" / "run"
+    real.parent.mkdir()
+    assert main([*base, "--out", str(real)]) == 0
+    before = (real / "metrics.json").read_bytes()
+
+    def stop(*args, **kwargs):
+        raise RuntimeError("stopped before the first checkpoint")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(snn, "fit", stop)
+        assert main([*base, "--out", str(real), "--overwrite", "--set", "train.seed=3"]) == 1
+    capsys.readouterr()
+    assert (real / "metrics.json").read_bytes() == before
+    link = tmp_path / "link"
+    link.symlink_to(real, target_is_directory=True)
+    assert main([*base, "--out", str(link), "--overwrite", "--set", "train.seed=4"]) == 0
+    assert link.is_symlink() and yaml.safe_load(
+        (real / "config.yaml").read_text())["train"]["seed"] == 4
+    assert sorted(p.name for p in real.parent.iterdir()) == ["run"]  # nothing set aside left
+    monkeypatch.chdir(real)
+    assert main([*base, "--out", ".", "--overwrite"]) == 2
+    assert "--overwrite of the current folder" in capsys.readouterr().err
+    monkeypatch.chdir(tmp_path)
+    (real.parent / ".run.replaced-0123abcd").mkdir()
+    with caplog.at_level("WARNING"):
+        assert main([*base, "--out", str(real), "--overwrite", "--set", "train.seed=5"]) == 0
+    assert ".run.replaced-0123abcd beside it holds what an --overwrite killed" in caplog.text

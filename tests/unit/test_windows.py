@@ -651,9 +651,11 @@ def test_free_text_annotations_stay_out_of_errors_and_the_cache(tmp_path):
     assert codes == {"Patient Jane Doe coughed": 1, "T1": 1, FREE_TEXT: 1}, codes
     from eegsnn.io.labels import public_event_counts
 
-    shown = {"Stimulus/S  1": 1, "left hand": 1, "BAD_ACQ_SKIP": 1, "768": 1,
-             "Sleep stage W": 1}  # BrainVision, BIDS trial_type, MNE, numeric, Sleep-EDF
-    assert public_event_counts({**shown, "JaneDoe coughed": 1}) == {**shown, FREE_TEXT: 1}
+    shown = {"Stimulus/S  1": 1, "Response/R 12": 1, "BAD_ACQ_SKIP": 1, "768": 1,
+             "Sleep stage W": 1}  # BrainVision, MNE, numeric, Sleep-EDF
+    hidden = {"JaneDoe coughed": 1, "john smith": 1, "Comment/Anna Schmidt": 1,
+              "patient anna": 1}  # typed text, lower-case too
+    assert public_event_counts({**shown, **hidden}) == {**shown, FREE_TEXT: 4}
     import zipfile
 
     for npz in (tmp_path / "c").rglob("*.npz"):
