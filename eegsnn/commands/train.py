@@ -348,10 +348,13 @@ def train(
         from eegsnn.pipeline.runstate import FINISHED, read_status
 
         status = (read_status(run_dir) or {}).get("status")
-        exc.hint = (f"{run_dir} holds the finished run --overwrite was to replace (the new "
-                    "one had trained nothing)" if status == FINISHED else
-                    f"{run_dir} holds an unfinished run (see its status.json); the same "
-                    "command resumes it")
+        if overwrite and status == FINISHED:
+            exc.hint = (f"{run_dir} holds the finished run --overwrite was to replace (the "
+                        "new one had trained nothing)")
+        else:
+            how = ("the same command without --overwrite resumes it" if overwrite else
+                   "the same command resumes it")
+            exc.hint = f"{run_dir} holds an unfinished run (see its status.json); {how}"
         raise
     finally:
         _drop_logging(handler)

@@ -88,8 +88,9 @@ class EventTable:
 
 #: the key under which :func:`public_event_counts` counts descriptions it does not show
 FREE_TEXT = "(other annotation text, not shown)"
-#: descriptions shown as they are: event codes (T0, 768, W, BAD_ACQ_SKIP, stim/1) ...
-_CODE = re.compile(r"^[A-Za-z0-9_.:/+?#-]{1,16}$")
+#: descriptions shown as they are: event codes, upper case or digits (T0, 768, W,
+#: BAD_ACQ_SKIP; a word with lower-case letters may be a name: JaneDoe, Comment/Schmidt) ...
+_CODE = re.compile(r"^[A-Z0-9_.:/+?#-]{1,16}$")
 #: ... and the standard texts of public data sets and formats: Sleep-EDF's hypnogram,
 #: BrainVision stimulus and response markers as MNE names them (Stimulus/S  1: a letter
 #: and a number; a Comment/ marker is typed text, so not shown)
@@ -100,7 +101,8 @@ _STANDARD_TEXT = re.compile(r"^(Sleep stage [0-9WRN?]|Movement time|New Segment/
 def public_event_counts(counts: Mapping[str, int], keep: Iterable[str] = ()
                         ) -> dict[str, int]:
     """``counts`` (event description -> occurrences) fit for error messages, logs and the
-    window cache: event codes (no space, at most 16 characters), the standard texts of
+    window cache: event codes (upper case or digits, no space, at most 16 characters; a
+    word with lower-case letters may be a name), the standard texts of
     Sleep-EDF and BrainVision and the descriptions named in ``keep`` (a config's
     ``labels.mapping``: the user's own words) as they are; any other text (an EDF+
     annotation is free text and may name the patient or staff) counted under

@@ -272,8 +272,8 @@ def _set_aside(run_dir: Path) -> Path | None:
     """
     import uuid
 
-    full = Path(os.path.abspath(run_dir))
-    cwd = Path(os.path.abspath(os.getcwd()))
+    full = Path(os.path.realpath(run_dir))
+    cwd = Path(os.path.realpath(os.getcwd()))
     if full == cwd or full in cwd.parents:
         where = "" if full == cwd else " or one above it"
         raise ConfigError(f"{run_dir}: --overwrite of the current folder{where}; give the "
@@ -293,12 +293,9 @@ def _set_aside(run_dir: Path) -> Path | None:
 
 
 def _trained_something(run_dir: Path) -> bool:
-    """Whether the run in ``run_dir`` holds anything a resume would use: a checkpoint, a
-    fold's results, the final model."""
-    return (run_dir / "model").exists() or any(
-        any(run_dir.glob(pattern)) for pattern in (
-            "folds/*/train/checkpoint", "folds/*/checkpoint", "folds/*/metrics.json",
-            "refit/**/checkpoint"))
+    """Whether the run in ``run_dir`` holds a checkpoint, the one thing a resume uses (a
+    fold's or the final model's training state; an LSM run keeps none: it is refitted)."""
+    return any(run_dir.glob("**/checkpoint"))
 
 
 def _give_back(run_dir: Path, earlier: Path) -> None:
