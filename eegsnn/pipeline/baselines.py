@@ -239,17 +239,25 @@ def fit_baseline(spec: Mapping[str, Any], X_train: np.ndarray, y_train: np.ndarr
     """Fit the baseline on training windows ``X_train [W, C, n]`` with labels ``[W]``."""
     spec = validate_baseline(spec)
     require_sklearn(spec["type"])
+    if np.unique(y_train).size < 2:  # (sklearn: "needs samples of at least 2 classes")
+        raise DataError(f"baseline {spec['type']}: its {len(y_train)} training windows "
+                        "hold fewer than two classes, so there is nothing to tell apart; "
+                        "check the labels of the training recordings (or baseline: none)")
     clf = _classifier(spec, int(X_train.shape[1]), seed)
-    if spec["type"] == "spectral":
-        clf.fit(spectral_features(X_train, sfreq_hz, spec["bands"]), y_train)
-    else:
-        import mne
+    try:
+        if spec["type"] == "spectral":
+            clf.fit(spectral_features(X_train, sfreq_hz, spec["bands"]), y_train)
+        else:
+            import mne
 
-        level = mne.set_log_level("ERROR", return_old_level=True)
-        try:
-            clf.fit(np.asarray(X_train, dtype=np.float64), y_train)
-        finally:
-            mne.set_log_level(level)
+            level = mne.set_log_level("ERROR", return_old_level=True)
+            try:
+                clf.fit(np.asarray(X_train, dtype=np.float64), y_train)
+            finally:
+                mne.set_log_level(level)
+    except (ValueError, np.linalg.LinAlgError) as exc:  # e.g. a singular covariance
+        raise DataError(f"baseline {spec['type']}: cannot be fitted on these training "
+                        f"windows ({type(exc).__name__}: {exc})") from exc
     return FittedBaseline(spec, clf, int(n_classes), int(X_train.shape[1]), float(sfreq_hz),
                           int(seed))
 

@@ -142,3 +142,16 @@ def test_load_baseline_missing_and_corrupt(tmp_path):
     (tmp_path / "baseline.npz").write_bytes(b"not a zip")
     with pytest.raises(DataError, match="cannot read the saved baseline"):
         load_baseline(tmp_path)
+
+
+def test_a_baseline_that_cannot_be_fitted_is_a_data_error():
+    """One class among the training windows (sklearn's 'needs samples of at least 2
+    classes' ended the run as an unexpected error, exit 1) is a DataError naming the
+    baseline."""
+    from eegsnn.errors import DataError
+    from eegsnn.pipeline.baselines import fit_baseline
+
+    X = np.random.default_rng(0).normal(size=(6, 2, 256))
+    with pytest.raises(DataError, match=r"baseline spectral: its 6 training windows hold "
+                                        r"fewer than two classes"):
+        fit_baseline({"type": "spectral"}, X, np.zeros(6, int), 128.0, 2)
