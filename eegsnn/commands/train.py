@@ -159,7 +159,8 @@ def train(
     ] = False,
     overwrite: Annotated[bool, typer.Option(
         "--overwrite", help="Replace what --out holds with a new run (kept aside until "
-                            "the new run trains; put back if it stops before).")] = False,
+                            "the new run trains; put back if it stops before its first "
+                            "checkpoint).")] = False,
     event: Annotated[list[str] | None, typer.Option(
         "--event", help="Direct mode: label mapping RAW=CLASS (repeatable), e.g. T1=left.")
     ] = None,

@@ -48,7 +48,7 @@ import numpy as np
 
 from eegsnn.env import package_versions
 from eegsnn.errors import ChecksumError, ConfigError, DataError
-from eegsnn.io.files import file_in_the_way, sha256_file
+from eegsnn.io.files import file_in_the_way, holds_cwd, sha256_file
 
 __all__ = [
     "FORMAT",
@@ -143,10 +143,10 @@ def check_target(path: str | os.PathLike, *, overwrite: bool = False) -> Path:
     """
     path = Path(path)
     full = Path(os.path.abspath(path))
-    cwd = Path(os.path.abspath(os.getcwd()))
-    if full == cwd or full in cwd.parents:
-        raise ConfigError(f"{path}: is the current folder{'' if full == cwd else ' or above it'}"
-                          "; name a new folder for the spike dataset (e.g. out.spikes)")
+    here = holds_cwd(path)
+    if here is not None:
+        raise ConfigError(f"{path}: is {here}; name a new folder for the spike dataset (e.g. "
+                          "out.spikes)")
     if path.exists() or path.is_symlink():
         if not overwrite:
             raise ConfigError(f"{path}: already exists; choose another name, or pass "

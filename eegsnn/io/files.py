@@ -46,6 +46,7 @@ __all__ = [
     "current_umask",
     "dump_yaml",
     "file_in_the_way",
+    "holds_cwd",
     "is_temp_name",
     "json_default",
     "load_config_yaml",
@@ -82,6 +83,17 @@ def file_in_the_way(folder: str | os.PathLike) -> Path | None:
         if candidate.exists():
             return None if candidate.is_dir() else candidate
     return None
+
+
+def holds_cwd(path: str | os.PathLike) -> str | None:
+    """``"the current folder"`` or ``"the current folder or one above it"`` when ``path``
+    (links followed) is that, else ``None``: an output folder that must not be replaced
+    or moved while this process works in it."""
+    full = Path(os.path.realpath(path))
+    cwd = Path(os.path.realpath(os.getcwd()))
+    if full == cwd:
+        return "the current folder"
+    return "the current folder or one above it" if full in cwd.parents else None
 
 
 def sha256_file(path: str | os.PathLike) -> str:

@@ -328,6 +328,7 @@ class SpikingNet(nn.Module):
         #: benchmarks and checks).
         self._use_fast_path = bool(use_fast_path)
         self._config = cfg
+        self._min_num_steps = min_num_steps(cfg)  # (checked on every call: computed once)
         self._kinds: list[str] = []
         self.layers: list[nn.Module] = []
         for layer in cfg["layers"]:
@@ -357,7 +358,7 @@ class SpikingNet(nn.Module):
     @property
     def min_num_steps(self) -> int:
         """The fewest input steps ``T`` the model takes (:func:`min_num_steps`)."""
-        return min_num_steps(self._config)
+        return self._min_num_steps
 
     @property
     def config(self) -> dict[str, Any]:

@@ -97,10 +97,9 @@ def _broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
     axes of size 1, e.g. ``(1, F)`` for ``[B, F]``, are fine: they fit any batch)."""
     while len(shape) > len(target) and shape[0] == 1:
         shape = shape[1:]
-    try:
-        return tuple(np.broadcast_shapes(shape, target)) == target
-    except ValueError:
-        return False
+    # (per step on the hot path: plain tuple arithmetic, no NumPy call)
+    return len(shape) <= len(target) and all(
+        s in (1, t) for s, t in zip(shape, target[len(target) - len(shape):], strict=True))
 
 class SpikingNeuron(nn.Module):
     """Base class: parameters, surrogate, reset options, state checks and the time loop.
@@ -246,17 +245,20 @@ class SpikingNeuron(nn.Module):
     def _step(self, x: mx.array, state: State, p: dict[str, Any]) -> tuple[mx.array, State]:
         raise NotImplementedError
 
-    def _input(self, x: Any, where: str, lead: int) -> mx.array:
+    def _input(self, x: Any, where: str, lead: int, params: bool = True) -> mx.array:
         """``x`` checked for :meth:`__call__` (``lead`` 1: ``[B, ...]``) or :meth:`unroll`
         (``lead`` 2: ``[T, B, ...]``): an MLX array (integer or boolean input, spike counts
         or 0/1, is taken as float32: the neuron's decays and thresholds are real numbers),
-        whose feature shape every per-neuron parameter broadcasts to."""
+        whose feature shape every per-neuron parameter broadcasts to (with ``params``; a
+        step given a state skips that: the state has the features of the first step)."""
         owner = type(self).__name__
         if not isinstance(x, mx.array):
             raise ConfigError(f"{owner}.{where}: the input must be an mlx array "
                               f"(mx.array(...)), got {type(x).__name__}")
         if not mx.issubdtype(x.dtype, mx.floating):
             x = x.astype(mx.float32)
+        if not params:
+            return x
         features = tuple(x.shape[lead:])
         for name in self._clips:
             value = getattr(self, name)
@@ -278,7 +280,7 @@ class SpikingNeuron(nn.Module):
         Returns:
             ``(spk, state)``: spikes of ``x``'s shape (float 0/1) and the new state.
         """
-        x = self._input(x, "__call__", 1)
+        x = self._input(x, "__call__", 1, params=state is None)  # (the per-step hot path)
         if state is None:
             state = self.init_state(x.shape[0], tuple(x.shape[1:]), dtype=x.dtype)
         else:

@@ -77,6 +77,7 @@ from eegsnn.io.files import (
     atomic_write_text,
     dump_yaml,
     file_in_the_way,
+    holds_cwd,
     is_temp_name,
     remove_temp_files,
 )
@@ -176,7 +177,8 @@ def run_pipeline(config: Mapping[str, Any] | str | os.PathLike,
             differ): each fold's training resumes from its last checkpoint.
         overwrite: replace an existing run in ``out_dir``: it is kept aside (a hidden
             sibling folder) until the new run has trained, and put back when the new run
-            stops before training anything (a config or data error, Ctrl-C while loading).
+            stops before its first checkpoint (a config or data error, Ctrl-C while
+            loading or encoding).
         provenance: ``(config file, overrides)`` recorded in ``out_dir/overrides.json``
             (:func:`~eegsnn.pipeline.config.write_override_record`; default: ``config``
             when it is a file, and ``overrides``), e.g. ``eegsnn train``'s ``--set``.
@@ -272,12 +274,10 @@ def _set_aside(run_dir: Path) -> Path | None:
     """
     import uuid
 
-    full = Path(os.path.realpath(run_dir))
-    cwd = Path(os.path.realpath(os.getcwd()))
-    if full == cwd or full in cwd.parents:
-        where = "" if full == cwd else " or one above it"
-        raise ConfigError(f"{run_dir}: --overwrite of the current folder{where}; give the "
-                          "run folder by its name from its parent folder")
+    here = holds_cwd(run_dir)
+    if here is not None:
+        raise ConfigError(f"{run_dir}: --overwrite of {here}; give the run folder by its "
+                          "name from its parent folder")
     real = Path(os.path.realpath(run_dir))  # a link: the folder it points to
     aside = real.with_name(f".{real.name}{_ASIDE}{uuid.uuid4().hex[:8]}")
     try:

@@ -259,15 +259,14 @@ def list_recordings(folder: str | os.PathLike, *, text: bool = True) -> list[Pat
     return out
 
 
-def _check_manifest_labels(manifest_path: str | os.PathLike, rels: Sequence[str],
-                           pattern: str | None) -> None:
+def _check_manifest_labels(manifest: Any, manifest_path: str | os.PathLike,
+                           pattern: str | None, text: bool) -> None:
     """Refuse recordings whose label in the data manifest differs from their path label
     (``labels.source: path`` labels by the path; a manifest that says otherwise was
     ignored without a word)."""
-    listed = {e.path: e.label for e in load_manifest(manifest_path).files
-              if e.label is not None}
-    wrong = [(rel, listed[rel], label_from_path(rel, pattern)) for rel in rels
-             if rel in listed and listed[rel] != label_from_path(rel, pattern)]
+    wrong = [(e.path, e.label, label_from_path(e.path, pattern)) for e in manifest.files
+             if e.label is not None and _is_recording(e.path, text)
+             and e.label != label_from_path(e.path, pattern)]
     if wrong:
         shown = "; ".join(f"{rel}: {m!r} in the manifest, {p!r} by its path"
                           for rel, m, p in wrong[:3])
@@ -277,12 +276,16 @@ def _check_manifest_labels(manifest_path: str | os.PathLike, rels: Sequence[str]
                         "path): correct the manifest's labels or move the files")
 
 
-def resolve_source(source, root, text: bool) -> tuple[list[Path], Path, dict[str, str]]:
+def resolve_source(source, root, text: bool, *, by_path: bool = False,
+                   pattern: str | None = None) -> tuple[list[Path], Path, dict[str, str]]:
     """The recordings ``source`` names (files, a folder or a data manifest, verified):
     ``(files, root, {relpath: sha256 from a manifest})``; ``text``: Bonn-style text files
-    count as recordings."""
+    count as recordings; ``by_path``: the recordings are labelled by their path (with
+    ``pattern``), which a manifest's per-file labels must not contradict."""
     if is_manifest_path(source):
         manifest = load_manifest(source)
+        if by_path:
+            _check_manifest_labels(manifest, source, pattern, text)
         root_path = Path(root) if root is not None else manifest.default_root()
         report = verify_manifest(manifest, root_path)
         report.raise_for_problems()
@@ -507,8 +510,9 @@ def load_windows(
             raise ConfigError("dataset.bids: data source must be one BIDS root folder")
         files, root_path, known = find_bids_recordings(source, cfg["bids"]), Path(source), {}
     else:
-        files, root_path, known = resolve_source(source, root,
-                                                 text=cfg["sfreq_hz"] is not None)
+        files, root_path, known = resolve_source(
+            source, root, text=cfg["sfreq_hz"] is not None,
+            by_path=cfg["labels"]["source"] == "path", pattern=cfg["labels"]["pattern"])
     lab = cfg["labels"]
     rels = (object_names(files) if objects is not None
             else [recording_relpath(p, root_path) for p in files])
@@ -517,8 +521,6 @@ def load_windows(
         # the files of one folder, labelled by its name (Bonn Z/): the root one level up
         root_path = Path(os.path.abspath(root_path)).parent
         rels = [recording_relpath(p, root_path) for p in files]
-    if lab["source"] == "path" and is_manifest_path(source):
-        _check_manifest_labels(source, rels, lab["pattern"])
     path_labels: dict[str, str] = {}
     path_codes: dict[str, int] = {}  # path label (folder) -> recordings found
     if lab["source"] == "path":
