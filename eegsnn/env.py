@@ -17,8 +17,9 @@ from eegsnn import _blas
 _PACKAGES = ("mlx", "numpy", "scipy", "mne", "pyedflib", "typer", "pyyaml", "rich",
              "scipy-openblas32")
 #: Packages of the optional extras (pyproject.toml: sklearn, plot, nir, eeglab, pandas, bids,
-#: moabb).
-EXTRAS = ("scikit-learn", "matplotlib", "nir", "pymatreader", "pandas", "mne-bids", "moabb")
+#: moabb, riemann).
+EXTRAS = ("scikit-learn", "matplotlib", "nir", "pymatreader", "pandas", "mne-bids", "moabb",
+          "pyriemann")
 NOT_INSTALLED = "not installed"
 
 

@@ -10,10 +10,12 @@ tasks, outer folds and seeds is the one to ship; the incumbent (the shipped defa
 ties. Outer test runs are not read by this script.
 
     python scripts/mi_inner_cv.py [--out runs/mi_inner] [--seeds 0,1,2] [--candidates 0,2]
-                                  [--baseline]
+                                  [--baseline [csp_lda,ts_lr]]
 
-Prints a table and writes OUT/inner_cv.json. ``--baseline`` also scores CSP + LDA on the
-same inner folds (for orientation; it is not a candidate). The numbers of 2026-12-06 and
+Prints a table and writes OUT/inner_cv.json. ``--baseline`` also scores the configs'
+baseline, CSP + LDA, on the same inner folds (for orientation; it is not a candidate);
+``--baseline csp_lda,ts_lr`` scores each baseline type named (``ts_lr``: tangent space +
+logistic regression, the ``riemann`` extra). The numbers of 2026-12-06 and
 2026-12-07 are in results/pipelines/mi_inner_cv.json.
 """
 
@@ -101,13 +103,16 @@ def main() -> int:
     parser.add_argument("--out", default=str(ROOT / "runs" / "mi_inner"))
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--candidates", default="",
-                        help="comma list of candidate numbers (0: shipped; default: all)")
-    parser.add_argument("--baseline", action="store_true",
-                        help="also score CSP + LDA on the same inner folds")
+                        help="comma list of candidate numbers (0: shipped; default: all; "
+                             "none: only the --baseline ones)")
+    parser.add_argument("--baseline", nargs="?", const="csp_lda", default="",
+                        help="also score these baselines (comma list; default csp_lda, the "
+                             "configs') on the same inner folds")
     args = parser.parse_args()
     incumbent = next(iter(CANDIDATES))  # the shipped design wins ties, even if not run
     if args.candidates:
-        keep = [list(CANDIDATES)[int(i)] for i in args.candidates.split(",")]
+        keep = ([] if args.candidates == "none"
+                else [list(CANDIDATES)[int(i)] for i in args.candidates.split(",")])
         for name in list(CANDIDATES):
             if name not in keep:
                 del CANDIDATES[name]
@@ -116,6 +121,7 @@ def main() -> int:
     out = Path(args.out)
     rows: list[dict] = []
     baseline_rows: list[dict] = []
+    baselines = [b.strip() for b in args.baseline.split(",") if b.strip()]
     for task in TASKS:
         path = ROOT / "configs" / f"eegmmidb_{task}.yaml"
         cfg = load_study_config(path)
@@ -124,15 +130,22 @@ def main() -> int:
         for test_run in tested:
             sources = inner_sources(cfg, test_run)
             assert test_run not in [Path(s).name for s in sources]
+            inner_over = [f"data.source=[{', '.join(sources)}]", "split.train_only=[]",
+                          "split.n_splits=all", "split.refit=false", "report.format=none"]
+            for kind in baselines:
+                # a baseline is the same for every candidate and seed: scored once, beside
+                # a one-epoch SNN (not scored)
+                res = run_pipeline(load_study_config(path, [
+                    *inner_over, f"baseline={kind}", "train.epochs=1"]),
+                    out / f"{task}-{test_run[:-4]}-{kind}", progress=False, overwrite=True)
+                base = float(res.metrics["baseline"]["pooled"]["accuracy"])
+                baseline_rows.append({"task": task, "outer_test_run": test_run,
+                                      "baseline": kind, "inner_accuracy": base})
+                print(f"{task:10s} outer test {test_run}  baseline {kind}: inner {base:.4f}",
+                      flush=True)
             for name, extra in CANDIDATES.items():
                 for seed in seeds:
-                    # CSP + LDA is the same for every candidate and seed: scored once
-                    keep_baseline = (args.baseline and seed == seeds[0]
-                                     and name == next(iter(CANDIDATES)))
-                    over = [f"data.source=[{', '.join(sources)}]", "split.train_only=[]",
-                            "split.n_splits=all", "split.refit=false",
-                            *([] if keep_baseline else ["baseline=none"]),
-                            "report.format=none", f"train.seed={seed}", *extra]
+                    over = [*inner_over, "baseline=none", f"train.seed={seed}", *extra]
                     run_dir = out / f"{task}-{test_run[:-4]}-{len(rows)}"
                     res = run_pipeline(load_study_config(path, over), run_dir,
                                        progress=False, overwrite=True)
@@ -140,22 +153,19 @@ def main() -> int:
                     rows.append({"task": task, "outer_test_run": test_run,
                                  "inner_runs": [Path(s).name for s in sources],
                                  "candidate": name, "seed": seed, "inner_accuracy": acc})
-                    if keep_baseline:
-                        base = res.metrics["baseline"]["pooled"]["accuracy"]
-                        baseline_rows.append({"task": task, "outer_test_run": test_run,
-                                              "inner_accuracy": float(base)})
                     print(f"{task:10s} outer test {test_run}  {name[:40]:40s} seed {seed}: "
                           f"inner {acc:.4f}", flush=True)
     print("\n| candidate | mean inner accuracy | per task |")
     print("|---|---|---|")
     means = {name: table_row(name, [r for r in rows if r["candidate"] == name])
              for name in CANDIDATES}
-    if baseline_rows:
-        table_row("CSP + LDA on the same inner folds (not a candidate)", baseline_rows)
-    best = max(CANDIDATES, key=lambda n: (means[n], n == incumbent))
-    if incumbent in CANDIDATES:
+    for kind in baselines:
+        table_row(f"baseline {kind} on the same inner folds (not a candidate)",
+                  [r for r in baseline_rows if r["baseline"] == kind])
+    best = max(CANDIDATES, key=lambda n: (means[n], n == incumbent), default=None)
+    if best is not None and incumbent in CANDIDATES:
         print(f"\nselected (best mean inner accuracy; the shipped design wins ties): {best}")
-    else:
+    elif best is not None:
         print(f"\nbest of the candidates run: {best} (the shipped design, {incumbent!r}, "
               "was not run: compare with its mean from a run that includes candidate 0)")
     out.mkdir(parents=True, exist_ok=True)

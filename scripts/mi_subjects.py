@@ -240,11 +240,19 @@ def _pct(x: float | None) -> str:
 
 def check_overrides(tasks: Sequence[str], sets: Sequence[str]) -> None:
     """Resolve each task's config with the ``--set`` overrides once, before any run: a bad
-    override is one error, not one per run. Raises ConfigError."""
+    override is one error, not one per run. The comparison is with CSP + LDA, so an
+    override that changes the baseline's type (or removes it) is refused: its scores would
+    be summarised as CSP + LDA's. Raises ConfigError."""
+    from eegsnn.errors import ConfigError
     from eegsnn.pipeline import load_study_config
 
     for task in tasks:
-        load_study_config(ROOT / "configs" / f"eegmmidb_{task}.yaml", list(sets))
+        cfg = load_study_config(ROOT / "configs" / f"eegmmidb_{task}.yaml", list(sets))
+        kind = (cfg.get("baseline") or {}).get("type")
+        if kind != "csp_lda":
+            raise ConfigError(f"this script compares the SNN with CSP + LDA, the configs' "
+                              f"baseline; the overrides make it {kind or 'none'} (its options, "
+                              "e.g. baseline.n_components, may be changed)")
 
 
 def _report(rows: list[dict[str, Any]], skipped: list[dict[str, Any]], notes: list[str],

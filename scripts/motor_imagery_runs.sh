@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The motor-imagery runs behind results/pipelines/README.md ("four S001 tasks"): the shipped
 # configs with seeds 0, 1, 2 (band_power SNN, CSP + LDA on the same folds), the liquid state
-# machine on the same folds and inputs, and two reference models (spiking EEGNet on the 21
-# channels, and the earlier default: delta code into a dense layer). Run folders go to runs/;
+# machine on the same folds and inputs, two reference models (spiking EEGNet on the 21
+# channels, and the earlier default: delta code into a dense layer), and a second baseline,
+# tangent space + logistic regression (baseline ts_lr, the riemann extra: pip install -e
+# ".[riemann]"), beside the seed-0 SNN on the same folds. Run folders go to runs/;
 # results/pipelines/summarize.py turns them into summary.json.
 #   bash scripts/motor_imagery_runs.sh [TASK ...]     (default: all four tasks)
 set -euo pipefail
@@ -19,6 +21,8 @@ for task in "${TASKS[@]}"; do
     echo "== $task band_power seed $seed"
     train --config "$cfg" --out "runs/mi_${task}-seed${seed}" --set "train.seed=${seed}"
   done
+  echo "== $task tangent space + LR baseline (beside the seed-0 SNN)"
+  train --config "$cfg" --out "runs/mi_${task}-tslr" --set "baseline=ts_lr" --report none
   echo "== $task lsm"
   train --config "$cfg" --out "runs/mi_${task}-lsm" --set "$LSM" --report none
   echo "== $task spiking_eegnet (21 channels, direct, no CSP)"

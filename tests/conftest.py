@@ -76,6 +76,6 @@ def require_extra() -> Callable[[str, str], ModuleType]:
     """``require_extra(module, extra)``: the module of an optional extra. Missing: skipped
     outside CI, a failure in CI (``CI`` set), unless ``EEGSNN_CI_EXTRAS`` is set and does
     not name the extra: .ci/run sets it to the extras a test run has installed
-    (``bids,eeglab``, whose packages the dev extra holds, for the README's test command;
+    (``bids,eeglab,riemann``, whose packages the dev extra holds, for the README's test command;
     ``bids,moabb`` for the run after it installs the moabb extra)."""
     return _import_extra

@@ -199,7 +199,7 @@ def train(
         "--split-by", help="Group kept on one side of a split: recording | session | "
                            "subject.")] = None,
     baseline: Annotated[str | None, typer.Option(
-        "--baseline", help="Non-spiking baseline: csp_lda | spectral | none.")] = None,
+        "--baseline", help="Non-spiking baseline: csp_lda | ts_lr | spectral | none.")] = None,
     positive: Annotated[str | None, typer.Option(
         "--positive", help="Class scored one-vs-rest (sensitivity, specificity, ROC).")
     ] = None,

@@ -3,17 +3,25 @@
 * ``csp_lda`` (motor imagery): common spatial patterns (:class:`mne.decoding.CSP`, log
   variance of ``n_components`` spatial filters) followed by linear discriminant analysis,
   the standard BCI pipeline. Needs scikit-learn (``pip install "eegsnn[sklearn]"``).
+* ``ts_lr`` (motor imagery): Riemannian tangent space and logistic regression (Barachant
+  et al. 2013, Neurocomputing 112:172-178): each window's spatial covariance (``estimator``,
+  default OAS shrinkage), mapped onto the tangent space at the training windows' mean
+  covariance (``metric``, default the affine-invariant Riemannian mean), then a logistic
+  regression (``C``). The defaults are MOABB's "Tangent Space LR" pipeline, a standard
+  reference beside CSP + LDA in BCI benchmarks. Needs pyriemann and scikit-learn (``pip
+  install "eegsnn[riemann]"``).
 * ``spectral`` (seizure detection, sleep): per channel, log band power in the classical
   bands (Welch periodogram) and relative band power, plus log line length, then a
   class-balanced logistic regression on standardised features. Needs scikit-learn.
 
-Both fit on the training windows of a fold only and predict probabilities for its test
+All fit on the training windows of a fold only and predict probabilities for its test
 windows; :func:`run_baseline` returns ``proba [N_test, K]``. :func:`fit_baseline` returns
 the fitted :class:`FittedBaseline`, which a run saves beside its SNN in ``model/``
 (``baseline.json`` + ``baseline.npz``) so that ``eegsnn evaluate`` scores both on new data.
 
 Saved format and trust model: no pickle. ``baseline.npz`` holds only the numeric arrays
-that fitting learned (scaler means, regression and LDA coefficients, CSP filters; read
+that fitting learned (scaler means, regression and LDA coefficients, CSP filters, the
+tangent space's reference covariance; read
 with ``allow_pickle=False``) and ``baseline.json`` the baseline config, the channel count,
 the scalars learned and the scikit-learn/MNE versions. Loading rebuilds the same
 unfitted scikit-learn pipeline from the config and sets those attributes, so a saved
@@ -47,13 +55,20 @@ BASELINES: dict[str, dict[str, Any]] = {
     "spectral": {"bands": [[0.5, 4.0], [4.0, 8.0], [8.0, 13.0], [13.0, 30.0], [30.0, 70.0]],
                  "C": 1.0},
     "csp_lda": {"n_components": 4, "reg": None},
+    "ts_lr": {"estimator": "oas", "metric": "riemann", "C": 1.0},
 }
+#: ``ts_lr`` options: pyriemann's covariance estimators, and the metrics that have both a
+#: mean and a tangent-space map in pyriemann.
+_TS_ESTIMATORS = ("corr", "cov", "hub", "lwf", "mcd", "oas", "sch", "scm", "stu", "tyl")
+_TS_METRICS = ("riemann", "logeuclid", "euclid")
 
 
 def require_sklearn(what: str) -> None:
     """Raise a one-line :class:`~eegsnn.errors.MissingExtraError` naming the extra when
-    scikit-learn is missing (the one mechanism for optional extras, see
-    :mod:`eegsnn.extras`)."""
+    scikit-learn (or, for ``ts_lr``, pyriemann) is missing (the one mechanism for optional
+    extras, see :mod:`eegsnn.extras`)."""
+    if what == "ts_lr":
+        require("pyriemann", "riemann", f"baseline {what!r}", "or set baseline: none")
     require("sklearn", "sklearn", f"baseline {what!r}", "or set baseline: none")
 
 
@@ -69,6 +84,15 @@ def validate_baseline(spec: Mapping[str, Any] | str) -> dict[str, Any]:
     if unknown:
         raise ConfigError(f"baseline {kind}: unknown option(s) {sorted(unknown)} (known: "
                           f"{', '.join(BASELINES[kind])})")
+    if kind == "ts_lr":
+        for key, known in (("estimator", _TS_ESTIMATORS), ("metric", _TS_METRICS)):
+            if key in spec and spec[key] not in known:
+                raise ConfigError(f"baseline ts_lr: {key} must be one of {', '.join(known)}, "
+                                  f"got {spec[key]!r}")
+        c = spec.get("C", 1.0)
+        if (isinstance(c, bool) or not isinstance(c, (int, float))
+                or not (np.isfinite(c) and c > 0)):
+            raise ConfigError(f"baseline ts_lr: C must be a number > 0, got {c!r}")
     return {"type": kind, **BASELINES[kind], **{k: v for k, v in spec.items() if k != "type"}}
 
 
@@ -110,6 +134,17 @@ def _classifier(spec: Mapping[str, Any], n_channels: int, seed: int) -> Any:
 
         return make_pipeline(StandardScaler(), LogisticRegression(
             C=float(spec["C"]), class_weight="balanced", max_iter=2000, random_state=seed))
+    if spec["type"] == "ts_lr":
+        from pyriemann.estimation import Covariances
+        from pyriemann.tangentspace import TangentSpace
+        from sklearn.linear_model import LogisticRegression
+
+        if n_channels < 2:
+            raise ConfigError("baseline ts_lr needs at least two channels")
+        return make_pipeline(Covariances(estimator=spec["estimator"]),
+                             TangentSpace(metric=spec["metric"]),
+                             LogisticRegression(C=float(spec["C"]), max_iter=1000,
+                                                random_state=seed))
     from mne.decoding import CSP
     from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
@@ -192,6 +227,10 @@ class FittedBaseline:
             import mne
 
             versions["mne"] = mne.__version__
+        if self.spec["type"] == "ts_lr":
+            import pyriemann
+
+            versions["pyriemann"] = pyriemann.__version__
         atomic_write_json(dest / "baseline.json", {
             "format": _FORMAT, "baseline": self.spec, "n_classes": self.n_classes,
             "n_channels": self.n_channels, "sfreq_hz": self.sfreq_hz, "seed": self.seed,

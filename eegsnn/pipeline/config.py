@@ -30,7 +30,7 @@ A study config names a pipeline and fills its stages; a new study is a new confi
                                        # {type: lsm, reservoir: ..., features: ...,
                                        # readout: ...}: see eegsnn.pipeline.lsm
     train: {epochs: 30, ...}           # eegsnn.train.TrainConfig
-    baseline: {type: spectral}         # spectral | csp_lda | none
+    baseline: {type: spectral}         # spectral | csp_lda | ts_lr | none
     evaluate:
       positive_class: null             # class for sensitivity/specificity/ROC (one vs rest)
       aggregate: true                  # also score whole recordings (mean probability)
@@ -487,6 +487,13 @@ def resolve_study_config(config: Mapping[str, Any], *, base_dir: str | os.PathLi
         if given is not None and str(given).lower() != str(base_type).lower():
             defaults = {**defaults, "model": {k: v for k, v in default_model.items()
                                               if k != "neuron"}}
+    baseline, default_baseline = config.get("baseline"), defaults.get("baseline")
+    if (isinstance(baseline, Mapping) and isinstance(default_baseline, Mapping)
+            and baseline.get("type", default_baseline.get("type"))
+            != default_baseline.get("type")):
+        # another baseline (baseline: {type: ts_lr}, --set baseline.type=ts_lr): the
+        # pipeline's baseline options (csp_lda's n_components) are for its own type
+        defaults = {k: v for k, v in defaults.items() if k != "baseline"}
     cfg = deep_merge(defaults, config)
     check_types(cfg, _TYPES, f"{where}: ")  # one line naming the key, value and type
     _check_values(cfg, where)

@@ -734,6 +734,29 @@ def test_another_family_does_not_take_the_pipelines_family_options(monkeypatch):
         "neuron"]["surrogate"] == {"type": "fast_sigmoid", "slope": 10}
 
 
+def test_another_baseline_does_not_take_the_pipelines_baseline_options(repo_root):
+    """The motor-imagery pipeline's csp_lda n_components is not an option of ts_lr: naming
+    another baseline type, in the file or with --set, gets that type's defaults ('unknown
+    option n_components' before); the same type keeps and changes them."""
+    from eegsnn.errors import ConfigError
+    from eegsnn.pipeline import load_study_config
+    from eegsnn.pipeline.config import resolve_study_config
+
+    ts_lr = {"type": "ts_lr", "estimator": "oas", "metric": "riemann", "C": 1.0}
+    path = repo_root / "configs" / "eegmmidb_real_lr.yaml"
+    for over in ("baseline.type=ts_lr", "baseline={type: ts_lr}", "baseline=ts_lr"):
+        assert load_study_config(path, [over])["baseline"] == ts_lr, over
+    assert load_study_config(path, ["baseline.type=ts_lr", "baseline.C=0.5"])[
+        "baseline"] == {**ts_lr, "C": 0.5}
+    assert load_study_config(path, ["baseline.n_components=6"])["baseline"] == {
+        "type": "csp_lda", "n_components": 6, "reg": None}
+    with pytest.raises(ConfigError, match=r"baseline csp_lda: unknown option\(s\) \['C'\]"):
+        load_study_config(path, ["baseline.C=0.5"])
+    assert resolve_study_config({"pipeline": "motor_imagery", "data": {"source": "x"},
+                                 "baseline": {"type": "ts_lr", "C": 2.0}},
+                                base_dir="/tmp")["baseline"] == {**ts_lr, "C": 2.0}
+
+
 # ------------------------------------------------------------- a trained run, misused
 
 @pytest.fixture(scope="module")

@@ -39,7 +39,7 @@ def test_info_json_no_bench_fields(capsys):
     # the optional extras, installed or not
     extras = record["extras"]
     assert set(extras) == {"scikit-learn", "matplotlib", "nir", "pymatreader", "pandas",
-                           "mne-bids", "moabb"}
+                           "mne-bids", "moabb", "pyriemann"}
     for name, version in extras.items():
         try:
             assert version == metadata.version(name)

@@ -134,11 +134,17 @@ def test_bad_arguments_are_refused_before_any_run(mi_subjects, dataset, tmp_path
                  [str(dataset), "--subjects", "50-60"], [str(dataset), "--seeds", "a"],
                  [str(dataset), "--subjects", "2-x"],
                  [str(dataset), "--set", "train.epochs=x"],
-                 [str(dataset), "--set", "trian.epochs=3"]):
+                 [str(dataset), "--set", "trian.epochs=3"],
+                 # the summary calls the baseline's scores CSP + LDA's: its type is fixed
+                 [str(dataset), "--set", "baseline=ts_lr"],
+                 [str(dataset), "--set", "baseline=none"]):
         with pytest.raises(SystemExit) as exc:
             mi_subjects.main([*argv, "--out", str(tmp_path / "o")])
         assert exc.value.code == 2
-        assert capsys.readouterr().err.count("error:") == 1, argv
+        err = capsys.readouterr().err
+        assert err.count("error:") == 1, argv
+        if "baseline" in argv[-1]:
+            assert "compares the SNN with CSP + LDA" in err, err
     assert not (tmp_path / "o").exists()
 
 

@@ -293,3 +293,46 @@ def test_predictions_csv_holds_the_decision_at_the_operating_point(repo_root, tm
         [float(r["p_ictal"]) >= 0.5 for r in rows]
     assert ev.metrics["operating_point"]["tp"] == sum(
         r["predicted_at_threshold"] == r["true"] == "ictal" for r in rows)
+
+
+def test_tangent_space_baseline_in_a_run_and_on_new_data(tmp_path, shared_data, require_extra):
+    """baseline ts_lr beside the SNN on the folds, saved with the run (pyriemann's version
+    recorded) and applied by evaluate_run to a recording: the same probabilities as a
+    tangent space + LR fitted on the run's windows directly."""
+    require_extra("pyriemann", "riemann")
+    from pyriemann.estimation import Covariances
+    from pyriemann.tangentspace import TangentSpace
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from eegsnn.preprocess import load_windows
+
+    s001 = shared_data / "eegmmidb" / "S001"
+    channels = ["C3", "Cz", "C4", "FC3", "FC4", "CP3", "CP4"]
+    cfg = {"name": "mi", "pipeline": "motor_imagery",
+           "data": {"source": [str(s001 / "S001R04.edf"), str(s001 / "S001R08.edf")]},
+           "dataset": {"preprocess": [{"step": "pick", "channels": channels},
+                                      {"step": "bandpass", "l_freq": 8.0, "h_freq": 30.0}]},
+           "split": {"n_splits": 2, "refit": True}, "cache_dir": str(tmp_path / "cache"),
+           "train": {"epochs": 1}, "baseline": {"type": "ts_lr"}, "report": {"format": "none"}}
+    result = run_pipeline(cfg, tmp_path / "mi", progress=False)
+    base = result.metrics["baseline"]
+    assert base["type"] == "ts_lr" and base["config"]["metric"] == "riemann"
+    assert 0.0 <= base["pooled"]["accuracy"] <= 1.0 and base["pooled"]["n_samples"] == 30
+    saved = json.loads((tmp_path / "mi" / "model" / "baseline.json").read_text())
+    assert saved["baseline"]["type"] == "ts_lr" and "pyriemann" in saved["versions"]
+    # the refit's baseline: fitted on every window of both runs
+    ws = load_windows([s001 / "S001R04.edf", s001 / "S001R08.edf"], cfg["dataset"]
+                      | {"windows": {"mode": "events", "window_s": 4.0, "tmin_s": 0.0},
+                         "labels": {"source": "annotations",
+                                    "mapping": {"T1": "left_fist", "T2": "right_fist"}}},
+                      use_cache=False)
+    ref = make_pipeline(Covariances(estimator="oas"), TangentSpace(metric="riemann"),
+                        LogisticRegression(C=1.0, max_iter=1000))
+    ref.fit(ws.X.astype(np.float64), ws.y)
+    new = evaluate_run(tmp_path / "mi", s001 / "S001R04.edf", allow_overlap=True)
+    assert new.metrics["baseline"]["type"] == "ts_lr"
+    r04 = ws.recording == "S001R04.edf"
+    expected = ref.predict_proba(ws.X[r04].astype(np.float64)).argmax(axis=1)
+    assert new.metrics["baseline"]["pooled"]["accuracy"] == pytest.approx(
+        float(np.mean(expected == ws.y[r04])))

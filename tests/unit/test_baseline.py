@@ -1,5 +1,6 @@
 """Non-spiking baselines: spectral features by hand, CSP + LDA against MNE/scikit-learn
-used directly, the missing-extra message, and the spectral baseline on real Bonn data."""
+and tangent space + LR against pyriemann/scikit-learn used directly, the missing-extra
+messages, and the spectral baseline on real Bonn data."""
 
 from __future__ import annotations
 
@@ -58,6 +59,45 @@ def test_csp_lda_equals_mne_and_sklearn_directly(shared_data):
     assert ours.shape == (int((~train).sum()), 2)
 
 
+def test_ts_lr_equals_pyriemann_and_sklearn_directly(shared_data, require_extra):
+    """MOABB's "Tangent Space LR" pipeline (OAS covariance, tangent space at the Riemannian
+    mean, logistic regression C 1), fitted on two runs of S001 and scored on a third."""
+    require_extra("pyriemann", "riemann")
+    from pyriemann.estimation import Covariances
+    from pyriemann.tangentspace import TangentSpace
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from eegsnn.preprocess import load_windows
+
+    s001 = shared_data / "eegmmidb" / "S001"
+    cfg = {"preprocess": [{"step": "pick", "channels": ["C3", "Cz", "C4", "FC3", "FC4",
+                                                        "CP3", "CP4", "C1", "C2"]},
+                          {"step": "bandpass", "l_freq": 8, "h_freq": 30}],
+           "windows": {"mode": "events", "window_s": 3.0},
+           "labels": {"source": "annotations", "mapping": {"T1": "left", "T2": "right"}}}
+    ws = load_windows([s001 / "S001R03.edf", s001 / "S001R04.edf", s001 / "S001R07.edf"],
+                      cfg, use_cache=False)
+    train = ws.recording != "S001R07.edf"
+    ours = run_baseline({"type": "ts_lr"}, ws.X[train], ws.y[train], ws.X[~train],
+                        ws.sfreq_hz, 2)
+    ref = make_pipeline(Covariances(estimator="oas"), TangentSpace(metric="riemann"),
+                        LogisticRegression(C=1.0, max_iter=1000))
+    ref.fit(ws.X[train].astype(np.float64), ws.y[train])
+    np.testing.assert_allclose(ours, ref.predict_proba(ws.X[~train].astype(np.float64)),
+                               rtol=1e-6, atol=1e-9)
+    assert ours.shape == (int((~train).sum()), 2)
+    # the options reach pyriemann and scikit-learn: another estimator, metric and C differ
+    other = run_baseline({"type": "ts_lr", "estimator": "lwf", "metric": "logeuclid",
+                          "C": 0.01}, ws.X[train], ws.y[train], ws.X[~train], ws.sfreq_hz, 2)
+    ref2 = make_pipeline(Covariances(estimator="lwf"), TangentSpace(metric="logeuclid"),
+                         LogisticRegression(C=0.01, max_iter=1000))
+    ref2.fit(ws.X[train].astype(np.float64), ws.y[train])
+    np.testing.assert_allclose(other, ref2.predict_proba(ws.X[~train].astype(np.float64)),
+                               rtol=1e-6, atol=1e-9)
+    assert not np.allclose(other, ours)
+
+
 def test_spectral_baseline_on_bonn_a_vs_e(shared_data):
     from eegsnn.preprocess import load_windows
     from eegsnn.preprocess.splits import group_train_test_split
@@ -91,6 +131,24 @@ def test_baseline_config_and_missing_extra(monkeypatch):
                      np.zeros((1, 1, 100)), 100.0, 2)
 
 
+def test_ts_lr_config_and_missing_extra(monkeypatch):
+    assert validate_baseline("ts_lr") == {"type": "ts_lr", "estimator": "oas",
+                                          "metric": "riemann", "C": 1.0}
+    for bad, match in [({"estimator": "ledoit"}, "estimator must be one of"),
+                       ({"metric": "riemannian"}, "metric must be one of"),
+                       ({"C": 0}, "C must be a number > 0"),
+                       ({"C": "1"}, "C must be a number > 0"),
+                       ({"C": True}, "C must be a number > 0"),
+                       ({"shrinkage": 0.1}, "unknown option")]:
+        with pytest.raises(ConfigError, match=match):
+            validate_baseline({"type": "ts_lr", **bad})
+    monkeypatch.setitem(sys.modules, "pyriemann", None)
+    with pytest.raises(ConfigError, match=r"baseline 'ts_lr' needs the 'riemann' extra: "
+                                          r"pip install 'eegsnn\[riemann\]'"):
+        run_baseline({"type": "ts_lr"}, np.zeros((4, 2, 100)), np.array([0, 1, 0, 1]),
+                     np.zeros((1, 2, 100)), 100.0, 2)
+
+
 def test_missing_extra_stops_the_pipeline_before_any_work(monkeypatch, repo_root, tmp_path):
     """Without scikit-learn a study with a baseline fails at once, not after training."""
     from eegsnn.pipeline import run_pipeline
@@ -103,10 +161,13 @@ def test_missing_extra_stops_the_pipeline_before_any_work(monkeypatch, repo_root
     assert not out.exists()
 
 
-@pytest.mark.parametrize("kind", ["spectral", "csp_lda"])
-def test_saved_baseline_predicts_the_same_without_pickle(kind, tmp_path):
+@pytest.mark.parametrize("kind", ["spectral", "csp_lda", "ts_lr"])
+def test_saved_baseline_predicts_the_same_without_pickle(kind, tmp_path, require_extra):
     """fit -> save -> load gives the same probabilities; the files hold no pickle."""
     from eegsnn.pipeline.baselines import fit_baseline, load_baseline
+
+    if kind == "ts_lr":
+        require_extra("pyriemann", "riemann")
 
     rng = np.random.default_rng(1)
     n, c = 60, 3
@@ -124,6 +185,7 @@ def test_saved_baseline_predicts_the_same_without_pickle(kind, tmp_path):
     p1, p2 = fitted.predict_proba(X[40:]), loaded.predict_proba(X[40:])
     assert p1.shape == (20, 4) and np.all(p1[:, 3] == 0)  # class 3 never seen: 0
     np.testing.assert_allclose(p2, p1, rtol=1e-12, atol=1e-12)
+    assert p1.argmax(axis=1).tolist() != [0] * 20  # learned something (not one class)
     # run_baseline is fit + predict
     np.testing.assert_allclose(run_baseline({"type": kind}, X[:40], y[:40], X[40:], 128.0, 4),
                                p1, rtol=1e-12, atol=1e-12)
