@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 import eegsnn  # noqa: E402,F401  (BLAS before mlx.core)
 from eegsnn.pipeline import load_study_config, run_pipeline  # noqa: E402
+from eegsnn.pipeline.baselines import BASELINES  # noqa: E402
 
 TASKS = ("imagery_lr", "real_lr", "imagery_ff", "real_ff")
 #: candidate designs, all the ``band_power`` family on broadband CSP (4 components) unless
@@ -122,6 +123,12 @@ def main() -> int:
     rows: list[dict] = []
     baseline_rows: list[dict] = []
     baselines = [b.strip() for b in args.baseline.split(",") if b.strip()]
+    unknown = [b for b in baselines if b not in BASELINES]
+    if unknown:
+        parser.error(f"--baseline: unknown type(s) {', '.join(unknown)} (known: "
+                     f"{', '.join(BASELINES)})")
+    if not CANDIDATES and not baselines:
+        parser.error("--candidates none scores nothing without --baseline")
     for task in TASKS:
         path = ROOT / "configs" / f"eegmmidb_{task}.yaml"
         cfg = load_study_config(path)

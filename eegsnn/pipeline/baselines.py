@@ -23,7 +23,7 @@ Saved format and trust model: no pickle. ``baseline.npz`` holds only the numeric
 that fitting learned (scaler means, regression and LDA coefficients, CSP filters, the
 tangent space's reference covariance; read
 with ``allow_pickle=False``) and ``baseline.json`` the baseline config, the channel count,
-the scalars learned and the scikit-learn/MNE versions. Loading rebuilds the same
+the scalars learned and the scikit-learn/MNE/pyriemann versions. Loading rebuilds the same
 unfitted scikit-learn pipeline from the config and sets those attributes, so a saved
 baseline cannot execute code when loaded (unlike pickle/joblib); a file altered by hand
 can still give wrong predictions, which the run's integrity record (sha256 of the model

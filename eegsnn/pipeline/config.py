@@ -307,7 +307,8 @@ def apply_overrides(config: Mapping[str, Any], overrides: Sequence[str]) -> dict
     ``data.source+=/data/S001R12.edf``; applied twice it changes nothing), other items
     (numbers: ``model.hidden+=128``) are added as given. An override below an empty mapping
     of the config, or one that names only a type (``model: {}``, ``model: {type: snn}``),
-    patches too: such a section stands for the pipeline's.
+    patches too: such a section stands for the pipeline's. A baseline given by its name
+    (``baseline: ts_lr``) is ``{type: ts_lr}`` to an override below it (``baseline.C=0.5``).
 
     Raises:
         ConfigError: ``+=`` on a key whose value in the config is not a list (a single
@@ -321,6 +322,10 @@ def apply_overrides(config: Mapping[str, Any], overrides: Sequence[str]) -> dict
             parts[-1] = parts[-1][:-1].rstrip()
         node = out
         for p in parts[:-1]:
+            if node is out and p == "baseline" and isinstance(node.get(p), str):
+                # baseline: ts_lr is {type: ts_lr}: baseline.C=0.5 sets its option (a patch
+                # would bring the pipeline's default baseline back)
+                node[p] = {"type": node[p]}
             if not isinstance(node.get(p), dict):
                 node[p] = _Patch()
             elif set(node[p]) <= {"type"} and not isinstance(node[p], _Patch):

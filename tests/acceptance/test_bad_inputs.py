@@ -734,7 +734,7 @@ def test_another_family_does_not_take_the_pipelines_family_options(monkeypatch):
         "neuron"]["surrogate"] == {"type": "fast_sigmoid", "slope": 10}
 
 
-def test_another_baseline_does_not_take_the_pipelines_baseline_options(repo_root):
+def test_another_baseline_does_not_take_the_pipelines_baseline_options(repo_root, tmp_path):
     """The motor-imagery pipeline's csp_lda n_components is not an option of ts_lr: naming
     another baseline type, in the file or with --set, gets that type's defaults ('unknown
     option n_components' before); the same type keeps and changes them."""
@@ -755,6 +755,16 @@ def test_another_baseline_does_not_take_the_pipelines_baseline_options(repo_root
     assert resolve_study_config({"pipeline": "motor_imagery", "data": {"source": "x"},
                                  "baseline": {"type": "ts_lr", "C": 2.0}},
                                 base_dir="/tmp")["baseline"] == {**ts_lr, "C": 2.0}
+    # a baseline given by its name takes options after it: they are its own (a patch
+    # brought the pipeline's default back: spectral with C 0.5 on Bonn, silently)
+    for name in ("eegmmidb_real_lr.yaml", "bonn_example.yaml"):
+        assert load_study_config(repo_root / "configs" / name,
+                                 ["baseline=ts_lr", "baseline.C=0.5"])["baseline"] == {
+            **ts_lr, "C": 0.5}, name
+    written = tmp_path / "study.yaml"
+    written.write_text((repo_root / "configs" / "bonn_example.yaml").read_text()
+                       + "\nbaseline: ts_lr\n")
+    assert load_study_config(written, ["baseline.C=0.5"])["baseline"] == {**ts_lr, "C": 0.5}
 
 
 # ------------------------------------------------------------- a trained run, misused
