@@ -12,6 +12,7 @@
   with one-line errors naming the file.
 - :func:`parse_recording_ids` reads subject / session / run from a file name using the
   naming schemes of the public EEG datasets (EEGMMIDB, BIDS, CHB-MIT, Sleep-EDF).
+- :func:`exclusive_lock` keeps two processes from writing one output at the same time.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ __all__ = [
     "ID_PATTERNS",
     "ConfigDumper",
     "ConfigLoader",
+    "LockHeld",
     "atomic_open",
     "atomic_path",
     "atomic_write_bytes",
@@ -45,6 +47,7 @@ __all__ = [
     "canonical_path",
     "current_umask",
     "dump_yaml",
+    "exclusive_lock",
     "file_in_the_way",
     "holds_cwd",
     "is_temp_name",
@@ -83,6 +86,73 @@ def file_in_the_way(folder: str | os.PathLike) -> Path | None:
         if candidate.exists():
             return None if candidate.is_dir() else candidate
     return None
+
+
+class LockHeld(ConfigError):
+    """:func:`exclusive_lock`: another process holds the lock (``pid``: its process id as
+    the lock file records it, ``None`` if unknown)."""
+
+    def __init__(self, message: str, pid: int | None) -> None:
+        super().__init__(message)
+        self.pid = pid
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str | os.PathLike) -> Iterator[Path | None]:
+    """Hold an exclusive lock on the file ``path`` for the ``with`` block (POSIX ``flock``,
+    advisory: it keeps out whoever asks for the same lock). The file is made if missing,
+    holds the holder's process id, and is removed on release; a process that dies releases
+    its lock with it (the file it leaves is taken over by the next holder).
+
+    Yields the lock file, or ``None`` where no lock can be had: a platform without
+    ``fcntl``, a folder that cannot be written (what follows fails there and says why), or
+    a file system without ``flock``.
+
+    Raises:
+        LockHeld: another process (or another ``with`` of this one) holds it.
+    """
+    path = Path(path)
+    fd: int | None = None
+    try:
+        import fcntl
+    except ImportError:  # not POSIX
+        fcntl = None  # type: ignore[assignment]
+    while fcntl is not None:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError:
+            break
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                pid: int | None = int(os.read(fd, 32).decode("ascii").strip() or 0) or None
+            except (OSError, ValueError):
+                pid = None
+            os.close(fd)
+            raise LockHeld(f"{path} is held by process {pid or '(unknown)'}", pid) from None
+        except OSError:  # no flock here
+            os.close(fd)
+            fd = None
+            break
+        try:  # the holder before may have removed the file between our open and flock
+            same = os.path.samestat(os.fstat(fd), os.stat(path))
+        except OSError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+        fd = None
+    try:
+        if fd is not None:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+        yield path if fd is not None else None
+    finally:
+        if fd is not None:
+            with contextlib.suppress(OSError):  # removed while held: a waiting process
+                os.unlink(path)                 # then makes a new one (checked above)
+            os.close(fd)
 
 
 def holds_cwd(path: str | os.PathLike) -> str | None:

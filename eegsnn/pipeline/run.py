@@ -56,13 +56,14 @@ predict, raster, save, load; one class per ``model.type``). The pieces live in
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import logging
 import os
 import shutil
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -72,10 +73,12 @@ import eegsnn.env as env
 from eegsnn.errors import ConfigError, DataError
 from eegsnn.evaluate.energy import combine, window_synops
 from eegsnn.io.files import (
+    LockHeld,
     atomic_write_json,
     atomic_write_npz,
     atomic_write_text,
     dump_yaml,
+    exclusive_lock,
     file_in_the_way,
     holds_cwd,
     is_temp_name,
@@ -117,7 +120,7 @@ from eegsnn.pipeline.records import (
     write_training_files,
 )
 from eegsnn.pipeline.snn import split_validation
-from eegsnn.pipeline.spec import get_pipeline
+from eegsnn.pipeline.spec import PipelineSpec, get_pipeline
 from eegsnn.preprocess import load_windows
 from eegsnn.preprocess.dataset import unused_labels
 from eegsnn.preprocess.objects import describe_objects, is_object_description, mne_objects
@@ -185,12 +188,15 @@ def run_pipeline(config: Mapping[str, Any] | str | os.PathLike,
 
     ``out_dir/status.json`` says ``running`` from the start and ``finished`` only after
     ``metrics.json`` and the report are written (``interrupted`` or ``failed`` when the
-    run stops early; see :mod:`eegsnn.pipeline.runstate`).
+    run stops early; see :mod:`eegsnn.pipeline.runstate`). While it runs, the run holds an
+    exclusive lock on the hidden sibling ``.NAME.lock`` of ``out_dir`` (removed at the end):
+    another run into the same folder stops at once.
 
     Raises:
         ConfigError: bad config, or ``out_dir`` holds files or another run (without
         ``resume`` or ``overwrite``; a different config even with ``resume``), or a run
-        still in progress. DataError / ChecksumError: bad or changed data.
+        still in progress, or another run holds its lock. DataError / ChecksumError: bad
+        or changed data.
     """
     objects = None  # in-memory MNE objects given as data.source
     if isinstance(overrides, str):  # one "key=value", not its characters
@@ -214,6 +220,39 @@ def run_pipeline(config: Mapping[str, Any] | str | os.PathLike,
         require_sklearn(cfg["baseline"]["type"])
     check_sources(cfg, config if isinstance(config, (str, os.PathLike)) else None)
     run_dir = Path(out_dir) if out_dir is not None else None
+    with _run_dir_lock(run_dir):
+        return _run_in(cfg, spec, run_dir, config, overrides, objects, progress=progress,
+                       resume=resume, overwrite=overwrite, provenance=provenance)
+
+
+@contextlib.contextmanager
+def _run_dir_lock(run_dir: Path | None) -> Iterator[None]:
+    """One run at a time in ``run_dir``: an exclusive lock on the hidden sibling
+    ``.NAME.lock`` (links followed, so another spelling of the folder is the same lock),
+    held from the folder checks until the run has ended. Two runs started together into
+    one folder interleaved their files (a finished run with the config of one and the fold
+    results of the other): the second now stops at once."""
+    if run_dir is None or file_in_the_way(run_dir) is not None:  # (refused just after)
+        yield
+        return
+    real = Path(os.path.realpath(run_dir))
+    with contextlib.suppress(OSError):  # (cannot be made: the run's own mkdir says why)
+        real.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with exclusive_lock(real.parent / f".{real.name}.lock"):
+            yield
+    except LockHeld as exc:
+        raise ConfigError(f"{run_dir}: another run is writing there (pid {exc.pid or '?'}, "
+                          "which holds "
+                          f"{real.parent / f'.{real.name}.lock'}); wait for it, or use "
+                          "another --out folder") from None
+
+
+def _run_in(cfg: dict[str, Any], spec: PipelineSpec, run_dir: Path | None, config: Any,
+            overrides: Sequence[str], objects: list[Any] | None, *, progress: bool | None,
+            resume: bool, overwrite: bool,
+            provenance: tuple[str | os.PathLike | None, Sequence[str]] | None) -> RunResult:
+    """:func:`run_pipeline` once its config is resolved and its folder locked."""
     earlier: Path | None = None  # the run --overwrite replaces, until this one trains
     if run_dir is not None:
         replace = _check_run_dir(run_dir, cfg, resume=resume, overwrite=overwrite)

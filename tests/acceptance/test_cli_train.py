@@ -210,6 +210,48 @@ def test_overwrite_keeps_the_earlier_run_until_the_new_one_trains(repo_root, tmp
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "run"]
 
 
+def test_a_second_run_into_a_folder_in_use_stops_at_once(repo_root, tmp_path, capsys):
+    """Two runs started together into one folder interleaved their files (a finished run
+    whose config.yaml came from one and its fold results from the other): while a process
+    holds the folder (its hidden sibling .NAME.lock), another run there stops at once, with
+    or without --overwrite or --resume, through a link too, and changes nothing (not the
+    'different config' or 'resume' messages of a folder that is not in use); the lock
+    of a process that died is taken over, and a run removes its lock when it ends."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    base = ["train", "--config", str(repo_root / "configs" / "bonn_example.yaml"), *FAST,
+            "--set", f"cache_dir={tmp_path / 'cache'}", "--baseline", "none", "--report",
+            "none", "--quiet", "--no-progress"]
+    assert main([*base, "--out", str(out)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "run"]
+    before = (out / "metrics.json").read_bytes()
+    link = tmp_path / "link"
+    link.symlink_to(out, target_is_directory=True)
+    code = ("import sys, time\nfrom eegsnn.io.files import exclusive_lock\n"
+            "with exclusive_lock(sys.argv[1]):\n    print('held', flush=True)\n"
+            "    time.sleep(120)\n")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / ".run.lock")],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        # (the same command again only reads the finished run: exit 0, nothing written)
+        for extra in (["--set", "train.seed=2"], ["--overwrite", "--set", "train.seed=2"],
+                      ["--resume", "--set", "train.epochs=2"]):
+            for where in (out, link):
+                assert main([*base, "--out", str(where), *extra]) == 2, (where, extra)
+                err = capsys.readouterr().err
+                assert f"another run is writing there (pid {holder.pid}," in err, err
+    finally:
+        holder.kill()
+        holder.wait()
+    assert (out / "metrics.json").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".run.lock", "cache", "link", "run"]
+    assert main([*base, "--out", str(out), "--overwrite", "--set", "train.seed=2"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "link", "run"]
+
+
 def test_overwrite_gives_back_until_a_checkpoint_and_handles_links_and_dot(
         repo_root, tmp_path, capsys, monkeypatch, caplog):
     """A new run that stops after its fold folder exists but before any checkpoint gives

@@ -474,3 +474,36 @@ def test_a_changed_checkpoint_is_refused_on_load(tmp_path):
             load_checkpoint(ckpt, nn.Linear(3, 2), optim.Adam(learning_rate=1e-3))
         (ckpt / name).write_bytes(saved)
     load_checkpoint(ckpt, nn.Linear(3, 2))
+
+
+def test_exclusive_lock_keeps_a_second_holder_out_and_is_taken_over_from_a_dead_one(
+        tmp_path):
+    """The lock file holds the holder's pid and goes with the release; a second holder
+    (another open, here in the same process, as flock treats it) is refused with that pid;
+    a file left by a process that died (no flock on it) is taken over."""
+    import os
+    import subprocess
+    import sys
+
+    from eegsnn.io.files import LockHeld, exclusive_lock
+
+    path = tmp_path / ".run.lock"
+    with exclusive_lock(path) as held:
+        assert held == path and path.read_text() == f"{os.getpid()}\n"
+        with pytest.raises(LockHeld, match=f"held by process {os.getpid()}") as exc:
+            with exclusive_lock(path):
+                pass
+        assert exc.value.pid == os.getpid() and isinstance(exc.value, ConfigError)
+        assert path.read_text() == f"{os.getpid()}\n"  # the refused one changed nothing
+    assert not path.exists()
+    # a holder that is killed leaves its file, unlocked: the next one takes it over
+    code = ("import os, sys\nfrom eegsnn.io.files import exclusive_lock\n"
+            "with exclusive_lock(sys.argv[1]):\n    os._exit(0)\n")
+    subprocess.run([sys.executable, "-c", code, str(path)], check=True, timeout=120)
+    assert path.exists()
+    with exclusive_lock(path) as held:
+        assert held == path and path.read_text() == f"{os.getpid()}\n"
+    assert not path.exists()
+    # a folder that cannot be written: no lock (what follows there fails and says why)
+    with exclusive_lock(tmp_path / "missing" / ".run.lock") as held:
+        assert held is None
