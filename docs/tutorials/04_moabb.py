@@ -1,11 +1,12 @@
-"""Tutorial 4: SNNClassifier in a MOABB benchmark, beside CSP + LDA.
+"""Tutorial 4: SNNClassifier in a MOABB benchmark, beside CSP + LDA and tangent space + LR.
 
 What it teaches:
   * writing a 20-line MOABB dataset class that reads EDF files already on disk (here
     EEGMMIDB subject S001, imagined left vs right fist, runs R04 and R08; no download);
   * putting :class:`eegsnn.interop.sklearn.SNNClassifier` in a MOABB pipeline exactly like
     any scikit-learn classifier (MOABB hands it ``[n_trials, channels, times]`` arrays);
-  * MOABB's ``WithinSessionEvaluation`` scoring it beside CSP + LDA on the same folds.
+  * MOABB's ``WithinSessionEvaluation`` scoring it beside CSP + LDA and tangent space +
+    logistic regression (pyriemann, which MOABB installs) on the same folds.
 
 Needs the extras ``moabb`` and ``sklearn``: ``pip install 'eegsnn[moabb,sklearn]'``.
 Run: ``python docs/tutorials/04_moabb.py [DATA_DIR]`` (default ``../shared/data``; about
@@ -26,7 +27,10 @@ from mne.decoding import CSP
 from moabb.datasets.base import BaseDataset
 from moabb.evaluations import WithinSessionEvaluation
 from moabb.paradigms import LeftRightImagery
+from pyriemann.estimation import Covariances  # (MOABB depends on pyriemann)
+from pyriemann.tangentspace import TangentSpace
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
 from eegsnn.interop.sklearn import SNNClassifier
@@ -63,6 +67,9 @@ def main():
     paradigm = LeftRightImagery(fmin=8, fmax=30, resample=80)
     pipelines = {
         "CSP+LDA": make_pipeline(CSP(n_components=4), LinearDiscriminantAnalysis()),
+        # MOABB's "Tangent Space LR" pipeline (eegsnn's baseline ts_lr)
+        "TS+LR": make_pipeline(Covariances(estimator="oas"), TangentSpace(metric="riemann"),
+                               LogisticRegression(C=1.0)),
         # the motor-imagery pipeline's SNN: CSP spatial filters fitted inside the encoder
         # (on each training fold only), each filtered component injected as current into
         # spiking band-power detectors (+I and -I lines at gains 0.5, 1 and 2; membrane
