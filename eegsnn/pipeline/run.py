@@ -275,9 +275,13 @@ def _run_in(cfg: dict[str, Any], spec: PipelineSpec, run_dir: Path | None, confi
                               overrides)
             write_override_record(run_dir, *provenance, resume=resume)
         handler = _setup_log(run_dir)
+        digest: str | None = None
         try:
             result = _run(cfg, spec, run_dir, progress, objects)
+            if run_dir is not None:  # integrity.json, then status.json says finished
+                digest = integrity.record_integrity(run_dir)
         except BaseException as exc:  # Ctrl-C or an error: the folder stays incomplete
+            # (also while integrity.json is written: status.json said "running" after it)
             if handler is not None:  # pipeline.log ends with what stopped the run
                 handler.handle(log.makeRecord(log.name, logging.ERROR, __file__, 0,
                                               "stopped: %s", (runstate.error_line(exc),),
@@ -289,8 +293,8 @@ def _run_in(cfg: dict[str, Any], spec: PipelineSpec, run_dir: Path | None, confi
             if handler is not None:
                 log.removeHandler(handler)
                 handler.close()
-        if run_dir is not None:  # last: integrity.json, then status.json says finished
-            runstate.mark_ended(run_dir, integrity=integrity.record_integrity(run_dir))
+        if run_dir is not None:  # last: status.json says finished
+            runstate.mark_ended(run_dir, integrity=digest)
     except BaseException:
         if earlier is not None and run_dir is not None:
             _give_back(run_dir, earlier)

@@ -314,6 +314,31 @@ def test_a_failed_run_logs_its_error_is_incomplete_and_resumes_clean(tiny_config
     assert verify_integrity(out) > 10
 
 
+def test_ctrl_c_while_integrity_json_is_written_marks_the_run_interrupted(tiny_config,
+                                                                          tmp_path,
+                                                                          monkeypatch):
+    """Ctrl-C after training, while integrity.json is written, left status.json "running"
+    with a dead pid; it now says "interrupted", pipeline.log says so, and a resume
+    finishes the run."""
+    import eegsnn.pipeline.integrity as integrity_module
+
+    out = tmp_path / "run"
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(integrity_module, "record_integrity", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_pipeline(tiny_config, out, progress=False)
+    monkeypatch.undo()
+    assert read_status(out)["status"] == "interrupted"
+    assert (out / "metrics.json").is_file() and not (out / "integrity.json").exists()
+    assert (out / "pipeline.log").read_text().splitlines()[-1].endswith(
+        "ERROR stopped: KeyboardInterrupt")
+    run_pipeline(tiny_config, out, resume=True, progress=False)
+    assert read_status(out)["status"] == "finished" and verify_integrity(out) > 10
+
+
 # ------------------------------------------------------------------------- kill -9
 
 
