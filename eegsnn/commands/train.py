@@ -249,8 +249,10 @@ def train(
     free text, description and notes, aside): use a new --out, --overwrite, or --resume to
     continue a run with a changed train.epochs.
 
-    Exit codes: 0 done, 1 unexpected error, 2 bad config or arguments, 3 bad data, 4
-    checksum mismatch, 130 interrupted (Ctrl-C: "Aborted", the folder stays unfinished).
+    Exit codes: 0 done, 1 unexpected error, 2 bad config or arguments (or another run is
+    writing to --out: one run at a time holds its lock, the hidden .NAME.lock beside it),
+    3 bad data, 4 checksum mismatch, 130 interrupted (Ctrl-C: "Aborted", the folder stays
+    unfinished).
 
     Window cache: the preprocessed windows are cached in ~/.cache/eegsnn/windows
     ($XDG_CACHE_HOME/eegsnn/windows; $EEGSNN_CACHE_DIR or the config's cache_dir moves it),

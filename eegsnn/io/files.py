@@ -23,8 +23,10 @@ import json
 import os
 import re
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -37,6 +39,7 @@ __all__ = [
     "ID_PATTERNS",
     "ConfigDumper",
     "ConfigLoader",
+    "Lock",
     "LockHeld",
     "atomic_open",
     "atomic_path",
@@ -97,30 +100,49 @@ class LockHeld(ConfigError):
         self.pid = pid
 
 
+@dataclass(frozen=True)
+class Lock:
+    """What :func:`exclusive_lock` got: ``held`` (the lock is this block's), else ``why``
+    no lock could be had."""
+
+    path: Path
+    held: bool
+    why: str = ""
+
+
 @contextlib.contextmanager
-def exclusive_lock(path: str | os.PathLike) -> Iterator[Path | None]:
+def exclusive_lock(path: str | os.PathLike) -> Iterator[Lock]:
     """Hold an exclusive lock on the file ``path`` for the ``with`` block (POSIX ``flock``,
     advisory: it keeps out whoever asks for the same lock). The file is made if missing,
-    holds the holder's process id, and is removed on release; a process that dies releases
-    its lock with it (the file it leaves is taken over by the next holder).
+    holds the holder's process id, and is removed on release; a process that dies (even by
+    ``kill -9``) releases its lock with it, and the file it leaves is taken over by the
+    next holder.
 
-    Yields the lock file, or ``None`` where no lock can be had: a platform without
-    ``fcntl``, a folder that cannot be written (what follows fails there and says why), or
-    a file system without ``flock``.
+    Yields a :class:`Lock`; ``held`` is false where no lock can be had, with ``why``: a
+    platform without ``fcntl``, a folder that cannot be written, a file system without
+    ``flock``, or something at ``path`` that is not a lock file (a link, which is never
+    followed, a folder, a file holding anything but a process id: never emptied).
 
     Raises:
         LockHeld: another process (or another ``with`` of this one) holds it.
     """
     path = Path(path)
     fd: int | None = None
+    why = ""
     try:
         import fcntl
     except ImportError:  # not POSIX
         fcntl = None  # type: ignore[assignment]
+        why = "no fcntl on this platform"
     while fcntl is not None:
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-        except OSError:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o666)
+        except OSError as exc:  # a link (ELOOP), a folder, no write permission
+            why = f"cannot open {path}: {exc.strerror or exc}"
+            break
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            fd, why = None, f"{path} is not a regular file"
             break
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -131,23 +153,28 @@ def exclusive_lock(path: str | os.PathLike) -> Iterator[Path | None]:
                 pid = None
             os.close(fd)
             raise LockHeld(f"{path} is held by process {pid or '(unknown)'}", pid) from None
-        except OSError:  # no flock here
+        except OSError as exc:  # no flock here
             os.close(fd)
-            fd = None
+            fd, why = None, f"no flock on this file system ({exc.strerror or exc})"
             break
         try:  # the holder before may have removed the file between our open and flock
-            same = os.path.samestat(os.fstat(fd), os.stat(path))
+            same = os.path.samestat(os.fstat(fd), os.stat(path, follow_symlinks=False))
         except OSError:
             same = False
-        if same:
-            break
-        os.close(fd)
-        fd = None
+        if not same:
+            os.close(fd)
+            fd = None
+            continue
+        held = os.pread(fd, 64, 0).strip()
+        if held and not held.isdigit():  # someone's file, not a lock file: left alone
+            os.close(fd)
+            fd, why = None, f"{path} exists and is not a lock file"
+        break
     try:
         if fd is not None:
             os.ftruncate(fd, 0)
             os.write(fd, f"{os.getpid()}\n".encode("ascii"))
-        yield path if fd is not None else None
+        yield Lock(path, fd is not None, why)
     finally:
         if fd is not None:
             with contextlib.suppress(OSError):  # removed while held: a waiting process

@@ -189,8 +189,9 @@ def run_pipeline(config: Mapping[str, Any] | str | os.PathLike,
     ``out_dir/status.json`` says ``running`` from the start and ``finished`` only after
     ``metrics.json`` and the report are written (``interrupted`` or ``failed`` when the
     run stops early; see :mod:`eegsnn.pipeline.runstate`). While it runs, the run holds an
-    exclusive lock on the hidden sibling ``.NAME.lock`` of ``out_dir`` (removed at the end):
-    another run into the same folder stops at once.
+    exclusive lock on the hidden sibling ``.NAME.lock`` of ``out_dir`` (removed at the end;
+    a run killed by a signal leaves it, and the next run takes it over): another run into
+    the same folder stops at once (where no lock can be had, the run logs so and goes on).
 
     Raises:
         ConfigError: bad config, or ``out_dir`` holds files or another run (without
@@ -231,21 +232,29 @@ def _run_dir_lock(run_dir: Path | None) -> Iterator[None]:
     ``.NAME.lock`` (links followed, so another spelling of the folder is the same lock),
     held from the folder checks until the run has ended. Two runs started together into
     one folder interleaved their files (a finished run with the config of one and the fold
-    results of the other): the second now stops at once."""
+    results of the other): the second now stops at once. Where no lock can be had (a
+    folder above the run that cannot be written, no ``flock``) the run goes on and says so."""
     if run_dir is None or file_in_the_way(run_dir) is not None:  # (refused just after)
         yield
         return
+    with contextlib.suppress(OSError):  # the folders the run makes anyway, as spelt: a link
+        run_dir.parent.mkdir(parents=True, exist_ok=True)  # that leads nowhere stays so
     real = Path(os.path.realpath(run_dir))
-    with contextlib.suppress(OSError):  # (cannot be made: the run's own mkdir says why)
-        real.parent.mkdir(parents=True, exist_ok=True)
+    if not real.parent.is_dir():  # (the run's own mkdir fails there and says why)
+        yield
+        return
+    lock_path = real.parent / f".{real.name}.lock"
     try:
-        with exclusive_lock(real.parent / f".{real.name}.lock"):
+        with exclusive_lock(lock_path) as lock:
+            if not lock.held:
+                log.warning("%s: the folder is not locked (%s): a second run started into it "
+                            "now would not be stopped", run_dir, lock.why)
             yield
     except LockHeld as exc:
-        raise ConfigError(f"{run_dir}: another run is writing there (pid {exc.pid or '?'}, "
-                          "which holds "
-                          f"{real.parent / f'.{real.name}.lock'}); wait for it, or use "
-                          "another --out folder") from None
+        who = ("this process" if exc.pid == os.getpid()
+               else f"pid {exc.pid}" if exc.pid else "a process")
+        raise ConfigError(f"{run_dir}: another run is writing there ({who}, which holds "
+                          f"{lock_path}); wait for it, or use another --out folder") from None
 
 
 def _run_in(cfg: dict[str, Any], spec: PipelineSpec, run_dir: Path | None, config: Any,

@@ -252,6 +252,28 @@ def test_a_second_run_into_a_folder_in_use_stops_at_once(repo_root, tmp_path, ca
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "link", "run"]
 
 
+def test_the_lock_creates_nothing_follows_no_link_and_says_when_there_is_none(
+        repo_root, tmp_path, capsys, caplog):
+    """An --out through a link that leads nowhere (an unmounted drive) is refused as before,
+    and nothing is made where the link points; a link planted at .NAME.lock is not
+    followed (its target is not emptied): that run goes on unlocked and says so."""
+    base = ["train", "--config", str(repo_root / "configs" / "bonn_example.yaml"), *FAST,
+            "--set", f"cache_dir={tmp_path / 'cache'}", "--baseline", "none", "--report",
+            "none", "--quiet", "--no-progress"]
+    (tmp_path / "drive").symlink_to(tmp_path / "unmounted" / "runs")
+    assert main([*base, "--out", str(tmp_path / "drive" / "run")]) == 2
+    assert "drive: File exists" in capsys.readouterr().err
+    assert not (tmp_path / "unmounted").exists()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious data line\n")
+    (tmp_path / ".run.lock").symlink_to(victim)
+    with caplog.at_level("WARNING"):
+        assert main([*base, "--out", str(tmp_path / "run")]) == 0
+    assert victim.read_text() == "precious data line\n"
+    assert (tmp_path / ".run.lock").is_symlink()
+    assert "the folder is not locked (cannot open" in caplog.text
+
+
 def test_overwrite_gives_back_until_a_checkpoint_and_handles_links_and_dot(
         repo_root, tmp_path, capsys, monkeypatch, caplog):
     """A new run that stops after its fold folder exists but before any checkpoint gives

@@ -480,7 +480,8 @@ def test_exclusive_lock_keeps_a_second_holder_out_and_is_taken_over_from_a_dead_
         tmp_path):
     """The lock file holds the holder's pid and goes with the release; a second holder
     (another open, here in the same process, as flock treats it) is refused with that pid;
-    a file left by a process that died (no flock on it) is taken over."""
+    a file left by a process that died (no flock on it) is taken over; a link or a file
+    that is not a lock file is never followed, emptied or removed (no lock then)."""
     import os
     import subprocess
     import sys
@@ -488,8 +489,8 @@ def test_exclusive_lock_keeps_a_second_holder_out_and_is_taken_over_from_a_dead_
     from eegsnn.io.files import LockHeld, exclusive_lock
 
     path = tmp_path / ".run.lock"
-    with exclusive_lock(path) as held:
-        assert held == path and path.read_text() == f"{os.getpid()}\n"
+    with exclusive_lock(path) as lock:
+        assert lock.held and lock.path == path and path.read_text() == f"{os.getpid()}\n"
         with pytest.raises(LockHeld, match=f"held by process {os.getpid()}") as exc:
             with exclusive_lock(path):
                 pass
@@ -501,9 +502,22 @@ def test_exclusive_lock_keeps_a_second_holder_out_and_is_taken_over_from_a_dead_
             "with exclusive_lock(sys.argv[1]):\n    os._exit(0)\n")
     subprocess.run([sys.executable, "-c", code, str(path)], check=True, timeout=120)
     assert path.exists()
-    with exclusive_lock(path) as held:
-        assert held == path and path.read_text() == f"{os.getpid()}\n"
+    with exclusive_lock(path) as lock:
+        assert lock.held and path.read_text() == f"{os.getpid()}\n"
     assert not path.exists()
-    # a folder that cannot be written: no lock (what follows there fails and says why)
-    with exclusive_lock(tmp_path / "missing" / ".run.lock") as held:
-        assert held is None
+    # a folder that cannot be written to: no lock, and why
+    with exclusive_lock(tmp_path / "missing" / ".run.lock") as lock:
+        assert not lock.held and "cannot open" in lock.why
+    # a link planted at the lock's name: its target is not emptied, the link stays
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious data line\n")
+    path.symlink_to(victim)
+    with exclusive_lock(path) as lock:
+        assert not lock.held and "cannot open" in lock.why
+    assert victim.read_text() == "precious data line\n" and path.is_symlink()
+    path.unlink()
+    # someone's file of that name: not emptied, not removed
+    path.write_text("notes\n")
+    with exclusive_lock(path) as lock:
+        assert not lock.held and "is not a lock file" in lock.why
+    assert path.read_text() == "notes\n"
