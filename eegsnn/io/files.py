@@ -25,6 +25,7 @@ import re
 import shutil
 import stat
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,13 +148,21 @@ def exclusive_lock(path: str | os.PathLike) -> Iterator[Lock]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            try:
-                pid: int | None = int(os.read(fd, 32).decode("ascii").strip() or 0) or None
-            except (OSError, ValueError):
-                pid = None
+            pid: int | None = None
+            for _ in range(20):  # the holder writes its pid just after it locks
+                try:
+                    pid = int(os.pread(fd, 32, 0).decode("ascii").strip() or 0) or None
+                except (OSError, ValueError):
+                    break
+                if pid is not None:
+                    break
+                time.sleep(0.01)
             os.close(fd)
             raise LockHeld(f"{path} is held by process {pid or '(unknown)'}", pid) from None
         except OSError as exc:  # no flock here
+            with contextlib.suppress(OSError):  # (an empty one: made just now)
+                if os.fstat(fd).st_size == 0:
+                    os.unlink(path)
             os.close(fd)
             fd, why = None, f"no flock on this file system ({exc.strerror or exc})"
             break
@@ -178,7 +187,10 @@ def exclusive_lock(path: str | os.PathLike) -> Iterator[Lock]:
     finally:
         if fd is not None:
             with contextlib.suppress(OSError):  # removed while held: a waiting process
-                os.unlink(path)                 # then makes a new one (checked above)
+                # then makes a new one (checked above); one made by another run after a
+                # user deleted ours is that run's
+                if os.path.samestat(os.fstat(fd), os.stat(path, follow_symlinks=False)):
+                    os.unlink(path)
             os.close(fd)
 
 

@@ -271,7 +271,8 @@ def _run_in(cfg: dict[str, Any], spec: PipelineSpec, run_dir: Path | None, confi
         if overwrite and run_dir.exists():
             earlier = _set_aside(run_dir)
         if (overwrite or replace) and earlier is None and run_dir.exists():
-            shutil.rmtree(run_dir)
+            _empty_folder(run_dir)  # (the folder stays: it may be a mount point, or in a
+            # folder this process cannot write; removing it failed there, after its files)
     handler = None
     try:
         if run_dir is not None:
@@ -284,13 +285,13 @@ def _run_in(cfg: dict[str, Any], spec: PipelineSpec, run_dir: Path | None, confi
                               overrides)
             write_override_record(run_dir, *provenance, resume=resume)
         handler = _setup_log(run_dir)
-        digest: str | None = None
         try:
             result = _run(cfg, spec, run_dir, progress, objects)
-            if run_dir is not None:  # integrity.json, then status.json says finished
-                digest = integrity.record_integrity(run_dir)
+            if run_dir is not None:  # last: integrity.json, then status.json says finished
+                runstate.mark_ended(run_dir, integrity=integrity.record_integrity(run_dir))
         except BaseException as exc:  # Ctrl-C or an error: the folder stays incomplete
-            # (also while integrity.json is written: status.json said "running" after it)
+            # (also while integrity.json and the final status.json are written: status.json
+            # said "running" with a dead pid after a Ctrl-C there)
             if handler is not None:  # pipeline.log ends with what stopped the run
                 handler.handle(log.makeRecord(log.name, logging.ERROR, __file__, 0,
                                               "stopped: %s", (runstate.error_line(exc),),
@@ -302,8 +303,6 @@ def _run_in(cfg: dict[str, Any], spec: PipelineSpec, run_dir: Path | None, confi
             if handler is not None:
                 log.removeHandler(handler)
                 handler.close()
-        if run_dir is not None:  # last: status.json says finished
-            runstate.mark_ended(run_dir, integrity=digest)
     except BaseException:
         if earlier is not None and run_dir is not None:
             _give_back(run_dir, earlier)
@@ -319,7 +318,8 @@ _ASIDE = ".replaced-"  # .NAME.replaced-XXXXXXXX: what --overwrite set aside
 def _set_aside(run_dir: Path) -> Path | None:
     """Move what ``--overwrite`` replaces to a hidden sibling (``.NAME.replaced-XXXXXXXX``)
     until the new run has trained (:func:`_give_back`); ``None`` where it cannot be moved
-    (a link, a mount point...): it is then deleted at once, as before.
+    (a mount point, a folder above it this process cannot write): what it holds is then
+    deleted at once, as before, and the folder kept.
 
     Raises:
         ConfigError: ``run_dir`` is the current folder or one above it.
@@ -342,6 +342,16 @@ def _set_aside(run_dir: Path) -> Path | None:
         os.replace(aside, real)
         return None
     return aside
+
+
+def _empty_folder(folder: Path) -> None:
+    """Delete what ``folder`` holds (links themselves, not what they point to), keeping
+    the folder."""
+    for child in folder.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
 
 
 def _trained_something(run_dir: Path) -> bool:

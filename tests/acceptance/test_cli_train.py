@@ -210,6 +210,36 @@ def test_overwrite_keeps_the_earlier_run_until_the_new_one_trains(repo_root, tmp
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "run"]
 
 
+def test_overwrite_where_the_run_cannot_be_set_aside_keeps_the_folder(repo_root, tmp_path,
+                                                                      capsys, monkeypatch):
+    """A run folder that cannot be moved aside (a mount point, a folder above it this
+    process cannot write) and cannot be removed: --overwrite deleted its files, failed to
+    remove the folder itself and stopped ('Read-only file system'), the earlier run lost
+    and no new one; now the folder is emptied and kept, and the new run is written."""
+    import errno
+    import os
+
+    import eegsnn.pipeline.run as run_module
+
+    out = tmp_path / "run"
+    base = ["train", "--config", str(repo_root / "configs" / "bonn_example.yaml"), *FAST,
+            "--set", f"cache_dir={tmp_path / 'cache'}", "--baseline", "none", "--report",
+            "none", "--quiet", "--no-progress", "--out", str(out)]
+    assert main(base) == 0
+    real_rmdir = os.rmdir
+
+    def cannot_remove(path, *args, **kwargs):
+        if os.path.realpath(path) == os.path.realpath(out):
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return real_rmdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(run_module, "_set_aside", lambda run_dir: None)  # (cannot move)
+    monkeypatch.setattr(os, "rmdir", cannot_remove)
+    assert main([*base, "--overwrite", "--set", "train.seed=7"]) == 0, capsys.readouterr().err
+    assert yaml.safe_load((out / "config.yaml").read_text())["train"]["seed"] == 7
+    assert json.loads((out / "status.json").read_text())["status"] == "finished"
+
+
 def test_a_second_run_into_a_folder_in_use_stops_at_once(repo_root, tmp_path, capsys):
     """Two runs started together into one folder interleaved their files (a finished run
     whose config.yaml came from one and its fold results from the other): while a process

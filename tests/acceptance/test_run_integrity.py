@@ -317,9 +317,9 @@ def test_a_failed_run_logs_its_error_is_incomplete_and_resumes_clean(tiny_config
 def test_ctrl_c_while_integrity_json_is_written_marks_the_run_interrupted(tiny_config,
                                                                           tmp_path,
                                                                           monkeypatch):
-    """Ctrl-C after training, while integrity.json is written, left status.json "running"
-    with a dead pid; it now says "interrupted", pipeline.log says so, and a resume
-    finishes the run."""
+    """Ctrl-C after training, while integrity.json or the final status.json is written,
+    left status.json "running" with a dead pid; it now says "interrupted", pipeline.log
+    says so, and a resume finishes the run."""
     import eegsnn.pipeline.integrity as integrity_module
 
     out = tmp_path / "run"
@@ -337,6 +337,23 @@ def test_ctrl_c_while_integrity_json_is_written_marks_the_run_interrupted(tiny_c
         "ERROR stopped: KeyboardInterrupt")
     run_pipeline(tiny_config, out, resume=True, progress=False)
     assert read_status(out)["status"] == "finished" and verify_integrity(out) > 10
+    # ... and while the final status.json is written
+    import eegsnn.pipeline.runstate as runstate_module
+
+    real_mark_ended = runstate_module.mark_ended
+
+    def interrupted_when_finishing(run_dir, exc=None, **kwargs):
+        if exc is None:
+            raise KeyboardInterrupt
+        return real_mark_ended(run_dir, exc, **kwargs)
+
+    monkeypatch.setattr(runstate_module, "mark_ended", interrupted_when_finishing)
+    with pytest.raises(KeyboardInterrupt):
+        run_pipeline(tiny_config, tmp_path / "run2", progress=False)
+    monkeypatch.undo()
+    assert read_status(tmp_path / "run2")["status"] == "interrupted"
+    run_pipeline(tiny_config, tmp_path / "run2", resume=True, progress=False)
+    assert read_status(tmp_path / "run2")["status"] == "finished"
 
 
 # ------------------------------------------------------------------------- kill -9
