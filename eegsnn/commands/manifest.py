@@ -46,7 +46,7 @@ def create(
     import os
 
     from eegsnn.errors import ConfigError
-    from eegsnn.io.files import file_in_the_way
+    from eegsnn.io.files import file_in_the_way, in_the_way
     from eegsnn.manifest import create_manifest, save_manifest
 
     output = output or Path(f"{folder.resolve().name}.yaml")
@@ -57,7 +57,7 @@ def create(
                           "--overwrite")
     blocker = file_in_the_way(output.parent)
     if blocker is not None:
-        raise ConfigError(f"--output {output}: {blocker} is a file, not a folder")
+        raise ConfigError(f"--output {output}: {in_the_way(blocker)}")
     fields: dict[str, Any] = {"license": license, "citation": list(citation or []), "task": task}
     if url:
         fields["source"] = {"url": url}

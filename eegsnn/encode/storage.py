@@ -48,7 +48,7 @@ import numpy as np
 
 from eegsnn.env import package_versions
 from eegsnn.errors import ChecksumError, ConfigError, DataError
-from eegsnn.io.files import file_in_the_way, holds_cwd, sha256_file
+from eegsnn.io.files import file_in_the_way, holds_cwd, in_the_way, sha256_file
 
 __all__ = [
     "FORMAT",
@@ -160,7 +160,7 @@ def check_target(path: str | os.PathLike, *, overwrite: bool = False) -> Path:
     parent = full.parent
     blocking = file_in_the_way(parent)
     if blocking is not None:
-        raise ConfigError(f"{path}: {blocking} is a file, not a folder")
+        raise ConfigError(f"{path}: {in_the_way(blocking)}")
     if not parent.is_dir():
         raise ConfigError(f"{path.parent}: folder does not exist")
     if not os.access(parent, os.W_OK | os.X_OK):

@@ -54,6 +54,7 @@ __all__ = [
     "exclusive_lock",
     "file_in_the_way",
     "holds_cwd",
+    "in_the_way",
     "is_temp_name",
     "json_default",
     "load_config_yaml",
@@ -83,13 +84,24 @@ def canonical_path(path: str | os.PathLike) -> Path:
 
 
 def file_in_the_way(folder: str | os.PathLike) -> Path | None:
-    """The first of ``folder`` and its parents that exists, when it is not a folder: the
-    file that keeps ``folder`` from being made (``None``: nothing is in the way)."""
+    """The first of ``folder`` and its parents that exists, when it is not a folder, or
+    that is a link leading nowhere (an unmounted drive): what keeps ``folder`` from being
+    made (``None``: nothing is in the way; :func:`in_the_way` says what it is)."""
     path = Path(folder)
     for candidate in (path, *path.parents):
+        if candidate.is_symlink() and not candidate.exists():
+            return candidate
         if candidate.exists():
             return None if candidate.is_dir() else candidate
     return None
+
+
+def in_the_way(blocking: Path) -> str:
+    """What :func:`file_in_the_way` found, for a message: ``"X is a file, not a folder"``
+    or ``"X is a link to Y, which does not exist"``."""
+    if blocking.is_symlink() and not blocking.exists():
+        return f"{blocking} is a link to {os.readlink(blocking)}, which does not exist"
+    return f"{blocking} is a file, not a folder"
 
 
 class LockHeld(ConfigError):

@@ -38,7 +38,7 @@ from eegsnn.errors import ConfigError, DataError
 from eegsnn.evaluate.energy import window_synops
 from eegsnn.evaluate.stats import mcnemar_exact
 from eegsnn.io.channels import channel_type, normalize_channel_name
-from eegsnn.io.files import atomic_write_json, file_in_the_way
+from eegsnn.io.files import atomic_write_json, file_in_the_way, in_the_way
 from eegsnn.io.mat import mat_sidecar
 from eegsnn.io.readers import detect_format
 from eegsnn.manifest import is_manifest_path
@@ -471,7 +471,7 @@ def check_evaluation_folder(run_dir: Path, out_dir: Path) -> None:
                           f"under {run_dir / 'evaluations'} (the default)")
     blocking = file_in_the_way(out)
     if blocking is not None:
-        raise ConfigError(f"--out {out_dir}: {blocking} is a file, not a folder")
+        raise ConfigError(f"--out {out_dir}: {in_the_way(blocking)}")
 
 
 def evaluate_run(run_dir: str | os.PathLike, source: Any = None, *,

@@ -81,6 +81,7 @@ from eegsnn.io.files import (
     exclusive_lock,
     file_in_the_way,
     holds_cwd,
+    in_the_way,
     is_temp_name,
     remove_temp_files,
 )
@@ -407,7 +408,7 @@ def _check_run_dir(run_dir: Path, cfg: dict[str, Any], *, resume: bool, overwrit
     replaced (it blocked the corrected run as "a different config")."""
     blocking = file_in_the_way(run_dir)
     if blocking is not None:
-        raise ConfigError(f"{run_dir}: the output folder cannot be made: {blocking} is a file")
+        raise ConfigError(f"{run_dir}: the output folder cannot be made: {in_the_way(blocking)}")
     if overwrite:
         record = runstate.read_status(run_dir) if run_dir.is_dir() else None
         if record is not None and runstate.is_alive(record):

@@ -284,15 +284,17 @@ def test_a_second_run_into_a_folder_in_use_stops_at_once(repo_root, tmp_path, ca
 
 def test_the_lock_creates_nothing_follows_no_link_and_says_when_there_is_none(
         repo_root, tmp_path, capsys, caplog):
-    """An --out through a link that leads nowhere (an unmounted drive) is refused as before,
-    and nothing is made where the link points; a link planted at .NAME.lock is not
-    followed (its target is not emptied): that run goes on unlocked and says so."""
+    """An --out through a link that leads nowhere (an unmounted drive) is refused, naming
+    the link (it said 'File exists'), and nothing is made where the link points; a link
+    planted at .NAME.lock is not followed (its target is not emptied): that run goes on
+    unlocked and says so."""
     base = ["train", "--config", str(repo_root / "configs" / "bonn_example.yaml"), *FAST,
             "--set", f"cache_dir={tmp_path / 'cache'}", "--baseline", "none", "--report",
             "none", "--quiet", "--no-progress"]
     (tmp_path / "drive").symlink_to(tmp_path / "unmounted" / "runs")
     assert main([*base, "--out", str(tmp_path / "drive" / "run")]) == 2
-    assert "drive: File exists" in capsys.readouterr().err
+    assert (f"the output folder cannot be made: {tmp_path / 'drive'} is a link to "
+            f"{tmp_path / 'unmounted' / 'runs'}, which does not exist") in capsys.readouterr().err
     assert not (tmp_path / "unmounted").exists()
     victim = tmp_path / "victim.txt"
     victim.write_text("precious data line\n")

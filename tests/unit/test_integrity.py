@@ -521,3 +521,21 @@ def test_exclusive_lock_keeps_a_second_holder_out_and_is_taken_over_from_a_dead_
     with exclusive_lock(path) as lock:
         assert not lock.held and "is not a lock file" in lock.why
     assert path.read_text() == "notes\n"
+
+
+def test_a_link_that_leads_nowhere_is_in_the_way_and_named(tmp_path):
+    """An output under a link to a missing folder (an unmounted drive) is refused naming
+    the link and its target (it was 'File exists', or the folder made where it points)."""
+    from eegsnn.io.files import file_in_the_way, in_the_way
+
+    (tmp_path / "drive").symlink_to(tmp_path / "unmounted" / "runs")
+    (tmp_path / "afile").write_text("x")
+    assert file_in_the_way(tmp_path / "drive" / "run" / "fold") == tmp_path / "drive"
+    assert in_the_way(tmp_path / "drive") == (f"{tmp_path / 'drive'} is a link to "
+                                              f"{tmp_path / 'unmounted' / 'runs'}, which "
+                                              "does not exist")
+    assert file_in_the_way(tmp_path / "afile" / "run") == tmp_path / "afile"
+    assert in_the_way(tmp_path / "afile") == f"{tmp_path / 'afile'} is a file, not a folder"
+    (tmp_path / "unmounted" / "runs").mkdir(parents=True)  # mounted: nothing in the way
+    assert file_in_the_way(tmp_path / "drive" / "run") is None
+    assert not (tmp_path / "unmounted" / "runs" / "run").exists()
