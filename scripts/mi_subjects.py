@@ -8,7 +8,9 @@ This script runs each config, unchanged but for its recordings, on every subject
 under ROOT: leave one tested run out (``n_splits: all``), the other movement type's runs of
 the same two classes on the training side only (``split.train_only``), CSP + LDA fitted on
 the same training windows of every fold. It then compares the SNN with CSP + LDA *across
-subjects*, the check that one subject's 30 trials per task cannot give.
+subjects*, the check that one subject's 30 trials per task cannot give; ``--baseline
+ts_lr`` compares it with tangent space + logistic regression instead (the ``riemann``
+extra; its runs go to ``TASK-seedN-ts_lr``).
 
 ==========  ======================  ============================
 task        tested runs             training-only runs
@@ -23,7 +25,7 @@ Usage::
 
     python scripts/mi_subjects.py ROOT [--subjects 1-20,42] [--tasks imagery_lr,real_lr]
                                   [--seeds 0,1,2] [--out runs/mi_subjects] [--set KEY=VALUE]
-                                  [--overwrite]
+                                  [--baseline csp_lda|ts_lr] [--overwrite]
 
 ROOT is searched recursively (symbolic links followed) for ``S###R##.edf``. Each (subject,
 task, seed) is one ``eegsnn train`` run in ``OUT/S###/TASK-seedN`` (no report); running
@@ -37,7 +39,7 @@ error and the others go on; Ctrl-C stops after writing the summary of the runs s
 
 The summary covers the subjects, tasks and seeds of this command only: to add subjects,
 run it again with the whole range (finished runs are read, not trained again). Prints, per
-task, the subjects' mean accuracies, the mean paired difference SNN - CSP + LDA with its
+task, the subjects' mean accuracies, the mean paired difference SNN - baseline with its
 95 % t-interval, wins / ties / losses and Wilcoxon's signed-rank test (two-sided: below 6
 subjects with a difference its p cannot fall below 0.05), and writes every number to
 ``OUT/summary.json``. Exit status: 0 when every run finished, 1 when one failed, 2 for bad
@@ -72,6 +74,8 @@ TASK_RUNS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
     "real_ff": ((5, 9, 13), (6, 10, 14)),
 }
 _NAME = re.compile(r"^S(\d{3})R(\d{2})\.edf$", re.IGNORECASE)
+#: the baselines the SNN can be compared with (``--baseline``), as the tables name them
+BASELINE_NAMES = {"csp_lda": "CSP + LDA", "ts_lr": "tangent space + LR"}
 
 
 def find_recordings(root: Path) -> tuple[dict[int, dict[int, Path]], list[str]]:
@@ -142,8 +146,14 @@ def plan(recordings: dict[int, dict[int, Path]], subjects: Sequence[int],
     return items
 
 
+def run_overrides(sets: Sequence[str], baseline: str) -> list[str]:
+    """The ``--set`` overrides of every run: the user's, then the baseline's type (the
+    configs' own, CSP + LDA, needs none)."""
+    return [*sets, *([] if baseline == "csp_lda" else [f"baseline.type={baseline}"])]
+
+
 def run_one(item: dict[str, Any], seed: int, out: Path, sets: Sequence[str],
-            overwrite: bool = False) -> dict[str, Any]:
+            overwrite: bool = False, baseline: str = "csp_lda") -> dict[str, Any]:
     """``eegsnn train`` on one (subject, task, seed); its accuracies, or its error.
 
     Raises:
@@ -152,7 +162,8 @@ def run_one(item: dict[str, Any], seed: int, out: Path, sets: Sequence[str],
     """
     from eegsnn.cli import main as eegsnn_main
 
-    run_dir = out / item["subject"] / f"{item['task']}-seed{seed}"
+    run_dir = out / item["subject"] / (f"{item['task']}-seed{seed}"
+                                       + ("" if baseline == "csp_lda" else f"-{baseline}"))
     config = ROOT / "configs" / f"eegmmidb_{item['task']}.yaml"
     names = [p.name for p in item["train_only"]]
     description = (f"EEGMMIDB {item['subject']}, task {item['task']} ({item['protocol']}; "
@@ -160,7 +171,7 @@ def run_one(item: dict[str, Any], seed: int, out: Path, sets: Sequence[str],
     argv = ["train", *[str(p) for p in [*item["tested"], *item["train_only"]]],
             "--config", str(config), "--set", f"split.train_only={json.dumps(names)}",
             "--set", f"train.seed={seed}", "--set", f"description={json.dumps(description)}",
-            *[a for s in sets for a in ("--set", s)],
+            *[a for s in run_overrides(sets, baseline) for a in ("--set", s)],
             "--report", "none", "--out", str(run_dir), "--quiet", "--no-progress",
             *(["--overwrite"] if overwrite else [])]
     err = io.StringIO()
@@ -177,7 +188,7 @@ def run_one(item: dict[str, Any], seed: int, out: Path, sets: Sequence[str],
         return row
     metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
     row.update(snn=float(metrics["accuracy"]),
-               csp_lda=float(metrics["baseline"]["pooled"]["accuracy"]),
+               baseline=float(metrics["baseline"]["pooled"]["accuracy"]),
                n_trials=int(metrics["snn"]["pooled"]["n_samples"]),
                n_folds=int(metrics["n_folds"]))
     return row
@@ -185,7 +196,7 @@ def run_one(item: dict[str, Any], seed: int, out: Path, sets: Sequence[str],
 
 def summarize(rows: Sequence[dict[str, Any]], tasks: Sequence[str]) -> dict[str, Any]:
     """Per task, over the subjects with a result: mean accuracies (the SNN's averaged over
-    seeds first), the paired differences SNN - CSP + LDA (mean, 95 % t-interval, wins /
+    seeds first), the paired differences SNN - baseline (mean, 95 % t-interval, wins /
     ties / losses) and Wilcoxon's signed-rank test of them (two-sided; zero differences
     dropped; ``None`` when every difference is zero)."""
     from scipy import stats
@@ -195,11 +206,11 @@ def summarize(rows: Sequence[dict[str, Any]], tasks: Sequence[str]) -> dict[str,
         per_subject: dict[str, dict[str, Any]] = {}
         for row in rows:
             if row["task"] == task and "error" not in row:
-                entry = per_subject.setdefault(row["subject"], {"snn": [], "csp_lda": None})
+                entry = per_subject.setdefault(row["subject"], {"snn": [], "baseline": None})
                 entry["snn"].append(row["snn"])
-                entry["csp_lda"] = row["csp_lda"]
+                entry["baseline"] = row["baseline"]
         snn = [sum(e["snn"]) / len(e["snn"]) for e in per_subject.values()]
-        lda = [e["csp_lda"] for e in per_subject.values()]
+        lda = [e["baseline"] for e in per_subject.values()]
         diffs = [a - b for a, b in zip(snn, lda, strict=True)]
         n = len(diffs)
         summary: dict[str, Any] = {"n_subjects": n}
@@ -212,7 +223,7 @@ def summarize(rows: Sequence[dict[str, Any]], tasks: Sequence[str]) -> dict[str,
                 for p in protocols}
         if n:
             mean = sum(diffs) / n
-            summary.update(snn_mean=sum(snn) / n, csp_lda_mean=sum(lda) / n,
+            summary.update(snn_mean=sum(snn) / n, baseline_mean=sum(lda) / n,
                            diff_mean=mean, wins=sum(d > 1e-12 for d in diffs),
                            ties=sum(abs(d) <= 1e-12 for d in diffs),
                            losses=sum(d < -1e-12 for d in diffs))
@@ -238,21 +249,24 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f} %"
 
 
-def check_overrides(tasks: Sequence[str], sets: Sequence[str]) -> None:
+def check_overrides(tasks: Sequence[str], sets: Sequence[str],
+                    baseline: str = "csp_lda") -> None:
     """Resolve each task's config with the ``--set`` overrides once, before any run: a bad
-    override is one error, not one per run. The comparison is with CSP + LDA, so an
+    override is one error, not one per run. The comparison is with ``baseline``, so an
     override that changes the baseline's type (or removes it) is refused: its scores would
-    be summarised as CSP + LDA's. Raises ConfigError."""
+    be summarised as that baseline's (``--baseline`` chooses it). Raises ConfigError."""
     from eegsnn.errors import ConfigError
     from eegsnn.pipeline import load_study_config
 
     for task in tasks:
-        cfg = load_study_config(ROOT / "configs" / f"eegmmidb_{task}.yaml", list(sets))
+        cfg = load_study_config(ROOT / "configs" / f"eegmmidb_{task}.yaml",
+                                run_overrides(sets, baseline))
         kind = (cfg.get("baseline") or {}).get("type")
-        if kind != "csp_lda":
-            raise ConfigError(f"this script compares the SNN with CSP + LDA, the configs' "
-                              f"baseline; the overrides make it {kind or 'none'} (its options, "
-                              "e.g. baseline.n_components, may be changed)")
+        if kind != baseline:
+            raise ConfigError(f"this script compares the SNN with {BASELINE_NAMES[baseline]} "
+                              f"(--baseline {baseline}); the overrides make the baseline "
+                              f"{kind or 'none'} (its options, e.g. baseline.n_components, "
+                              "may be changed; --baseline chooses it)")
 
 
 def _report(rows: list[dict[str, Any]], skipped: list[dict[str, Any]], notes: list[str],
@@ -263,8 +277,10 @@ def _report(rows: list[dict[str, Any]], skipped: list[dict[str, Any]], notes: li
     _write_json(args.out / "summary.json",
                 {"root": str(args.root), "subjects": [f"S{s:03d}" for s in subjects],
                  "tasks": list(tasks), "seeds": list(seeds), "overrides": args.sets,
+                 "baseline": args.baseline,
                  "rows": rows, "skipped": skipped, "notes": notes, "summary": summary})
-    print("\n| task | subjects | SNN | CSP + LDA | SNN - CSP + LDA [95 % CI] "
+    name = BASELINE_NAMES[args.baseline]
+    print(f"\n| task | subjects | SNN | {name} | SNN - {name} [95 % CI] "
           "| wins / ties / losses | Wilcoxon p |")
     print("|---|---|---|---|---|---|---|")
     for task, s in summary.items():
@@ -275,7 +291,7 @@ def _report(rows: list[dict[str, Any]], skipped: list[dict[str, Any]], notes: li
         ci_text = f" [{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]" if ci else ""
         p = s["wilcoxon_p"]
         print(f"| {task} | {s['n_subjects']} | {_pct(s['snn_mean'])} | "
-              f"{_pct(s['csp_lda_mean'])} | {100 * s['diff_mean']:+.1f} points{ci_text} | "
+              f"{_pct(s['baseline_mean'])} | {100 * s['diff_mean']:+.1f} points{ci_text} | "
               f"{s['wins']} / {s['ties']} / {s['losses']} | "
               f"{'-' if p is None else f'{p:.3g}'} |")
     for task, s in summary.items():
@@ -304,6 +320,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "mi_subjects")
     parser.add_argument("--set", dest="sets", action="append", default=[],
                         metavar="KEY=VALUE", help="config override for every run")
+    parser.add_argument("--baseline", choices=list(BASELINE_NAMES), default="csp_lda",
+                        help="the baseline the SNN is compared with (default csp_lda, the "
+                             "configs'; ts_lr: tangent space + logistic regression)")
     parser.add_argument("--overwrite", action="store_true",
                         help="train every run again, replacing the runs in OUT")
     args = parser.parse_args(argv)
@@ -321,7 +340,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from eegsnn.errors import ConfigError
 
     try:
-        check_overrides(tasks, args.sets)
+        check_overrides(tasks, args.sets, args.baseline)
     except ConfigError as exc:
         parser.error(f"--set: {exc}")
     recordings, notes = find_recordings(args.root)
@@ -342,10 +361,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         for item in (it for it in items if "skip" not in it):
             for seed in seeds:
-                row = run_one(item, seed, args.out, args.sets, args.overwrite)
+                row = run_one(item, seed, args.out, args.sets, args.overwrite, args.baseline)
                 rows.append(row)
                 result = (f"error: {row['error']}" if "error" in row else
-                          f"SNN {_pct(row['snn'])}, CSP + LDA {_pct(row['csp_lda'])} "
+                          f"SNN {_pct(row['snn'])}, {BASELINE_NAMES[args.baseline]} "
+                          f"{_pct(row['baseline'])} "
                           f"({row['n_trials']} trials, {row['n_folds']} folds; "
                           f"{row['protocol']})")
                 print(f"{item['subject']} {item['task']:10s} seed {seed}: {result}",

@@ -1,5 +1,6 @@
 """``scripts/mi_subjects.py``: the four motor-imagery task configs on every EEGMMIDB subject
-found under a folder, and the SNN against CSP + LDA across subjects.
+found under a folder, and the SNN against CSP + LDA (or tangent space + LR) across
+subjects.
 
 The shared data hold subject S001 only; other subjects are made here as links to its runs
 under other names (S002: the fists/feet runs; S003: one run), which also checks that
@@ -75,18 +76,18 @@ def test_subjects_are_found_and_planned_per_task(mi_subjects, dataset, tmp_path)
 
 def test_summary_statistics_by_hand(mi_subjects):
     rows = [  # SNN averaged over seeds first: S1 0.8, S2 0.6, S3 0.9, S4 0.7
-        {"subject": "S1", "task": "t", "snn": 0.7, "csp_lda": 0.7},
-        {"subject": "S1", "task": "t", "snn": 0.9, "csp_lda": 0.7},
-        {"subject": "S2", "task": "t", "snn": 0.6, "csp_lda": 0.8},
-        {"subject": "S3", "task": "t", "snn": 0.9, "csp_lda": 0.9},
-        {"subject": "S4", "task": "t", "snn": 0.7, "csp_lda": 0.65},
+        {"subject": "S1", "task": "t", "snn": 0.7, "baseline": 0.7},
+        {"subject": "S1", "task": "t", "snn": 0.9, "baseline": 0.7},
+        {"subject": "S2", "task": "t", "snn": 0.6, "baseline": 0.8},
+        {"subject": "S3", "task": "t", "snn": 0.9, "baseline": 0.9},
+        {"subject": "S4", "task": "t", "snn": 0.7, "baseline": 0.65},
         {"subject": "S5", "task": "t", "error": "truncated"},
     ]
     s = mi_subjects.summarize(rows, ["t", "empty"])
     diffs = [0.1, -0.2, 0.0, 0.05]
     assert s["t"]["n_subjects"] == 4
     assert s["t"]["snn_mean"] == pytest.approx(0.75)
-    assert s["t"]["csp_lda_mean"] == pytest.approx(0.7625)
+    assert s["t"]["baseline_mean"] == pytest.approx(0.7625)
     assert s["t"]["diff_mean"] == pytest.approx(-0.0125)
     assert (s["t"]["wins"], s["t"]["ties"], s["t"]["losses"]) == (2, 1, 1)
     sd = math.sqrt(sum((d + 0.0125) ** 2 for d in diffs) / 3)
@@ -116,7 +117,8 @@ def test_runs_a_subject_and_skips_finished_runs(mi_subjects, dataset, tmp_path, 
     run = Path(row["run"])
     metrics = json.loads((run / "metrics.json").read_text())
     assert row["snn"] == metrics["accuracy"]
-    assert row["csp_lda"] == metrics["baseline"]["pooled"]["accuracy"]
+    assert row["baseline"] == metrics["baseline"]["pooled"]["accuracy"]
+    assert metrics["baseline"]["type"] == summary["baseline"] == "csp_lda"
     assert (row["n_trials"], row["n_folds"]) == (30, 2)
     assert "EEGMMIDB S002, task imagery_ff" in (run / "config.yaml").read_text()
     # leave one tested run out; the training-only runs, named by their links, never tested
@@ -127,6 +129,18 @@ def test_runs_a_subject_and_skips_finished_runs(mi_subjects, dataset, tmp_path, 
     assert mi_subjects.main(argv) == 0  # again: the finished run is not trained again
     assert (run / "metrics.json").stat().st_mtime_ns == stamp
     assert json.loads((out / "summary.json").read_text())["rows"] == [row]
+    # against tangent space + LR: its own runs beside, the same SNN, the table names it
+    assert mi_subjects.main([*argv, "--baseline", "ts_lr"]) == 0
+    printed = capsys.readouterr().out
+    assert "| SNN | tangent space + LR | SNN - tangent space + LR [95 % CI] |" in printed
+    summary = json.loads((out / "summary.json").read_text())
+    (ts_row,) = summary["rows"]
+    assert summary["baseline"] == "ts_lr" and ts_row["run"].endswith("imagery_ff-seed0-ts_lr")
+    metrics = json.loads((Path(ts_row["run"]) / "metrics.json").read_text())
+    assert metrics["baseline"]["type"] == "ts_lr"
+    assert ts_row["baseline"] == metrics["baseline"]["pooled"]["accuracy"]
+    assert ts_row["snn"] == row["snn"]  # the same seeded SNN on the same folds
+    assert (run / "metrics.json").stat().st_mtime_ns == stamp  # the CSP + LDA run untouched
 
 
 def test_bad_arguments_are_refused_before_any_run(mi_subjects, dataset, tmp_path, capsys):
@@ -137,14 +151,15 @@ def test_bad_arguments_are_refused_before_any_run(mi_subjects, dataset, tmp_path
                  [str(dataset), "--set", "trian.epochs=3"],
                  # the summary calls the baseline's scores CSP + LDA's: its type is fixed
                  [str(dataset), "--set", "baseline=ts_lr"],
-                 [str(dataset), "--set", "baseline=none"]):
+                 [str(dataset), "--set", "baseline=none"],
+                 [str(dataset), "--baseline", "spectral"]):
         with pytest.raises(SystemExit) as exc:
             mi_subjects.main([*argv, "--out", str(tmp_path / "o")])
         assert exc.value.code == 2
         err = capsys.readouterr().err
         assert err.count("error:") == 1, argv
         if "baseline" in argv[-1]:
-            assert "compares the SNN with CSP + LDA" in err, err
+            assert "compares the SNN with CSP + LDA (--baseline csp_lda)" in err, err
     assert not (tmp_path / "o").exists()
 
 
@@ -152,12 +167,12 @@ def test_ctrl_c_stops_and_keeps_the_summary_so_far(mi_subjects, dataset, tmp_pat
                                                    monkeypatch, capsys):
     calls = []
 
-    def fake_run(item, seed, out, sets, overwrite=False):
+    def fake_run(item, seed, out, sets, overwrite=False, baseline="csp_lda"):
         calls.append((item["subject"], item["task"]))
         if len(calls) == 2:
             raise KeyboardInterrupt(str(out / item["subject"]))
         return {"subject": item["subject"], "task": item["task"], "seed": seed,
-                "protocol": item["protocol"], "snn": 0.9, "csp_lda": 0.8,
+                "protocol": item["protocol"], "snn": 0.9, "baseline": 0.8,
                 "n_trials": 30, "n_folds": 2, "run": "r"}
 
     monkeypatch.setattr(mi_subjects, "run_one", fake_run)
