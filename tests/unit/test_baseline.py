@@ -34,11 +34,10 @@ def test_spectral_features_of_a_sine_by_hand():
     assert f2[0, 2 + 11] - f2[0, 2] == pytest.approx(np.log10(4.0), abs=1e-6)
 
 
-def test_csp_lda_equals_mne_and_sklearn_directly(shared_data):
-    from mne.decoding import CSP
-    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
-    from sklearn.pipeline import make_pipeline
-
+@pytest.fixture(scope="module")
+def s001_left_right(shared_data):
+    """Windows of S001's runs R03, R04 (training) and R07 (test), left vs right fist, 9
+    sensorimotor channels, 8-30 Hz; and the training mask."""
     from eegsnn.preprocess import load_windows
 
     s001 = shared_data / "eegmmidb" / "S001"
@@ -49,7 +48,15 @@ def test_csp_lda_equals_mne_and_sklearn_directly(shared_data):
            "labels": {"source": "annotations", "mapping": {"T1": "left", "T2": "right"}}}
     ws = load_windows([s001 / "S001R03.edf", s001 / "S001R04.edf", s001 / "S001R07.edf"],
                       cfg, use_cache=False)
-    train = ws.recording != "S001R07.edf"
+    return ws, ws.recording != "S001R07.edf"
+
+
+def test_csp_lda_equals_mne_and_sklearn_directly(s001_left_right):
+    from mne.decoding import CSP
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+    from sklearn.pipeline import make_pipeline
+
+    ws, train = s001_left_right
     ours = run_baseline({"type": "csp_lda"}, ws.X[train], ws.y[train], ws.X[~train],
                         ws.sfreq_hz, 2)
     ref = make_pipeline(CSP(n_components=4, log=True), LinearDiscriminantAnalysis())
@@ -59,7 +66,7 @@ def test_csp_lda_equals_mne_and_sklearn_directly(shared_data):
     assert ours.shape == (int((~train).sum()), 2)
 
 
-def test_ts_lr_equals_pyriemann_and_sklearn_directly(shared_data, require_extra):
+def test_ts_lr_equals_pyriemann_and_sklearn_directly(s001_left_right, require_extra):
     """MOABB's "Tangent Space LR" pipeline (OAS covariance, tangent space at the Riemannian
     mean, logistic regression C 1), fitted on two runs of S001 and scored on a third."""
     require_extra("pyriemann", "riemann")
@@ -68,17 +75,7 @@ def test_ts_lr_equals_pyriemann_and_sklearn_directly(shared_data, require_extra)
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
-    from eegsnn.preprocess import load_windows
-
-    s001 = shared_data / "eegmmidb" / "S001"
-    cfg = {"preprocess": [{"step": "pick", "channels": ["C3", "Cz", "C4", "FC3", "FC4",
-                                                        "CP3", "CP4", "C1", "C2"]},
-                          {"step": "bandpass", "l_freq": 8, "h_freq": 30}],
-           "windows": {"mode": "events", "window_s": 3.0},
-           "labels": {"source": "annotations", "mapping": {"T1": "left", "T2": "right"}}}
-    ws = load_windows([s001 / "S001R03.edf", s001 / "S001R04.edf", s001 / "S001R07.edf"],
-                      cfg, use_cache=False)
-    train = ws.recording != "S001R07.edf"
+    ws, train = s001_left_right
     ours = run_baseline({"type": "ts_lr"}, ws.X[train], ws.y[train], ws.X[~train],
                         ws.sfreq_hz, 2)
     ref = make_pipeline(Covariances(estimator="oas"), TangentSpace(metric="riemann"),
