@@ -10,7 +10,7 @@ the same two classes on the training side only (``split.train_only``), CSP + LDA
 the same training windows of every fold. It then compares the SNN with CSP + LDA *across
 subjects*, the check that one subject's 30 trials per task cannot give; ``--baseline
 ts_lr`` compares it with tangent space + logistic regression instead (the ``riemann``
-extra; its runs go to ``TASK-seedN-ts_lr``).
+extra; its runs go to ``TASK-seedN-ts_lr``, its summary to ``summary-ts_lr.json``).
 
 ==========  ======================  ============================
 task        tested runs             training-only runs
@@ -42,8 +42,9 @@ run it again with the whole range (finished runs are read, not trained again). P
 task, the subjects' mean accuracies, the mean paired difference SNN - baseline with its
 95 % t-interval, wins / ties / losses and Wilcoxon's signed-rank test (two-sided: below 6
 subjects with a difference its p cannot fall below 0.05), and writes every number to
-``OUT/summary.json``. Exit status: 0 when every run finished, 1 when one failed, 2 for bad
-arguments (or nothing to run), 130 when interrupted. A run took 17-32 s on the shared
+``OUT/summary.json`` (``summary-ts_lr.json`` with ``--baseline ts_lr``). Exit status: 0
+when every run finished, 1 when one failed, 2 for bad arguments (or nothing to run), 130
+when interrupted. A run took 17-32 s on the shared
 2-core machine for a subject laid out as S001 in ``../shared`` (two tested, two
 training-only runs; three of each, as in the full database, take longer); 109 subjects x 4
 tasks, one seed: hours.
@@ -144,6 +145,13 @@ def plan(recordings: dict[int, dict[int, Path]], subjects: Sequence[int],
                                 f"(R{', R'.join(f'{r:02d}' for r in tested_runs)}; found {have})")
             items.append(item)
     return items
+
+
+def summary_name(baseline: str) -> str:
+    """``summary.json`` for CSP + LDA, ``summary-ts_lr.json`` for another baseline: the two
+    comparisons, made into one OUT, keep their own summaries (as their runs keep their own
+    folders)."""
+    return "summary.json" if baseline == "csp_lda" else f"summary-{baseline}.json"
 
 
 def run_overrides(sets: Sequence[str], baseline: str) -> list[str]:
@@ -258,23 +266,33 @@ def check_overrides(tasks: Sequence[str], sets: Sequence[str],
     from eegsnn.errors import ConfigError
     from eegsnn.pipeline import load_study_config
 
+    # a type the user's own overrides give must be --baseline's: the type --baseline adds
+    # after them would override theirs silently
+    names_type = any(o.split("=", 1)[0].strip() in ("baseline", "baseline.type") for o in sets)
+    checks = [list(sets)] if baseline == "csp_lda" or names_type else []
+    if baseline != "csp_lda":
+        checks.append(run_overrides(sets, baseline))
     for task in tasks:
-        cfg = load_study_config(ROOT / "configs" / f"eegmmidb_{task}.yaml",
-                                run_overrides(sets, baseline))
-        kind = (cfg.get("baseline") or {}).get("type")
-        if kind != baseline:
-            raise ConfigError(f"this script compares the SNN with {BASELINE_NAMES[baseline]} "
-                              f"(--baseline {baseline}); the overrides make the baseline "
-                              f"{kind or 'none'} (its options, e.g. baseline.n_components, "
-                              "may be changed; --baseline chooses it)")
+        path = ROOT / "configs" / f"eegmmidb_{task}.yaml"
+        for given in checks:
+            cfg = load_study_config(path, given)
+            kind = (cfg.get("baseline") or {}).get("type")
+            if kind != baseline:
+                options = (" (its options, e.g. baseline.n_components, may be changed)"
+                           if baseline == "csp_lda" else "")
+                raise ConfigError(f"this script compares the SNN with "
+                                  f"{BASELINE_NAMES[baseline]} (--baseline {baseline}); the "
+                                  f"overrides make the baseline {kind or 'none'}; --baseline "
+                                  f"chooses it{options}")
 
 
 def _report(rows: list[dict[str, Any]], skipped: list[dict[str, Any]], notes: list[str],
             tasks: Sequence[str], subjects: Sequence[int], seeds: Sequence[int],
             args: argparse.Namespace) -> dict[str, Any]:
-    """Write ``OUT/summary.json`` and print the per-task table; the summary."""
+    """Write ``OUT/summary.json`` (:func:`summary_name`) and print the per-task table; the
+    summary."""
     summary = summarize(rows, tasks)
-    _write_json(args.out / "summary.json",
+    _write_json(args.out / summary_name(args.baseline),
                 {"root": str(args.root), "subjects": [f"S{s:03d}" for s in subjects],
                  "tasks": list(tasks), "seeds": list(seeds), "overrides": args.sets,
                  "baseline": args.baseline,
@@ -305,7 +323,7 @@ def _report(rows: list[dict[str, Any]], skipped: list[dict[str, Any]], notes: li
         if "error" in row:
             print(f"failed {row['subject']} {row['task']} seed {row['seed']}: "
                   f"{row['error']}")
-    print(f"\n{args.out / 'summary.json'}")
+    print(f"\n{args.out / summary_name(args.baseline)}")
     return summary
 
 

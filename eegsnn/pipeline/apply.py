@@ -469,8 +469,8 @@ def check_evaluation_folder(run_dir: Path, out_dir: Path) -> None:
         raise ConfigError(f"--out {out_dir}: inside the run folder {run_dir}, whose files "
                           "the run's integrity record covers; choose a folder outside it or "
                           f"under {run_dir / 'evaluations'} (the default)")
-    blocking = file_in_the_way(out)
-    if blocking is not None:
+    blocking = file_in_the_way(out_dir) or file_in_the_way(out)  # (as given: a link that
+    if blocking is not None:                                      # leads nowhere, named)
         raise ConfigError(f"--out {out_dir}: {in_the_way(blocking)}")
 
 

@@ -235,6 +235,13 @@ def test_outputs_never_overwrite_the_run_or_other_evaluations(run_dir, shared_da
     for out in (run_dir / "config.yaml", run_dir / "notes.md"):
         assert main(["report", str(run_dir), "--format", "md", "--out", str(out)]) == 2
         assert "inside the run folder" in capsys.readouterr().err
+    # an --out through a link that leads nowhere (an unmounted drive) is named as such
+    (tmp_path / "drive").symlink_to(tmp_path / "unmounted")
+    for out in (tmp_path / "drive", tmp_path / "drive" / "ev"):
+        assert main(["evaluate", str(run_dir), str(seg), "--out", str(out)]) == 2
+        assert (f"{tmp_path / 'drive'} is a link to {tmp_path / 'unmounted'}, which does not "
+                "exist") in capsys.readouterr().err
+    assert not (tmp_path / "unmounted").exists()
     verify_integrity(run_dir)  # untouched
     mine = tmp_path / "mine.md"
     mine.write_text("keep")

@@ -133,7 +133,8 @@ def test_runs_a_subject_and_skips_finished_runs(mi_subjects, dataset, tmp_path, 
     assert mi_subjects.main([*argv, "--baseline", "ts_lr"]) == 0
     printed = capsys.readouterr().out
     assert "| SNN | tangent space + LR | SNN - tangent space + LR [95 % CI] |" in printed
-    summary = json.loads((out / "summary.json").read_text())
+    assert json.loads((out / "summary.json").read_text())["baseline"] == "csp_lda"  # kept
+    summary = json.loads((out / "summary-ts_lr.json").read_text())
     (ts_row,) = summary["rows"]
     assert summary["baseline"] == "ts_lr" and ts_row["run"].endswith("imagery_ff-seed0-ts_lr")
     metrics = json.loads((Path(ts_row["run"]) / "metrics.json").read_text())
@@ -152,14 +153,21 @@ def test_bad_arguments_are_refused_before_any_run(mi_subjects, dataset, tmp_path
                  # the summary calls the baseline's scores CSP + LDA's: its type is fixed
                  [str(dataset), "--set", "baseline=ts_lr"],
                  [str(dataset), "--set", "baseline=none"],
-                 [str(dataset), "--baseline", "spectral"]):
+                 [str(dataset), "--baseline", "spectral"],
+                 # --baseline's type is added after the user's: a type of theirs that
+                 # differs would be overridden silently
+                 [str(dataset), "--baseline", "ts_lr", "--set", "baseline=none"],
+                 [str(dataset), "--baseline", "ts_lr", "--set", "baseline.type=csp_lda"],
+                 [str(dataset), "--baseline", "ts_lr", "--set", "baseline.n_components=4"]):
         with pytest.raises(SystemExit) as exc:
             mi_subjects.main([*argv, "--out", str(tmp_path / "o")])
         assert exc.value.code == 2
         err = capsys.readouterr().err
         assert err.count("error:") == 1, argv
-        if "baseline" in argv[-1]:
+        if "baseline" in argv[-1] and "ts_lr" not in argv:
             assert "compares the SNN with CSP + LDA (--baseline csp_lda)" in err, err
+        elif "baseline" in argv[-1] and "n_components" not in argv[-1]:
+            assert "compares the SNN with tangent space + LR (--baseline ts_lr)" in err, err
     assert not (tmp_path / "o").exists()
 
 

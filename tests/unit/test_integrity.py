@@ -536,6 +536,16 @@ def test_a_link_that_leads_nowhere_is_in_the_way_and_named(tmp_path):
                                               "does not exist")
     assert file_in_the_way(tmp_path / "afile" / "run") == tmp_path / "afile"
     assert in_the_way(tmp_path / "afile") == f"{tmp_path / 'afile'} is a file, not a folder"
+    # a relative link is named with its target from its own folder; a loop of links
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "rel").symlink_to("gone")
+    assert in_the_way(file_in_the_way(tmp_path / "sub" / "rel" / "x")) == (
+        f"{tmp_path / 'sub' / 'rel'} is a link to {tmp_path / 'sub' / 'gone'}, which does not "
+        "exist")
+    (tmp_path / "loopa").symlink_to(tmp_path / "loopb")
+    (tmp_path / "loopb").symlink_to(tmp_path / "loopa")
+    assert in_the_way(file_in_the_way(tmp_path / "loopa" / "run")) == (
+        f"{tmp_path / 'loopa'} is a link that leads nowhere (a loop or chain of links)")
     (tmp_path / "unmounted" / "runs").mkdir(parents=True)  # mounted: nothing in the way
     assert file_in_the_way(tmp_path / "drive" / "run") is None
     assert not (tmp_path / "unmounted" / "runs" / "run").exists()
