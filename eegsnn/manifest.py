@@ -288,6 +288,8 @@ class VerifyReport:
         changed: ``(path, problem)`` for files whose size or sha256 differ.
         unchecked: paths present but without a recorded sha256.
         skipped: absent paths, with ``allow_missing=True``.
+        unreadable: ``(path, problem)`` for files present that cannot be read (no
+            permission, an I/O error): every file is still checked.
         manifest: the manifest file checked (or its name), for messages.
 
     :attr:`passed` means nothing is missing or changed; :attr:`verified` also needs at
@@ -301,12 +303,13 @@ class VerifyReport:
     unchecked: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     manifest: str = "manifest"
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
-        """No file is missing or changed (absent files with ``allow_missing`` and files
-        without a checksum do not count against it)."""
-        return not self.missing and not self.changed
+        """No file is missing, changed or unreadable (absent files with ``allow_missing``
+        and files without a checksum do not count against it)."""
+        return not self.missing and not self.changed and not self.unreadable
 
     @property
     def verified(self) -> bool:
@@ -317,16 +320,20 @@ class VerifyReport:
         """Human-readable report, one line per problem plus a summary."""
         out = [f"missing: {p}" for p in self.missing]
         out += [f"changed: {p} ({why})" for p, why in self.changed]
+        out += [f"unreadable: {p} ({why})" for p, why in self.unreadable]
         if self.unchecked:
             out.append(f"no checksum recorded for {len(self.unchecked)} file(s) "
                        f"(e.g. {self.unchecked[0]}); run 'eegsnn manifest create' to fill them")
         skipped = f", {len(self.skipped)} absent (allowed)" if self.skipped else ""
+        unreadable = f", {len(self.unreadable)} unreadable" if self.unreadable else ""
         out.append(f"{len(self.ok)} ok, {len(self.missing)} missing, {len(self.changed)} "
-                   f"changed, {len(self.unchecked)} unchecked{skipped} (root {self.root})")
+                   f"changed{unreadable}, {len(self.unchecked)} unchecked{skipped} "
+                   f"(root {self.root})")
         return out
 
     def raise_for_problems(self, *, require_checked: bool = False) -> None:
-        """Raise :class:`ChecksumError` (changed files) or :class:`DataError` (missing).
+        """Raise :class:`ChecksumError` (changed files) or :class:`DataError` (missing or
+        unreadable).
 
         With ``require_checked``, also raise :class:`DataError` when no file's sha256 was
         checked (an empty file list, every file absent, or no checksums recorded): what
@@ -340,6 +347,10 @@ class VerifyReport:
             more = f" and {len(self.missing) - 1} more" if len(self.missing) > 1 else ""
             raise DataError(f"{self.root / self.missing[0]}: file listed in the manifest is "
                             f"missing{more}")
+        if self.unreadable:
+            p, why = self.unreadable[0]
+            more = f" and {len(self.unreadable) - 1} more" if len(self.unreadable) > 1 else ""
+            raise DataError(f"{self.root / p}: {why}{more}")
         if require_checked and not self.ok:
             raise DataError(self._nothing_checked())
 
@@ -391,7 +402,11 @@ def verify_manifest(manifest: Manifest | str | os.PathLike,
         if entry.sha256 is None:
             report.unchecked.append(entry.path)
             continue
-        digest = sha256_file(p)
+        try:
+            digest = sha256_file(p)
+        except OSError as exc:  # (the others are still checked: one report of them all)
+            report.unreadable.append((entry.path, f"cannot be read ({exc.strerror or exc})"))
+            continue
         if digest != entry.sha256:
             report.changed.append((entry.path, f"sha256 {digest[:16]}..., manifest says "
                                                f"{entry.sha256[:16]}..."))

@@ -66,6 +66,37 @@ def test_verify_reports_missing_and_changed(folder, tmp_path):
     assert "missing: Z/Z002.txt" in lines and lines[-1].startswith("1 ok, 1 missing, 2 changed")
 
 
+def test_verify_goes_on_past_unreadable_files_and_names_them(folder, tmp_path, monkeypatch,
+                                                             capsys):
+    """A file that cannot be read (no permission, an I/O error) stopped the check at the
+    first one with a traceback from deep inside; every file is now checked, and the
+    unreadable ones are named in the report and in one error line."""
+    import eegsnn.manifest as manifest_module
+
+    path = save_manifest(create_manifest(folder), tmp_path / "m.yaml")
+    real_sha = manifest_module.sha256_file
+
+    def no_permission(p):
+        if Path(p).name in ("N001.TXT", "Z001.txt"):
+            raise PermissionError(13, "Permission denied", str(p))
+        return real_sha(p)
+
+    monkeypatch.setattr(manifest_module, "sha256_file", no_permission)
+    report = verify_manifest(path, folder)
+    assert not report.passed and not report.verified
+    assert report.ok == ["N/N002.TXT", "Z/Z002.txt"]
+    assert report.unreadable == [("N/N001.TXT", "cannot be read (Permission denied)"),
+                                 ("Z/Z001.txt", "cannot be read (Permission denied)")]
+    assert "unreadable: Z/Z001.txt (cannot be read (Permission denied))" in report.lines()
+    assert report.lines()[-1].startswith("2 ok, 0 missing, 0 changed, 2 unreadable")
+    with pytest.raises(DataError, match=r"N001\.TXT: cannot be read \(Permission denied\) "
+                                        r"and 1 more"):
+        report.raise_for_problems()
+    assert main(["manifest", "verify", str(path), "--root", str(folder)]) == 3  # bad data
+    err = capsys.readouterr()
+    assert "Traceback" not in err.err + err.out
+
+
 def test_cli_create_and_verify(folder, tmp_path, capsys):
     out = tmp_path / "m" / "bonn.yaml"
     assert main(["manifest", "create", str(folder), "-o", str(out), "--license", "research",
