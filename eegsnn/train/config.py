@@ -106,6 +106,24 @@ ENGINES = ("auto", "mlx", "fused")
 EARLY_STOP_METRICS = ("val_loss", "val_accuracy", "val_balanced_accuracy")
 
 
+def _python_numbers(value: Any) -> Any:
+    """``value`` with NumPy integers, floats and bools (``np.int64(5)`` from a sweep over
+    ``np.arange``) as Python ones, inside mappings and lists too."""
+    if isinstance(value, Mapping):
+        return {k: _python_numbers(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_python_numbers(v) for v in value)
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if type(value).__module__ == "numpy" and type(value).__name__ in ("bool", "bool_"):
+        return bool(value)  # (numpy.bool, numpy.bool_ before NumPy 2; not imported here)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    return value
+
+
 @dataclass
 class TrainConfig:
     """How to train.
@@ -160,11 +178,9 @@ class TrainConfig:
     augment: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):  # NumPy numbers (np.int64(3)) as Python ones,
+            setattr(self, f.name, _python_numbers(getattr(self, f.name)))  # nested too
         check_types(dataclasses.asdict(self), TRAIN_TYPES, "train config: ")
-        for f in dataclasses.fields(self):  # NumPy integers (np.int64(3)) as Python ints
-            value = getattr(self, f.name)
-            if isinstance(value, numbers.Integral) and not isinstance(value, (bool, int)):
-                setattr(self, f.name, int(value))
         for name in ("epochs", "batch_size", "eval_batch_size", "log_every"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:

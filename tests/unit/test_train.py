@@ -267,5 +267,12 @@ def test_fit_refuses_data_the_model_cannot_take():
     with pytest.raises(DataError, match=r"train data: the inputs hold NaN or infinite"):
         fit(model, ArrayDataset(nan, mx.array([0, 1] * 4), time_major=True), cfg)
     assert TrainConfig(seed=np.int64(3), epochs=np.int32(2)).seed == 3  # NumPy integers
+    # ... nested too (a sweep over np.arange): patience np.int64(5) was refused
+    swept = TrainConfig(early_stopping={"patience": np.int64(5)}, compile=np.bool_(False),
+                        optimizer={"type": "adam", "learning_rate": np.float32(1e-3)})
+    assert swept.early_stopping["patience"] == 5 and type(swept.compile) is bool
+    assert type(swept.optimizer["learning_rate"]) is float
+    with pytest.raises(ConfigError, match="epochs must be an integer"):
+        TrainConfig(epochs=np.float64(3.0))
     with pytest.raises(ConfigError, match=r"learning_rate must be a finite number"):
         TrainConfig(optimizer={"type": "adam", "learning_rate": float("inf")})
