@@ -292,8 +292,8 @@ class VerifyReport:
             permission, an I/O error): every file is still checked.
         manifest: the manifest file checked (or its name), for messages.
 
-    :attr:`passed` means nothing is missing or changed; :attr:`verified` also needs at
-    least one file whose sha256 was compared and matched.
+    :attr:`passed` means nothing is missing, changed or unreadable; :attr:`verified` also
+    needs at least one file whose sha256 was compared and matched.
     """
 
     root: Path
@@ -366,6 +366,34 @@ class VerifyReport:
                 "to record them")
 
 
+def _verify_file(report: VerifyReport, p: Path, entry: ManifestFile,
+                 allow_missing: bool) -> None:
+    """Check one listed file ``p`` and record it in ``report`` (OSError / DataError: it
+    cannot be read)."""
+    if p.is_dir():
+        report.changed.append((entry.path, "is a folder, not a file"))
+        return
+    if not p.is_file():
+        if p.exists():  # a pipe, socket or device: present, but no file to check
+            report.changed.append((entry.path, "is not a regular file"))
+        else:
+            (report.skipped if allow_missing else report.missing).append(entry.path)
+        return
+    size = p.stat().st_size
+    if entry.size is not None and size != entry.size:
+        report.changed.append((entry.path, f"size {size} bytes, manifest says {entry.size}"))
+        return
+    if entry.sha256 is None:
+        report.unchecked.append(entry.path)
+        return
+    digest = sha256_file(p)
+    if digest != entry.sha256:
+        report.changed.append((entry.path, f"sha256 {digest[:16]}..., manifest says "
+                                           f"{entry.sha256[:16]}..."))
+    else:
+        report.ok.append(entry.path)
+
+
 def verify_manifest(manifest: Manifest | str | os.PathLike,
                     root: str | os.PathLike | None = None, *,
                     allow_missing: bool = False) -> VerifyReport:
@@ -388,28 +416,11 @@ def verify_manifest(manifest: Manifest | str | os.PathLike,
     report = VerifyReport(root=root_path, manifest=str(manifest.manifest_path or
                                                        f"manifest {manifest.name!r}"))
     for entry in manifest.files:
-        p = root_path / entry.path
-        if p.is_dir():
-            report.changed.append((entry.path, "is a folder, not a file"))
-            continue
-        if not p.is_file():
-            (report.skipped if allow_missing else report.missing).append(entry.path)
-            continue
-        size = p.stat().st_size
-        if entry.size is not None and size != entry.size:
-            report.changed.append((entry.path, f"size {size} bytes, manifest says {entry.size}"))
-            continue
-        if entry.sha256 is None:
-            report.unchecked.append(entry.path)
-            continue
         try:
-            digest = sha256_file(p)
-        except OSError as exc:  # (the others are still checked: one report of them all)
-            report.unreadable.append((entry.path, f"cannot be read ({exc.strerror or exc})"))
-            continue
-        if digest != entry.sha256:
-            report.changed.append((entry.path, f"sha256 {digest[:16]}..., manifest says "
-                                               f"{entry.sha256[:16]}..."))
-        else:
-            report.ok.append(entry.path)
+            _verify_file(report, root_path / entry.path, entry, allow_missing)
+        except (OSError, DataError) as exc:  # (no permission, an I/O error: the others are
+            cause = exc.__cause__ if isinstance(exc, DataError) else exc  # still checked)
+            why = (cause.strerror if isinstance(cause, OSError) and cause.strerror
+                   else str(cause or exc))
+            report.unreadable.append((entry.path, f"cannot be read ({why})"))
     return report

@@ -257,6 +257,19 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f} %"
 
 
+def _names_baseline_type(override: str) -> bool:
+    """Whether a ``--set`` override gives the baseline's type: ``baseline.type=...``,
+    ``baseline=NAME`` or ``baseline=null``, ``baseline={type: ...}`` (not
+    ``baseline={C: 0.5}`` or ``baseline.C=0.5``: options of whichever type)."""
+    from eegsnn.pipeline.config import parse_override
+
+    parts, value = parse_override(override)
+    if [p.strip() for p in parts] == ["baseline", "type"]:
+        return True
+    return [p.strip() for p in parts] == ["baseline"] and (
+        not isinstance(value, dict) or "type" in value)
+
+
 def check_overrides(tasks: Sequence[str], sets: Sequence[str],
                     baseline: str = "csp_lda") -> None:
     """Resolve each task's config with the ``--set`` overrides once, before any run: a bad
@@ -268,7 +281,7 @@ def check_overrides(tasks: Sequence[str], sets: Sequence[str],
 
     # a type the user's own overrides give must be --baseline's: the type --baseline adds
     # after them would override theirs silently
-    names_type = any(o.split("=", 1)[0].strip() in ("baseline", "baseline.type") for o in sets)
+    names_type = any(_names_baseline_type(o) for o in sets)
     checks = [list(sets)] if baseline == "csp_lda" or names_type else []
     if baseline != "csp_lda":
         checks.append(run_overrides(sets, baseline))

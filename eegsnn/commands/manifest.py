@@ -85,13 +85,14 @@ def verify(
     allow_missing: Annotated[bool, typer.Option(
         "--allow-missing", help="Check only the files present (a partial download).")] = False,
 ) -> None:
-    """Check every file of MANIFEST: report what is missing or changed.
+    """Check every file of MANIFEST: report what is missing, changed or unreadable.
 
-    Exits 0 only when no file is missing or changed and at least one file's sha256 was
-    checked and matched (files without a recorded sha256 are counted "unchecked" in the
-    summary); 3 when files are missing or nothing could be checked (no files listed, none
-    present under the root with --allow-missing, or no checksums recorded); 4 when files
-    changed. Example:
+    Exits 0 only when no file is missing, changed or unreadable and at least one file's
+    sha256 was checked and matched (files without a recorded sha256 are counted
+    "unchecked" in the summary); 3 when files are missing or cannot be read (no
+    permission, an I/O error), or nothing could be checked (no files listed, none present
+    under the root with --allow-missing, or no checksums recorded); 4 when files changed.
+    Example:
     ``eegsnn manifest verify data_manifests/bonn_shared.yaml --root ../shared/data/bonn``
     """
     from eegsnn.manifest import verify_manifest

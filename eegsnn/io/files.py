@@ -98,13 +98,17 @@ def file_in_the_way(folder: str | os.PathLike) -> Path | None:
 
 def in_the_way(blocking: Path) -> str:
     """What :func:`file_in_the_way` found, for a message: ``"X is a file, not a folder"``,
-    ``"X is a link to Y, which does not exist"`` (``Y`` from the link's own folder) or
-    ``"X is a link that leads nowhere (a loop of links)"``."""
+    ``"X is a link to Y, which does not exist"`` (``Y`` from the link's own folder),
+    ``"X is a link (through L) to Y, which does not exist"`` (a chain of links) or ``"X is
+    a link that leads nowhere (a loop of links)"``."""
     if blocking.is_symlink() and not blocking.exists():
         target = Path(blocking.parent, os.readlink(blocking))
-        if target.is_symlink():  # a link to a link: a loop, or a chain that ends nowhere
-            return f"{blocking} is a link that leads nowhere (a loop or chain of links)"
-        return f"{blocking} is a link to {target}, which does not exist"
+        if not target.is_symlink():
+            return f"{blocking} is a link to {target}, which does not exist"
+        end = Path(os.path.realpath(blocking))  # a chain of links: where it ends
+        if end.is_symlink():
+            return f"{blocking} is a link that leads nowhere (a loop of links)"
+        return f"{blocking} is a link (through {target}) to {end}, which does not exist"
     return f"{blocking} is a file, not a folder"
 
 

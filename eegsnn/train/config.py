@@ -107,20 +107,17 @@ EARLY_STOP_METRICS = ("val_loss", "val_accuracy", "val_balanced_accuracy")
 
 
 def _python_numbers(value: Any) -> Any:
-    """``value`` with NumPy integers, floats and bools (``np.int64(5)`` from a sweep over
-    ``np.arange``) as Python ones, inside mappings and lists too."""
+    """``value`` with NumPy scalars (``np.int64(5)`` from a sweep over ``np.arange``,
+    ``np.float64``, ``np.bool_``) as Python ones and tuples as lists (what the saved config
+    reads back as: a resume compares them), inside mappings and lists too."""
     if isinstance(value, Mapping):
         return {k: _python_numbers(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return type(value)(_python_numbers(v) for v in value)
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if type(value).__module__ == "numpy" and type(value).__name__ in ("bool", "bool_"):
-        return bool(value)  # (numpy.bool, numpy.bool_ before NumPy 2; not imported here)
-    if isinstance(value, numbers.Integral):
+        return [_python_numbers(v) for v in value]
+    if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0:
+        return value.item()  # (NumPy is not imported here)
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool | int):
         return int(value)
-    if isinstance(value, numbers.Real):
-        return float(value)
     return value
 
 

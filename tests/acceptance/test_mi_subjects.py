@@ -190,3 +190,20 @@ def test_ctrl_c_stops_and_keeps_the_summary_so_far(mi_subjects, dataset, tmp_pat
     assert "Aborted" in capsys.readouterr().err
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert [r["task"] for r in summary["rows"]] == ["imagery_ff"]
+
+
+def test_baseline_overrides_are_checked_against_the_chosen_baseline(mi_subjects):
+    """Options of the chosen baseline pass; a type given by --set must be --baseline's (the
+    type --baseline adds after the user's overrides would replace theirs silently)."""
+    from eegsnn.errors import ConfigError
+
+    ok = [("ts_lr", ["baseline={C: 0.5}"]), ("ts_lr", ["baseline={type: ts_lr, C: 0.5}"]),
+          ("ts_lr", ["baseline.type=ts_lr", "baseline.C=2"]),
+          ("csp_lda", ["baseline={n_components: 6}"]), ("csp_lda", ["baseline.reg=0.1"])]
+    for baseline, sets in ok:
+        mi_subjects.check_overrides(["imagery_lr"], sets, baseline)
+    refused = [("ts_lr", ["baseline=spectral"]), ("ts_lr", ["baseline=none"]),
+               ("ts_lr", ["baseline={type: csp_lda}"]), ("csp_lda", ["baseline.type=ts_lr"])]
+    for baseline, sets in refused:
+        with pytest.raises(ConfigError, match=f"--baseline {baseline}"):
+            mi_subjects.check_overrides(["imagery_lr"], sets, baseline)

@@ -545,7 +545,11 @@ def test_a_link_that_leads_nowhere_is_in_the_way_and_named(tmp_path):
     (tmp_path / "loopa").symlink_to(tmp_path / "loopb")
     (tmp_path / "loopb").symlink_to(tmp_path / "loopa")
     assert in_the_way(file_in_the_way(tmp_path / "loopa" / "run")) == (
-        f"{tmp_path / 'loopa'} is a link that leads nowhere (a loop or chain of links)")
+        f"{tmp_path / 'loopa'} is a link that leads nowhere (a loop of links)")
+    (tmp_path / "chain").symlink_to("sub/rel")  # -> sub/rel -> sub/gone
+    assert in_the_way(file_in_the_way(tmp_path / "chain" / "run")) == (
+        f"{tmp_path / 'chain'} is a link (through {tmp_path / 'sub' / 'rel'}) to "
+        f"{tmp_path / 'sub' / 'gone'}, which does not exist")
     (tmp_path / "unmounted" / "runs").mkdir(parents=True)  # mounted: nothing in the way
     assert file_in_the_way(tmp_path / "drive" / "run") is None
     assert not (tmp_path / "unmounted" / "runs" / "run").exists()

@@ -71,17 +71,19 @@ def test_verify_goes_on_past_unreadable_files_and_names_them(folder, tmp_path, m
     """A file that cannot be read (no permission, an I/O error) stopped the check at the
     first one with a traceback from deep inside; every file is now checked, and the
     unreadable ones are named in the report and in one error line."""
-    import eegsnn.manifest as manifest_module
+    import builtins
+    import os
+
+    import eegsnn.io.files as files_module
 
     path = save_manifest(create_manifest(folder), tmp_path / "m.yaml")
-    real_sha = manifest_module.sha256_file
 
-    def no_permission(p):
+    def no_permission(p, *args, **kwargs):  # (as root, chmod cannot deny a read)
         if Path(p).name in ("N001.TXT", "Z001.txt"):
             raise PermissionError(13, "Permission denied", str(p))
-        return real_sha(p)
+        return builtins.open(p, *args, **kwargs)
 
-    monkeypatch.setattr(manifest_module, "sha256_file", no_permission)
+    monkeypatch.setattr(files_module, "open", no_permission, raising=False)
     report = verify_manifest(path, folder)
     assert not report.passed and not report.verified
     assert report.ok == ["N/N002.TXT", "Z/Z002.txt"]
@@ -95,6 +97,13 @@ def test_verify_goes_on_past_unreadable_files_and_names_them(folder, tmp_path, m
     assert main(["manifest", "verify", str(path), "--root", str(folder)]) == 3  # bad data
     err = capsys.readouterr()
     assert "Traceback" not in err.err + err.out
+    # a pipe where a file is listed: present, not a file to check (it was called missing)
+    monkeypatch.undo()
+    (folder / "Z" / "Z002.txt").unlink()
+    os.mkfifo(folder / "Z" / "Z002.txt")
+    report = verify_manifest(path, folder)
+    assert dict(report.changed) == {"Z/Z002.txt": "is not a regular file"}
+    assert not report.missing and not report.unreadable
 
 
 def test_cli_create_and_verify(folder, tmp_path, capsys):

@@ -274,5 +274,13 @@ def test_fit_refuses_data_the_model_cannot_take():
     assert type(swept.optimizer["learning_rate"]) is float
     with pytest.raises(ConfigError, match="epochs must be an integer"):
         TrainConfig(epochs=np.float64(3.0))
+    # a tuple reads back from the checkpoint's JSON as a list: a resume of the same config
+    # was refused ("a different train config (differs in ['optimizer'])")
+    import json
+
+    betas = TrainConfig(optimizer={"type": "adam", "learning_rate": 0.01,
+                                   "betas": (0.9, np.float64(0.999))})
+    assert betas.optimizer["betas"] == [0.9, 0.999]
+    assert json.loads(json.dumps(betas.to_dict())) == betas.to_dict()
     with pytest.raises(ConfigError, match=r"learning_rate must be a finite number"):
         TrainConfig(optimizer={"type": "adam", "learning_rate": float("inf")})
