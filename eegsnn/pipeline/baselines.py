@@ -34,6 +34,7 @@ scikit-learn keeps these attribute names (a mismatch fails in one line naming th
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,13 +64,13 @@ _TS_ESTIMATORS = ("corr", "cov", "hub", "lwf", "mcd", "oas", "sch", "scm", "stu"
 _TS_METRICS = ("riemann", "logeuclid", "euclid")
 
 
-def require_sklearn(what: str) -> None:
+def require_sklearn(what: str, alternative: str = "or set baseline: none") -> None:
     """Raise a one-line :class:`~eegsnn.errors.MissingExtraError` naming the extra when
     scikit-learn (or, for ``ts_lr``, pyriemann) is missing (the one mechanism for optional
-    extras, see :mod:`eegsnn.extras`)."""
+    extras, see :mod:`eegsnn.extras`); ``alternative`` ends the message."""
     if what == "ts_lr":
-        require("pyriemann", "riemann", f"baseline {what!r}", "or set baseline: none")
-    require("sklearn", "sklearn", f"baseline {what!r}", "or set baseline: none")
+        require("pyriemann", "riemann", f"baseline {what!r}", alternative)
+    require("sklearn", "sklearn", f"baseline {what!r}", alternative)
 
 
 def validate_baseline(spec: Mapping[str, Any] | str) -> dict[str, Any]:
@@ -257,7 +258,8 @@ def load_baseline(src: str | Path) -> FittedBaseline | None:
         steps = meta["steps"]
     except (OSError, ValueError, KeyError, TypeError, ConfigError) as exc:
         raise DataError(f"{src}: cannot read the saved baseline ({exc})") from exc
-    require_sklearn(spec["type"])
+    require_sklearn(spec["type"], f"the run in {src.parent} saved this baseline beside its "
+                    "model; evaluate scores both")
     clf = _classifier(spec, n_channels, seed)
     if [s["class"] for s in steps] != [type(s).__name__ for _, s in clf.steps]:
         raise DataError(f"{meta_path}: saved steps {[s['class'] for s in steps]} do not match "
@@ -283,20 +285,29 @@ def fit_baseline(spec: Mapping[str, Any], X_train: np.ndarray, y_train: np.ndarr
                         "hold fewer than two classes, so there is nothing to tell apart; "
                         "check the labels of the training recordings (or baseline: none)")
     clf = _classifier(spec, int(X_train.shape[1]), seed)
-    try:
-        if spec["type"] == "spectral":
-            clf.fit(spectral_features(X_train, sfreq_hz, spec["bands"]), y_train)
-        else:
-            import mne
+    with warnings.catch_warnings(record=True) as caught:  # (kept until the fit is known
+        warnings.simplefilter("always")                   # to have worked)
+        try:
+            if spec["type"] == "spectral":
+                clf.fit(spectral_features(X_train, sfreq_hz, spec["bands"]), y_train)
+            else:
+                import mne
 
-            level = mne.set_log_level("ERROR", return_old_level=True)
-            try:
-                clf.fit(np.asarray(X_train, dtype=np.float64), y_train)
-            finally:
-                mne.set_log_level(level)
-    except (ValueError, np.linalg.LinAlgError) as exc:  # e.g. a singular covariance
-        raise DataError(f"baseline {spec['type']}: cannot be fitted on these training "
-                        f"windows ({type(exc).__name__}: {exc})") from exc
+                level = mne.set_log_level("ERROR", return_old_level=True)
+                try:
+                    clf.fit(np.asarray(X_train, dtype=np.float64), y_train)
+                finally:
+                    mne.set_log_level(level)
+        except (ValueError, np.linalg.LinAlgError) as exc:  # e.g. a singular covariance
+            # (the library's warnings on the way, such as pyriemann's "invalid value in
+            # log", are what this message explains: not shown)
+            hint = ("; a shrinkage estimator (baseline.estimator: oas or lwf) keeps the "
+                    "covariances positive definite" if spec["type"] == "ts_lr"
+                    and spec["estimator"] not in ("oas", "lwf") else "")
+            raise DataError(f"baseline {spec['type']}: cannot be fitted on these training "
+                            f"windows ({type(exc).__name__}: {exc}){hint}") from exc
+    for w in caught:  # it worked: its warnings are the user's to see
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return FittedBaseline(spec, clf, int(n_classes), int(X_train.shape[1]), float(sfreq_hz),
                           int(seed))
 

@@ -128,7 +128,8 @@ def test_baseline_config_and_missing_extra(monkeypatch):
                      np.zeros((1, 1, 100)), 100.0, 2)
 
 
-def test_ts_lr_config_and_missing_extra(monkeypatch):
+def test_ts_lr_config_and_missing_extra(monkeypatch, tmp_path, require_extra):
+    require_extra("pyriemann", "riemann")  # (to save a fitted one first)
     assert validate_baseline("ts_lr") == {"type": "ts_lr", "estimator": "oas",
                                           "metric": "riemann", "C": 1.0}
     for bad, match in [({"estimator": "ledoit"}, "estimator must be one of"),
@@ -139,11 +140,21 @@ def test_ts_lr_config_and_missing_extra(monkeypatch):
                        ({"shrinkage": 0.1}, "unknown option")]:
         with pytest.raises(ConfigError, match=match):
             validate_baseline({"type": "ts_lr", **bad})
+    from eegsnn.pipeline.baselines import fit_baseline, load_baseline
+
+    saved = tmp_path / "run" / "model"
+    X = np.random.default_rng(0).normal(size=(20, 3, 128))
+    fit_baseline({"type": "ts_lr"}, X, np.arange(20) % 2, 64.0, 2).save(saved)
     monkeypatch.setitem(sys.modules, "pyriemann", None)
     with pytest.raises(ConfigError, match=r"baseline 'ts_lr' needs the 'riemann' extra: "
-                                          r"pip install 'eegsnn\[riemann\]'"):
+                                          r"pip install 'eegsnn\[riemann\]' \(or set "
+                                          r"baseline: none\)"):
         run_baseline({"type": "ts_lr"}, np.zeros((4, 2, 100)), np.array([0, 1, 0, 1]),
                      np.zeros((1, 2, 100)), 100.0, 2)
+    # applying a saved run: 'set baseline: none' is nothing evaluate can do
+    with pytest.raises(ConfigError, match=r"eegsnn\[riemann\]' \(the run in .*run saved this "
+                                          r"baseline beside its model; evaluate scores both\)"):
+        load_baseline(saved)
 
 
 def test_missing_extra_stops_the_pipeline_before_any_work(monkeypatch, repo_root, tmp_path):
@@ -214,3 +225,21 @@ def test_a_baseline_that_cannot_be_fitted_is_a_data_error():
     with pytest.raises(DataError, match=r"baseline spectral: its 6 training windows hold "
                                         r"fewer than two classes"):
         fit_baseline({"type": "spectral"}, X, np.zeros(6, int), 128.0, 2)
+
+
+def test_a_rank_deficient_ts_lr_fit_is_one_error_with_the_option_to_change(require_extra,
+                                                                           recwarn):
+    """A duplicated channel with a plain covariance estimator: pyriemann's "invalid value
+    in log" warnings came before the error; now only the DataError, naming the shrinkage
+    estimators that avoid it; the default (OAS) fits the same windows."""
+    require_extra("pyriemann", "riemann")
+    from eegsnn.errors import DataError
+    from eegsnn.pipeline.baselines import fit_baseline
+
+    X = np.random.default_rng(0).normal(size=(20, 3, 128))
+    X[:, 2] = X[:, 1]
+    with pytest.raises(DataError, match=r"baseline ts_lr: cannot be fitted .* a shrinkage "
+                                        r"estimator \(baseline.estimator: oas or lwf\)"):
+        fit_baseline({"type": "ts_lr", "estimator": "scm"}, X, np.arange(20) % 2, 64.0, 2)
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+    fit_baseline({"type": "ts_lr"}, X, np.arange(20) % 2, 64.0, 2)
