@@ -77,6 +77,9 @@ TASK_RUNS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
 _NAME = re.compile(r"^S(\d{3})R(\d{2})\.edf$", re.IGNORECASE)
 #: the baselines the SNN can be compared with (``--baseline``), as the tables name them
 BASELINE_NAMES = {"csp_lda": "CSP + LDA", "ts_lr": "tangent space + LR"}
+#: the configs' own baseline: its runs and summary keep the names they had before
+#: ``--baseline`` (no suffix), and it needs no override
+CONFIGS_BASELINE = "csp_lda"
 
 
 def find_recordings(root: Path) -> tuple[dict[int, dict[int, Path]], list[str]]:
@@ -151,17 +154,17 @@ def summary_name(baseline: str) -> str:
     """``summary.json`` for CSP + LDA, ``summary-ts_lr.json`` for another baseline: the two
     comparisons, made into one OUT, keep their own summaries (as their runs keep their own
     folders)."""
-    return "summary.json" if baseline == "csp_lda" else f"summary-{baseline}.json"
+    return "summary.json" if baseline == CONFIGS_BASELINE else f"summary-{baseline}.json"
 
 
 def run_overrides(sets: Sequence[str], baseline: str) -> list[str]:
     """The ``--set`` overrides of every run: the user's, then the baseline's type (the
     configs' own, CSP + LDA, needs none)."""
-    return [*sets, *([] if baseline == "csp_lda" else [f"baseline.type={baseline}"])]
+    return [*sets, *([] if baseline == CONFIGS_BASELINE else [f"baseline.type={baseline}"])]
 
 
 def run_one(item: dict[str, Any], seed: int, out: Path, sets: Sequence[str],
-            overwrite: bool = False, baseline: str = "csp_lda") -> dict[str, Any]:
+            overwrite: bool = False, baseline: str = CONFIGS_BASELINE) -> dict[str, Any]:
     """``eegsnn train`` on one (subject, task, seed); its accuracies, or its error.
 
     Raises:
@@ -171,7 +174,7 @@ def run_one(item: dict[str, Any], seed: int, out: Path, sets: Sequence[str],
     from eegsnn.cli import main as eegsnn_main
 
     run_dir = out / item["subject"] / (f"{item['task']}-seed{seed}"
-                                       + ("" if baseline == "csp_lda" else f"-{baseline}"))
+                                       + ("" if baseline == CONFIGS_BASELINE else f"-{baseline}"))
     config = ROOT / "configs" / f"eegmmidb_{item['task']}.yaml"
     names = [p.name for p in item["train_only"]]
     description = (f"EEGMMIDB {item['subject']}, task {item['task']} ({item['protocol']}; "
@@ -218,8 +221,8 @@ def summarize(rows: Sequence[dict[str, Any]], tasks: Sequence[str]) -> dict[str,
                 entry["snn"].append(row["snn"])
                 entry["baseline"] = row["baseline"]
         snn = [sum(e["snn"]) / len(e["snn"]) for e in per_subject.values()]
-        lda = [e["baseline"] for e in per_subject.values()]
-        diffs = [a - b for a, b in zip(snn, lda, strict=True)]
+        base = [e["baseline"] for e in per_subject.values()]
+        diffs = [a - b for a, b in zip(snn, base, strict=True)]
         n = len(diffs)
         summary: dict[str, Any] = {"n_subjects": n}
         protocols = sorted({r["protocol"] for r in rows
@@ -231,7 +234,7 @@ def summarize(rows: Sequence[dict[str, Any]], tasks: Sequence[str]) -> dict[str,
                 for p in protocols}
         if n:
             mean = sum(diffs) / n
-            summary.update(snn_mean=sum(snn) / n, baseline_mean=sum(lda) / n,
+            summary.update(snn_mean=sum(snn) / n, baseline_mean=sum(base) / n,
                            diff_mean=mean, wins=sum(d > 1e-12 for d in diffs),
                            ties=sum(abs(d) <= 1e-12 for d in diffs),
                            losses=sum(d < -1e-12 for d in diffs))
@@ -271,7 +274,7 @@ def _names_baseline_type(override: str) -> bool:
 
 
 def check_overrides(tasks: Sequence[str], sets: Sequence[str],
-                    baseline: str = "csp_lda") -> None:
+                    baseline: str = CONFIGS_BASELINE) -> None:
     """Resolve each task's config with the ``--set`` overrides once, before any run: a bad
     override is one error, not one per run. The comparison is with ``baseline``, so an
     override that changes the baseline's type (or removes it) is refused: its scores would
@@ -282,8 +285,8 @@ def check_overrides(tasks: Sequence[str], sets: Sequence[str],
     # a type the user's own overrides give must be --baseline's: the type --baseline adds
     # after them would override theirs silently
     names_type = any(_names_baseline_type(o) for o in sets)
-    checks = [list(sets)] if baseline == "csp_lda" or names_type else []
-    if baseline != "csp_lda":
+    checks = [list(sets)] if baseline == CONFIGS_BASELINE or names_type else []
+    if baseline != CONFIGS_BASELINE:
         checks.append(run_overrides(sets, baseline))
     for task in tasks:
         path = ROOT / "configs" / f"eegmmidb_{task}.yaml"
@@ -292,7 +295,7 @@ def check_overrides(tasks: Sequence[str], sets: Sequence[str],
             kind = (cfg.get("baseline") or {}).get("type")
             if kind != baseline:
                 options = (" (its options, e.g. baseline.n_components, may be changed)"
-                           if baseline == "csp_lda" else "")
+                           if baseline == CONFIGS_BASELINE else "")
                 raise ConfigError(f"this script compares the SNN with "
                                   f"{BASELINE_NAMES[baseline]} (--baseline {baseline}); the "
                                   f"overrides make the baseline {kind or 'none'}; --baseline "
@@ -351,7 +354,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "mi_subjects")
     parser.add_argument("--set", dest="sets", action="append", default=[],
                         metavar="KEY=VALUE", help="config override for every run")
-    parser.add_argument("--baseline", choices=list(BASELINE_NAMES), default="csp_lda",
+    parser.add_argument("--baseline", choices=list(BASELINE_NAMES), default=CONFIGS_BASELINE,
                         help="the baseline the SNN is compared with (default csp_lda, the "
                              "configs'; ts_lr: tangent space + logistic regression)")
     parser.add_argument("--overwrite", action="store_true",

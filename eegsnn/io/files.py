@@ -256,15 +256,12 @@ def atomic_open(path: str | os.PathLike) -> Iterator[BinaryIO]:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, dest)
-    except OSError as exc:  # named by the file the caller asked for, not the temp file
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        if exc.filename == tmp or exc.filename2 == dest:  # os.replace onto a folder
+        if isinstance(exc, OSError) and exc.filename == tmp:  # (os.replace onto a folder:
+            # named by the file the caller asked for, not the temp file)
             raise OSError(exc.errno, exc.strerror, str(dest)) from exc
-        raise
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
         raise
 
 

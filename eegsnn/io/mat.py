@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,9 +107,8 @@ def read_mat_signal(path: str | os.PathLike, *, variable: str | None = None,
     variable = meta.get("variable", variable)
     sfreq_hz = meta.get("sfreq_hz", sfreq_hz)
     unit = meta.get("unit", unit)
-    hint = (f"give it with --sfreq (dataset.sfreq_hz) or a sidecar "
-            f"{path.with_suffix('.json').name}")
     side = path.with_suffix(".json").name
+    hint = f"give it with --sfreq (dataset.sfreq_hz) or a sidecar {side}"
     if variable is not None and not isinstance(variable, str):
         raise DataError(f"{path}: the array's name (sidecar {side} 'variable', or "
                         f"--mat-var) must be a string, got {variable!r}")
@@ -147,8 +147,9 @@ def read_mat_signal(path: str | os.PathLike, *, variable: str | None = None,
     if not isinstance(names, list) or len(names) != data.shape[0]:
         raise DataError(f"{path}: the sidecar's ch_names {names!r} do not name the "
                         f"{data.shape[0]} channel(s) of the array {variable!r}")
-    twice = sorted({str(n) for n in names if [str(m) for m in names].count(str(n)) > 1})
+    names = [str(n) for n in names]
+    twice = sorted(n for n, count in Counter(names).items() if count > 1)
     if twice:
         raise DataError(f"{path}: the sidecar {side} names channel(s) {', '.join(twice)} "
                         "more than once; give each channel its own name")
-    return MatSignal(data * _UNITS[unit], float(sfreq_hz), [str(n) for n in names], variable)
+    return MatSignal(data * _UNITS[unit], float(sfreq_hz), names, variable)

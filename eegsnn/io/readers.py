@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,7 +31,7 @@ import numpy as np
 
 from eegsnn.errors import ConfigError, DataError
 from eegsnn.io.channels import channel_type, normalize_channel_name, standardize_channels
-from eegsnn.io.edf import inspect_edf_header, read_pyedflib_arrays
+from eegsnn.io.edf import EdfHeader, inspect_edf_header, read_pyedflib_arrays
 from eegsnn.io.labels import EventTable
 from eegsnn.io.mat import read_mat_signal
 from eegsnn.io.text import read_text_segment
@@ -134,14 +133,14 @@ def _read_mne(path: Path, fmt: str):
                             f"({type(exc).__name__}: {exc})") from exc
 
 
-def _warn_duplicate_labels(path: Path, labels: Sequence[str]) -> None:
-    """Warn of a signal label the header gives twice: MNE reads them as ``C3-0`` and
-    ``C3-1``, so a pick of ``C3`` then finds neither."""
+def _warn_duplicate_labels(path: Path, header: EdfHeader) -> None:
+    """Warn of a signal label the header gives twice (annotation channels aside): MNE reads
+    them as ``C3-0`` and ``C3-1``, so a pick of ``C3`` then finds neither."""
     seen: dict[str, list[int]] = {}
-    for i, label in enumerate(labels):
-        seen.setdefault(label, []).append(i + 1)
-    twice = {k: v for k, v in seen.items() if len(v) > 1 and k not in ("EDF Annotations",
-                                                                          "BDF Annotations")}
+    for i, label in enumerate(header.labels):
+        if not header.is_annotation(i):
+            seen.setdefault(label, []).append(i + 1)
+    twice = {k: v for k, v in seen.items() if len(v) > 1}
     if twice:
         log.warning("%s: signal label(s) given more than once in the header: %s; they are "
                     "read as LABEL-0, LABEL-1, ... (a pick of LABEL finds none of them)",
@@ -230,7 +229,7 @@ def read_recording(
                 raise DataError(f"{path}: the header says {header.kind}, the suffix "
                                 f".{path.suffix.lstrip('.').lower()}; rename it to "
                                 f"{path.stem}.{'bdf' if is_bdf else 'edf'}")
-            _warn_duplicate_labels(path, header.labels)
+            _warn_duplicate_labels(path, header)
         use_pyedflib = reader == "pyedflib"
         if use_pyedflib and fmt not in ("edf", "bdf"):
             raise ConfigError(f"{path}: reader 'pyedflib' reads EDF/BDF only, not {fmt}")

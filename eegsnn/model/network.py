@@ -72,6 +72,7 @@ import mlx.nn as nn
 from eegsnn.errors import ConfigError
 from eegsnn.model.readout import READOUTS, readout
 from eegsnn.nn import layers as L
+from eegsnn.nn.base import float_input
 from eegsnn.nn.registry import NEURONS, build_neuron
 
 RECURRENT = ("rleaky", "rsynaptic")
@@ -388,11 +389,7 @@ class SpikingNet(nn.Module):
         layers with :mod:`eegsnn.kernels`); ``layer_spikes`` are the spikes of the neuron
         layers before ``start``, kept in the output's ``"layer_spikes"``.
         """
-        if not isinstance(x, mx.array):
-            raise ConfigError(f"model input must be an mlx array (mx.array(...)), got "
-                              f"{type(x).__name__}")
-        if not mx.issubdtype(x.dtype, mx.floating):  # spike counts or 0/1 as int/bool
-            x = x.astype(mx.float32)
+        x = float_input(x, "model input")  # (spike counts or 0/1 as int/bool: float32)
         if start == 0:
             expected = tuple(self._config["input_shape"])
             if x.ndim != len(expected) + 2 or tuple(x.shape[2:]) != expected:

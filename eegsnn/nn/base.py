@@ -58,7 +58,7 @@ from eegsnn import surrogate as _surrogate
 from eegsnn.errors import ConfigError
 from eegsnn.nn import functional as F
 
-__all__ = ["SpikingNeuron", "State"]
+__all__ = ["SpikingNeuron", "State", "float_input"]
 
 State = dict[str, mx.array]
 
@@ -100,6 +100,19 @@ def _broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
     # (per step on the hot path: plain tuple arithmetic, no NumPy call)
     return len(shape) <= len(target) and all(
         s in (1, t) for s, t in zip(shape, target[len(target) - len(shape):], strict=True))
+
+
+def float_input(x: Any, what: str) -> mx.array:
+    """``x``, an MLX array, as a floating array: integer or boolean input (spike counts or
+    0/1) is taken as float32, since decays and thresholds are real numbers.
+
+    Raises:
+        ConfigError: ``x`` is not an MLX array (``what`` names it: "model input").
+    """
+    if not isinstance(x, mx.array):
+        raise ConfigError(f"{what} must be an mlx array (mx.array(...)), got "
+                          f"{type(x).__name__}")
+    return x if mx.issubdtype(x.dtype, mx.floating) else x.astype(mx.float32)
 
 class SpikingNeuron(nn.Module):
     """Base class: parameters, surrogate, reset options, state checks and the time loop.
@@ -252,11 +265,7 @@ class SpikingNeuron(nn.Module):
         whose feature shape every per-neuron parameter broadcasts to (with ``params``; a
         step given a state skips that: the state has the features of the first step)."""
         owner = type(self).__name__
-        if not isinstance(x, mx.array):
-            raise ConfigError(f"{owner}.{where}: the input must be an mlx array "
-                              f"(mx.array(...)), got {type(x).__name__}")
-        if not mx.issubdtype(x.dtype, mx.floating):
-            x = x.astype(mx.float32)
+        x = float_input(x, f"{owner}.{where}: the input")
         if not params:
             return x
         features = tuple(x.shape[lead:])
@@ -302,8 +311,6 @@ class SpikingNeuron(nn.Module):
             (``state["mem"]`` after each step) and the final state.
         """
         owner = type(self).__name__
-        if not isinstance(x_seq, mx.array):
-            raise ConfigError(f"{owner}.unroll: x_seq must be an mlx array, got {type(x_seq)}")
         x_seq = self._input(x_seq, "unroll", 2)
         if x_seq.ndim < 3:
             raise ConfigError(

@@ -7,9 +7,9 @@
   et al. 2013, Neurocomputing 112:172-178): each window's spatial covariance (``estimator``,
   default OAS shrinkage), mapped onto the tangent space at the training windows' mean
   covariance (``metric``, default the affine-invariant Riemannian mean), then a logistic
-  regression (``C``). The defaults are MOABB's "Tangent Space LR" pipeline, a standard
-  reference beside CSP + LDA in BCI benchmarks. Needs pyriemann and scikit-learn (``pip
-  install "eegsnn[riemann]"``).
+  regression (``C``). The defaults are those of MOABB's "Tangent Space LR" pipeline
+  (``pipelines/TSLR.yml``). Needs pyriemann and scikit-learn (``pip install
+  "eegsnn[riemann]"``).
 * ``spectral`` (seizure detection, sleep): per channel, log band power in the classical
   bands (Welch periodogram) and relative band power, plus log line length, then a
   class-balanced logistic regression on standardised features. Needs scikit-learn.
@@ -64,7 +64,7 @@ _TS_ESTIMATORS = ("corr", "cov", "hub", "lwf", "mcd", "oas", "sch", "scm", "stu"
 _TS_METRICS = ("riemann", "logeuclid", "euclid")
 
 
-def require_sklearn(what: str, alternative: str = "or set baseline: none") -> None:
+def require_baseline_extras(what: str, alternative: str = "or set baseline: none") -> None:
     """Raise a one-line :class:`~eegsnn.errors.MissingExtraError` naming the extra when
     scikit-learn (or, for ``ts_lr``, pyriemann) is missing (the one mechanism for optional
     extras, see :mod:`eegsnn.extras`); ``alternative`` ends the message."""
@@ -258,7 +258,7 @@ def load_baseline(src: str | Path) -> FittedBaseline | None:
         steps = meta["steps"]
     except (OSError, ValueError, KeyError, TypeError, ConfigError) as exc:
         raise DataError(f"{src}: cannot read the saved baseline ({exc})") from exc
-    require_sklearn(spec["type"], f"the run in {src.parent} saved this baseline beside its "
+    require_baseline_extras(spec["type"], f"the run in {src.parent} saved this baseline beside its "
                     "model; evaluate scores both")
     clf = _classifier(spec, n_channels, seed)
     if [s["class"] for s in steps] != [type(s).__name__ for _, s in clf.steps]:
@@ -279,7 +279,7 @@ def fit_baseline(spec: Mapping[str, Any], X_train: np.ndarray, y_train: np.ndarr
                  sfreq_hz: float, n_classes: int, seed: int = 0) -> FittedBaseline:
     """Fit the baseline on training windows ``X_train [W, C, n]`` with labels ``[W]``."""
     spec = validate_baseline(spec)
-    require_sklearn(spec["type"])
+    require_baseline_extras(spec["type"])
     if np.unique(y_train).size < 2:  # (sklearn: "needs samples of at least 2 classes")
         raise DataError(f"baseline {spec['type']}: its {len(y_train)} training windows "
                         "hold fewer than two classes, so there is nothing to tell apart; "

@@ -93,7 +93,7 @@ from eegsnn.pipeline.apply import (
     evaluate_run,
     load_run_model,
 )
-from eegsnn.pipeline.baselines import fit_baseline, require_sklearn, run_baseline
+from eegsnn.pipeline.baselines import fit_baseline, require_baseline_extras, run_baseline
 from eegsnn.pipeline.config import (
     apply_overrides,
     load_study_config,
@@ -219,7 +219,7 @@ def run_pipeline(config: Mapping[str, Any] | str | os.PathLike,
     if "baseline" in spec.stages and cfg.get("baseline") is not None:
         # Fail before any work (not after training) when the baseline's extra is missing.
 
-        require_sklearn(cfg["baseline"]["type"])
+        require_baseline_extras(cfg["baseline"]["type"])
     check_sources(cfg, config if isinstance(config, (str, os.PathLike)) else None)
     run_dir = Path(out_dir) if out_dir is not None else None
     with _run_dir_lock(run_dir):
@@ -394,18 +394,13 @@ def _warn_set_aside(run_dir: Path) -> None:
                     ", ".join(p.name for p in left), "s" if len(left) == 1 else "")
 
 
-#: what a run writes before it trains anything: a failed run folder holding only these
-#: is replaced by the next run (anything else in it, a user's file too, keeps it)
-_EARLY_RUN_FILES = frozenset({"config.yaml", "overrides.json", "environment.json",
-                              "pipeline.log", "status.json", "data.json", "splits.json"})
-
-
 def _check_run_dir(run_dir: Path, cfg: dict[str, Any], *, resume: bool, overwrite: bool
                    ) -> bool:
     """Refuse an output folder that ``run_pipeline`` must not write into (see there);
     ``True`` when the run there failed before training anything (a config or data error)
-    and the folder holds nothing else (:data:`_EARLY_RUN_FILES`): nothing to keep, so it is
-    replaced (it blocked the corrected run as "a different config")."""
+    and the folder holds nothing else (:data:`~eegsnn.pipeline.runstate.EARLY_RUN_FILES`):
+    nothing to keep, so it is replaced (it blocked the corrected run as "a different
+    config")."""
     blocking = file_in_the_way(run_dir)
     if blocking is not None:
         raise ConfigError(f"{run_dir}: the output folder cannot be made: {in_the_way(blocking)}")
@@ -425,7 +420,8 @@ def _check_run_dir(run_dir: Path, cfg: dict[str, Any], *, resume: bool, overwrit
         raise ConfigError(f"{run_dir}: folder exists, is not empty and holds no eegsnn run; "
                           "use another --out folder (--overwrite deletes what it holds)")
     if state.status.get("status") == "failed" and all(
-            p.name in _EARLY_RUN_FILES or is_temp_name(p.name) for p in run_dir.iterdir()):
+            p.name in runstate.EARLY_RUN_FILES or is_temp_name(p.name)
+            for p in run_dir.iterdir()):
         log.info("%s: replacing the run that failed there before training anything (%s)",
                  run_dir, state.status.get("error", "no error recorded"))
         return True

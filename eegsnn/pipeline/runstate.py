@@ -40,9 +40,9 @@ from typing import Any
 from eegsnn.errors import DataError, Interrupted
 from eegsnn.io.files import atomic_write_text, dump_yaml
 
-__all__ = ["RUN_FILES", "STATUS_FILE", "RunState", "config_changes", "error_line",
-           "holds_run_files", "inspect_run", "mark_ended", "mark_started", "read_status",
-           "require_finished", "resume_command", "retrain_command"]
+__all__ = ["EARLY_RUN_FILES", "RUN_FILES", "STATUS_FILE", "RunState", "config_changes",
+           "error_line", "holds_run_files", "inspect_run", "mark_ended", "mark_started",
+           "read_status", "require_finished", "resume_command", "retrain_command"]
 
 STATUS_FILE = "status.json"
 FINISHED = "finished"
@@ -52,6 +52,10 @@ FINAL_OUTPUTS = ("metrics.json", "raster.npz", "report.html", "report.md", "inte
 #: holds ``config.json``, ``metrics.json`` and ``checkpoint/``, none of these).
 RUN_FILES = ("config.yaml", "data.json", "splits.json", "integrity.json", "overrides.json",
              "raster.npz", "model", "folds", "refit")
+#: What a run writes before it trains anything: a failed run folder holding only these is
+#: replaced by the next run (anything else in it, a user's file too, keeps it).
+EARLY_RUN_FILES = frozenset({"config.yaml", "overrides.json", "environment.json",
+                             "pipeline.log", "status.json", "data.json", "splits.json"})
 
 
 def holds_run_files(run_dir: str | os.PathLike) -> bool:

@@ -264,9 +264,9 @@ def _check_manifest_labels(manifest: Any, manifest_path: str | os.PathLike,
     """Refuse recordings whose label in the data manifest differs from their path label
     (``labels.source: path`` labels by the path; a manifest that says otherwise was
     ignored without a word)."""
-    wrong = [(e.path, e.label, label_from_path(e.path, pattern)) for e in manifest.files
-             if e.label is not None and _is_recording(e.path, text)
-             and e.label != label_from_path(e.path, pattern)]
+    labelled = [(e.path, e.label, label_from_path(e.path, pattern)) for e in manifest.files
+                if e.label is not None and _is_recording(e.path, text)]
+    wrong = [(rel, m, p) for rel, m, p in labelled if m != p]
     if wrong:
         shown = "; ".join(f"{rel}: {m!r} in the manifest, {p!r} by its path"
                           for rel, m, p in wrong[:3])

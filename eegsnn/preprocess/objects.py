@@ -24,6 +24,7 @@ through MNE's Epochs methods (``crop`` then uses epoch times).
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -256,7 +257,7 @@ def epochs_windows(epochs: Any, cfg: Mapping[str, Any], scale: np.ndarray, *,
     names = [inverse.get(int(c), str(int(c))) for c in np.asarray(epochs.events)[:, 2]]
     keep = np.array([nm in lab["mapping"] for nm in names], dtype=bool)
     if not keep.any():
-        held = public_event_counts({nm: names.count(nm) for nm in set(names)},
+        held = public_event_counts(dict(Counter(names)),
                                    keep=lab["mapping"])  # (EDF+ annotation text: free)
         raise DataError(f"{source}: no epoch of the events {sorted(lab['mapping'])} "
                         f"(the Epochs hold {dict(sorted(held.items()))})")

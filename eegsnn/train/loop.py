@@ -228,7 +228,7 @@ def check_datasets(model: SpikingNet, datasets: dict[str, Any],
         if data is None:
             continue
         labels = getattr(data, "labels", None)
-        if callable(labels) and not isinstance(data, ArrayDataset):  # ShardedSpikes.labels()
+        if callable(labels):  # ShardedSpikes.labels() (an ArrayDataset's are an array)
             labels = labels()
         if isinstance(labels, (mx.array, np.ndarray)) and n_out is not None:
             arr = np.asarray(labels)
