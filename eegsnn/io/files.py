@@ -40,6 +40,7 @@ __all__ = [
     "ID_PATTERNS",
     "ConfigDumper",
     "ConfigLoader",
+    "DuplicateKeyError",
     "Lock",
     "LockHeld",
     "atomic_open",
@@ -336,6 +337,10 @@ def current_umask() -> int:
     return mask
 
 
+class DuplicateKeyError(yaml.constructor.ConstructorError):
+    """:class:`ConfigLoader`: a key given twice in one mapping."""
+
+
 class ConfigLoader(yaml.SafeLoader):
     """PyYAML's safe loader for configs, with two changes a config writer expects:
 
@@ -358,7 +363,7 @@ class ConfigLoader(yaml.SafeLoader):
             except TypeError:  # an unhashable key: PyYAML's own error follows
                 continue
             if first is not key_node.start_mark:
-                raise yaml.constructor.ConstructorError(
+                raise DuplicateKeyError(
                     None, None, f"duplicate key {key!r} (first on line {first.line + 1}, "
                     f"column {first.column + 1})", key_node.start_mark)
         return super().construct_mapping(node, deep=deep)

@@ -74,7 +74,12 @@ from typing import Any
 
 from eegsnn.encode import EEGEncoder
 from eegsnn.errors import ConfigError, refuse_unknown_options
-from eegsnn.io.files import atomic_write_json, load_config_yaml, read_yaml_mapping
+from eegsnn.io.files import (
+    DuplicateKeyError,
+    atomic_write_json,
+    load_config_yaml,
+    read_yaml_mapping,
+)
 from eegsnn.model.families import family_neuron
 from eegsnn.pipeline.baselines import validate_baseline
 from eegsnn.pipeline.modelspec import check_neuron_layers, default_loss, validate_model_spec
@@ -288,7 +293,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
                           f"whole list, {key.rstrip()[:-1].rstrip()}=[...]")
     try:
         value = load_config_yaml(raw) if raw.strip() else ""
-    except yaml.constructor.ConstructorError as exc:  # a key given twice
+    except DuplicateKeyError as exc:  # a key given twice
         raise ConfigError(f"--set {text!r}: {exc.problem}") from None
     except yaml.YAMLError:  # not YAML: the text itself (a path, a name)
         value = raw

@@ -287,6 +287,9 @@ def test_config_yaml_as_a_config_writer_means_it(tmp_path):
     with pytest.raises(ConfigError, match=r"--set .*duplicate key 'type' \(first on line 1, "
                                           r"column 2\)"):
         apply_overrides({}, ["train.optimizer={type: adam, type: sgd}"])
+    # only a key given twice is that error: other YAML that cannot be built (a tag such as
+    # !raw) is the text itself, as before the duplicate-key check
+    assert apply_overrides({}, ["data.root=!raw"]) == {"data": {"root": "!raw"}}
     study = tmp_path / "study.yaml"
     for text, match in (
             ("name: a\ntrain:\n  epochs: 3\npipeline: motor_imagery\ntrain:\n  seed: 1\n",
